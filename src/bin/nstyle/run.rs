@@ -1,0 +1,226 @@
+//! `nstyle run`: load, check everything that can be checked, then optimise with a progress bar.
+//! Ctrl-C writes the current result and exits with status 130.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use nstyle::engine::schedule::ScaleCount;
+use nstyle::engine::settings::check_weight;
+use nstyle::engine::{Init, OptimizerKind, Progress, Settings, Transfer};
+use nstyle::imageio;
+use nstyle::{Error, Result};
+
+use crate::ModelArgs;
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The photo to repaint.
+    #[arg(long)]
+    content: PathBuf,
+    /// A style image, optionally with a blend weight (PATH:WEIGHT); repeat to blend several.
+    #[arg(long = "style", required = true, value_name = "PATH[:WEIGHT]")]
+    styles: Vec<String>,
+    /// Where to write the result (.png, .jpg or .tif).
+    #[arg(long)]
+    output: PathBuf,
+    /// Longest side of the result in pixels.
+    #[arg(long, default_value_t = 512)]
+    size: u32,
+    /// Iterations over all scales.
+    #[arg(long, default_value_t = Settings::default().iterations)]
+    iterations: u32,
+    #[arg(long, default_value_t = Settings::default().weights.content)]
+    content_weight: f64,
+    #[arg(long, default_value_t = Settings::default().weights.style)]
+    style_weight: f64,
+    #[arg(long, default_value_t = Settings::default().weights.tv)]
+    tv_weight: f64,
+    /// lbfgs or adam.
+    #[arg(long, default_value = "lbfgs")]
+    optimizer: String,
+    /// content, random, or the path of an image to start from.
+    #[arg(long, default_value = "content")]
+    init: String,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Keep the content's colours (stylise luminance only).
+    #[arg(long)]
+    preserve_colors: bool,
+    /// Size of the style image relative to the result.
+    #[arg(long, default_value_t = 1.0)]
+    style_scale: f64,
+    /// Number of scales, or auto (from about a quarter of the size up).
+    #[arg(long, default_value = "auto")]
+    scales: String,
+    /// Also write the result every N iterations (as OUTPUT_<iteration>.<ext>).
+    #[arg(long)]
+    save_every: Option<u32>,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+/// Splits `PATH[:WEIGHT]`; a suffix that is not a number is part of the path.
+fn parse_style(spec: &str) -> Result<(PathBuf, f64)> {
+    if let Some((path, weight)) = spec.rsplit_once(':') {
+        if let Ok(weight) = weight.parse::<f64>() {
+            check_weight(&format!("blend weight of style {path}"), weight)?;
+            return Ok((PathBuf::from(path), weight));
+        }
+    }
+    Ok((PathBuf::from(spec), 1.0))
+}
+
+fn settings(args: &RunArgs) -> Result<Settings> {
+    let mut settings = Settings {
+        size: args.size,
+        iterations: args.iterations,
+        scales: ScaleCount::parse(&args.scales)?,
+        optimizer: OptimizerKind::parse(&args.optimizer)?,
+        init: match args.init.as_str() {
+            "content" => Init::Content,
+            "random" => Init::Random,
+            path => Init::Image(imageio::load(Path::new(path))?),
+        },
+        seed: args.seed,
+        preserve_colors: args.preserve_colors,
+        style_scale: args.style_scale,
+        ..Settings::default()
+    };
+    settings.weights.content = args.content_weight;
+    settings.weights.style = args.style_weight;
+    settings.weights.tv = args.tv_weight;
+    settings.validate()?;
+    Ok(settings)
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    // Everything that can fail fast is checked before the network is loaded or anything runs.
+    imageio::check_output_path(&args.output)?;
+    if args.save_every == Some(0) {
+        return Err(Error::arg("--save-every must be at least 1"));
+    }
+    let settings = settings(&args)?;
+    let content = imageio::load(&args.content)?;
+    let styles = args
+        .styles
+        .iter()
+        .map(|spec| {
+            parse_style(spec).and_then(|(path, weight)| Ok((imageio::load(&path)?, weight)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    let mut transfer = args.model.open()?;
+    transfer.set_settings(settings)?;
+    transfer.set_content(content);
+    for (style, weight) in styles {
+        transfer.add_style(style, weight)?;
+    }
+    let interrupted = install_ctrl_c(&transfer)?;
+    let (width, height) = output_size(&mut transfer)?;
+
+    let started = Instant::now();
+    let bar = progress_bar(transfer.progress()?.total);
+    loop {
+        let progress = match transfer.step(1) {
+            Ok(progress) => progress,
+            Err(Error::Cancelled) if interrupted.load(Ordering::SeqCst) => {
+                bar.abandon_with_message("interrupted");
+                imageio::save(&transfer.result(width, height)?, &args.output)?;
+                eprintln!(
+                    "nstyle: interrupted; current result written to {}",
+                    args.output.display()
+                );
+                return Ok(ExitCode::from(130));
+            }
+            Err(error) => {
+                bar.abandon();
+                return Err(error);
+            }
+        };
+        show(&bar, &progress);
+        if let Some(every) = args.save_every {
+            if progress.iteration % every == 0 && progress.iteration < progress.total {
+                imageio::save(
+                    &transfer.result(width, height)?,
+                    &numbered(&args.output, progress.iteration),
+                )?;
+            }
+        }
+        if progress.iteration >= progress.total {
+            break;
+        }
+    }
+    bar.finish();
+    imageio::save(&transfer.result(width, height)?, &args.output)?;
+    let progress = transfer.progress()?;
+    eprintln!(
+        "nstyle: {} iterations ({} evaluations) in {:.1} s, loss {:.4e}",
+        progress.iteration,
+        progress.evaluations,
+        started.elapsed().as_secs_f64(),
+        progress.losses.total
+    );
+    println!("{}", args.output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The result's size: the content's aspect with `--size` as the longest side.
+fn output_size(transfer: &mut Transfer) -> Result<(u32, u32)> {
+    let content = transfer.content().expect("set above");
+    Ok(nstyle::engine::schedule::fit_long_side(
+        content.width(),
+        content.height(),
+        transfer.settings().size,
+    ))
+}
+
+fn install_ctrl_c(transfer: &Transfer) -> Result<Arc<AtomicBool>> {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let cancel = transfer.cancel_flag();
+    let seen = Arc::clone(&interrupted);
+    ctrlc::set_handler(move || {
+        seen.store(true, Ordering::SeqCst);
+        cancel.store(true, Ordering::SeqCst);
+    })
+    .map_err(|e| Error::Internal(format!("cannot install the Ctrl-C handler: {e}")))?;
+    Ok(interrupted)
+}
+
+fn progress_bar(total: u32) -> ProgressBar {
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ETA {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+fn show(bar: &ProgressBar, progress: &Progress) {
+    bar.set_position(progress.iteration as u64);
+    bar.set_message(format!(
+        "scale {}/{} ({}×{}) loss {:.4e}",
+        progress.scale + 1,
+        progress.scales,
+        progress.width,
+        progress.height,
+        progress.losses.total
+    ));
+}
+
+fn numbered(output: &Path, iteration: u32) -> PathBuf {
+    let stem = output
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let extension = output
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    output.with_file_name(format!("{stem}_{iteration}.{extension}"))
+}

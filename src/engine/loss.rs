@@ -1,0 +1,91 @@
+//! The three terms of the Gatys objective, each normalised so that the default weights behave the
+//! same at any resolution: content as a mean squared feature difference, style as a mean squared
+//! difference of Gram matrices divided by the feature map's size, total variation as a mean over
+//! pixels.
+
+use tch::{Kind, Tensor};
+
+/// Gram matrix of a feature map [1, C, H, W], divided by C·H·W so that it does not grow with the
+/// image size.
+pub fn gram(features: &Tensor) -> Tensor {
+    let (_, channels, height, width) = features.size4().expect("feature maps are 4-D");
+    let flat = features.reshape([channels, height * width]);
+    flat.mm(&flat.tr()) / (channels * height * width) as f64
+}
+
+/// Mean squared difference between two feature maps.
+pub fn content_loss(features: &Tensor, target: &Tensor) -> Tensor {
+    (features - target).square().mean(Kind::Float)
+}
+
+/// Mean squared difference between the Gram matrix of `features` and a target Gram matrix.
+pub fn style_loss(features: &Tensor, target_gram: &Tensor) -> Tensor {
+    (gram(features) - target_gram).square().mean(Kind::Float)
+}
+
+/// Squared differences between neighbouring pixels, summed over channels and averaged over
+/// pixels. The image is in Caffe units (0–255 scale).
+pub fn total_variation(image: &Tensor) -> Tensor {
+    let (_, _, height, width) = image.size4().expect("images are 4-D");
+    let dx = image.narrow(3, 1, width - 1) - image.narrow(3, 0, width - 1);
+    let dy = image.narrow(2, 1, height - 1) - image.narrow(2, 0, height - 1);
+    (dx.square().sum(Kind::Float) + dy.square().sum(Kind::Float)) / (height * width) as f64
+}
+
+/// Relative Frobenius distance ‖G − A‖ / ‖A‖ between two Gram matrices: 0 is identical style
+/// statistics, 1 is as far as an all-zero image.
+pub fn relative_gram_distance(gram_a: &Tensor, gram_target: &Tensor) -> f64 {
+    let diff = (gram_a - gram_target).norm().double_value(&[]);
+    let base = gram_target.norm().double_value(&[]);
+    diff / base.max(f64::MIN_POSITIVE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(values: &[f32], shape: &[i64]) -> Tensor {
+        Tensor::from_slice(values).reshape(shape)
+    }
+
+    #[test]
+    fn gram_of_tiny_map_matches_hand_computation() {
+        // Two channels over a 1×2 map: f0 = [1, 2], f1 = [3, 4].
+        // F Fᵀ = [[1+4, 3+8], [3+8, 9+16]] = [[5, 11], [11, 25]], divided by C·H·W = 4.
+        let g = gram(&t(&[1.0, 2.0, 3.0, 4.0], &[1, 2, 1, 2]));
+        let expected = [1.25f32, 2.75, 2.75, 6.25];
+        let got: Vec<f32> = g.flatten(0, -1).try_into().unwrap();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn content_loss_is_mean_squared_difference() {
+        let a = t(&[1.0, 2.0, 3.0, 4.0], &[1, 1, 2, 2]);
+        let b = t(&[1.0, 0.0, 3.0, 7.0], &[1, 1, 2, 2]);
+        // (0 + 4 + 0 + 9) / 4
+        assert_eq!(content_loss(&a, &b).double_value(&[]), 3.25);
+    }
+
+    #[test]
+    fn style_loss_compares_grams() {
+        let a = t(&[1.0, 2.0, 3.0, 4.0], &[1, 2, 1, 2]);
+        let target = t(&[1.25, 2.75, 2.75, 6.25], &[2, 2]);
+        assert_eq!(style_loss(&a, &target).double_value(&[]), 0.0);
+        let shifted = &target + 1.0;
+        assert_eq!(style_loss(&a, &shifted).double_value(&[]), 1.0);
+    }
+
+    #[test]
+    fn total_variation_of_tiny_image() {
+        // One channel, 2×2: [[0, 1], [3, 5]]. dx: 1, 2 → 1 + 4; dy: 3, 4 → 9 + 16. Sum 30 / 4 px.
+        let image = t(&[0.0, 1.0, 3.0, 5.0], &[1, 1, 2, 2]);
+        assert_eq!(total_variation(&image).double_value(&[]), 7.5);
+    }
+
+    #[test]
+    fn relative_gram_distance_is_zero_for_equal_and_one_for_zero() {
+        let a = t(&[1.0, 2.0, 3.0, 4.0], &[2, 2]);
+        assert_eq!(relative_gram_distance(&a, &a), 0.0);
+        assert!((relative_gram_distance(&a.zeros_like(), &a) - 1.0).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,10 @@
+//! The value of the objective split into its terms, for progress reports.
+
+/// Weighted loss terms (each already multiplied by its weight) and their sum.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LossParts {
+    pub total: f64,
+    pub content: f64,
+    pub style: f64,
+    pub tv: f64,
+}

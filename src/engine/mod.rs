@@ -1,0 +1,48 @@
+//! The style engine: VGG-19 features, losses, optimisers and the multi-scale schedule.
+
+pub mod adam;
+pub mod lbfgs;
+pub mod loss;
+pub mod loss_parts;
+pub mod memory;
+pub mod metrics;
+pub mod optim;
+pub mod picture;
+pub mod precision;
+pub mod schedule;
+pub mod settings;
+pub mod transfer;
+pub mod vgg;
+pub mod weights;
+
+pub use picture::Picture;
+pub use precision::{parse_device, Precision, PrecisionChoice};
+pub use settings::{Init, LossWeights, OptimizerKind, Settings};
+pub use transfer::{Progress, Transfer};
+pub use vgg::Vgg19;
+
+use std::path::Path;
+
+use crate::error::Result;
+
+/// Loads the weights (explicit path, else `NSTYLE_WEIGHTS`, else the default location) onto a
+/// device (`auto`, `cpu`, `cuda`, `cuda:N`) in the given precision.
+pub fn load_model(
+    weights: Option<&Path>,
+    device: &str,
+    precision: PrecisionChoice,
+) -> Result<Vgg19> {
+    let device = parse_device(device)?;
+    let path = weights::resolve_path(weights)?;
+    let convs = weights::load(&path)?;
+    Vgg19::new(convs, device, precision.resolve(device))
+}
+
+/// [`load_model`] and a session around it.
+pub fn open(weights: Option<&Path>, device: &str) -> Result<Transfer> {
+    Ok(Transfer::new(load_model(
+        weights,
+        device,
+        PrecisionChoice::Auto,
+    )?))
+}

@@ -1,0 +1,54 @@
+//! What every optimiser shares: the objective it minimises and what one iteration reports.
+
+use tch::Tensor;
+
+use crate::engine::loss_parts::LossParts;
+use crate::error::Result;
+
+/// The objective at one point: its value, its parts and its gradient (same shape as the point).
+pub struct Evaluation {
+    pub parts: LossParts,
+    pub grad: Tensor,
+}
+
+impl Evaluation {
+    pub fn loss(&self) -> f64 {
+        self.parts.total
+    }
+
+    /// True when the loss and every gradient element are finite.
+    pub fn is_finite(&self) -> bool {
+        self.parts.total.is_finite() && bool::try_from(self.grad.isfinite().all()).unwrap_or(false)
+    }
+}
+
+/// Evaluates the objective at a point. An error (cancel, out of memory) aborts the iteration and
+/// leaves the point and the optimiser as they were before it.
+pub type Objective<'a> = dyn FnMut(&Tensor) -> Result<Evaluation> + 'a;
+
+/// How one iteration ended.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum StepOutcome {
+    /// The point moved; the loss and its parts at the accepted point.
+    Moved(LossParts),
+    /// No acceptable step was found (converged or noisy); the point is unchanged.
+    Stalled(LossParts),
+    /// The objective was not finite at any point tried; the point is unchanged.
+    NonFinite,
+}
+
+pub trait Optimizer: Send {
+    /// Runs one iteration, updating `point` in place on success.
+    fn iterate(&mut self, point: &mut Tensor, objective: &mut Objective) -> Result<StepOutcome>;
+    /// Forgets everything learnt about the objective (new scale, rolled-back point, new targets).
+    fn reset(&mut self);
+    /// Multiplies all future step lengths by `factor` (the divergence guard shrinks them).
+    fn scale_steps(&mut self, factor: f64);
+    /// Objective evaluations made so far.
+    fn evaluations(&self) -> u64;
+}
+
+/// Dot product of two same-shaped tensors, in f64.
+pub fn dot(a: &Tensor, b: &Tensor) -> f64 {
+    a.reshape([-1]).dot(&b.reshape([-1])).double_value(&[])
+}

@@ -1,0 +1,176 @@
+//! The VGG-19 feature extractor (conv layers only, max pooling, Caffe preprocessing).
+//!
+//! One forward pass per evaluation, stopping at the deepest layer anyone asked for; the weights
+//! never require gradients, so a backward pass computes only the image gradient.
+
+use tch::{Device, Kind, Tensor};
+
+use crate::engine::precision::Precision;
+use crate::engine::weights::{ConvWeights, CONV_LAYERS};
+use crate::error::{Error, Result};
+
+/// Caffe VGG mean pixel, in B, G, R order, on the 0–255 scale.
+pub const CAFFE_MEAN_BGR: [f64; 3] = [103.939, 116.779, 123.68];
+
+/// A feature layer: the ReLU after conv layer `index` (0 = relu1_1 … 15 = relu5_4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Layer(usize);
+
+impl Layer {
+    pub const RELU1_1: Layer = Layer(0);
+    pub const RELU2_1: Layer = Layer(2);
+    pub const RELU3_1: Layer = Layer(4);
+    pub const RELU4_1: Layer = Layer(8);
+    pub const RELU4_2: Layer = Layer(9);
+    pub const RELU5_1: Layer = Layer(12);
+
+    /// Parses `relu4_2` (or the conv name `conv4_2`, meaning the ReLU after it).
+    pub fn parse(name: &str) -> Result<Layer> {
+        let wanted = name.trim().replacen("relu", "conv", 1);
+        CONV_LAYERS
+            .iter()
+            .position(|(conv, _, _)| *conv == wanted)
+            .map(Layer)
+            .ok_or_else(|| {
+                Error::arg(format!(
+                    "unknown VGG-19 layer '{name}' (expected relu1_1 … relu5_4)"
+                ))
+            })
+    }
+
+    pub fn name(self) -> String {
+        CONV_LAYERS[self.0].0.replacen("conv", "relu", 1)
+    }
+
+    pub fn channels(self) -> i64 {
+        CONV_LAYERS[self.0].2
+    }
+
+    /// How many 2×2 poolings come before this layer: its feature map is 1/2^n of the input.
+    pub fn pool_depth(self) -> u32 {
+        POOL_AFTER.iter().filter(|&&p| p < self.0).count() as u32
+    }
+
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
+/// Conv layers followed by a 2×2 max pool (the last ones of blocks 1–4; block 5's is never needed).
+const POOL_AFTER: [usize; 4] = [1, 3, 7, 11];
+
+pub struct Vgg19 {
+    /// fp32 weights on the CPU, kept so that the precision or device can change.
+    master: Vec<ConvWeights>,
+    /// The weights the forward pass uses: on `device`, in the compute precision, channels-last.
+    compute: Vec<(Tensor, Tensor)>,
+    device: Device,
+    precision: Precision,
+}
+
+impl Vgg19 {
+    pub fn new(master: Vec<ConvWeights>, device: Device, precision: Precision) -> Result<Self> {
+        let mut model = Vgg19 {
+            master,
+            compute: Vec::new(),
+            device,
+            precision,
+        };
+        model.prepare_compute_weights()?;
+        Ok(model)
+    }
+
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
+        if precision != self.precision {
+            self.precision = precision;
+            self.prepare_compute_weights()?;
+        }
+        Ok(())
+    }
+
+    fn prepare_compute_weights(&mut self) -> Result<()> {
+        let kind = self.precision.kind();
+        self.compute = self
+            .master
+            .iter()
+            .map(|conv| {
+                let weight =
+                    to_channels_last(&conv.weight.f_to_device(self.device)?.f_to_kind(kind)?)?;
+                let bias = conv.bias.f_to_device(self.device)?.f_to_kind(kind)?;
+                Ok((weight, bias))
+            })
+            .collect::<Result<_>>()?;
+        Ok(())
+    }
+
+    /// Bytes of the compute weights (for the memory estimate).
+    pub fn compute_weight_bytes(&self) -> u64 {
+        let per_element = self.precision.kind().elt_size_in_bytes() as u64;
+        self.master
+            .iter()
+            .map(|c| (c.weight.numel() + c.bias.numel()) as u64 * per_element)
+            .sum()
+    }
+
+    /// Runs the network on `input` ([1, 3, H, W], Caffe space, fp32) and returns the fp32 feature
+    /// maps of `layers`, in the order asked. The pass stops at the deepest requested layer.
+    pub fn features(&self, input: &Tensor, layers: &[Layer]) -> Result<Vec<Tensor>> {
+        let Some(deepest) = layers.iter().map(|l| l.0).max() else {
+            return Ok(Vec::new());
+        };
+        let mut outputs: Vec<Option<Tensor>> = layers.iter().map(|_| None).collect();
+        let mut x = to_channels_last(&input.f_to_kind(self.precision.kind())?)?;
+        for (index, (weight, bias)) in self.compute.iter().enumerate().take(deepest + 1) {
+            x = x
+                .f_conv2d(weight, Some(bias), [1, 1], [1, 1], [1, 1], 1)?
+                .f_relu_()?;
+            for (slot, layer) in outputs.iter_mut().zip(layers) {
+                if layer.0 == index {
+                    // Losses are computed in fp32 whatever the network's precision.
+                    *slot = Some(x.f_to_kind(Kind::Float)?);
+                }
+            }
+            if index < deepest && POOL_AFTER.contains(&index) {
+                x = x.f_max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false)?;
+            }
+        }
+        Ok(outputs
+            .into_iter()
+            .map(|o| o.expect("every requested layer is at most the deepest"))
+            .collect())
+    }
+}
+
+/// The same values laid out NHWC in memory: oneDNN (CPU) and cuDNN (tensor cores) run VGG's
+/// convolutions faster in this layout.
+fn to_channels_last(t: &Tensor) -> Result<Tensor> {
+    Ok(t.f_permute([0, 2, 3, 1])?
+        .f_contiguous()?
+        .f_permute([0, 3, 1, 2])?)
+}
+
+/// RGB in 0..1 ([1, 3, H, W]) to the network's input: BGR on 0..255 minus the Caffe mean.
+pub fn rgb_to_caffe(rgb: &Tensor) -> Tensor {
+    let mean = Tensor::from_slice(&CAFFE_MEAN_BGR)
+        .to_kind(Kind::Float)
+        .to_device(rgb.device())
+        .view([1, 3, 1, 1]);
+    rgb.flip([1]) * 255.0 - mean
+}
+
+/// Inverse of [`rgb_to_caffe`] (no clamping).
+pub fn caffe_to_rgb(caffe: &Tensor) -> Tensor {
+    let mean = Tensor::from_slice(&CAFFE_MEAN_BGR)
+        .to_kind(Kind::Float)
+        .to_device(caffe.device())
+        .view([1, 3, 1, 1]);
+    ((caffe + mean) / 255.0).flip([1])
+}

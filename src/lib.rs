@@ -1,0 +1,8 @@
+//! nstyle: neural style transfer (Gatys et al.) with the original VGG-19, on libtorch.
+
+pub mod engine;
+pub mod error;
+pub mod paths;
+
+pub use error::{Error, Result};
+pub mod imageio;
