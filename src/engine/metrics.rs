@@ -111,9 +111,12 @@ mod tests {
     use super::*;
 
     fn picture(w: u32, h: u32, f: impl Fn(u32, u32) -> f32) -> Picture {
-        let rgb = (0..h)
-            .flat_map(|y| (0..w).flat_map(move |x| [f(x, y); 3]))
-            .collect();
+        let mut rgb = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                rgb.extend_from_slice(&[f(x, y); 3]);
+            }
+        }
         Picture::new(w, h, rgb, None).unwrap()
     }
 

@@ -18,6 +18,8 @@ use nstyle::{Error, Result};
 use crate::ModelArgs;
 
 #[derive(Args)]
+// Negative weights must reach our validation (and its message), not be taken for flags.
+#[command(allow_negative_numbers = true)]
 pub struct RunArgs {
     /// The photo to repaint.
     #[arg(long)]

@@ -1,0 +1,286 @@
+//! The `nstyle` command line: a tiny real run, each bad input as a one-line error with a non-zero
+//! exit and no output file, and Ctrl-C writing the current result.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("nstyle-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// Writes a small gradient image (RGBA when `alpha`).
+    fn image(&self, name: &str, width: u32, height: u32) -> PathBuf {
+        let path = self.path(name);
+        let image = image::RgbImage::from_fn(width, height, |x, y| {
+            image::Rgb([
+                (x * 255 / width.max(1)) as u8,
+                (y * 255 / height.max(1)) as u8,
+                ((x + y) % 7 * 36) as u8,
+            ])
+        });
+        image.save(&path).unwrap();
+        path
+    }
+
+    fn bytes(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn nstyle(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nstyle"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Runs `nstyle run` with the given content and style on tiny settings plus `extra` flags.
+fn run(content: &Path, style: &Path, output: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "--content",
+        s(content),
+        "--style",
+        s(style),
+        "--output",
+        s(output),
+    ];
+    for (flag, default) in [("--size", "32"), ("--iterations", "2"), ("--device", "cpu")] {
+        if !extra.contains(&flag) {
+            args.extend_from_slice(&[flag, default]);
+        }
+    }
+    args.extend_from_slice(extra);
+    nstyle(&args)
+}
+
+/// Asserts a failed run: non-zero exit, one line on stderr containing `needle`, no output file.
+fn assert_refused(output: &Output, result: &Path, needle: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "succeeded: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "not one line: {stderr}");
+    assert!(lines[0].contains(needle), "'{needle}' not in: {stderr}");
+    assert!(!result.exists(), "an output file was left behind");
+    let leftovers: Vec<_> = std::fs::read_dir(result.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "partial files left");
+}
+
+#[test]
+fn tiny_run_writes_png_jpeg_and_16_bit_tiff() {
+    let dir = Scratch::new("ok");
+    let content = dir.image("content.png", 40, 30);
+    let style = dir.image("style.png", 32, 32);
+    for name in ["out.png", "out.jpg", "out.tif"] {
+        let out = dir.path(name);
+        let result = run(&content, &style, &out, &[]);
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        let written = image::open(&out).unwrap();
+        assert_eq!((written.width(), written.height()), (32, 24));
+    }
+    // A 16-bit content gives a 16-bit PNG.
+    let deep = dir.path("deep.png");
+    image::DynamicImage::ImageRgb16(image::ImageBuffer::from_fn(40, 30, |x, y| {
+        image::Rgb([x as u16 * 1600, y as u16 * 2000, 30000])
+    }))
+    .save(&deep)
+    .unwrap();
+    let out = dir.path("deep-out.png");
+    assert!(run(&deep, &style, &out, &[]).status.success());
+    assert!(matches!(
+        image::open(&out).unwrap(),
+        image::DynamicImage::ImageRgb16(_)
+    ));
+}
+
+#[test]
+fn bad_images_are_refused() {
+    let dir = Scratch::new("images");
+    let style = dir.image("style.png", 32, 32);
+    let good = std::fs::read(dir.image("good.png", 40, 30)).unwrap();
+    let cases = [
+        (dir.path("missing.png"), "cannot open image"),
+        (dir.bytes("empty.png", b""), "empty"),
+        (
+            dir.bytes("truncated.png", &good[..good.len() / 2]),
+            "cannot decode",
+        ),
+        (
+            dir.bytes("corrupt.png", &[&good[..40], &[0u8; 200][..]].concat()),
+            "cannot decode",
+        ),
+        (dir.bytes("text.png", b"hello, this is text\n"), "cannot decode"),
+        (dir.bytes("text.txt", b"hello, this is text\n"), "not an image"),
+        // A PNG header that declares a 0×0 image.
+        (dir.bytes("zero.png", &zero_sized_png()), "zero.png"),
+    ];
+    for (content, needle) in cases {
+        let out = dir.path("out.png");
+        assert_refused(&run(&content, &style, &out, &[]), &out, needle);
+    }
+}
+
+/// The PNG signature and an IHDR chunk (with a valid CRC) for a 0×0 8-bit RGB image.
+fn zero_sized_png() -> Vec<u8> {
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 8, 2, 0, 0, 0]);
+    let mut png = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13];
+    png.extend_from_slice(&ihdr);
+    png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    png
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &byte in bytes {
+        crc ^= byte as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn bad_settings_devices_and_weights_are_refused() {
+    let dir = Scratch::new("settings");
+    let content = dir.image("content.png", 40, 30);
+    let style = dir.image("style.png", 32, 32);
+    let out = dir.path("out.png");
+    let garbage = dir.bytes("garbage.safetensors", b"not weights");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--style-weight", "NaN"], "style weight"),
+        (vec!["--content-weight", "-1"], "content weight"),
+        (vec!["--tv-weight", "inf"], "tv weight"),
+        (vec!["--device", "tpu"], "unknown device"),
+        (vec!["--device", "cuda"], "CUDA is not available"),
+        (
+            vec!["--weights", "/nonexistent/weights.safetensors"],
+            "/nonexistent/weights.safetensors",
+        ),
+        (vec!["--weights", s(&garbage)], "bad weights file"),
+        (vec!["--size", "16000"], "memory budget"),
+        (vec!["--scales", "zero"], "scales"),
+        (vec!["--optimizer", "sgd"], "optimizer"),
+    ];
+    for (extra, needle) in cases {
+        if extra == ["--device", "cuda"] && tch::Cuda::is_available() {
+            continue;
+        }
+        assert_refused(&run(&content, &style, &out, &extra), &out, needle);
+    }
+    // A style blend weight that is not finite, and an unknown output format.
+    let nan_style = format!("{}:nan", s(&style));
+    let output = nstyle(&[
+        "run",
+        "--content",
+        s(&content),
+        "--style",
+        &nan_style,
+        "--output",
+        s(&out),
+        "--size",
+        "32",
+    ]);
+    assert_refused(&output, &out, "blend weight");
+    let gif = dir.path("out.gif");
+    assert_refused(
+        &run(&content, &style, &gif, &[]),
+        &gif,
+        "unsupported output format",
+    );
+}
+
+#[test]
+fn ctrl_c_writes_the_current_result_and_exits_non_zero() {
+    let dir = Scratch::new("interrupt");
+    let content = dir.image("content.png", 40, 30);
+    let style = dir.image("style.png", 32, 32);
+    let out = dir.path("out.png");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nstyle"))
+        .args([
+            "run",
+            "--content",
+            s(&content),
+            "--style",
+            s(&style),
+            "--output",
+            s(&out),
+        ])
+        .args(["--size", "48", "--iterations", "100000", "--device", "cpu"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let written = image::open(&out).unwrap();
+    assert_eq!((written.width(), written.height()), (48, 36));
+}
+
+#[test]
+fn eval_reports_ssim_and_distances_as_json() {
+    let dir = Scratch::new("eval");
+    let content = dir.image("content.png", 40, 30);
+    let style = dir.image("style.png", 32, 32);
+    let output = nstyle(&[
+        "eval",
+        "--output",
+        s(&content),
+        "--content",
+        s(&content),
+        "--style",
+        s(&style),
+        "--json",
+        "--device",
+        "cpu",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    // The content scored against itself: perfect SSIM, zero content distance.
+    assert!(
+        (json["ssim"].as_f64().unwrap() - 1.0).abs() < 1e-6,
+        "{json}"
+    );
+    assert!(json["content_distance"].as_f64().unwrap() < 1e-6, "{json}");
+    assert!(json["style_distance"].as_f64().unwrap() > 0.0, "{json}");
+}

@@ -1,0 +1,247 @@
+//! The engine end to end on tiny synthetic images, on the CPU.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use common::{content_picture, ready_transfer, small_settings, style_picture};
+use nstyle::engine::metrics::style_distance;
+use nstyle::engine::schedule::ScaleCount;
+use nstyle::engine::{self, Init, OptimizerKind, Precision, PrecisionChoice, Settings};
+use nstyle::Error;
+
+fn fp32_model() -> nstyle::engine::Vgg19 {
+    engine::load_model(None, "cpu", PrecisionChoice::Fixed(Precision::Fp32)).unwrap()
+}
+
+#[test]
+fn loss_and_style_distance_fall() {
+    let mut transfer = ready_transfer(Settings {
+        iterations: 20,
+        scales: ScaleCount::Fixed(1),
+        ..small_settings()
+    });
+    let before = transfer.result(64, 48).unwrap();
+    let first = transfer.step(1).unwrap();
+    let last = transfer.step(100).unwrap();
+    assert_eq!(last.iteration, 20);
+    assert!(
+        last.losses.total < 0.5 * first.losses.total,
+        "{first:?} → {last:?}"
+    );
+    let after = transfer.result(64, 48).unwrap();
+    let model = fp32_model();
+    let style = style_picture(64, 64);
+    let (d_before, d_after) = (
+        style_distance(&model, &before, &style).unwrap(),
+        style_distance(&model, &after, &style).unwrap(),
+    );
+    assert!(
+        d_after < 0.8 * d_before,
+        "style distance {d_before} → {d_after}"
+    );
+}
+
+#[test]
+fn adam_also_lowers_the_loss() {
+    let settings = Settings {
+        iterations: 15,
+        scales: ScaleCount::Fixed(1),
+        optimizer: OptimizerKind::Adam,
+        ..small_settings()
+    };
+    let mut transfer = ready_transfer(settings);
+    let first = transfer.step(1).unwrap();
+    let last = transfer.step(100).unwrap();
+    assert!(
+        last.losses.total < first.losses.total,
+        "{first:?} → {last:?}"
+    );
+}
+
+#[test]
+fn same_seed_gives_identical_pixels() {
+    let settings = Settings {
+        iterations: 4,
+        init: Init::Random,
+        seed: 42,
+        ..small_settings()
+    };
+    let run = || {
+        let mut transfer = ready_transfer(settings.clone());
+        transfer.step(100).unwrap();
+        transfer.result(80, 60).unwrap().rgb().to_vec()
+    };
+    let (a, b) = (run(), run());
+    assert!(a == b, "two runs with seed 42 differ");
+    let mut other = ready_transfer(Settings {
+        seed: 43,
+        ..settings.clone()
+    });
+    other.step(100).unwrap();
+    assert!(
+        other.result(80, 60).unwrap().rgb() != a.as_slice(),
+        "seed has no effect"
+    );
+}
+
+#[test]
+fn multi_scale_ends_at_the_requested_size() {
+    let mut transfer = ready_transfer(Settings {
+        size: 96,
+        iterations: 6,
+        scales: ScaleCount::Fixed(2),
+        ..small_settings()
+    });
+    let start = transfer.progress().unwrap();
+    assert_eq!((start.scales, start.width, start.height), (2, 48, 36));
+    let end = transfer.step(100).unwrap();
+    assert_eq!(
+        (end.scale, end.width, end.height, end.iteration, end.total),
+        (1, 96, 72, 6, 6)
+    );
+    // Done means done: more steps change nothing.
+    let again = transfer.step(5).unwrap();
+    assert_eq!(again.iteration, 6);
+    let result = transfer.result(96, 72).unwrap();
+    assert_eq!((result.width(), result.height()), (96, 72));
+}
+
+#[test]
+fn divergence_guard_recovers_from_an_injected_blow_up() {
+    let mut transfer = ready_transfer(Settings {
+        iterations: 8,
+        scales: ScaleCount::Fixed(1),
+        ..small_settings()
+    });
+    transfer.step(2).unwrap();
+    // Every evaluation of the next 12 (more than one line search holds) is NaN.
+    let at = transfer.progress().unwrap().evaluations + 1;
+    transfer.poison_evaluations(at, 12);
+    let end = transfer.step(100).unwrap();
+    assert_eq!(end.iteration, 8);
+    assert!(end.recoveries >= 1, "{end:?}");
+    assert!(end.losses.total.is_finite());
+    assert!(transfer
+        .result(64, 48)
+        .unwrap()
+        .rgb()
+        .iter()
+        .all(|v| v.is_finite()));
+}
+
+#[test]
+fn divergence_that_never_ends_is_a_numeric_error_keeping_the_last_good_image() {
+    let mut transfer = ready_transfer(Settings {
+        iterations: 8,
+        scales: ScaleCount::Fixed(1),
+        ..small_settings()
+    });
+    transfer.step(2).unwrap();
+    let good = transfer.result(64, 48).unwrap();
+    let at = transfer.progress().unwrap().evaluations + 1;
+    transfer.poison_evaluations(at, u64::MAX / 2);
+    let err = transfer.step(100).unwrap_err();
+    assert!(matches!(err, Error::Numeric(_)), "{err:?}");
+    assert_eq!(transfer.result(64, 48).unwrap().rgb(), good.rgb());
+}
+
+#[test]
+fn cancel_stops_a_step_and_the_session_stays_usable() {
+    let mut transfer = ready_transfer(small_settings());
+    transfer.step(1).unwrap();
+    let image = transfer.result(64, 48).unwrap();
+    transfer.cancel_flag().store(true, Ordering::SeqCst);
+    assert!(matches!(transfer.step(3), Err(Error::Cancelled)));
+    assert_eq!(
+        transfer.result(64, 48).unwrap().rgb(),
+        image.rgb(),
+        "cancel changed the image"
+    );
+    assert_eq!(transfer.progress().unwrap().iteration, 1);
+    assert_eq!(transfer.step(2).unwrap().iteration, 3);
+}
+
+#[test]
+fn alpha_comes_from_the_content_and_preserve_colors_keeps_its_chroma() {
+    let mut transfer = ready_transfer(Settings {
+        iterations: 3,
+        preserve_colors: true,
+        ..small_settings()
+    });
+    let content = content_picture(80, 60);
+    let alpha: Vec<f32> = (0..80 * 60).map(|i| (i % 80) as f32 / 79.0).collect();
+    transfer.set_content(content.clone().with_alpha(Some(alpha.clone())).unwrap());
+    transfer.step(3).unwrap();
+    let result = transfer.result(80, 60).unwrap();
+    assert_eq!(result.alpha().unwrap(), alpha.as_slice());
+    // With preserved colours the result's chroma (I, Q of YIQ) is the content's.
+    let chroma = |p: &[f32]| {
+        (
+            0.596 * p[0] - 0.274 * p[1] - 0.322 * p[2],
+            0.211 * p[0] - 0.523 * p[1] + 0.312 * p[2],
+        )
+    };
+    // (Mean, not maximum: where the stylised luminance and the content's chroma fall outside the
+    // RGB gamut the result is clamped.)
+    let mut total = 0f32;
+    for (ours, theirs) in result.rgb().chunks(3).zip(content.rgb().chunks(3)) {
+        let ((i1, q1), (i2, q2)) = (chroma(ours), chroma(theirs));
+        total += (i1 - i2).abs() + (q1 - q2).abs();
+    }
+    let mean = total / (2 * 80 * 60) as f32;
+    assert!(mean < 0.01, "chroma differs by {mean} on average");
+    // Without preserved colours it does not.
+    let mut free = ready_transfer(Settings { iterations: 3, ..small_settings() });
+    free.step(3).unwrap();
+    let styled = free.result(80, 60).unwrap();
+    let total: f32 = styled
+        .rgb()
+        .chunks(3)
+        .zip(content.rgb().chunks(3))
+        .map(|(a, b)| {
+            let ((i1, q1), (i2, q2)) = (chroma(a), chroma(b));
+            (i1 - i2).abs() + (q1 - q2).abs()
+        })
+        .sum();
+    assert!(total / (2 * 80 * 60) as f32 > mean, "preserve_colors made no difference");
+}
+
+#[test]
+fn several_styles_blend_and_weights_are_validated() {
+    let mut transfer = ready_transfer(small_settings());
+    transfer.add_style(content_picture(50, 50), 0.5).unwrap();
+    assert!(transfer.add_style(style_picture(8, 8), f64::NAN).is_err());
+    assert!(transfer.add_style(style_picture(8, 8), -1.0).is_err());
+    transfer.step(2).unwrap();
+    let mut bad = small_settings();
+    bad.weights.style = f64::NAN;
+    assert!(matches!(
+        transfer.set_settings(bad),
+        Err(Error::Argument(_))
+    ));
+}
+
+#[test]
+fn step_without_images_is_a_state_error() {
+    let mut transfer = common::cpu_transfer();
+    assert!(matches!(transfer.step(1), Err(Error::State(_))));
+    transfer.add_style(style_picture(32, 32), 1.0).unwrap();
+    assert!(matches!(transfer.step(1), Err(Error::State(_))));
+}
+
+#[test]
+fn a_size_over_the_memory_budget_is_refused_with_a_size_that_fits() {
+    let mut transfer = ready_transfer(Settings {
+        size: 4096,
+        max_memory_mb: Some(256),
+        ..small_settings()
+    });
+    let err = transfer.step(1).unwrap_err();
+    assert!(matches!(err, Error::Memory(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("256 MiB") && text.contains("would fit"),
+        "{text}"
+    );
+}
