@@ -33,7 +33,7 @@ fn synthetic(width: u32, height: u32, stripes: bool) -> Picture {
         for x in 0..width {
             let (u, v) = (x as f32 / width as f32, y as f32 / height as f32);
             if stripes {
-                let s = ((u * 40.0 + v * 25.0).sin() * 0.5 + 0.5) as f32;
+                let s = (u * 40.0 + v * 25.0).sin() * 0.5 + 0.5;
                 rgb.extend_from_slice(&[s, 0.3 + 0.4 * v, 1.0 - s]);
             } else {
                 rgb.extend_from_slice(&[u, v, 0.5 + 0.5 * (u * 9.0).sin() * (v * 7.0).cos()]);
