@@ -139,8 +139,14 @@ fn bad_images_are_refused() {
             dir.bytes("corrupt.png", &[&good[..40], &[0u8; 200][..]].concat()),
             "cannot decode",
         ),
-        (dir.bytes("text.png", b"hello, this is text\n"), "cannot decode"),
-        (dir.bytes("text.txt", b"hello, this is text\n"), "not an image"),
+        (
+            dir.bytes("text.png", b"hello, this is text\n"),
+            "cannot decode",
+        ),
+        (
+            dir.bytes("text.txt", b"hello, this is text\n"),
+            "not an image",
+        ),
         // A PNG header that declares a 0×0 image.
         (dir.bytes("zero.png", &zero_sized_png()), "zero.png"),
     ];

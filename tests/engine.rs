@@ -192,7 +192,10 @@ fn alpha_comes_from_the_content_and_preserve_colors_keeps_its_chroma() {
     let mean = total / (2 * 80 * 60) as f32;
     assert!(mean < 0.01, "chroma differs by {mean} on average");
     // Without preserved colours it does not.
-    let mut free = ready_transfer(Settings { iterations: 3, ..small_settings() });
+    let mut free = ready_transfer(Settings {
+        iterations: 3,
+        ..small_settings()
+    });
     free.step(3).unwrap();
     let styled = free.result(80, 60).unwrap();
     let total: f32 = styled
@@ -204,7 +207,10 @@ fn alpha_comes_from_the_content_and_preserve_colors_keeps_its_chroma() {
             (i1 - i2).abs() + (q1 - q2).abs()
         })
         .sum();
-    assert!(total / (2 * 80 * 60) as f32 > mean, "preserve_colors made no difference");
+    assert!(
+        total / (2 * 80 * 60) as f32 > mean,
+        "preserve_colors made no difference"
+    );
 }
 
 #[test]
@@ -243,5 +249,29 @@ fn a_size_over_the_memory_budget_is_refused_with_a_size_that_fits() {
     assert!(
         text.contains("256 MiB") && text.contains("would fit"),
         "{text}"
+    );
+}
+
+#[test]
+fn reduced_precision_still_takes_one_evaluation_per_iteration() {
+    // bf16 losses are noisy: the first L-BFGS step must be large enough to measure, or the line
+    // search rejects every step (this once cost 8 evaluations per iteration).
+    let settings = Settings {
+        iterations: 6,
+        scales: ScaleCount::Fixed(1),
+        precision: PrecisionChoice::Fixed(Precision::Bf16),
+        ..small_settings()
+    };
+    let mut transfer = ready_transfer(settings);
+    let first = transfer.step(1).unwrap();
+    let last = transfer.step(5).unwrap();
+    assert!(
+        last.evaluations <= 8,
+        "{} evaluations for 6 iterations",
+        last.evaluations
+    );
+    assert!(
+        last.losses.total < first.losses.total,
+        "{first:?} → {last:?}"
     );
 }

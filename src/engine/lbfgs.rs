@@ -18,6 +18,7 @@ const ARMIJO_C1: f64 = 1e-4;
 const MIN_CURVATURE: f64 = 1e-10;
 
 pub struct Lbfgs {
+    first_step: f64,
     history_size: usize,
     max_line_search: usize,
     step_scale: f64,
@@ -29,8 +30,11 @@ pub struct Lbfgs {
 }
 
 impl Lbfgs {
-    pub fn new(history_size: usize) -> Self {
+    /// `first_step` is the largest change of any coordinate on a first iteration (before any
+    /// curvature is known); the line search may shorten it.
+    pub fn new(history_size: usize, first_step: f64) -> Self {
         Lbfgs {
+            first_step,
             history_size: history_size.max(1),
             max_line_search: 8,
             step_scale: 1.0,
@@ -94,9 +98,11 @@ impl Optimizer for Lbfgs {
             slope = -dot(&here.grad, &here.grad);
         }
         let mut step = if self.pairs.is_empty() {
-            // No curvature known yet: a step of unit L1 length, as torch.optim.LBFGS does.
-            let l1 = here.grad.abs().sum(tch::Kind::Double).double_value(&[]);
-            (1.0 / l1).min(1.0) * self.step_scale
+            // No curvature known yet: move no coordinate by more than `first_step`. (torch's
+            // unit-L1 first step is ~1e-8 px on a 512 px image: a change reduced precision
+            // cannot even measure, so the line search would never accept it.)
+            let largest = direction.abs().max().double_value(&[]);
+            (self.first_step / largest.max(f64::MIN_POSITIVE)) * self.step_scale
         } else {
             self.step_scale
         };
@@ -198,7 +204,7 @@ mod tests {
         mut f: impl FnMut(&[f64]) -> (f64, Vec<f64>),
     ) -> Vec<f64> {
         let mut point = Tensor::from_slice(start);
-        let mut optimiser = Lbfgs::new(10);
+        let mut optimiser = Lbfgs::new(10, 1.0);
         let mut objective = |p: &Tensor| {
             let (loss, grad) = f(&values(p));
             Ok(evaluation(loss, Tensor::from_slice(&grad)))
@@ -256,7 +262,7 @@ mod tests {
     #[test]
     fn non_finite_everywhere_is_reported_and_point_kept() {
         let mut point = Tensor::from_slice(&[1.0f64, 2.0]);
-        let mut optimiser = Lbfgs::new(5);
+        let mut optimiser = Lbfgs::new(5, 1.0);
         let mut objective = |p: &Tensor| Ok(evaluation(f64::NAN, p.ones_like()));
         let outcome = optimiser.iterate(&mut point, &mut objective).unwrap();
         assert_eq!(outcome, StepOutcome::NonFinite);
@@ -267,7 +273,7 @@ mod tests {
     fn a_blow_up_in_the_line_search_shrinks_the_step() {
         // f = x² but "explodes" for |x| > 1.5: the first full step from x = 1 overshoots into it.
         let mut point = Tensor::from_slice(&[1.0f64]).to_kind(Kind::Double);
-        let mut optimiser = Lbfgs::new(5);
+        let mut optimiser = Lbfgs::new(5, 1.0);
         optimiser.scale_steps(1e6);
         let mut objective = |p: &Tensor| {
             let x = values(p)[0];

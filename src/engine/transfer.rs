@@ -21,6 +21,8 @@ use crate::error::{Error, Result};
 
 /// Consecutive blow-ups the guard absorbs (halving the step each time) before giving up.
 const MAX_RECOVERIES: u32 = 6;
+/// Largest pixel change (0–255 scale) of an L-BFGS first iteration.
+const LBFGS_FIRST_STEP: f64 = 1.0;
 /// Image-sized fp32 tensors alive besides the L-BFGS pairs: image, last good, gradient, trial,
 /// direction and a few temporaries.
 const IMAGE_TENSORS: usize = 8;
@@ -297,7 +299,7 @@ impl Transfer {
             }
         };
         let optimizer: Box<dyn Optimizer> = match settings.optimizer {
-            OptimizerKind::Lbfgs => Box::new(Lbfgs::new(settings.lbfgs_history)),
+            OptimizerKind::Lbfgs => Box::new(Lbfgs::new(settings.lbfgs_history, LBFGS_FIRST_STEP)),
             OptimizerKind::Adam => Box::new(Adam::new(settings.adam_learning_rate)),
         };
         self.model
