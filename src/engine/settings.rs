@@ -261,3 +261,108 @@ mod tests {
         assert!(LossWeights::default().validate().is_ok());
     }
 }
+
+impl Settings {
+    /// Sets one option by name, as the C ABI and other string interfaces pass them. The keys,
+    /// values and defaults are documented on `nstyle_set_option` in the C header.
+    pub fn set_option(&mut self, key: &str, value: &str) -> Result<()> {
+        let value = value.trim();
+        let number = |what: &str| -> Result<f64> {
+            value
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| {
+                    Error::arg(format!("option {what}: '{value}' is not a finite number"))
+                })
+        };
+        let whole = |what: &str, low: u64, high: u64| -> Result<u64> {
+            value
+                .parse::<u64>()
+                .ok()
+                .filter(|v| (low..=high).contains(v))
+                .ok_or_else(|| {
+                    Error::arg(format!(
+                        "option {what}: '{value}' is not a whole number in {low}..={high}"
+                    ))
+                })
+        };
+        match key {
+            "size" => self.size = whole(key, 16, 16_384)? as u32,
+            "iterations" => self.iterations = whole(key, 1, 1_000_000)? as u32,
+            "scales" => self.scales = ScaleCount::parse(value)?,
+            "optimizer" => self.optimizer = OptimizerKind::parse(value)?,
+            "init" => {
+                self.init = match value {
+                    "content" => Init::Content,
+                    "random" => Init::Random,
+                    other => {
+                        return Err(Error::arg(format!(
+                            "option init: '{other}' (expected content or random)"
+                        )))
+                    }
+                }
+            }
+            "seed" => self.seed = whole(key, 0, u64::MAX)?,
+            "preserve_colors" => {
+                self.preserve_colors = match value {
+                    "0" => false,
+                    "1" => true,
+                    other => {
+                        return Err(Error::arg(format!(
+                            "option preserve_colors: '{other}' (expected 0 or 1)"
+                        )))
+                    }
+                }
+            }
+            "style_scale" => self.style_scale = number(key)?,
+            "content_layers" => self.content_layers = parse_layers(value)?,
+            "style_layers" => self.style_layers = parse_layers(value)?,
+            "precision" => self.precision = PrecisionChoice::parse(value)?,
+            "max_memory_mb" => {
+                self.max_memory_mb = match value {
+                    "auto" | "0" => None,
+                    _ => Some(whole(key, 1, u64::MAX / (1 << 20))?),
+                }
+            }
+            "lbfgs_history" => self.lbfgs_history = whole(key, 1, 1000)? as usize,
+            "learning_rate" => self.adam_learning_rate = number(key)?,
+            _ => return Err(Error::arg(format!("unknown option '{key}'"))),
+        }
+        self.validate()
+    }
+}
+
+#[cfg(test)]
+mod option_tests {
+    use super::*;
+
+    #[test]
+    fn options_parse_and_reject_bad_values() {
+        let mut s = Settings::default();
+        s.set_option("size", "256").unwrap();
+        s.set_option("scales", "auto").unwrap();
+        s.set_option("preserve_colors", "1").unwrap();
+        s.set_option("style_layers", "relu1_1:2,relu3_1").unwrap();
+        s.set_option("max_memory_mb", "900").unwrap();
+        assert_eq!(
+            (s.size, s.preserve_colors, s.max_memory_mb),
+            (256, true, Some(900))
+        );
+        for (key, value) in [
+            ("size", "0"),
+            ("size", "big"),
+            ("style_scale", "nan"),
+            ("init", "noise"),
+            ("nope", "1"),
+        ] {
+            assert!(
+                matches!(
+                    Settings::default().set_option(key, value),
+                    Err(Error::Argument(_))
+                ),
+                "{key}={value}"
+            );
+        }
+    }
+}

@@ -1,0 +1,431 @@
+//! The C ABI. Only the boundary lives here: pointer checks, panics caught, errors turned into a
+//! status and a thread-local message. Everything else is in the engine.
+//!
+//! Threading: one model is used by one thread at a time (calls on the same model from two threads
+//! are serialised by a lock, never a data race); different models may run concurrently;
+//! `nstyle_cancel` may be called from any thread at any time.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::engine::{self, Transfer};
+use crate::error::Error;
+use crate::pixels::{self, PixelFormat};
+
+/// Version of this ABI; grows only by addition.
+pub const NSTYLE_ABI_VERSION: u32 = 1;
+
+/// Result of every call that can fail. On failure `nstyle_last_error()` says why.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NstyleStatus {
+    NSTYLE_OK = 0,
+    /// Null pointer, zero or oversized dimension, short stride, unknown format, NaN/negative
+    /// weight, unknown option or bad option value.
+    NSTYLE_ERR_ARGUMENT = 1,
+    /// The call is not valid now, e.g. a step before a content and a style image are set.
+    NSTYLE_ERR_STATE = 2,
+    /// Weights file missing or unreadable.
+    NSTYLE_ERR_IO = 3,
+    /// Weights file malformed or of the wrong shapes.
+    NSTYLE_ERR_MODEL = 4,
+    /// Over the memory budget, or an allocation failed.
+    NSTYLE_ERR_MEMORY = 5,
+    /// Device unknown or not available.
+    NSTYLE_ERR_DEVICE = 6,
+    /// `nstyle_cancel()` stopped a step; the model is as it was before the interrupted iteration.
+    NSTYLE_ERR_CANCELLED = 7,
+    /// Diverged and could not recover; the last good image is kept.
+    NSTYLE_ERR_NUMERIC = 8,
+    /// Caught panic or unexpected libtorch error.
+    NSTYLE_ERR_INTERNAL = 9,
+}
+
+/// Pixel layouts (passed as `uint32_t`). 16-bit and float channels are in native byte order;
+/// values are non-premultiplied, 0..1 (float) or the full integer range.
+#[repr(C)]
+#[allow(non_camel_case_types, dead_code)]
+pub enum NstyleFormat {
+    NSTYLE_RGB8 = 0,
+    NSTYLE_RGBA8 = 1,
+    NSTYLE_RGBA16 = 2,
+    NSTYLE_RGBA_F32 = 3,
+}
+
+/// Weights of the three loss terms (defaults 5, 100, 0.01). Finite and ≥ 0.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct NstyleWeights {
+    pub content: f32,
+    pub style: f32,
+    pub tv: f32,
+}
+
+/// Where a model stands after a step.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NstyleProgress {
+    /// Iterations done so far (all scales) and planned.
+    pub iteration: u32,
+    pub total: u32,
+    /// Current scale, 0-based, and how many.
+    pub scale: u32,
+    pub scales: u32,
+    pub loss: f64,
+    pub content_loss: f64,
+    pub style_loss: f64,
+    pub tv_loss: f64,
+}
+
+/// An opaque style-transfer model: the network, the images, the settings and the optimisation.
+pub struct NstyleModel {
+    session: Mutex<Transfer>,
+    cancel: Arc<AtomicBool>,
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::new("no error").expect("no NUL"));
+}
+
+fn set_last_error(message: &str) {
+    let clean = message.replace('\0', " ");
+    LAST_ERROR.with(|slot| *slot.borrow_mut() = CString::new(clean).expect("NULs removed"));
+}
+
+fn status_of(error: &Error) -> NstyleStatus {
+    use NstyleStatus::*;
+    match error {
+        Error::Argument(_) => NSTYLE_ERR_ARGUMENT,
+        Error::State(_) => NSTYLE_ERR_STATE,
+        Error::Io(_) => NSTYLE_ERR_IO,
+        Error::Model(_) => NSTYLE_ERR_MODEL,
+        Error::Memory(_) => NSTYLE_ERR_MEMORY,
+        Error::Device(_) => NSTYLE_ERR_DEVICE,
+        Error::Cancelled => NSTYLE_ERR_CANCELLED,
+        Error::Numeric(_) => NSTYLE_ERR_NUMERIC,
+        Error::Internal(_) => NSTYLE_ERR_INTERNAL,
+    }
+}
+
+/// Runs the body of an exported function: a panic becomes NSTYLE_ERR_INTERNAL, an error its
+/// status, and either one is recorded for `nstyle_last_error`.
+fn boundary(body: impl FnOnce() -> Result<(), Error>) -> NstyleStatus {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => NstyleStatus::NSTYLE_OK,
+        Ok(Err(error)) => {
+            set_last_error(&error.to_string());
+            status_of(&error)
+        }
+        Err(panic) => {
+            let text = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            let text = text.lines().next().unwrap_or("");
+            let error = if text.to_lowercase().contains("out of memory") {
+                Error::Memory(text.to_string())
+            } else {
+                Error::Internal(text.to_string())
+            };
+            set_last_error(&error.to_string());
+            status_of(&error)
+        }
+    }
+}
+
+fn model_ref<'a>(model: *const NstyleModel) -> Result<&'a NstyleModel, Error> {
+    // SAFETY: a non-null pointer must come from nstyle_model_create and not be freed yet (the
+    // documented contract); we only ever take shared references to it.
+    unsafe { model.as_ref() }.ok_or_else(|| Error::arg("model is NULL"))
+}
+
+fn with_session<T>(
+    model: *const NstyleModel,
+    f: impl FnOnce(&mut Transfer) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let model = model_ref(model)?;
+    // A panic inside a previous call may have poisoned the lock; the session itself is still
+    // consistent (every mutation completes or is not made), so keep using it.
+    let mut session = model
+        .session
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    f(&mut session)
+}
+
+fn optional_str<'a>(text: *const c_char, what: &str) -> Result<Option<&'a str>, Error> {
+    if text.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-null strings must be NUL-terminated (the documented contract).
+    let text = unsafe { CStr::from_ptr(text) };
+    text.to_str()
+        .map(Some)
+        .map_err(|_| Error::arg(format!("{what} is not valid UTF-8")))
+}
+
+fn required_str<'a>(text: *const c_char, what: &str) -> Result<&'a str, Error> {
+    optional_str(text, what)?.ok_or_else(|| Error::arg(format!("{what} is NULL")))
+}
+
+/// The bytes of a host image, after its size, stride and format were checked.
+fn input_bytes<'a>(
+    pixels: *const c_void,
+    width: u32,
+    height: u32,
+    stride: usize,
+    format: u32,
+) -> Result<(&'a [u8], PixelFormat), Error> {
+    let format = PixelFormat::from_raw(format)?;
+    let len = pixels::buffer_len(width, height, stride, format)?;
+    if pixels.is_null() {
+        return Err(Error::arg("pixels is NULL"));
+    }
+    // SAFETY: the caller promises `stride * (height - 1) + row` readable bytes at `pixels`.
+    Ok((
+        unsafe { std::slice::from_raw_parts(pixels.cast::<u8>(), len) },
+        format,
+    ))
+}
+
+/// ABI version of the loaded library (1). Compare with NSTYLE_ABI_VERSION from the header.
+#[no_mangle]
+pub extern "C" fn nstyle_abi_version() -> u32 {
+    NSTYLE_ABI_VERSION
+}
+
+/// Message of the last failed call on this thread; never NULL. Valid until the next failing call
+/// on the same thread.
+#[no_mangle]
+pub extern "C" fn nstyle_last_error() -> *const c_char {
+    LAST_ERROR.with(|slot| slot.borrow().as_ptr())
+}
+
+/// Loads the VGG-19 weights (`weights_path` NULL: `$NSTYLE_WEIGHTS`, then the installed copy,
+/// then the per-user cache) onto `device` (NULL or "auto": CUDA if present, else CPU; "cpu";
+/// "cuda"; "cuda:N") and creates a model in `*out`. On failure `*out` is set to NULL.
+#[no_mangle]
+pub extern "C" fn nstyle_model_create(
+    weights_path: *const c_char,
+    device: *const c_char,
+    out: *mut *mut NstyleModel,
+) -> NstyleStatus {
+    boundary(|| {
+        if out.is_null() {
+            return Err(Error::arg("out is NULL"));
+        }
+        // SAFETY: `out` is non-null and points to writable storage for a pointer.
+        unsafe { *out = std::ptr::null_mut() };
+        let weights = optional_str(weights_path, "weights_path")?.map(Path::new);
+        let device = optional_str(device, "device")?.unwrap_or("auto");
+        let session = engine::open(weights, device)?;
+        let cancel = session.cancel_flag();
+        let model = Box::new(NstyleModel {
+            session: Mutex::new(session),
+            cancel,
+        });
+        // SAFETY: as above.
+        unsafe { *out = Box::into_raw(model) };
+        Ok(())
+    })
+}
+
+/// Frees a model and everything it holds. NULL is harmless. Must not run concurrently with
+/// another call on the same model.
+#[no_mangle]
+pub extern "C" fn nstyle_model_free(model: *mut NstyleModel) {
+    if !model.is_null() {
+        let _ = catch_unwind(|| {
+            // SAFETY: a non-null model came from nstyle_model_create and is freed once.
+            drop(unsafe { Box::from_raw(model) });
+        });
+    }
+}
+
+/// Sets the content image (copied). Restarts the optimisation. Alpha, if the format has it, is
+/// carried to the result unchanged.
+#[no_mangle]
+pub extern "C" fn nstyle_set_content(
+    model: *mut NstyleModel,
+    pixels: *const c_void,
+    width: u32,
+    height: u32,
+    stride_bytes: usize,
+    format: u32,
+) -> NstyleStatus {
+    boundary(|| {
+        model_ref(model)?;
+        let (bytes, format) = input_bytes(pixels, width, height, stride_bytes, format)?;
+        let picture = pixels::read(bytes, width, height, stride_bytes, format)?;
+        with_session(model, |session| {
+            session.set_content(picture);
+            Ok(())
+        })
+    })
+}
+
+/// Adds a style image (copied) with a blend weight (finite, ≥ 0; weights are normalised over
+/// all styles). Takes effect from the next step without restarting.
+#[no_mangle]
+pub extern "C" fn nstyle_add_style(
+    model: *mut NstyleModel,
+    pixels: *const c_void,
+    width: u32,
+    height: u32,
+    stride_bytes: usize,
+    format: u32,
+    blend_weight: f32,
+) -> NstyleStatus {
+    boundary(|| {
+        model_ref(model)?;
+        let (bytes, format) = input_bytes(pixels, width, height, stride_bytes, format)?;
+        let picture = pixels::read(bytes, width, height, stride_bytes, format)?;
+        with_session(model, |session| {
+            session.add_style(picture, blend_weight as f64)
+        })
+    })
+}
+
+/// Removes all style images (a step then fails with NSTYLE_ERR_STATE until one is added).
+#[no_mangle]
+pub extern "C" fn nstyle_clear_styles(model: *mut NstyleModel) -> NstyleStatus {
+    boundary(|| {
+        with_session(model, |session| {
+            session.clear_styles();
+            Ok(())
+        })
+    })
+}
+
+/// Sets the loss weights; takes effect from the next step without restarting.
+#[no_mangle]
+pub extern "C" fn nstyle_set_weights(
+    model: *mut NstyleModel,
+    weights: *const NstyleWeights,
+) -> NstyleStatus {
+    boundary(|| {
+        model_ref(model)?;
+        // SAFETY: a non-null pointer points to an NstyleWeights.
+        let weights = unsafe { weights.as_ref() }.ok_or_else(|| Error::arg("weights is NULL"))?;
+        with_session(model, |session| {
+            let mut settings = session.settings().clone();
+            settings.weights.content = weights.content as f64;
+            settings.weights.style = weights.style as f64;
+            settings.weights.tv = weights.tv as f64;
+            session.set_settings(settings)
+        })
+    })
+}
+
+/// Sets an option by name. Keys, values and defaults:
+///
+/// - `size`: longest side of the working image and result, 16..16384 (default 512)
+/// - `iterations`: planned total over all scales, 1..1000000 (default 500)
+/// - `scales`: `auto` (from about a quarter of `size` up) or 1..8 (default auto)
+/// - `optimizer`: `lbfgs` or `adam` (default lbfgs)
+/// - `init`: `content` or `random` (default content)
+/// - `seed`: 0..2^64-1, seeds `random` init; CPU runs are bit-identical per seed (default 0)
+/// - `preserve_colors`: `0` or `1`, keep the content's colours (default 0)
+/// - `style_scale`: style image size relative to the working image, 0.05..8 (default 1)
+/// - `content_layers`: e.g. `relu4_2` or `relu4_2:1,relu5_2:0.5` (default relu4_2)
+/// - `style_layers`: (default `relu1_1,relu2_1,relu3_1,relu4_1,relu5_1`, weight 1 each)
+/// - `precision`: `auto`, `fp32`, `bf16` or `fp16` for the network (default auto: bf16 on CUDA
+///   and on CPUs with native bf16, else fp32)
+/// - `max_memory_mb`: memory budget, `auto`/`0` = 80 % of available RAM on CPU, none on CUDA
+/// - `lbfgs_history`: L-BFGS pairs kept, 1..1000 (default 100)
+/// - `learning_rate`: Adam step in pixel units on a 0–255 scale (default 2)
+///
+/// `size`, `iterations`, `scales`, `optimizer`, `init`, `seed`, `precision`, `lbfgs_history` and
+/// `learning_rate` restart the optimisation; layer and `style_scale` changes keep the current
+/// image and rebuild the loss targets; `preserve_colors` and `max_memory_mb` restart nothing.
+/// A bad key or value is NSTYLE_ERR_ARGUMENT and changes nothing.
+#[no_mangle]
+pub extern "C" fn nstyle_set_option(
+    model: *mut NstyleModel,
+    key: *const c_char,
+    value: *const c_char,
+) -> NstyleStatus {
+    boundary(|| {
+        model_ref(model)?;
+        let key = required_str(key, "key")?;
+        let value = required_str(value, "value")?;
+        with_session(model, |session| {
+            let mut settings = session.settings().clone();
+            settings.set_option(key, value)?;
+            session.set_settings(settings)
+        })
+    })
+}
+
+/// Runs up to `iterations` more iterations and fills `progress` (may be NULL). Once the planned
+/// total is reached it returns NSTYLE_OK with `iteration == total` and does nothing more.
+/// Returns NSTYLE_ERR_CANCELLED if `nstyle_cancel` stopped it (a cancel made while no step runs
+/// stops the next step at once); the model stays usable.
+#[no_mangle]
+pub extern "C" fn nstyle_step(
+    model: *mut NstyleModel,
+    iterations: u32,
+    progress: *mut NstyleProgress,
+) -> NstyleStatus {
+    boundary(|| {
+        let result = with_session(model, |session| session.step(iterations));
+        let report = with_session(model, |session| session.progress()).unwrap_or_default();
+        if !progress.is_null() {
+            // SAFETY: a non-null pointer points to writable NstyleProgress storage.
+            unsafe {
+                *progress = NstyleProgress {
+                    iteration: report.iteration,
+                    total: report.total,
+                    scale: report.scale,
+                    scales: report.scales,
+                    loss: report.losses.total,
+                    content_loss: report.losses.content,
+                    style_loss: report.losses.style,
+                    tv_loss: report.losses.tv,
+                }
+            };
+        }
+        result.map(|_| ())
+    })
+}
+
+/// Writes the current image into `pixels` at `width`×`height` (resampled from the working
+/// resolution), in `format`, rows `stride_bytes` apart. Works any time after the content is set
+/// (before any step: the initial image). RGBA results carry the content's alpha.
+#[no_mangle]
+pub extern "C" fn nstyle_fetch_result(
+    model: *mut NstyleModel,
+    pixels: *mut c_void,
+    width: u32,
+    height: u32,
+    stride_bytes: usize,
+    format: u32,
+) -> NstyleStatus {
+    boundary(|| {
+        model_ref(model)?;
+        let format = PixelFormat::from_raw(format)?;
+        let len = pixels::buffer_len(width, height, stride_bytes, format)?;
+        if pixels.is_null() {
+            return Err(Error::arg("pixels is NULL"));
+        }
+        let picture = with_session(model, |session| session.result(width, height))?;
+        // SAFETY: the caller promises `stride * (height - 1) + row` writable bytes at `pixels`.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(pixels.cast::<u8>(), len) };
+        pixels::write(&picture, bytes, stride_bytes, format)
+    })
+}
+
+/// Asks a running `nstyle_step` on this model to stop; it returns NSTYLE_ERR_CANCELLED within
+/// about one iteration. Thread-safe; NULL is harmless.
+#[no_mangle]
+pub extern "C" fn nstyle_cancel(model: *mut NstyleModel) {
+    if let Ok(model) = model_ref(model) {
+        model.cancel.store(true, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,215 @@
+//! Raw pixel buffers as hosts pass them (RGB8, RGBA8, RGBA16, RGBA float; any row stride) to and
+//! from [`Picture`]s. Bounds are checked here, so the C boundary only turns pointers into slices.
+
+use crate::engine::Picture;
+use crate::error::{Error, Result};
+
+/// Pixel layouts, numbered as in the C header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PixelFormat {
+    Rgb8 = 0,
+    Rgba8 = 1,
+    Rgba16 = 2,
+    RgbaF32 = 3,
+}
+
+impl PixelFormat {
+    /// Validates a format number from C: an out-of-range value is an argument error, never an
+    /// invalid enum.
+    pub fn from_raw(raw: u32) -> Result<Self> {
+        match raw {
+            0 => Ok(PixelFormat::Rgb8),
+            1 => Ok(PixelFormat::Rgba8),
+            2 => Ok(PixelFormat::Rgba16),
+            3 => Ok(PixelFormat::RgbaF32),
+            other => Err(Error::arg(format!(
+                "unknown pixel format {other} (expected 0..=3)"
+            ))),
+        }
+    }
+
+    pub fn bytes_per_pixel(self) -> usize {
+        match self {
+            PixelFormat::Rgb8 => 3,
+            PixelFormat::Rgba8 => 4,
+            PixelFormat::Rgba16 => 8,
+            PixelFormat::RgbaF32 => 16,
+        }
+    }
+
+    fn has_alpha(self) -> bool {
+        self != PixelFormat::Rgb8
+    }
+}
+
+/// Checks a buffer description and returns the number of bytes it spans (the last row need not
+/// be padded to the stride).
+pub fn buffer_len(width: u32, height: u32, stride: usize, format: PixelFormat) -> Result<usize> {
+    if width == 0 || height == 0 {
+        return Err(Error::arg(format!(
+            "image size {width}×{height} has a zero side"
+        )));
+    }
+    if width > crate::engine::picture::MAX_SIDE || height > crate::engine::picture::MAX_SIDE {
+        return Err(Error::arg(format!(
+            "image size {width}×{height} is over the limit"
+        )));
+    }
+    let row = width as usize * format.bytes_per_pixel();
+    if stride < row {
+        return Err(Error::arg(format!(
+            "stride {stride} is shorter than a row of {width} pixels ({row} bytes)"
+        )));
+    }
+    stride
+        .checked_mul(height as usize - 1)
+        .and_then(|n| n.checked_add(row))
+        .ok_or_else(|| Error::arg("image buffer size overflows"))
+}
+
+/// Reads a host buffer; alpha (if the format has it) is kept beside the RGB.
+pub fn read(
+    bytes: &[u8],
+    width: u32,
+    height: u32,
+    stride: usize,
+    format: PixelFormat,
+) -> Result<Picture> {
+    let needed = buffer_len(width, height, stride, format)?;
+    if bytes.len() < needed {
+        return Err(Error::arg(
+            "pixel buffer is shorter than width, height and stride say",
+        ));
+    }
+    let pixels = width as usize * height as usize;
+    let mut rgb = Vec::with_capacity(pixels * 3);
+    let mut alpha = Vec::with_capacity(if format.has_alpha() { pixels } else { 0 });
+    let size = format.bytes_per_pixel();
+    for y in 0..height as usize {
+        let row = &bytes[y * stride..y * stride + width as usize * size];
+        for pixel in row.chunks_exact(size) {
+            let values = decode(pixel, format)?;
+            rgb.extend_from_slice(&values[..3]);
+            if format.has_alpha() {
+                alpha.push(values[3]);
+            }
+        }
+    }
+    let mut picture = Picture::new(width, height, rgb, format.has_alpha().then_some(alpha))?;
+    picture.high_bit_depth = matches!(format, PixelFormat::Rgba16 | PixelFormat::RgbaF32);
+    Ok(picture)
+}
+
+fn decode(pixel: &[u8], format: PixelFormat) -> Result<[f32; 4]> {
+    Ok(match format {
+        PixelFormat::Rgb8 => [pixel[0], pixel[1], pixel[2], 255].map(|v| v as f32 / 255.0),
+        PixelFormat::Rgba8 => [pixel[0], pixel[1], pixel[2], pixel[3]].map(|v| v as f32 / 255.0),
+        PixelFormat::Rgba16 => {
+            let channel =
+                |i: usize| u16::from_ne_bytes([pixel[2 * i], pixel[2 * i + 1]]) as f32 / 65535.0;
+            [channel(0), channel(1), channel(2), channel(3)]
+        }
+        PixelFormat::RgbaF32 => {
+            let channel =
+                |i: usize| f32::from_ne_bytes(pixel[4 * i..4 * i + 4].try_into().expect("4 bytes"));
+            let values = [channel(0), channel(1), channel(2), channel(3)];
+            if values.iter().any(|v| !v.is_finite()) {
+                return Err(Error::arg("float pixels must be finite"));
+            }
+            values.map(|v| v.clamp(0.0, 1.0))
+        }
+    })
+}
+
+/// Writes `picture` (already at `width`×`height`) into a host buffer; pixels without alpha get
+/// an opaque alpha. Bytes between rows are left alone.
+pub fn write(
+    picture: &Picture,
+    bytes: &mut [u8],
+    stride: usize,
+    format: PixelFormat,
+) -> Result<()> {
+    let (width, height) = (picture.width(), picture.height());
+    let needed = buffer_len(width, height, stride, format)?;
+    if bytes.len() < needed {
+        return Err(Error::arg(
+            "pixel buffer is shorter than width, height and stride say",
+        ));
+    }
+    let size = format.bytes_per_pixel();
+    let rgb = picture.rgb();
+    let alpha = picture.alpha();
+    for y in 0..height as usize {
+        let row = &mut bytes[y * stride..y * stride + width as usize * size];
+        for (x, out) in row.chunks_exact_mut(size).enumerate() {
+            let i = y * width as usize + x;
+            let a = alpha.map_or(1.0, |a| a[i]);
+            let values = [rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2], a];
+            encode(values, out, format);
+        }
+    }
+    Ok(())
+}
+
+fn encode(values: [f32; 4], out: &mut [u8], format: PixelFormat) {
+    let quantise = |v: f32, max: f32| (v.clamp(0.0, 1.0) * max).round();
+    match format {
+        PixelFormat::Rgb8 | PixelFormat::Rgba8 => {
+            for (o, v) in out.iter_mut().zip(values) {
+                *o = quantise(v, 255.0) as u8;
+            }
+        }
+        PixelFormat::Rgba16 => {
+            for (o, v) in out.chunks_exact_mut(2).zip(values) {
+                o.copy_from_slice(&(quantise(v, 65535.0) as u16).to_ne_bytes());
+            }
+        }
+        PixelFormat::RgbaF32 => {
+            for (o, v) in out.chunks_exact_mut(4).zip(values) {
+                o.copy_from_slice(&v.clamp(0.0, 1.0).to_ne_bytes());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_every_format_with_padding() {
+        for format in [
+            PixelFormat::Rgb8,
+            PixelFormat::Rgba8,
+            PixelFormat::Rgba16,
+            PixelFormat::RgbaF32,
+        ] {
+            let (w, h) = (3u32, 2u32);
+            let stride = w as usize * format.bytes_per_pixel() + 5;
+            let mut source = vec![0u8; buffer_len(w, h, stride, format).unwrap()];
+            let original = Picture::new(
+                w,
+                h,
+                (0..18).map(|v| v as f32 / 17.0).collect(),
+                Some(vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]),
+            )
+            .unwrap();
+            write(&original, &mut source, stride, format).unwrap();
+            let back = read(&source, w, h, stride, format).unwrap();
+            for (a, b) in back.rgb().iter().zip(original.rgb()) {
+                assert!((a - b).abs() < 1.0 / 255.0, "{format:?}");
+            }
+            if format != PixelFormat::Rgb8 {
+                assert!((back.alpha().unwrap()[1] - 0.2).abs() < 1.0 / 255.0);
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_short_strides_zero_sizes_and_unknown_formats() {
+        assert!(buffer_len(4, 4, 11, PixelFormat::Rgb8).is_err());
+        assert!(buffer_len(0, 4, 100, PixelFormat::Rgb8).is_err());
+        assert!(PixelFormat::from_raw(4).is_err());
+        assert_eq!(buffer_len(4, 2, 13, PixelFormat::Rgb8).unwrap(), 13 + 12);
+    }
+}
