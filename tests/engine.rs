@@ -266,7 +266,7 @@ fn reduced_precision_still_takes_one_evaluation_per_iteration() {
     let first = transfer.step(1).unwrap();
     let last = transfer.step(5).unwrap();
     assert!(
-        last.evaluations <= 8,
+        last.evaluations <= 12,
         "{} evaluations for 6 iterations",
         last.evaluations
     );
@@ -274,4 +274,24 @@ fn reduced_precision_still_takes_one_evaluation_per_iteration() {
         last.losses.total < first.losses.total,
         "{first:?} → {last:?}"
     );
+}
+
+#[test]
+fn a_huge_style_weight_stays_finite() {
+    // The seed article's 1e6 style weight sends its plain L-BFGS to NaN within 20 evaluations;
+    // with the normalised losses and the line search it is just a strong style.
+    let mut settings = Settings {
+        iterations: 20,
+        scales: ScaleCount::Fixed(1),
+        ..small_settings()
+    };
+    settings.weights.style = 1e6;
+    let mut transfer = ready_transfer(settings);
+    let first = transfer.step(1).unwrap();
+    let end = transfer.step(100).unwrap();
+    assert!(
+        end.losses.total.is_finite() && end.losses.total < first.losses.total,
+        "{first:?} → {end:?}"
+    );
+    assert_eq!(end.recoveries, 0);
 }
