@@ -61,6 +61,7 @@ demo: setup
 
 test: setup
 	cargo test --release
+	$(MAKE) --no-print-directory c-test install-check
 
 lint: venv
 	cargo fmt --all -- --check
@@ -69,3 +70,5 @@ lint: venv
 clean:
 	cargo clean
 	rm -rf out
+
+include mk/c.mk

@@ -20,7 +20,9 @@ fn link_libtorch() {
         println!("cargo:warning=torch-sys did not report its libtorch directory; no rpath set");
         return;
     };
-    let lib_dir = PathBuf::from(lib_dir);
+    // Canonical, so that the rpath does not run through the checkout's `.venv` symlink and an
+    // installed library keeps finding libtorch when the checkout moves.
+    let lib_dir = std::fs::canonicalize(&lib_dir).unwrap_or_else(|_| PathBuf::from(lib_dir));
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib_dir.display());
     // Keep libtorch_cuda linked even though no symbol of ours refers to it directly: without it
     // libtorch never registers its CUDA backend and `cuda` devices look absent.

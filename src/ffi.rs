@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CStr, CString};
+use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -222,7 +223,12 @@ pub extern "C" fn nstyle_model_create(
         }
         // SAFETY: `out` is non-null and points to writable storage for a pointer.
         unsafe { *out = std::ptr::null_mut() };
-        let weights = optional_str(weights_path, "weights_path")?.map(Path::new);
+        // Paths are bytes on Unix, not necessarily UTF-8.
+        let weights = (!weights_path.is_null()).then(|| {
+            // SAFETY: a non-null string must be NUL-terminated (the documented contract).
+            let bytes = unsafe { CStr::from_ptr(weights_path) }.to_bytes();
+            Path::new(std::ffi::OsStr::from_bytes(bytes))
+        });
         let device = optional_str(device, "device")?.unwrap_or("auto");
         let session = engine::open(weights, device)?;
         let cancel = session.cancel_flag();

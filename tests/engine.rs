@@ -295,3 +295,15 @@ fn a_huge_style_weight_stays_finite() {
     );
     assert_eq!(end.recoveries, 0);
 }
+
+#[test]
+fn an_image_too_thin_for_vgg_is_an_argument_error() {
+    let mut transfer = ready_transfer(Settings {
+        size: 48,
+        ..small_settings()
+    });
+    transfer.set_content(content_picture(48, 15));
+    let err = transfer.step(1).unwrap_err();
+    assert!(matches!(err, Error::Argument(_)), "{err:?}");
+    assert!(err.to_string().contains("at least 16 px"), "{err}");
+}

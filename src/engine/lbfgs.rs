@@ -89,6 +89,12 @@ impl Optimizer for Lbfgs {
         if !here.is_finite() {
             return Ok(StepOutcome::NonFinite);
         }
+        if here.grad.abs().max().double_value(&[]) == 0.0 {
+            // A stationary point: there is no direction to search in.
+            let parts = here.parts;
+            self.current = Some(here);
+            return Ok(StepOutcome::Stalled(parts));
+        }
         let mut direction = self.direction(&here.grad);
         let mut slope = dot(&here.grad, &direction);
         if !(slope < 0.0 && slope.is_finite()) {
@@ -257,6 +263,16 @@ mod tests {
         for ((x, a), b) in end.iter().zip(&a).zip(&b) {
             assert!((x - b / a).abs() < 1e-6, "{x} vs {}", b / a);
         }
+    }
+
+    #[test]
+    fn a_zero_gradient_is_a_stall_not_a_blow_up() {
+        let mut point = Tensor::from_slice(&[3.0f64]);
+        let mut optimiser = Lbfgs::new(5, 1.0);
+        let mut objective = |p: &Tensor| Ok(evaluation(1.0, p.zeros_like()));
+        let outcome = optimiser.iterate(&mut point, &mut objective).unwrap();
+        assert!(matches!(outcome, StepOutcome::Stalled(_)), "{outcome:?}");
+        assert_eq!(values(&point), vec![3.0]);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::engine::loss_parts::LossParts;
 use crate::engine::memory;
 use crate::engine::optim::{Evaluation, Optimizer, StepOutcome};
 use crate::engine::picture::Picture;
-use crate::engine::schedule::{fit_long_side, plan, Stage};
+use crate::engine::schedule::{fit_long_side, plan, Stage, MIN_SIDE};
 use crate::engine::settings::{check_weight, Init, OptimizerKind, Settings, WeightedLayer};
 use crate::engine::vgg::{caffe_to_rgb, rgb_to_caffe, Layer, Vgg19};
 use crate::error::{Error, Result};
@@ -284,7 +284,15 @@ impl Transfer {
             settings.scales,
             settings.iterations,
         );
-        self.check_memory(stages.last().expect("a plan has a stage"))?;
+        let last = stages.last().expect("a plan has a stage");
+        if last.width.min(last.height) < MIN_SIDE {
+            return Err(Error::arg(format!(
+                "at size {} the image would be {}×{}: VGG-19 needs at least {MIN_SIDE} px on the short side; \
+                 use a larger size",
+                settings.size, last.width, last.height
+            )));
+        }
+        self.check_memory(last)?;
         let first = stages[0];
         let device = self.model.device();
         let image = match &settings.init {
