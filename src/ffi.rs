@@ -5,6 +5,11 @@
 //! are serialised by a lock, never a data race); different models may run concurrently;
 //! `nstyle_cancel` may be called from any thread at any time.
 
+// These functions are C entry points: C callers cannot see `unsafe`, and the pointer contract of
+// each is in its documentation (copied into the header), so marking them `unsafe fn` would only
+// burden Rust callers of the rlib without protecting anyone.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
+
 use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::os::unix::ffi::OsStrExt;
@@ -175,24 +180,22 @@ fn required_str<'a>(text: *const c_char, what: &str) -> Result<&'a str, Error> {
     optional_str(text, what)?.ok_or_else(|| Error::arg(format!("{what} is NULL")))
 }
 
-/// The bytes of a host image, after its size, stride and format were checked.
-fn input_bytes<'a>(
+/// Copies a host image, after checking its size, stride and format.
+fn input_picture(
     pixels: *const c_void,
     width: u32,
     height: u32,
     stride: usize,
     format: u32,
-) -> Result<(&'a [u8], PixelFormat), Error> {
+) -> Result<crate::engine::Picture, Error> {
     let format = PixelFormat::from_raw(format)?;
     let len = pixels::buffer_len(width, height, stride, format)?;
     if pixels.is_null() {
         return Err(Error::arg("pixels is NULL"));
     }
     // SAFETY: the caller promises `stride * (height - 1) + row` readable bytes at `pixels`.
-    Ok((
-        unsafe { std::slice::from_raw_parts(pixels.cast::<u8>(), len) },
-        format,
-    ))
+    let bytes = unsafe { std::slice::from_raw_parts(pixels.cast::<u8>(), len) };
+    pixels::read(bytes, width, height, stride, format)
 }
 
 /// ABI version of the loaded library (1). Compare with NSTYLE_ABI_VERSION from the header.
@@ -267,8 +270,7 @@ pub extern "C" fn nstyle_set_content(
 ) -> NstyleStatus {
     boundary(|| {
         model_ref(model)?;
-        let (bytes, format) = input_bytes(pixels, width, height, stride_bytes, format)?;
-        let picture = pixels::read(bytes, width, height, stride_bytes, format)?;
+        let picture = input_picture(pixels, width, height, stride_bytes, format)?;
         with_session(model, |session| {
             session.set_content(picture);
             Ok(())
@@ -290,8 +292,7 @@ pub extern "C" fn nstyle_add_style(
 ) -> NstyleStatus {
     boundary(|| {
         model_ref(model)?;
-        let (bytes, format) = input_bytes(pixels, width, height, stride_bytes, format)?;
-        let picture = pixels::read(bytes, width, height, stride_bytes, format)?;
+        let picture = input_picture(pixels, width, height, stride_bytes, format)?;
         with_session(model, |session| {
             session.add_style(picture, blend_weight as f64)
         })
