@@ -62,6 +62,7 @@ demo: setup
 test: setup
 	cargo test --release
 	$(MAKE) --no-print-directory c-test install-check
+	$(MAKE) --no-print-directory gimp-test
 
 lint: venv
 	cargo fmt --all -- --check
@@ -72,3 +73,4 @@ clean:
 	rm -rf out
 
 include mk/c.mk
+include mk/gimp.mk

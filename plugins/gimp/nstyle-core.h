@@ -1,0 +1,91 @@
+/*
+ * nstyle GIMP plug-in: the core shared by the GIMP 2.10 and GIMP 3.0 front ends.
+ *
+ * The same source is compiled against libgimp-2.0 (items are gint32 IDs) and libgimp-3.0
+ * (items are objects); the few names that differ are mapped below. The core reads the drawable
+ * (or the selection's bounding box of it) through GEGL, drives the nstyle C ABI in a worker
+ * thread, advances GIMP's progress, refreshes a preview layer in interactive runs, and adds the
+ * result as a new layer above the drawable inside one undo group. On cancel or error the image
+ * is left exactly as it was. No engine logic lives here: that is libnstyle.
+ */
+
+#ifndef NSTYLE_GIMP_CORE_H
+#define NSTYLE_GIMP_CORE_H
+
+#include <libgimp/gimp.h>
+
+#if GIMP_MAJOR_VERSION >= 3
+#define NS_GIMP3 1
+typedef GimpImage *NsImage;
+typedef GimpDrawable *NsDrawable;
+typedef GimpLayer *NsLayer;
+#define NS_NO_IMAGE NULL
+#define NS_NO_LAYER NULL
+#define NS_IS_IMAGE(i) ((i) != NULL)
+#define NS_IS_LAYER(l) ((l) != NULL)
+#else
+#define NS_GIMP3 0
+typedef gint32 NsImage;
+typedef gint32 NsDrawable;
+typedef gint32 NsLayer;
+#define NS_NO_IMAGE (-1)
+#define NS_NO_LAYER (-1)
+#define NS_IS_IMAGE(i) ((i) > 0)
+#define NS_IS_LAYER(l) ((l) > 0)
+#endif
+
+#define NS_PROC_NAME "plug-in-nstyle"
+#define NS_BINARY_NAME "nstyle"
+
+/* Defaults and limits of the procedure's arguments (the engine's own defaults). */
+#define NS_DEFAULT_SIZE 512
+#define NS_DEFAULT_ITERATIONS 500
+#define NS_DEFAULT_CONTENT_WEIGHT 5.0
+#define NS_DEFAULT_STYLE_WEIGHT 100.0
+#define NS_DEFAULT_TV_WEIGHT 0.01
+#define NS_MAX_SIZE 16384
+#define NS_MAX_ITERATIONS 100000
+#define NS_MAX_WEIGHT 1.0e9
+
+typedef struct {
+  /* The style: a file loaded through GIMP (any format GIMP opens) unless style_image is set
+   * (interactive only: one of the open images, its visible composite). */
+  const gchar *style_file;
+  NsImage style_image;
+  gint size;           /* longest side worked on; 0 = the region's own size */
+  gint iterations;     /* >= 1 */
+  gdouble content_weight;
+  gdouble style_weight;
+  gdouble tv_weight;
+  gboolean preserve_colors;
+} NsParams;
+
+typedef struct {
+  /* Interactive runs: show the layer forming (a preview layer refreshed every few seconds,
+   * outside the undo history), and call pump() about every 30 ms from the main thread so the
+   * front end can run its dialog; *cancel set to TRUE (by pump or by a signal handler it runs)
+   * stops the engine. Non-interactive runs: all NULL/FALSE. */
+  gboolean preview;
+  void (*pump)(gpointer data);
+  gpointer pump_data;
+  volatile gboolean *cancel;
+} NsUi;
+
+typedef enum {
+  NS_RUN_OK,
+  NS_RUN_CANCELLED,
+  NS_RUN_ERROR,
+} NsRunStatus;
+
+/* Runs the whole filter. NS_RUN_OK: *out_layer is the new layer. NS_RUN_ERROR: *error says why
+ * (for the user). NS_RUN_CANCELLED: stopped by the user. Only OK changes the image. */
+NsRunStatus ns_core_run(NsImage image, NsDrawable drawable, const NsParams *params,
+                        const NsUi *ui, NsLayer *out_layer, GError **error);
+
+/* Whether the nstyle library loaded is the ABI this plug-in was built for; else *error. */
+gboolean ns_core_check_abi(GError **error);
+
+/* Name for the new layer: the style file's base name (or the style image's name). */
+gchar *ns_core_layer_name(const NsParams *params);
+
+#endif

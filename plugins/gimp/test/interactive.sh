@@ -1,0 +1,104 @@
+#!/bin/bash
+# The interactive mode of the GIMP 2.10 plug-in under Xvfb, driven with xdotool: the dialog
+# opens (screenshot), OK starts the run with the dialog's progress bar moving (screenshot), and
+# Escape cancels it: the engine stops and the image is left as it was.
+#
+#   plugins/gimp/test/interactive.sh PLUGIN_DIR OUT_DIR
+#
+# Prints NSFACT lines and "PASS/FAIL interactive ..." lines; screenshots go to OUT_DIR
+# (dialog.png, running.png). Needs Xvfb, xdotool and ImageMagick's import (apt-get installs them
+# when missing).
+set -uo pipefail
+plugin=$(cd "$1" && pwd) out=$(mkdir -p "$2" && cd "$2" && pwd)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+mkdir -p "$out/profile/gradients"
+GIMP2_DIRECTORY="$out/profile" "$here/../install.sh" 2.10 "$plugin" >/dev/null
+
+for tool in Xvfb xdotool import; do
+  if ! command -v $tool >/dev/null; then
+    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q xvfb xdotool imagemagick) \
+      >"$out/apt.log" 2>&1
+    break
+  fi
+done
+
+display=:$((90 + RANDOM % 9))
+Xvfb "$display" -screen 0 1024x768x24 -nolisten tcp >"$out/xvfb.log" 2>&1 &
+xvfb=$!
+trap 'kill $xvfb 2>/dev/null; [ -n "${gimp:-}" ] && kill $gimp 2>/dev/null' EXIT
+sleep 1
+export DISPLAY=$display
+
+# First a small non-interactive run (remembers the style file for the dialog), then the
+# interactive call on a 256 x 192 image; facts before and after.
+scm="(let* ((simg (car (gimp-image-new 40 40 RGB)))
+        (slay (car (gimp-layer-new simg 40 40 RGB-IMAGE \"s\" 100 LAYER-MODE-NORMAL)))
+        (img (car (gimp-image-new 256 192 RGB)))
+        (lay (car (gimp-layer-new img 256 192 RGB-IMAGE \"photo\" 100 LAYER-MODE-NORMAL)))
+        (style \"$out/style.png\"))
+   (gimp-image-insert-layer simg slay 0 0)
+   (gimp-context-set-foreground '(240 170 30))
+   (gimp-context-set-background '(20 60 200))
+   (plug-in-checkerboard RUN-NONINTERACTIVE simg slay 0 4)
+   (file-png-save2 RUN-NONINTERACTIVE simg slay style style 0 9 0 0 0 0 0 0 0)
+   (gimp-image-insert-layer img lay 0 0)
+   (plug-in-plasma RUN-NONINTERACTIVE img lay 7 3.0)
+   (plug-in-nstyle RUN-NONINTERACTIVE simg slay style 0 2 5.0 100.0 0.01 0)
+   (gimp-image-clean-all img)
+   (gimp-message (string-append \"NSFACT interactive-before \" (number->string (car (gimp-image-get-layers img)))))
+   (catch #f (gimp-display-new img))
+   (gimp-message \"NSFACT interactive-dialog\")
+   (let ((r (catch 'error (plug-in-nstyle RUN-INTERACTIVE img lay \"\" 0 0 0 0 0 0))))
+     (gimp-message (string-append \"NSFACT interactive-result \"
+       (cond ((eq? r 'error) \"error\") ((null? r) \"nothing\")
+             ((number? (car r)) (number->string (car r)))
+             ((string? (car r)) (car r)) (else \"?\")))))
+   (gimp-message (string-append \"NSFACT interactive-after \" (number->string (car (gimp-image-get-layers img)))
+     \" \" (number->string (car (gimp-image-is-dirty img))))))"
+GIMP2_DIRECTORY="$out/profile" timeout 300 ${NSTYLE_GIMP2_BIN:-gimp-console-2.10 -i} -d -f -b "$scm" -b '(gimp-quit 0)' \
+  >"$out/gimp.log" 2>&1 &
+gimp=$!
+
+ok=0 failed=0
+result() { if [ "$2" = 0 ]; then echo "PASS interactive $1"; else echo "FAIL interactive $1"; failed=1; fi; }
+
+win=
+for _ in $(seq 1 60); do
+  win=$(xdotool search --name '^Neural Style$' 2>/dev/null | head -n 1)
+  [ -n "$win" ] && break
+  sleep 0.5
+done
+result "2.10 dialog opens" "$([ -n "$win" ]; echo $?)"
+if [ -n "$win" ]; then
+  sleep 1
+  import -window root "$out/dialog.png"
+  # Iterations: 400 (Alt+I focuses the field), then OK (Return).
+  # (No window manager: focus the dialog and type through XTEST.)
+  xdotool windowfocus --sync "$win"
+  xdotool key alt+i ctrl+a
+  xdotool type 400
+  xdotool key Tab Return
+  for i in 1 2 3 4 5 6; do
+    sleep 1.5
+    import -window root "$out/running-$i.png"
+  done
+  cp "$out/running-6.png" "$out/running.png"
+  start=$(date +%s.%N)
+  xdotool windowfocus "$win" 2>/dev/null
+  xdotool key Escape
+  for _ in $(seq 1 100); do
+    grep -q 'NSFACT interactive-after' "$out/gimp.log" && break
+    sleep 0.1
+  done
+  stop=$(date +%s.%N)
+  echo "NSFACT interactive-cancel-seconds $(echo "$stop - $start" | bc)"
+fi
+wait $gimp
+grep -o 'NSFACT .*' "$out/gimp.log"
+after=$(grep -o 'NSFACT interactive-after .*' "$out/gimp.log" | cut -d' ' -f3-)
+# Cancelled: no layer returned, no error; and it stopped within seconds of the cancel.
+result "2.10 cancel mid-run: the call is cancelled (no layer, no error)" "$(
+  grep -q 'NSFACT interactive-result' "$out/gimp.log" &&
+    ! grep -q 'NSFACT interactive-result \(error\|[1-9]\)' "$out/gimp.log"; echo $?)"
+result "2.10 cancel mid-run: one layer, image clean (as before)" "$([ "$after" = "1 0" ]; echo $?)"
+exit $failed

@@ -1,0 +1,249 @@
+#!/bin/bash
+# Tests of the nstyle GIMP plug-in inside real GIMP, headless: GIMP 2.10 on this machine
+# (installed with apt-get when gimp-console-2.10 is missing) and GIMP 3.0 in a cached Debian 13
+# chroot (plugins/gimp/test/gimp3-chroot.sh). One PASS/FAIL line per check; exit 1 on any FAIL.
+#
+#   plugins/gimp/test/run-tests.sh [2.10] [3.0]      (default: both)
+#
+# Needs target/release/libnstyle.so and the nstyle CLI (make build), the weights (make weights)
+# and the project venv's Python with Pillow (make venv). Engine runs are tiny and on the CPU in
+# fp32. Environment: NSTYLE_GIMP3=0 skips GIMP 3.0.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+work=$root/target/gimp-test
+lib=$root/target/release/libnstyle.so
+cli=$root/target/release/nstyle
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/nstyle
+weights=${NSTYLE_WEIGHTS:-$cache/vgg19-caffe-q8-v1.safetensors}
+python=${NSTYLE_TEST_PYTHON:-$root/.venv/bin/python}
+versions=${*:-2.10 3.0}
+[ "${NSTYLE_GIMP3:-1}" = 0 ] && versions=${versions//3.0/}
+
+export NSTYLE_DEVICE=cpu NSTYLE_OPTIONS="precision=fp32"
+
+passed=0 failed=0
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1${2:+ ($2)}"; failed=$((failed + 1)); }
+check() { # check NAME COMMAND...: PASS when the command succeeds
+  local name=$1
+  shift
+  if "$@" >"$work/last-check.log" 2>&1; then pass "$name"; else fail "$name" "$(tail -n 2 "$work/last-check.log" | tr '\n' ' ')"; fi
+}
+img() { "$python" "$here/imgcheck.py" "$@"; }
+
+for f in "$lib" "$cli" "$weights" "$python"; do
+  if [ ! -e "$f" ]; then
+    echo "run-tests.sh: $f is missing: run 'make build weights venv' first" >&2
+    exit 2
+  fi
+done
+mkdir -p "$work"
+
+# fact LOG KEY: the values of the first "NSFACT KEY ..." message in the log.
+fact() { grep -o "NSFACT $2\( .*\)\?\$" "$1" | head -n 1 | cut -d' ' -f3-; }
+has_fact() { grep -q "NSFACT $2\( \|\$\)" "$1"; }
+
+style_distance() { # style_distance OUTPUT CONTENT STYLE
+  "$cli" eval --device cpu --output "$1" --content "$2" --style "$3" --json |
+    "$python" -c 'import json,sys; print(json.load(sys.stdin)["style_distance"])'
+}
+lower() { "$python" -c 'import sys; a,b=map(float,sys.argv[1:]); print(a,"<",b); sys.exit(0 if a < b else 1)' "$@"; }
+
+# The checks shared by both versions, on the PNGs and facts of one run. $1: tag, $2: dir, $3: log.
+common_checks() {
+  local v=$1 d=$2 log=$3
+  check "$v registered: plug-in-nstyle in the PDB" test "$(fact "$log" reg-exists)" = 1
+
+  # One run: exactly one new layer, above the source, named after the style, same geometry.
+  check "$v run adds exactly one layer" test "$(fact "$log" basic-layers-before) -> $(fact "$log" basic-layers-after)" = "1 -> 2"
+  check "$v new layer is returned and sits right above the source" \
+    test "$(fact "$log" basic-returned-is-top) $(fact "$log" basic-source-second)" = "1 1"
+  check "$v new layer is named after the style file" test "$(fact "$log" basic-name)" = style.png
+  check "$v new layer has the drawable's size and offsets" \
+    test "$(fact "$log" basic-size) $(fact "$log" basic-offsets)" = "40 32 5 3"
+  check "$v new layer's pixels differ from the source" img differ "$d/basic-new.png" "$d/basic-src-before.png" 2
+  check "$v source layer is bit-identical after the run" cmp "$d/basic-src-before.png" "$d/basic-src-after.png"
+  check "$v alpha survives" img alpha-same "$d/basic-new.png" "$d/basic-src-before.png"
+
+  # Style distance to the style image: lower for the result than for the source.
+  local ds dn
+  ds=$(style_distance "$d/style-src.png" "$d/style-src.png" "$d/style.png" 2>"$work/eval.log")
+  dn=$(style_distance "$d/style-new.png" "$d/style-src.png" "$d/style.png" 2>>"$work/eval.log")
+  check "$v style distance of the result ($dn) is lower than the source's ($ds)" lower "${dn:-inf}" "${ds:-0}"
+
+  # A selection confines the change.
+  check "$v selection: the new layer gets a mask" test "$(fact "$log" sel-has-mask) $(fact "$log" sel-size)" = "1 48 40"
+  check "$v selection: unchanged outside the selection" img region-same "$d/sel-composite.png" "$d/sel-src.png" 24 0 48 40
+  check "$v selection: changed inside the selection" img region-differ "$d/sel-composite.png" "$d/sel-src.png" 0 0 24 40
+  check "$v selection: source bit-identical" cmp "$d/sel-src.png" "$d/sel-src-after.png"
+
+  # A missing style file: an execution error with the message, and the image as it was.
+  check "$v missing style file: the call fails" test "$(fact "$log" missing-result)" = failed
+  check "$v missing style file: the error says why" grep -q "no-such-style.png' does not exist" "$log"
+  check "$v missing style file: one layer, image clean, source identical" \
+    test "$(fact "$log" missing-layers-after) $(fact "$log" missing-dirty) $(cmp -s "$d/missing-src-before.png" "$d/missing-src-after.png" && echo same)" = "1 0 same"
+
+  # Indexed images are refused with a message.
+  check "$v indexed image: refused with a message" bash -c "
+    test '$(fact "$log" indexed-result)' = failed && grep -q 'convert this indexed image' '$log'"
+  check "$v indexed image: still one layer" test "$(fact "$log" indexed-layers-after)" = 1
+
+  # High bit depth and grayscale.
+  check "$v 16-bit image: one new layer, 16-bit, changed" bash -c "
+    test '$(fact "$log" u16-layers-after)' = 2 &&
+    '$python' '$here/imgcheck.py' depth '$d/u16-new.png' 16 &&
+    '$python' '$here/imgcheck.py' differ '$d/u16-new.png' '$d/u16-src.png' 1 &&
+    cmp '$d/u16-src.png' '$d/u16-src-after.png'"
+  check "$v 32-bit float image: one new layer, changed" bash -c "
+    test '$(fact "$log" f32-layers-after)' = 2 &&
+    '$python' '$here/imgcheck.py' differ '$d/f32-new.png' '$d/f32-src.png' 1 &&
+    cmp '$d/f32-src.png' '$d/f32-src-after.png'"
+  check "$v grayscale image: a gray new layer, changed" bash -c "
+    test '$(fact "$log" gray-layers-after) $(fact "$log" gray-is-gray)' = '2 1' &&
+    '$python' '$here/imgcheck.py' gray '$d/gray-new.png' &&
+    '$python' '$here/imgcheck.py' differ '$d/gray-new.png' '$d/gray-src.png' 1"
+
+  # (GIMP makes the second layer's name unique: "style.png #1")
+  check "$v last-values mode: runs with no dialog" \
+    bash -c "test '$(fact "$log" lastvals-layers-after)' = 3 && [[ '$(fact "$log" lastvals-name)' == style.png* ]]"
+
+  # Weights not found (a GIMP started with NSTYLE_WEIGHTS naming a missing file).
+  check "$v weights not found: execution error with the engine's message, image unchanged" bash -c "
+    test '$(fact "$d/noweights.log" noweights-result) $(fact "$d/noweights.log" noweights-layers-after)' = 'failed 1' &&
+    grep -q 'Neural Style could not start: .*no-such-weights.safetensors' '$d/noweights.log'"
+}
+
+# --------------------------------------------------------------------------------------------
+# GIMP 2.10
+
+test_gimp2() {
+  if ! command -v gimp-console-2.10 >/dev/null || ! pkg-config --exists gimp-2.0 gimpui-2.0; then
+    echo "installing GIMP 2.10 (apt-get install gimp libgimp2.0-dev)"
+    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q gimp libgimp2.0-dev) \
+      >"$work/apt-gimp2.log" 2>&1 || { fail "2.10 install GIMP" "see $work/apt-gimp2.log"; return; }
+  fi
+  local built=$work/build-2.10/nstyle
+  check "2.10 plug-in builds" "$root/plugins/gimp/build.sh" 2 "$built" "$lib" "$weights"
+  [ -x "$built/nstyle" ] || return
+
+  local d=$work/2.10
+  rm -rf "$d"
+  mkdir -p "$d/profile/gradients"
+  check "2.10 install into GIMP2_DIRECTORY" env GIMP2_DIRECTORY="$d/profile" "$root/plugins/gimp/install.sh" 2.10 "$built"
+  check "2.10 installed plug-in: rpath \$ORIGIN, library beside it" bash -c "
+    readelf -d '$d/profile/plug-ins/nstyle/nstyle' | grep -q 'R.*PATH.*\\\$ORIGIN' &&
+    test -f '$d/profile/plug-ins/nstyle/libnstyle.so' &&
+    ldd '$d/profile/plug-ins/nstyle/nstyle' | grep -q \"libnstyle.so => $d/profile/plug-ins/nstyle/libnstyle.so\" &&
+    ! ldd '$d/profile/plug-ins/nstyle/nstyle' | grep -q 'not found'"
+
+  local log=$d/gimp.log
+  local scm=$here/gimp2-tests.scm
+  local pre="(load \"$scm\") (set! ns-dir \"$d\") (set! ns-style \"$d/style.png\")"
+  local batch=() t
+  for t in '(ns-make-style)' '(ns-test-registered)' '(ns-test-basic)' '(ns-test-style)' \
+    '(ns-test-selection)' '(ns-test-missing)' '(ns-test-indexed)' \
+    '(ns-test-depth "u16" PRECISION-U16-GAMMA)' '(ns-test-depth "f32" PRECISION-FLOAT-LINEAR)' \
+    '(ns-test-gray)' '(ns-test-last-vals)'; do
+    batch+=(-b "(begin $pre $t)")
+  done
+  (cd "$d" && env -u DISPLAY GIMP2_DIRECTORY="$d/profile" timeout 600 gimp-console-2.10 -i -d -f \
+    "${batch[@]}" -b '(gimp-quit 0)') >"$log" 2>&1
+  local rc=$?
+  (cd "$d" && env -u DISPLAY GIMP2_DIRECTORY="$d/profile" NSTYLE_WEIGHTS="$d/no-such-weights.safetensors" \
+    timeout 300 gimp-console-2.10 -i -d -f -b "(begin $pre (ns-test-no-weights))" -b '(gimp-quit 0)') \
+    >"$d/noweights.log" 2>&1
+  check "2.10 gimp-console ran (rc $rc, log $log)" test $rc = 0
+  # gimp-console 2.10 exits 0 even when a batch command fails: count the failures.
+  check "2.10 no batch command failed" bash -c "! grep -q 'batch command experienced an execution error' '$log'"
+
+  local args
+  args=$(for i in 0 1 2 3 4 5 6 7 8 9; do fact "$log" "reg-arg $i" | cut -d' ' -f2-; done | tr '\n' ' ')
+  check "2.10 registered: arguments in order" test "$args" = "0 run-mode 13 image 16 drawable 4 style-file 0 size 0 iterations 3 content-weight 3 style-weight 3 tv-weight 0 preserve-colors "
+  check "2.10 registered: returns the new layer" test "$(fact "$log" reg-val)" = "0 14 layer"
+  check "2.10 registered under <Image>/Filters/Artistic for RGB*, GRAY*" bash -c "
+    grep -A12 '(proc-def \"plug-in-nstyle\"' '$d/profile/pluginrc' | grep -q '(menu-path \"<Image>/Filters/Artistic\")' &&
+    grep -A12 '(proc-def \"plug-in-nstyle\"' '$d/profile/pluginrc' | grep -q '\"RGB\*, GRAY\*\"'"
+  common_checks 2.10 "$d" "$log"
+
+  # Interactive: the dialog under Xvfb, OK, then Escape mid-run (xdotool).
+  local line
+  while read -r line; do
+    case $line in
+    PASS*) pass "${line#PASS }" ;;
+    FAIL*) fail "${line#FAIL }" ;;
+    esac
+  done < <(env -u NSTYLE_GIMP2_BIN "$here/interactive.sh" "$built" "$d/interactive" 2>>"$d/interactive.log")
+}
+
+# --------------------------------------------------------------------------------------------
+# GIMP 3.0 (Debian 13 chroot)
+
+test_gimp3() {
+  . "$here/gimp3-chroot.sh"
+  if ! gimp3_chroot_ensure >"$work/gimp3-chroot.log" 2>&1; then
+    fail "3.0 Debian 13 chroot with GIMP 3" "see $work/gimp3-chroot.log"
+    return
+  fi
+  local built=$work/build-3.0/nstyle
+  check "3.0 plug-in builds (in the chroot)" gimp3_chroot_run "$root/plugins/gimp/build.sh" 3 "$built" "$lib"
+  [ -x "$built/nstyle" ] || return
+  cp "$weights" "$built/"
+
+  local d=$work/3.0
+  rm -rf "$d"
+  mkdir -p "$d/profile/gradients"
+  check "3.0 install into GIMP3_DIRECTORY" env GIMP3_DIRECTORY="$d/profile" "$root/plugins/gimp/install.sh" 3.0 "$built"
+
+  "$python" "$here/make-images.py" "$d"
+  # GIMP 3 remembers the values of interactive runs only: the last-values test starts from
+  # remembered values written here (GIMP's own file for them).
+  mkdir -p "$d/profile/plug-in-settings"
+  printf '%s\n' "(style-file \"$d/style.png\")" '(size 0)' '(iterations 2)' '(content-weight 5)' \
+    '(style-weight 100)' '(tv-weight 0.01)' '(preserve-colors 0)' >"$d/profile/plug-in-settings/GimpProcedureConfigRun-plug-in-nstyle.last"
+
+  local log=$d/gimp.log
+  local scm=$here/gimp3-tests.scm
+  local pre="(load \"$scm\") (set! ns-dir \"$d\") (set! ns-style \"$d/style.png\")"
+  local batch=() t
+  for t in '(ns-test-registered)' '(ns-test-basic)' '(ns-test-style)' \
+    '(ns-test-selection)' '(ns-test-missing)' '(ns-test-indexed)' \
+    '(ns-test-depth "u16" PRECISION-U16-NON-LINEAR)' '(ns-test-depth "f32" PRECISION-FLOAT-LINEAR)' \
+    '(ns-test-gray)' '(ns-test-last-vals)'; do
+    batch+=(-b "(begin $pre $t)")
+  done
+  local g3=(env -u DISPLAY HOME="$d" GIMP3_DIRECTORY="$d/profile" NSTYLE_DEVICE=cpu
+    NSTYLE_OPTIONS="$NSTYLE_OPTIONS" timeout 600 gimp-console-3.0 -i -d -f --quit
+    --batch-interpreter=plug-in-script-fu-eval)
+  (cd "$d" && gimp3_chroot_run "${g3[@]}" "${batch[@]}") >"$log" 2>&1
+  local rc=$?
+  (cd "$d" && gimp3_chroot_run "${g3[@]/#NSTYLE_DEVICE=cpu/NSTYLE_WEIGHTS=$d/no-such-weights.safetensors}" \
+    -b "(begin $pre (ns-test-no-weights))") >"$d/noweights.log" 2>&1
+  # GIMP 3 exits 70 when a batch command failed, and stops there.
+  check "3.0 gimp-console ran, no batch command failed (rc $rc, log $log)" bash -c "
+    test $rc = 0 && ! grep -q 'batch command experienced an execution error' '$log'"
+
+  # Registration, as GIMP 3 recorded it in the profile's pluginrc.
+  local def=$d/procdef.txt
+  awk '/\(proc-def "plug-in-nstyle"/,/\)\)\)/' "$d/profile/pluginrc" >"$def"
+  local args
+  args=$(grep -o '(proc-arg [0-9]* "[^"]*" "[^"]*" "[^"]*"' "$def" | awk -F'"' '{print $6}' | tr '\n' ' ')
+  check "3.0 registered: arguments in order, returns the new layer" \
+    test "$args" = "run-mode image drawables style-file size iterations content-weight style-weight tv-weight preserve-colors layer "
+  check "3.0 registered under <Image>/Filters/Artistic for RGB*, GRAY*" bash -c "
+    grep -q '(menu-path \"<Image>/Filters/Artistic\")' '$def' && grep -q '\"RGB\*, GRAY\*\"' '$def' &&
+    grep -q ' 10 1\$' '$def'"
+  common_checks 3.0 "$d" "$log"
+}
+
+for v in $versions; do
+  case $v in
+  2.10) test_gimp2 ;;
+  3.0) test_gimp3 ;;
+  *) echo "unknown GIMP version $v" >&2; exit 2 ;;
+  esac
+done
+
+echo "gimp plug-in tests: $passed passed, $failed failed"
+[ "$failed" = 0 ]
