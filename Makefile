@@ -63,6 +63,7 @@ test: setup
 	cargo test --release
 	$(MAKE) --no-print-directory c-test install-check
 	$(MAKE) --no-print-directory gimp-test
+	$(MAKE) --no-print-directory python-test krita-test
 
 lint: venv
 	cargo fmt --all -- --check
@@ -74,3 +75,4 @@ clean:
 
 include mk/c.mk
 include mk/gimp.mk
+include mk/krita.mk

@@ -1,0 +1,414 @@
+"""Checks of the plug-in's processing path inside Krita, run by kritarunner (see run-tests.sh):
+
+    kritarunner -s krita_checks -f main RESULTS_FILE WORK_DIR
+
+Writes one "PASS name" / "FAIL name: why" line per check to RESULTS_FILE (kritarunner's exit
+status does not carry a Python failure) and a last line "END".
+"""
+
+import os
+import sys
+import threading
+import traceback
+
+from krita import Krita, Selection
+from PyQt5.QtGui import QColor, QImage
+
+import nstyle
+from nstyle_krita import core
+
+ENGINE = dict(size=32, iterations=4, device="cpu", precision="fp32", seed=7)
+W, H = 40, 32
+
+_out = None
+
+
+def report(name, ok, why=""):
+    line = ("PASS %s" % name) if ok else ("FAIL %s: %s" % (name, why))
+    print(line, flush=True)
+    _out.write(line + "\n")
+    _out.flush()
+
+
+def check(name, fn):
+    try:
+        why = fn()
+        report(name, not why, why or "")
+    except Exception:  # noqa: BLE001
+        report(name, False, traceback.format_exc().strip().replace("\n", " | "))
+
+
+# ------------------------------------------------------------------ fixtures
+
+def make_style(path):
+    img = QImage(24, 24, QImage.Format_RGB32)
+    for y in range(24):
+        for x in range(24):
+            img.setPixelColor(x, y, QColor(240, 170, 30) if (x + y) // 4 % 2 else
+                              QColor(20, 60, 200))
+    assert img.save(path), path
+    return path
+
+
+def gradient_bgra8(w, h):
+    """Krita U8 order (B,G,R,A): a colour gradient, alpha ramping left to right (1..255)."""
+    px = bytearray()
+    for y in range(h):
+        for x in range(w):
+            r, g, b = x * 255 // (w - 1), y * 255 // (h - 1), 128
+            a = 1 + x * 254 // (w - 1)
+            px += bytes((b, g, r, a))
+    return bytes(px)
+
+
+def make_doc(depth="U8", model="RGBA", name="checks", profile=""):
+    app = Krita.instance()
+    doc = app.createDocument(W, H, name, model, depth, "", 72.0)
+    doc.setBatchmode(True)
+    bg = doc.topLevelNodes()[0]
+    paint = doc.createNode("Paint", "paintlayer")
+    doc.rootNode().addChildNode(paint, bg)
+    if depth == "U8" and model == "RGBA":
+        paint.setPixelData(gradient_bgra8(W, H), 0, 0, W, H)
+    else:
+        # Paint through an 8-bit layer, then convert: every depth gets the same picture.
+        paint.setColorSpace("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc")
+        paint.setPixelData(gradient_bgra8(W, H), 0, 0, W, H)
+        profile = profile or doc.colorProfile()
+        assert paint.setColorSpace(model, depth, profile), (model, depth, profile)
+        assert paint.colorProfile() == profile, (paint.colorProfile(), profile)
+    doc.refreshProjection()
+    return doc, paint
+
+
+def nodes(doc):
+    out = []
+
+    def walk(node, depth):
+        for child in node.childNodes():
+            out.append((depth, child.name(), child.type(), child.uniqueId().toString()))
+            walk(child, depth + 1)
+    walk(doc.rootNode(), 0)
+    return out
+
+
+def paint_layers(doc):
+    return [n for n in doc.rootNode().childNodes() if n.type() == "paintlayer"]
+
+
+def snapshot(doc):
+    """Everything a failed run must leave as it was: the node tree, every layer's pixels and
+    the projection."""
+    doc.waitForDone()
+    doc.refreshProjection()
+    pixels = [bytes(n.pixelData(0, 0, W, H)) for n in doc.rootNode().childNodes()
+              if n.type() == "paintlayer"]
+    return nodes(doc), pixels, bytes(doc.pixelData(0, 0, W, H))
+
+
+def alpha8(data):
+    return data[3::4]
+
+
+# ------------------------------------------------------------------ checks
+
+def main(args):
+    global _out
+    args = list(args[0]) if args and isinstance(args[0], (list, tuple)) else list(args)
+    results, work = args[0], args[1]
+    os.makedirs(work, exist_ok=True)
+    _out = open(results, "w")
+    try:
+        run_checks(work)
+    except Exception:  # noqa: BLE001 - a broken fixture fails the run, visibly
+        report("checks_ran_to_the_end", False,
+               traceback.format_exc().strip().replace("\n", " | "))
+    finally:
+        _out.write("END\n")
+        _out.close()
+    return 0
+
+
+def run_checks(work):
+    style = make_style(os.path.join(work, "style.png"))
+    settings = core.Settings(style=style, **ENGINE)
+    print("library:", nstyle.library_path(), file=sys.stderr)
+
+    # 1. the whole layer, RGBA 8-bit
+    doc, paint = make_doc()
+    before_nodes, before_pixels, _ = snapshot(doc)
+    source_before = bytes(paint.pixelData(0, 0, W, H))
+    layer = core.stylize(doc, paint, settings)
+    doc.waitForDone()
+    layers = paint_layers(doc)
+
+    def one_layer():
+        if len(layers) != 3 or len(nodes(doc)) != len(before_nodes) + 1:
+            return "node tree %s -> %s" % (before_nodes, nodes(doc))
+        names = [n.name() for n in doc.rootNode().childNodes()]
+        if names != ["Background", "Paint", core.LAYER_NAME]:
+            return "layers bottom to top: %s" % names
+        if layer.colorDepth() != "U8" or layer.colorModel() != "RGBA":
+            return "new layer is %s/%s" % (layer.colorModel(), layer.colorDepth())
+        return None
+
+    def source_identical():
+        now = bytes(paint.pixelData(0, 0, W, H))
+        return None if now == source_before else "source layer changed"
+
+    def alpha_kept():
+        out = bytes(layer.pixelData(0, 0, W, H))
+        return None if alpha8(out) == alpha8(source_before) else "alpha differs"
+
+    def restyled():
+        out = bytes(layer.pixelData(0, 0, W, H))
+        rgb = [(a, b) for i, (a, b) in enumerate(zip(out, source_before)) if i % 4 != 3]
+        diff = sum(1 for a, b in rgb if abs(a - b) > 2)
+        return None if diff > len(rgb) // 10 else "only %d channel values changed" % diff
+
+    check("one_new_layer_above_source", one_layer)
+    check("source_pixels_identical", source_identical)
+    check("alpha_kept", alpha_kept)
+    check("result_is_restyled", restyled)
+    doc.close()
+
+    # 2. a selection confines the change
+    doc, paint = make_doc(name="selection")
+    sx, sy, sw, sh = 8, 6, 16, 12
+    sel = Selection()
+    sel.select(sx, sy, sw, sh, 255)
+    doc.setSelection(sel)
+    _, _, proj_before = snapshot(doc)
+    source_before = bytes(paint.pixelData(0, 0, W, H))
+    layer = core.stylize(doc, paint, settings)
+    doc.waitForDone()
+    doc.refreshProjection()
+
+    def confined():
+        out = bytes(layer.pixelData(0, 0, W, H))
+        proj = bytes(doc.pixelData(0, 0, W, H))
+        inside_changed = 0
+        for y in range(H):
+            for x in range(W):
+                i = (y * W + x) * 4
+                inside = sx <= x < sx + sw and sy <= y < sy + sh
+                if not inside:
+                    if out[i + 3] != 0:
+                        return "new layer opaque outside the selection at %d,%d" % (x, y)
+                    if proj[i:i + 4] != proj_before[i:i + 4]:
+                        return "image changed outside the selection at %d,%d" % (x, y)
+                else:
+                    if out[i + 3] != source_before[i + 3]:
+                        return "alpha not kept inside the selection at %d,%d" % (x, y)
+                    if any(abs(out[i + c] - source_before[i + c]) > 2 for c in range(3)):
+                        inside_changed += 1
+        if inside_changed < sw * sh // 4:
+            return "only %d pixels changed inside the selection" % inside_changed
+        if bytes(paint.pixelData(0, 0, W, H)) != source_before:
+            return "source layer changed"
+        return None
+
+    check("selection_confines_change", confined)
+    doc.close()
+
+    # a partial (feathered) selection scales the new layer's alpha; 16-bit path
+    def partial():
+        doc_, paint_ = make_doc("U16", "RGBA", "partial", "sRGB-elle-V2-srgbtrc.icc")
+        sel_ = Selection()
+        sel_.select(0, 0, W, H, 128)
+        doc_.setSelection(sel_)
+        layer_ = core.stylize(doc_, paint_, settings)
+        doc_.waitForDone()
+        got, src = _as_u8(layer_, doc_)[3::4], _as_u8(paint_, doc_)[3::4]
+        doc_.close()
+        worst = max(abs(g - s_ * 128 / 255) for g, s_ in zip(got, src))
+        return None if worst <= 1.5 else "alpha off by up to %.1f/255" % worst
+
+    check("partial_selection_scales_alpha", partial)
+
+    # 3. failures leave the document as it was
+    def unchanged_after(settings_, expected_exc, name_, doc_args=()):
+        doc_, paint_ = make_doc(*doc_args, name=name_)
+        before = snapshot(doc_)
+        try:
+            core.stylize(doc_, paint_, settings_)
+            return "no error raised"
+        except expected_exc as e:
+            message = str(e)
+        finally:
+            after = snapshot(doc_)
+            doc_.close()
+        if after != before:
+            return "document changed"
+        if not message:
+            return "empty error message"
+        print("  %s: %s" % (name_, message), file=sys.stderr)
+        return None
+
+    missing = os.path.join(work, "no-such-style.png")
+    check("missing_style_file_is_error_document_unchanged",
+          lambda: unchanged_after(core.Settings(**dict(settings.as_dict(), style=missing)),
+                                  core.PluginError, "missing"))
+    not_image = os.path.join(work, "not-an-image.png")
+    with open(not_image, "w") as f:
+        f.write("this is not a PNG\n")
+    check("unreadable_style_file_is_error_document_unchanged",
+          lambda: unchanged_after(core.Settings(**dict(settings.as_dict(), style=not_image)),
+                                  core.PluginError, "corrupt"))
+
+    def engine_error():
+        why = unchanged_after(core.Settings(**dict(settings.as_dict(), device="cuda:63")),
+                              nstyle.Error, "engine-error")
+        return why
+
+    check("engine_error_is_exception_document_unchanged", engine_error)
+
+    def cancel():
+        doc_, paint_ = make_doc(name="cancel")
+        before = snapshot(doc_)
+        long_settings = core.Settings(**dict(settings.as_dict(), iterations=100000))
+        job = core.prepare(doc_, paint_, long_settings)
+        seen = []
+        outcome = []
+
+        def work():
+            try:
+                job.run(lambda p: seen.append(p.iteration), chunk=1)
+                outcome.append("finished")
+            except nstyle.Cancelled:
+                outcome.append("cancelled")
+            except Exception as e:  # noqa: BLE001
+                outcome.append(repr(e))
+        t = threading.Thread(target=work)
+        t.start()
+        import time
+        deadline = time.monotonic() + 60
+        while not seen and t.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        job.cancel()
+        t.join(60)
+        after = snapshot(doc_)
+        doc_.close()
+        if t.is_alive():
+            return "the run did not stop"
+        if outcome != ["cancelled"]:
+            return "outcome %s" % outcome
+        return None if after == before else "document changed"
+
+    check("cancel_from_another_thread", cancel)
+
+    # 4. other depths: the pixel path, then a run; the new layer keeps the depth
+    pixel_path_checks(settings)
+    for depth, model in (("U16", "RGBA"), ("F16", "RGBA"), ("F32", "RGBA"), ("U8", "GRAYA")):
+        def other_depth(depth=depth, model=model):
+            doc_, paint_ = make_doc(depth, model, name=depth)
+            src = bytes(paint_.pixelData(0, 0, W, H))
+            new = core.stylize(doc_, paint_, settings)
+            doc_.waitForDone()
+            why = None
+            if (new.colorModel(), new.colorDepth()) != (model, depth):
+                why = "new layer is %s/%s" % (new.colorModel(), new.colorDepth())
+            elif bytes(paint_.pixelData(0, 0, W, H)) != src:
+                why = "source changed"
+            elif bytes(new.pixelData(0, 0, W, H)) == src:
+                why = "result equals the source"
+            elif [n.name() for n in doc_.rootNode().childNodes()] != \
+                    ["Background", "Paint", core.LAYER_NAME]:
+                why = "layers %s" % [n.name() for n in doc_.rootNode().childNodes()]
+            else:
+                # alpha: compare through 8-bit copies of both layers
+                a = _alpha_as_u8(new, doc_)
+                b = _alpha_as_u8(paint_, doc_)
+                if max(abs(x - y) for x, y in zip(a, b)) > 1:
+                    why = "alpha not kept"
+            doc_.close()
+            return why
+        check("run_%s_%s" % (model.lower(), depth.lower()), other_depth)
+
+
+def _as_u8(node, doc):
+    clone = node.duplicate()
+    doc.rootNode().addChildNode(clone, None)
+    clone.setColorSpace("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc")
+    data = bytes(clone.pixelData(0, 0, W, H))
+    clone.remove()
+    return data
+
+
+def _engine_pixel(data, fmt, x, y):
+    """(r, g, b, a) in 0..1 of pixel x,y of engine-format bytes."""
+    import struct
+    code, size, scale = {"rgba8": ("4B", 4, 255.0), "rgba16": ("=4H", 8, 65535.0),
+                         "rgba_f32": ("=4f", 16, 1.0)}[fmt]
+    return [v / scale for v in struct.unpack_from(code, data, (y * W + x) * size)]
+
+
+def pixel_path_checks(settings):
+    """Each depth: the engine sees R,G,B,A in the right order, and a layer read, handed to the
+    engine and fetched back before any step (the initial image) and committed equals the
+    source within rounding."""
+    for depth, model, profile, converted in PIXEL_PATHS:
+        def pixel_path(depth=depth, model=model, profile=profile, converted=converted):
+            doc_, paint_ = make_doc(depth, model, "px" + depth, profile)
+            try:
+                job = core.prepare(doc_, paint_, settings)
+                if job.converted != converted:
+                    return "converted=%s for %s/%s %s" % (job.converted, model, depth,
+                                                          paint_.colorProfile())
+                if model != "RGBA":
+                    r, g, b, a = _engine_pixel(job.content, job.fmt, W - 1, 0)
+                    if not (abs(r - g) < 0.02 and abs(g - b) < 0.02):
+                        return "grey pixel in the engine: %s" % ([r, g, b, a],)
+                    return _round_trip(doc_, paint_, job)
+                # top right: red 255, green 0, blue 128, alpha 255 (the engine always sees sRGB)
+                r, g, b, a = _engine_pixel(job.content, job.fmt, W - 1, 0)
+                if not (r > 0.97 and g < 0.03 and 0.45 < b < 0.56 and a > 0.99):
+                    return "top-right pixel in the engine's order: %s" % ([r, g, b, a],)
+                r, g, b, a = _engine_pixel(job.content, job.fmt, 0, H - 1)
+                if not (r < 0.03 and g > 0.97 and a < 0.03):
+                    return "bottom-left pixel in the engine's order: %s" % ([r, g, b, a],)
+                return _round_trip(doc_, paint_, job)
+            finally:
+                doc_.close()
+        check("pixel_path_%s_%s_%s" % (model.lower(), depth.lower(),
+                                       "converted" if converted else "direct"), pixel_path)
+
+
+# depth, model, profile ("" = Krita's default for the depth: sRGB TRC for U8, linear above),
+# whether the plug-in must convert to sRGB for the engine
+PIXEL_PATHS = [
+    ("U8", "RGBA", "", False),
+    ("U16", "RGBA", "sRGB-elle-V2-srgbtrc.icc", False),
+    ("U16", "RGBA", "", True),
+    ("F16", "RGBA", "", True),
+    ("F32", "RGBA", "sRGB-elle-V2-srgbtrc.icc", False),
+    ("F32", "RGBA", "", True),
+    ("U8", "GRAYA", "", True),
+]
+
+
+def _round_trip(doc, paint, job):
+    """The job's content through the engine (fetched before any step: the initial image) and
+    commit() equals the source layer within rounding; the new layer is in the source's space."""
+    with nstyle.Model(device="cpu") as model:
+        model.set_option("size", max(W, H))
+        model.set_option("precision", "fp32")
+        model.set_content(job.content, W, H, job.fmt)
+        back = model.fetch(W, H, job.fmt)
+    layer = core.commit(doc, job, back)
+    doc.waitForDone()
+    space = lambda n: (n.colorModel(), n.colorDepth(), n.colorProfile())  # noqa: E731
+    if space(layer) != space(paint):
+        return "new layer in %s, source in %s" % (space(layer), space(paint))
+    got, want = _as_u8(layer, doc), _as_u8(paint, doc)
+    worst = max(abs(x - y) for x, y in zip(got, want))
+    return "round trip differs by up to %d/255" % worst if worst > 2 else None
+
+
+def _alpha_as_u8(node, doc):
+    clone = node.duplicate()
+    doc.rootNode().addChildNode(clone, None)
+    clone.setColorSpace("RGBA", "U8", "sRGB-elle-V2-srgbtrc.icc")
+    data = bytes(clone.pixelData(0, 0, W, H))
+    clone.remove()
+    return data[3::4]

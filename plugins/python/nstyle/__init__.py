@@ -1,0 +1,515 @@
+"""nstyle: neural style transfer (Gatys et al.) with VGG-19, a ctypes binding over libnstyle.so.
+
+    import nstyle
+    with nstyle.Model(device="cpu") as model:
+        model.set_option("size", 256)
+        model.set_option("iterations", 100)
+        model.set_content(rgba_bytes, width, height)            # format="rgba8"
+        model.add_style(rgb_bytes, sw, sh, format="rgb8")
+        while True:
+            p = model.step(10)                                   # nstyle.Progress
+            if p.done:
+                break
+        out = model.fetch(width, height)                         # bytes, rgba8
+
+Pixels are bytes-like objects (bytes, bytearray, memoryview, array.array, ...) or numpy arrays.
+Formats: "rgb8", "rgba8", "rgba16" (native-endian uint16), "rgba_f32" (native float32, 0..1),
+non-premultiplied. Every failure raises nstyle.Error (nstyle.Cancelled for a cancelled step)
+with the engine's status and message.
+
+The library is found via $NSTYLE_LIBRARY, then next to this package (inside its folder or
+beside it), then the system's search path. libnstyle.so finds libtorch through its own RUNPATH.
+"""
+
+import ctypes
+import ctypes.util
+import enum
+import os
+import threading
+
+__all__ = [
+    "ABI_VERSION",
+    "Cancelled",
+    "Error",
+    "Format",
+    "Model",
+    "Progress",
+    "Status",
+    "abi_version",
+    "last_error",
+    "library",
+    "library_path",
+]
+
+#: The ABI version this binding was written for (NSTYLE_ABI_VERSION in include/nstyle.h).
+ABI_VERSION = 1
+
+
+class Status(enum.IntEnum):
+    """NstyleStatus."""
+
+    OK = 0
+    ERR_ARGUMENT = 1
+    ERR_STATE = 2
+    ERR_IO = 3
+    ERR_MODEL = 4
+    ERR_MEMORY = 5
+    ERR_DEVICE = 6
+    ERR_CANCELLED = 7
+    ERR_NUMERIC = 8
+    ERR_INTERNAL = 9
+
+
+class Format(enum.IntEnum):
+    """NstyleFormat; methods also take the names "rgb8", "rgba8", "rgba16", "rgba_f32"."""
+
+    RGB8 = 0
+    RGBA8 = 1
+    RGBA16 = 2
+    RGBA_F32 = 3
+
+
+# name -> (format, bytes per pixel, numpy dtype name, channels)
+_FORMATS = {
+    "rgb8": (Format.RGB8, 3, "uint8", 3),
+    "rgba8": (Format.RGBA8, 4, "uint8", 4),
+    "rgba16": (Format.RGBA16, 8, "uint16", 4),
+    "rgba_f32": (Format.RGBA_F32, 16, "float32", 4),
+}
+_FORMAT_NAMES = {f: name for name, (f, _, _, _) in _FORMATS.items()}
+
+
+class Error(Exception):
+    """A failed call: `status` (a Status) and `message` (nstyle_last_error() or the binding's)."""
+
+    def __init__(self, status, message):
+        try:
+            status = Status(status)
+        except ValueError:
+            pass
+        self.status = status
+        self.message = message
+        name = status.name if isinstance(status, Status) else str(status)
+        super().__init__("%s: %s" % (name, message))
+
+
+class Cancelled(Error):
+    """A step stopped by Model.cancel() (Status.ERR_CANCELLED); the model stays usable."""
+
+
+class Progress:
+    """Where a model stands after a step (NstyleProgress)."""
+
+    __slots__ = ("iteration", "total", "scale", "scales", "loss", "content_loss",
+                 "style_loss", "tv_loss")
+
+    def __init__(self, iteration=0, total=0, scale=0, scales=0, loss=0.0, content_loss=0.0,
+                 style_loss=0.0, tv_loss=0.0):
+        self.iteration = iteration
+        self.total = total
+        self.scale = scale
+        self.scales = scales
+        self.loss = loss
+        self.content_loss = content_loss
+        self.style_loss = style_loss
+        self.tv_loss = tv_loss
+
+    @property
+    def done(self):
+        """True once the planned total of iterations is reached."""
+        return self.total > 0 and self.iteration >= self.total
+
+    @property
+    def fraction(self):
+        """iteration / total, 0..1."""
+        return self.iteration / self.total if self.total else 0.0
+
+    def _astuple(self):
+        return tuple(getattr(self, k) for k in self.__slots__)
+
+    def __eq__(self, other):
+        return isinstance(other, Progress) and self._astuple() == other._astuple()
+
+    def __repr__(self):
+        return "Progress(%s)" % ", ".join("%s=%r" % (k, getattr(self, k)) for k in self.__slots__)
+
+
+# --------------------------------------------------------------------------- the C ABI
+
+class _Weights(ctypes.Structure):
+    _fields_ = [("content", ctypes.c_float), ("style", ctypes.c_float), ("tv", ctypes.c_float)]
+
+
+class _Progress(ctypes.Structure):
+    _fields_ = [
+        ("iteration", ctypes.c_uint32),
+        ("total", ctypes.c_uint32),
+        ("scale", ctypes.c_uint32),
+        ("scales", ctypes.c_uint32),
+        ("loss", ctypes.c_double),
+        ("content_loss", ctypes.c_double),
+        ("style_loss", ctypes.c_double),
+        ("tv_loss", ctypes.c_double),
+    ]
+
+
+_ModelPtr = ctypes.c_void_p
+_c_status = ctypes.c_int  # enum NstyleStatus
+
+#: Every function of include/nstyle.h: name -> (restype, argtypes). The tests compare it with
+#: the header.
+FUNCTIONS = {
+    "nstyle_abi_version": (ctypes.c_uint32, []),
+    "nstyle_last_error": (ctypes.c_char_p, []),
+    "nstyle_model_create": (_c_status, [ctypes.c_char_p, ctypes.c_char_p,
+                                        ctypes.POINTER(_ModelPtr)]),
+    "nstyle_model_free": (None, [_ModelPtr]),
+    "nstyle_set_content": (_c_status, [_ModelPtr, ctypes.c_void_p, ctypes.c_uint32,
+                                       ctypes.c_uint32, ctypes.c_size_t, ctypes.c_uint32]),
+    "nstyle_add_style": (_c_status, [_ModelPtr, ctypes.c_void_p, ctypes.c_uint32,
+                                     ctypes.c_uint32, ctypes.c_size_t, ctypes.c_uint32,
+                                     ctypes.c_float]),
+    "nstyle_clear_styles": (_c_status, [_ModelPtr]),
+    "nstyle_set_weights": (_c_status, [_ModelPtr, ctypes.POINTER(_Weights)]),
+    "nstyle_set_option": (_c_status, [_ModelPtr, ctypes.c_char_p, ctypes.c_char_p]),
+    "nstyle_step": (_c_status, [_ModelPtr, ctypes.c_uint32, ctypes.POINTER(_Progress)]),
+    "nstyle_fetch_result": (_c_status, [_ModelPtr, ctypes.c_void_p, ctypes.c_uint32,
+                                        ctypes.c_uint32, ctypes.c_size_t, ctypes.c_uint32]),
+    "nstyle_cancel": (None, [_ModelPtr]),
+}
+
+_LIB_NAME = "libnstyle.so"
+_lib = None
+_lib_path = None
+_lib_lock = threading.Lock()
+
+
+def _candidates():
+    env = os.environ.get("NSTYLE_LIBRARY")
+    if env:
+        return [env], True
+    here = os.path.dirname(os.path.abspath(__file__))
+    paths = [os.path.join(here, _LIB_NAME), os.path.join(os.path.dirname(here), _LIB_NAME)]
+    return [p for p in paths if os.path.exists(p)], False
+
+
+def library():
+    """The loaded libnstyle (a ctypes.CDLL with every prototype set); loads it on first use."""
+    global _lib, _lib_path
+    with _lib_lock:
+        if _lib is not None:
+            return _lib
+        paths, explicit = _candidates()
+        if not paths:
+            found = ctypes.util.find_library("nstyle")
+            paths = [found or _LIB_NAME]
+        errors = []
+        lib = None
+        for path in paths:
+            try:
+                lib = ctypes.CDLL(path)
+                _lib_path = path
+                break
+            except OSError as e:
+                errors.append("%s: %s" % (path, e))
+        if lib is None:
+            where = "$NSTYLE_LIBRARY" if explicit else \
+                "next to the nstyle package or on the system's library path"
+            raise Error(Status.ERR_IO, "cannot load libnstyle.so (%s): %s"
+                        % (where, "; ".join(errors)))
+        for name, (restype, argtypes) in FUNCTIONS.items():
+            try:
+                fn = getattr(lib, name)
+            except AttributeError:
+                raise Error(Status.ERR_INTERNAL, "%s lacks %s (an older library?)"
+                            % (_lib_path, name)) from None
+            fn.restype = restype
+            fn.argtypes = argtypes
+        version = lib.nstyle_abi_version()
+        if version < ABI_VERSION:
+            raise Error(Status.ERR_INTERNAL, "%s has ABI version %d, this binding needs %d"
+                        % (_lib_path, version, ABI_VERSION))
+        _lib = lib
+        return lib
+
+
+def library_path():
+    """The path libnstyle was loaded from (loads it if needed)."""
+    library()
+    return _lib_path
+
+
+def abi_version():
+    """nstyle_abi_version() of the loaded library."""
+    return int(library().nstyle_abi_version())
+
+
+def last_error():
+    """nstyle_last_error(): message of the last failed call on this thread."""
+    raw = library().nstyle_last_error()
+    return raw.decode("utf-8", "replace") if raw else ""
+
+
+def _check(status):
+    if status != Status.OK:
+        message = last_error()
+        if status == Status.ERR_CANCELLED:
+            raise Cancelled(status, message)
+        raise Error(status, message)
+
+
+def _format(fmt):
+    if isinstance(fmt, str):
+        key = fmt.lower()
+        if key not in _FORMATS:
+            raise Error(Status.ERR_ARGUMENT, "unknown pixel format %r (one of %s)"
+                        % (fmt, ", ".join(_FORMATS)))
+        return _FORMATS[key]
+    try:
+        return _FORMATS[_FORMAT_NAMES[Format(fmt)]]
+    except (ValueError, KeyError):
+        raise Error(Status.ERR_ARGUMENT, "unknown pixel format %r" % (fmt,)) from None
+
+
+def _dim(value, what):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2 ** 32:
+        raise Error(Status.ERR_ARGUMENT, "%s must be a positive integer, not %r" % (what, value))
+    return value
+
+
+def _numpy_of(obj):
+    """numpy's module if obj is a numpy array, else None (numpy is never imported otherwise)."""
+    mod = type(obj).__module__
+    if mod == "numpy" or mod.startswith("numpy."):
+        import numpy
+        if isinstance(obj, numpy.ndarray):
+            return numpy
+    return None
+
+
+class _Pixels:
+    """A read or write view of a caller's pixel buffer: pointer, length, keep-alive."""
+
+    def __init__(self, pixels, width, height, fmt, stride, writable):
+        _, bpp, dtype, channels = fmt
+        row = width * bpp
+        np = _numpy_of(pixels)
+        if np is not None:
+            if pixels.dtype != np.dtype(dtype):
+                raise Error(Status.ERR_ARGUMENT, "a %s array needs dtype %s, not %s"
+                            % (_FORMAT_NAMES[fmt[0]], dtype, pixels.dtype))
+            if stride is None and pixels.ndim >= 2 and pixels.shape[0] == height \
+                    and pixels.strides[0] > 0 and pixels[0].nbytes == row \
+                    and pixels[0].flags.c_contiguous and not pixels.flags.c_contiguous:
+                stride = pixels.strides[0]          # rows contiguous, padded apart
+                size = stride * (height - 1) + row
+                base = pixels.__array_interface__["data"][0]
+                if writable and not pixels.flags.writeable:
+                    raise Error(Status.ERR_ARGUMENT, "the output array is read-only")
+                self.keep = pixels
+                self.ptr = ctypes.c_void_p(base)
+                self.stride = stride
+                self._check_len(size, size, width, height, stride, row)
+                return
+            if not pixels.flags.c_contiguous:
+                if writable:
+                    raise Error(Status.ERR_ARGUMENT, "the output array must be C-contiguous")
+                pixels = np.ascontiguousarray(pixels)
+            if writable and not pixels.flags.writeable:
+                raise Error(Status.ERR_ARGUMENT, "the output array is read-only")
+            self.keep = pixels
+            self.ptr = ctypes.c_void_p(pixels.ctypes.data)
+            length = pixels.nbytes
+        else:
+            try:
+                view = memoryview(pixels)
+            except TypeError:
+                raise Error(Status.ERR_ARGUMENT, "pixels must be a bytes-like object or a "
+                            "numpy array, not %s" % type(pixels).__name__) from None
+            if not view.c_contiguous:
+                if writable:
+                    raise Error(Status.ERR_ARGUMENT, "the output buffer must be contiguous")
+                view = memoryview(view.tobytes())
+            view = view.cast("B")
+            length = view.nbytes
+            if view.readonly:
+                if writable:
+                    raise Error(Status.ERR_ARGUMENT, "the output buffer is read-only")
+                obj = view.obj
+                if isinstance(obj, bytes) and len(obj) == length:
+                    self.keep = obj                  # bytes: pass its own storage, no copy
+                    self.ptr = ctypes.cast(ctypes.c_char_p(obj), ctypes.c_void_p)
+                else:
+                    copy = (ctypes.c_char * max(length, 1)).from_buffer_copy(view.tobytes())
+                    self.keep = copy
+                    self.ptr = ctypes.cast(copy, ctypes.c_void_p)
+            else:
+                carr = (ctypes.c_char * length).from_buffer(view) if length else None
+                self.keep = (view, carr)
+                self.ptr = ctypes.cast(carr, ctypes.c_void_p) if carr is not None else None
+        if stride is None:
+            stride = row
+        self.stride = stride
+        self._check_len(length, stride * (height - 1) + row, width, height, stride, row)
+
+    @staticmethod
+    def _check_len(length, needed, width, height, stride, row):
+        if isinstance(stride, bool) or not isinstance(stride, int) or stride < row:
+            raise Error(Status.ERR_ARGUMENT, "stride %r is shorter than a row (%d bytes)"
+                        % (stride, row))
+        if length < needed:
+            raise Error(Status.ERR_ARGUMENT, "%d bytes of pixels, %d×%d with stride %d needs %d"
+                        % (length, width, height, stride, needed))
+
+
+def _option_value(value):
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return str(value)
+
+
+class Model:
+    """A style-transfer model (NstyleModel): the network, the images, the settings, the run.
+
+    weights: path of the VGG-19 safetensors (None: the library's own search);
+    device: None/"auto", "cpu", "cuda", "cuda:N".
+    A context manager; close() frees it (also on garbage collection). One thread at a time
+    may use it (calls are serialised here too); cancel() may be called from any thread.
+    """
+
+    def __init__(self, weights=None, device=None):
+        self._lib = library()
+        self._handle = None
+        self._lock = threading.Lock()          # serialises calls, and close() against them
+        self._cancel_lock = threading.Lock()   # cancel() against close()
+        handle = _ModelPtr()
+        w = os.fsencode(weights) if weights is not None else None
+        d = device.encode("utf-8") if isinstance(device, str) else device
+        _check(self._lib.nstyle_model_create(w, d, ctypes.byref(handle)))
+        self._handle = handle
+
+    # -- life cycle
+
+    def close(self):
+        """Frees the model. A step running in another thread is cancelled first. Idempotent."""
+        if self._handle is None:
+            return
+        self.cancel()
+        with self._lock, self._cancel_lock:
+            handle, self._handle = self._handle, None
+            if handle is not None:
+                self._lib.nstyle_model_free(handle)
+
+    @property
+    def closed(self):
+        return self._handle is None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            if getattr(self, "_handle", None) is not None:
+                self._lib.nstyle_model_free(self._handle)
+                self._handle = None
+        except Exception:
+            pass
+
+    def _h(self):
+        if self._handle is None:
+            raise Error(Status.ERR_STATE, "the model is closed")
+        return self._handle
+
+    # -- images
+
+    def set_content(self, pixels, width, height, format="rgba8", stride=None):
+        """Sets the content image (copied); restarts the run. Alpha is carried to the result."""
+        fmt = _format(format)
+        buf = _Pixels(pixels, _dim(width, "width"), _dim(height, "height"), fmt, stride, False)
+        with self._lock:
+            _check(self._lib.nstyle_set_content(self._h(), buf.ptr, width, height, buf.stride,
+                                                fmt[0]))
+
+    def add_style(self, pixels, width, height, format="rgba8", stride=None, weight=1.0):
+        """Adds a style image (copied) with a blend weight; takes effect from the next step."""
+        fmt = _format(format)
+        buf = _Pixels(pixels, _dim(width, "width"), _dim(height, "height"), fmt, stride, False)
+        with self._lock:
+            _check(self._lib.nstyle_add_style(self._h(), buf.ptr, width, height, buf.stride,
+                                              fmt[0], float(weight)))
+
+    def clear_styles(self):
+        """Removes every style image."""
+        with self._lock:
+            _check(self._lib.nstyle_clear_styles(self._h()))
+
+    # -- settings
+
+    def set_weights(self, content=5.0, style=100.0, tv=0.01):
+        """Loss weights (finite, >= 0; defaults 5, 100, 0.01); no restart."""
+        weights = _Weights(float(content), float(style), float(tv))
+        with self._lock:
+            _check(self._lib.nstyle_set_weights(self._h(), ctypes.byref(weights)))
+
+    def set_option(self, key, value):
+        """Sets an option (see include/nstyle.h): e.g. ("size", 512), ("preserve_colors", True)."""
+        k = key.encode("utf-8") if isinstance(key, str) else key
+        v = _option_value(value).encode("utf-8")
+        with self._lock:
+            _check(self._lib.nstyle_set_option(self._h(), k, v))
+
+    def set_options(self, **options):
+        """set_option for each keyword."""
+        for key, value in options.items():
+            self.set_option(key, value)
+
+    # -- running
+
+    def step(self, n=1):
+        """Runs up to n more iterations; returns a Progress. Raises Cancelled if cancelled."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < 2 ** 32:
+            raise Error(Status.ERR_ARGUMENT, "iterations must be an integer >= 0, not %r" % (n,))
+        progress = _Progress()
+        with self._lock:
+            _check(self._lib.nstyle_step(self._h(), n, ctypes.byref(progress)))
+        return Progress(*(getattr(progress, k) for k in Progress.__slots__))
+
+    def cancel(self):
+        """Stops a running step (it raises Cancelled) or, if none runs, the next one. Any thread."""
+        with self._cancel_lock:
+            if self._handle is not None:
+                self._lib.nstyle_cancel(self._handle)
+
+    def fetch_into(self, pixels, width, height, format="rgba8", stride=None):
+        """Writes the current image into a writable buffer (or numpy array)."""
+        fmt = _format(format)
+        buf = _Pixels(pixels, _dim(width, "width"), _dim(height, "height"), fmt, stride, True)
+        with self._lock:
+            _check(self._lib.nstyle_fetch_result(self._h(), buf.ptr, width, height, buf.stride,
+                                                 fmt[0]))
+        return pixels
+
+    def fetch(self, width, height, format="rgba8"):
+        """The current image at width×height (resampled), tightly packed, as bytes."""
+        fmt = _format(format)
+        _dim(width, "width")
+        _dim(height, "height")
+        out = bytearray(width * height * fmt[1])
+        self.fetch_into(out, width, height, format)
+        return bytes(out)
+
+    def fetch_array(self, width, height, format="rgba8"):
+        """The current image as a numpy array (height, width, channels); needs numpy."""
+        import numpy
+        fmt = _format(format)
+        out = numpy.empty((_dim(height, "height"), _dim(width, "width"), fmt[3]),
+                          dtype=fmt[2])
+        return self.fetch_into(out, width, height, format)

@@ -1,0 +1,384 @@
+"""pytest for the nstyle binding against the real libnstyle.so.
+
+    NSTYLE_LIBRARY=target/release/libnstyle.so PYTHONPATH=plugins/python \
+        python3 -m pytest -v plugins/python/test_nstyle.py
+
+Engine runs are tiny (≤ 48 px, a few iterations, CPU, fp32): seconds on two cores.
+"""
+
+import array
+import math
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import nstyle
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+HEADER = os.path.join(ROOT, "include", "nstyle.h")
+
+W, H = 40, 30
+
+
+def gradient_rgba8(w=W, h=H):
+    return bytes(v for y in range(h) for x in range(w)
+                 for v in (x * 255 // (w - 1), y * 255 // (h - 1), 128, 1 + x * 254 // (w - 1)))
+
+
+def stripes_rgb8(w=24, h=24):
+    return bytes(v for y in range(h) for x in range(w)
+                 for v in ((240, 170, 30) if (x + y) // 4 % 2 else (20, 60, 200)))
+
+
+def small_model(size=32, iterations=4, **options):
+    m = nstyle.Model(device="cpu")
+    m.set_option("size", size)
+    m.set_option("iterations", iterations)
+    m.set_option("precision", "fp32")
+    for k, v in options.items():
+        m.set_option(k, v)
+    return m
+
+
+def ready_model(**kw):
+    m = small_model(**kw)
+    m.set_content(gradient_rgba8(), W, H)
+    m.add_style(stripes_rgb8(), 24, 24, format="rgb8")
+    return m
+
+
+# ----------------------------------------------------------------------------- the header
+
+def header_functions():
+    """name -> argument count of every function the header declares."""
+    text = open(HEADER).read()
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    text = re.sub(r"//[^\n]*", "", text)
+    found = {}
+    for m in re.finditer(r"\b(nstyle_\w+)\s*\(([^;{]*?)\)\s*;", text, flags=re.S):
+        args = " ".join(m.group(2).split())
+        found[m.group(1)] = 0 if args in ("", "void") else args.count(",") + 1
+    return found
+
+
+def test_header_parses():
+    funcs = header_functions()
+    assert len(funcs) >= 12, funcs
+    assert funcs["nstyle_add_style"] == 7
+
+
+def test_every_header_function_is_bound_with_the_same_argument_count():
+    lib = nstyle.library()
+    missing = []
+    for name, count in sorted(header_functions().items()):
+        if name not in nstyle.FUNCTIONS:
+            missing.append("%s: not in nstyle.FUNCTIONS" % name)
+            continue
+        restype, argtypes = nstyle.FUNCTIONS[name]
+        if len(argtypes) != count:
+            missing.append("%s: %d arguments in the binding, %d in the header"
+                           % (name, len(argtypes), count))
+        fn = getattr(lib, name)
+        if fn.argtypes is None or len(fn.argtypes) != count:
+            missing.append("%s: the loaded function's argtypes are %s" % (name, fn.argtypes))
+    extra = sorted(set(nstyle.FUNCTIONS) - set(header_functions()))
+    assert not missing and not extra, (missing, extra)
+
+
+def test_constants_match_the_header():
+    text = open(HEADER).read()
+    abi = int(re.search(r"#define NSTYLE_ABI_VERSION (\d+)", text).group(1))
+    assert nstyle.ABI_VERSION == abi
+    assert nstyle.abi_version() >= abi
+    statuses = dict((n, int(v)) for n, v in re.findall(r"NSTYLE_(OK|ERR_\w+) = (\d+)", text))
+    assert {s.name: int(s) for s in nstyle.Status} == statuses
+    formats = dict((n, int(v)) for n, v in re.findall(r"NSTYLE_(RGB\w*) = (\d+)", text))
+    assert {f.name: int(f) for f in nstyle.Format} == formats
+    body = re.search(r"typedef struct NstyleProgress \{(.*?)\} NstyleProgress;", text, re.S)
+    body = re.sub(r"/\*.*?\*/", "", body.group(1), flags=re.S)
+    fields = re.findall(r"(\w+(?:,\s*\w+)*);", body)
+    names = [n.strip() for decl in fields for n in decl.split(",")]
+    names = [n.split()[-1] for n in names]
+    assert list(nstyle.Progress.__slots__) == names
+
+
+# ----------------------------------------------------------------------------- running
+
+def test_progress_reports_iterations_scales_and_losses():
+    with ready_model(iterations=5) as m:
+        seen = []
+        while True:
+            p = m.step(2)
+            seen.append(p)
+            if p.done:
+                break
+        assert [p.iteration for p in seen] == [2, 4, 5]
+        for p in seen:
+            assert p.total == 5
+            assert p.scales >= 1 and 0 <= p.scale < p.scales
+            for v in (p.loss, p.content_loss, p.style_loss, p.tv_loss):
+                assert math.isfinite(v) and v >= 0
+            assert p.loss > 0
+        again = m.step(3)
+        assert again.iteration == again.total == 5 and again.done
+        assert len(m.fetch(W, H)) == W * H * 4
+
+
+def test_cancel_from_another_thread():
+    with ready_model(iterations=100000) as m:
+        m.step(1)  # warm: the next step is all iterations
+        outcome = []
+
+        def work():
+            try:
+                m.step(100000)
+                outcome.append("finished")
+            except nstyle.Cancelled as e:
+                outcome.append(e)
+        t = threading.Thread(target=work)
+        t.start()
+        time.sleep(0.5)
+        asked = time.monotonic()
+        m.cancel()
+        t.join(60)
+        assert not t.is_alive(), "step still running 60 s after cancel()"
+        assert len(outcome) == 1 and isinstance(outcome[0], nstyle.Cancelled), outcome
+        assert outcome[0].status == nstyle.Status.ERR_CANCELLED
+        assert isinstance(outcome[0], nstyle.Error)
+        print("cancel took %.2f s" % (time.monotonic() - asked))
+        # still usable
+        p = m.step(1)
+        assert p.iteration >= 2
+        assert len(m.fetch(W, H)) == W * H * 4
+
+
+def test_cancel_while_idle_stops_the_next_step():
+    with ready_model(iterations=10) as m:
+        m.cancel()
+        with pytest.raises(nstyle.Cancelled):
+            m.step(10)
+        assert m.step(1).iteration == 1
+
+
+def test_close_cancels_a_running_step():
+    m = ready_model(iterations=100000)
+    m.step(1)
+    errors = []
+
+    def work():
+        try:
+            m.step(100000)
+        except nstyle.Error as e:
+            errors.append(e)
+    t = threading.Thread(target=work)
+    t.start()
+    time.sleep(0.3)
+    m.close()
+    t.join(60)
+    assert not t.is_alive()
+    assert m.closed
+    assert errors and isinstance(errors[0], nstyle.Cancelled)
+
+
+def run_to_end(seed, init="random"):
+    with ready_model(iterations=3, seed=seed, init=init) as m:
+        m.step(3)
+        return m.fetch(W, H)
+
+
+def test_results_are_deterministic_with_a_seed():
+    a, b = run_to_end(11), run_to_end(11)
+    assert a == b
+    assert run_to_end(12) != a
+
+
+# ----------------------------------------------------------------------------- errors
+
+def test_errors_carry_status_and_engine_message():
+    with pytest.raises(nstyle.Error) as e:
+        nstyle.Model(weights="/nonexistent/weights.safetensors", device="cpu")
+    assert e.value.status == nstyle.Status.ERR_IO
+    assert "/nonexistent/weights.safetensors" in e.value.message
+    assert e.value.message == nstyle.last_error()
+    assert e.value.message in str(e.value)
+
+    with pytest.raises(nstyle.Error) as e:
+        nstyle.Model(device="cuda:63")
+    assert e.value.status == nstyle.Status.ERR_DEVICE and e.value.message
+
+    with small_model() as m:
+        with pytest.raises(nstyle.Error) as e:
+            m.set_option("no_such_option", 1)
+        assert e.value.status == nstyle.Status.ERR_ARGUMENT
+        assert "no_such_option" in e.value.message
+        assert e.value.message == nstyle.last_error()
+        with pytest.raises(nstyle.Error) as e:
+            m.set_option("size", 0)
+        assert e.value.status == nstyle.Status.ERR_ARGUMENT and e.value.message
+        with pytest.raises(nstyle.Error) as e:
+            m.set_weights(5, -1, 0.01)
+        assert e.value.status == nstyle.Status.ERR_ARGUMENT
+        with pytest.raises(nstyle.Error) as e:
+            m.set_weights(float("nan"), 100, 0.01)
+        assert e.value.status == nstyle.Status.ERR_ARGUMENT
+        with pytest.raises(nstyle.Error) as e:
+            m.step(1)  # no content, no style
+        assert e.value.status == nstyle.Status.ERR_STATE and e.value.message
+        m.set_content(gradient_rgba8(), W, H)
+        with pytest.raises(nstyle.Error) as e:
+            m.step(1)  # no style
+        assert e.value.status == nstyle.Status.ERR_STATE
+        m.add_style(stripes_rgb8(), 24, 24, format="rgb8")
+        m.clear_styles()
+        with pytest.raises(nstyle.Error):
+            m.step(1)
+
+
+def test_binding_checks_buffers_before_calling_the_library():
+    with small_model() as m:
+        with pytest.raises(nstyle.Error) as e:
+            m.set_content(b"\0" * (W * H * 4 - 1), W, H)
+        assert e.value.status == nstyle.Status.ERR_ARGUMENT
+        with pytest.raises(nstyle.Error) as e:
+            m.set_content(gradient_rgba8(), W, H, stride=W * 4 - 1)
+        assert e.value.status == nstyle.Status.ERR_ARGUMENT
+        with pytest.raises(nstyle.Error) as e:
+            m.set_content(gradient_rgba8(), W, H, format="cmyk")
+        assert e.value.status == nstyle.Status.ERR_ARGUMENT
+        with pytest.raises(nstyle.Error):
+            m.set_content(gradient_rgba8(), 0, H)
+        with pytest.raises(nstyle.Error):
+            m.set_content(12345, W, H)
+        m.set_content(gradient_rgba8(), W, H)
+        with pytest.raises(nstyle.Error):
+            m.fetch_into(bytes(W * H * 4), W, H)  # read-only
+        with pytest.raises(nstyle.Error):
+            m.fetch_into(bytearray(W * H * 4 - 1), W, H)
+
+
+def test_closed_model():
+    m = small_model()
+    with m:
+        pass
+    assert m.closed
+    m.close()  # idempotent
+    m.cancel()  # harmless
+    with pytest.raises(nstyle.Error) as e:
+        m.set_option("size", 32)
+    assert e.value.status == nstyle.Status.ERR_STATE
+
+
+# ----------------------------------------------------------------------------- pixels
+
+def to_format(rgba8, fmt):
+    """rgba8 bytes in another format (as the engine reads it)."""
+    if fmt == "rgba8":
+        return rgba8
+    if fmt == "rgb8":
+        return bytes(b for i, b in enumerate(rgba8) if i % 4 != 3)
+    if fmt == "rgba16":
+        return array.array("H", (v * 257 for v in rgba8)).tobytes()
+    return array.array("f", (v / 255.0 for v in rgba8)).tobytes()
+
+
+@pytest.mark.parametrize("fmt,bpp", [("rgb8", 3), ("rgba8", 4), ("rgba16", 8), ("rgba_f32", 16)])
+def test_formats_round_trip_before_any_step(fmt, bpp):
+    src = gradient_rgba8()
+    with small_model(size=max(W, H)) as m:
+        m.set_content(to_format(src, fmt), W, H, format=fmt)
+        for out_fmt in ("rgba8", fmt):
+            out = m.fetch(W, H, out_fmt)
+            assert len(out) == W * H * {"rgb8": 3, "rgba8": 4, "rgba16": 8, "rgba_f32": 16}[out_fmt]
+        back = m.fetch(W, H, "rgba8")
+    worst = max(abs(a - b) for i, (a, b) in enumerate(zip(back, src)) if i % 4 != 3)
+    assert worst <= 2
+    alpha = back[3::4]
+    if fmt == "rgb8":
+        assert set(alpha) == {255}
+    else:
+        assert max(abs(a - b) for a, b in zip(alpha, src[3::4])) <= 1
+
+
+def test_stride_and_buffer_kinds_give_the_same_content():
+    src = gradient_rgba8()
+    stride = W * 4 + 12
+    padded = b"".join(src[y * W * 4:(y + 1) * W * 4] + b"\xee" * 12 for y in range(H))
+    variants = [
+        (src, None), (bytearray(src), None), (memoryview(src), None),
+        (array.array("B", src), None), (padded, stride), (memoryview(padded)[0:], stride),
+    ]
+    results = []
+    with small_model(size=max(W, H)) as m:
+        for pixels, s in variants:
+            m.set_content(pixels, W, H, stride=s)
+            results.append(m.fetch(W, H))
+        out = bytearray(stride * H)
+        m.fetch_into(out, W, H, stride=stride)
+    assert all(r == results[0] for r in results)
+    assert b"".join(out[y * stride:y * stride + W * 4] for y in range(H)) == results[0]
+
+
+def test_numpy_arrays():
+    np = pytest.importorskip("numpy")
+    src = np.frombuffer(gradient_rgba8(), dtype=np.uint8).reshape(H, W, 4)
+    with small_model(size=max(W, H)) as m:
+        m.set_content(src, W, H)
+        want = m.fetch(W, H)
+        # a non-contiguous view (every other column of a wider image) and padded rows
+        wide = np.zeros((H, W * 2, 4), dtype=np.uint8)
+        wide[:, ::2] = src
+        m.set_content(wide[:, ::2], W, H)
+        assert m.fetch(W, H) == want
+        padded = np.zeros((H, W + 3, 4), dtype=np.uint8)
+        padded[:, :W] = src
+        m.set_content(padded[:, :W], W, H)
+        assert m.fetch(W, H) == want
+        m.set_content(src.astype(np.float32) / 255.0, W, H, format="rgba_f32")
+        arr = m.fetch_array(W, H)
+        assert arr.shape == (H, W, 4) and arr.dtype == np.uint8
+        assert int(np.abs(arr.astype(int) - src.astype(int)).max()) <= 2
+        with pytest.raises(nstyle.Error):
+            m.set_content(src.astype(np.uint16), W, H)  # rgba8 wants uint8
+        m.add_style(np.frombuffer(stripes_rgb8(), np.uint8).reshape(24, 24, 3), 24, 24,
+                    format="rgb8", weight=0.5)
+        m.set_option("iterations", 1)
+        assert m.step(1).done
+        out = np.empty((H, W, 4), dtype=np.uint16)
+        m.fetch_into(out, W, H, format="rgba16")
+        assert out.max() > 255
+
+
+# ----------------------------------------------------------------------------- finding the library
+
+def _probe(env, pythonpath):
+    env = dict(env, PYTHONPATH=pythonpath)
+    code = "import nstyle; print(nstyle.library_path()); print(nstyle.abi_version())"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_library_found_from_env_then_next_to_the_package(tmp_path):
+    lib = nstyle.library_path()
+    env = {k: v for k, v in os.environ.items() if k != "NSTYLE_LIBRARY"}
+    # 1. $NSTYLE_LIBRARY
+    r = _probe(dict(env, NSTYLE_LIBRARY=lib), HERE)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[0] == lib
+    # 2. next to the package: a copy of the package with the library beside it
+    site = tmp_path / "site"
+    pkg = site / "nstyle"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(open(nstyle.__file__).read())
+    os.symlink(os.path.realpath(lib), site / "libnstyle.so")
+    r = _probe(env, str(site))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[0] == str(site / "libnstyle.so")
+    # $NSTYLE_LIBRARY wins over the copy next to the package, and a bad one is an Error
+    r = _probe(dict(env, NSTYLE_LIBRARY=str(tmp_path / "nope.so")), str(site))
+    assert r.returncode != 0 and "nstyle.Error" in r.stderr and "nope.so" in r.stderr
