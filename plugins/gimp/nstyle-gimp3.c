@@ -184,19 +184,20 @@ static void ns_dialog_build(NsDialog *d, GimpProcedure *procedure, GimpImage *im
   ns_style_toggled(NULL, d);
   g_free(style_file);
 
-  /* The settings: widgets made by the procedure dialog from the arguments. */
-  gimp_procedure_dialog_get_widget(GIMP_PROCEDURE_DIALOG(d->dialog), "iterations",
-                                   GIMP_TYPE_SPIN_BUTTON);
-  gimp_procedure_dialog_get_widget(GIMP_PROCEDURE_DIALOG(d->dialog), "size",
-                                   GIMP_TYPE_SPIN_BUTTON);
-  gimp_procedure_dialog_get_widget(GIMP_PROCEDURE_DIALOG(d->dialog), "content-weight",
-                                   GIMP_TYPE_SPIN_BUTTON);
-  gimp_procedure_dialog_get_widget(GIMP_PROCEDURE_DIALOG(d->dialog), "style-weight",
-                                   GIMP_TYPE_SPIN_BUTTON);
-  gimp_procedure_dialog_get_widget(GIMP_PROCEDURE_DIALOG(d->dialog), "tv-weight",
-                                   GIMP_TYPE_SPIN_BUTTON);
+  /* The settings: labelled spin buttons made by the procedure dialog from the arguments, in
+   * the procedure's argument order. The weights get enough digits to show the TV default (0.01);
+   * with one digit it would display, and could be saved, as 0.0. */
+  static const struct { const char *name; gint digits; } fields[] = {
+    {"size", 0}, {"iterations", 0}, {"content-weight", 2}, {"style-weight", 1}, {"tv-weight", 4},
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(fields); i++) {
+    GtkWidget *spin = gimp_procedure_dialog_get_widget(GIMP_PROCEDURE_DIALOG(d->dialog),
+                                                       fields[i].name, GIMP_TYPE_LABEL_SPIN);
+    if (spin && fields[i].digits > 0)
+      gimp_label_spin_set_digits(GIMP_LABEL_SPIN(spin), fields[i].digits);
+  }
   d->settings = gimp_procedure_dialog_fill_box(GIMP_PROCEDURE_DIALOG(d->dialog), "ns-settings",
-                                               "iterations", "size", "content-weight",
+                                               "size", "iterations", "content-weight",
                                                "style-weight", "tv-weight", NULL);
   gimp_procedure_dialog_fill(GIMP_PROCEDURE_DIALOG(d->dialog), "ns-settings", NULL);
 

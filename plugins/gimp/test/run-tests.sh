@@ -235,6 +235,15 @@ test_gimp3() {
     grep -q '(menu-path \"<Image>/Filters/Artistic\")' '$def' && grep -q '\"RGB\*, GRAY\*\"' '$def' &&
     grep -q ' 10 1\$' '$def'"
   common_checks 3.0 "$d" "$log"
+
+  # Interactive: the dialog in full gimp-3.0 under Xvfb, screenshotted, then cancelled (Escape).
+  local line
+  while read -r line; do
+    case $line in
+    PASS*) pass "${line#PASS }" ;;
+    FAIL*) fail "${line#FAIL }" ;;
+    esac
+  done < <("$here/interactive3.sh" "$d/interactive" 2>>"$d/interactive.log")
 }
 
 for v in $versions; do

@@ -1,0 +1,141 @@
+#!/bin/bash
+# The interactive dialog of the GIMP 3.0 plug-in: full gimp-3.0 (not gimp-console) in the
+# Debian 13 chroot (gimp3-chroot.sh) on an Xvfb display of this machine, a fresh profile with
+# the built 3.0 plug-in, a small image opened in a display, plug-in-nstyle called with
+# RUN-INTERACTIVE from a Script-Fu batch; when the "Neural Style" dialog appears it is
+# screenshotted and cancelled (Escape), then GIMP quits and the chroot is unmounted.
+#
+#   plugins/gimp/test/interactive3.sh [OUT_DIR]     (as root; default target/gimp-test/interactive3)
+#
+# Screenshot: target/gimp-test/screenshots/dialog-gimp3.0.png. Prints "PASS/FAIL interactive ..."
+# lines and exits 1 on a FAIL. The plug-in folder is target/gimp/3.0/nstyle (built in the chroot
+# with build.sh when missing: Debian 12 has no libgimp-3.0-dev, so `make gimp-plugin` cannot build
+# it here). Xvfb, xdotool and ImageMagick's import run on this machine (apt-get installs them when
+# missing); the chroot's GIMP reaches the display through X's abstract socket.
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+out=${1:-$root/target/gimp-test/interactive3}
+mkdir -p "$out" && out=$(cd "$out" && pwd)
+shots=$root/target/gimp-test/screenshots
+shot=$shots/dialog-gimp3.0.png
+mkdir -p "$shots"
+lib=$root/target/release/libnstyle.so
+weights=${NSTYLE_WEIGHTS:-${XDG_CACHE_HOME:-$HOME/.cache}/nstyle/vgg19-caffe-q8-v1.safetensors}
+python=${NSTYLE_TEST_PYTHON:-$root/.venv/bin/python}
+built=$root/target/gimp/3.0/nstyle
+
+. "$here/gimp3-chroot.sh"
+gimp3_chroot_ensure >"$out/chroot.log" 2>&1 || { echo "FAIL interactive 3.0 chroot (see $out/chroot.log)"; exit 1; }
+
+# The plug-in folder: `make gimp-plugin` first (library, weights, and 3.0 where libgimp-3.0-dev
+# is installed), then the 3.0 front end built in the chroot, as run-tests.sh does.
+if [ ! -x "$built/nstyle" ] || [ ! -e "$built/$(basename "$weights")" ]; then
+  [ -e "$lib" ] && [ -e "$weights" ] || (cd "$root" && nice make gimp-plugin) >"$out/make.log" 2>&1
+  # (build.sh runs in the chroot, where the weights' cache folder is not mounted: copied after.)
+  [ -x "$built/nstyle" ] || gimp3_chroot_run nice "$here/../build.sh" 3 "$built" "$lib" >"$out/build.log" 2>&1
+  [ -x "$built/nstyle" ] && cp "$weights" "$built/"
+fi
+[ -x "$built/nstyle" ] || { echo "FAIL interactive 3.0 plug-in built (see $out/build.log)"; exit 1; }
+
+# A fresh profile with the plug-in, remembered values (a style file) for the dialog, and no
+# first-run welcome dialog.
+rm -rf "$out/profile" "$out/home"
+mkdir -p "$out/profile/gradients" "$out/profile/plug-in-settings" "$out/home"
+GIMP3_DIRECTORY="$out/profile" "$here/../install.sh" 3.0 "$built" >/dev/null || exit 1
+printf '%s\n' '(show-welcome-dialog no)' '(show-tips no)' >"$out/profile/gimprc"
+"$python" "$here/make-images.py" "$out"
+printf '%s\n' "(style-file \"$out/style.png\")" '(size 0)' '(iterations 200)' '(content-weight 5)' \
+  '(style-weight 100)' '(tv-weight 0.01)' '(preserve-colors 0)' \
+  >"$out/profile/plug-in-settings/GimpProcedureConfigRun-plug-in-nstyle.last"
+
+for tool in Xvfb xdotool import; do
+  if ! command -v $tool >/dev/null; then
+    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q xvfb xdotool imagemagick) \
+      >"$out/apt.log" 2>&1
+    break
+  fi
+done
+
+display=:$((80 + RANDOM % 9))
+Xvfb "$display" -screen 0 1280x900x24 -nolisten tcp >"$out/xvfb.log" 2>&1 &
+xvfb=$!
+gimp=
+descendants() { # descendants PID: the pids of its process tree, children first
+  local c
+  for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do descendants "$c"; echo "$c"; done
+}
+cleanup() {
+  if [ -n "$gimp" ]; then # GIMP and its plug-ins, which run under chroot: stop what is left
+    kill $(descendants "$gimp") "$gimp" 2>/dev/null
+    sleep 2
+  fi
+  _gimp3_umount "$GIMP3_CHROOT"
+  kill "$xvfb" 2>/dev/null
+}
+trap cleanup EXIT
+sleep 1
+export DISPLAY=$display
+
+# content.png (48 x 48) scaled to 256 x 192, shown in a display; the dialog call blocks the batch
+# until the dialog is closed.
+scm="(let* ((img (car (gimp-file-load RUN-NONINTERACTIVE \"$out/content.png\")))
+        (lay (vector-ref (car (gimp-image-get-layers img)) 0)))
+   (gimp-image-scale img 256 192)
+   (gimp-item-set-name lay \"photo\")
+   (gimp-image-clean-all img)
+   (gimp-display-new img)
+   (gimp-displays-flush)
+   (gimp-message \"NSFACT interactive-dialog\")
+   (let ((r (catch 'error (plug-in-nstyle #:run-mode RUN-INTERACTIVE #:image img #:drawables (vector lay)))))
+     (gimp-message (string-append \"NSFACT interactive-result \" (if (eq? r 'error) \"error\" \"returned\"))))
+   (gimp-message (string-append \"NSFACT interactive-after \"
+     (number->string (vector-length (car (gimp-image-get-layers img))))))
+   (gimp-image-clean-all img))"
+(cd "$out" && gimp3_chroot_run env DISPLAY="$display" HOME="$out/home" GIMP3_DIRECTORY="$out/profile" \
+  NSTYLE_DEVICE=cpu NSTYLE_OPTIONS="precision=fp32" NO_AT_BRIDGE=1 \
+  timeout 300 nice gimp-3.0 --no-splash -d -f --console-messages --batch-interpreter=plug-in-script-fu-eval \
+  -b "$scm" -b '(gimp-quit 1)') >"$out/gimp.log" 2>&1 &
+gimp=$!
+
+failed=0
+result() { if [ "$2" = 0 ]; then echo "PASS interactive $1"; else echo "FAIL interactive $1"; failed=1; fi; }
+
+win=
+for _ in $(seq 1 240); do
+  win=$(xdotool search --name '^Neural Style$' 2>/dev/null | head -n 1)
+  [ -n "$win" ] && break
+  kill -0 "$gimp" 2>/dev/null || break
+  sleep 0.5
+done
+result "3.0 dialog opens" "$([ -n "$win" ]; echo $?)"
+rm -f "$shot"
+if [ -n "$win" ]; then
+  sleep 2
+  # No window manager: every window sits at its own position, so move the dialog beside the
+  # image window, and hide GIMP's first-run welcome dialog (a fresh profile shows it).
+  for w in $(xdotool search --name '^Welcome to GIMP' 2>/dev/null); do xdotool windowunmap "$w"; done
+  xdotool windowmove --sync "$win" 810 0 2>/dev/null
+  sleep 1
+  import -window root "$shot"
+  import -window "$win" "$out/dialog-only.png"
+  xdotool search --onlyvisible --name . 2>/dev/null | while read -r w; do
+    echo "window $w: $(xdotool getwindowname "$w" 2>/dev/null) $(xdotool getwindowgeometry "$w" 2>/dev/null | tr '\n' ' ')"
+  done >"$out/windows.txt"
+  # No window manager: focus the dialog and cancel it through XTEST.
+  xdotool windowfocus --sync "$win" 2>/dev/null
+  xdotool key Escape
+else
+  import -window root "$out/no-dialog.png"
+fi
+for _ in $(seq 1 60); do
+  kill -0 "$gimp" 2>/dev/null || break
+  sleep 0.5
+done
+kill -0 "$gimp" 2>/dev/null && { echo "gimp still running after the cancel: stopping it"; kill $(descendants "$gimp") "$gimp"; }
+wait "$gimp"
+gimp=
+grep -o 'NSFACT .*' "$out/gimp.log"
+result "3.0 screenshot $shot" "$([ -s "$shot" ]; echo $?)"
+result "3.0 cancel: the call returns, no layer added" "$(grep -q 'NSFACT interactive-after 1' "$out/gimp.log"; echo $?)"
+exit $failed
