@@ -26,6 +26,16 @@ export NSTYLE_DEVICE=cpu NSTYLE_OPTIONS="precision=fp32"
 passed=0 failed=0
 pass() { echo "PASS $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL $1${2:+ ($2)}"; failed=$((failed + 1)); }
+# Counts the PASS/FAIL lines another test script prints.
+relay_results() {
+  local line
+  while read -r line; do
+    case $line in
+    PASS*) pass "${line#PASS }" ;;
+    FAIL*) fail "${line#FAIL }" ;;
+    esac
+  done
+}
 check() { # check NAME COMMAND...: PASS when the command succeeds
   local name=$1
   shift
@@ -168,13 +178,7 @@ test_gimp2() {
   common_checks 2.10 "$d" "$log"
 
   # Interactive: the dialog under Xvfb, OK, then Escape mid-run (xdotool).
-  local line
-  while read -r line; do
-    case $line in
-    PASS*) pass "${line#PASS }" ;;
-    FAIL*) fail "${line#FAIL }" ;;
-    esac
-  done < <(env -u NSTYLE_GIMP2_BIN "$here/interactive.sh" "$built" "$d/interactive" 2>>"$d/interactive.log")
+  relay_results < <(env -u NSTYLE_GIMP2_BIN "$here/interactive.sh" "$built" "$d/interactive" 2>>"$d/interactive.log")
 }
 
 # --------------------------------------------------------------------------------------------
@@ -237,13 +241,7 @@ test_gimp3() {
   common_checks 3.0 "$d" "$log"
 
   # Interactive: the dialog in full gimp-3.0 under Xvfb, screenshotted, then cancelled (Escape).
-  local line
-  while read -r line; do
-    case $line in
-    PASS*) pass "${line#PASS }" ;;
-    FAIL*) fail "${line#FAIL }" ;;
-    esac
-  done < <("$here/interactive3.sh" "$d/interactive" 2>>"$d/interactive.log")
+  relay_results < <("$here/interactive3.sh" "$d/interactive" 2>>"$d/interactive.log")
 }
 
 for v in $versions; do
