@@ -4,7 +4,6 @@ use tch::Device;
 
 use crate::engine::precision::Precision;
 use crate::engine::vgg::Layer;
-use crate::engine::weights::CONV_LAYERS;
 use crate::error::{Error, Result};
 
 const MIB: u64 = 1024 * 1024;
@@ -22,13 +21,12 @@ pub fn estimate_bytes(
     let element = precision.kind().elt_size_in_bytes() as u64;
     let mut activations = 0u64;
     let mut pooled = 0u64;
-    for (index, &(_, _, channels)) in CONV_LAYERS.iter().enumerate().take(deepest.index() + 1) {
-        let layer = Layer::parse(CONV_LAYERS[index].0).expect("own layer names parse");
+    for layer in deepest.up_to() {
         let factor = 1u64 << layer.pool_depth();
         let pixels = (width as u64).div_ceil(factor) * (height as u64).div_ceil(factor);
-        activations += channels as u64 * pixels;
-        if [1usize, 3, 7, 11].contains(&index) && index < deepest.index() {
-            pooled += channels as u64 * pixels / 4;
+        activations += layer.channels() as u64 * pixels;
+        if layer.pools_after() && layer < deepest {
+            pooled += layer.channels() as u64 * pixels / 4;
         }
     }
     // Each conv output is saved for the backward pass and a gradient of the same size flows back

@@ -51,6 +51,16 @@ impl Layer {
         POOL_AFTER.iter().filter(|&&p| p < self.0).count() as u32
     }
 
+    /// Every layer from relu1_1 down to `self`, in network order.
+    pub fn up_to(self) -> impl Iterator<Item = Layer> {
+        (0..=self.0).map(Layer)
+    }
+
+    /// True when a 2×2 max pool follows this layer in the network.
+    pub fn pools_after(self) -> bool {
+        POOL_AFTER.contains(&self.0)
+    }
+
     pub fn index(self) -> usize {
         self.0
     }

@@ -65,7 +65,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
     let seconds = started.elapsed().as_secs_f64();
     let evaluations = progress.evaluations - before;
     println!("device            {:?}", transfer.device());
-    println!("precision         {}", precision_name(&transfer));
+    println!("precision         {}", transfer.precision().name());
     println!("image             {width}×{height}");
     println!("iterations        {}", args.iterations);
     println!("evaluations       {evaluations}");
@@ -82,10 +82,6 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         None => println!("peak memory       unknown"),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn precision_name(transfer: &nstyle::engine::Transfer) -> &'static str {
-    transfer.precision().name()
 }
 
 fn peak_rss_mib() -> Option<u64> {
