@@ -18,7 +18,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::engine::{self, Transfer};
+use crate::engine::settings::check_weight;
+use crate::engine::{self, SourceImage, Transfer};
 use crate::error::Error;
 use crate::pixels::{self, PixelFormat};
 
@@ -98,8 +99,20 @@ thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::new("no error").expect("no NUL"));
 }
 
+/// Longest message kept, in characters: messages quote what the caller passed (an option key, a
+/// value), and a host must not get a 100 KB key echoed back into its error dialog.
+const MAX_ERROR_CHARS: usize = 400;
+
 fn set_last_error(message: &str) {
-    let clean = message.replace('\0', " ");
+    // One printable line: control characters (newlines, NULs) become spaces.
+    let mut clean: String = message
+        .chars()
+        .take(MAX_ERROR_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if message.chars().nth(MAX_ERROR_CHARS).is_some() {
+        clean.push('…');
+    }
     LAST_ERROR.with(|slot| *slot.borrow_mut() = CString::new(clean).expect("NULs removed"));
 }
 
@@ -180,22 +193,50 @@ fn required_str<'a>(text: *const c_char, what: &str) -> Result<&'a str, Error> {
     optional_str(text, what)?.ok_or_else(|| Error::arg(format!("{what} is NULL")))
 }
 
-/// Copies a host image, after checking its size, stride and format.
-fn input_picture(
-    pixels: *const c_void,
+/// A host image, checked (size, stride, format) but not yet copied.
+struct HostImage<'a> {
+    bytes: &'a [u8],
     width: u32,
     height: u32,
     stride: usize,
-    format: u32,
-) -> Result<crate::engine::Picture, Error> {
-    let format = PixelFormat::from_raw(format)?;
-    let len = pixels::buffer_len(width, height, stride, format)?;
-    if pixels.is_null() {
-        return Err(Error::arg("pixels is NULL"));
+    format: PixelFormat,
+}
+
+impl<'a> HostImage<'a> {
+    fn new(
+        pixels: *const c_void,
+        width: u32,
+        height: u32,
+        stride: usize,
+        format: u32,
+    ) -> Result<Self, Error> {
+        let format = PixelFormat::from_raw(format)?;
+        let len = pixels::buffer_len(width, height, stride, format)?;
+        if pixels.is_null() {
+            return Err(Error::arg("pixels is NULL"));
+        }
+        // SAFETY: the caller promises `stride * (height - 1) + row` readable bytes at `pixels`.
+        let bytes = unsafe { std::slice::from_raw_parts(pixels.cast::<u8>(), len) };
+        Ok(HostImage {
+            bytes,
+            width,
+            height,
+            stride,
+            format,
+        })
     }
-    // SAFETY: the caller promises `stride * (height - 1) + row` readable bytes at `pixels`.
-    let bytes = unsafe { std::slice::from_raw_parts(pixels.cast::<u8>(), len) };
-    pixels::read(bytes, width, height, stride, format)
+
+    /// The compact copy the session keeps, refused (NSTYLE_ERR_MEMORY) over `budget`.
+    fn copy(&self, budget: Option<u64>) -> Result<SourceImage, Error> {
+        let HostImage {
+            bytes,
+            width,
+            height,
+            stride,
+            format,
+        } = *self;
+        pixels::read_source(bytes, width, height, stride, format, budget)
+    }
 }
 
 /// ABI version of the loaded library (1). Compare with NSTYLE_ABI_VERSION from the header.
@@ -270,9 +311,10 @@ pub extern "C" fn nstyle_set_content(
 ) -> NstyleStatus {
     boundary(|| {
         model_ref(model)?;
-        let picture = input_picture(pixels, width, height, stride_bytes, format)?;
+        let image = HostImage::new(pixels, width, height, stride_bytes, format)?;
         with_session(model, |session| {
-            session.set_content(picture);
+            let copy = image.copy(session.host_budget())?;
+            session.set_content(copy);
             Ok(())
         })
     })
@@ -292,9 +334,12 @@ pub extern "C" fn nstyle_add_style(
 ) -> NstyleStatus {
     boundary(|| {
         model_ref(model)?;
-        let picture = input_picture(pixels, width, height, stride_bytes, format)?;
+        // Cheap arguments first: a bad weight must not cost a copy of the pixels.
+        check_weight("style blend weight", blend_weight as f64)?;
+        let image = HostImage::new(pixels, width, height, stride_bytes, format)?;
         with_session(model, |session| {
-            session.add_style(picture, blend_weight as f64)
+            let copy = image.copy(session.host_budget())?;
+            session.add_style(copy, blend_weight as f64)
         })
     })
 }

@@ -1,6 +1,8 @@
 //! Raw pixel buffers as hosts pass them (RGB8, RGBA8, RGBA16, RGBA float; any row stride) to and
 //! from [`Picture`]s. Bounds are checked here, so the C boundary only turns pointers into slices.
 
+use crate::engine::memory;
+use crate::engine::source::{try_vec, Samples, SourceImage};
 use crate::engine::Picture;
 use crate::error::{Error, Result};
 
@@ -36,10 +38,6 @@ impl PixelFormat {
             PixelFormat::RgbaF32 => 16,
         }
     }
-
-    fn has_alpha(self) -> bool {
-        self != PixelFormat::Rgb8
-    }
 }
 
 /// Checks a buffer description and returns the number of bytes it spans (the last row need not
@@ -67,58 +65,98 @@ pub fn buffer_len(width: u32, height: u32, stride: usize, format: PixelFormat) -
         .ok_or_else(|| Error::arg("image buffer size overflows"))
 }
 
-/// Reads a host buffer; alpha (if the format has it) is kept beside the RGB.
-pub fn read(
+/// Bytes the stored copy of a `width`×`height` image in `format` occupies: RGB and alpha kept
+/// at the host's own bit depth.
+pub fn stored_bytes(width: u32, height: u32, format: PixelFormat) -> u64 {
+    width as u64 * height as u64 * format.bytes_per_pixel() as u64
+}
+
+/// Reads a host buffer into a compact copy (8-bit stays 8-bit); alpha, if the format has it, is
+/// kept beside the RGB. The copy is checked against `budget` and allocated fallibly first, so a
+/// huge image is an error the host can show, not an aborted process.
+pub fn read_source(
     bytes: &[u8],
     width: u32,
     height: u32,
     stride: usize,
     format: PixelFormat,
-) -> Result<Picture> {
+    budget: Option<u64>,
+) -> Result<SourceImage> {
     let needed = buffer_len(width, height, stride, format)?;
     if bytes.len() < needed {
         return Err(Error::arg(
             "pixel buffer is shorter than width, height and stride say",
         ));
     }
+    memory::check_host(
+        stored_bytes(width, height, format),
+        budget,
+        &format!("a copy of the {width}×{height} image"),
+    )?;
     let pixels = width as usize * height as usize;
-    let mut rgb = Vec::with_capacity(pixels * 3);
-    let mut alpha = Vec::with_capacity(if format.has_alpha() { pixels } else { 0 });
-    let size = format.bytes_per_pixel();
-    for y in 0..height as usize {
-        let row = &bytes[y * stride..y * stride + width as usize * size];
-        for pixel in row.chunks_exact(size) {
-            let values = decode(pixel, format)?;
-            rgb.extend_from_slice(&values[..3]);
-            if format.has_alpha() {
-                alpha.push(values[3]);
+    let row_bytes = width as usize * format.bytes_per_pixel();
+    let rows = (0..height as usize).map(|y| &bytes[y * stride..y * stride + row_bytes]);
+    let (rgb, alpha) = match format {
+        PixelFormat::Rgb8 => {
+            let mut rgb = try_vec::<u8>(pixels * 3)?;
+            for (out, row) in rgb.chunks_exact_mut(row_bytes).zip(rows) {
+                out.copy_from_slice(row);
             }
+            (Samples::U8(rgb), None)
         }
-    }
-    let mut picture = Picture::new(width, height, rgb, format.has_alpha().then_some(alpha))?;
-    picture.high_bit_depth = matches!(format, PixelFormat::Rgba16 | PixelFormat::RgbaF32);
-    Ok(picture)
-}
-
-fn decode(pixel: &[u8], format: PixelFormat) -> Result<[f32; 4]> {
-    Ok(match format {
-        PixelFormat::Rgb8 => [pixel[0], pixel[1], pixel[2], 255].map(|v| v as f32 / 255.0),
-        PixelFormat::Rgba8 => [pixel[0], pixel[1], pixel[2], pixel[3]].map(|v| v as f32 / 255.0),
+        PixelFormat::Rgba8 => {
+            let (rgb, alpha) = split_alpha(rows, pixels, |p: &[u8]| p[0])?;
+            (Samples::U8(rgb), Some(Samples::U8(alpha)))
+        }
         PixelFormat::Rgba16 => {
-            let channel =
-                |i: usize| u16::from_ne_bytes([pixel[2 * i], pixel[2 * i + 1]]) as f32 / 65535.0;
-            [channel(0), channel(1), channel(2), channel(3)]
+            let (rgb, alpha) =
+                split_alpha(rows, pixels, |p: &[u8]| u16::from_ne_bytes([p[0], p[1]]))?;
+            (Samples::U16(rgb), Some(Samples::U16(alpha)))
         }
         PixelFormat::RgbaF32 => {
-            let channel =
-                |i: usize| f32::from_ne_bytes(pixel[4 * i..4 * i + 4].try_into().expect("4 bytes"));
-            let values = [channel(0), channel(1), channel(2), channel(3)];
-            if values.iter().any(|v| !v.is_finite()) {
+            let (rgb, alpha) = split_alpha(rows, pixels, |p: &[u8]| {
+                f32::from_ne_bytes([p[0], p[1], p[2], p[3]])
+            })?;
+            if rgb.iter().chain(&alpha).any(|v| !v.is_finite()) {
                 return Err(Error::arg("float pixels must be finite"));
             }
-            values.map(|v| v.clamp(0.0, 1.0))
+            (
+                Samples::F32(clamped(rgb)),
+                Some(Samples::F32(clamped(alpha))),
+            )
         }
-    })
+    };
+    let mut source = SourceImage::new(width, height, rgb, alpha)?;
+    source.high_bit_depth = matches!(format, PixelFormat::Rgba16 | PixelFormat::RgbaF32);
+    Ok(source)
+}
+
+fn clamped(mut values: Vec<f32>) -> Vec<f32> {
+    values.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
+    values
+}
+
+/// Splits RGBA rows into an RGB plane and an alpha plane of samples that `sample` decodes from
+/// the bytes of one channel.
+fn split_alpha<'a, T: Copy + Default>(
+    rows: impl Iterator<Item = &'a [u8]>,
+    pixels: usize,
+    sample: impl Fn(&[u8]) -> T,
+) -> Result<(Vec<T>, Vec<T>)> {
+    let size = std::mem::size_of::<T>();
+    let mut rgb = try_vec::<T>(pixels * 3)?;
+    let mut alpha = try_vec::<T>(pixels)?;
+    let mut i = 0;
+    for row in rows {
+        for pixel in row.chunks_exact(4 * size) {
+            for c in 0..3 {
+                rgb[3 * i + c] = sample(&pixel[c * size..]);
+            }
+            alpha[i] = sample(&pixel[3 * size..]);
+            i += 1;
+        }
+    }
+    Ok((rgb, alpha))
 }
 
 /// Writes `picture` (already at `width`×`height`) into a host buffer; pixels without alpha get
@@ -195,7 +233,10 @@ mod tests {
             )
             .unwrap();
             write(&original, &mut source, stride, format).unwrap();
-            let back = read(&source, w, h, stride, format).unwrap();
+            let back = read_source(&source, w, h, stride, format, None)
+                .unwrap()
+                .picture_at(w, h)
+                .unwrap();
             for (a, b) in back.rgb().iter().zip(original.rgb()) {
                 assert!((a - b).abs() < 1.0 / 255.0, "{format:?}");
             }

@@ -46,6 +46,19 @@ pub fn budget_bytes(limit_mb: Option<u64>, device: Device) -> Option<u64> {
     }
 }
 
+/// Refuses a host-side allocation of `needed` bytes for `what` over `budget`, naming both, before
+/// anything is allocated.
+pub fn check_host(needed: u64, budget: Option<u64>, what: &str) -> Result<()> {
+    match budget {
+        Some(budget) if needed > budget => Err(Error::Memory(format!(
+            "{what} needs {} MiB but the memory budget is {} MiB",
+            needed.div_ceil(MIB),
+            budget / MIB
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn available_ram_bytes() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;

@@ -11,6 +11,7 @@ pub mod picture;
 pub mod precision;
 pub mod schedule;
 pub mod settings;
+pub mod source;
 pub mod transfer;
 pub mod vgg;
 pub mod weights;
@@ -18,6 +19,7 @@ pub mod weights;
 pub use picture::Picture;
 pub use precision::{parse_device, Precision, PrecisionChoice};
 pub use settings::{Init, LossWeights, OptimizerKind, Settings};
+pub use source::SourceImage;
 pub use transfer::{Progress, Transfer};
 pub use vgg::Vgg19;
 

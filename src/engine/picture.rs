@@ -86,15 +86,10 @@ impl Picture {
                 .expect("size checked at creation");
         let mut rgb = imageops::resize(&rgb, width, height, FilterType::CatmullRom).into_raw();
         clamp_unit(&mut rgb);
-        let alpha = self.alpha.as_ref().map(|alpha| {
-            let plane: ImageBuffer<Luma<f32>, Vec<f32>> =
-                ImageBuffer::from_raw(self.width, self.height, alpha.clone())
-                    .expect("size checked at creation");
-            let mut plane =
-                imageops::resize(&plane, width, height, FilterType::CatmullRom).into_raw();
-            clamp_unit(&mut plane);
-            plane
-        });
+        let alpha = self
+            .alpha
+            .as_ref()
+            .map(|alpha| resize_plane(alpha, (self.width, self.height), (width, height)));
         Picture {
             width,
             height,
@@ -102,6 +97,11 @@ impl Picture {
             alpha,
             high_bit_depth: self.high_bit_depth,
         }
+    }
+
+    /// Gives up the RGB and alpha buffers.
+    pub fn into_planes(self) -> (Vec<f32>, Option<Vec<f32>>) {
+        (self.rgb, self.alpha)
     }
 
     /// [1, 3, H, W] fp32 RGB tensor on `device`.
@@ -142,6 +142,18 @@ impl Picture {
             ..self.clone()
         }
     }
+}
+
+/// Resamples one plane of `from` = (width, height) values to `to` like [`Picture::resized`].
+pub fn resize_plane(plane: &[f32], from: (u32, u32), to: (u32, u32)) -> Vec<f32> {
+    if from == to {
+        return plane.to_vec();
+    }
+    let buffer: ImageBuffer<Luma<f32>, Vec<f32>> =
+        ImageBuffer::from_raw(from.0, from.1, plane.to_vec()).expect("plane matches its size");
+    let mut resized = imageops::resize(&buffer, to.0, to.1, FilterType::CatmullRom).into_raw();
+    clamp_unit(&mut resized);
+    resized
 }
 
 fn clamp_unit(values: &mut [f32]) {

@@ -16,6 +16,7 @@ use crate::engine::optim::{Evaluation, Optimizer, StepOutcome};
 use crate::engine::picture::Picture;
 use crate::engine::schedule::{fit_long_side, plan, Stage, MIN_SIDE};
 use crate::engine::settings::{check_weight, Init, OptimizerKind, Settings, WeightedLayer};
+use crate::engine::source::SourceImage;
 use crate::engine::vgg::{caffe_to_rgb, rgb_to_caffe, Layer, Vgg19};
 use crate::error::{Error, Result};
 
@@ -76,8 +77,8 @@ impl Run {
 pub struct Transfer {
     model: Vgg19,
     settings: Settings,
-    content: Option<Picture>,
-    styles: Vec<(Picture, f64)>,
+    content: Option<SourceImage>,
+    styles: Vec<(SourceImage, f64)>,
     run: Option<Run>,
     cancel: Arc<AtomicBool>,
     evaluations: u64,
@@ -132,18 +133,18 @@ impl Transfer {
         Ok(())
     }
 
-    pub fn set_content(&mut self, content: Picture) {
-        self.content = Some(content);
+    pub fn set_content(&mut self, content: impl Into<SourceImage>) {
+        self.content = Some(content.into());
         self.run = None;
     }
 
-    pub fn content(&self) -> Option<&Picture> {
+    pub fn content(&self) -> Option<&SourceImage> {
         self.content.as_ref()
     }
 
-    pub fn add_style(&mut self, style: Picture, blend_weight: f64) -> Result<()> {
+    pub fn add_style(&mut self, style: impl Into<SourceImage>, blend_weight: f64) -> Result<()> {
         check_weight("style blend weight", blend_weight)?;
-        self.styles.push((style, blend_weight));
+        self.styles.push((style.into(), blend_weight));
         self.invalidate_targets();
         Ok(())
     }
@@ -151,6 +152,12 @@ impl Transfer {
     pub fn clear_styles(&mut self) {
         self.styles.clear();
         self.invalidate_targets();
+    }
+
+    /// The host memory that copies of images may take: the `max_memory_mb` limit if set, else
+    /// 80 % of the RAM available now (images live in host memory whatever the device).
+    pub fn host_budget(&self) -> Option<u64> {
+        memory::budget_bytes(self.settings.max_memory_mb, Device::Cpu)
     }
 
     fn invalidate_targets(&mut self) {
@@ -296,9 +303,11 @@ impl Transfer {
         let first = stages[0];
         let device = self.model.device();
         let image = match &settings.init {
-            Init::Content => {
-                rgb_to_caffe(&content.resized(first.width, first.height).to_tensor(device))
-            }
+            Init::Content => rgb_to_caffe(
+                &content
+                    .picture_at(first.width, first.height)?
+                    .to_tensor(device),
+            ),
             Init::Image(picture) => {
                 rgb_to_caffe(&picture.resized(first.width, first.height).to_tensor(device))
             }
@@ -377,8 +386,11 @@ impl Transfer {
         let slot = |layer: Layer| layers.iter().position(|l| *l == layer).expect("in union");
 
         let content = self.content.as_ref().expect("run exists only with content");
-        let content_input =
-            rgb_to_caffe(&content.resized(stage.width, stage.height).to_tensor(device));
+        let content_input = rgb_to_caffe(
+            &content
+                .picture_at(stage.width, stage.height)?
+                .to_tensor(device),
+        );
         let content_layers: Vec<Layer> = settings.content_layers.iter().map(|(l, _)| *l).collect();
         let content_features = self.model.features(&content_input, &content_layers)?;
         let content_targets = settings
@@ -395,7 +407,7 @@ impl Transfer {
             ((stage.width.max(stage.height) as f64 * settings.style_scale).round() as u32).max(16);
         for (style, blend) in self.styles.iter().filter(|(_, w)| *w > 0.0) {
             let (w, h) = fit_long_side(style.width(), style.height(), long_side);
-            let input = rgb_to_caffe(&style.resized(w.max(16), h.max(16)).to_tensor(device));
+            let input = rgb_to_caffe(&style.picture_at(w.max(16), h.max(16))?.to_tensor(device));
             let features = self.model.features(&input, &style_layers)?;
             for (sum, f) in grams.iter_mut().zip(features) {
                 let weighted = gram(&f) * (blend / blend_total);
@@ -423,24 +435,32 @@ impl Transfer {
         }
         self.ensure_run()?;
         let run = self.run.as_ref().expect("ensure_run made it");
+        let content = self.content.as_ref().expect("run exists only with content");
+        let (_, _, _, working_width) = run.image.size4()?;
+        memory::check_host(
+            result_bytes(width, height, working_width as u32, content.width()),
+            self.host_budget(),
+            &format!("a {width}×{height} result"),
+        )?;
         let _no_grad = tch::no_grad_guard();
         let mut picture = Picture::from_tensor(&caffe_to_rgb(&run.image))?;
-        let content = self.content.as_ref().expect("run exists only with content");
         if self.settings.preserve_colors {
-            let colors = content.resized(picture.width(), picture.height());
+            let colors = content.picture_at(picture.width(), picture.height())?;
             picture = picture.with_colors_of(&colors);
         }
         let mut picture = picture.resized(width, height);
         picture.high_bit_depth = content.high_bit_depth;
-        let alpha = content.alpha().map(|_| {
-            content
-                .resized(width, height)
-                .alpha()
-                .expect("kept")
-                .to_vec()
-        });
-        picture.with_alpha(alpha)
+        picture.with_alpha(content.alpha_at(width, height)?)
     }
+}
+
+/// Host memory a result at `width`×`height` takes while it is made: float RGB and alpha at that
+/// size, plus the resampler's four-channel float intermediates (source width × target height)
+/// for the image and for the alpha plane.
+fn result_bytes(width: u32, height: u32, working_width: u32, content_width: u32) -> u64 {
+    let (width, height) = (width as u64, height as u64);
+    let alpha_source_width = (content_width as u64).min(4 * width + 4);
+    16 * width * height + 16 * height * (working_width as u64 + alpha_source_width)
 }
 
 fn weighted_targets(

@@ -13,6 +13,7 @@
  * $NSTYLE_WEIGHTS or ~/.cache/nstyle/vgg19-caffe-q8-v1.safetensors.
  */
 
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE */
 #define _POSIX_C_SOURCE 200809L
 
 #include <math.h>
@@ -22,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -855,6 +858,68 @@ static void test_edge_cases(void) {
     group_end();
 }
 
+/* Peak resident memory of this process so far, in MiB. */
+static long peak_rss_mib(void) {
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_maxrss / 1024;
+}
+
+/* A huge zero-filled buffer that costs no memory until written (reads map the shared zero page). */
+static void *lazy_buffer(size_t bytes, bool writable) {
+    void *p = mmap(NULL, bytes, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Issue 12: a 65536×65536 RGBA8 layer (within the header's limits) used to abort the host when
+ * the library's float copy failed to allocate; 40000×40000 grew it past 8 GiB unchecked. Both
+ * must be refused with MEMORY against the budget before anything is allocated, and the model
+ * must stay usable. */
+static void test_huge_images(void) {
+    group_begin("MEMORY: 65536² and 40000² RGBA8 content/style/fetch refused, host memory bounded");
+    NstyleModel *m = new_model(2, 1);
+    if (!m) { group_end(); return; }
+    CHECK_OK(nstyle_set_option(m, "max_memory_mb", "2048"));
+    const uint32_t sides[] = {65536, 40000};
+    const size_t biggest = (size_t)65536 * 65536 * 4;
+    void *huge = lazy_buffer(biggest, true);
+    CHECK(huge != NULL);
+    long before = peak_rss_mib();
+    for (size_t i = 0; huge && i < sizeof sides / sizeof *sides; i++) {
+        uint32_t side = sides[i];
+        char size_text[32];
+        snprintf(size_text, sizeof size_text, "%u×%u", side, side);
+        CHECK_STATUS(nstyle_set_content(m, huge, side, side, (size_t)side * 4, NSTYLE_RGBA8),
+                     NSTYLE_ERR_MEMORY);
+        CHECK(strstr(nstyle_last_error(), size_text) != NULL);
+        CHECK(strstr(nstyle_last_error(), "2048 MiB") != NULL);
+        CHECK_STATUS(nstyle_add_style(m, huge, side, side, (size_t)side * 4, NSTYLE_RGBA8, 1.0f),
+                     NSTYLE_ERR_MEMORY);
+    }
+    /* A style under the budget but big (3000×2000) is accepted as its compact copy. */
+    if (huge) CHECK_OK(nstyle_add_style(m, huge, 3000, 2000, 3000 * 4, NSTYLE_RGBA8, 1.0f));
+    CHECK_OK(nstyle_clear_styles(m));
+    CHECK(peak_rss_mib() - before < 512);
+    /* Still usable: a normal run, then a fetch at the huge size is refused and writes nothing. */
+    CHECK_OK(set_content(m));
+    CHECK_OK(add_style(m));
+    NstyleProgress p;
+    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK(p.iteration == 1);
+    if (huge) {
+        CHECK_STATUS(nstyle_fetch_result(m, huge, 65536, 65536, (size_t)65536 * 4, NSTYLE_RGBA8),
+                     NSTYLE_ERR_MEMORY);
+        CHECK(((const uint8_t *)huge)[0] == 0);
+        munmap(huge, biggest);
+    }
+    CHECK(peak_rss_mib() - before < 512);
+    uint8_t out[CH][CW][4];
+    CHECK_OK(nstyle_fetch_result(m, out, CW, CH, sizeof out[0], NSTYLE_RGBA8));
+    nstyle_model_free(m);
+    group_end();
+}
+
 int main(void) {
     make_images();
     test_version();
@@ -877,6 +942,7 @@ int main(void) {
     test_determinism();
     test_cancel();
     test_edge_cases();
+    test_huge_images();
 
     printf("%s: %d failed check(s)\n", failures ? "FAIL" : "PASS", failures);
     return failures > 255 ? 255 : failures;
