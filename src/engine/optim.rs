@@ -1,25 +1,52 @@
 //! What every optimiser shares: the objective it minimises and what one iteration reports.
 
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 use crate::engine::loss_parts::LossParts;
 use crate::error::Result;
 
-/// The objective at one point: its value, its parts and its gradient (same shape as the point).
+/// The objective at one point: its value, its parts and its gradient (same shape as the point),
+/// with the two facts about the gradient every optimiser checks, read back together with the loss
+/// so that an evaluation costs one host synchronisation on a GPU.
 pub struct Evaluation {
     pub parts: LossParts,
     pub grad: Tensor,
+    /// Every gradient element is finite.
+    pub grad_finite: bool,
+    /// Largest |gradient element| (0 at a stationary point).
+    pub grad_max_abs: f64,
 }
 
 impl Evaluation {
+    /// Reads the gradient's facts from the device (one transfer).
+    pub fn new(parts: LossParts, grad: Tensor) -> Result<Self> {
+        let facts = Tensor::stack(&gradient_facts(&grad), 0);
+        let facts = Vec::<f64>::try_from(facts.f_to_device(tch::Device::Cpu)?)?;
+        Ok(Evaluation {
+            parts,
+            grad,
+            grad_finite: facts[0] != 0.0,
+            grad_max_abs: facts[1],
+        })
+    }
+
     pub fn loss(&self) -> f64 {
         self.parts.total
     }
 
     /// True when the loss and every gradient element are finite.
     pub fn is_finite(&self) -> bool {
-        self.parts.total.is_finite() && bool::try_from(self.grad.isfinite().all()).unwrap_or(false)
+        self.parts.total.is_finite() && self.grad_finite
     }
+}
+
+/// [all elements finite (1 or 0), largest |element|] as f64 scalars on the gradient's device,
+/// to be read back in one transfer with whatever else the caller needs.
+pub fn gradient_facts(grad: &Tensor) -> [Tensor; 2] {
+    [
+        grad.isfinite().all().to_kind(Kind::Double),
+        grad.abs().max().to_kind(Kind::Double),
+    ]
 }
 
 /// Evaluates the objective at a point. An error (cancel, out of memory) aborts the iteration and

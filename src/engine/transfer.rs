@@ -12,7 +12,7 @@ use crate::engine::lbfgs::Lbfgs;
 use crate::engine::loss::{content_loss, gram, style_loss, total_variation};
 use crate::engine::loss_parts::LossParts;
 use crate::engine::memory;
-use crate::engine::optim::{Evaluation, Optimizer, StepOutcome};
+use crate::engine::optim::{gradient_facts, Evaluation, Optimizer, StepOutcome};
 use crate::engine::picture::Picture;
 use crate::engine::schedule::{fit_long_side, plan, Stage, MIN_SIDE};
 use crate::engine::settings::{check_weight, Init, OptimizerKind, Settings, WeightedLayer};
@@ -538,14 +538,25 @@ fn evaluate(
     } else {
         point.zeros_like()
     };
-    let value = |t: &Tensor| t.double_value(&[]);
-    let parts = LossParts {
-        total: value(&total),
-        content: value(&content),
-        style: value(&style),
-        tv: value(&tv),
-    };
-    Ok(Evaluation { parts, grad })
+    // One transfer for everything the host needs to decide on (a GPU synchronises once).
+    let [finite, max_abs] = gradient_facts(&grad);
+    let scalars = [&total, &content, &style, &tv]
+        .map(|t| t.to_kind(Kind::Double))
+        .into_iter()
+        .chain([finite, max_abs]);
+    let read = Tensor::stack(&scalars.collect::<Vec<_>>(), 0).f_to_device(Device::Cpu)?;
+    let values = Vec::<f64>::try_from(read)?;
+    Ok(Evaluation {
+        parts: LossParts {
+            total: values[0],
+            content: values[1],
+            style: values[2],
+            tv: values[3],
+        },
+        grad,
+        grad_finite: values[4] != 0.0,
+        grad_max_abs: values[5],
+    })
 }
 
 /// Near-grey noise in Caffe space from our own seeded generator, so that a seed gives the same

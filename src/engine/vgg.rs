@@ -80,6 +80,11 @@ pub struct Vgg19 {
 
 impl Vgg19 {
     pub fn new(master: Vec<ConvWeights>, device: Device, precision: Precision) -> Result<Self> {
+        if device.is_cuda() {
+            // Each stage evaluates one fixed shape hundreds of times: let cuDNN time its
+            // convolution algorithms once per shape and keep the fastest.
+            tch::Cuda::cudnn_set_benchmark(true);
+        }
         let mut model = Vgg19 {
             master,
             compute: Vec::new(),

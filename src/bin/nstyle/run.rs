@@ -11,7 +11,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use nstyle::engine::schedule::ScaleCount;
 use nstyle::engine::settings::check_weight;
-use nstyle::engine::{Init, OptimizerKind, Progress, Settings, Transfer};
+use nstyle::engine::{Init, OptimizerKind, PrecisionChoice, Progress, Settings, Transfer};
 use nstyle::imageio;
 use nstyle::{Error, Result};
 
@@ -59,6 +59,10 @@ pub struct RunArgs {
     /// Number of scales, or auto (from about a quarter of the size up).
     #[arg(long, default_value = "auto")]
     scales: String,
+    /// Network precision: auto (bf16 on CUDA and on CPUs with native bf16, else fp32), fp32, bf16
+    /// or fp16. The image, the losses and the optimiser stay fp32.
+    #[arg(long, default_value = "auto")]
+    precision: String,
     /// Also write the result every N iterations (as OUTPUT_<iteration>.<ext>).
     #[arg(long)]
     save_every: Option<u32>,
@@ -91,6 +95,7 @@ fn settings(args: &RunArgs) -> Result<Settings> {
         seed: args.seed,
         preserve_colors: args.preserve_colors,
         style_scale: args.style_scale,
+        precision: PrecisionChoice::parse(&args.precision)?,
         ..Settings::default()
     };
     settings.weights.content = args.content_weight;
@@ -116,7 +121,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         })
         .collect::<Result<Vec<_>>>()?;
 
+    let loading = Instant::now();
     let mut transfer = args.model.open()?;
+    let load_seconds = loading.elapsed().as_secs_f64();
     transfer.set_settings(settings)?;
     transfer.set_content(content);
     for (style, weight) in styles {
@@ -158,17 +165,30 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         }
     }
     bar.finish();
-    imageio::save(&transfer.result(width, height)?, &args.output)?;
+    // Engine time: planning, targets and every iteration, up to the result in host memory.
+    let result = transfer.result(width, height)?;
+    let engine_seconds = started.elapsed().as_secs_f64();
+    imageio::save(&result, &args.output)?;
     let progress = transfer.progress()?;
     eprintln!(
-        "nstyle: {} iterations ({} evaluations) in {:.1} s, loss {:.4e}",
+        "nstyle: {} iterations ({} evaluations) in {:.2} s (model load {:.2} s, {} {}), loss {:.4e}",
         progress.iteration,
         progress.evaluations,
-        started.elapsed().as_secs_f64(),
+        engine_seconds,
+        load_seconds,
+        device_name(transfer.device()),
+        transfer.precision().name(),
         progress.losses.total
     );
     println!("{}", args.output.display());
     Ok(ExitCode::SUCCESS)
+}
+
+fn device_name(device: tch::Device) -> String {
+    match device {
+        tch::Device::Cuda(index) => format!("cuda:{index}"),
+        _ => "cpu".to_string(),
+    }
 }
 
 /// The result's size: the content's aspect with `--size` as the longest side.
