@@ -19,9 +19,10 @@
 #include <stdint.h>
 
 /**
- * Version of this ABI; grows only by addition.
+ * Version of this ABI; grows only by addition. 2 added the option table (`nstyle_option_*`,
+ * `nstyle_get_option`), `nstyle_result_size` and the BGRA8 and RGBA_F16 formats.
  */
-#define NSTYLE_ABI_VERSION 1
+#define NSTYLE_ABI_VERSION 2
 
 /**
  * Result of every call that can fail. On failure `nstyle_last_error()` says why.
@@ -75,8 +76,64 @@ typedef enum NstyleFormat {
   NSTYLE_RGB8 = 0,
   NSTYLE_RGBA8 = 1,
   NSTYLE_RGBA16 = 2,
+  /**
+   * Float channels; NaN reads as 0 and values are clamped to 0..1 (never refused).
+   */
   NSTYLE_RGBA_F32 = 3,
+  /**
+   * Bytes B, G, R, A: Qt's and Cairo's ARGB32 on little-endian machines. Since ABI 2.
+   */
+  NSTYLE_BGRA8 = 4,
+  /**
+   * IEEE half-float channels (Krita's 16-bit float layers); read like NSTYLE_RGBA_F32.
+   * Since ABI 2.
+   */
+  NSTYLE_RGBA_F16 = 5,
 } NstyleFormat;
+
+/**
+ * Kinds of option value (`NstyleOptionInfo.value_type`).
+ */
+typedef enum NstyleOptionType {
+  /**
+   * A whole number in `min`..`max`, or one of `words` (e.g. "auto").
+   */
+  NSTYLE_OPTION_INT = 0,
+  /**
+   * A finite number in `min`..`max`.
+   */
+  NSTYLE_OPTION_FLOAT = 1,
+  /**
+   * One of `words` (comma-separated).
+   */
+  NSTYLE_OPTION_CHOICE = 2,
+  /**
+   * "0" or "1".
+   */
+  NSTYLE_OPTION_BOOL = 3,
+  /**
+   * VGG-19 layers with optional weights, e.g. "relu4_2" or "relu1_1:1,relu2_1:0.5".
+   */
+  NSTYLE_OPTION_LAYERS = 4,
+} NstyleOptionType;
+
+/**
+ * What changing an option does to a run in progress (`NstyleOptionInfo.effect`).
+ */
+typedef enum NstyleOptionEffect {
+  /**
+   * The optimisation starts again from the initial image.
+   */
+  NSTYLE_EFFECT_RESTART = 0,
+  /**
+   * The current image is kept; the loss targets are rebuilt.
+   */
+  NSTYLE_EFFECT_RETARGET = 1,
+  /**
+   * Applies from the next step.
+   */
+  NSTYLE_EFFECT_LIVE = 2,
+} NstyleOptionEffect;
 
 /**
  * An opaque style-transfer model: the network, the images, the settings and the optimisation.
@@ -112,12 +169,56 @@ typedef struct NstyleProgress {
   double tv_loss;
 } NstyleProgress;
 
+/**
+ * One row of the option table. Every string is static, NUL-terminated and never NULL.
+ */
+typedef struct NstyleOptionInfo {
+  /**
+   * The name `nstyle_set_option` takes.
+   */
+  const char *key;
+  /**
+   * An NstyleOptionType.
+   */
+  uint32_t value_type;
+  /**
+   * An NstyleOptionEffect.
+   */
+  uint32_t effect;
+  /**
+   * Inclusive range of INT and FLOAT options (0 for the others).
+   */
+  double min;
+  double max;
+  /**
+   * CHOICE: the accepted words, comma-separated; INT: words accepted besides numbers
+   * (e.g. "auto"); otherwise "".
+   */
+  const char *words;
+  /**
+   * The default, as `nstyle_set_option` accepts it.
+   */
+  const char *default_value;
+  /**
+   * Unit of numeric values ("px", "MiB"…), or "".
+   */
+  const char *unit;
+  /**
+   * One line for a tooltip.
+   */
+  const char *doc;
+  /**
+   * The accepted values in words, for error messages and help text.
+   */
+  const char *accepts;
+} NstyleOptionInfo;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
 /**
- * ABI version of the loaded library (1). Compare with NSTYLE_ABI_VERSION from the header.
+ * ABI version of the loaded library (2). Compare with NSTYLE_ABI_VERSION from the header.
  */
 uint32_t nstyle_abi_version(void);
 
@@ -177,30 +278,35 @@ enum NstyleStatus nstyle_set_weights(struct NstyleModel *model,
                                      const struct NstyleWeights *weights);
 
 /**
- * Sets an option by name. Keys, values and defaults:
+ * Sets an option by name (both NUL-terminated text). The options, rendered from the library's
+ * option table (`nstyle_option_info` gives the same facts at run time):
  *
- * - `size`: longest side of the working image and result, 16..16384 (default 512)
- * - `iterations`: planned total over all scales, 1..1000000 (default 500)
- * - `scales`: `auto` (from about a quarter of `size` up) or 1..8 (default auto)
- * - `optimizer`: `lbfgs` or `adam` (default lbfgs)
- * - `init`: `content` or `random` (default content)
- * - `seed`: 0..2^64-1, seeds `random` init; CPU runs are bit-identical per seed (default 0)
- * - `preserve_colors`: `0` or `1`, keep the content's colours (default 0)
- * - `style_scale`: style image size relative to the working image, 0.05..8 (default 1)
- * - `content_layers`: e.g. `relu4_2` or `relu4_2:1,relu5_2:0.5` (default relu4_2)
- * - `style_layers`: (default `relu1_1,relu2_1,relu3_1,relu4_1,relu5_1`, weight 1 each)
- * - `precision`: `auto`, `fp32`, `bf16` or `fp16` for the network (default auto: bf16 on CUDA
- *   and on CPUs with native bf16, else fp32)
- * - `max_memory_mb`: memory budget, `auto`/`0` = 80 % of available RAM on CPU, none on CUDA
- * - `lbfgs_history`: L-BFGS pairs kept, 1..1000 (default 100)
- * - `learning_rate`: Adam step in pixel units on a 0–255 scale (default 2)
+ * <!-- options:begin -->
+ * - `size`: longest side of the working image and result; a whole number in 16..=16384, in px (default `512`; restarts the run)
+ * - `iterations`: planned total over all scales; a whole number in 1..=1000000 (default `500`; restarts the run)
+ * - `scales`: number of scales; auto starts from about a quarter of size; a whole number in 1..=8 or 'auto' (default `auto`; restarts the run)
+ * - `content_weight`: weight of the content loss (detail kept from the photo); a finite number from 0 to 1000000000 (default `5`; applies from the next step)
+ * - `style_weight`: weight of the style loss (texture taken from the style); a finite number from 0 to 1000000000 (default `100`; applies from the next step)
+ * - `tv_weight`: weight of the total-variation smoothing; a finite number from 0 to 1000000000 (default `0.01`; applies from the next step)
+ * - `optimizer`: L-BFGS (fewer iterations) or Adam; lbfgs or adam (default `lbfgs`; restarts the run)
+ * - `init`: start from the content image or from seeded noise; content or random (default `content`; restarts the run)
+ * - `seed`: seeds init=random; CPU runs are bit-identical per seed; a whole number in 0..=18446744073709551615 (default `0`; restarts the run)
+ * - `preserve_colors`: 1 keeps the content's colours (only luminance is stylised); 0 or 1 (default `0`; applies from the next step)
+ * - `style_scale`: style image size relative to the working image; a finite number from 0.05 to 8, in × (default `1`; rebuilds the targets, keeps the image)
+ * - `content_layers`: VGG-19 layers of the content loss, e.g. relu4_2 or relu4_2:1,relu5_2:0.5; a list of VGG-19 layers such as relu4_2 or relu1_1:1,relu2_1:0.5 (default `relu4_2`; rebuilds the targets, keeps the image)
+ * - `style_layers`: VGG-19 layers of the style loss, weight 1 each unless given; a list of VGG-19 layers such as relu4_2 or relu1_1:1,relu2_1:0.5 (default `relu1_1,relu2_1,relu3_1,relu4_1,relu5_1`; rebuilds the targets, keeps the image)
+ * - `precision`: network precision; auto is bf16 on CUDA and on CPUs with native bf16, else fp32; auto, fp32, bf16 or fp16 (default `auto`; restarts the run)
+ * - `max_memory_mb`: memory budget; auto or 0 is 80 % of available RAM on CPU, none on CUDA; a whole number in 0..=17592186044415 or 'auto', in MiB (default `auto`; applies from the next step)
+ * - `lbfgs_history`: curvature pairs L-BFGS keeps; a whole number in 1..=1000, in pairs (default `100`; restarts the run)
+ * - `learning_rate`: Adam step in pixel levels on a 0-255 scale; a finite number above 0 to 1000, in levels (default `2`; restarts the run)
+ * <!-- options:end -->
  *
- * `size`, `iterations`, `scales`, `optimizer`, `init`, `seed`, `precision`, `lbfgs_history` and
- * `learning_rate` restart the optimisation; layer and `style_scale` changes keep the current
- * image and rebuild the loss targets; `preserve_colors` and `max_memory_mb` restart nothing.
- * A bad key or value is NSTYLE_ERR_ARGUMENT and changes nothing.
+ * A bad key or value is NSTYLE_ERR_ARGUMENT (the message names the accepted range) and changes
+ * nothing.
  */
-enum NstyleStatus nstyle_set_option(struct NstyleModel *model, const char *key, const char *value);
+enum NstyleStatus nstyle_set_option(struct NstyleModel *model,
+                                    const char *key,
+                                    const char *value);
 
 /**
  * Runs up to `iterations` more iterations and fills `progress` (may be NULL). Once the planned
@@ -229,6 +335,45 @@ enum NstyleStatus nstyle_fetch_result(struct NstyleModel *model,
  * about one iteration. Thread-safe; NULL is harmless.
  */
 void nstyle_cancel(struct NstyleModel *model);
+
+/**
+ * Number of options in the table (rows 0..count-1 for `nstyle_option_info`). Since ABI 2.
+ */
+uint32_t nstyle_option_count(void);
+
+/**
+ * Fills `*out` with row `index` of the option table: key, type, range, default, unit, doc and
+ * effect. NSTYLE_ERR_ARGUMENT for an index out of range or a NULL `out`. Since ABI 2.
+ */
+enum NstyleStatus nstyle_option_info(uint32_t index, struct NstyleOptionInfo *out);
+
+/**
+ * Like `nstyle_option_info` for the row named `key`; NSTYLE_ERR_ARGUMENT for an unknown key.
+ * Since ABI 2.
+ */
+enum NstyleStatus nstyle_option_find(const char *key, struct NstyleOptionInfo *out);
+
+/**
+ * Writes the model's current value of option `key` into `buffer` as NUL-terminated text that
+ * `nstyle_set_option` accepts. `*needed` (if `needed` is not NULL) is set to the bytes the value
+ * takes with its NUL, also when `buffer` is too small, in which case nothing is written and the
+ * status is NSTYLE_ERR_ARGUMENT (so `buffer` NULL with `buffer_len` 0 asks for the size).
+ * Since ABI 2.
+ */
+enum NstyleStatus nstyle_get_option(const struct NstyleModel *model,
+                                    const char *key,
+                                    char *buffer,
+                                    size_t buffer_len,
+                                    size_t *needed);
+
+/**
+ * The size of the result for the current content and settings: the content's aspect with
+ * `size` as the longest side, as the library rounds it. Fetching at this size returns the
+ * working image unresampled. NSTYLE_ERR_STATE before a content is set. Since ABI 2.
+ */
+enum NstyleStatus nstyle_result_size(const struct NstyleModel *model,
+                                     uint32_t *width,
+                                     uint32_t *height);
 
 #ifdef __cplusplus
 }  // extern "C"

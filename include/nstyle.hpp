@@ -56,6 +56,8 @@ inline std::size_t bytes_per_pixel(NstyleFormat format) noexcept {
     case NSTYLE_RGBA8: return 4;
     case NSTYLE_RGBA16: return 8;
     case NSTYLE_RGBA_F32: return 16;
+    case NSTYLE_BGRA8: return 4;
+    case NSTYLE_RGBA_F16: return 8;
     }
     return 0;
 }

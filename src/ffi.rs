@@ -18,13 +18,15 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::engine::options::{self, Domain};
 use crate::engine::settings::check_weight;
 use crate::engine::{self, SourceImage, Transfer};
 use crate::error::Error;
 use crate::pixels::{self, PixelFormat};
 
-/// Version of this ABI; grows only by addition.
-pub const NSTYLE_ABI_VERSION: u32 = 1;
+/// Version of this ABI; grows only by addition. 2 added the option table (`nstyle_option_*`,
+/// `nstyle_get_option`), `nstyle_result_size` and the BGRA8 and RGBA_F16 formats.
+pub const NSTYLE_ABI_VERSION: u32 = 2;
 
 /// Result of every call that can fail. On failure `nstyle_last_error()` says why.
 #[repr(C)]
@@ -61,7 +63,66 @@ pub enum NstyleFormat {
     NSTYLE_RGB8 = 0,
     NSTYLE_RGBA8 = 1,
     NSTYLE_RGBA16 = 2,
+    /// Float channels; NaN reads as 0 and values are clamped to 0..1 (never refused).
     NSTYLE_RGBA_F32 = 3,
+    /// Bytes B, G, R, A: Qt's and Cairo's ARGB32 on little-endian machines. Since ABI 2.
+    NSTYLE_BGRA8 = 4,
+    /// IEEE half-float channels (Krita's 16-bit float layers); read like NSTYLE_RGBA_F32.
+    /// Since ABI 2.
+    NSTYLE_RGBA_F16 = 5,
+}
+
+/// Kinds of option value (`NstyleOptionInfo.value_type`).
+#[repr(C)]
+#[allow(non_camel_case_types, dead_code)]
+pub enum NstyleOptionType {
+    /// A whole number in `min`..`max`, or one of `words` (e.g. "auto").
+    NSTYLE_OPTION_INT = 0,
+    /// A finite number in `min`..`max`.
+    NSTYLE_OPTION_FLOAT = 1,
+    /// One of `words` (comma-separated).
+    NSTYLE_OPTION_CHOICE = 2,
+    /// "0" or "1".
+    NSTYLE_OPTION_BOOL = 3,
+    /// VGG-19 layers with optional weights, e.g. "relu4_2" or "relu1_1:1,relu2_1:0.5".
+    NSTYLE_OPTION_LAYERS = 4,
+}
+
+/// What changing an option does to a run in progress (`NstyleOptionInfo.effect`).
+#[repr(C)]
+#[allow(non_camel_case_types, dead_code)]
+pub enum NstyleOptionEffect {
+    /// The optimisation starts again from the initial image.
+    NSTYLE_EFFECT_RESTART = 0,
+    /// The current image is kept; the loss targets are rebuilt.
+    NSTYLE_EFFECT_RETARGET = 1,
+    /// Applies from the next step.
+    NSTYLE_EFFECT_LIVE = 2,
+}
+
+/// One row of the option table. Every string is static, NUL-terminated and never NULL.
+#[repr(C)]
+pub struct NstyleOptionInfo {
+    /// The name `nstyle_set_option` takes.
+    pub key: *const c_char,
+    /// An NstyleOptionType.
+    pub value_type: u32,
+    /// An NstyleOptionEffect.
+    pub effect: u32,
+    /// Inclusive range of INT and FLOAT options (0 for the others).
+    pub min: f64,
+    pub max: f64,
+    /// CHOICE: the accepted words, comma-separated; INT: words accepted besides numbers
+    /// (e.g. "auto"); otherwise "".
+    pub words: *const c_char,
+    /// The default, as `nstyle_set_option` accepts it.
+    pub default_value: *const c_char,
+    /// Unit of numeric values ("px", "MiB"…), or "".
+    pub unit: *const c_char,
+    /// One line for a tooltip.
+    pub doc: *const c_char,
+    /// The accepted values in words, for error messages and help text.
+    pub accepts: *const c_char,
 }
 
 /// Weights of the three loss terms (defaults 5, 100, 0.01). Finite and ≥ 0.
@@ -239,7 +300,7 @@ impl<'a> HostImage<'a> {
     }
 }
 
-/// ABI version of the loaded library (1). Compare with NSTYLE_ABI_VERSION from the header.
+/// ABI version of the loaded library (2). Compare with NSTYLE_ABI_VERSION from the header.
 #[no_mangle]
 pub extern "C" fn nstyle_abi_version() -> u32 {
     NSTYLE_ABI_VERSION
@@ -375,28 +436,31 @@ pub extern "C" fn nstyle_set_weights(
     })
 }
 
-/// Sets an option by name. Keys, values and defaults:
+/// Sets an option by name (both NUL-terminated text). The options, rendered from the library's
+/// option table (`nstyle_option_info` gives the same facts at run time):
 ///
-/// - `size`: longest side of the working image and result, 16..16384 (default 512)
-/// - `iterations`: planned total over all scales, 1..1000000 (default 500)
-/// - `scales`: `auto` (from about a quarter of `size` up) or 1..8 (default auto)
-/// - `optimizer`: `lbfgs` or `adam` (default lbfgs)
-/// - `init`: `content` or `random` (default content)
-/// - `seed`: 0..2^64-1, seeds `random` init; CPU runs are bit-identical per seed (default 0)
-/// - `preserve_colors`: `0` or `1`, keep the content's colours (default 0)
-/// - `style_scale`: style image size relative to the working image, 0.05..8 (default 1)
-/// - `content_layers`: e.g. `relu4_2` or `relu4_2:1,relu5_2:0.5` (default relu4_2)
-/// - `style_layers`: (default `relu1_1,relu2_1,relu3_1,relu4_1,relu5_1`, weight 1 each)
-/// - `precision`: `auto`, `fp32`, `bf16` or `fp16` for the network (default auto: bf16 on CUDA
-///   and on CPUs with native bf16, else fp32)
-/// - `max_memory_mb`: memory budget, `auto`/`0` = 80 % of available RAM on CPU, none on CUDA
-/// - `lbfgs_history`: L-BFGS pairs kept, 1..1000 (default 100)
-/// - `learning_rate`: Adam step in pixel units on a 0–255 scale (default 2)
+/// <!-- options:begin -->
+/// - `size`: longest side of the working image and result; a whole number in 16..=16384, in px (default `512`; restarts the run)
+/// - `iterations`: planned total over all scales; a whole number in 1..=1000000 (default `500`; restarts the run)
+/// - `scales`: number of scales; auto starts from about a quarter of size; a whole number in 1..=8 or 'auto' (default `auto`; restarts the run)
+/// - `content_weight`: weight of the content loss (detail kept from the photo); a finite number from 0 to 1000000000 (default `5`; applies from the next step)
+/// - `style_weight`: weight of the style loss (texture taken from the style); a finite number from 0 to 1000000000 (default `100`; applies from the next step)
+/// - `tv_weight`: weight of the total-variation smoothing; a finite number from 0 to 1000000000 (default `0.01`; applies from the next step)
+/// - `optimizer`: L-BFGS (fewer iterations) or Adam; lbfgs or adam (default `lbfgs`; restarts the run)
+/// - `init`: start from the content image or from seeded noise; content or random (default `content`; restarts the run)
+/// - `seed`: seeds init=random; CPU runs are bit-identical per seed; a whole number in 0..=18446744073709551615 (default `0`; restarts the run)
+/// - `preserve_colors`: 1 keeps the content's colours (only luminance is stylised); 0 or 1 (default `0`; applies from the next step)
+/// - `style_scale`: style image size relative to the working image; a finite number from 0.05 to 8, in × (default `1`; rebuilds the targets, keeps the image)
+/// - `content_layers`: VGG-19 layers of the content loss, e.g. relu4_2 or relu4_2:1,relu5_2:0.5; a list of VGG-19 layers such as relu4_2 or relu1_1:1,relu2_1:0.5 (default `relu4_2`; rebuilds the targets, keeps the image)
+/// - `style_layers`: VGG-19 layers of the style loss, weight 1 each unless given; a list of VGG-19 layers such as relu4_2 or relu1_1:1,relu2_1:0.5 (default `relu1_1,relu2_1,relu3_1,relu4_1,relu5_1`; rebuilds the targets, keeps the image)
+/// - `precision`: network precision; auto is bf16 on CUDA and on CPUs with native bf16, else fp32; auto, fp32, bf16 or fp16 (default `auto`; restarts the run)
+/// - `max_memory_mb`: memory budget; auto or 0 is 80 % of available RAM on CPU, none on CUDA; a whole number in 0..=17592186044415 or 'auto', in MiB (default `auto`; applies from the next step)
+/// - `lbfgs_history`: curvature pairs L-BFGS keeps; a whole number in 1..=1000, in pairs (default `100`; restarts the run)
+/// - `learning_rate`: Adam step in pixel levels on a 0-255 scale; a finite number above 0 to 1000, in levels (default `2`; restarts the run)
+/// <!-- options:end -->
 ///
-/// `size`, `iterations`, `scales`, `optimizer`, `init`, `seed`, `precision`, `lbfgs_history` and
-/// `learning_rate` restart the optimisation; layer and `style_scale` changes keep the current
-/// image and rebuild the loss targets; `preserve_colors` and `max_memory_mb` restart nothing.
-/// A bad key or value is NSTYLE_ERR_ARGUMENT and changes nothing.
+/// A bad key or value is NSTYLE_ERR_ARGUMENT (the message names the accepted range) and changes
+/// nothing.
 #[no_mangle]
 pub extern "C" fn nstyle_set_option(
     model: *mut NstyleModel,
@@ -480,4 +544,170 @@ pub extern "C" fn nstyle_cancel(model: *mut NstyleModel) {
     if let Ok(model) = model_ref(model) {
         model.cancel.store(true, Ordering::SeqCst);
     }
+}
+
+/// The option table as C sees it: strings made once, alive for the life of the process.
+struct OptionRowC {
+    key: CString,
+    words: CString,
+    default_value: CString,
+    unit: CString,
+    doc: CString,
+    accepts: CString,
+}
+
+static OPTION_ROWS_C: once_cell::sync::Lazy<Vec<OptionRowC>> = once_cell::sync::Lazy::new(|| {
+    let c = |text: &str| CString::new(text).expect("the option table has no NULs");
+    options::OPTIONS
+        .iter()
+        .map(|row| {
+            let words = match row.domain {
+                Domain::Int { words, .. } | Domain::Choice(words) => words.join(","),
+                _ => String::new(),
+            };
+            OptionRowC {
+                key: c(row.key),
+                words: c(&words),
+                default_value: c(row.default),
+                unit: c(row.unit),
+                doc: c(row.doc),
+                accepts: c(&row.domain.describe()),
+            }
+        })
+        .collect()
+});
+
+fn option_info(index: usize) -> NstyleOptionInfo {
+    let row = &options::OPTIONS[index];
+    let strings = &OPTION_ROWS_C[index];
+    let (value_type, min, max) = match row.domain {
+        Domain::Int { min, max, .. } => {
+            (NstyleOptionType::NSTYLE_OPTION_INT, min as f64, max as f64)
+        }
+        Domain::Float { min, max, .. } => (NstyleOptionType::NSTYLE_OPTION_FLOAT, min, max),
+        Domain::Choice(_) => (NstyleOptionType::NSTYLE_OPTION_CHOICE, 0.0, 0.0),
+        Domain::Bool => (NstyleOptionType::NSTYLE_OPTION_BOOL, 0.0, 1.0),
+        Domain::Layers => (NstyleOptionType::NSTYLE_OPTION_LAYERS, 0.0, 0.0),
+    };
+    NstyleOptionInfo {
+        key: strings.key.as_ptr(),
+        value_type: value_type as u32,
+        effect: row.effect as u32,
+        min,
+        max,
+        words: strings.words.as_ptr(),
+        default_value: strings.default_value.as_ptr(),
+        unit: strings.unit.as_ptr(),
+        doc: strings.doc.as_ptr(),
+        accepts: strings.accepts.as_ptr(),
+    }
+}
+
+/// Number of options in the table (rows 0..count-1 for `nstyle_option_info`). Since ABI 2.
+#[no_mangle]
+pub extern "C" fn nstyle_option_count() -> u32 {
+    options::OPTIONS.len() as u32
+}
+
+/// Fills `*out` with row `index` of the option table: key, type, range, default, unit, doc and
+/// effect. NSTYLE_ERR_ARGUMENT for an index out of range or a NULL `out`. Since ABI 2.
+#[no_mangle]
+pub extern "C" fn nstyle_option_info(index: u32, out: *mut NstyleOptionInfo) -> NstyleStatus {
+    boundary(|| {
+        if out.is_null() {
+            return Err(Error::arg("out is NULL"));
+        }
+        if index as usize >= options::OPTIONS.len() {
+            return Err(Error::arg(format!(
+                "option index {index} is out of range (there are {})",
+                options::OPTIONS.len()
+            )));
+        }
+        // SAFETY: `out` is non-null and points to writable NstyleOptionInfo storage.
+        unsafe { *out = option_info(index as usize) };
+        Ok(())
+    })
+}
+
+/// Like `nstyle_option_info` for the row named `key`; NSTYLE_ERR_ARGUMENT for an unknown key.
+/// Since ABI 2.
+#[no_mangle]
+pub extern "C" fn nstyle_option_find(
+    key: *const c_char,
+    out: *mut NstyleOptionInfo,
+) -> NstyleStatus {
+    boundary(|| {
+        let key = required_str(key, "key")?;
+        if out.is_null() {
+            return Err(Error::arg("out is NULL"));
+        }
+        let row = options::find(key)?;
+        let index = options::OPTIONS
+            .iter()
+            .position(|r| std::ptr::eq(r, row))
+            .expect("found in the table");
+        // SAFETY: `out` is non-null and points to writable NstyleOptionInfo storage.
+        unsafe { *out = option_info(index) };
+        Ok(())
+    })
+}
+
+/// Writes the model's current value of option `key` into `buffer` as NUL-terminated text that
+/// `nstyle_set_option` accepts. `*needed` (if `needed` is not NULL) is set to the bytes the value
+/// takes with its NUL, also when `buffer` is too small, in which case nothing is written and the
+/// status is NSTYLE_ERR_ARGUMENT (so `buffer` NULL with `buffer_len` 0 asks for the size).
+/// Since ABI 2.
+#[no_mangle]
+pub extern "C" fn nstyle_get_option(
+    model: *const NstyleModel,
+    key: *const c_char,
+    buffer: *mut c_char,
+    buffer_len: usize,
+    needed: *mut usize,
+) -> NstyleStatus {
+    boundary(|| {
+        model_ref(model)?;
+        let key = required_str(key, "key")?;
+        let value = with_session(model, |session| session.settings().get_option(key))?;
+        let size = value.len() + 1;
+        if !needed.is_null() {
+            // SAFETY: a non-null `needed` points to writable size_t storage.
+            unsafe { *needed = size };
+        }
+        if buffer.is_null() || buffer_len < size {
+            return Err(Error::arg(format!(
+                "the value of {key} needs a buffer of {size} bytes, not {buffer_len}"
+            )));
+        }
+        // SAFETY: `buffer` has `buffer_len` >= `size` writable bytes (the documented contract).
+        unsafe {
+            std::ptr::copy_nonoverlapping(value.as_ptr(), buffer.cast::<u8>(), value.len());
+            *buffer.add(value.len()) = 0;
+        }
+        Ok(())
+    })
+}
+
+/// The size of the result for the current content and settings: the content's aspect with
+/// `size` as the longest side, as the library rounds it. Fetching at this size returns the
+/// working image unresampled. NSTYLE_ERR_STATE before a content is set. Since ABI 2.
+#[no_mangle]
+pub extern "C" fn nstyle_result_size(
+    model: *const NstyleModel,
+    width: *mut u32,
+    height: *mut u32,
+) -> NstyleStatus {
+    boundary(|| {
+        model_ref(model)?;
+        if width.is_null() || height.is_null() {
+            return Err(Error::arg("width or height is NULL"));
+        }
+        let (w, h) = with_session(model, |session| session.result_size())?;
+        // SAFETY: both are non-null and point to writable uint32_t storage.
+        unsafe {
+            *width = w;
+            *height = h;
+        }
+        Ok(())
+    })
 }

@@ -1,5 +1,6 @@
-//! Raw pixel buffers as hosts pass them (RGB8, RGBA8, RGBA16, RGBA float; any row stride) to and
-//! from [`Picture`]s. Bounds are checked here, so the C boundary only turns pointers into slices.
+//! Raw pixel buffers as hosts pass them (RGB8, RGBA8, BGRA8, RGBA16, RGBA half and single float;
+//! any row stride) to and from [`Picture`]s. Float input is made safe here, not by each host:
+//! NaN reads as 0, and every value is clamped to 0..1. Bounds are checked here, so the C boundary only turns pointers into slices.
 
 use crate::engine::memory;
 use crate::engine::source::{try_vec, Samples, SourceImage};
@@ -13,21 +14,32 @@ pub enum PixelFormat {
     Rgba8 = 1,
     Rgba16 = 2,
     RgbaF32 = 3,
+    /// Byte order B, G, R, A: Qt's and Cairo's ARGB32 on little-endian machines (Krita, GTK).
+    Bgra8 = 4,
+    /// IEEE half floats, as Krita's 16-bit float RGBA layers hold them.
+    RgbaF16 = 5,
 }
+
+/// Every format, in numbering order.
+pub const FORMATS: [PixelFormat; 6] = [
+    PixelFormat::Rgb8,
+    PixelFormat::Rgba8,
+    PixelFormat::Rgba16,
+    PixelFormat::RgbaF32,
+    PixelFormat::Bgra8,
+    PixelFormat::RgbaF16,
+];
 
 impl PixelFormat {
     /// Validates a format number from C: an out-of-range value is an argument error, never an
     /// invalid enum.
     pub fn from_raw(raw: u32) -> Result<Self> {
-        match raw {
-            0 => Ok(PixelFormat::Rgb8),
-            1 => Ok(PixelFormat::Rgba8),
-            2 => Ok(PixelFormat::Rgba16),
-            3 => Ok(PixelFormat::RgbaF32),
-            other => Err(Error::arg(format!(
-                "unknown pixel format {other} (expected 0..=3)"
-            ))),
-        }
+        FORMATS.get(raw as usize).copied().ok_or_else(|| {
+            Error::arg(format!(
+                "unknown pixel format {raw} (expected 0..={})",
+                FORMATS.len() - 1
+            ))
+        })
     }
 
     pub fn bytes_per_pixel(self) -> usize {
@@ -36,7 +48,18 @@ impl PixelFormat {
             PixelFormat::Rgba8 => 4,
             PixelFormat::Rgba16 => 8,
             PixelFormat::RgbaF32 => 16,
+            PixelFormat::Bgra8 => 4,
+            PixelFormat::RgbaF16 => 8,
         }
+    }
+}
+
+/// A host float sample made safe: NaN is 0, everything else clamped to 0..1 (so +inf is 1).
+fn safe_unit(v: f32) -> f32 {
+    if v.is_nan() {
+        0.0
+    } else {
+        v.clamp(0.0, 1.0)
     }
 }
 
@@ -115,29 +138,35 @@ pub fn read_source(
         }
         PixelFormat::RgbaF32 => {
             let (rgb, alpha) = split_alpha(rows, pixels, |p: &[u8]| {
-                f32::from_ne_bytes([p[0], p[1], p[2], p[3]])
+                safe_unit(f32::from_ne_bytes([p[0], p[1], p[2], p[3]]))
             })?;
-            if rgb.iter().chain(&alpha).any(|v| !v.is_finite()) {
-                return Err(Error::arg("float pixels must be finite"));
-            }
-            (
-                Samples::F32(clamped(rgb)),
-                Some(Samples::F32(clamped(alpha))),
-            )
+            (Samples::F32(rgb), Some(Samples::F32(alpha)))
+        }
+        PixelFormat::Bgra8 => {
+            let (mut rgb, alpha) = split_alpha(rows, pixels, |p: &[u8]| p[0])?;
+            rgb.chunks_exact_mut(3).for_each(|bgr| bgr.swap(0, 2));
+            (Samples::U8(rgb), Some(Samples::U8(alpha)))
+        }
+        PixelFormat::RgbaF16 => {
+            // Stored as 16-bit integers: half floats in 0..1 keep about 11 significant bits, so
+            // nothing is lost and the copy costs what the host's pixels cost.
+            let (rgb, alpha) = split_alpha(rows, pixels, |p: &[u8]| {
+                let value = safe_unit(half::f16::from_ne_bytes([p[0], p[1]]).to_f32());
+                (value * 65535.0).round() as u16
+            })?;
+            (Samples::U16(rgb), Some(Samples::U16(alpha)))
         }
     };
     let mut source = SourceImage::new(width, height, rgb, alpha)?;
-    source.high_bit_depth = matches!(format, PixelFormat::Rgba16 | PixelFormat::RgbaF32);
+    source.high_bit_depth = matches!(
+        format,
+        PixelFormat::Rgba16 | PixelFormat::RgbaF32 | PixelFormat::RgbaF16
+    );
     Ok(source)
 }
 
-fn clamped(mut values: Vec<f32>) -> Vec<f32> {
-    values.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
-    values
-}
-
-/// Splits RGBA rows into an RGB plane and an alpha plane of samples that `sample` decodes from
-/// the bytes of one channel.
+/// Splits four-channel rows into a three-channel plane and an alpha plane of samples that
+/// `sample` decodes from the bytes of one channel (channels are as wide as `T`).
 fn split_alpha<'a, T: Copy + Default>(
     rows: impl Iterator<Item = &'a [u8]>,
     pixels: usize,
@@ -207,6 +236,17 @@ fn encode(values: [f32; 4], out: &mut [u8], format: PixelFormat) {
                 o.copy_from_slice(&v.clamp(0.0, 1.0).to_ne_bytes());
             }
         }
+        PixelFormat::Bgra8 => {
+            let [r, g, b, a] = values;
+            for (o, v) in out.iter_mut().zip([b, g, r, a]) {
+                *o = quantise(v, 255.0) as u8;
+            }
+        }
+        PixelFormat::RgbaF16 => {
+            for (o, v) in out.chunks_exact_mut(2).zip(values) {
+                o.copy_from_slice(&half::f16::from_f32(v.clamp(0.0, 1.0)).to_ne_bytes());
+            }
+        }
     }
 }
 
@@ -216,12 +256,7 @@ mod tests {
 
     #[test]
     fn round_trips_every_format_with_padding() {
-        for format in [
-            PixelFormat::Rgb8,
-            PixelFormat::Rgba8,
-            PixelFormat::Rgba16,
-            PixelFormat::RgbaF32,
-        ] {
+        for format in FORMATS {
             let (w, h) = (3u32, 2u32);
             let stride = w as usize * format.bytes_per_pixel() + 5;
             let mut source = vec![0u8; buffer_len(w, h, stride, format).unwrap()];
@@ -247,10 +282,31 @@ mod tests {
     }
 
     #[test]
+    fn non_finite_floats_are_clamped_not_refused() {
+        let values = [f32::NAN, f32::INFINITY, -1.0, 0.5];
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
+        let source = read_source(&bytes, 1, 1, 16, PixelFormat::RgbaF32, None).unwrap();
+        let picture = source.picture_at(1, 1).unwrap();
+        assert_eq!(picture.rgb(), &[0.0, 1.0, 0.0]);
+        assert_eq!(picture.alpha().unwrap(), &[0.5]);
+    }
+
+    #[test]
+    fn bgra_swaps_red_and_blue_both_ways() {
+        let bytes = [10u8, 20, 30, 40];
+        let source = read_source(&bytes, 1, 1, 4, PixelFormat::Bgra8, None).unwrap();
+        let picture = source.picture_at(1, 1).unwrap();
+        assert!((picture.rgb()[0] - 30.0 / 255.0).abs() < 1e-6);
+        let mut back = [0u8; 4];
+        write(&picture, &mut back, 4, PixelFormat::Bgra8).unwrap();
+        assert_eq!(back, bytes);
+    }
+
+    #[test]
     fn rejects_short_strides_zero_sizes_and_unknown_formats() {
         assert!(buffer_len(4, 4, 11, PixelFormat::Rgb8).is_err());
         assert!(buffer_len(0, 4, 100, PixelFormat::Rgb8).is_err());
-        assert!(PixelFormat::from_raw(4).is_err());
+        assert!(PixelFormat::from_raw(6).is_err());
         assert_eq!(buffer_len(4, 2, 13, PixelFormat::Rgb8).unwrap(), 13 + 12);
     }
 }

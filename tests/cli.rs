@@ -189,9 +189,9 @@ fn bad_settings_devices_and_weights_are_refused() {
     let out = dir.path("out.png");
     let garbage = dir.bytes("garbage.safetensors", b"not weights");
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["--style-weight", "NaN"], "style weight"),
-        (vec!["--content-weight", "-1"], "content weight"),
-        (vec!["--tv-weight", "inf"], "tv weight"),
+        (vec!["--style-weight", "NaN"], "style_weight"),
+        (vec!["--content-weight", "-1"], "content_weight"),
+        (vec!["--tv-weight", "inf"], "tv_weight"),
         (vec!["--device", "tpu"], "unknown device"),
         (vec!["--device", "cuda"], "CUDA is not available"),
         (

@@ -98,7 +98,7 @@ def test_constants_match_the_header():
     assert nstyle.abi_version() >= abi
     statuses = dict((n, int(v)) for n, v in re.findall(r"NSTYLE_(OK|ERR_\w+) = (\d+)", text))
     assert {s.name: int(s) for s in nstyle.Status} == statuses
-    formats = dict((n, int(v)) for n, v in re.findall(r"NSTYLE_(RGB\w*) = (\d+)", text))
+    formats = dict((n, int(v)) for n, v in re.findall(r"NSTYLE_((?:RGB|BGR)\w*) = (\d+)", text))
     assert {f.name: int(f) for f in nstyle.Format} == formats
     body = re.search(r"typedef struct NstyleProgress \{(.*?)\} NstyleProgress;", text, re.S)
     body = re.sub(r"/\*.*?\*/", "", body.group(1), flags=re.S)
@@ -382,3 +382,38 @@ def test_library_found_from_env_then_next_to_the_package(tmp_path):
     # $NSTYLE_LIBRARY wins over the copy next to the package, and a bad one is an Error
     r = _probe(dict(env, NSTYLE_LIBRARY=str(tmp_path / "nope.so")), str(site))
     assert r.returncode != 0 and "nstyle.Error" in r.stderr and "nope.so" in r.stderr
+
+
+# ----------------------------------------------------------------------------- option table
+
+def test_option_table_gives_defaults_ranges_and_current_values():
+    rows = {o.key: o for o in nstyle.options()}
+    assert rows["size"].kind == "int" and rows["size"].minimum == 16
+    assert rows["size"].maximum == 16384 and rows["size"].parse_default() == 512
+    assert rows["optimizer"].words == ["lbfgs", "adam"]
+    assert rows["scales"].words == ["auto"] and rows["scales"].effect == "restart"
+    with nstyle.Model(device="cpu") as m:
+        for row in rows.values():
+            m.set_option(row.key, row.default)
+            m.set_option(row.key, m.get_option(row.key))
+        m.set_option("iterations", 7)
+        assert m.get_option("iterations") == "7"
+        with pytest.raises(nstyle.Error) as e:
+            m.get_option("no_such_option")
+        assert e.value.status == nstyle.Status.ERR_ARGUMENT
+        with pytest.raises(nstyle.Error) as e:
+            m.result_size()
+        assert e.value.status == nstyle.Status.ERR_STATE
+        m.set_content(bytes(48 * 40 * 4), 48, 40)
+        m.set_option("size", 100)
+        assert m.result_size() == (100, 83)
+
+
+def test_bgra8_and_half_float_pixels_round_trip():
+    with nstyle.Model(device="cpu") as m:
+        m.set_option("size", 16)
+        bgra = bytes([10, 20, 30, 255] * 16 * 16)
+        m.set_content(bgra, 16, 16, format="bgra8")
+        assert m.fetch(16, 16, format="bgra8") == bgra
+        rgba = m.fetch(16, 16, format="rgba8")
+        assert rgba[:4] == bytes([30, 20, 10, 255])

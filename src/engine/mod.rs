@@ -7,6 +7,7 @@ pub mod loss_parts;
 pub mod memory;
 pub mod metrics;
 pub mod optim;
+pub mod options;
 pub mod picture;
 pub mod precision;
 pub mod schedule;

@@ -41,6 +41,13 @@ impl Precision {
 }
 
 impl PrecisionChoice {
+    pub fn name(self) -> &'static str {
+        match self {
+            PrecisionChoice::Auto => "auto",
+            PrecisionChoice::Fixed(precision) => precision.name(),
+        }
+    }
+
     pub fn parse(text: &str) -> Result<Self> {
         match text.trim() {
             "auto" => Ok(PrecisionChoice::Auto),

@@ -1,6 +1,7 @@
 //! Everything a caller can set about a run, with the defaults and the validation shared by the
 //! CLI and the C ABI.
 
+use crate::engine::options::{self, Effect, Value, OPTIONS};
 use crate::engine::picture::Picture;
 use crate::engine::precision::PrecisionChoice;
 use crate::engine::schedule::ScaleCount;
@@ -142,85 +143,156 @@ pub struct Settings {
 }
 
 impl Default for Settings {
+    /// The defaults of the option table, parsed.
     fn default() -> Self {
-        Settings {
-            size: 512,
-            iterations: 500,
+        let mut settings = Settings {
+            size: 0,
+            iterations: 0,
             scales: ScaleCount::Auto,
             optimizer: OptimizerKind::Lbfgs,
             init: Init::Content,
             seed: 0,
             preserve_colors: false,
-            style_scale: 1.0,
-            content_layers: vec![(Layer::RELU4_2, 1.0)],
-            style_layers: [
-                Layer::RELU1_1,
-                Layer::RELU2_1,
-                Layer::RELU3_1,
-                Layer::RELU4_1,
-                Layer::RELU5_1,
-            ]
-            .into_iter()
-            .map(|l| (l, 1.0))
-            .collect(),
-            weights: LossWeights::default(),
+            style_scale: 0.0,
+            content_layers: Vec::new(),
+            style_layers: Vec::new(),
+            weights: LossWeights {
+                content: 0.0,
+                style: 0.0,
+                tv: 0.0,
+            },
             precision: PrecisionChoice::Auto,
-            lbfgs_history: 100,
-            adam_learning_rate: 2.0,
+            lbfgs_history: 0,
+            adam_learning_rate: 0.0,
             max_memory_mb: None,
+        };
+        for row in OPTIONS {
+            let value = row.domain.parse(row.key, row.default);
+            settings.apply(row.key, value.expect("table defaults parse (tested)"));
         }
+        settings
     }
 }
 
 impl Settings {
+    /// Checks every value against its row of the option table, as `set_option` does (settings
+    /// built in code, like the CLI's, meet the same ranges and messages).
     pub fn validate(&self) -> Result<()> {
-        if self.size < 16 || self.size > 16_384 {
-            return Err(Error::arg(format!(
-                "size must be between 16 and 16384 pixels, not {}",
-                self.size
-            )));
+        for row in OPTIONS {
+            if row.key == "init" && matches!(self.init, Init::Image(_)) {
+                continue; // an image to start from, set by the CLI, is no option value
+            }
+            row.domain.parse(row.key, &self.option_text(row.key))?;
         }
-        if self.iterations == 0 {
-            return Err(Error::arg("iterations must be at least 1"));
-        }
-        if !(self.style_scale.is_finite() && (0.05..=8.0).contains(&self.style_scale)) {
-            return Err(Error::arg(format!(
-                "style scale must be between 0.05 and 8, not {}",
-                self.style_scale
-            )));
-        }
-        if self.content_layers.is_empty() || self.style_layers.is_empty() {
-            return Err(Error::arg("content and style layers must not be empty"));
-        }
-        if !(self.adam_learning_rate.is_finite() && self.adam_learning_rate > 0.0) {
-            return Err(Error::arg(
-                "the Adam learning rate must be a finite number > 0",
-            ));
-        }
-        if self.lbfgs_history == 0 {
-            return Err(Error::arg("the L-BFGS history must hold at least 1 pair"));
-        }
-        self.weights.validate()
+        Ok(())
     }
 
     /// True when going from `self` to `next` means starting the optimisation again.
     pub fn needs_restart(&self, next: &Settings) -> bool {
-        self.size != next.size
-            || self.iterations != next.iterations
-            || self.scales != next.scales
-            || self.optimizer != next.optimizer
-            || self.init != next.init
-            || self.seed != next.seed
-            || self.precision != next.precision
-            || self.lbfgs_history != next.lbfgs_history
-            || self.adam_learning_rate != next.adam_learning_rate
+        // An init image is not an option value (`init` reads "image"): compare it directly.
+        self.init != next.init || self.differs_in(next, Effect::Restart)
     }
 
     /// True when going from `self` to `next` changes the loss targets (not the image).
     pub fn changes_targets(&self, next: &Settings) -> bool {
-        self.style_scale != next.style_scale
-            || self.content_layers != next.content_layers
-            || self.style_layers != next.style_layers
+        self.differs_in(next, Effect::Retarget)
+    }
+
+    fn differs_in(&self, next: &Settings, effect: Effect) -> bool {
+        OPTIONS
+            .iter()
+            .filter(|row| row.effect == effect)
+            .any(|row| self.option_text(row.key) != next.option_text(row.key))
+    }
+
+    /// Sets one option by name, as the C ABI and other string interfaces pass them; the keys,
+    /// values and defaults are the option table's. A bad key or value changes nothing.
+    pub fn set_option(&mut self, key: &str, value: &str) -> Result<()> {
+        let row = options::find(key)?;
+        let value = row.domain.parse(row.key, value)?;
+        let mut next = self.clone();
+        next.apply(row.key, value);
+        next.validate()?;
+        *self = next;
+        Ok(())
+    }
+
+    /// The current value of an option as text that `set_option` accepts.
+    pub fn get_option(&self, key: &str) -> Result<String> {
+        Ok(self.option_text(options::find(key)?.key))
+    }
+
+    /// Stores a value parsed by the row of `key` (a table key).
+    fn apply(&mut self, key: &str, value: Value) {
+        use Value::*;
+        match (key, value) {
+            ("size", Int(v)) => self.size = v as u32,
+            ("iterations", Int(v)) => self.iterations = v as u32,
+            ("scales", Word(_)) => self.scales = ScaleCount::Auto,
+            ("scales", Int(v)) => self.scales = ScaleCount::Fixed(v as u32),
+            ("content_weight", Float(v)) => self.weights.content = v,
+            ("style_weight", Float(v)) => self.weights.style = v,
+            ("tv_weight", Float(v)) => self.weights.tv = v,
+            ("optimizer", Word(w)) => self.optimizer = OptimizerKind::parse(w).expect("table word"),
+            ("init", Word("random")) => self.init = Init::Random,
+            ("init", Word(_)) => self.init = Init::Content,
+            ("seed", Int(v)) => self.seed = v,
+            ("preserve_colors", Bool(v)) => self.preserve_colors = v,
+            ("style_scale", Float(v)) => self.style_scale = v,
+            ("content_layers", Layers(v)) => self.content_layers = v,
+            ("style_layers", Layers(v)) => self.style_layers = v,
+            ("precision", Word(w)) => {
+                self.precision = PrecisionChoice::parse(w).expect("table word")
+            }
+            ("max_memory_mb", Word(_) | Int(0)) => self.max_memory_mb = None,
+            ("max_memory_mb", Int(v)) => self.max_memory_mb = Some(v),
+            ("lbfgs_history", Int(v)) => self.lbfgs_history = v as usize,
+            ("learning_rate", Float(v)) => self.adam_learning_rate = v,
+            (key, value) => unreachable!("option table row {key} has no field for {value:?}"),
+        }
+    }
+
+    /// The value of a table option as text.
+    fn option_text(&self, key: &str) -> String {
+        let layers = |layers: &[WeightedLayer]| {
+            layers
+                .iter()
+                .map(|(layer, weight)| format!("{}:{weight}", layer.name()))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        match key {
+            "size" => self.size.to_string(),
+            "iterations" => self.iterations.to_string(),
+            "scales" => match self.scales {
+                ScaleCount::Auto => "auto".into(),
+                ScaleCount::Fixed(n) => n.to_string(),
+            },
+            "content_weight" => self.weights.content.to_string(),
+            "style_weight" => self.weights.style.to_string(),
+            "tv_weight" => self.weights.tv.to_string(),
+            "optimizer" => match self.optimizer {
+                OptimizerKind::Lbfgs => "lbfgs".into(),
+                OptimizerKind::Adam => "adam".into(),
+            },
+            "init" => match self.init {
+                Init::Content => "content".into(),
+                Init::Random => "random".into(),
+                Init::Image(_) => "image".into(),
+            },
+            "seed" => self.seed.to_string(),
+            "preserve_colors" => u8::from(self.preserve_colors).to_string(),
+            "style_scale" => self.style_scale.to_string(),
+            "content_layers" => layers(&self.content_layers),
+            "style_layers" => layers(&self.style_layers),
+            "precision" => self.precision.name().into(),
+            "max_memory_mb" => self
+                .max_memory_mb
+                .map_or_else(|| "auto".into(), |mb| mb.to_string()),
+            "lbfgs_history" => self.lbfgs_history.to_string(),
+            "learning_rate" => self.adam_learning_rate.to_string(),
+            other => unreachable!("{other} is not in the option table"),
+        }
     }
 }
 
@@ -259,77 +331,6 @@ mod tests {
         .validate()
         .is_err());
         assert!(LossWeights::default().validate().is_ok());
-    }
-}
-
-impl Settings {
-    /// Sets one option by name, as the C ABI and other string interfaces pass them. The keys,
-    /// values and defaults are documented on `nstyle_set_option` in the C header.
-    pub fn set_option(&mut self, key: &str, value: &str) -> Result<()> {
-        let value = value.trim();
-        let number = |what: &str| -> Result<f64> {
-            value
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .ok_or_else(|| {
-                    Error::arg(format!("option {what}: '{value}' is not a finite number"))
-                })
-        };
-        let whole = |what: &str, low: u64, high: u64| -> Result<u64> {
-            value
-                .parse::<u64>()
-                .ok()
-                .filter(|v| (low..=high).contains(v))
-                .ok_or_else(|| {
-                    Error::arg(format!(
-                        "option {what}: '{value}' is not a whole number in {low}..={high}"
-                    ))
-                })
-        };
-        match key {
-            "size" => self.size = whole(key, 16, 16_384)? as u32,
-            "iterations" => self.iterations = whole(key, 1, 1_000_000)? as u32,
-            "scales" => self.scales = ScaleCount::parse(value)?,
-            "optimizer" => self.optimizer = OptimizerKind::parse(value)?,
-            "init" => {
-                self.init = match value {
-                    "content" => Init::Content,
-                    "random" => Init::Random,
-                    other => {
-                        return Err(Error::arg(format!(
-                            "option init: '{other}' (expected content or random)"
-                        )))
-                    }
-                }
-            }
-            "seed" => self.seed = whole(key, 0, u64::MAX)?,
-            "preserve_colors" => {
-                self.preserve_colors = match value {
-                    "0" => false,
-                    "1" => true,
-                    other => {
-                        return Err(Error::arg(format!(
-                            "option preserve_colors: '{other}' (expected 0 or 1)"
-                        )))
-                    }
-                }
-            }
-            "style_scale" => self.style_scale = number(key)?,
-            "content_layers" => self.content_layers = parse_layers(value)?,
-            "style_layers" => self.style_layers = parse_layers(value)?,
-            "precision" => self.precision = PrecisionChoice::parse(value)?,
-            "max_memory_mb" => {
-                self.max_memory_mb = match value {
-                    "auto" | "0" => None,
-                    _ => Some(whole(key, 1, u64::MAX / (1 << 20))?),
-                }
-            }
-            "lbfgs_history" => self.lbfgs_history = whole(key, 1, 1000)? as usize,
-            "learning_rate" => self.adam_learning_rate = number(key)?,
-            _ => return Err(Error::arg(format!("unknown option '{key}'"))),
-        }
-        self.validate()
     }
 }
 

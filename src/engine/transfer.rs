@@ -160,6 +160,24 @@ impl Transfer {
         memory::budget_bytes(self.settings.max_memory_mb, Device::Cpu)
     }
 
+    /// The result's natural size: the content's aspect with `size` as the longest side, as the
+    /// plan rounds it (the last stage).
+    pub fn result_size(&self) -> Result<(u32, u32)> {
+        let content = self
+            .content
+            .as_ref()
+            .ok_or_else(|| Error::State("no content image set".into()))?;
+        let stages = plan(
+            content.width(),
+            content.height(),
+            self.settings.size,
+            self.settings.scales,
+            self.settings.iterations,
+        );
+        let last = stages.last().expect("a plan has a stage");
+        Ok((last.width, last.height))
+    }
+
     fn invalidate_targets(&mut self) {
         if let Some(run) = &mut self.run {
             run.targets = None;

@@ -315,7 +315,7 @@ static void test_pixel_arguments(NstyleModel *m) {
         {"short stride", buf, CW, CH, row - 1, NSTYLE_RGBA8},
         {"short stride RGB8", buf, CW, CH, CW * 3 - 1, NSTYLE_RGB8},
         {"short stride F32", buf, 4, 4, 4 * 16 - 4, NSTYLE_RGBA_F32},
-        {"format 4", buf, CW, CH, row * 4, 4},
+        {"format 6", buf, CW, CH, row * 4, 6},
         {"format 0xFFFFFFFF", buf, CW, CH, row * 4, 0xFFFFFFFFu},
         {"stride overflow", buf, 2, 3, SIZE_MAX / 2, NSTYLE_RGB8},
     };
@@ -333,12 +333,27 @@ static void test_pixel_arguments(NstyleModel *m) {
             fail_at(__FILE__, __LINE__, what);
         }
     }
-    /* Non-finite float pixels. */
-    float fpx[4][4][4];
-    for (int i = 0; i < 64; i++) ((float *)fpx)[i] = 0.5f;
-    fpx[1][2][0] = NAN;
-    CHECK_STATUS(nstyle_set_content(m, fpx, 4, 4, sizeof fpx[0], NSTYLE_RGBA_F32),
-                 NSTYLE_ERR_ARGUMENT);
+    group_end();
+
+    /* Since ABI 2 non-finite float pixels are made safe by the library (hosts need not). */
+    group_begin("non-finite float pixels: NaN reads as 0, infinities clamp to 0..1");
+    float fpx[16][16][4];
+    for (int i = 0; i < 16 * 16 * 4; i++) ((float *)fpx)[i] = 0.5f;
+    for (int y = 0; y < 16; y++) {
+        fpx[y][0][0] = NAN;
+        fpx[y][0][1] = INFINITY;
+        fpx[y][0][2] = -INFINITY;
+    }
+    CHECK_OK(nstyle_set_content(m, fpx, 16, 16, sizeof fpx[0], NSTYLE_RGBA_F32));
+    CHECK_OK(set_u(m, "size", 16));
+    float back[16][16][4];
+    CHECK_OK(nstyle_fetch_result(m, back, 16, 16, sizeof back[0], NSTYLE_RGBA_F32));
+    bool finite = true;
+    for (int i = 0; i < 16 * 16 * 4; i++) finite = finite && isfinite(((float *)back)[i]);
+    CHECK(finite);
+    CHECK(back[5][0][0] < 0.2f && back[5][0][1] > 0.8f && back[5][0][2] < 0.2f);
+    CHECK_OK(set_u(m, "size", CW));
+    CHECK_OK(set_content(m));
     group_end();
 
     group_begin("bad blend weight: ARGUMENT (NaN, negative, infinite)");
@@ -514,8 +529,25 @@ static void test_initial_image_and_failed_calls(NstyleModel *m) {
 }
 
 /* Reads channel c (0..3) of pixel x in a row of `format`, as 0..1 (RGB8 alpha = 1). */
+enum { NFORMATS = 6 };
+
+/* IEEE half float to double (normal, subnormal, zero; our values are in 0..1). */
+static double half_to_double(uint16_t h) {
+    int exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
+    double value = exponent ? ldexp(1.0 + mantissa / 1024.0, exponent - 15)
+                            : ldexp(mantissa / 1024.0, -14);
+    return (h & 0x8000) ? -value : value;
+}
+
 static double channel(const uint8_t *row, int x, int c, uint32_t format) {
     switch (format) {
+    case NSTYLE_BGRA8:
+        return row[4 * x + (c == 3 ? 3 : 2 - c)] / 255.0;
+    case NSTYLE_RGBA_F16: {
+        uint16_t v;
+        memcpy(&v, row + 8 * x + 2 * c, 2);
+        return half_to_double(v);
+    }
     case NSTYLE_RGB8:
         return c == 3 ? 1.0 : row[3 * x + c] / 255.0;
     case NSTYLE_RGBA8:
@@ -534,8 +566,8 @@ static double channel(const uint8_t *row, int x, int c, uint32_t format) {
 }
 
 static const char *format_name(uint32_t f) {
-    static const char *n[] = {"RGB8", "RGBA8", "RGBA16", "RGBA_F32"};
-    return f < 4 ? n[f] : "?";
+    static const char *n[] = {"RGB8", "RGBA8", "RGBA16", "RGBA_F32", "BGRA8", "RGBA_F16"};
+    return f < NFORMATS ? n[f] : "?";
 }
 
 enum { SENTINEL = 0xA5, PAD = 13 };
@@ -544,7 +576,7 @@ enum { SENTINEL = 0xA5, PAD = 13 };
  * that only pixel bytes were written. Returns the buffer (caller frees) and its stride. */
 static uint8_t *fetch_padded(NstyleModel *m, uint32_t w, uint32_t h, uint32_t format,
                              size_t *stride_out) {
-    static const size_t bpp[] = {3, 4, 8, 16};
+    static const size_t bpp[] = {3, 4, 8, 16, 4, 8};
     size_t row = w * bpp[format], stride = row + PAD, len = stride * h + 64;
     uint8_t *buf = malloc(len);
     if (!buf) return NULL;
@@ -577,13 +609,14 @@ static void test_fetch_formats(NstyleModel *m) {
     NstyleProgress p;
     CHECK_OK(set_u(m, "iterations", 2));
     CHECK_OK(nstyle_step(m, 2, &p));
-    const uint32_t formats[] = {NSTYLE_RGB8, NSTYLE_RGBA8, NSTYLE_RGBA16, NSTYLE_RGBA_F32};
+    const uint32_t formats[] = {NSTYLE_RGB8,     NSTYLE_RGBA8, NSTYLE_RGBA16,
+                                NSTYLE_RGBA_F32, NSTYLE_BGRA8, NSTYLE_RGBA_F16};
     /* Reference at a resampled size in RGBA_F32; every other format must agree within 1/255
      * (quantisation), and the alpha must be a resampled ramp: rising from ~0 to ~1. */
     const uint32_t rw = 37, rh = 29;
     size_t ref_stride;
     uint8_t *ref = fetch_padded(m, rw, rh, NSTYLE_RGBA_F32, &ref_stride);
-    for (size_t f = 0; f < 4 && ref; f++) {
+    for (size_t f = 0; f < NFORMATS && ref; f++) {
         size_t stride;
         uint8_t *buf = fetch_padded(m, rw, rh, formats[f], &stride);
         if (!buf) continue;
@@ -613,13 +646,13 @@ static void test_fetch_formats(NstyleModel *m) {
     }
     free(ref);
     /* Upsampled too (a different aspect), every format. */
-    for (size_t f = 0; f < 4; f++) {
+    for (size_t f = 0; f < NFORMATS; f++) {
         size_t stride;
         uint8_t *buf = fetch_padded(m, 61, 17, formats[f], &stride);
         free(buf);
     }
     /* At the content's own size the alpha must match the content's within 1/255. */
-    for (size_t f = 1; f < 4; f++) {
+    for (size_t f = 1; f < NFORMATS; f++) {
         size_t stride;
         uint8_t *buf = fetch_padded(m, CW, CH, formats[f], &stride);
         if (!buf) continue;
@@ -858,6 +891,64 @@ static void test_edge_cases(void) {
     group_end();
 }
 
+/* ABI 2: the option table is the library's, and hosts read defaults and ranges from it. */
+static void test_option_table(void) {
+    group_begin("option table: every row's default accepted, ranges enforced, values read back");
+    NstyleModel *m = new_model(2, 1);
+    if (!m) { group_end(); return; }
+    uint32_t count = nstyle_option_count();
+    CHECK(count >= 17);
+    NstyleOptionInfo info;
+    for (uint32_t i = 0; i < count; i++) {
+        CHECK_OK(nstyle_option_info(i, &info));
+        CHECK(info.key && info.default_value && info.doc && info.unit && info.words &&
+              info.accepts && *info.key && *info.doc);
+        CHECK(info.value_type <= NSTYLE_OPTION_LAYERS && info.effect <= NSTYLE_EFFECT_LIVE);
+        NstyleOptionInfo again = {0};
+        CHECK_OK(nstyle_option_find(info.key, &again));
+        CHECK(strcmp(again.key, info.key) == 0 && again.min == info.min);
+        CHECK_OK(nstyle_set_option(m, info.key, info.default_value));
+        char value[256];
+        size_t needed = 0;
+        CHECK_OK(nstyle_get_option(m, info.key, value, sizeof value, &needed));
+        CHECK(needed == strlen(value) + 1);
+        CHECK_OK(nstyle_set_option(m, info.key, value));
+        if (info.value_type == NSTYLE_OPTION_INT && info.min > 0) {
+            char below[32];
+            snprintf(below, sizeof below, "%.0f", info.min - 1);
+            CHECK_STATUS(nstyle_set_option(m, info.key, below), NSTYLE_ERR_ARGUMENT);
+            char range[64];
+            snprintf(range, sizeof range, "%.0f..=%.0f", info.min, info.max);
+            CHECK(strstr(nstyle_last_error(), range) != NULL);
+        }
+    }
+    CHECK_STATUS(nstyle_option_info(count, &info), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_option_info(0, NULL), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_option_find("no_such_option", &info), NSTYLE_ERR_ARGUMENT);
+    CHECK_OK(nstyle_option_find("size", &info));
+    CHECK(info.value_type == NSTYLE_OPTION_INT && info.min == 16 && info.max == 16384);
+    CHECK(strcmp(info.default_value, "512") == 0 && info.effect == NSTYLE_EFFECT_RESTART);
+    /* A short buffer: ARGUMENT, nothing written, the size needed reported. */
+    char tiny[2] = {'x', 'y'};
+    size_t needed = 0;
+    CHECK_STATUS(nstyle_get_option(m, "style_layers", tiny, sizeof tiny, &needed),
+                 NSTYLE_ERR_ARGUMENT);
+    CHECK(tiny[0] == 'x' && needed > 10);
+    CHECK_STATUS(nstyle_get_option(m, "style_layers", NULL, 0, NULL), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_get_option(m, "nope", tiny, sizeof tiny, NULL), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_get_option(NULL, "size", tiny, sizeof tiny, NULL), NSTYLE_ERR_ARGUMENT);
+    /* The result size as the library rounds it; STATE before a content. */
+    uint32_t w = 0, h = 0;
+    CHECK_STATUS(nstyle_result_size(m, &w, &h), NSTYLE_ERR_STATE);
+    CHECK_OK(set_content(m));
+    CHECK_OK(nstyle_set_option(m, "size", "100"));
+    CHECK_OK(nstyle_result_size(m, &w, &h));
+    CHECK(w == 100 && h == 83); /* 48×40 content: 40 * 100 / 48 = 83.3 */
+    CHECK_STATUS(nstyle_result_size(m, NULL, &h), NSTYLE_ERR_ARGUMENT);
+    nstyle_model_free(m);
+    group_end();
+}
+
 /* Peak resident memory of this process so far, in MiB. */
 static long peak_rss_mib(void) {
     struct rusage usage;
@@ -943,6 +1034,7 @@ int main(void) {
     test_cancel();
     test_edge_cases();
     test_huge_images();
+    test_option_table();
 
     printf("%s: %d failed check(s)\n", failures ? "FAIL" : "PASS", failures);
     return failures > 255 ? 255 : failures;

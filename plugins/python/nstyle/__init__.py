@@ -13,8 +13,9 @@
         out = model.fetch(width, height)                         # bytes, rgba8
 
 Pixels are bytes-like objects (bytes, bytearray, memoryview, array.array, ...) or numpy arrays.
-Formats: "rgb8", "rgba8", "rgba16" (native-endian uint16), "rgba_f32" (native float32, 0..1),
-non-premultiplied. Every failure raises nstyle.Error (nstyle.Cancelled for a cancelled step)
+Formats: "rgb8", "rgba8", "bgra8" (Qt/Cairo ARGB32 on little-endian), "rgba16" (native-endian
+uint16), "rgba_f16" (half floats), "rgba_f32" (native float32, 0..1), non-premultiplied; float
+NaN reads as 0 and values are clamped to 0..1 by the library. Every failure raises nstyle.Error (nstyle.Cancelled for a cancelled step)
 with the engine's status and message.
 
 The library is found via $NSTYLE_LIBRARY, then next to this package (inside its folder or
@@ -33,16 +34,18 @@ __all__ = [
     "Error",
     "Format",
     "Model",
+    "Option",
     "Progress",
     "Status",
     "abi_version",
     "last_error",
     "library",
     "library_path",
+    "options",
 ]
 
 #: The ABI version this binding was written for (NSTYLE_ABI_VERSION in include/nstyle.h).
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 
 class Status(enum.IntEnum):
@@ -61,12 +64,15 @@ class Status(enum.IntEnum):
 
 
 class Format(enum.IntEnum):
-    """NstyleFormat; methods also take the names "rgb8", "rgba8", "rgba16", "rgba_f32"."""
+    """NstyleFormat; methods also take the names "rgb8", "rgba8", "bgra8", "rgba16",
+    "rgba_f16", "rgba_f32"."""
 
     RGB8 = 0
     RGBA8 = 1
     RGBA16 = 2
     RGBA_F32 = 3
+    BGRA8 = 4
+    RGBA_F16 = 5
 
 
 # name -> (format, bytes per pixel, numpy dtype name, channels)
@@ -75,6 +81,8 @@ _FORMATS = {
     "rgba8": (Format.RGBA8, 4, "uint8", 4),
     "rgba16": (Format.RGBA16, 8, "uint16", 4),
     "rgba_f32": (Format.RGBA_F32, 16, "float32", 4),
+    "bgra8": (Format.BGRA8, 4, "uint8", 4),
+    "rgba_f16": (Format.RGBA_F16, 8, "float16", 4),
 }
 _FORMAT_NAMES = {f: name for name, (f, _, _, _) in _FORMATS.items()}
 
@@ -153,6 +161,21 @@ class _Progress(ctypes.Structure):
     ]
 
 
+class _OptionInfo(ctypes.Structure):
+    _fields_ = [
+        ("key", ctypes.c_char_p),
+        ("value_type", ctypes.c_uint32),
+        ("effect", ctypes.c_uint32),
+        ("min", ctypes.c_double),
+        ("max", ctypes.c_double),
+        ("words", ctypes.c_char_p),
+        ("default_value", ctypes.c_char_p),
+        ("unit", ctypes.c_char_p),
+        ("doc", ctypes.c_char_p),
+        ("accepts", ctypes.c_char_p),
+    ]
+
+
 _ModelPtr = ctypes.c_void_p
 _c_status = ctypes.c_int  # enum NstyleStatus
 
@@ -176,6 +199,13 @@ FUNCTIONS = {
     "nstyle_fetch_result": (_c_status, [_ModelPtr, ctypes.c_void_p, ctypes.c_uint32,
                                         ctypes.c_uint32, ctypes.c_size_t, ctypes.c_uint32]),
     "nstyle_cancel": (None, [_ModelPtr]),
+    "nstyle_option_count": (ctypes.c_uint32, []),
+    "nstyle_option_info": (_c_status, [ctypes.c_uint32, ctypes.POINTER(_OptionInfo)]),
+    "nstyle_option_find": (_c_status, [ctypes.c_char_p, ctypes.POINTER(_OptionInfo)]),
+    "nstyle_get_option": (_c_status, [_ModelPtr, ctypes.c_char_p, ctypes.c_char_p,
+                                      ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    "nstyle_result_size": (_c_status, [_ModelPtr, ctypes.POINTER(ctypes.c_uint32),
+                                       ctypes.POINTER(ctypes.c_uint32)]),
 }
 
 _LIB_NAME = "libnstyle.so"
@@ -248,6 +278,55 @@ def last_error():
     """nstyle_last_error(): message of the last failed call on this thread."""
     raw = library().nstyle_last_error()
     return raw.decode("utf-8", "replace") if raw else ""
+
+
+class Option:
+    """One row of the library's option table (NstyleOptionInfo): what a host shows and checks.
+
+    key, kind ("int", "float", "choice", "bool", "layers"), effect ("restart", "retarget",
+    "live"), minimum/maximum (numbers; 0 for the others), words (choices, or words accepted
+    besides numbers such as "auto"), default (text), unit, doc, accepts (the values in words).
+    """
+
+    KINDS = ("int", "float", "choice", "bool", "layers")
+    EFFECTS = ("restart", "retarget", "live")
+
+    def __init__(self, info):
+        text = lambda raw: raw.decode("utf-8") if raw else ""  # noqa: E731
+        self.key = text(info.key)
+        self.kind = self.KINDS[info.value_type]
+        self.effect = self.EFFECTS[info.effect]
+        self.minimum = info.min
+        self.maximum = info.max
+        self.words = [w for w in text(info.words).split(",") if w]
+        self.default = text(info.default_value)
+        self.unit = text(info.unit)
+        self.doc = text(info.doc)
+        self.accepts = text(info.accepts)
+
+    def parse_default(self):
+        """The default as a Python value: int, float, bool, or the text itself."""
+        if self.kind == "int" and self.default not in self.words:
+            return int(self.default)
+        if self.kind == "float":
+            return float(self.default)
+        if self.kind == "bool":
+            return self.default == "1"
+        return self.default
+
+    def __repr__(self):
+        return "Option(%r, %s, default %r)" % (self.key, self.kind, self.default)
+
+
+def options():
+    """The library's option table, in display order: a list of Option."""
+    lib = library()
+    rows = []
+    for index in range(lib.nstyle_option_count()):
+        info = _OptionInfo()
+        _check(lib.nstyle_option_info(index, ctypes.byref(info)))
+        rows.append(Option(info))
+    return rows
 
 
 def _check(status):
@@ -470,6 +549,26 @@ class Model:
         """set_option for each keyword."""
         for key, value in options.items():
             self.set_option(key, value)
+
+    def get_option(self, key):
+        """The current value of an option, as text set_option accepts."""
+        k = key.encode("utf-8") if isinstance(key, str) else key
+        needed = ctypes.c_size_t(0)
+        with self._lock:
+            status = self._lib.nstyle_get_option(self._h(), k, None, 0, ctypes.byref(needed))
+            if needed.value == 0:
+                _check(status)
+            buf = ctypes.create_string_buffer(needed.value)
+            _check(self._lib.nstyle_get_option(self._h(), k, buf, needed.value, None))
+        return buf.value.decode("utf-8")
+
+    def result_size(self):
+        """(width, height) of the result for the current content and settings, as the library
+        rounds them (needs a content)."""
+        w, h = ctypes.c_uint32(0), ctypes.c_uint32(0)
+        with self._lock:
+            _check(self._lib.nstyle_result_size(self._h(), ctypes.byref(w), ctypes.byref(h)))
+        return w.value, h.value
 
     # -- running
 

@@ -1,0 +1,427 @@
+//! The option table: every setting a caller can change by name, one row each, with its type,
+//! range, default, unit, one-line doc and what changing it does to a run in progress.
+//!
+//! Everything else is driven by it: [`Settings::default`] parses the defaults, `set_option`
+//! parses and range-checks through the row's [`Domain`], `Settings::validate` re-checks the
+//! current values the same way, restart/retarget decisions compare the rows' values, the C ABI
+//! answers `nstyle_option_info` from it (hosts read defaults and ranges from the library instead
+//! of restating them), and a test keeps the header's option docs equal to [`render_docs`].
+//! Adding an option is one row here and one arm in `Settings::apply`/`Settings::option_text`.
+
+use crate::engine::settings::{parse_layers, WeightedLayer};
+use crate::error::{Error, Result};
+
+/// What changing an option does to a run in progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// The optimisation starts again from the initial image.
+    Restart = 0,
+    /// The current image is kept; the loss targets are rebuilt before the next iteration.
+    Retarget = 1,
+    /// Applies from the next iteration; nothing is rebuilt.
+    Live = 2,
+}
+
+impl Effect {
+    pub fn name(self) -> &'static str {
+        match self {
+            Effect::Restart => "restarts the run",
+            Effect::Retarget => "rebuilds the targets, keeps the image",
+            Effect::Live => "applies from the next step",
+        }
+    }
+}
+
+/// The values an option accepts.
+#[derive(Clone, Copy, Debug)]
+pub enum Domain {
+    /// Whole numbers in `min..=max`, or one of `words` (e.g. `auto`).
+    Int {
+        min: u64,
+        max: u64,
+        words: &'static [&'static str],
+    },
+    /// Finite numbers in `min..=max` (`min` itself excluded when `min_exclusive`).
+    Float {
+        min: f64,
+        max: f64,
+        min_exclusive: bool,
+    },
+    /// Exactly one of the words.
+    Choice(&'static [&'static str]),
+    /// `0` or `1`.
+    Bool,
+    /// VGG-19 layers with optional weights: `relu4_2` or `relu1_1:1,relu2_1:0.5`.
+    Layers,
+}
+
+/// A parsed option value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Int(u64),
+    Word(&'static str),
+    Float(f64),
+    Bool(bool),
+    Layers(Vec<WeightedLayer>),
+}
+
+/// One row of the table.
+#[derive(Debug)]
+pub struct OptionSpec {
+    pub key: &'static str,
+    pub domain: Domain,
+    /// The default, as text that `domain` parses.
+    pub default: &'static str,
+    /// Unit of numeric values ("" when none).
+    pub unit: &'static str,
+    pub doc: &'static str,
+    pub effect: Effect,
+}
+
+const STYLE_LAYERS: &str = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1";
+
+/// Every option, in the order hosts show them.
+pub static OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        key: "size",
+        domain: Domain::Int {
+            min: 16,
+            max: 16_384,
+            words: &[],
+        },
+        default: "512",
+        unit: "px",
+        doc: "longest side of the working image and result",
+        effect: Effect::Restart,
+    },
+    OptionSpec {
+        key: "iterations",
+        domain: Domain::Int {
+            min: 1,
+            max: 1_000_000,
+            words: &[],
+        },
+        default: "500",
+        unit: "",
+        doc: "planned total over all scales",
+        effect: Effect::Restart,
+    },
+    OptionSpec {
+        key: "scales",
+        domain: Domain::Int {
+            min: 1,
+            max: 8,
+            words: &["auto"],
+        },
+        default: "auto",
+        unit: "",
+        doc: "number of scales; auto starts from about a quarter of size",
+        effect: Effect::Restart,
+    },
+    OptionSpec {
+        key: "content_weight",
+        domain: Domain::Float {
+            min: 0.0,
+            max: 1e9,
+            min_exclusive: false,
+        },
+        default: "5",
+        unit: "",
+        doc: "weight of the content loss (detail kept from the photo)",
+        effect: Effect::Live,
+    },
+    OptionSpec {
+        key: "style_weight",
+        domain: Domain::Float {
+            min: 0.0,
+            max: 1e9,
+            min_exclusive: false,
+        },
+        default: "100",
+        unit: "",
+        doc: "weight of the style loss (texture taken from the style)",
+        effect: Effect::Live,
+    },
+    OptionSpec {
+        key: "tv_weight",
+        domain: Domain::Float {
+            min: 0.0,
+            max: 1e9,
+            min_exclusive: false,
+        },
+        default: "0.01",
+        unit: "",
+        doc: "weight of the total-variation smoothing",
+        effect: Effect::Live,
+    },
+    OptionSpec {
+        key: "optimizer",
+        domain: Domain::Choice(&["lbfgs", "adam"]),
+        default: "lbfgs",
+        unit: "",
+        doc: "L-BFGS (fewer iterations) or Adam",
+        effect: Effect::Restart,
+    },
+    OptionSpec {
+        key: "init",
+        domain: Domain::Choice(&["content", "random"]),
+        default: "content",
+        unit: "",
+        doc: "start from the content image or from seeded noise",
+        effect: Effect::Restart,
+    },
+    OptionSpec {
+        key: "seed",
+        domain: Domain::Int {
+            min: 0,
+            max: u64::MAX,
+            words: &[],
+        },
+        default: "0",
+        unit: "",
+        doc: "seeds init=random; CPU runs are bit-identical per seed",
+        effect: Effect::Restart,
+    },
+    OptionSpec {
+        key: "preserve_colors",
+        domain: Domain::Bool,
+        default: "0",
+        unit: "",
+        doc: "1 keeps the content's colours (only luminance is stylised)",
+        effect: Effect::Live,
+    },
+    OptionSpec {
+        key: "style_scale",
+        domain: Domain::Float {
+            min: 0.05,
+            max: 8.0,
+            min_exclusive: false,
+        },
+        default: "1",
+        unit: "×",
+        doc: "style image size relative to the working image",
+        effect: Effect::Retarget,
+    },
+    OptionSpec {
+        key: "content_layers",
+        domain: Domain::Layers,
+        default: "relu4_2",
+        unit: "",
+        doc: "VGG-19 layers of the content loss, e.g. relu4_2 or relu4_2:1,relu5_2:0.5",
+        effect: Effect::Retarget,
+    },
+    OptionSpec {
+        key: "style_layers",
+        domain: Domain::Layers,
+        default: STYLE_LAYERS,
+        unit: "",
+        doc: "VGG-19 layers of the style loss, weight 1 each unless given",
+        effect: Effect::Retarget,
+    },
+    OptionSpec {
+        key: "precision",
+        domain: Domain::Choice(&["auto", "fp32", "bf16", "fp16"]),
+        default: "auto",
+        unit: "",
+        doc: "network precision; auto is bf16 on CUDA and on CPUs with native bf16, else fp32",
+        effect: Effect::Restart,
+    },
+    OptionSpec {
+        key: "max_memory_mb",
+        domain: Domain::Int {
+            min: 0,
+            max: u64::MAX >> 20,
+            words: &["auto"],
+        },
+        default: "auto",
+        unit: "MiB",
+        doc: "memory budget; auto or 0 is 80 % of available RAM on CPU, none on CUDA",
+        effect: Effect::Live,
+    },
+    OptionSpec {
+        key: "lbfgs_history",
+        domain: Domain::Int {
+            min: 1,
+            max: 1000,
+            words: &[],
+        },
+        default: "100",
+        unit: "pairs",
+        doc: "curvature pairs L-BFGS keeps",
+        effect: Effect::Restart,
+    },
+    OptionSpec {
+        key: "learning_rate",
+        domain: Domain::Float {
+            min: 0.0,
+            max: 1000.0,
+            min_exclusive: true,
+        },
+        default: "2",
+        unit: "levels",
+        doc: "Adam step in pixel levels on a 0-255 scale",
+        effect: Effect::Restart,
+    },
+];
+
+/// The row of `key`, or an argument error naming it (quoted at most 64 characters).
+pub fn find(key: &str) -> Result<&'static OptionSpec> {
+    OPTIONS.iter().find(|row| row.key == key).ok_or_else(|| {
+        let shown: String = key.chars().take(64).collect();
+        let more = if key.chars().nth(64).is_some() {
+            "…"
+        } else {
+            ""
+        };
+        Error::arg(format!("unknown option '{shown}{more}'"))
+    })
+}
+
+impl Domain {
+    /// Parses `text` (trimmed), or says what the option accepts.
+    pub fn parse(&self, key: &str, text: &str) -> Result<Value> {
+        let text = text.trim();
+        let refuse = || {
+            let shown: String = text.chars().take(64).collect();
+            Error::arg(format!(
+                "option {key}: '{shown}' is not {}",
+                self.describe()
+            ))
+        };
+        match *self {
+            Domain::Int { min, max, words } => {
+                if let Some(word) = words.iter().find(|w| **w == text) {
+                    return Ok(Value::Word(word));
+                }
+                text.parse::<u64>()
+                    .ok()
+                    .filter(|v| (min..=max).contains(v))
+                    .map(Value::Int)
+                    .ok_or_else(refuse)
+            }
+            Domain::Float {
+                min,
+                max,
+                min_exclusive,
+            } => text
+                .parse::<f64>()
+                .ok()
+                .filter(|v| {
+                    v.is_finite() && *v <= max && (*v > min || (!min_exclusive && *v == min))
+                })
+                .map(Value::Float)
+                .ok_or_else(refuse),
+            Domain::Choice(words) => words
+                .iter()
+                .find(|w| **w == text)
+                .map(|w| Value::Word(w))
+                .ok_or_else(refuse),
+            Domain::Bool => match text {
+                "0" => Ok(Value::Bool(false)),
+                "1" => Ok(Value::Bool(true)),
+                _ => Err(refuse()),
+            },
+            Domain::Layers => parse_layers(text).map(Value::Layers).map_err(|e| match e {
+                Error::Argument(why) => Error::arg(format!("option {key}: {why}")),
+                other => other,
+            }),
+        }
+    }
+
+    /// What the domain accepts, in words: "a whole number in 16..=16384", "lbfgs or adam"…
+    pub fn describe(&self) -> String {
+        match *self {
+            Domain::Int { min, max, words } => {
+                let range = format!("a whole number in {min}..={max}");
+                words
+                    .iter()
+                    .fold(range, |text, word| format!("{text} or '{word}'"))
+            }
+            Domain::Float {
+                min,
+                max,
+                min_exclusive,
+            } => {
+                let low = if min_exclusive { "above" } else { "from" };
+                format!("a finite number {low} {min} to {max}")
+            }
+            Domain::Choice(words) => one_of(words),
+            Domain::Bool => "0 or 1".into(),
+            Domain::Layers => {
+                "a list of VGG-19 layers such as relu4_2 or relu1_1:1,relu2_1:0.5".into()
+            }
+        }
+    }
+}
+
+fn one_of(words: &[&str]) -> String {
+    match words {
+        [] => String::new(),
+        [only] => only.to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// One line per option for the header's documentation of `nstyle_set_option`:
+/// `- key: doc; values (default D) [effect]`.
+pub fn render_docs() -> String {
+    OPTIONS
+        .iter()
+        .map(|row| {
+            let unit = if row.unit.is_empty() {
+                String::new()
+            } else {
+                format!(", in {}", row.unit)
+            };
+            format!(
+                "- `{}`: {}; {}{unit} (default `{}`; {})\n",
+                row.key,
+                row.doc,
+                row.domain.describe(),
+                row.default,
+                row.effect.name()
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_parses_and_keys_are_unique() {
+        for (i, row) in OPTIONS.iter().enumerate() {
+            row.domain
+                .parse(row.key, row.default)
+                .unwrap_or_else(|e| panic!("{}: {e}", row.key));
+            assert!(OPTIONS[..i].iter().all(|other| other.key != row.key));
+            assert!(!row.doc.is_empty());
+        }
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_range() {
+        let err = find("size").unwrap().domain.parse("size", "8").unwrap_err();
+        assert!(err.to_string().contains("16..=16384"), "{err}");
+        let err = find("style_scale")
+            .unwrap()
+            .domain
+            .parse("style_scale", "9")
+            .unwrap_err();
+        assert!(err.to_string().contains("0.05 to 8"), "{err}");
+        let err = find("optimizer")
+            .unwrap()
+            .domain
+            .parse("optimizer", "sgd")
+            .unwrap_err();
+        assert!(err.to_string().contains("lbfgs or adam"), "{err}");
+    }
+
+    #[test]
+    fn a_huge_unknown_key_is_quoted_short() {
+        let key = "k".repeat(100_000);
+        let err = find(&key).unwrap_err().to_string();
+        assert!(err.len() < 200, "{} bytes", err.len());
+    }
+}
