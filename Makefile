@@ -76,3 +76,4 @@ clean:
 include mk/c.mk
 include mk/gimp.mk
 include mk/krita.mk
+include mk/gpu.mk
