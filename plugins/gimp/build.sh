@@ -5,8 +5,9 @@
 #
 #   plugins/gimp/build.sh 2|3 OUTDIR LIBNSTYLE [WEIGHTS]
 #
-# Compiles against libgimp-2.0 (front end nstyle-gimp2.c) or libgimp-3.0 (nstyle-gimp3.c),
-# both with the shared core nstyle-core.c. Needs pkg-config and the libgimp development files.
+# Compiles against libgimp-2.0 (front end nstyle-gimp2.c) or libgimp-3.0 (nstyle-gimp3.c), both
+# with the shared core nstyle-core.c and the shared UI helpers nstyle-ui.c. Needs pkg-config and
+# the libgimp development files.
 set -euo pipefail
 version=$1 out=$2 lib=$3 weights=${4:-}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,7 +27,7 @@ mkdir -p "$out"
 cflags=$(pkg-config --cflags $pkgs | sed 's/-I/-isystem /g')
 ${CC:-cc} -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-deprecated-declarations \
   -I"$root/include" $cflags \
-  "$here/nstyle-core.c" "$here/$front" -o "$out/nstyle.tmp" \
+  "$here/nstyle-core.c" "$here/nstyle-ui.c" "$here/$front" -o "$out/nstyle.tmp" \
   -L"$(dirname "$lib")" -lnstyle $(pkg-config --libs $pkgs) -lm \
   -Wl,-rpath,'$ORIGIN' -Wl,--enable-new-dtags
 mv "$out/nstyle.tmp" "$out/nstyle"

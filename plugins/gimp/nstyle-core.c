@@ -1,11 +1,17 @@
 /*
  * nstyle GIMP plug-in core, shared by the GIMP 2.10 and 3.0 front ends (see nstyle-core.h).
  *
- * Threads: every libgimp call happens on the main thread. A worker thread owns the engine while
- * it runs: it steps the model in small chunks, publishes the progress, fetches a preview when
- * the main thread asks for one and the final result at the end. The main thread advances GIMP's
- * progress, writes previews into the preview layer, and forwards a cancel to nstyle_cancel(),
- * which the ABI allows from any thread.
+ * ns_core_run goes through five steps, each its own function: read the layer (ns_target_init,
+ * ns_read_region), set up the model (ns_model_setup, ns_model_add_style), step it with progress,
+ * previews and cancel (ns_optimise), fetch the result (ns_fetch_result) and commit the new layer
+ * (ns_commit_layer). Engine values (defaults, ranges, the working size) are never restated here:
+ * they come from libnstyle's option table, nstyle_result_size and the engine's own checks.
+ *
+ * Threads: every libgimp call happens on the main thread. While the model steps, a worker thread
+ * owns it: it steps one iteration at a time, publishes the progress and fetches a preview when
+ * the main thread asks for one. The main thread advances GIMP's progress, writes previews into
+ * the preview layer, and forwards a cancel to nstyle_cancel(), which the ABI allows from any
+ * thread; after the join it fetches the result itself.
  */
 
 #include "nstyle-core.h"
@@ -75,9 +81,22 @@ static gboolean ns_image_valid(NsImage image) { return image > 0 && gimp_image_i
 static GQuark ns_error_quark(void) { return g_quark_from_static_string("nstyle-gimp-error"); }
 
 /* Float RGBA, 0..1, non-premultiplied: what the engine takes (NSTYLE_RGBA_F32) and what GEGL
- * converts every GIMP precision and colour model (gray included) to and from. */
+ * converts every GIMP precision and colour model (gray included) to and from. Float images may
+ * hold NaN, infinities or values outside 0..1: the library reads NaN as 0 and clamps the rest
+ * (see NSTYLE_RGBA_F32 in nstyle.h), so they are handed over as GEGL gives them. */
 #define NS_PIXEL_FORMAT "R'G'B'A float"
 #define NS_BPP (4 * sizeof(float))
+
+/* GIMP-side timing and memory choices (not engine values). */
+#define NS_PUMP_INTERVAL_MS 30      /* longest wait for the worker before the dialog runs again */
+#define NS_PREVIEW_INTERVAL_S 2     /* how often an interactive run refreshes the preview layer */
+#define NS_STYLE_READ_MARGIN 2.0    /* the style is read at up to this many times the side the
+                                     * engine scales it to, so that scaling has detail to average */
+#define NS_STYLE_READ_FLOOR 1024    /* styles up to this side are always read whole: a scaled
+                                     * read would save little */
+
+/* ---------------------------------------------------------------------------------------- */
+/* The engine's option table.                                                                 */
 
 gboolean ns_core_check_abi(GError **error) {
   uint32_t abi = nstyle_abi_version();
@@ -91,6 +110,36 @@ gboolean ns_core_check_abi(GError **error) {
   return TRUE;
 }
 
+const NstyleOptionInfo *ns_option(const char *key) {
+  /* Read once: the rows' strings are static in the library. Main thread only. */
+  static NstyleOptionInfo *table = NULL;
+  static uint32_t count = 0;
+  if (!table) {
+    GError *error = NULL;
+    if (!ns_core_check_abi(&error)) g_error("%s", error->message);
+    count = nstyle_option_count();
+    table = g_new0(NstyleOptionInfo, count);
+    for (uint32_t i = 0; i < count; i++)
+      if (nstyle_option_info(i, &table[i]) != NSTYLE_OK) g_error("%s", nstyle_last_error());
+  }
+  for (uint32_t i = 0; i < count; i++)
+    if (strcmp(table[i].key, key) == 0) return &table[i];
+  g_error("The nstyle library next to the plug-in has no option '%s'. Reinstall the plug-in.",
+          key);
+  return NULL;
+}
+
+gdouble ns_option_default(const char *key) {
+  const NstyleOptionInfo *o = ns_option(key);
+  gchar *end = NULL;
+  gdouble value = g_ascii_strtod(o->default_value, &end);
+  if (end == o->default_value || *end)
+    g_error("The nstyle option '%s' has no numeric default ('%s')", key, o->default_value);
+  return value;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
 gchar *ns_core_layer_name(const NsParams *params) {
   if (NS_IS_IMAGE(params->style_image) && ns_image_valid(params->style_image)) {
     gchar *name = gimp_image_get_name(params->style_image);
@@ -102,16 +151,6 @@ gchar *ns_core_layer_name(const NsParams *params) {
   return g_strdup("Neural Style");
 }
 
-/* Keeps values the engine accepts: finite, 0..1. */
-static void ns_sanitize(float *px, gsize count) {
-  for (gsize i = 0; i < count; i++) {
-    float v = px[i];
-    if (!(v >= 0.0f)) v = 0.0f; /* negative or NaN */
-    if (v > 1.0f) v = 1.0f;
-    px[i] = v;
-  }
-}
-
 static float *ns_alloc_pixels(gint w, gint h, GError **error) {
   gsize n = (gsize)w * (gsize)h * NS_BPP;
   float *px = g_try_malloc(n);
@@ -121,40 +160,109 @@ static float *ns_alloc_pixels(gint w, gint h, GError **error) {
   return px;
 }
 
-/* Reads the style: a copy of an open image or a file loaded through GIMP, flattened, read as
- * float RGBA; scaled down (by GEGL) when far larger than the engine will use. */
-static float *ns_load_style(const NsParams *p, gint work_size, gint *out_w, gint *out_h,
-                            GError **error) {
-  NsImage img;
-  if (NS_IS_IMAGE(p->style_image)) {
-    if (!ns_image_valid(p->style_image)) {
-      g_set_error(error, NS_ERROR, 0, "The style image is no longer open");
-      return NULL;
-    }
-    img = gimp_image_duplicate(p->style_image);
-  } else {
-    if (!p->style_file || !*p->style_file) {
-      g_set_error(error, NS_ERROR, 0,
-                  "No style image given: choose a painting (style-file is empty)");
-      return NULL;
-    }
-    if (!g_file_test(p->style_file, G_FILE_TEST_EXISTS)) {
-      g_set_error(error, NS_ERROR, 0, "Style file '%s' does not exist", p->style_file);
-      return NULL;
-    }
-    if (!g_file_test(p->style_file, G_FILE_TEST_IS_REGULAR)) {
-      g_set_error(error, NS_ERROR, 0, "Style file '%s' is not a file", p->style_file);
-      return NULL;
-    }
-    img = ns_file_load(p->style_file);
+static gboolean ns_engine_error(GError **error, const gchar *what) {
+  g_set_error(error, NS_ERROR, 0, "%s: %s", what, nstyle_last_error());
+  return FALSE;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* What the run works on.                                                                     */
+
+typedef struct {
+  NsImage image;
+  NsDrawable drawable;
+  gint dw, dh, dx, dy;       /* drawable size and offsets */
+  gint rx, ry, rw, rh;       /* region worked on, drawable coordinates */
+  gboolean has_selection;
+  GimpImageType type;        /* of the new layer: the drawable's (alpha kept, gray stays gray) */
+  gchar *name;
+} NsTarget;
+
+/* Checks that the drawable is something the filter works on and finds the region: with a
+ * selection, the selection's bounding box within the layer (the new layer then shows only
+ * inside the selection, through a mask made from it: ns_layer_add); without one, the whole
+ * layer. */
+static gboolean ns_target_init(NsTarget *t, NsImage image, NsDrawable drawable,
+                               const NsParams *p, GError **error) {
+  memset(t, 0, sizeof *t);
+  if (ns_image_base_type(image) == GIMP_INDEXED) {
+    g_set_error(error, NS_ERROR, 0,
+                "Neural Style works on RGB and grayscale images; convert this indexed image "
+                "first (Image ▸ Mode ▸ RGB)");
+    return FALSE;
   }
+  if (!ns_item_is_layer(drawable)) {
+    g_set_error(error, NS_ERROR, 0,
+                "Neural Style works on a layer: select a layer, not a channel or a layer mask");
+    return FALSE;
+  }
+  t->image = image;
+  t->drawable = drawable;
+  t->dw = ns_drawable_width(drawable);
+  t->dh = ns_drawable_height(drawable);
+  ns_drawable_offsets(drawable, &t->dx, &t->dy);
+  t->type = gimp_drawable_type(drawable);
+  t->has_selection = !gimp_selection_is_empty(image);
+  if (t->has_selection) {
+    if (!gimp_drawable_mask_intersect(drawable, &t->rx, &t->ry, &t->rw, &t->rh) || t->rw <= 0 ||
+        t->rh <= 0) {
+      g_set_error(error, NS_ERROR, 0, "The selection does not overlap the layer");
+      return FALSE;
+    }
+  } else {
+    t->rw = t->dw;
+    t->rh = t->dh;
+  }
+  t->name = ns_core_layer_name(p);
+  return TRUE;
+}
+
+/* The region's pixels as float RGBA (see NS_PIXEL_FORMAT: no clean-up needed). */
+static float *ns_read_region(const NsTarget *t, GError **error) {
+  float *px = ns_alloc_pixels(t->rw, t->rh, error);
+  if (!px) return NULL;
+  GeglBuffer *src = gimp_drawable_get_buffer(t->drawable);
+  gegl_buffer_get(src, GEGL_RECTANGLE(t->rx, t->ry, t->rw, t->rh), 1.0,
+                  babl_format(NS_PIXEL_FORMAT), px, t->rw * NS_BPP, GEGL_ABYSS_NONE);
+  g_object_unref(src);
+  return px;
+}
+
+/* The checks on the style that cost nothing, made before the engine loads its weights. */
+static gboolean ns_check_style_source(const NsParams *p, GError **error) {
+  if (NS_IS_IMAGE(p->style_image)) {
+    if (ns_image_valid(p->style_image)) return TRUE;
+    g_set_error(error, NS_ERROR, 0, "The style image is no longer open");
+    return FALSE;
+  }
+  if (!p->style_file || !*p->style_file) {
+    g_set_error(error, NS_ERROR, 0, "No style image given: choose a painting (style-file is empty)");
+    return FALSE;
+  }
+  if (!g_file_test(p->style_file, G_FILE_TEST_EXISTS)) {
+    g_set_error(error, NS_ERROR, 0, "Style file '%s' does not exist", p->style_file);
+    return FALSE;
+  }
+  if (!g_file_test(p->style_file, G_FILE_TEST_IS_REGULAR)) {
+    g_set_error(error, NS_ERROR, 0, "Style file '%s' is not a file", p->style_file);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Reads the style (a copy of an open image, or a file loaded through GIMP, so any format GIMP
+ * opens), flattened, as float RGBA, its longest side at most `cap` (GEGL's scaled read averages,
+ * which keeps a huge photo of a painting from costing gigabytes). */
+static float *ns_read_style(const NsParams *p, gint cap, gint *out_w, gint *out_h,
+                            GError **error) {
+  NsImage img = NS_IS_IMAGE(p->style_image) ? gimp_image_duplicate(p->style_image)
+                                            : ns_file_load(p->style_file);
   if (!ns_image_valid(img)) {
     const gchar *why = ns_pdb_error();
     g_set_error(error, NS_ERROR, 0, "Could not open the style image '%s'%s%s",
                 p->style_file ? p->style_file : "", why && *why ? ": " : "", why ? why : "");
     return NULL;
   }
-
   float *px = NULL;
   NsLayer flat = ns_image_flatten(img);
   if (!NS_IS_LAYER(flat)) {
@@ -162,17 +270,12 @@ static float *ns_load_style(const NsParams *p, gint work_size, gint *out_w, gint
   } else {
     GeglBuffer *buf = gimp_drawable_get_buffer(NS_DRAWABLE(flat));
     gint sw = gegl_buffer_get_width(buf), sh = gegl_buffer_get_height(buf);
-    /* The engine resizes the style to the working image; a huge photo of a painting is read at
-     * most at twice that (GEGL's scaled read averages), which keeps memory in check. */
-    gint cap = MAX(2 * work_size, 1024);
-    gdouble scale = 1.0;
-    if (MAX(sw, sh) > cap) scale = (gdouble)cap / MAX(sw, sh);
+    gdouble scale = MAX(sw, sh) > cap ? (gdouble)cap / MAX(sw, sh) : 1.0;
     gint w = MAX(1, (gint)floor(sw * scale)), h = MAX(1, (gint)floor(sh * scale));
     px = ns_alloc_pixels(w, h, error);
     if (px) {
       gegl_buffer_get(buf, GEGL_RECTANGLE(0, 0, w, h), scale, babl_format(NS_PIXEL_FORMAT), px,
                       w * NS_BPP, GEGL_ABYSS_CLAMP);
-      ns_sanitize(px, (gsize)w * h * 4);
       *out_w = w;
       *out_h = h;
     }
@@ -183,12 +286,125 @@ static float *ns_load_style(const NsParams *p, gint work_size, gint *out_w, gint
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* The worker thread.                                                                         */
+/* Setting up the model.                                                                      */
+
+/* Sets one engine option; a value the engine refuses is reported under the procedure
+ * argument's name with the engine's message, which names the accepted range. */
+static gboolean ns_set_option(NstyleModel *model, const char *key, const gchar *value,
+                              const gchar *arg, const gchar *note, GError **error) {
+  if (nstyle_set_option(model, key, value) == NSTYLE_OK) return TRUE;
+  g_set_error(error, NS_ERROR, 0, "Invalid %s %s: %s%s", arg, value, nstyle_last_error(),
+              note ? note : "");
+  return FALSE;
+}
+
+static gboolean ns_set_option_int(NstyleModel *model, const char *key, gint value,
+                                  const gchar *arg, const gchar *note, GError **error) {
+  gchar text[32];
+  g_snprintf(text, sizeof text, "%d", value);
+  return ns_set_option(model, key, text, arg, note, error);
+}
+
+static gboolean ns_set_option_double(NstyleModel *model, const char *key, gdouble value,
+                                     const gchar *arg, GError **error) {
+  gchar text[G_ASCII_DTOSTR_BUF_SIZE];
+  /* C locale whatever GIMP's is: the engine takes a decimal point, never a decimal comma. */
+  g_ascii_dtostr(text, sizeof text, value);
+  return ns_set_option(model, key, text, arg, NULL, error);
+}
+
+/* Size 0: the region's own longest side, brought into the range the engine takes. */
+static gint ns_auto_size(const NsTarget *t) {
+  const NstyleOptionInfo *o = ns_option("size");
+  return (gint)CLAMP((gdouble)MAX(t->rw, t->rh), o->min, o->max);
+}
+
+/* The procedure's arguments as engine options; the engine checks their ranges. */
+static gboolean ns_apply_params(NstyleModel *model, const NsParams *p, const NsTarget *t,
+                                GError **error) {
+  gint size = p->size == 0 ? ns_auto_size(t) : p->size;
+  return ns_set_option_int(model, "size", size, "size", " (or 0: the layer's own size)", error) &&
+         ns_set_option_int(model, "iterations", p->iterations, "iterations", NULL, error) &&
+         ns_set_option_double(model, "content_weight", p->content_weight, "content-weight",
+                              error) &&
+         ns_set_option_double(model, "style_weight", p->style_weight, "style-weight", error) &&
+         ns_set_option_double(model, "tv_weight", p->tv_weight, "tv-weight", error) &&
+         ns_set_option_int(model, "preserve_colors", p->preserve_colors ? 1 : 0,
+                           "preserve-colors", NULL, error);
+}
+
+/* NSTYLE_OPTIONS="key=value;key=value": extra engine options (e.g. precision=fp32;seed=1),
+ * applied after the procedure's arguments, so they win. */
+static gboolean ns_apply_env_options(NstyleModel *model, GError **error) {
+  const gchar *env = g_getenv("NSTYLE_OPTIONS");
+  if (!env || !*env) return TRUE;
+  gchar **items = g_strsplit(env, ";", -1);
+  gboolean ok = TRUE;
+  for (gchar **it = items; ok && *it; it++) {
+    gchar *item = g_strstrip(*it);
+    if (!*item) continue;
+    gchar *eq = strchr(item, '=');
+    if (!eq) {
+      g_set_error(error, NS_ERROR, 0, "NSTYLE_OPTIONS: '%s' is not key=value", item);
+      ok = FALSE;
+      break;
+    }
+    *eq = '\0';
+    gchar *key = g_strstrip(item), *value = g_strstrip(eq + 1);
+    if (nstyle_set_option(model, key, value) != NSTYLE_OK)
+      ok = ns_engine_error(error, "NSTYLE_OPTIONS");
+  }
+  g_strfreev(items);
+  return ok;
+}
+
+/* A model with the weights loaded, the settings applied and the region as its content. */
+static NstyleModel *ns_model_setup(const NsParams *p, const NsTarget *t, const float *content,
+                                   GError **error) {
+  NstyleModel *model = NULL;
+  if (nstyle_model_create(NULL, g_getenv("NSTYLE_DEVICE"), &model) != NSTYLE_OK) {
+    ns_engine_error(error, "Neural Style could not start");
+    return NULL;
+  }
+  if (ns_apply_params(model, p, t, error) && ns_apply_env_options(model, error)) {
+    if (nstyle_set_content(model, content, t->rw, t->rh, (size_t)t->rw * NS_BPP,
+                           NSTYLE_RGBA_F32) == NSTYLE_OK)
+      return model;
+    ns_engine_error(error, "The layer could not be used");
+  }
+  nstyle_model_free(model);
+  return NULL;
+}
+
+/* The longest side worth reading the style at: the engine scales the style so its longest side
+ * is the working image's (nstyle_result_size, as the library rounds it) times style_scale. No
+ * cap when the library cannot say. */
+static gint ns_style_read_cap(const NstyleModel *model) {
+  uint32_t w = 0, h = 0;
+  gchar text[G_ASCII_DTOSTR_BUF_SIZE];
+  if (nstyle_result_size(model, &w, &h) != NSTYLE_OK ||
+      nstyle_get_option(model, "style_scale", text, sizeof text, NULL) != NSTYLE_OK)
+    return G_MAXINT;
+  gdouble side = NS_STYLE_READ_MARGIN * MAX(w, h) * g_ascii_strtod(text, NULL);
+  return (gint)CLAMP(side, NS_STYLE_READ_FLOOR, G_MAXINT);
+}
+
+static gboolean ns_model_add_style(NstyleModel *model, const NsParams *p, GError **error) {
+  gint sw = 0, sh = 0;
+  float *style = ns_read_style(p, ns_style_read_cap(model), &sw, &sh, error);
+  if (!style) return FALSE;
+  NstyleStatus s = nstyle_add_style(model, style, sw, sh, (size_t)sw * NS_BPP, NSTYLE_RGBA_F32,
+                                    1.0f);
+  g_free(style);
+  return s == NSTYLE_OK || ns_engine_error(error, "The style image could not be used");
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The worker thread: owns the model while it steps.                                          */
 
 typedef struct {
   NstyleModel *model;
-  guint chunk; /* iterations per nstyle_step */
-  gint rw, rh; /* region size: previews and the result are fetched at it */
+  gint rw, rh; /* region size: previews are fetched at it */
 
   GMutex lock;
   GCond cond;
@@ -198,10 +414,9 @@ typedef struct {
   gchar *message; /* nstyle_last_error() is per thread: copied here by the worker */
   NstyleProgress progress;
   gboolean progress_new;
-  gboolean preview_ready; /* pixels holds a preview the main thread has not written yet */
+  gboolean preview_ready; /* pixels hold a preview; the worker leaves them alone until cleared */
   /* main -> worker, under lock */
   gboolean want_preview;
-  /* the region's pixels: the worker writes under lock, the main thread reads under lock */
   float *pixels;
 } NsWorker;
 
@@ -214,62 +429,85 @@ static void ns_worker_finish(NsWorker *w, NstyleStatus status) {
   g_mutex_unlock(&w->lock);
 }
 
+/* One iteration a step, so progress and cancel answer within about one iteration; a preview
+ * fetched between steps when the main thread asks. The final result is fetched by the main
+ * thread after the join. */
 static gpointer ns_worker_main(gpointer data) {
   NsWorker *w = data;
-  size_t stride = (size_t)w->rw * NS_BPP;
   for (;;) {
     NstyleProgress p;
     memset(&p, 0, sizeof p);
-    NstyleStatus s = nstyle_step(w->model, w->chunk, &p);
-    if (s != NSTYLE_OK) {
+    NstyleStatus s = nstyle_step(w->model, 1, &p);
+    if (s != NSTYLE_OK || p.iteration >= p.total) {
+      g_mutex_lock(&w->lock);
+      w->progress = p;
+      w->progress_new = s == NSTYLE_OK;
+      g_mutex_unlock(&w->lock);
       ns_worker_finish(w, s);
       return NULL;
     }
-    gboolean finished = p.iteration >= p.total;
     g_mutex_lock(&w->lock);
     w->progress = p;
     w->progress_new = TRUE;
-    gboolean want = w->want_preview && !finished && !w->preview_ready;
-    if (want) {
+    if (w->want_preview && !w->preview_ready) {
       /* A fetch resamples to the region size: a few ms to a few hundred ms. */
-      s = nstyle_fetch_result(w->model, w->pixels, w->rw, w->rh, stride, NSTYLE_RGBA_F32);
-      if (s == NSTYLE_OK) {
-        w->preview_ready = TRUE;
-        w->want_preview = FALSE;
-      }
+      s = nstyle_fetch_result(w->model, w->pixels, w->rw, w->rh, (size_t)w->rw * NS_BPP,
+                              NSTYLE_RGBA_F32);
+      w->preview_ready = s == NSTYLE_OK;
+      w->want_preview = FALSE;
     }
     g_cond_signal(&w->cond);
     g_mutex_unlock(&w->lock);
-    if (want && s != NSTYLE_OK) {
-      ns_worker_finish(w, s);
-      return NULL;
-    }
-    if (finished) {
-      g_mutex_lock(&w->lock);
-      s = nstyle_fetch_result(w->model, w->pixels, w->rw, w->rh, stride, NSTYLE_RGBA_F32);
-      w->preview_ready = FALSE;
-      g_mutex_unlock(&w->lock);
+    if (s != NSTYLE_OK) {
       ns_worker_finish(w, s);
       return NULL;
     }
   }
 }
 
+/* What the worker reported since the main thread last looked. */
+typedef struct {
+  gboolean done;
+  gboolean progress_new;
+  NstyleProgress progress;
+  gboolean preview_ready;
+} NsNews;
+
+/* Waits up to NS_PUMP_INTERVAL_MS for news, so the dialog keeps answering meanwhile. */
+static NsNews ns_worker_wait(NsWorker *w) {
+  NsNews n;
+  g_mutex_lock(&w->lock);
+  if (!w->done && !w->progress_new && !w->preview_ready)
+    g_cond_wait_until(&w->cond, &w->lock,
+                      g_get_monotonic_time() + NS_PUMP_INTERVAL_MS * G_TIME_SPAN_MILLISECOND);
+  n.done = w->done;
+  n.progress_new = w->progress_new;
+  n.progress = w->progress;
+  n.preview_ready = w->preview_ready;
+  w->progress_new = FALSE;
+  g_mutex_unlock(&w->lock);
+  return n;
+}
+
+/* The main thread is done with the preview in pixels: the worker may fetch the next. */
+static void ns_worker_preview_taken(NsWorker *w) {
+  g_mutex_lock(&w->lock);
+  w->preview_ready = FALSE;
+  g_mutex_unlock(&w->lock);
+}
+
+static void ns_worker_request_preview(NsWorker *w) {
+  g_mutex_lock(&w->lock);
+  if (!w->done && !w->preview_ready) w->want_preview = TRUE;
+  g_mutex_unlock(&w->lock);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Layers.                                                                                    */
 
-typedef struct {
-  NsImage image;
-  NsDrawable drawable;
-  gint dw, dh, dx, dy;       /* drawable size and offsets */
-  gint rx, ry, rw, rh;       /* region worked on, drawable coordinates */
-  gboolean has_selection;
-  GimpImageType type;        /* of the new layer: the drawable's (alpha kept, gray stays gray) */
-  gchar *name;
-} NsTarget;
-
 /* A new layer above the drawable: the drawable's pixels outside the region (hidden by the mask
- * anyway), a selection mask when there is a selection. */
+ * anyway), and with a selection a mask made from it, so the result shows only inside the
+ * selection, soft edges included, and the user can still edit where it shows. */
 static NsLayer ns_layer_add(const NsTarget *t) {
   NsLayer layer = gimp_layer_new(t->image, t->name, t->dw, t->dh, t->type, 100.0,
                                  GIMP_LAYER_MODE_NORMAL);
@@ -301,175 +539,65 @@ static void ns_layer_write(const NsTarget *t, NsLayer layer, const float *px) {
   gimp_drawable_update(NS_DRAWABLE(layer), t->rx, t->ry, t->rw, t->rh);
 }
 
+/* The layer shown while an interactive run forms. It lives outside the undo history (undo
+ * frozen while it exists), so a cancel can take it away without a trace. */
+typedef struct {
+  NsLayer layer;
+  gboolean undo_frozen;
+  gboolean image_was_dirty; /* before the first preview */
+  gboolean ever_shown;
+} NsPreview;
+
+static void ns_preview_show(NsPreview *pv, const NsTarget *t, const float *px) {
+  if (!pv->ever_shown) {
+    pv->ever_shown = TRUE;
+    pv->image_was_dirty = gimp_image_is_dirty(t->image);
+    pv->undo_frozen = gimp_image_undo_freeze(t->image);
+    pv->layer = ns_layer_add(t);
+  }
+  if (!NS_IS_LAYER(pv->layer)) return;
+  ns_layer_write(t, pv->layer, px);
+  gimp_displays_flush();
+}
+
+static void ns_preview_remove(NsPreview *pv, NsImage image) {
+  if (NS_IS_LAYER(pv->layer)) gimp_image_remove_layer(image, pv->layer);
+  pv->layer = NS_NO_LAYER;
+  if (pv->undo_frozen) gimp_image_undo_thaw(image);
+  pv->undo_frozen = FALSE;
+}
+
 /* ---------------------------------------------------------------------------------------- */
+/* Stepping with progress, previews and cancel.                                               */
 
-static gboolean ns_engine_error(GError **error, const gchar *what) {
-  g_set_error(error, NS_ERROR, 0, "%s: %s", what, nstyle_last_error());
-  return FALSE;
+static void ns_show_progress(const NstyleProgress *p) {
+  gimp_progress_set_text_printf("Neural Style: iteration %u of %u (scale %u of %u)", p->iteration,
+                                p->total, p->scale + 1, p->scales);
+  gboolean updated = gimp_progress_update((gdouble)p->iteration / p->total);
+  if (g_getenv("NSTYLE_GIMP_DEBUG"))
+    g_printerr("nstyle: iteration %u of %u, loss %g (progress %d)\n", p->iteration, p->total,
+               p->loss, updated);
 }
 
-/* NSTYLE_OPTIONS="key=value;key=value": extra engine options (e.g. precision=fp32;seed=1),
- * applied after the procedure's arguments. */
-static gboolean ns_apply_env_options(NstyleModel *model, GError **error) {
-  const gchar *env = g_getenv("NSTYLE_OPTIONS");
-  if (!env || !*env) return TRUE;
-  gchar **items = g_strsplit(env, ";", -1);
-  gboolean ok = TRUE;
-  for (gchar **it = items; ok && *it; it++) {
-    gchar *item = g_strstrip(*it);
-    if (!*item) continue;
-    gchar *eq = strchr(item, '=');
-    if (!eq) {
-      g_set_error(error, NS_ERROR, 0, "NSTYLE_OPTIONS: '%s' is not key=value", item);
-      ok = FALSE;
-      break;
-    }
-    *eq = '\0';
-    gchar *key = g_strstrip(item), *value = g_strstrip(eq + 1);
-    if (nstyle_set_option(model, key, value) != NSTYLE_OK)
-      ok = ns_engine_error(error, "NSTYLE_OPTIONS");
-  }
-  g_strfreev(items);
-  return ok;
+/* What the run came to: done, stopped by the user (nstyle_cancel makes the step return
+ * NSTYLE_ERR_CANCELLED; a cancel that came as the last step finished counts too), or failed with
+ * the engine's message. */
+static NsRunStatus ns_outcome(const NsWorker *w, const NsUi *ui, GError **error) {
+  if (w->status == NSTYLE_ERR_CANCELLED || (ui->cancel && *ui->cancel)) return NS_RUN_CANCELLED;
+  if (w->status == NSTYLE_OK) return NS_RUN_OK;
+  g_set_error(error, NS_ERROR, 0, "Neural Style failed: %s", w->message ? w->message : "?");
+  return NS_RUN_ERROR;
 }
 
-static gboolean ns_set_option_int(NstyleModel *model, const char *key, gint value,
-                                  GError **error) {
-  gchar text[32];
-  g_snprintf(text, sizeof text, "%d", value);
-  if (nstyle_set_option(model, key, text) != NSTYLE_OK) {
-    g_set_error(error, NS_ERROR, 0, "Invalid %s %d: %s", key, value, nstyle_last_error());
-    return FALSE;
-  }
-  return TRUE;
-}
-
-static gboolean ns_check_params(const NsParams *p, GError **error) {
-  if (p->size != 0 && (p->size < 16 || p->size > NS_MAX_SIZE)) {
-    g_set_error(error, NS_ERROR, 0, "size must be 0 (the layer's size) or 16..%d, not %d",
-                NS_MAX_SIZE, p->size);
-    return FALSE;
-  }
-  if (p->iterations < 1 || p->iterations > NS_MAX_ITERATIONS) {
-    g_set_error(error, NS_ERROR, 0, "iterations must be 1..%d, not %d", NS_MAX_ITERATIONS,
-                p->iterations);
-    return FALSE;
-  }
-  const gdouble w[3] = {p->content_weight, p->style_weight, p->tv_weight};
-  const char *names[3] = {"content-weight", "style-weight", "tv-weight"};
-  for (int i = 0; i < 3; i++)
-    if (!(w[i] >= 0.0 && w[i] <= NS_MAX_WEIGHT)) {
-      g_set_error(error, NS_ERROR, 0, "%s must be 0..%g, not %g", names[i], NS_MAX_WEIGHT, w[i]);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-NsRunStatus ns_core_run(NsImage image, NsDrawable drawable, const NsParams *p, const NsUi *ui,
-                        NsLayer *out_layer, GError **error) {
-  static const NsUi no_ui = {FALSE, NULL, NULL, NULL};
-  if (!ui) ui = &no_ui;
-  *out_layer = NS_NO_LAYER;
-
-  if (!ns_core_check_abi(error) || !ns_check_params(p, error)) return NS_RUN_ERROR;
-  if (ns_image_base_type(image) == GIMP_INDEXED) {
-    g_set_error(error, NS_ERROR, 0,
-                "Neural Style works on RGB and grayscale images; convert this indexed image "
-                "first (Image ▸ Mode ▸ RGB)");
-    return NS_RUN_ERROR;
-  }
-  if (!ns_item_is_layer(drawable)) {
-    g_set_error(error, NS_ERROR, 0,
-                "Neural Style works on a layer: select a layer, not a channel or a layer mask");
-    return NS_RUN_ERROR;
-  }
-
-  NsTarget t;
-  memset(&t, 0, sizeof t);
-  t.image = image;
-  t.drawable = drawable;
-  t.dw = ns_drawable_width(drawable);
-  t.dh = ns_drawable_height(drawable);
-  ns_drawable_offsets(drawable, &t.dx, &t.dy);
-  t.type = gimp_drawable_type(drawable);
-  t.has_selection = !gimp_selection_is_empty(image);
-  if (t.has_selection) {
-    if (!gimp_drawable_mask_intersect(drawable, &t.rx, &t.ry, &t.rw, &t.rh) || t.rw <= 0 ||
-        t.rh <= 0) {
-      g_set_error(error, NS_ERROR, 0, "The selection does not overlap the layer");
-      return NS_RUN_ERROR;
-    }
-  } else {
-    t.rx = t.ry = 0;
-    t.rw = t.dw;
-    t.rh = t.dh;
-  }
-  gint work_size = p->size > 0 ? p->size : CLAMP(MAX(t.rw, t.rh), 16, NS_MAX_SIZE);
-
-  gimp_progress_init("Neural Style: loading the style");
-
-  NsRunStatus result = NS_RUN_ERROR;
-  NstyleModel *model = NULL;
-  float *style = NULL, *content = NULL;
-  NsWorker w;
-  memset(&w, 0, sizeof w);
+/* Runs the optimisation to its end in a worker thread while the main thread (the only one
+ * that may call libgimp) runs the front end's dialog, shows progress and previews, and
+ * forwards a cancel to nstyle_cancel (allowed from any thread). Previews use `pixels`; the
+ * preview layer is gone when this returns. */
+static NsRunStatus ns_optimise(NstyleModel *model, const NsTarget *t, const NsUi *ui,
+                               float *pixels, NsPreview *pv, GError **error) {
+  NsWorker w = {.model = model, .rw = t->rw, .rh = t->rh, .pixels = pixels};
   g_mutex_init(&w.lock);
   g_cond_init(&w.cond);
-  NsLayer preview = NS_NO_LAYER;
-  gboolean frozen = FALSE, was_dirty = FALSE, preview_made = FALSE;
-
-  gint sw = 0, sh = 0;
-  style = ns_load_style(p, work_size, &sw, &sh, error);
-  if (!style) goto out;
-
-  gimp_progress_set_text("Neural Style: preparing");
-  content = ns_alloc_pixels(t.rw, t.rh, error);
-  if (!content) goto out;
-  {
-    GeglBuffer *src = gimp_drawable_get_buffer(drawable);
-    gegl_buffer_get(src, GEGL_RECTANGLE(t.rx, t.ry, t.rw, t.rh), 1.0,
-                    babl_format(NS_PIXEL_FORMAT), content, t.rw * NS_BPP, GEGL_ABYSS_NONE);
-    g_object_unref(src);
-  }
-  ns_sanitize(content, (gsize)t.rw * t.rh * 4);
-
-  if (nstyle_model_create(NULL, g_getenv("NSTYLE_DEVICE"), &model) != NSTYLE_OK) {
-    ns_engine_error(error, "Neural Style could not start");
-    goto out;
-  }
-  NstyleWeights weights = {(float)p->content_weight, (float)p->style_weight, (float)p->tv_weight};
-  if (!ns_set_option_int(model, "size", work_size, error) ||
-      !ns_set_option_int(model, "iterations", p->iterations, error) ||
-      !ns_set_option_int(model, "preserve_colors", p->preserve_colors ? 1 : 0, error))
-    goto out;
-  if (nstyle_set_weights(model, &weights) != NSTYLE_OK) {
-    ns_engine_error(error, "Invalid weights");
-    goto out;
-  }
-  if (!ns_apply_env_options(model, error)) goto out;
-  if (nstyle_set_content(model, content, t.rw, t.rh, (size_t)t.rw * NS_BPP, NSTYLE_RGBA_F32) !=
-      NSTYLE_OK) {
-    ns_engine_error(error, "The layer could not be used");
-    goto out;
-  }
-  g_free(content); /* the engine copied it; the buffer is reused for the result */
-  content = NULL;
-  if (nstyle_add_style(model, style, sw, sh, (size_t)sw * NS_BPP, NSTYLE_RGBA_F32, 1.0f) !=
-      NSTYLE_OK) {
-    ns_engine_error(error, "The style image could not be used");
-    goto out;
-  }
-  g_free(style);
-  style = NULL;
-
-  w.pixels = ns_alloc_pixels(t.rw, t.rh, error);
-  if (!w.pixels) goto out;
-  w.model = model;
-  w.chunk = 1;
-  w.rw = t.rw;
-  w.rh = t.rh;
-  t.name = ns_core_layer_name(p);
-
   gimp_progress_set_text("Neural Style");
   gimp_progress_update(0.0);
   GThread *thread = g_thread_new("nstyle-engine", ns_worker_main, &w);
@@ -483,90 +611,100 @@ NsRunStatus ns_core_run(NsImage image, NsDrawable drawable, const NsParams *p, c
       nstyle_cancel(model);
       cancel_sent = TRUE;
     }
-
-    g_mutex_lock(&w.lock);
-    if (!w.done && !w.progress_new && !w.preview_ready)
-      g_cond_wait_until(&w.cond, &w.lock, g_get_monotonic_time() + 30 * G_TIME_SPAN_MILLISECOND);
-    gboolean done = w.done;
-    NstyleProgress prog = w.progress;
-    gboolean prog_new = w.progress_new;
-    w.progress_new = FALSE;
-    if (w.preview_ready && !done && !cancel_sent) {
-      /* The layer appears at the first preview: outside the undo history (frozen), so a cancel
-       * can take it away without a trace; the final layer is added under undo at the end. */
-      if (!NS_IS_LAYER(preview)) {
-        was_dirty = gimp_image_is_dirty(image);
-        frozen = gimp_image_undo_freeze(image);
-        preview = ns_layer_add(&t);
-        preview_made = TRUE;
-      }
-      if (NS_IS_LAYER(preview)) {
-        ns_layer_write(&t, preview, w.pixels);
-        gimp_displays_flush();
-      }
-      w.preview_ready = FALSE;
+    NsNews news = ns_worker_wait(&w);
+    if (news.progress_new && news.progress.total > 0 &&
+        news.progress.iteration != shown_iteration) {
+      shown_iteration = news.progress.iteration;
+      ns_show_progress(&news.progress);
+    }
+    if (news.done) break;
+    if (news.preview_ready) {
+      if (!cancel_sent) ns_preview_show(pv, t, pixels);
+      ns_worker_preview_taken(&w);
+      last_preview = g_get_monotonic_time();
+    } else if (ui->preview &&
+               g_get_monotonic_time() - last_preview > NS_PREVIEW_INTERVAL_S * G_TIME_SPAN_SECOND) {
+      ns_worker_request_preview(&w);
       last_preview = g_get_monotonic_time();
     }
-    if (ui->preview && !done && !w.preview_ready && !w.want_preview &&
-        g_get_monotonic_time() - last_preview > 2 * G_TIME_SPAN_SECOND)
-      w.want_preview = TRUE;
-    g_mutex_unlock(&w.lock);
-
-    if (prog_new && prog.total > 0 && prog.iteration != shown_iteration) {
-      shown_iteration = prog.iteration;
-      gimp_progress_set_text_printf("Neural Style: iteration %u of %u (scale %u of %u)",
-                                    prog.iteration, prog.total, prog.scale + 1, prog.scales);
-      gboolean updated = gimp_progress_update((gdouble)prog.iteration / prog.total);
-      if (g_getenv("NSTYLE_GIMP_DEBUG"))
-        g_printerr("nstyle: iteration %u of %u, loss %g (progress %d)\n", prog.iteration,
-                   prog.total, prog.loss, updated);
-    }
-    if (done) break;
   }
   g_thread_join(thread);
+  ns_preview_remove(pv, t->image);
 
-  if (NS_IS_LAYER(preview)) {
-    gimp_image_remove_layer(image, preview);
-    preview = NS_NO_LAYER;
-  }
-  if (frozen) {
-    gimp_image_undo_thaw(image);
-    frozen = FALSE;
-  }
+  NsRunStatus result = ns_outcome(&w, ui, error);
+  g_free(w.message);
+  g_mutex_clear(&w.lock);
+  g_cond_clear(&w.cond);
+  return result;
+}
 
-  if (w.status == NSTYLE_ERR_CANCELLED || (ui->cancel && *ui->cancel)) {
-    result = NS_RUN_CANCELLED;
-  } else if (w.status != NSTYLE_OK) {
-    g_set_error(error, NS_ERROR, 0, "Neural Style failed: %s", w.message ? w.message : "?");
-  } else {
-    gimp_image_undo_group_start(image);
-    NsLayer layer = ns_layer_add(&t);
-    if (NS_IS_LAYER(layer)) ns_layer_write(&t, layer, w.pixels);
-    gimp_image_undo_group_end(image);
-    if (NS_IS_LAYER(layer)) {
-      *out_layer = layer;
-      result = NS_RUN_OK;
-    } else {
-      const gchar *why = ns_pdb_error();
-      g_set_error(error, NS_ERROR, 0, "Could not add the new layer%s%s", why ? ": " : "",
-                  why ? why : "");
-    }
+/* The result at the region's size: the library resamples from its working size. */
+static gboolean ns_fetch_result(NstyleModel *model, const NsTarget *t, float *pixels,
+                                GError **error) {
+  if (nstyle_fetch_result(model, pixels, t->rw, t->rh, (size_t)t->rw * NS_BPP,
+                          NSTYLE_RGBA_F32) == NSTYLE_OK)
+    return TRUE;
+  return ns_engine_error(error, "Neural Style could not fetch the result");
+}
+
+/* The new layer with the result, as one undo step. */
+static NsLayer ns_commit_layer(const NsTarget *t, const float *pixels, GError **error) {
+  gimp_image_undo_group_start(t->image);
+  NsLayer layer = ns_layer_add(t);
+  if (NS_IS_LAYER(layer)) ns_layer_write(t, layer, pixels);
+  gimp_image_undo_group_end(t->image);
+  if (!NS_IS_LAYER(layer)) {
+    const gchar *why = ns_pdb_error();
+    g_set_error(error, NS_ERROR, 0, "Could not add the new layer%s%s", why ? ": " : "",
+                why ? why : "");
+  }
+  return layer;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+NsRunStatus ns_core_run(NsImage image, NsDrawable drawable, const NsParams *p, const NsUi *ui,
+                        NsLayer *out_layer, GError **error) {
+  static const NsUi no_ui = {FALSE, NULL, NULL, NULL};
+  if (!ui) ui = &no_ui;
+  *out_layer = NS_NO_LAYER;
+
+  NsTarget t = {0};
+  if (!ns_core_check_abi(error) || !ns_target_init(&t, image, drawable, p, error) ||
+      !ns_check_style_source(p, error)) {
+    g_free(t.name);
+    return NS_RUN_ERROR;
+  }
+  NsRunStatus result = NS_RUN_ERROR;
+  NstyleModel *model = NULL;
+  float *pixels = NULL;
+  NsPreview preview = {NS_NO_LAYER, FALSE, FALSE, FALSE};
+
+  gimp_progress_init("Neural Style: preparing");
+  pixels = ns_read_region(&t, error);
+  if (!pixels) goto out;
+  model = ns_model_setup(p, &t, pixels, error);
+  if (!model) goto out;
+  /* The engine copied the content: the buffer now takes previews and the result (allocated
+   * before the run, so a long run cannot end in an out-of-memory). */
+  gimp_progress_set_text("Neural Style: loading the style");
+  if (!ns_model_add_style(model, p, error)) goto out;
+
+  result = ns_optimise(model, &t, ui, pixels, &preview, error);
+  if (result == NS_RUN_OK) {
+    if (ns_fetch_result(model, &t, pixels, error)) *out_layer = ns_commit_layer(&t, pixels, error);
+    if (!NS_IS_LAYER(*out_layer)) result = NS_RUN_ERROR;
   }
 
 out:
   gimp_progress_end();
-  if (NS_IS_LAYER(preview)) gimp_image_remove_layer(image, preview);
-  if (frozen) gimp_image_undo_thaw(image);
+  ns_preview_remove(&preview, image);
   /* A preview layer came and went: the image is as it was, so it is as clean as it was. */
-  if (result != NS_RUN_OK && preview_made && !was_dirty) gimp_image_clean_all(image);
+  if (result != NS_RUN_OK && preview.ever_shown && !preview.image_was_dirty)
+    gimp_image_clean_all(image);
   nstyle_model_free(model);
-  g_free(style);
-  g_free(content);
-  g_free(w.pixels);
-  g_free(w.message);
+  g_free(pixels);
   g_free(t.name);
-  g_mutex_clear(&w.lock);
-  g_cond_clear(&w.cond);
   if (result != NS_RUN_OK) gimp_displays_flush();
   return result;
 }

@@ -14,6 +14,8 @@
 
 #include <libgimp/gimp.h>
 
+#include "nstyle.h"
+
 #if GIMP_MAJOR_VERSION >= 3
 #define NS_GIMP3 1
 typedef GimpImage *NsImage;
@@ -37,15 +39,13 @@ typedef gint32 NsLayer;
 #define NS_PROC_NAME "plug-in-nstyle"
 #define NS_BINARY_NAME "nstyle"
 
-/* Defaults and limits of the procedure's arguments (the engine's own defaults). */
-#define NS_DEFAULT_SIZE 512
-#define NS_DEFAULT_ITERATIONS 500
-#define NS_DEFAULT_CONTENT_WEIGHT 5.0
-#define NS_DEFAULT_STYLE_WEIGHT 100.0
-#define NS_DEFAULT_TV_WEIGHT 0.01
-#define NS_MAX_SIZE 16384
-#define NS_MAX_ITERATIONS 100000
-#define NS_MAX_WEIGHT 1.0e9
+/* The engine's option table (nstyle_option_find): every default, range and one-line doc the
+ * plug-in shows comes from here, so the plug-in never restates the engine's values. A key the
+ * library does not know means a mismatched libnstyle next to the plug-in: that stops the
+ * plug-in with a message (g_error), as nothing sensible can be registered or run. */
+const NstyleOptionInfo *ns_option(const char *key);
+/* The option's default as a number (a numeric option's default_value parsed, C locale). */
+gdouble ns_option_default(const char *key);
 
 typedef struct {
   /* The style: a file loaded through GIMP (any format GIMP opens) unless style_image is set
@@ -53,7 +53,7 @@ typedef struct {
   const gchar *style_file;
   NsImage style_image;
   gint size;           /* longest side worked on; 0 = the region's own size */
-  gint iterations;     /* >= 1 */
+  gint iterations;     /* the engine checks these against its own ranges */
   gdouble content_weight;
   gdouble style_weight;
   gdouble tv_weight;

@@ -1,6 +1,8 @@
 /*
  * nstyle GIMP 2.10 front end (libgimp-2.0): registers plug-in-nstyle, reads its arguments or
- * shows the dialog, and hands the work to the shared core (nstyle-core.c).
+ * shows the dialog, and hands the work to the shared core (nstyle-core.c). The procedure's
+ * text, argument table and GTK helpers are shared with GIMP 3.0's front end (nstyle-ui.c); the
+ * defaults and ranges come from libnstyle's option table, which this process has loaded.
  */
 
 #include <string.h>
@@ -10,6 +12,7 @@
 #include <libgimp/gimpui.h>
 
 #include "nstyle-core.h"
+#include "nstyle-ui.h"
 
 #define NS_DATA_KEY NS_PROC_NAME
 
@@ -25,10 +28,16 @@ typedef struct {
   gint32 style_from_image; /* dialog only: the style is one of the open images */
 } NsVals;
 
-static const NsVals ns_defaults = {
-    "", NS_DEFAULT_SIZE, NS_DEFAULT_ITERATIONS, NS_DEFAULT_CONTENT_WEIGHT,
-    NS_DEFAULT_STYLE_WEIGHT, NS_DEFAULT_TV_WEIGHT, 0, 0,
-};
+/* The engine's defaults (no style chosen yet). */
+static void ns_vals_defaults(NsVals *v) {
+  memset(v, 0, sizeof *v);
+  v->size = (gint32)ns_ui_arg_default(NS_ARG_SIZE);
+  v->iterations = (gint32)ns_ui_arg_default(NS_ARG_ITERATIONS);
+  v->content_weight = ns_ui_arg_default(NS_ARG_CONTENT_WEIGHT);
+  v->style_weight = ns_ui_arg_default(NS_ARG_STYLE_WEIGHT);
+  v->tv_weight = ns_ui_arg_default(NS_ARG_TV_WEIGHT);
+  v->preserve_colors = (gint32)ns_ui_arg_default(NS_ARG_PRESERVE_COLORS);
+}
 
 static void query(void);
 static void run(const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals,
@@ -38,32 +47,36 @@ const GimpPlugInInfo PLUG_IN_INFO = {NULL, NULL, query, run};
 
 MAIN()
 
+static GimpPDBArgType ns_pdb_type(NsArgType type) {
+  switch (type) {
+  case NS_ARG_TYPE_STRING: return GIMP_PDB_STRING;
+  case NS_ARG_TYPE_INT: return GIMP_PDB_INT32;
+  case NS_ARG_TYPE_DOUBLE: return GIMP_PDB_FLOAT;
+  }
+  return GIMP_PDB_STRING;
+}
+
 static void query(void) {
-  static const GimpParamDef args[] = {
+  /* GIMP 2.10's PDB keeps no defaults or ranges: the descriptions carry them. */
+  GimpParamDef args[3 + NS_N_ARGS] = {
       {GIMP_PDB_INT32, "run-mode", "The run mode { RUN-INTERACTIVE (0), RUN-NONINTERACTIVE (1) }"},
       {GIMP_PDB_IMAGE, "image", "Input image"},
       {GIMP_PDB_DRAWABLE, "drawable", "Input layer (its pixels are only read)"},
-      {GIMP_PDB_STRING, "style-file", "Path of the style image (a painting), any format GIMP opens"},
-      {GIMP_PDB_INT32, "size", "Longest side worked on, 16..16384; 0 = the layer's own size"},
-      {GIMP_PDB_INT32, "iterations", "Optimisation iterations (default 500)"},
-      {GIMP_PDB_FLOAT, "content-weight", "Weight of the content loss (default 5)"},
-      {GIMP_PDB_FLOAT, "style-weight", "Weight of the style loss (default 100)"},
-      {GIMP_PDB_FLOAT, "tv-weight", "Weight of the total-variation smoothing (default 0.01)"},
-      {GIMP_PDB_INT32, "preserve-colors", "Keep the layer's colours (0/1)"},
   };
+  for (guint i = 0; i < NS_N_ARGS; i++) {
+    args[3 + i].type = ns_pdb_type(ns_args[i].type);
+    args[3 + i].name = (gchar *)ns_args[i].name;
+    args[3 + i].description = ns_ui_arg_help(i);
+  }
   static const GimpParamDef return_vals[] = {
-      {GIMP_PDB_LAYER, "layer", "The new stylised layer"},
+      {GIMP_PDB_LAYER, NS_UI_RESULT_NAME, NS_UI_RESULT_HELP},
   };
 
-  gimp_install_procedure(
-      NS_PROC_NAME, "Paint the layer in the style of a painting (neural style transfer)",
-      "Adds a new layer above the drawable: its content redrawn with the textures and colours "
-      "of the style image (Gatys et al., VGG-19). A selection limits the effect through a "
-      "layer mask; alpha is kept. The source layer is never changed. Engine: libnstyle; "
-      "NSTYLE_DEVICE and NSTYLE_OPTIONS (key=value;...) in the environment tune it.",
-      "nstyle authors", "nstyle authors", "2025", "_Neural Style...", "RGB*, GRAY*",
-      GIMP_PLUGIN, G_N_ELEMENTS(args), G_N_ELEMENTS(return_vals), args, return_vals);
-  gimp_plugin_menu_register(NS_PROC_NAME, "<Image>/Filters/Artistic");
+  gimp_install_procedure(NS_PROC_NAME, NS_UI_BLURB, ns_ui_help, NS_UI_AUTHOR, NS_UI_AUTHOR,
+                         NS_UI_DATE, NS_UI_MENU_LABEL, NS_UI_IMAGE_TYPES, GIMP_PLUGIN,
+                         G_N_ELEMENTS(args), G_N_ELEMENTS(return_vals), args, return_vals);
+  gimp_plugin_menu_register(NS_PROC_NAME, NS_UI_MENU_PATH);
+  for (guint i = 0; i < NS_N_ARGS; i++) g_free(args[3 + i].description);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -72,46 +85,27 @@ static void query(void) {
 typedef struct {
   GtkWidget *dialog;
   GtkWidget *settings;
-  GtkWidget *file_radio, *file_chooser, *image_radio, *image_combo;
-  GtkWidget *size, *iterations, *content_weight, *style_weight, *tv_weight, *preserve;
-  gboolean running;
-  volatile gboolean cancel;
+  NsStylePicker style;
+  GtkWidget *spin[NS_N_ARGS]; /* the numeric arguments' spin buttons */
+  GtkWidget *preserve;
 } NsDialog;
 
-static void ns_pump(gpointer data) {
-  (void)data;
-  while (gtk_events_pending()) gtk_main_iteration();
-}
-
-static void ns_dialog_response(GtkDialog *dialog, gint response, NsDialog *d) {
-  (void)dialog;
-  if (d->running && response != GTK_RESPONSE_OK) d->cancel = TRUE;
-}
-
-static void ns_style_toggled(GtkToggleButton *button, NsDialog *d) {
-  (void)button;
-  gboolean from_image = gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(d->image_radio));
-  gtk_widget_set_sensitive(d->file_chooser, !from_image);
-  gtk_widget_set_sensitive(d->image_combo, from_image);
-}
-
-static GtkWidget *ns_spin(gdouble value, gdouble lo, gdouble hi, gdouble step, guint digits) {
-  GtkWidget *spin = gimp_spin_button_new_with_range(lo, hi, step);
-  gtk_spin_button_set_digits(GTK_SPIN_BUTTON(spin), digits);
-  gtk_spin_button_set_value(GTK_SPIN_BUTTON(spin), value);
-  gtk_entry_set_activates_default(GTK_ENTRY(spin), TRUE);
-  return spin;
+/* Row `row` of the settings table: the argument's label and spin button. */
+static void ns_attach_spin(NsDialog *d, GtkWidget *table, gint row, guint arg, gdouble value) {
+  d->spin[arg] = ns_ui_arg_spin(arg, value);
+  gchar *label = g_strconcat(ns_args[arg].label, ":", NULL);
+  gimp_table_attach_aligned(GTK_TABLE(table), 0, row, label, 0.0, 0.5, d->spin[arg], 1, TRUE);
+  g_free(label);
 }
 
 static void ns_dialog_build(NsDialog *d, const NsVals *v, gint32 image) {
-  d->dialog = gimp_dialog_new("Neural Style", NS_BINARY_NAME, NULL, 0, gimp_standard_help_func,
+  d->dialog = gimp_dialog_new(NS_UI_TITLE, NS_BINARY_NAME, NULL, 0, gimp_standard_help_func,
                               NS_PROC_NAME, "_Cancel", GTK_RESPONSE_CANCEL, "_OK",
                               GTK_RESPONSE_OK, NULL);
   gtk_dialog_set_alternative_button_order(GTK_DIALOG(d->dialog), GTK_RESPONSE_OK,
                                           GTK_RESPONSE_CANCEL, -1);
   gtk_dialog_set_default_response(GTK_DIALOG(d->dialog), GTK_RESPONSE_OK);
   gimp_window_set_transient(GTK_WINDOW(d->dialog));
-  g_signal_connect(d->dialog, "response", G_CALLBACK(ns_dialog_response), d);
 
   GtkWidget *main_vbox = gtk_vbox_new(FALSE, 12);
   gtk_container_set_border_width(GTK_CONTAINER(main_vbox), 12);
@@ -121,101 +115,35 @@ static void ns_dialog_build(NsDialog *d, const NsVals *v, gint32 image) {
   d->settings = gtk_vbox_new(FALSE, 12);
   gtk_box_pack_start(GTK_BOX(main_vbox), d->settings, TRUE, TRUE, 0);
 
-  /* Style */
-  GtkWidget *frame = gimp_frame_new("Style");
+  ns_ui_style_picker_init(&d->style, v->style_file, v->style_from_image, image);
+  gtk_box_pack_start(GTK_BOX(d->settings), d->style.frame, FALSE, FALSE, 0);
+
+  /* Settings, in the procedure's argument order. */
+  GtkWidget *frame = gimp_frame_new("Settings");
   gtk_box_pack_start(GTK_BOX(d->settings), frame, FALSE, FALSE, 0);
-  GtkWidget *table = gtk_table_new(2, 2, FALSE);
+  GtkWidget *table = gtk_table_new(6, 3, FALSE);
   gtk_table_set_col_spacings(GTK_TABLE(table), 6);
   gtk_table_set_row_spacings(GTK_TABLE(table), 6);
   gtk_container_add(GTK_CONTAINER(frame), table);
 
-  d->file_radio = gtk_radio_button_new_with_mnemonic(NULL, "Painting _file:");
-  d->image_radio = gtk_radio_button_new_with_mnemonic_from_widget(
-      GTK_RADIO_BUTTON(d->file_radio), "Open i_mage:");
-  d->file_chooser = gtk_file_chooser_button_new("Choose the style (a painting)",
-                                                GTK_FILE_CHOOSER_ACTION_OPEN);
-  GtkFileFilter *filter = gtk_file_filter_new();
-  gtk_file_filter_set_name(filter, "Images");
-  gtk_file_filter_add_pixbuf_formats(filter);
-  gtk_file_filter_add_mime_type(filter, "image/*");
-  gtk_file_chooser_add_filter(GTK_FILE_CHOOSER(d->file_chooser), filter);
-  filter = gtk_file_filter_new();
-  gtk_file_filter_set_name(filter, "All files");
-  gtk_file_filter_add_pattern(filter, "*");
-  gtk_file_chooser_add_filter(GTK_FILE_CHOOSER(d->file_chooser), filter);
-  if (v->style_file[0])
-    gtk_file_chooser_set_filename(GTK_FILE_CHOOSER(d->file_chooser), v->style_file);
-  gtk_widget_set_size_request(d->file_chooser, 260, -1);
-  d->image_combo = gimp_image_combo_box_new(NULL, NULL);
-  gimp_int_combo_box_set_active(GIMP_INT_COMBO_BOX(d->image_combo), image);
-
-  gtk_table_attach(GTK_TABLE(table), d->file_radio, 0, 1, 0, 1, GTK_FILL, GTK_FILL, 0, 0);
-  gtk_table_attach(GTK_TABLE(table), d->file_chooser, 1, 2, 0, 1, GTK_EXPAND | GTK_FILL,
-                   GTK_FILL, 0, 0);
-  gtk_table_attach(GTK_TABLE(table), d->image_radio, 0, 1, 1, 2, GTK_FILL, GTK_FILL, 0, 0);
-  gtk_table_attach(GTK_TABLE(table), d->image_combo, 1, 2, 1, 2, GTK_EXPAND | GTK_FILL,
-                   GTK_FILL, 0, 0);
-  gtk_toggle_button_set_active(
-      GTK_TOGGLE_BUTTON(v->style_from_image ? d->image_radio : d->file_radio), TRUE);
-  g_signal_connect(d->file_radio, "toggled", G_CALLBACK(ns_style_toggled), d);
-  ns_style_toggled(NULL, d);
-
-  /* Settings */
-  frame = gimp_frame_new("Settings");
-  gtk_box_pack_start(GTK_BOX(d->settings), frame, FALSE, FALSE, 0);
-  table = gtk_table_new(6, 3, FALSE);
-  gtk_table_set_col_spacings(GTK_TABLE(table), 6);
-  gtk_table_set_row_spacings(GTK_TABLE(table), 6);
-  gtk_container_add(GTK_CONTAINER(frame), table);
-
-  d->iterations = ns_spin(v->iterations, 1, NS_MAX_ITERATIONS, 10, 0);
-  gimp_table_attach_aligned(GTK_TABLE(table), 0, 0, "_Iterations:", 0.0, 0.5, d->iterations, 1,
-                            TRUE);
-  d->size = ns_spin(v->size, 0, NS_MAX_SIZE, 16, 0);
-  gimp_table_attach_aligned(GTK_TABLE(table), 0, 1, "Si_ze (px):", 0.0, 0.5, d->size, 1, TRUE);
+  ns_attach_spin(d, table, 0, NS_ARG_SIZE, v->size);
   GtkWidget *hint = gtk_label_new("longest side; 0 = the layer's own size");
   gimp_label_set_attributes(GTK_LABEL(hint), PANGO_ATTR_STYLE, PANGO_STYLE_ITALIC, -1);
   gtk_misc_set_alignment(GTK_MISC(hint), 0.0, 0.5);
-  gtk_table_attach(GTK_TABLE(table), hint, 2, 3, 1, 2, GTK_FILL, GTK_FILL, 0, 0);
-  gtk_widget_show(hint);
-  d->content_weight = ns_spin(v->content_weight, 0, 1e6, 0.5, 2);
-  gimp_table_attach_aligned(GTK_TABLE(table), 0, 2, "Co_ntent weight:", 0.0, 0.5,
-                            d->content_weight, 1, TRUE);
-  d->style_weight = ns_spin(v->style_weight, 0, 1e6, 10, 1);
-  gimp_table_attach_aligned(GTK_TABLE(table), 0, 3, "_Style weight:", 0.0, 0.5, d->style_weight,
-                            1, TRUE);
-  d->tv_weight = ns_spin(v->tv_weight, 0, 1e3, 0.005, 4);
-  gimp_table_attach_aligned(GTK_TABLE(table), 0, 4, "Smoothness (_TV) weight:", 0.0, 0.5,
-                            d->tv_weight, 1, TRUE);
-  d->preserve = gtk_check_button_new_with_mnemonic("_Preserve the layer's colours");
+  gtk_table_attach(GTK_TABLE(table), hint, 2, 3, 0, 1, GTK_FILL, GTK_FILL, 0, 0);
+  ns_attach_spin(d, table, 1, NS_ARG_ITERATIONS, v->iterations);
+  ns_attach_spin(d, table, 2, NS_ARG_CONTENT_WEIGHT, v->content_weight);
+  ns_attach_spin(d, table, 3, NS_ARG_STYLE_WEIGHT, v->style_weight);
+  ns_attach_spin(d, table, 4, NS_ARG_TV_WEIGHT, v->tv_weight);
+  d->preserve = gtk_check_button_new_with_mnemonic(ns_args[NS_ARG_PRESERVE_COLORS].label);
+  gchar *help = ns_ui_arg_help(NS_ARG_PRESERVE_COLORS);
+  gtk_widget_set_tooltip_text(d->preserve, help);
+  g_free(help);
   gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(d->preserve), v->preserve_colors != 0);
   gtk_table_attach(GTK_TABLE(table), d->preserve, 0, 3, 5, 6, GTK_FILL, GTK_FILL, 0, 0);
 
-  /* Progress: GimpProgressBar takes over this plug-in's gimp_progress_* calls, so the core's
-   * progress shows here, next to the Cancel button that stops the engine. */
-  GtkWidget *progress = gimp_progress_bar_new();
-  gtk_progress_bar_set_text(GTK_PROGRESS_BAR(progress), " ");
-  gtk_box_pack_start(GTK_BOX(main_vbox), progress, FALSE, FALSE, 0);
-
+  gtk_box_pack_start(GTK_BOX(main_vbox), ns_ui_progress_bar_new(), FALSE, FALSE, 0);
   gtk_widget_show_all(d->dialog);
-}
-
-static void ns_dialog_read(NsDialog *d, NsVals *v, NsParams *p) {
-  gchar *file = gtk_file_chooser_get_filename(GTK_FILE_CHOOSER(d->file_chooser));
-  g_strlcpy(v->style_file, file ? file : "", sizeof v->style_file);
-  g_free(file);
-  v->style_from_image = gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(d->image_radio));
-  v->size = gtk_spin_button_get_value_as_int(GTK_SPIN_BUTTON(d->size));
-  v->iterations = gtk_spin_button_get_value_as_int(GTK_SPIN_BUTTON(d->iterations));
-  v->content_weight = gtk_spin_button_get_value(GTK_SPIN_BUTTON(d->content_weight));
-  v->style_weight = gtk_spin_button_get_value(GTK_SPIN_BUTTON(d->style_weight));
-  v->tv_weight = gtk_spin_button_get_value(GTK_SPIN_BUTTON(d->tv_weight));
-  v->preserve_colors = gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(d->preserve));
-  gint style_image = -1;
-  if (v->style_from_image)
-    gimp_int_combo_box_get_active(GIMP_INT_COMBO_BOX(d->image_combo), &style_image);
-  p->style_file = v->style_file;
-  p->style_image = v->style_from_image ? style_image : -1;
 }
 
 static void ns_fill_params(const NsVals *v, NsParams *p) {
@@ -229,6 +157,22 @@ static void ns_fill_params(const NsVals *v, NsParams *p) {
   p->preserve_colors = v->preserve_colors != 0;
 }
 
+/* The dialog's settings into *v (remembered) and *p (the run's). */
+static void ns_dialog_read(NsDialog *d, NsVals *v, NsParams *p) {
+  gchar *file = ns_ui_style_picker_file(&d->style);
+  g_strlcpy(v->style_file, file ? file : "", sizeof v->style_file);
+  g_free(file);
+  v->style_from_image = ns_ui_style_picker_from_image(&d->style);
+  v->size = gtk_spin_button_get_value_as_int(GTK_SPIN_BUTTON(d->spin[NS_ARG_SIZE]));
+  v->iterations = gtk_spin_button_get_value_as_int(GTK_SPIN_BUTTON(d->spin[NS_ARG_ITERATIONS]));
+  v->content_weight = gtk_spin_button_get_value(GTK_SPIN_BUTTON(d->spin[NS_ARG_CONTENT_WEIGHT]));
+  v->style_weight = gtk_spin_button_get_value(GTK_SPIN_BUTTON(d->spin[NS_ARG_STYLE_WEIGHT]));
+  v->tv_weight = gtk_spin_button_get_value(GTK_SPIN_BUTTON(d->spin[NS_ARG_TV_WEIGHT]));
+  v->preserve_colors = gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(d->preserve));
+  ns_fill_params(v, p);
+  if (v->style_from_image) p->style_image = ns_ui_style_picker_image_id(&d->style);
+}
+
 /* Shows the dialog and, on OK, runs the filter with the dialog showing progress. */
 static NsRunStatus ns_run_interactive(gint32 image, gint32 drawable, NsVals *v, gint32 *layer,
                                       GError **error) {
@@ -236,31 +180,25 @@ static NsRunStatus ns_run_interactive(gint32 image, gint32 drawable, NsVals *v, 
   memset(&d, 0, sizeof d);
   gimp_ui_init(NS_BINARY_NAME, FALSE);
   ns_dialog_build(&d, v, image);
-
-  NsParams p;
-  for (;;) {
+  do {
     if (gimp_dialog_run(GIMP_DIALOG(d.dialog)) != GTK_RESPONSE_OK) {
       gtk_widget_destroy(d.dialog);
       return NS_RUN_CANCELLED;
     }
-    ns_fill_params(v, &p);
-    ns_dialog_read(&d, v, &p);
-    if (v->style_from_image ? p.style_image > 0 : v->style_file[0] != '\0') break;
-    g_message(v->style_from_image ? "Choose an open image as the style."
-                                  : "Choose a style file (a painting).");
-  }
-  ns_fill_params(v, &p);
+  } while (!ns_ui_style_picker_ready(&d.style));
+  NsParams p;
   ns_dialog_read(&d, v, &p);
   gimp_set_data(NS_DATA_KEY, v, sizeof *v);
+  GtkWidget *const insensitive[] = {d.settings, NULL};
+  return ns_ui_run_in_dialog(d.dialog, insensitive, image, drawable, &p, layer, error);
+}
 
-  gtk_widget_set_sensitive(d.settings, FALSE);
-  gtk_dialog_set_response_sensitive(GTK_DIALOG(d.dialog), GTK_RESPONSE_OK, FALSE);
-  d.running = TRUE;
-  NsUi ui = {TRUE, ns_pump, &d, &d.cancel};
-  NsRunStatus status = ns_core_run(image, drawable, &p, &ui, layer, error);
-  d.running = FALSE;
-  gtk_widget_destroy(d.dialog);
-  return status;
+/* The remembered values, or the engine's defaults when there are none (or they are from a
+ * build with another layout). */
+static void ns_vals_load(NsVals *v) {
+  ns_vals_defaults(v);
+  if (gimp_get_data_size(NS_DATA_KEY) == sizeof *v) gimp_get_data(NS_DATA_KEY, v);
+  v->style_file[sizeof v->style_file - 1] = '\0';
 }
 
 static void run(const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals,
@@ -282,26 +220,26 @@ static void run(const gchar *name, gint nparams, const GimpParam *param, gint *n
   gint32 image = param[1].data.d_image;
   gint32 drawable = param[2].data.d_drawable;
 
-  NsVals v = ns_defaults;
-  gimp_get_data(NS_DATA_KEY, &v);
-  v.style_file[sizeof v.style_file - 1] = '\0';
+  NsVals v;
+  ns_vals_load(&v);
 
   NsRunStatus status;
   GError *error = NULL;
   gint32 layer = -1;
   if (run_mode == GIMP_RUN_NONINTERACTIVE) {
-    if (nparams != 10) {
+    if (nparams != 3 + NS_N_ARGS) {
       values[0].data.d_status = GIMP_PDB_CALLING_ERROR;
       return;
     }
-    g_strlcpy(v.style_file, param[3].data.d_string ? param[3].data.d_string : "",
-              sizeof v.style_file);
-    v.size = param[4].data.d_int32;
-    v.iterations = param[5].data.d_int32;
-    v.content_weight = param[6].data.d_float;
-    v.style_weight = param[7].data.d_float;
-    v.tv_weight = param[8].data.d_float;
-    v.preserve_colors = param[9].data.d_int32 != 0;
+    const GimpParam *a = param + 3; /* after run-mode, image and drawable */
+    const gchar *style_file = a[NS_ARG_STYLE_FILE].data.d_string;
+    g_strlcpy(v.style_file, style_file ? style_file : "", sizeof v.style_file);
+    v.size = a[NS_ARG_SIZE].data.d_int32;
+    v.iterations = a[NS_ARG_ITERATIONS].data.d_int32;
+    v.content_weight = a[NS_ARG_CONTENT_WEIGHT].data.d_float;
+    v.style_weight = a[NS_ARG_STYLE_WEIGHT].data.d_float;
+    v.tv_weight = a[NS_ARG_TV_WEIGHT].data.d_float;
+    v.preserve_colors = a[NS_ARG_PRESERVE_COLORS].data.d_int32 != 0;
     v.style_from_image = 0;
   }
 

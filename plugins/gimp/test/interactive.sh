@@ -6,28 +6,17 @@
 #   plugins/gimp/test/interactive.sh PLUGIN_DIR OUT_DIR
 #
 # Prints NSFACT lines and "PASS/FAIL interactive ..." lines; screenshots go to OUT_DIR
-# (dialog.png, running.png). Needs Xvfb, xdotool and ImageMagick's import (apt-get installs them
-# when missing).
+# (dialog.png, running.png). Needs Xvfb, xdotool and ImageMagick's import (xvfb.sh: apt-get
+# installs them when missing).
 set -uo pipefail
 plugin=$(cd "$1" && pwd) out=$(mkdir -p "$2" && cd "$2" && pwd)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mkdir -p "$out/profile/gradients"
 GIMP2_DIRECTORY="$out/profile" "$here/../install.sh" 2.10 "$plugin" >/dev/null
 
-for tool in Xvfb xdotool import; do
-  if ! command -v $tool >/dev/null; then
-    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q xvfb xdotool imagemagick) \
-      >"$out/apt.log" 2>&1
-    break
-  fi
-done
-
-display=:$((90 + RANDOM % 9))
-Xvfb "$display" -screen 0 1024x768x24 -nolisten tcp >"$out/xvfb.log" 2>&1 &
-xvfb=$!
+. "$here/xvfb.sh"
+xvfb_start "$out" 90 1024x768x24 || { echo "FAIL interactive: Xvfb did not start"; exit 1; }
 trap 'kill $xvfb 2>/dev/null; [ -n "${gimp:-}" ] && kill $gimp 2>/dev/null' EXIT
-sleep 1
-export DISPLAY=$display
 
 # First a small non-interactive run (remembers the style file for the dialog), then the
 # interactive call on a 256 x 192 image; facts before and after.

@@ -49,17 +49,8 @@ printf '%s\n' "(style-file \"$out/style.png\")" '(size 0)' '(iterations 200)' '(
   '(style-weight 100)' '(tv-weight 0.01)' '(preserve-colors 0)' \
   >"$out/profile/plug-in-settings/GimpProcedureConfigRun-plug-in-nstyle.last"
 
-for tool in Xvfb xdotool import; do
-  if ! command -v $tool >/dev/null; then
-    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q xvfb xdotool imagemagick) \
-      >"$out/apt.log" 2>&1
-    break
-  fi
-done
-
-display=:$((80 + RANDOM % 9))
-Xvfb "$display" -screen 0 1280x900x24 -nolisten tcp >"$out/xvfb.log" 2>&1 &
-xvfb=$!
+. "$here/xvfb.sh"
+xvfb_start "$out" 80 1280x900x24 || { echo "FAIL interactive: Xvfb did not start"; exit 1; }
 gimp=
 descendants() { # descendants PID: the pids of its process tree, children first
   local c
@@ -74,8 +65,6 @@ cleanup() {
   kill "$xvfb" 2>/dev/null
 }
 trap cleanup EXIT
-sleep 1
-export DISPLAY=$display
 
 # content.png (48 x 48) scaled to 256 x 192, shown in a display; the dialog call blocks the batch
 # until the dialog is closed.

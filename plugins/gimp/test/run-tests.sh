@@ -42,6 +42,8 @@ check() { # check NAME COMMAND...: PASS when the command succeeds
   if "$@" >"$work/last-check.log" 2>&1; then pass "$name"; else fail "$name" "$(tail -n 2 "$work/last-check.log" | tr '\n' ' ')"; fi
 }
 img() { "$python" "$here/imgcheck.py" "$@"; }
+# The library's option table (options.py): what the registered defaults and ranges must be.
+opt() { "$python" "$here/options.py" "$lib" "$@"; }
 
 for f in "$lib" "$cli" "$weights" "$python"; do
   if [ ! -e "$f" ]; then
@@ -61,6 +63,34 @@ style_distance() { # style_distance OUTPUT CONTENT STYLE
 }
 lower() { "$python" -c 'import sys; a,b=map(float,sys.argv[1:]); print(a,"<",b); sys.exit(0 if a < b else 1)' "$@"; }
 
+# The procedure arguments after run-mode, image and drawable(s), and the engine options they set.
+arg_names=(style-file size iterations content-weight style-weight tv-weight preserve-colors)
+arg_options=(- size iterations content_weight style_weight tv_weight preserve_colors)
+
+# help_from_library HELP...: the arguments' help texts, in argument order (style-file first);
+# each numeric argument's must name what the library's option accepts and its default.
+help_from_library() {
+  local helps=("$@") i help ok=0
+  for ((i = 1; i < ${#arg_names[@]}; i++)); do
+    help=${helps[i]}
+    if [[ $help != *"$(opt get "${arg_options[i]}" accepts)"* ||
+      $help != *"(default $(opt get "${arg_options[i]}" default_value))"* ]]; then
+      echo "${arg_names[i]}: '$help'"
+      ok=1
+    fi
+  done
+  return $ok
+}
+
+# soft_mask LOG: with a feathered selection, the new layer's mask is the selection (same partly
+# selected pixel count, same mean), soft edges included (some partly selected pixels).
+soft_mask() {
+  local mask sel
+  mask=$(fact "$1" soft-mask) sel=$(fact "$1" soft-selection)
+  echo "mask: $mask; selection: $sel; has mask: $(fact "$1" soft-has-mask)"
+  [ "$(fact "$1" soft-has-mask)" = 1 ] && [ -n "$mask" ] && [ "$mask" = "$sel" ] && lower 0 "${mask%% *}"
+}
+
 # The checks shared by both versions, on the PNGs and facts of one run. $1: tag, $2: dir, $3: log.
 common_checks() {
   local v=$1 d=$2 log=$3
@@ -73,6 +103,7 @@ common_checks() {
   check "$v new layer is named after the style file" test "$(fact "$log" basic-name)" = style.png
   check "$v new layer has the drawable's size and offsets" \
     test "$(fact "$log" basic-size) $(fact "$log" basic-offsets)" = "40 32 5 3"
+  check "$v no selection: the whole layer, no mask" test "$(fact "$log" basic-has-mask)" = 0
   check "$v new layer's pixels differ from the source" img differ "$d/basic-new.png" "$d/basic-src-before.png" 2
   check "$v source layer is bit-identical after the run" cmp "$d/basic-src-before.png" "$d/basic-src-after.png"
   check "$v alpha survives" img alpha-same "$d/basic-new.png" "$d/basic-src-before.png"
@@ -88,6 +119,7 @@ common_checks() {
   check "$v selection: unchanged outside the selection" img region-same "$d/sel-composite.png" "$d/sel-src.png" 24 0 48 40
   check "$v selection: changed inside the selection" img region-differ "$d/sel-composite.png" "$d/sel-src.png" 0 0 24 40
   check "$v selection: source bit-identical" cmp "$d/sel-src.png" "$d/sel-src-after.png"
+  check "$v feathered selection: the mask is the selection, soft edges kept" soft_mask "$log"
 
   # A missing style file: an execution error with the message, and the image as it was.
   check "$v missing style file: the call fails" test "$(fact "$log" missing-result)" = failed
@@ -150,12 +182,12 @@ test_gimp2() {
 
   local log=$d/gimp.log
   local scm=$here/gimp2-tests.scm
-  local pre="(load \"$scm\") (set! ns-dir \"$d\") (set! ns-style \"$d/style.png\")"
+  local pre="(load \"$here/common-tests.scm\") (load \"$scm\") (set! ns-dir \"$d\") (set! ns-style \"$d/style.png\")"
   local batch=() t
   for t in '(ns-make-style)' '(ns-test-registered)' '(ns-test-basic)' '(ns-test-style)' \
-    '(ns-test-selection)' '(ns-test-missing)' '(ns-test-indexed)' \
+    '(ns-test-selection)' '(ns-test-soft-selection)' '(ns-test-missing)' '(ns-test-indexed)' \
     '(ns-test-depth "u16" PRECISION-U16-GAMMA)' '(ns-test-depth "f32" PRECISION-FLOAT-LINEAR)' \
-    '(ns-test-gray)' '(ns-test-last-vals)'; do
+    '(ns-test-gray)' '(ns-test-last-vals)' '(ns-test-out-of-range)'; do
     batch+=(-b "(begin $pre $t)")
   done
   (cd "$d" && env -u DISPLAY GIMP2_DIRECTORY="$d/profile" timeout 600 gimp-console-2.10 -i -d -f \
@@ -172,9 +204,16 @@ test_gimp2() {
   args=$(for i in 0 1 2 3 4 5 6 7 8 9; do fact "$log" "reg-arg $i" | cut -d' ' -f2-; done | tr '\n' ' ')
   check "2.10 registered: arguments in order" test "$args" = "0 run-mode 13 image 16 drawable 4 style-file 0 size 0 iterations 3 content-weight 3 style-weight 3 tv-weight 0 preserve-colors "
   check "2.10 registered: returns the new layer" test "$(fact "$log" reg-val)" = "0 14 layer"
+  # GIMP 2.10's PDB keeps no ranges or defaults: the argument descriptions carry the library's.
+  check "2.10 registered: argument help gives the library's accepted values and defaults" \
+    help_from_library "$(fact "$log" reg-desc-3)" "$(fact "$log" reg-desc-4)" "$(fact "$log" reg-desc-5)" \
+    "$(fact "$log" reg-desc-6)" "$(fact "$log" reg-desc-7)" "$(fact "$log" reg-desc-8)" "$(fact "$log" reg-desc-9)"
   check "2.10 registered under <Image>/Filters/Artistic for RGB*, GRAY*" bash -c "
     grep -A12 '(proc-def \"plug-in-nstyle\"' '$d/profile/pluginrc' | grep -q '(menu-path \"<Image>/Filters/Artistic\")' &&
     grep -A12 '(proc-def \"plug-in-nstyle\"' '$d/profile/pluginrc' | grep -q '\"RGB\*, GRAY\*\"'"
+  check "2.10 iterations out of the engine's range: refused with the engine's message, no layer" bash -c "
+    test '$(fact "$log" range-result) $(fact "$log" range-layers-after)' = 'failed 1' &&
+    grep -qF \"Invalid iterations 0: \" '$log' && grep -qF \"$(opt get iterations accepts)\" '$log'"
   common_checks 2.10 "$d" "$log"
 
   # Interactive: the dialog under Xvfb, OK, then Escape mid-run (xdotool).
@@ -209,10 +248,10 @@ test_gimp3() {
 
   local log=$d/gimp.log
   local scm=$here/gimp3-tests.scm
-  local pre="(load \"$scm\") (set! ns-dir \"$d\") (set! ns-style \"$d/style.png\")"
+  local pre="(load \"$here/common-tests.scm\") (load \"$scm\") (set! ns-dir \"$d\") (set! ns-style \"$d/style.png\")"
   local batch=() t
   for t in '(ns-test-registered)' '(ns-test-basic)' '(ns-test-style)' \
-    '(ns-test-selection)' '(ns-test-missing)' '(ns-test-indexed)' \
+    '(ns-test-selection)' '(ns-test-soft-selection)' '(ns-test-missing)' '(ns-test-indexed)' \
     '(ns-test-depth "u16" PRECISION-U16-NON-LINEAR)' '(ns-test-depth "f32" PRECISION-FLOAT-LINEAR)' \
     '(ns-test-gray)' '(ns-test-last-vals)'; do
     batch+=(-b "(begin $pre $t)")
@@ -235,6 +274,21 @@ test_gimp3() {
   args=$(grep -o '(proc-arg [0-9]* "[^"]*" "[^"]*" "[^"]*"' "$def" | awk -F'"' '{print $6}' | tr '\n' ' ')
   check "3.0 registered: arguments in order, returns the new layer" \
     test "$args" = "run-mode image drawables style-file size iterations content-weight style-weight tv-weight preserve-colors layer "
+  # Each numeric argument's "min max default", as GIMP recorded the param spec, against the
+  # library's option table; size also takes 0 (the layer's own size).
+  local ranges=() i spec
+  for ((i = 1; i < ${#arg_names[@]}; i++)); do
+    spec=$(sed -n "s/.*(proc-arg [0-9]* \"[^\"]*\" \"[^\"]*\" \"${arg_names[i]}\" .*\" [0-9]* \(.*\))\$/\1/p" "$def")
+    ranges+=("${arg_options[i]}" ${spec:-none none none})
+  done
+  check "3.0 registered: size takes 0 (the layer's own size)" test "${ranges[1]}" = 0
+  ranges[1]=-
+  check "3.0 registered: ranges and defaults are the library's" opt same "${ranges[@]}"
+  local helps=() arg
+  for arg in "${arg_names[@]}"; do
+    helps+=("$(grep -o "(proc-arg [0-9]* \"[^\"]*\" \"[^\"]*\" \"$arg\" \"[^\"]*\" \"[^\"]*\"" "$def" | awk -F'"' '{print $10}')")
+  done
+  check "3.0 registered: argument help gives the library's accepted values and defaults" help_from_library "${helps[@]}"
   check "3.0 registered under <Image>/Filters/Artistic for RGB*, GRAY*" bash -c "
     grep -q '(menu-path \"<Image>/Filters/Artistic\")' '$def' && grep -q '\"RGB\*, GRAY\*\"' '$def' &&
     grep -q ' 10 1\$' '$def'"

@@ -1,0 +1,260 @@
+/*
+ * nstyle GIMP plug-in: the procedure text, argument table and GTK helpers shared by the GIMP
+ * 2.10 (GTK 2) and GIMP 3.0 (GTK 3) front ends (see nstyle-ui.h).
+ */
+
+#include "nstyle-ui.h"
+
+#include <math.h>
+#include <string.h>
+
+const gchar ns_ui_help[] =
+    "Adds a new layer above the drawable: its content redrawn with the textures and colours of "
+    "the style image (Gatys et al., VGG-19). With a selection, the engine works on the "
+    "selection's bounding box and the new layer shows only inside the selection, through a "
+    "layer mask made from it (soft edges kept; the mask can be edited); without one, the whole "
+    "layer. Alpha is kept. The source layer is never changed. Engine: libnstyle; "
+    "NSTYLE_DEVICE and NSTYLE_OPTIONS (key=value;...) in the environment tune it.";
+
+const NsArg ns_args[NS_N_ARGS] = {
+    [NS_ARG_STYLE_FILE] = {"style-file", NULL, NS_ARG_TYPE_STRING, "Style _file"},
+    [NS_ARG_SIZE] = {"size", "size", NS_ARG_TYPE_INT, "Si_ze (px)"},
+    [NS_ARG_ITERATIONS] = {"iterations", "iterations", NS_ARG_TYPE_INT, "_Iterations"},
+    [NS_ARG_CONTENT_WEIGHT] = {"content-weight", "content_weight", NS_ARG_TYPE_DOUBLE,
+                               "Co_ntent weight"},
+    [NS_ARG_STYLE_WEIGHT] = {"style-weight", "style_weight", NS_ARG_TYPE_DOUBLE,
+                             "_Style weight"},
+    [NS_ARG_TV_WEIGHT] = {"tv-weight", "tv_weight", NS_ARG_TYPE_DOUBLE,
+                          "Smoothness (_TV) weight"},
+    [NS_ARG_PRESERVE_COLORS] = {"preserve-colors", "preserve_colors", NS_ARG_TYPE_INT,
+                                "_Preserve the layer's colours"},
+};
+
+#define NS_STYLE_FILE_HELP "Path of the style image (a painting), any format GIMP opens"
+/* What size 0 means: the plug-in's own value, outside the engine's range. */
+#define NS_SIZE_ZERO_HELP "or 0 for the layer's (or selection's) own size"
+
+/* ---------------------------------------------------------------------------------------- */
+/* Arguments, from the engine's option table.                                                */
+
+static const NstyleOptionInfo *ns_arg_option(guint arg) {
+  g_return_val_if_fail(arg < NS_N_ARGS && ns_args[arg].option, NULL);
+  return ns_option(ns_args[arg].option);
+}
+
+void ns_ui_arg_range(guint arg, gdouble *lower, gdouble *upper, gdouble *default_value) {
+  const NstyleOptionInfo *o = ns_arg_option(arg);
+  *lower = arg == NS_ARG_SIZE ? 0.0 : o->min;
+  *upper = o->max;
+  *default_value = ns_option_default(o->key);
+}
+
+gdouble ns_ui_arg_default(guint arg) {
+  gdouble lower, upper, value;
+  ns_ui_arg_range(arg, &lower, &upper, &value);
+  return value;
+}
+
+gchar *ns_ui_arg_help(guint arg) {
+  if (arg == NS_ARG_STYLE_FILE) return g_strdup(NS_STYLE_FILE_HELP);
+  const NstyleOptionInfo *o = ns_arg_option(arg);
+  /* "<Doc> (<unit>): <accepts>[, or 0 for ... own size] (default <default>)", every part but
+   * the size-0 note from the table. */
+  gchar *doc = g_strdup(o->doc);
+  doc[0] = g_ascii_toupper(doc[0]);
+  gchar *help = g_strdup_printf("%s%s%s%s: %s%s%s (default %s)", doc, *o->unit ? " (" : "",
+                                o->unit, *o->unit ? ")" : "", o->accepts,
+                                arg == NS_ARG_SIZE ? ", " : "",
+                                arg == NS_ARG_SIZE ? NS_SIZE_ZERO_HELP : "", o->default_value);
+  g_free(doc);
+  return help;
+}
+
+/* One spin-button click changes a value by about a tenth of its default, rounded down to 1, 2
+ * or 5 times a power of ten (whole for whole-number arguments): a default of 5 steps by 0.5, a
+ * default of 2000 by 200. A page is ten clicks. A float shows one digit more than its step has,
+ * so the values between steps (and the default) show: with a step of 0.001, 4 digits. */
+#define NS_UI_STEPS_PER_PAGE 10.0
+/* The step for a float whose default is 0 (no scale to take a tenth of). */
+#define NS_UI_STEP_WITHOUT_DEFAULT 0.1
+
+void ns_ui_arg_steps(guint arg, gdouble *step, gdouble *page, guint *digits) {
+  gboolean whole = ns_args[arg].type == NS_ARG_TYPE_INT;
+  gdouble tenth = ns_ui_arg_default(arg) / 10.0;
+  gdouble s = NS_UI_STEP_WITHOUT_DEFAULT;
+  if (tenth > 0.0) {
+    gdouble power = pow(10.0, floor(log10(tenth)));
+    gdouble mantissa = tenth / power;
+    s = (mantissa >= 5.0 ? 5.0 : mantissa >= 2.0 ? 2.0 : 1.0) * power;
+  }
+  if (whole) s = MAX(1.0, floor(s));
+  *step = s;
+  *page = NS_UI_STEPS_PER_PAGE * s;
+  *digits = whole ? 0 : (guint)MAX(0.0, -floor(log10(s))) + 1;
+}
+
+GtkWidget *ns_ui_arg_spin(guint arg, gdouble value) {
+  gdouble lower, upper, def, step, page;
+  guint digits;
+  ns_ui_arg_range(arg, &lower, &upper, &def);
+  ns_ui_arg_steps(arg, &step, &page, &digits);
+  GtkWidget *spin = gtk_spin_button_new_with_range(lower, upper, step);
+  gtk_spin_button_set_increments(GTK_SPIN_BUTTON(spin), step, page);
+  gtk_spin_button_set_digits(GTK_SPIN_BUTTON(spin), digits);
+  gtk_spin_button_set_value(GTK_SPIN_BUTTON(spin), value);
+  gtk_entry_set_activates_default(GTK_ENTRY(spin), TRUE);
+  gchar *help = ns_ui_arg_help(arg);
+  gtk_widget_set_tooltip_text(spin, help);
+  g_free(help);
+  return spin;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The style picker.                                                                          */
+
+static void ns_style_toggled(GtkToggleButton *button, NsStylePicker *sp) {
+  (void)button;
+  gboolean from_image = ns_ui_style_picker_from_image(sp);
+  gtk_widget_set_sensitive(sp->file_chooser, !from_image);
+  gtk_widget_set_sensitive(sp->image_combo, from_image);
+}
+
+static void ns_add_file_filter(GtkWidget *chooser, const gchar *name, gboolean images) {
+  GtkFileFilter *filter = gtk_file_filter_new();
+  gtk_file_filter_set_name(filter, name);
+  if (images) {
+    /* GIMP opens more than GdkPixbuf does: the MIME type catches the rest. */
+    gtk_file_filter_add_pixbuf_formats(filter);
+    gtk_file_filter_add_mime_type(filter, "image/*");
+  } else {
+    gtk_file_filter_add_pattern(filter, "*");
+  }
+  gtk_file_chooser_add_filter(GTK_FILE_CHOOSER(chooser), filter);
+}
+
+/* Row `row` of the picker: the radio button, then the chooser filling the rest of the width. */
+static void ns_picker_attach(GtkWidget *layout, gint row, GtkWidget *radio, GtkWidget *chooser) {
+#if GTK_CHECK_VERSION(3, 0, 0)
+  gtk_widget_set_hexpand(chooser, TRUE);
+  gtk_grid_attach(GTK_GRID(layout), radio, 0, row, 1, 1);
+  gtk_grid_attach(GTK_GRID(layout), chooser, 1, row, 1, 1);
+#else
+  gtk_table_attach(GTK_TABLE(layout), radio, 0, 1, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
+  gtk_table_attach(GTK_TABLE(layout), chooser, 1, 2, row, row + 1, GTK_EXPAND | GTK_FILL,
+                   GTK_FILL, 0, 0);
+#endif
+}
+
+void ns_ui_style_picker_init(NsStylePicker *sp, const gchar *file, gboolean from_image,
+                             gint image_id) {
+  sp->frame = gimp_frame_new("Style");
+#if GTK_CHECK_VERSION(3, 0, 0)
+  GtkWidget *layout = gtk_grid_new();
+  gtk_grid_set_row_spacing(GTK_GRID(layout), 6);
+  gtk_grid_set_column_spacing(GTK_GRID(layout), 6);
+#else
+  GtkWidget *layout = gtk_table_new(2, 2, FALSE);
+  gtk_table_set_col_spacings(GTK_TABLE(layout), 6);
+  gtk_table_set_row_spacings(GTK_TABLE(layout), 6);
+#endif
+  gtk_container_add(GTK_CONTAINER(sp->frame), layout);
+
+  sp->file_radio = gtk_radio_button_new_with_mnemonic(NULL, "Painting _file:");
+  sp->image_radio = gtk_radio_button_new_with_mnemonic_from_widget(
+      GTK_RADIO_BUTTON(sp->file_radio), "Open i_mage:");
+  sp->file_chooser = gtk_file_chooser_button_new("Choose the style (a painting)",
+                                                 GTK_FILE_CHOOSER_ACTION_OPEN);
+  ns_add_file_filter(sp->file_chooser, "Images", TRUE);
+  ns_add_file_filter(sp->file_chooser, "All files", FALSE);
+  if (file && *file) gtk_file_chooser_set_filename(GTK_FILE_CHOOSER(sp->file_chooser), file);
+  /* Wide enough for a file name next to the radio button. */
+  gtk_widget_set_size_request(sp->file_chooser, 260, -1);
+#if GIMP_MAJOR_VERSION >= 3
+  sp->image_combo = gimp_image_combo_box_new(NULL, NULL, NULL);
+#else
+  sp->image_combo = gimp_image_combo_box_new(NULL, NULL);
+#endif
+  gimp_int_combo_box_set_active(GIMP_INT_COMBO_BOX(sp->image_combo), image_id);
+
+  ns_picker_attach(layout, 0, sp->file_radio, sp->file_chooser);
+  ns_picker_attach(layout, 1, sp->image_radio, sp->image_combo);
+  gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(from_image ? sp->image_radio : sp->file_radio),
+                               TRUE);
+  g_signal_connect(sp->file_radio, "toggled", G_CALLBACK(ns_style_toggled), sp);
+  ns_style_toggled(NULL, sp);
+}
+
+gboolean ns_ui_style_picker_from_image(const NsStylePicker *sp) {
+  return gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(sp->image_radio));
+}
+
+gchar *ns_ui_style_picker_file(const NsStylePicker *sp) {
+  return gtk_file_chooser_get_filename(GTK_FILE_CHOOSER(sp->file_chooser));
+}
+
+gint ns_ui_style_picker_image_id(const NsStylePicker *sp) {
+  gint id = -1;
+  if (!gimp_int_combo_box_get_active(GIMP_INT_COMBO_BOX(sp->image_combo), &id)) return -1;
+  return id;
+}
+
+gboolean ns_ui_style_picker_ready(const NsStylePicker *sp) {
+  if (ns_ui_style_picker_from_image(sp)) {
+    if (ns_ui_style_picker_image_id(sp) > 0) return TRUE;
+    g_message("Choose an open image as the style.");
+    return FALSE;
+  }
+  gchar *file = ns_ui_style_picker_file(sp);
+  gboolean ready = file && *file;
+  g_free(file);
+  if (!ready) g_message("Choose a style file (a painting).");
+  return ready;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The run with the dialog as its progress window.                                            */
+
+GtkWidget *ns_ui_progress_bar_new(void) {
+  GtkWidget *progress = gimp_progress_bar_new();
+#if GTK_CHECK_VERSION(3, 0, 0)
+  gtk_progress_bar_set_show_text(GTK_PROGRESS_BAR(progress), TRUE);
+#endif
+  /* A blank text keeps the bar's height when the text comes. */
+  gtk_progress_bar_set_text(GTK_PROGRESS_BAR(progress), " ");
+  return progress;
+}
+
+/* The core calls this about every 30 ms from the main thread while the engine runs. */
+static void ns_pump(gpointer data) {
+  (void)data;
+  while (gtk_events_pending()) gtk_main_iteration();
+}
+
+/* While the engine runs, any response but OK (Cancel, Escape) stops it. */
+static void ns_run_response(GtkDialog *dialog, gint response, volatile gboolean *cancel) {
+  (void)dialog;
+  if (response != GTK_RESPONSE_OK) *cancel = TRUE;
+}
+
+/* Closing the window stops the engine too; the dialog stays until the engine has stopped. */
+static gboolean ns_run_delete(GtkWidget *widget, GdkEvent *event, volatile gboolean *cancel) {
+  (void)widget;
+  (void)event;
+  *cancel = TRUE;
+  return TRUE;
+}
+
+NsRunStatus ns_ui_run_in_dialog(GtkWidget *dialog, GtkWidget *const *insensitive, NsImage image,
+                                NsDrawable drawable, const NsParams *params, NsLayer *out_layer,
+                                GError **error) {
+  volatile gboolean cancel = FALSE;
+  for (GtkWidget *const *w = insensitive; w && *w; w++) gtk_widget_set_sensitive(*w, FALSE);
+  gtk_dialog_set_response_sensitive(GTK_DIALOG(dialog), GTK_RESPONSE_OK, FALSE);
+  g_signal_connect(dialog, "response", G_CALLBACK(ns_run_response), (gpointer)&cancel);
+  g_signal_connect(dialog, "delete-event", G_CALLBACK(ns_run_delete), (gpointer)&cancel);
+  NsUi ui = {TRUE, ns_pump, NULL, &cancel};
+  NsRunStatus status = ns_core_run(image, drawable, params, &ui, out_layer, error);
+  /* The handlers point at `cancel` on this stack: the dialog goes before it does. */
+  gtk_widget_destroy(dialog);
+  return status;
+}

@@ -1,0 +1,98 @@
+/*
+ * nstyle GIMP plug-in: what the GIMP 2.10 and GIMP 3.0 front ends share above the core.
+ *
+ * The same source is compiled against libgimpui-2.0 (GTK 2) and libgimpui-3.0 (GTK 3): the
+ * procedure's text and argument table (names, labels, ranges, defaults and help, the numbers
+ * read from libnstyle's option table), the style chooser with its file filters, the progress
+ * bar, and running the filter with the dialog as its progress window. Each front end keeps only
+ * what its libgimp does differently: registration calls, its dialog's settings, remembered
+ * values.
+ */
+
+#ifndef NSTYLE_GIMP_UI_H
+#define NSTYLE_GIMP_UI_H
+
+#include <libgimp/gimp.h>
+#include <libgimp/gimpui.h>
+
+#include "nstyle-core.h"
+
+/* The procedure, as both versions register it. */
+#define NS_UI_TITLE "Neural Style"
+#define NS_UI_MENU_LABEL "_Neural Style..."
+#define NS_UI_MENU_PATH "<Image>/Filters/Artistic"
+#define NS_UI_IMAGE_TYPES "RGB*, GRAY*"
+#define NS_UI_AUTHOR "nstyle authors"
+#define NS_UI_DATE "2025"
+#define NS_UI_BLURB "Paint the layer in the style of a painting (neural style transfer)"
+extern const gchar ns_ui_help[];
+#define NS_UI_RESULT_NAME "layer"
+#define NS_UI_RESULT_HELP "The new stylised layer"
+
+/* The procedure's arguments after run-mode, image and drawable(s), in their order. */
+enum {
+  NS_ARG_STYLE_FILE,
+  NS_ARG_SIZE,
+  NS_ARG_ITERATIONS,
+  NS_ARG_CONTENT_WEIGHT,
+  NS_ARG_STYLE_WEIGHT,
+  NS_ARG_TV_WEIGHT,
+  NS_ARG_PRESERVE_COLORS,
+  NS_N_ARGS
+};
+
+typedef enum { NS_ARG_TYPE_STRING, NS_ARG_TYPE_INT, NS_ARG_TYPE_DOUBLE } NsArgType;
+
+typedef struct {
+  const gchar *name;   /* the procedure argument, e.g. "content-weight" */
+  const gchar *option; /* the engine option it sets, e.g. "content_weight"; NULL for style-file */
+  NsArgType type;
+  const gchar *label;  /* with a mnemonic, no colon */
+} NsArg;
+
+extern const NsArg ns_args[NS_N_ARGS];
+
+/* Range and default of a numeric argument: the engine option's (libnstyle's option table),
+ * except that size also takes 0, the plug-in's "the layer's or selection's own size". */
+void ns_ui_arg_range(guint arg, gdouble *lower, gdouble *upper, gdouble *default_value);
+gdouble ns_ui_arg_default(guint arg);
+
+/* The argument's description (procedure help, tooltip): the option's one-line doc, what it
+ * accepts and its default, as the option table says them. Newly allocated. */
+gchar *ns_ui_arg_help(guint arg);
+
+/* Spin-button increments and digits for a numeric argument (see nstyle-ui.c for the rule). */
+void ns_ui_arg_steps(guint arg, gdouble *step, gdouble *page, guint *digits);
+
+/* A spin button for a numeric argument: its range, steps, digits and tooltip, set to value. */
+GtkWidget *ns_ui_arg_spin(guint arg, gdouble value);
+
+/* The style: a painting file or one of the open images. */
+typedef struct {
+  GtkWidget *frame; /* "Style", holding the rest */
+  GtkWidget *file_radio, *file_chooser, *image_radio, *image_combo;
+} NsStylePicker;
+
+/* Fills *sp: file (may be NULL or empty) preselected, the file or the image source chosen,
+ * image_id preselected in the list of open images. */
+void ns_ui_style_picker_init(NsStylePicker *sp, const gchar *file, gboolean from_image,
+                             gint image_id);
+gboolean ns_ui_style_picker_from_image(const NsStylePicker *sp);
+/* The chosen file (newly allocated, NULL when none) and open image (-1 when none). */
+gchar *ns_ui_style_picker_file(const NsStylePicker *sp);
+gint ns_ui_style_picker_image_id(const NsStylePicker *sp);
+/* Whether a style is chosen from the source picked; if not, tells the user what to choose. */
+gboolean ns_ui_style_picker_ready(const NsStylePicker *sp);
+
+/* A progress bar that takes over this plug-in's gimp_progress_* calls, so the core's progress
+ * shows in the dialog. */
+GtkWidget *ns_ui_progress_bar_new(void);
+
+/* Runs the filter (ns_core_run) with the dialog as its progress window: the widgets in
+ * `insensitive` (NULL-terminated) and OK greyed, Cancel, Escape or closing the window stopping
+ * the engine; then destroys the dialog. */
+NsRunStatus ns_ui_run_in_dialog(GtkWidget *dialog, GtkWidget *const *insensitive, NsImage image,
+                                NsDrawable drawable, const NsParams *params, NsLayer *out_layer,
+                                GError **error);
+
+#endif
