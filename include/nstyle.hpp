@@ -5,7 +5,11 @@
 //   model.set_content(rgba.data(), w, h, NSTYLE_RGBA8);
 //   model.add_style(style.data(), sw, sh, NSTYLE_RGB8);
 //   for (auto p = model.step(10); p.iteration < p.total; p = model.step(10)) { ... }
-//   std::vector<uint8_t> out = model.fetch_result(w, h, NSTYLE_RGBA8);
+//   auto [rw, rh] = model.result_size();        // the working size, as the library rounds it
+//   std::vector<uint8_t> out = model.fetch_result(rw, rh, NSTYLE_RGBA8);
+//
+// The option table: nstyle::options(), nstyle::find_option("size").default_value, ...;
+// model.get_option("iterations") is the current value as text.
 //
 // Every failing call throws nstyle::Error, carrying the NstyleStatus and nstyle_last_error().
 // A Model is move-only; a moved-from Model holds no model (calls on it throw ARGUMENT errors).
@@ -82,6 +86,38 @@ inline void check(NstyleStatus status, const char *call) {
 }
 } // namespace detail
 
+// The option table (static strings; see NstyleOptionInfo): rows by index or by key.
+using OptionInfo = NstyleOptionInfo;
+
+inline std::uint32_t option_count() noexcept { return nstyle_option_count(); }
+
+inline OptionInfo option_info(std::uint32_t index) {
+    OptionInfo info{};
+    detail::check(nstyle_option_info(index, &info), "nstyle_option_info");
+    return info;
+}
+
+inline OptionInfo find_option(const char *key) {
+    OptionInfo info{};
+    detail::check(nstyle_option_find(key, &info), "nstyle_option_find");
+    return info;
+}
+inline OptionInfo find_option(const std::string &key) { return find_option(key.c_str()); }
+
+inline std::vector<OptionInfo> options() {
+    std::vector<OptionInfo> rows;
+    const std::uint32_t count = option_count();
+    rows.reserve(count);
+    for (std::uint32_t i = 0; i < count; ++i) rows.push_back(option_info(i));
+    return rows;
+}
+
+// A width and height in pixels.
+struct Size {
+    std::uint32_t width;
+    std::uint32_t height;
+};
+
 class Model {
 public:
     // Loads the weights (nullptr: $NSTYLE_WEIGHTS, the installed copy, the per-user cache) onto
@@ -144,6 +180,28 @@ public:
     template <typename T, typename = std::enable_if_t<std::is_arithmetic_v<T>>>
     void set_option(const std::string &key, T value) {
         set_option(key.c_str(), value);
+    }
+
+    // The current value of an option, as text nstyle_set_option accepts.
+    std::string get_option(const char *key) const {
+        std::size_t needed = 0;
+        const NstyleStatus status = nstyle_get_option(model_, key, nullptr, 0, &needed);
+        if (needed == 0) detail::check(status, "nstyle_get_option");
+        std::string value(needed, '\0');
+        detail::check(nstyle_get_option(model_, key, value.data(), value.size(), nullptr),
+                      "nstyle_get_option");
+        value.resize(needed - 1);  // drop the NUL
+        return value;
+    }
+    std::string get_option(const std::string &key) const { return get_option(key.c_str()); }
+
+    // The result's size for the current content and settings, as the library rounds it
+    // (fetching at it returns the working image unresampled). Needs a content.
+    Size result_size() const {
+        Size size{0, 0};
+        detail::check(nstyle_result_size(model_, &size.width, &size.height),
+                      "nstyle_result_size");
+        return size;
     }
 
     // Runs up to `iterations` more iterations; throws Error (e.g. NSTYLE_ERR_CANCELLED).

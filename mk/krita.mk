@@ -12,8 +12,11 @@
 #   make krita-test     the plug-in inside Krita 5 (kritarunner, then the GUI under xvfb-run),
 #                       in scratch settings under target/krita-test (plugins/krita/test/run-tests.sh:
 #                       installs krita, python3-pyqt5, xvfb, xauth with apt-get when missing)
+#   make krita52-test   the same tests in Krita 5.2 (a Debian 13 chroot, made once and cached in
+#                       $(CACHE)/krita52-trixie-v1; needs root), where a selection's result is
+#                       shown through a transparency mask (Debian 12's Krita 5.1 has no API for it)
 
-.PHONY: python-test install-krita uninstall-krita krita-test
+.PHONY: python-test install-krita uninstall-krita krita-test krita52-test
 
 PYTEST_VERSION := 8.3.5
 PYTEST_NUMPY_VERSION := 2.2.6
@@ -46,3 +49,7 @@ uninstall-krita:
 
 krita-test: build weights
 	plugins/krita/test/run-tests.sh $(PY_LIB) $(WEIGHTS)
+
+krita52-test: build weights
+	NSTYLE_KRITA52_CHROOT=$${NSTYLE_KRITA52_CHROOT:-$(CACHE)/krita52-trixie-v1} \
+		plugins/krita/test/krita52-chroot.sh $(PY_LIB) $(WEIGHTS)

@@ -31,20 +31,35 @@
 
 static const char *program = "nstyle_cli";
 
+/* The library's range and default of a whole-number option, for the usage text and checks. */
+static bool int_option(const char *key, uint32_t *min, uint32_t *max, const char **fallback) {
+    NstyleOptionInfo info;
+    if (nstyle_option_find(key, &info) != NSTYLE_OK) return false;
+    *min = (uint32_t)info.min;
+    *max = info.max > UINT32_MAX ? UINT32_MAX : (uint32_t)info.max;
+    *fallback = info.default_value;
+    return true;
+}
+
 static void usage(FILE *to) {
+    uint32_t size_min = 0, size_max = 0, it_min = 0, it_max = 0;
+    const char *size_default = "?", *it_default = "?";
+    int_option("size", &size_min, &size_max, &size_default);
+    int_option("iterations", &it_min, &it_max, &it_default);
     fprintf(to,
             "usage: %s CONTENT STYLE OUTPUT [size] [iterations]\n"
             "\n"
             "Stylises CONTENT with STYLE and writes OUTPUT (neural style transfer, libnstyle).\n"
-            "  size        longest side of the result in pixels, 16..16384 (default 512)\n"
-            "  iterations  optimisation iterations, 1..1000000 (default 300)\n"
+            "  size        longest side of the result in pixels, %u..%u (default %s)\n"
+            "  iterations  optimisation iterations, %u..%u (default %s)\n"
+            "(ranges and defaults are the library's own)\n"
             "\n"
             "Images are binary Netpbm files, handled without any image library: PPM (P6),\n"
             "PGM (P5) and PAM (P7, with or without alpha), 8 or 16 bits per sample. OUTPUT is\n"
             "PAM with the content's alpha if it ends in .pam, else PPM. Convert other formats\n"
             "with e.g. `convert photo.png photo.pam` (ImageMagick) or `pngtopam -alphapam`.\n"
             "Env: NSTYLE_DEVICE=auto|cpu|cuda|cuda:N, NSTYLE_WEIGHTS=path of the weights.\n",
-            program);
+            program, size_min, size_max, size_default, it_min, it_max, it_default);
 }
 
 /* ------------------------------------------------------------------ Netpbm */
@@ -296,20 +311,28 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *content_path = argv[1], *style_path = argv[2], *output_path = argv[3];
-    uint32_t size = 512, iterations = 300;
-    if (argc > 4 && !parse_u32(argv[4], 16, 16384, &size)) {
-        fprintf(stderr, "%s: size '%s' is not a whole number in 16..16384\n", program, argv[4]);
-        return 2;
-    }
-    if (argc > 5 && !parse_u32(argv[5], 1, 1000000, &iterations)) {
-        fprintf(stderr, "%s: iterations '%s' is not a whole number in 1..1000000\n", program,
-                argv[5]);
-        return 2;
-    }
     if (nstyle_abi_version() != NSTYLE_ABI_VERSION) {
         fprintf(stderr, "%s: libnstyle ABI %u, this program was built for %u\n", program,
                 nstyle_abi_version(), NSTYLE_ABI_VERSION);
         return 1;
+    }
+    /* size and iterations: checked against the library's ranges now (a usage error, before the
+     * weights load); when not given, the library's defaults apply. */
+    const char *keys[2] = {"size", "iterations"};
+    const char *values[2] = {argc > 4 ? argv[4] : NULL, argc > 5 ? argv[5] : NULL};
+    for (int i = 0; i < 2; i++) {
+        uint32_t min, max, value;
+        const char *fallback;
+        if (!values[i]) continue;
+        if (!int_option(keys[i], &min, &max, &fallback)) {
+            fprintf(stderr, "%s: %s\n", program, nstyle_last_error());
+            return 1;
+        }
+        if (!parse_u32(values[i], min, max, &value)) {
+            fprintf(stderr, "%s: %s '%s' is not a whole number in %u..%u\n", program, keys[i],
+                    values[i], min, max);
+            return 2;
+        }
     }
 
     int rc = 1;
@@ -321,16 +344,11 @@ int main(int argc, char **argv) {
         rc = fail_call("loading the model");
         goto done;
     }
-    char text[32];
-    snprintf(text, sizeof text, "%u", size);
-    if (nstyle_set_option(model, "size", text) != NSTYLE_OK) {
-        rc = fail_call("setting the size");
-        goto done;
-    }
-    snprintf(text, sizeof text, "%u", iterations);
-    if (nstyle_set_option(model, "iterations", text) != NSTYLE_OK) {
-        rc = fail_call("setting the iterations");
-        goto done;
+    for (int i = 0; i < 2; i++) {
+        if (values[i] && nstyle_set_option(model, keys[i], values[i]) != NSTYLE_OK) {
+            rc = fail_call(i == 0 ? "setting the size" : "setting the iterations");
+            goto done;
+        }
     }
     if (nstyle_set_content(model, content.pixels, content.width, content.height,
                            stride_of(&content), content.format) != NSTYLE_OK) {
@@ -371,13 +389,12 @@ int main(int argc, char **argv) {
     }
     if (tty) fputc('\n', stderr);
 
-    /* The result at the working size (the content's aspect with `size` as its longest side,
-     * rounded as the library does), in the content's bit depth. */
-    double scale = (double)size / (content.width > content.height ? content.width : content.height);
-    result.width = (uint32_t)(content.width * scale + 0.5);
-    result.height = (uint32_t)(content.height * scale + 0.5);
-    if (!result.width) result.width = 1;
-    if (!result.height) result.height = 1;
+    /* The result at the working size (the content's aspect with `size` as its longest side, as
+     * the library rounds it), in the content's bit depth. */
+    if (nstyle_result_size(model, &result.width, &result.height) != NSTYLE_OK) {
+        rc = fail_call("the result size");
+        goto done;
+    }
     result.format = content.format == NSTYLE_RGBA16 ? NSTYLE_RGBA16 : NSTYLE_RGBA8;
     result.pixels = malloc((size_t)result.width * result.height * bytes_per_pixel(result.format));
     if (!result.pixels) {

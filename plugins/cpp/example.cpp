@@ -59,7 +59,15 @@ int main(int argc, char **argv) {
         const auto style = stripes(48, 48);
         model.set_content(content.data(), w, h, NSTYLE_RGBA8);
         model.add_style(style.data(), 48, 48, NSTYLE_RGB8);
-        model.set_weights(5.0f, 100.0f, 0.01f);
+
+        // The option table: every option's default, range and help text, from the library.
+        const nstyle::OptionInfo weight = nstyle::find_option("style_weight");
+        std::printf("%zu options; style_weight: %s, default %s, %s\n", nstyle::options().size(),
+                    weight.doc, weight.default_value, weight.accepts);
+        model.set_option("style_weight", std::stod(weight.default_value) * 2);
+        std::printf("style_weight now %s, iterations %s\n",
+                    model.get_option("style_weight").c_str(),
+                    model.get_option("iterations").c_str());
 
         // A bad option throws, with the status and the library's message; nothing changes.
         try {
@@ -81,6 +89,10 @@ int main(int argc, char **argv) {
             if (p.iteration >= p.total) break;
         }
 
+        // The result at the working size (no resampling), then at the content's size.
+        const auto [rw, rh] = moved.result_size();
+        const std::vector<std::uint8_t> work = moved.fetch_result(rw, rh, NSTYLE_RGBA8);
+        std::printf("working size %ux%u (%zu bytes)\n", rw, rh, work.size());
         const std::vector<std::uint8_t> out = moved.fetch_result(w, h, NSTYLE_RGBA8);
         double mean[4] = {0, 0, 0, 0};
         for (std::size_t i = 0; i < out.size(); ++i) mean[i % 4] += out[i];

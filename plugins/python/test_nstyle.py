@@ -388,8 +388,15 @@ def test_library_found_from_env_then_next_to_the_package(tmp_path):
 
 def test_option_table_gives_defaults_ranges_and_current_values():
     rows = {o.key: o for o in nstyle.options()}
-    assert rows["size"].kind == "int" and rows["size"].minimum == 16
-    assert rows["size"].maximum == 16384 and rows["size"].parse_default() == 512
+    # the header's option list is rendered from the same table: defaults and integer ranges
+    documented = dict(re.findall(r"^ \* - `(\w+)`: .*\(default `([^`]*)`;", open(HEADER).read(),
+                                 flags=re.M))
+    assert documented and {k: o.default for k, o in rows.items()} == documented
+    for key, lo, hi in re.findall(r"^ \* - `(\w+)`: .*a whole number in (\d+)\.\.=(\d+)",
+                                  open(HEADER).read(), flags=re.M):
+        assert (rows[key].minimum, rows[key].maximum) == (float(lo), float(hi)), key
+    assert rows["size"].kind == "int" and rows["size"].unit == "px"
+    assert rows["size"].parse_default() == int(documented["size"])
     assert rows["optimizer"].words == ["lbfgs", "adam"]
     assert rows["scales"].words == ["auto"] and rows["scales"].effect == "restart"
     with nstyle.Model(device="cpu") as m:
@@ -417,3 +424,127 @@ def test_bgra8_and_half_float_pixels_round_trip():
         assert m.fetch(16, 16, format="bgra8") == bgra
         rgba = m.fetch(16, 16, format="rgba8")
         assert rgba[:4] == bytes([30, 20, 10, 255])
+
+
+def test_option_finds_one_row_and_set_weights_defaults_come_from_the_table():
+    size = nstyle.option("size")
+    assert size.key == "size"
+    assert size.default == {o.key: o for o in nstyle.options()}["size"].default
+    with pytest.raises(nstyle.Error) as e:
+        nstyle.option("no_such_option")
+    assert e.value.status == nstyle.Status.ERR_ARGUMENT
+    with nstyle.Model(device="cpu") as m:
+        m.set_weights(1, 2, 3)
+        m.set_weights(style=7)
+        for key, want in (("content_weight", nstyle.option("content_weight").parse_default()),
+                          ("style_weight", 7.0),
+                          ("tv_weight", nstyle.option("tv_weight").parse_default())):
+            assert float(m.get_option(key)) == pytest.approx(want), key
+
+
+# ----------------------------------------------------------------------------- run()
+
+def test_run_reports_monotonic_progress_to_the_end():
+    with ready_model(iterations=6) as m:
+        seen = []
+        final = m.run(seen.append)
+        assert final.done and final.iteration == final.total == 6
+        assert seen and seen[-1] == final
+        its = [p.iteration for p in seen]
+        assert its == sorted(set(its)), its          # strictly increasing
+        assert all(p.total == 6 for p in seen)
+        again = m.run()                              # already done: returns at once
+        assert again.iteration == 6
+
+
+def test_run_fixed_and_adaptive_chunks():
+    with ready_model(iterations=7, scales=1) as m:
+        seen = []
+        m.run(lambda p: seen.append(p.iteration), chunk=3)
+        assert seen == [3, 6, 7]
+    with ready_model(iterations=5, scales=1) as m:
+        seen = []
+        m.run(lambda p: seen.append(p.iteration), interval=1e-9)   # every chunk is 1
+        assert seen == [1, 2, 3, 4, 5]
+    with ready_model(iterations=10, scales=1) as m:
+        seen = []
+        m.run(lambda p: seen.append(p.iteration), interval=3600)   # doubles each time
+        assert seen == [1, 3, 7, 10]
+    with ready_model(iterations=6, size=48, scales=2) as m:
+        seen = []
+        m.run(lambda p: seen.append((p.iteration, p.scale)), interval=3600)
+        # the first chunk after a scale change is one iteration
+        changed = [i for i in range(1, len(seen)) if seen[i][1] != seen[i - 1][1]]
+        assert changed and seen[-1][0] == 6, seen
+        for i in changed:
+            if i + 1 < len(seen):
+                assert seen[i + 1][0] - seen[i][0] == 1, seen
+    with small_model() as m:
+        for bad in (0, -1, 1.5, True):
+            with pytest.raises(nstyle.Error):
+                m.run(chunk=bad)
+        for bad in (0, -1, float("nan"), "x"):
+            with pytest.raises(nstyle.Error):
+                m.run(interval=bad)
+
+
+def test_run_gives_the_same_image_as_one_step():
+    with ready_model(iterations=4) as m:
+        m.step(4)
+        want = m.fetch(W, H)
+    with ready_model(iterations=4) as m:
+        m.run(chunk=1)
+        assert m.fetch(W, H) == want
+
+
+def test_run_cancelled_from_another_thread_model_usable():
+    with ready_model(iterations=100000) as m:
+        seen = []
+        outcome = []
+        started = threading.Event()
+
+        def progress(p):
+            seen.append(p.iteration)
+            started.set()
+
+        def work():
+            try:
+                m.run(progress)
+                outcome.append("finished")
+            except nstyle.Cancelled as e:
+                outcome.append(e)
+        t = threading.Thread(target=work)
+        t.start()
+        assert started.wait(60), "no progress within 60 s"
+        m.cancel()
+        t.join(60)
+        assert not t.is_alive(), "run() still going 60 s after cancel()"
+        assert len(outcome) == 1 and isinstance(outcome[0], nstyle.Cancelled), outcome
+        assert outcome[0].status == nstyle.Status.ERR_CANCELLED
+        assert seen == sorted(seen) and seen[-1] < 100000
+        p = m.step(1)                                # usable, continues
+        assert p.iteration >= seen[-1] + 1
+
+
+def test_run_stopped_by_the_callback():
+    with ready_model(iterations=8, scales=1) as m:
+        seen = []
+
+        def stop_after_two(p):
+            seen.append(p.iteration)
+            return len(seen) < 2                     # False on the second call
+        with pytest.raises(nstyle.Cancelled) as e:
+            m.run(stop_after_two, chunk=2)
+        assert e.value.status == nstyle.Status.ERR_CANCELLED
+        assert seen == [2, 4]
+        # a callback that raises: the exception comes through, the model stays usable
+        calls = []
+
+        def boom(p):
+            calls.append(p.iteration)
+            raise KeyError("stop")
+        with pytest.raises(KeyError):
+            m.run(boom, chunk=1)
+        assert calls == [5]
+        final = m.run(chunk=20)
+        assert final.done and final.iteration == 8

@@ -7,100 +7,120 @@
 stylize() does the three in a row. Every failure before commit() leaves the document untouched:
 prepare() raises PluginError (bad input) and job.run() nstyle.Error / nstyle.Cancelled.
 
-Pixel layouts: Krita keeps 8- and 16-bit RGBA as B,G,R,A and half/float RGBA as R,G,B,A; the
-engine wants R,G,B,A, so 8/16-bit rows are swizzled, half floats widened to float32 and back.
-Layers that are not RGBA with an sRGB tone curve (linear or wide-gamut RGB, grey, CMYK, Lab...)
-are read through an unattached sRGB copy of the same depth, and the new layer is converted back
-to the source layer's colour space. With a selection only its bounding box is processed and the
-new layer's alpha is multiplied by the selection (transparent outside it).
+This module only adapts Krita to the nstyle binding: the engine's defaults, ranges and help text
+come from nstyle.options(), the working size from Model.result_size(), stepping, progress and
+cancel from Model.run().
+
+Pixels go to the library in Krita's own layout: 8-bit RGBA as B,G,R,A ("bgra8"), half and float
+RGBA as R,G,B,A ("rgba_f16", "rgba_f32"); 16-bit integer RGBA (B,G,R,A, for which the library
+has no format) has red and blue swapped here. Layers that are not RGBA with an sRGB tone curve
+(linear or wide-gamut RGB, grey, CMYK, Lab...) are read through an unattached sRGB copy of the
+same depth, and the new layer is converted back to the source layer's colour space.
+
+With a selection the engine works on the selection's bounding box, and the new layer is shown
+only inside the selection through a transparency mask made from it (soft edges kept; the user can
+edit the mask). Krita before 5.2 has no scripting call that makes a usable transparency mask
+(Document.createTransparencyMask): there the new layer's alpha is multiplied by the selection.
+Without a selection the whole layer is processed.
 """
 
 import array
 import os
 import struct
 import sys
-import time
 
 import nstyle
 
 LAYER_NAME = "Neural Style"
-MIN_SIDE = 16       # the engine needs both sides of its working image >= 16 px
-MAX_SIZE = 16384    # the engine's largest `size`
-CHUNK_SECONDS = 0.5  # run() steps the engine about this long between progress reports
+MASK_NAME = "Selection"
 
-# Krita colour depth -> (engine format, bytes per channel in Krita, B,G,R order in Krita)
+# The settings the dialog shows and remembers that are engine options (nstyle.options() rows);
+# their defaults, ranges and help text are the library's.
+ENGINE_KEYS = ("iterations", "size", "content_weight", "style_weight", "tv_weight",
+               "preserve_colors", "precision", "seed")
+# Settings of the host alone: (default, type). "auto" is nstyle.Model(device=None).
+HOST_FIELDS = {"style": ("", str), "device": ("auto", str)}
+
+# Krita colour depth -> (library format of Krita's bytes, bytes per channel, swap red and blue)
 _DEPTHS = {
-    "U8": ("rgba8", 1, True),
-    "U16": ("rgba16", 2, True),
-    "F16": ("rgba_f32", 2, False),
+    "U8": ("bgra8", 1, False),
+    "U16": ("rgba16", 2, True),    # Krita's B,G,R,A; the library has no 16-bit BGRA
+    "F16": ("rgba_f16", 2, False),
     "F32": ("rgba_f32", 4, False),
 }
+
+_PY_TYPES = {"int": int, "float": float, "bool": bool, "choice": str, "layers": str}
 
 
 class PluginError(Exception):
     """Bad input found before anything ran (no style file, unsupported layer, ...)."""
 
 
-class Settings:
-    """What the dialog asks for, plus the engine knobs a test or an expert may set."""
+def engine_options():
+    """{key: nstyle.Option} of ENGINE_KEYS, from the library's option table."""
+    rows = {o.key: o for o in nstyle.options()}
+    return {key: rows[key] for key in ENGINE_KEYS}
 
-    FIELDS = {
-        # name: (default, type)
-        "style": ("", str),
-        "iterations": (300, int),
-        "size": (512, int),
-        "content_weight": (5.0, float),
-        "style_weight": (100.0, float),
-        "tv_weight": (0.01, float),
-        "preserve_colors": (False, bool),
-        "device": ("auto", str),
-        "precision": ("auto", str),
-        "seed": (0, int),
-    }
+
+def _py_type(opt):
+    if opt.kind == "int" and opt.words:
+        return str  # a number or a word such as "auto"
+    return _PY_TYPES[opt.kind]
+
+
+class Settings:
+    """What the dialog asks for, plus the engine knobs a test or an expert may set. Engine
+    settings default to the library's defaults."""
+
+    @staticmethod
+    def fields():
+        """{name: (default, type)}: HOST_FIELDS and ENGINE_KEYS with the library's defaults."""
+        out = dict(HOST_FIELDS)
+        for key, opt in engine_options().items():
+            out[key] = (opt.parse_default(), _py_type(opt))
+        return out
 
     def __init__(self, **values):
-        for name, (default, _) in self.FIELDS.items():
+        fields = self.fields()
+        self._names = tuple(fields)
+        for name, (default, _) in fields.items():
             setattr(self, name, default)
         for name, value in values.items():
-            if name not in self.FIELDS:
+            if name not in fields:
                 raise TypeError("unknown setting %r" % name)
-            setattr(self, name, self.FIELDS[name][1](value))
+            setattr(self, name, fields[name][1](value))
 
     def as_dict(self):
-        return {name: getattr(self, name) for name in self.FIELDS}
+        return {name: getattr(self, name) for name in self._names}
 
     def __repr__(self):
         return "Settings(%s)" % ", ".join("%s=%r" % kv for kv in self.as_dict().items())
 
 
+def check_settings(settings):
+    """PluginError, in the library's words, for an engine setting outside the option table's
+    range or words."""
+    for key, opt in engine_options().items():
+        value = getattr(settings, key)
+        if opt.kind in ("int", "float") and not isinstance(value, str):
+            if not opt.minimum <= value <= opt.maximum:
+                raise PluginError("%s must be %s, not %s." % (key.replace("_", " ").capitalize(),
+                                                              opt.accepts, value))
+        elif opt.kind == "choice" and value not in opt.words:
+            raise PluginError("%s must be %s, not %r." % (key.replace("_", " ").capitalize(),
+                                                         opt.accepts, value))
+
+
 # ----------------------------------------------------------------------------- pixels
 
-def swap_red_blue(data, bytes_per_channel):
-    """B,G,R,A <-> R,G,B,A for 1- or 2-byte channels; returns a new bytes object."""
-    if bytes_per_channel == 1:
-        src = bytes(data)
-        out = bytearray(src)
-        out[0::4] = src[2::4]
-        out[2::4] = src[0::4]
-        return bytes(out)
+def swap_red_blue_16(data):
+    """B,G,R,A <-> R,G,B,A for 2-byte channels; returns a new bytes object."""
     src = array.array("H")
     src.frombytes(bytes(data))
     out = array.array("H", src)
     out[0::4] = src[2::4]
     out[2::4] = src[0::4]
     return out.tobytes()
-
-
-def half_to_float(data):
-    n = len(data) // 2
-    return array.array("f", struct.unpack("=%de" % n, bytes(data))).tobytes()
-
-
-def float_to_half(data):
-    values = array.array("f")
-    values.frombytes(bytes(data))
-    clamped = [min(max(v, -65504.0), 65504.0) for v in values]
-    return struct.pack("=%de" % len(clamped), *clamped)
 
 
 SRGB_PROFILE = "sRGB-elle-V2-srgbtrc.icc"  # Krita's own sRGB, shipped with every Krita
@@ -113,7 +133,7 @@ def is_srgb(profile):
 
 
 def engine_space(node):
-    """(engine format, depth, converted): how the layer's pixels reach the engine. RGBA layers
+    """(library format, depth, converted): how the layer's pixels reach the engine. RGBA layers
     with an sRGB profile go as they are; any other layer (linear or wide-gamut RGB, grey, CMYK,
     Lab, ...) goes through an sRGB copy of the same depth (converted=True)."""
     model, depth, profile = node.colorModel(), node.colorDepth(), node.colorProfile()
@@ -125,23 +145,14 @@ def engine_space(node):
 
 
 def to_engine(data, depth):
-    """Krita pixel bytes of `depth` -> engine bytes in the format layer_format() named."""
-    _, bpc, bgr = _DEPTHS[depth]
-    if bgr:
-        return swap_red_blue(data, bpc)
-    if depth == "F16":
-        return half_to_float(data)
-    return bytes(data)
+    """Krita's RGBA pixel bytes of `depth` -> the bytes the library reads (the same except
+    16-bit integer, whose red and blue are swapped)."""
+    return swap_red_blue_16(data) if _DEPTHS[depth][2] else bytes(data)
 
 
 def from_engine(data, depth):
-    """Engine bytes -> Krita pixel bytes of `depth` (inverse of to_engine)."""
-    _, bpc, bgr = _DEPTHS[depth]
-    if bgr:
-        return swap_red_blue(data, bpc)
-    if depth == "F16":
-        return float_to_half(data)
-    return bytes(data)
+    """The library's bytes -> Krita's (inverse of to_engine)."""
+    return swap_red_blue_16(data) if _DEPTHS[depth][2] else bytes(data)
 
 
 def region(doc):
@@ -158,7 +169,7 @@ def region(doc):
 
 
 def selection_mask(doc, rect):
-    """One byte (0..255) per pixel of rect from the global selection, or None if none."""
+    """One byte (0..255) per pixel of rect from the global selection, or None without one."""
     sel = doc.selection()
     if sel is None or sel.width() <= 0 or sel.height() <= 0:
         return None
@@ -166,13 +177,16 @@ def selection_mask(doc, rect):
     mask = bytes(sel.pixelData(x, y, w, h))
     if len(mask) != w * h:
         raise PluginError("Unexpected selection data (%d bytes for %dx%d)." % (len(mask), w, h))
-    if mask.count(255) == len(mask):
-        return None
     return mask
 
 
+def can_make_masks(doc):
+    """True where Krita's scripting can make a transparency mask with pixels (Krita 5.2+)."""
+    return hasattr(doc, "createTransparencyMask")
+
+
 def read_layer(node, rect):
-    """The layer's pixels in rect as (engine bytes, engine format, depth, converted). Never
+    """The layer's pixels in rect as (library bytes, library format, depth, converted). Never
     changes the layer: a conversion works on an unattached duplicate."""
     fmt, depth, converted = engine_space(node)
     source = node
@@ -184,30 +198,31 @@ def read_layer(node, rect):
                                            node.colorProfile()))
     x, y, w, h = rect
     raw = bytes(source.pixelData(x, y, w, h))
-    expected = w * h * 4 * (1 if depth == "U8" else 2 if depth in ("U16", "F16") else 4)
+    expected = w * h * 4 * _DEPTHS[depth][1]
     if len(raw) != expected:
         raise PluginError("Unexpected layer data (%d bytes, expected %d)." % (len(raw), expected))
     return to_engine(raw, depth), fmt, depth, converted
 
 
-def apply_mask(data, fmt, mask):
-    """Multiplies the alpha of engine-format pixels by mask/255 (mask None: unchanged)."""
-    if mask is None:
+def multiply_alpha(data, fmt, mask):
+    """Multiplies the alpha (the 4th channel in every format used here) by mask/255; for Krita
+    without transparency masks. mask None or all 255: unchanged."""
+    if mask is None or mask.count(255) == len(mask):
         return bytes(data)
-    if fmt == "rgba8":
+    if fmt in ("bgra8", "rgba8"):
         out = bytearray(data)
-        alpha = out[3::4]
-        out[3::4] = bytes((a * m + 127) // 255 for a, m in zip(alpha, mask))
+        out[3::4] = bytes((a * m + 127) // 255 for a, m in zip(out[3::4], mask))
         return bytes(out)
-    code = {"rgba16": "H", "rgba_f32": "f"}[fmt]
-    values = array.array(code)
-    values.frombytes(bytes(data))
-    alpha = values[3::4]
-    if code == "H":
-        values[3::4] = array.array("H", ((a * m + 127) // 255 for a, m in zip(alpha, mask)))
-    else:
-        values[3::4] = array.array("f", (a * m / 255.0 for a, m in zip(alpha, mask)))
-    return values.tobytes()
+    if fmt == "rgba16":
+        values = array.array("H")
+        values.frombytes(bytes(data))
+        values[3::4] = array.array("H", ((a * m + 127) // 255
+                                         for a, m in zip(values[3::4], mask)))
+        return values.tobytes()
+    code = {"rgba_f16": "e", "rgba_f32": "f"}[fmt]
+    values = list(struct.unpack("=%d%s" % (len(data) // struct.calcsize(code), code), data))
+    values[3::4] = [a * m / 255.0 for a, m in zip(values[3::4], mask)]
+    return struct.pack("=%d%s" % (len(values), code), *values)
 
 
 def load_style(path):
@@ -225,28 +240,48 @@ def load_style(path):
     w, h = image.width(), image.height()
     ptr = image.constBits()
     ptr.setsize(image.byteCount())
-    stride = image.bytesPerLine()
-    data = bytes(ptr)
-    if stride != w * 4:
-        data = b"".join(data[r * stride:r * stride + w * 4] for r in range(h))
-    return data, w, h
+    return bytes(ptr), w, h, image.bytesPerLine()
 
 
 # ----------------------------------------------------------------------------- the job
 
+def fit_size(model, requested, width, height):
+    """Sets the engine's `size` for a width x height content already set on `model` and returns
+    Model.result_size(). The requested size, but no larger than the region (a small selection
+    is not worked on at more pixels than it has); a region so thin that the library's working
+    image would be narrower than its smallest `size` is worked on larger, within its range."""
+    opt = nstyle.option("size")
+    lo, hi = int(opt.minimum), int(opt.maximum)
+    size = max(lo, min(requested, max(width, height)))
+    model.set_option("size", size)
+    w, h = model.result_size()
+    if min(w, h) < lo and size < hi:
+        size = min(hi, -(-lo * max(width, height) // min(width, height)))
+        model.set_option("size", size)
+        w, h = model.result_size()
+        while min(w, h) < lo and size < hi:  # the library's rounding decides
+            size += 1
+            model.set_option("size", size)
+            w, h = model.result_size()
+    return w, h
+
+
 class Job:
     """Everything the engine needs, read from the document; run() touches no Krita object."""
 
-    def __init__(self, node, rect, content, fmt, depth, mask, style, settings, converted=False):
+    def __init__(self, node, rect, content, fmt, depth, mask, style, settings, converted=False,
+                 use_mask_layer=False):
         self.node = node
         self.converted = converted  # content was converted to sRGB; convert the result back
         self.rect = rect
         self.content = content
         self.fmt = fmt
         self.depth = depth
-        self.mask = mask
-        self.style = style          # (rgba8 bytes, w, h)
+        self.mask = mask            # selection bytes over rect, or None
+        self.use_mask_layer = use_mask_layer  # commit() adds a transparency mask
+        self.style = style          # (rgba8 bytes, w, h, stride)
         self.settings = settings
+        self.result_size = None     # the engine's working size, set by run()
         self._model = None
         self._cancelled = False
 
@@ -254,57 +289,33 @@ class Job:
     def total(self):
         return self.settings.iterations
 
-    def working_size(self):
-        """The engine's `size`: the setting, but no larger than the region, and large enough
-        that the short side is at least MIN_SIDE pixels (VGG's five poolings need 16)."""
-        _, _, w, h = self.rect
-        long, short = max(w, h), min(w, h)
-        size = max(MIN_SIDE, min(self.settings.size, long))
-        if size * short // long < MIN_SIDE:
-            size = -(-MIN_SIDE * long // short) + 1
-        if size > MAX_SIZE:
-            raise PluginError("The region (%d\u00d7%d) is too thin to restyle; its short side "
-                              "must be at least 1/%d of its long side." % (w, h, MAX_SIZE // 16))
-        return size
-
     def run(self, progress=None, chunk=None):
-        """Runs the engine; returns the result (engine format, masked). progress(p) is called
-        after every chunk (`chunk` iterations, default: about CHUNK_SECONDS of work) with an
-        nstyle.Progress. Raises nstyle.Error / nstyle.Cancelled."""
+        """Runs the engine; returns the result in the library format `fmt` at the region's
+        size (alpha multiplied by the selection where commit() cannot add a mask). progress(p)
+        gets an nstyle.Progress after every chunk (nstyle.Model.run: about twice a second, or
+        `chunk` iterations). Raises nstyle.Error / nstyle.Cancelled."""
         s = self.settings
         _, _, w, h = self.rect
         device = None if s.device in ("", "auto") else s.device
         with nstyle.Model(device=device) as model:
             self._model = model
             try:
-                if self._cancelled:
-                    raise nstyle.Cancelled(nstyle.Status.ERR_CANCELLED, "cancelled")
-                model.set_option("size", self.working_size())
-                model.set_option("iterations", s.iterations)
-                model.set_option("preserve_colors", bool(s.preserve_colors))
-                model.set_option("seed", s.seed)
-                if s.precision and s.precision != "auto":
-                    model.set_option("precision", s.precision)
-                model.set_weights(s.content_weight, s.style_weight, s.tv_weight)
+                for key in ENGINE_KEYS:
+                    if key != "size":
+                        model.set_option(key, getattr(s, key))
                 model.set_content(self.content, w, h, self.fmt)
-                model.add_style(self.style[0], self.style[1], self.style[2], "rgba8")
-                if self._cancelled:
+                self.result_size = fit_size(model, s.size, w, h)
+                pixels, sw, sh, stride = self.style
+                model.add_style(pixels, sw, sh, "rgba8", stride=stride)
+                if self._cancelled:  # cancel() came before the model existed
                     model.cancel()
-                n = chunk or 1
-                while True:
-                    started = time.monotonic()
-                    p = model.step(n)
-                    if progress is not None:
-                        progress(p)
-                    if p.done:
-                        break
-                    if not chunk:  # about CHUNK_SECONDS a chunk, for a lively progress bar
-                        per_iteration = (time.monotonic() - started) / n
-                        n = max(1, min(100, int(CHUNK_SECONDS / max(per_iteration, 1e-6))))
+                model.run(progress, chunk=chunk)
                 result = model.fetch(w, h, self.fmt)
             finally:
                 self._model = None
-        return apply_mask(result, self.fmt, self.mask)
+        if not self.use_mask_layer:
+            result = multiply_alpha(result, self.fmt, self.mask)
+        return result
 
     def cancel(self):
         """Stops run() (from any thread); it raises nstyle.Cancelled soon after."""
@@ -323,31 +334,35 @@ def prepare(doc, node, settings):
     if node.type() not in ("paintlayer", "grouplayer", "filelayer", "vectorlayer",
                            "clonelayer", "filllayer"):
         raise PluginError("The active node (%s) is not a layer with pixels." % node.type())
-    if settings.iterations < 1:
-        raise PluginError("Iterations must be at least 1.")
+    check_settings(settings)
     style = load_style(settings.style)
     doc.waitForDone()
     rect = region(doc)
     content, fmt, depth, converted = read_layer(node, rect)
     mask = selection_mask(doc, rect)
-    job = Job(node, rect, content, fmt, depth, mask, style, settings, converted)
-    job.working_size()  # PluginError for a region the engine cannot take
-    return job
+    return Job(node, rect, content, fmt, depth, mask, style, settings, converted,
+               use_mask_layer=mask is not None and can_make_masks(doc))
 
 
 def commit(doc, job, result, name=LAYER_NAME):
-    """A new paint layer above job.node holding `result` (main thread); returns it."""
+    """A new paint layer above job.node holding `result` (main thread), with a transparency
+    mask from the selection if the job has one (Krita 5.2+); returns the layer."""
     node = job.node
     final = (node.colorModel(), node.colorDepth(), node.colorProfile())
     engine = ("RGBA", job.depth, SRGB_PROFILE) if job.converted else final
     layer = doc.createNode(name, "paintlayer")
+    x, y, w, h = job.rect
     for space in (engine, final):
         if (layer.colorModel(), layer.colorDepth(), layer.colorProfile()) != space:
             if not layer.setColorSpace(*space):
                 raise PluginError("Cannot make a layer in %s/%s, %s." % space)
         if space is engine:
-            x, y, w, h = job.rect
             layer.setPixelData(from_engine(result, job.depth), x, y, w, h)
+    if job.use_mask_layer and job.mask is not None:
+        # made before the layer joins the document, so the layer (not the mask) stays active
+        mask = doc.createTransparencyMask(MASK_NAME)
+        layer.addChildNode(mask, None)
+        mask.setPixelData(job.mask, x, y, w, h)
     parent = node.parentNode() or doc.rootNode()
     parent.addChildNode(layer, node)
     doc.refreshProjection()

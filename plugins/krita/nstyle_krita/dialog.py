@@ -1,16 +1,34 @@
 """The settings dialog: style image, iterations, size, the three weights, preserve colours.
 
-Values are remembered in Krita's settings (kritarc, group "nstyle") by save() / load().
+Every engine field's range, default (Restore Defaults) and tooltip come from the library's option
+table (nstyle.options()). Values are remembered in Krita's settings (kritarc, group "nstyle") by
+save() / load().
 """
 
 from PyQt5.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
                              QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QPushButton,
                              QSpinBox, QVBoxLayout, QWidget)
 
-from .core import Settings
+from .core import Settings, engine_options
 
 GROUP = "nstyle"
 DEVICES = ("auto", "cpu", "cuda")
+
+# Fields shown, in order: (setting, label, decimals of a float field). The rest (precision,
+# seed) pass through from the remembered settings.
+SHOWN = (
+    ("iterations", "Iterations:", None),
+    ("size", "Size:", None),
+    ("content_weight", "Content weight:", 3),
+    ("style_weight", "Style weight:", 2),
+    ("tv_weight", "Smoothness (TV) weight:", 4),
+    ("preserve_colors", "Preserve colours:", None),
+)
+HOST_NOTES = {
+    "size": "The result is scaled to the layer (or the selection's bounding box); the engine "
+            "never works at more pixels than that.",
+    "iterations": "More is closer to the style and slower.",
+}
 
 
 def _settings_api():
@@ -22,10 +40,11 @@ def _settings_api():
 
 
 def load():
-    """The remembered Settings (defaults where nothing is stored or a value is unreadable)."""
+    """The remembered Settings (the library's defaults where nothing is stored or a value is
+    unreadable)."""
     api = _settings_api()
     values = {}
-    for name, (default, kind) in Settings.FIELDS.items():
+    for name, (default, kind) in Settings.fields().items():
         if api is None:
             continue
         raw = api.readSetting(GROUP, name, "")
@@ -51,21 +70,43 @@ def save(settings):
         api.writeSetting(GROUP, name, str(value))
 
 
-def _spin(minimum, maximum, value, step=1):
-    box = QSpinBox()
-    box.setRange(minimum, maximum)
-    box.setSingleStep(step)
-    box.setValue(value)
+def tooltip(opt, note=None):
+    """The option's help line, the values it takes and its default, from the table."""
+    unit = " " + opt.unit if opt.unit else ""
+    default = {"0": "off", "1": "on"}.get(opt.default, opt.default) if opt.kind == "bool" \
+        else opt.default + unit
+    text = "%s%s.\nAccepts %s; default %s." % (opt.doc[:1].upper(), opt.doc[1:], opt.accepts,
+                                               default)
+    return text + ("\n" + note if note else "")
+
+
+def _field(opt, decimals):
+    """A spin box or check box for an option, with the table's range and tooltip."""
+    if opt.kind == "bool":
+        box = QCheckBox("Keep the layer's colours")
+    elif opt.kind == "int":
+        box = QSpinBox()
+        box.setRange(int(opt.minimum), int(min(opt.maximum, 2 ** 31 - 1)))
+        box.setSingleStep(max(1, int(opt.parse_default()) // 8))
+    else:
+        box = QDoubleSpinBox()
+        box.setDecimals(decimals)
+        box.setRange(opt.minimum, opt.maximum)
+        box.setSingleStep(10 ** -min(decimals, 2) if decimals else 1)
+    if opt.unit and hasattr(box, "setSuffix"):
+        box.setSuffix(" " + opt.unit)
     return box
 
 
-def _dspin(value, maximum, decimals):
-    box = QDoubleSpinBox()
-    box.setDecimals(decimals)
-    box.setRange(0.0, maximum)
-    box.setSingleStep(10 ** -min(decimals, 2) if decimals else 1)
-    box.setValue(value)
-    return box
+def _get(box):
+    return box.isChecked() if isinstance(box, QCheckBox) else box.value()
+
+
+def _set(box, value):
+    if isinstance(box, QCheckBox):
+        box.setChecked(bool(value))
+    else:
+        box.setValue(value)
 
 
 class NeuralStyleDialog(QDialog):
@@ -74,6 +115,7 @@ class NeuralStyleDialog(QDialog):
         self.setWindowTitle("Neural Style")
         s = settings if settings is not None else load()
         self._hidden = s  # fields the dialog does not show (precision, seed) pass through
+        self._options = engine_options()
 
         self.style_edit = QLineEdit(s.style)
         self.style_edit.setPlaceholderText("a painting: PNG, JPEG, ...")
@@ -85,39 +127,41 @@ class NeuralStyleDialog(QDialog):
         row.addWidget(self.style_edit, 1)
         row.addWidget(browse)
 
-        self.iterations = _spin(1, 100000, s.iterations, 50)
-        self.size = _spin(16, 16384, s.size, 64)
-        self.size.setSuffix(" px")
-        self.size.setToolTip("Longest side the engine works at; the result is scaled to the "
-                             "layer (or selection) size.")
-        self.content_weight = _dspin(s.content_weight, 1e6, 3)
-        self.style_weight = _dspin(s.style_weight, 1e9, 2)
-        self.tv_weight = _dspin(s.tv_weight, 1e3, 4)
-        self.preserve_colors = QCheckBox("Keep the layer's colours")
-        self.preserve_colors.setChecked(s.preserve_colors)
+        form = QFormLayout()
+        form.addRow("Style image:", style_row)
+        self.fields = {}
+        for key, label, decimals in SHOWN:
+            opt = self._options[key]
+            box = _field(opt, decimals)
+            _set(box, getattr(s, key))
+            box.setToolTip(tooltip(opt, HOST_NOTES.get(key)))
+            setattr(self, key, box)  # d.iterations, d.size, ... (tests and callers)
+            self.fields[key] = box
+            form.addRow(label, box)
+
         self.device = QComboBox()
         self.device.setEditable(True)
         self.device.addItems(DEVICES)
         self.device.setCurrentText(s.device or "auto")
-
-        form = QFormLayout()
-        form.addRow("Style image:", style_row)
-        form.addRow("Iterations:", self.iterations)
-        form.addRow("Size:", self.size)
-        form.addRow("Content weight:", self.content_weight)
-        form.addRow("Style weight:", self.style_weight)
-        form.addRow("Smoothness (TV) weight:", self.tv_weight)
-        form.addRow("Preserve colours:", self.preserve_colors)
+        self.device.setToolTip("auto: a CUDA GPU if there is one, else the CPU; or cpu, cuda, "
+                               "cuda:N.")
         form.addRow("Device:", self.device)
 
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel |
+                                   QDialogButtonBox.RestoreDefaults)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        buttons.button(QDialogButtonBox.RestoreDefaults).clicked.connect(self.restore_defaults)
         self.buttons = buttons
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(buttons)
+
+    def restore_defaults(self):
+        """Sets the engine fields to the library's defaults (style and device are kept)."""
+        for key, box in self.fields.items():
+            _set(box, self._options[key].parse_default())
 
     def _browse(self):
         path, _ = QFileDialog.getOpenFileName(
@@ -128,14 +172,9 @@ class NeuralStyleDialog(QDialog):
 
     def settings(self):
         values = self._hidden.as_dict()
+        values.update({key: _get(box) for key, box in self.fields.items()})
         values.update(
             style=self.style_edit.text().strip(),
-            iterations=self.iterations.value(),
-            size=self.size.value(),
-            content_weight=self.content_weight.value(),
-            style_weight=self.style_weight.value(),
-            tv_weight=self.tv_weight.value(),
-            preserve_colors=self.preserve_colors.isChecked(),
             device=self.device.currentText().strip() or "auto",
         )
         return Settings(**values)

@@ -1,5 +1,6 @@
-"""Tools ▸ Scripts ▸ Neural Style…: the dialog, a worker thread stepping the engine behind a
-progress dialog with a working Cancel, the new layer on success, a message box on failure."""
+"""Tools ▸ Scripts ▸ Neural Style…: the dialog, a worker thread running the job (the binding's
+Model.run steps the engine and reports progress) behind a progress dialog with a working Cancel,
+the new layer on success, a message box on failure."""
 
 import threading
 import time
@@ -139,7 +140,11 @@ class NeuralStyleExtension(Extension):
         if doc is None:
             show_error("Open an image first.")
             return
-        self.dialog = NeuralStyleDialog(parent=main_window())
+        try:
+            self.dialog = NeuralStyleDialog(parent=main_window())
+        except nstyle.Error as e:  # the library did not load: nothing to ask for
+            show_error("The nstyle library is not usable: %s" % e.message)
+            return
         accepted = self.dialog.exec_() == QDialog.Accepted
         settings = self.dialog.settings()
         self.dialog = None
@@ -151,8 +156,8 @@ class NeuralStyleExtension(Extension):
         parent = main_window()
         try:
             job = core.prepare(doc, node, settings)
-        except core.PluginError as e:
-            show_error(str(e), parent)
+        except (core.PluginError, nstyle.Error) as e:
+            show_error(e.message if isinstance(e, nstyle.Error) else str(e), parent)
             if on_end is not None:
                 on_end(None)
             return None

@@ -4,8 +4,9 @@
         NSTYLE_LIBRARY=target/release/libnstyle.so \
         kritarunner -s krita_bench -f main CONTENT STYLE [SIZE [ITERATIONS [DEVICE]]]
 
-Prints the times of prepare (read the layer and the style), run (the engine) and commit (the
-new layer), and the engine's final progress.
+SIZE and ITERATIONS default to the library's defaults ("-" also means the default). Prints the
+times of prepare (read the layer and the style), run (the engine) and commit (the new layer),
+the working size the library chose and the engine's final progress.
 """
 
 import time
@@ -19,14 +20,16 @@ from nstyle_krita import core
 def main(args):
     args = list(args[0]) if args and isinstance(args[0], (list, tuple)) else list(args)
     content, style = args[0], args[1]
-    size = int(args[2]) if len(args) > 2 else 512
-    iterations = int(args[3]) if len(args) > 3 else 100
+    given = {}
+    for key, index in (("size", 2), ("iterations", 3)):
+        if len(args) > index and args[index] != "-":
+            given[key] = int(args[index])
     device = args[4] if len(args) > 4 else "auto"
     doc = Krita.instance().openDocument(content)
     doc.setBatchmode(True)
     doc.waitForDone()
     node = doc.topLevelNodes()[-1]
-    settings = core.Settings(style=style, size=size, iterations=iterations, device=device)
+    settings = core.Settings(style=style, device=device, **given)
     t0 = time.monotonic()
     job = core.prepare(doc, node, settings)
     t1 = time.monotonic()
@@ -37,10 +40,11 @@ def main(args):
     doc.waitForDone()
     t3 = time.monotonic()
     p = last[-1]
-    print("BENCH image %dx%d (%s/%s), working size %d, %d iterations over %d scales, device %s, "
-          "library %s" % (doc.width(), doc.height(), node.colorModel(), node.colorDepth(),
-                          job.working_size(), p.iteration, p.scales, device,
-                          nstyle.library_path()), flush=True)
+    print("BENCH image %dx%d (%s/%s), working size %dx%d, %d iterations over %d scales, "
+          "device %s, library %s" % (doc.width(), doc.height(), node.colorModel(),
+                                     node.colorDepth(), job.result_size[0], job.result_size[1],
+                                     p.iteration, p.scales, device,
+                                     nstyle.library_path()), flush=True)
     print("BENCH prepare %.2f s, run %.2f s, commit %.2f s, total %.2f s; loss %.4g; "
           "new layer %r" % (t1 - t0, t2 - t1, t3 - t2, t3 - t0, p.loss, layer.name()),
           flush=True)

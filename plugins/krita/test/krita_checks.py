@@ -81,6 +81,23 @@ def make_doc(depth="U8", model="RGBA", name="checks", profile=""):
     return doc, paint
 
 
+def soft_selection_bytes():
+    """A soft disc (255 in the middle, fading to 0) inside a W x H canvas, one byte a pixel."""
+    cx, cy, r = W * 0.45, H * 0.5, H * 0.42
+    out = bytearray()
+    for y in range(H):
+        for x in range(W):
+            d = ((x + 0.5 - cx) ** 2 + (y + 0.5 - cy) ** 2) ** 0.5
+            out.append(max(0, min(255, int(round((r - d) * 40)))))
+    return bytes(out)
+
+
+def soft_selection_bounds(values):
+    xs = [i % W for i, v in enumerate(values) if v]
+    ys = [i // W for i, v in enumerate(values) if v]
+    return min(xs), min(ys), max(xs) - min(xs) + 1, max(ys) - min(ys) + 1
+
+
 def nodes(doc):
     out = []
 
@@ -133,6 +150,23 @@ def run_checks(work):
     style = make_style(os.path.join(work, "style.png"))
     settings = core.Settings(style=style, **ENGINE)
     print("library:", nstyle.library_path(), file=sys.stderr)
+
+    def defaults_from_the_library():
+        plain = core.Settings()
+        for key in core.ENGINE_KEYS:
+            want = nstyle.option(key).parse_default()
+            if getattr(plain, key) != want:
+                return "Settings().%s is %r, the library's default %r" % (
+                    key, getattr(plain, key), want)
+        try:
+            core.check_settings(core.Settings(**dict(settings.as_dict(), iterations=0)))
+            return "iterations 0 accepted"
+        except core.PluginError as e:
+            if nstyle.option("iterations").accepts not in str(e):
+                return "message %r" % str(e)
+        return None
+
+    check("settings_default_to_the_library", defaults_from_the_library)
 
     # 1. the whole layer, RGBA 8-bit
     doc, paint = make_doc()
@@ -206,25 +240,91 @@ def run_checks(work):
             return "only %d pixels changed inside the selection" % inside_changed
         if bytes(paint.pixelData(0, 0, W, H)) != source_before:
             return "source layer changed"
+        masks = [c.type() for c in layer.childNodes()]
+        if masks != (["transparencymask"] if core.can_make_masks(doc) else []):
+            return "children of the new layer: %s" % masks
         return None
 
     check("selection_confines_change", confined)
     doc.close()
 
-    # a partial (feathered) selection scales the new layer's alpha; 16-bit path
-    def partial():
-        doc_, paint_ = make_doc("U16", "RGBA", "partial", "sRGB-elle-V2-srgbtrc.icc")
-        sel_ = Selection()
-        sel_.select(0, 0, W, H, 128)
-        doc_.setSelection(sel_)
-        layer_ = core.stylize(doc_, paint_, settings)
-        doc_.waitForDone()
-        got, src = _as_u8(layer_, doc_)[3::4], _as_u8(paint_, doc_)[3::4]
-        doc_.close()
-        worst = max(abs(g - s_ * 128 / 255) for g, s_ in zip(got, src))
-        return None if worst <= 1.5 else "alpha off by up to %.1f/255" % worst
+    # a soft, non-rectangular selection: Krita 5.2+ shows the new layer through a transparency
+    # mask equal to the selection (alpha kept); older Krita multiplies the alpha by it
+    def soft(depth):
+        doc_, paint_ = make_doc(depth, "RGBA", "soft" + depth, "sRGB-elle-V2-srgbtrc.icc")
+        try:
+            values = soft_selection_bytes()
+            sel_ = Selection()
+            sel_.setPixelData(values, 0, 0, W, H)
+            doc_.setSelection(sel_)
+            _, _, proj0 = snapshot(doc_)
+            job = core.prepare(doc_, paint_, settings)
+            x, y, w, h = job.rect
+            want_rect = soft_selection_bounds(values)
+            if (x, y, w, h) != want_rect:
+                return "worked on %s, the selection's bounds are %s" % (job.rect, want_rect)
+            layer_ = core.commit(doc_, job, job.run())
+            doc_.waitForDone()
+            doc_.refreshProjection()
+            proj1 = bytes(doc_.pixelData(0, 0, W, H))
+            masks = [(c.name(), c.type()) for c in layer_.childNodes()]
+            got, src = _as_u8(layer_, doc_)[3::4], _as_u8(paint_, doc_)[3::4]
+            inside = [x <= i % W < x + w and y <= i // W < y + h for i in range(W * H)]
+            if core.can_make_masks(doc_):
+                if masks != [(core.MASK_NAME, "transparencymask")]:
+                    return "children of the new layer: %s" % masks
+                mask = bytes(layer_.childNodes()[0].pixelData(0, 0, W, H))
+                if mask != values:
+                    diff = [i for i in range(W * H) if mask[i] != values[i]]
+                    return "mask differs from the selection at %d pixels, e.g. %d: %d vs %d" % (
+                        len(diff), diff[0], mask[diff[0]], values[diff[0]])
+                worst = max(abs(g - s_) for g, s_, k in zip(got, src, inside) if k)
+                why = None if worst <= 1 else "layer alpha not kept (off by %d)" % worst
+                print("  %s: transparency mask (Krita 5.2+)" % depth, file=sys.stderr)
+            else:
+                if masks:
+                    return "unexpected children %s" % masks
+                worst = max(abs(g - s_ * m / 255) for g, s_, m, k
+                            in zip(got, src, values, inside) if k)
+                why = None if worst <= 1.5 else "alpha off by up to %.1f/255" % worst
+                print("  %s: alpha multiplied (no transparency masks in this Krita)" % depth,
+                      file=sys.stderr)
+            bpp = len(proj1) // (W * H)  # the projection has the document's depth
+            px0 = [proj0[i * bpp:(i + 1) * bpp] for i in range(W * H)]
+            px1 = [proj1[i * bpp:(i + 1) * bpp] for i in range(W * H)]
+            for i in range(W * H):
+                if values[i] == 0 and px0[i] != px1[i]:
+                    return "image changed outside the selection at %d,%d" % (i % W, i // W)
+            changed = sum(1 for i in range(W * H) if values[i] == 255 and px0[i] != px1[i])
+            if changed < values.count(255) // 4:
+                return "only %d fully selected pixels changed" % changed
+            return why
+        finally:
+            doc_.close()
 
-    check("partial_selection_scales_alpha", partial)
+    check("soft_selection_u8", lambda: soft("U8"))
+    check("soft_selection_u16", lambda: soft("U16"))
+
+    # a selection too thin for the library at its smallest size is worked on larger
+    def thin():
+        doc_, paint_ = make_doc(name="thin")
+        try:
+            sel_ = Selection()
+            sel_.select(0, 10, W, 3, 255)
+            doc_.setSelection(sel_)
+            job = core.prepare(doc_, paint_, settings)
+            layer_ = core.commit(doc_, job, job.run())
+            doc_.waitForDone()
+            rw, rh = job.result_size
+            if min(rw, rh) < nstyle.option("size").minimum:
+                return "working size %s" % (job.result_size,)
+            out = bytes(layer_.pixelData(0, 10, W, 3))
+            print("  thin 40x3 selection worked on at %dx%d" % (rw, rh), file=sys.stderr)
+            return None if any(out) else "empty result"
+        finally:
+            doc_.close()
+
+    check("thin_selection_worked_on_larger", thin)
 
     # 3. failures leave the document as it was
     def unchanged_after(settings_, expected_exc, name_, doc_args=()):
@@ -266,7 +366,8 @@ def run_checks(work):
     def cancel():
         doc_, paint_ = make_doc(name="cancel")
         before = snapshot(doc_)
-        long_settings = core.Settings(**dict(settings.as_dict(), iterations=100000))
+        longest = int(nstyle.option("iterations").maximum)
+        long_settings = core.Settings(**dict(settings.as_dict(), iterations=longest))
         job = core.prepare(doc_, paint_, long_settings)
         seen = []
         outcome = []
@@ -338,15 +439,27 @@ def _as_u8(node, doc):
 def _engine_pixel(data, fmt, x, y):
     """(r, g, b, a) in 0..1 of pixel x,y of engine-format bytes."""
     import struct
-    code, size, scale = {"rgba8": ("4B", 4, 255.0), "rgba16": ("=4H", 8, 65535.0),
+    code, size, scale = {"rgba8": ("4B", 4, 255.0), "bgra8": ("4B", 4, 255.0),
+                         "rgba16": ("=4H", 8, 65535.0), "rgba_f16": ("=4e", 8, 1.0),
                          "rgba_f32": ("=4f", 16, 1.0)}[fmt]
-    return [v / scale for v in struct.unpack_from(code, data, (y * W + x) * size)]
+    px = [v / scale for v in struct.unpack_from(code, data, (y * W + x) * size)]
+    return [px[2], px[1], px[0], px[3]] if fmt == "bgra8" else px
+
+
+def _as_library_reads_it(job):
+    """job.content as the library reads it: R,G,B,A float32 bytes (before any step the result
+    is the content; the working size is the region's, so nothing is resampled)."""
+    with nstyle.Model(device="cpu") as model:
+        model.set_option("size", max(W, H))
+        model.set_content(job.content, W, H, job.fmt)
+        return model.fetch(W, H, "rgba_f32")
 
 
 def pixel_path_checks(settings):
-    """Each depth: the engine sees R,G,B,A in the right order, and a layer read, handed to the
-    engine and fetched back before any step (the initial image) and committed equals the
-    source within rounding."""
+    """Each depth: Krita's bytes go to the library in Krita's own layout (no conversion in
+    Python except the red/blue swap of 16-bit integer layers), the library reads R,G,B,A in the
+    right order, and a layer read, handed to the engine and fetched back before any step (the
+    initial image) and committed equals the source within rounding."""
     for depth, model, profile, converted in PIXEL_PATHS:
         def pixel_path(depth=depth, model=model, profile=profile, converted=converted):
             doc_, paint_ = make_doc(depth, model, "px" + depth, profile)
@@ -355,18 +468,26 @@ def pixel_path_checks(settings):
                 if job.converted != converted:
                     return "converted=%s for %s/%s %s" % (job.converted, model, depth,
                                                           paint_.colorProfile())
+                want_fmt = {"U8": "bgra8", "U16": "rgba16", "F16": "rgba_f16",
+                            "F32": "rgba_f32"}[depth]
+                if job.fmt != want_fmt:
+                    return "library format %s for %s" % (job.fmt, depth)
+                if not converted and depth != "U16" and \
+                        job.content != bytes(paint_.pixelData(0, 0, W, H)):
+                    return "the library gets other bytes than Krita's"
+                seen = _as_library_reads_it(job)
                 if model != "RGBA":
-                    r, g, b, a = _engine_pixel(job.content, job.fmt, W - 1, 0)
+                    r, g, b, a = _engine_pixel(seen, "rgba_f32", W - 1, 0)
                     if not (abs(r - g) < 0.02 and abs(g - b) < 0.02):
                         return "grey pixel in the engine: %s" % ([r, g, b, a],)
                     return _round_trip(doc_, paint_, job)
                 # top right: red 255, green 0, blue 128, alpha 255 (the engine always sees sRGB)
-                r, g, b, a = _engine_pixel(job.content, job.fmt, W - 1, 0)
+                r, g, b, a = _engine_pixel(seen, "rgba_f32", W - 1, 0)
                 if not (r > 0.97 and g < 0.03 and 0.45 < b < 0.56 and a > 0.99):
-                    return "top-right pixel in the engine's order: %s" % ([r, g, b, a],)
-                r, g, b, a = _engine_pixel(job.content, job.fmt, 0, H - 1)
+                    return "top-right pixel as the library reads it: %s" % ([r, g, b, a],)
+                r, g, b, a = _engine_pixel(seen, "rgba_f32", 0, H - 1)
                 if not (r < 0.03 and g > 0.97 and a < 0.03):
-                    return "bottom-left pixel in the engine's order: %s" % ([r, g, b, a],)
+                    return "bottom-left pixel as the library reads it: %s" % ([r, g, b, a],)
                 return _round_trip(doc_, paint_, job)
             finally:
                 doc_.close()
@@ -380,6 +501,7 @@ PIXEL_PATHS = [
     ("U8", "RGBA", "", False),
     ("U16", "RGBA", "sRGB-elle-V2-srgbtrc.icc", False),
     ("U16", "RGBA", "", True),
+    ("F16", "RGBA", "sRGB-elle-V2-srgbtrc.icc", False),
     ("F16", "RGBA", "", True),
     ("F32", "RGBA", "sRGB-elle-V2-srgbtrc.icc", False),
     ("F32", "RGBA", "", True),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Tests of the Krita plug-in inside Krita 5 (Debian 12's krita), in scratch Krita settings and
-# resources under target/krita-test (the user's own Krita is never touched).
+# resources under target/krita-test, or $NSTYLE_KRITA_TEST_OUT (the user's own Krita is never
+# touched). krita52-chroot.sh runs this script again inside Krita 5.2.
 #
 #   plugins/krita/test/run-tests.sh LIBNSTYLE_SO WEIGHTS
 #
@@ -15,14 +16,14 @@
 set -uo pipefail
 
 if [ $# -ne 2 ]; then
-    sed -n '2,15p' "$0" >&2
+    sed -n '2,16p' "$0" >&2
     exit 2
 fi
 lib=$(realpath "$1")
 weights=$(realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
-out=$root/target/krita-test
+out=${NSTYLE_KRITA_TEST_OUT:-$root/target/krita-test}
 
 # -- dependencies
 missing=()

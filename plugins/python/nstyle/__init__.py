@@ -6,17 +6,19 @@
         model.set_option("iterations", 100)
         model.set_content(rgba_bytes, width, height)            # format="rgba8"
         model.add_style(rgb_bytes, sw, sh, format="rgb8")
-        while True:
-            p = model.step(10)                                   # nstyle.Progress
-            if p.done:
-                break
+        model.run(lambda p: print(p.iteration, p.total))        # steps to the end
         out = model.fetch(width, height)                         # bytes, rgba8
+
+Model.run() steps in chunks sized to report progress about twice a second, honours
+Model.cancel() from any thread and a progress callback that returns False; Model.step(n) is the
+single step underneath, for hosts that drive the loop themselves. Option defaults, ranges and
+tooltips come from nstyle.options() (the library's own table).
 
 Pixels are bytes-like objects (bytes, bytearray, memoryview, array.array, ...) or numpy arrays.
 Formats: "rgb8", "rgba8", "bgra8" (Qt/Cairo ARGB32 on little-endian), "rgba16" (native-endian
 uint16), "rgba_f16" (half floats), "rgba_f32" (native float32, 0..1), non-premultiplied; float
-NaN reads as 0 and values are clamped to 0..1 by the library. Every failure raises nstyle.Error (nstyle.Cancelled for a cancelled step)
-with the engine's status and message.
+NaN reads as 0 and values are clamped to 0..1 by the library. Every failure raises nstyle.Error
+(nstyle.Cancelled for a cancelled step or run) with the engine's status and message.
 
 The library is found via $NSTYLE_LIBRARY, then next to this package (inside its folder or
 beside it), then the system's search path. libnstyle.so finds libtorch through its own RUNPATH.
@@ -26,7 +28,9 @@ import ctypes
 import ctypes.util
 import enum
 import os
+import math
 import threading
+import time
 
 __all__ = [
     "ABI_VERSION",
@@ -41,6 +45,7 @@ __all__ = [
     "last_error",
     "library",
     "library_path",
+    "option",
     "options",
 ]
 
@@ -329,6 +334,14 @@ def options():
     return rows
 
 
+def option(key):
+    """One row of the option table by key (nstyle_option_find); Error ERR_ARGUMENT if unknown."""
+    info = _OptionInfo()
+    k = key.encode("utf-8") if isinstance(key, str) else key
+    _check(library().nstyle_option_find(k, ctypes.byref(info)))
+    return Option(info)
+
+
 def _check(status):
     if status != Status.OK:
         message = last_error()
@@ -532,9 +545,15 @@ class Model:
 
     # -- settings
 
-    def set_weights(self, content=5.0, style=100.0, tv=0.01):
-        """Loss weights (finite, >= 0; defaults 5, 100, 0.01); no restart."""
-        weights = _Weights(float(content), float(style), float(tv))
+    def set_weights(self, content=None, style=None, tv=None):
+        """Loss weights (finite, >= 0); a weight left out (None) is the library's default
+        (options' content_weight, style_weight, tv_weight). No restart."""
+        given = {"content_weight": content, "style_weight": style, "tv_weight": tv}
+        defaults = {o.key: o for o in options() if o.key in given} \
+            if None in given.values() else {}
+        content, style, tv = (float(v) if v is not None else defaults[k].parse_default()
+                              for k, v in given.items())
+        weights = _Weights(content, style, tv)
         with self._lock:
             _check(self._lib.nstyle_set_weights(self._h(), ctypes.byref(weights)))
 
@@ -581,8 +600,59 @@ class Model:
             _check(self._lib.nstyle_step(self._h(), n, ctypes.byref(progress)))
         return Progress(*(getattr(progress, k) for k in Progress.__slots__))
 
+    def run(self, progress=None, chunk=None, interval=0.5):
+        """Steps until the planned total is reached and returns the final Progress.
+
+        progress(p), if given, is called with a Progress after every chunk, in this thread and
+        with no lock held (it may fetch() a preview). Returning False from it stops the run
+        (Cancelled is raised, unless that was the last chunk); an exception it raises stops the
+        run and propagates.
+        cancel() from any other thread stops the run within about one iteration: run() raises
+        Cancelled. Either way the model stays usable: run() or step() again continues from the
+        last finished iteration.
+
+        chunk: iterations per step, or None (default) to size each chunk from the measured time
+        per iteration so that it takes about `interval` seconds (default 0.5): the first chunk
+        is one iteration, a chunk is at most twice the previous one, shrinks at once when
+        iterations get slower, and starts again at one iteration whenever a new (larger,
+        slower) scale begins. So progress comes about every `interval` seconds; only a chunk
+        that runs into the next scale, or a single iteration that is itself slower, takes
+        longer (about a second or two at the default).
+        """
+        if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int)
+                                  or not 0 < chunk < 2 ** 32):
+            raise Error(Status.ERR_ARGUMENT, "chunk must be None or an integer >= 1, not %r"
+                        % (chunk,))
+        try:
+            interval = float(interval)
+        except (TypeError, ValueError):
+            interval = float("nan")
+        if not (math.isfinite(interval) and interval > 0):
+            raise Error(Status.ERR_ARGUMENT, "interval must be a positive number of seconds")
+        n = chunk or 1
+        last = None                    # the previous chunk's Progress
+        while True:
+            started = time.monotonic()
+            p = self.step(n)
+            elapsed = time.monotonic() - started
+            answer = progress(p) if progress is not None else None
+            if p.done:
+                return p
+            if answer is False:
+                raise Cancelled(Status.ERR_CANCELLED, "stopped by the progress callback")
+            if chunk is None:
+                if last is not None and p.scale != last.scale:
+                    n = 1              # a new scale: measure its (slower) iterations afresh
+                else:
+                    done = p.iteration - last.iteration if last is not None else n
+                    per_iteration = elapsed / max(done, 1)
+                    fit = int(interval / per_iteration) if per_iteration > 0 else 2 * n
+                    n = max(1, min(2 * n, fit, 2 ** 32 - 1))
+            last = p
+
     def cancel(self):
-        """Stops a running step (it raises Cancelled) or, if none runs, the next one. Any thread."""
+        """Stops a running step() or run() (it raises Cancelled) or, if none runs, the next
+        one. Any thread."""
         with self._cancel_lock:
             if self._handle is not None:
                 self._lib.nstyle_cancel(self._handle)

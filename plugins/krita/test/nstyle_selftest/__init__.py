@@ -92,10 +92,12 @@ class SelfTest:
                 w.style_edit.setText(v["style"])
                 w.iterations.setValue(v["iterations"])
                 w.size.setValue(v["size"])
-                w.content_weight.setValue(v.get("content_weight", 5.0))
-                w.style_weight.setValue(v.get("style_weight", 100.0))
-                w.tv_weight.setValue(v.get("tv_weight", 0.01))
-                w.preserve_colors.setChecked(v.get("preserve_colors", False))
+                w.restore_defaults()  # the library's defaults, then the values given
+                for key in ("content_weight", "style_weight", "tv_weight"):
+                    if key in v:
+                        getattr(w, key).setValue(v[key])
+                if "preserve_colors" in v:
+                    w.preserve_colors.setChecked(v["preserve_colors"])
                 w.device.setCurrentText(v.get("device", "cpu"))
                 w.buttons.button(w.buttons.Ok).click()
 
@@ -239,6 +241,34 @@ class SelfTest:
             return None if got == want else "reopened dialog shows %s" % got
 
         self.check("dialog_remembers_values", remembers)
+
+        def from_the_library():
+            # ranges, tooltips and Restore Defaults come from the library's option table
+            import nstyle
+            d = dlg.NeuralStyleDialog()
+            try:
+                for key in ("iterations", "size", "content_weight", "style_weight", "tv_weight"):
+                    opt, box = nstyle.option(key), getattr(d, key)
+                    if (box.minimum(), box.maximum()) != (opt.minimum, opt.maximum):
+                        return "%s range %s..%s, the library's %s..%s" % (
+                            key, box.minimum(), box.maximum(), opt.minimum, opt.maximum)
+                    if opt.doc[1:] not in box.toolTip() or opt.accepts not in box.toolTip():
+                        return "%s tooltip %r" % (key, box.toolTip())
+                d.iterations.setValue(1)
+                d.preserve_colors.setChecked(not nstyle.option("preserve_colors").parse_default())
+                d.restore_defaults()
+                got = d.settings()
+                for key in ("iterations", "size", "content_weight", "style_weight", "tv_weight",
+                            "preserve_colors"):
+                    want = nstyle.option(key).parse_default()
+                    if getattr(got, key) != want:
+                        return "after Restore Defaults %s is %r, the library's %r" % (
+                            key, getattr(got, key), want)
+                return None
+            finally:
+                d.deleteLater()
+
+        self.check("dialog_ranges_tooltips_defaults_from_the_library", from_the_library)
         # Hidden settings the tests need (CPU, fp32, fixed seed) go where the dialog reads them.
         app.writeSetting(dlg.GROUP, "precision", "fp32")
         app.writeSetting(dlg.GROUP, "seed", "5")
@@ -272,6 +302,10 @@ class SelfTest:
             active = doc.activeNode()
             if active is None or active.name() != "Neural Style":
                 return "active layer afterwards: %s" % (active and active.name())
+            masks = [c.type() for c in active.childNodes()]
+            want = ["transparencymask"] if hasattr(doc, "createTransparencyMask") else []
+            if masks != want:
+                return "children of the new layer: %s (want %s)" % (masks, want)
             return None
 
         def source_same():
@@ -306,7 +340,9 @@ class SelfTest:
         yield from self.active(doc, paint)
         before = self.state(doc)
         self.boxes = []
-        self.dialog_values = dict(style=style, iterations=100000, size=40)
+        import nstyle
+        longest = int(nstyle.option("iterations").maximum)
+        self.dialog_values = dict(style=style, iterations=longest, size=40)
         QTimer.singleShot(0, app.action(ACTION_ID).trigger)
         yield 200
         started = yield from self.wait_for(
