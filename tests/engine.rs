@@ -307,3 +307,39 @@ fn an_image_too_thin_for_vgg_is_an_argument_error() {
     assert!(matches!(err, Error::Argument(_)), "{err:?}");
     assert!(err.to_string().contains("at least 16 px"), "{err}");
 }
+
+#[test]
+fn a_stage_that_cannot_be_entered_leaves_the_run_where_it_was() {
+    let settings = Settings {
+        iterations: 6,
+        scales: ScaleCount::Fixed(2),
+        ..small_settings()
+    };
+    let first_stage = nstyle::engine::schedule::plan(80, 60, 64, ScaleCount::Fixed(2), 6)[0];
+    let mut transfer = ready_transfer(settings);
+    transfer.step(first_stage.iterations).unwrap();
+    let before = transfer.progress().unwrap();
+    assert_eq!(
+        (before.scale, before.iteration),
+        (0, first_stage.iterations)
+    );
+    let image = transfer.result(64, 48).unwrap();
+
+    // The budget shrinks (it applies live): the next stage no longer fits and is not entered.
+    let mut tight = transfer.settings().clone();
+    tight.max_memory_mb = Some(1);
+    transfer.set_settings(tight.clone()).unwrap();
+    let err = transfer.step(1).unwrap_err();
+    assert!(matches!(err, Error::Memory(_)), "{err:?}");
+    assert_eq!(transfer.progress().unwrap(), before);
+    assert_eq!(transfer.result(64, 48).unwrap().rgb(), image.rgb());
+
+    // With the budget back the run goes on into the next stage.
+    tight.max_memory_mb = None;
+    transfer.set_settings(tight).unwrap();
+    let after = transfer.step(1).unwrap();
+    assert_eq!(
+        (after.scale, after.iteration),
+        (1, first_stage.iterations + 1)
+    );
+}

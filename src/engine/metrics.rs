@@ -42,7 +42,7 @@ pub fn evaluate(
     let style_distance = style_distance(model, result, style)?;
     let device = model.device();
     let features =
-        |p: &Picture| model.features(&rgb_to_caffe(&p.to_tensor(device)), &[Layer::RELU4_2]);
+        |p: &Picture| model.features(&rgb_to_caffe(&p.to_tensor(device)?)?, &[Layer::RELU4_2]);
     let ours = features(result)?.remove(0);
     let theirs = features(&content)?.remove(0);
     let content_distance =
@@ -61,8 +61,8 @@ pub fn style_distance(model: &Vgg19, image: &Picture, style: &Picture) -> Result
     let long_side = image.width().max(image.height());
     let (w, h) = fit_long_side(style.width(), style.height(), long_side);
     let style = style.resized(w, h);
-    let ours = model.features(&rgb_to_caffe(&image.to_tensor(device)), &STYLE_LAYERS)?;
-    let theirs = model.features(&rgb_to_caffe(&style.to_tensor(device)), &STYLE_LAYERS)?;
+    let ours = model.features(&rgb_to_caffe(&image.to_tensor(device)?)?, &STYLE_LAYERS)?;
+    let theirs = model.features(&rgb_to_caffe(&style.to_tensor(device)?)?, &STYLE_LAYERS)?;
     let total: f64 = ours
         .iter()
         .zip(&theirs)
@@ -76,7 +76,9 @@ pub fn style_distance(model: &Vgg19, image: &Picture, style: &Picture) -> Result
 pub fn ssim_luminance(a: &Picture, b: &Picture) -> f64 {
     let _no_grad = tch::no_grad_guard();
     let luminance = |p: &Picture| {
-        let rgb = p.to_tensor(tch::Device::Cpu);
+        let rgb = p
+            .to_tensor(tch::Device::Cpu)
+            .expect("CPU tensors of a valid picture");
         let weights = Tensor::from_slice(&[0.299f32, 0.587, 0.114]).view([1, 3, 1, 1]);
         (rgb * weights).sum_dim_intlist([1i64].as_slice(), true, Kind::Float)
     };

@@ -104,14 +104,15 @@ impl Picture {
         (self.rgb, self.alpha)
     }
 
-    /// [1, 3, H, W] fp32 RGB tensor on `device`.
-    pub fn to_tensor(&self, device: Device) -> Tensor {
-        Tensor::from_slice(&self.rgb)
-            .view([self.height as i64, self.width as i64, 3])
-            .permute([2, 0, 1])
-            .unsqueeze(0)
-            .to_device(device)
-            .contiguous()
+    /// [1, 3, H, W] fp32 RGB tensor on `device` (an error, not a panic, when the device is out
+    /// of memory).
+    pub fn to_tensor(&self, device: Device) -> Result<Tensor> {
+        Ok(Tensor::f_from_slice(&self.rgb)?
+            .f_view([self.height as i64, self.width as i64, 3])?
+            .f_permute([2, 0, 1])?
+            .f_unsqueeze(0)?
+            .f_to_device(device)?
+            .f_contiguous()?)
     }
 
     /// Builds a picture from a [1, 3, H, W] RGB tensor (clamped to 0..1), without alpha.
@@ -187,7 +188,7 @@ mod tests {
     fn tensor_round_trip_keeps_pixels() {
         let rgb: Vec<f32> = (0..2 * 3 * 3).map(|v| v as f32 / 20.0).collect();
         let picture = Picture::new(3, 2, rgb.clone(), None).unwrap();
-        let back = Picture::from_tensor(&picture.to_tensor(Device::Cpu)).unwrap();
+        let back = Picture::from_tensor(&picture.to_tensor(Device::Cpu).unwrap()).unwrap();
         assert_eq!(back.rgb(), rgb.as_slice());
         assert_eq!((back.width(), back.height()), (3, 2));
     }

@@ -173,19 +173,24 @@ fn to_channels_last(t: &Tensor) -> Result<Tensor> {
 }
 
 /// RGB in 0..1 ([1, 3, H, W]) to the network's input: BGR on 0..255 minus the Caffe mean.
-pub fn rgb_to_caffe(rgb: &Tensor) -> Tensor {
-    let mean = Tensor::from_slice(&CAFFE_MEAN_BGR)
-        .to_kind(Kind::Float)
-        .to_device(rgb.device())
-        .view([1, 3, 1, 1]);
-    rgb.flip([1]) * 255.0 - mean
+pub fn rgb_to_caffe(rgb: &Tensor) -> Result<Tensor> {
+    Ok(rgb
+        .f_flip([1])?
+        .f_mul_scalar(255.0)?
+        .f_sub(&caffe_mean(rgb.device())?)?)
 }
 
 /// Inverse of [`rgb_to_caffe`] (no clamping).
-pub fn caffe_to_rgb(caffe: &Tensor) -> Tensor {
-    let mean = Tensor::from_slice(&CAFFE_MEAN_BGR)
-        .to_kind(Kind::Float)
-        .to_device(caffe.device())
-        .view([1, 3, 1, 1]);
-    ((caffe + mean) / 255.0).flip([1])
+pub fn caffe_to_rgb(caffe: &Tensor) -> Result<Tensor> {
+    Ok(caffe
+        .f_add(&caffe_mean(caffe.device())?)?
+        .f_div_scalar(255.0)?
+        .f_flip([1])?)
+}
+
+fn caffe_mean(device: tch::Device) -> Result<Tensor> {
+    Ok(Tensor::f_from_slice(&CAFFE_MEAN_BGR)?
+        .f_to_kind(Kind::Float)?
+        .f_to_device(device)?
+        .f_view([1, 3, 1, 1])?)
 }

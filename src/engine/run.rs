@@ -1,0 +1,231 @@
+//! The optimisation in progress: the multi-scale plan, where it stands, the image, the optimiser
+//! and the current stage's targets. The run owns its stages: moving to the next one (memory
+//! check, upsampled image, new targets, fresh optimiser) is prepared completely before anything
+//! changes, so a failure there leaves the run at the end of the stage it was in, usable.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tch::Tensor;
+
+use crate::engine::loss_parts::LossParts;
+use crate::engine::objective::{Style, Targets};
+use crate::engine::optim::{Evaluation, Optimizer, StepOutcome};
+use crate::engine::schedule::Stage;
+use crate::engine::settings::Settings;
+use crate::engine::source::SourceImage;
+use crate::engine::vgg::Vgg19;
+use crate::error::{Error, Result};
+
+/// Consecutive blow-ups the guard absorbs (halving the step each time) before giving up.
+const MAX_RECOVERIES: u32 = 6;
+
+/// What a run reads but does not own: the network, the settings and the images.
+pub struct Inputs<'a> {
+    pub model: &'a Vgg19,
+    pub settings: &'a Settings,
+    pub content: &'a SourceImage,
+    pub styles: &'a [Style],
+}
+
+impl Inputs<'_> {
+    fn targets(&self, stage: Stage) -> Result<Targets> {
+        Targets::build(self.model, self.settings, self.content, self.styles, stage)
+    }
+}
+
+/// Checks that a stage fits the memory budget before it is entered.
+pub type MemoryCheck<'a> = dyn Fn(&Stage) -> Result<()> + 'a;
+
+/// Test hook (integration tests only, behind the `test-hooks` feature): evaluations with these
+/// numbers (1-based, counted over the session) report a NaN loss.
+#[derive(Clone, Default)]
+pub struct Poison {
+    #[cfg(feature = "test-hooks")]
+    pub evaluations: std::ops::Range<u64>,
+}
+
+impl Poison {
+    fn applies_to(&self, _evaluation: u64) -> bool {
+        #[cfg(feature = "test-hooks")]
+        return self.evaluations.contains(&_evaluation);
+        #[cfg(not(feature = "test-hooks"))]
+        false
+    }
+}
+
+pub struct Run {
+    plan: Vec<Stage>,
+    stage: usize,
+    done_in_stage: u32,
+    done: u32,
+    /// The image being optimised, in Caffe space, at the current stage's size.
+    image: Tensor,
+    /// The image after the last good iteration: what the divergence guard rolls back to.
+    last_good: Tensor,
+    optimizer: Box<dyn Optimizer>,
+    /// None until built for the current stage (and after the settings or styles change them).
+    targets: Option<Targets>,
+    losses: LossParts,
+    recoveries: u32,
+}
+
+impl Run {
+    /// A run at the start of its first stage, from `image` (Caffe space, that stage's size).
+    pub fn new(plan: Vec<Stage>, image: Tensor, optimizer: Box<dyn Optimizer>) -> Result<Run> {
+        Ok(Run {
+            plan,
+            stage: 0,
+            done_in_stage: 0,
+            done: 0,
+            last_good: duplicate(&image)?,
+            image,
+            optimizer,
+            targets: None,
+            losses: LossParts::default(),
+            recoveries: 0,
+        })
+    }
+
+    pub fn plan(&self) -> &[Stage] {
+        &self.plan
+    }
+
+    pub fn stage_index(&self) -> usize {
+        self.stage
+    }
+
+    pub fn stage(&self) -> Stage {
+        self.plan[self.stage]
+    }
+
+    pub fn done(&self) -> u32 {
+        self.done
+    }
+
+    pub fn total(&self) -> u32 {
+        self.plan.iter().map(|s| s.iterations).sum()
+    }
+
+    pub fn losses(&self) -> LossParts {
+        self.losses
+    }
+
+    pub fn recoveries(&self) -> u32 {
+        self.recoveries
+    }
+
+    pub fn image(&self) -> &Tensor {
+        &self.image
+    }
+
+    /// The targets must be rebuilt (layers, style scale or styles changed); the image stays.
+    pub fn invalidate_targets(&mut self) {
+        self.targets = None;
+        self.optimizer.reset();
+    }
+
+    /// Runs up to `iterations` iterations, entering the next stages as the plan says. Stops early
+    /// (with an error) on cancel, on a failure to enter a stage or build targets (the run stays
+    /// where it was), or when the divergence guard gives up (the last good image is kept).
+    pub fn advance(
+        &mut self,
+        inputs: &Inputs,
+        iterations: u32,
+        cancel: &AtomicBool,
+        fits: &MemoryCheck,
+        evaluations: &mut u64,
+        poison: &Poison,
+    ) -> Result<()> {
+        let mut left = iterations;
+        let mut failures = 0;
+        while left > 0 && self.done < self.total() {
+            if cancel.swap(false, Ordering::SeqCst) {
+                return Err(Error::Cancelled);
+            }
+            if self.done_in_stage >= self.stage().iterations {
+                self.enter_next_stage(inputs, fits)?;
+            }
+            if self.targets.is_none() {
+                self.targets = Some(inputs.targets(self.stage())?);
+            }
+            match self.iterate(inputs, cancel, evaluations, poison)? {
+                StepOutcome::Moved(losses) | StepOutcome::Stalled(losses) => {
+                    self.last_good = duplicate(&self.image)?;
+                    self.losses = losses;
+                    self.done += 1;
+                    self.done_in_stage += 1;
+                    left -= 1;
+                    failures = 0;
+                }
+                StepOutcome::NonFinite => {
+                    self.image = duplicate(&self.last_good)?;
+                    self.optimizer.reset();
+                    self.recoveries += 1;
+                    failures += 1;
+                    if failures > MAX_RECOVERIES {
+                        return Err(Error::Numeric(format!(
+                            "the loss stayed non-finite after {MAX_RECOVERIES} roll-backs with ever smaller steps; \
+                             the last good image is kept (try a smaller style weight)"
+                        )));
+                    }
+                    self.optimizer.scale_steps(0.5);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves to the next stage: everything it needs is made first, then it is committed at once.
+    fn enter_next_stage(&mut self, inputs: &Inputs, fits: &MemoryCheck) -> Result<()> {
+        let next = self.plan[self.stage + 1];
+        fits(&next)?;
+        let image = {
+            let _no_grad = tch::no_grad_guard();
+            self.image.f_upsample_bicubic2d(
+                [next.height as i64, next.width as i64],
+                false,
+                None,
+                None,
+            )?
+        };
+        let last_good = duplicate(&image)?;
+        let targets = inputs.targets(next)?;
+        self.stage += 1;
+        self.done_in_stage = 0;
+        self.image = image;
+        self.last_good = last_good;
+        self.targets = Some(targets);
+        self.optimizer.reset();
+        Ok(())
+    }
+
+    fn iterate(
+        &mut self,
+        inputs: &Inputs,
+        cancel: &AtomicBool,
+        evaluations: &mut u64,
+        poison: &Poison,
+    ) -> Result<StepOutcome> {
+        let targets = self.targets.as_ref().expect("built before iterating");
+        let weights = inputs.settings.weights;
+        let mut objective = |point: &Tensor| -> Result<Evaluation> {
+            if cancel.swap(false, Ordering::SeqCst) {
+                return Err(Error::Cancelled);
+            }
+            *evaluations += 1;
+            let mut evaluation = targets.evaluate(inputs.model, weights, point)?;
+            if poison.applies_to(*evaluations) {
+                evaluation.parts.total = f64::NAN;
+            }
+            Ok(evaluation)
+        };
+        self.optimizer.iterate(&mut self.image, &mut objective)
+    }
+}
+
+/// A copy of `tensor` in new storage (an error, not a panic, when the device is out of memory).
+fn duplicate(tensor: &Tensor) -> Result<Tensor> {
+    let mut copy = tensor.f_empty_like()?;
+    copy.f_copy_(tensor)?;
+    Ok(copy)
+}
