@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageFormat};
 
+use crate::engine::memory;
+use crate::engine::picture::MAX_SIDE;
 use crate::engine::Picture;
 use crate::error::{Error, Result};
 
@@ -57,26 +59,92 @@ pub fn load(path: &Path) -> Result<Picture> {
             path.display()
         )));
     }
-    let reader = image::ImageReader::open(path)
-        .map_err(|e| Error::io(path, format!("cannot open image: {e}")))?
+    let bytes = fs::read(path).map_err(|e| Error::io(path, format!("cannot read image: {e}")))?;
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
         .with_guessed_format()
         .map_err(|e| Error::io(path, format!("cannot read image: {e}")))?;
     if reader.format().is_none() {
+        // Not recognisable by its content: go by the extension, so that a damaged photo.png is
+        // reported as a PNG that cannot be decoded rather than as no image at all.
+        if let Ok(format) = ImageFormat::from_path(path) {
+            reader.set_format(format);
+        }
+    }
+    let Some(format) = reader.format() else {
         return Err(Error::arg(format!(
             "{}: not an image in a supported format (PNG, JPEG, TIFF)",
             path.display()
         )));
-    }
-    let decoded = reader.decode().map_err(|e| {
-        Error::arg(format!(
-            "{}: cannot decode image (corrupt or truncated?): {e}",
+    };
+    let budget = memory::budget_bytes(None, tch::Device::Cpu);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = budget;
+    reader.limits(limits);
+    // A JPEG cut short still decodes (the missing part comes out grey): refuse it rather than
+    // stylise a damaged photo without a word.
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(&bytes) {
+        return Err(Error::arg(format!(
+            "{}: the JPEG is truncated (its data ends before the end-of-image marker)",
             path.display()
-        ))
-    })?;
+        )));
+    }
+    let decoded = reader.decode().map_err(|e| decode_error(path, e, budget))?;
     from_dynamic(&decoded).map_err(|e| match e {
         Error::Argument(what) => Error::arg(format!("{}: {what}", path.display())),
         other => other,
     })
+}
+
+/// Why decoding failed, as one printable line that says which limit was hit rather than calling
+/// a large image corrupt.
+fn decode_error(path: &Path, error: image::ImageError, budget: Option<u64>) -> Error {
+    use image::error::{ImageError, LimitErrorKind};
+    let why = match &error {
+        ImageError::Limits(limit) => match limit.kind() {
+            LimitErrorKind::DimensionError => {
+                format!("the image is larger than {MAX_SIDE} pixels on a side")
+            }
+            LimitErrorKind::InsufficientMemory => format!(
+                "decoding the image needs more memory than the budget of {} MiB",
+                budget.unwrap_or(0) >> 20
+            ),
+            _ => format!("the image exceeds a decoding limit: {limit}"),
+        },
+        ImageError::Unsupported(what) => format!("unsupported image: {what}"),
+        other => format!("cannot decode the image (corrupt or truncated?): {other}"),
+    };
+    Error::arg(format!("{}: {}", path.display(), printable_line(&why)))
+}
+
+/// True when the last start-of-scan marker (FF DA) is followed by an end-of-image marker
+/// (FF D9). Entropy-coded data cannot contain FF D9 (a data FF is stuffed as FF 00), and an
+/// embedded EXIF thumbnail's end marker comes before the main image's scans.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    let last_end = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
+    match (last_scan, last_end) {
+        (Some(scan), Some(end)) => end > scan,
+        (None, _) => true, // no scan at all: the decoder reports that itself
+        (Some(_), None) => false,
+    }
+}
+
+/// `text` as one printable line: control characters (newlines included) become spaces, runs of
+/// spaces collapse, and the ends are trimmed.
+pub fn printable_line(text: &str) -> String {
+    let spaced: String = text
+        .chars()
+        .map(|c| {
+            if c.is_control() || c == '\u{FFFD}' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Converts a decoded image: grey becomes RGB, alpha is kept apart, high bit depth is noted.

@@ -80,8 +80,16 @@ fn run(content: &Path, style: &Path, output: &Path, extra: &[&str]) -> Output {
 fn assert_refused(output: &Output, result: &Path, needle: &str) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "succeeded: {stderr}");
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "not one line: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "not one line: {stderr:?}");
+    assert!(
+        stderr.ends_with('\n') && !lines[0].trim().is_empty(),
+        "{stderr:?}"
+    );
+    assert!(
+        !lines[0].chars().any(|c| c.is_control() || c == '\u{FFFD}'),
+        "not printable: {stderr:?}"
+    );
     assert!(lines[0].contains(needle), "'{needle}' not in: {stderr}");
     assert!(!result.exists(), "an output file was left behind");
     let leftovers: Vec<_> = std::fs::read_dir(result.parent().unwrap())
@@ -128,6 +136,7 @@ fn bad_images_are_refused() {
     let dir = Scratch::new("images");
     let style = dir.image("style.png", 32, 32);
     let good = std::fs::read(dir.image("good.png", 40, 30)).unwrap();
+    let good_jpeg = std::fs::read(dir.image("good.jpg", 64, 48)).unwrap();
     let cases = [
         (dir.path("missing.png"), "cannot open image"),
         (dir.bytes("empty.png", b""), "empty"),
@@ -148,7 +157,17 @@ fn bad_images_are_refused() {
             "not an image",
         ),
         // A PNG header that declares a 0×0 image.
-        (dir.bytes("zero.png", &zero_sized_png()), "zero.png"),
+        (dir.bytes("zero.png", &zero_sized_png(0, 0)), "zero.png"),
+        // A dimension bomb is named for what it is, not called corrupt.
+        (
+            dir.bytes("huge.png", &zero_sized_png(100_000, 100_000)),
+            "larger than 65536 pixels",
+        ),
+        // A JPEG cut short would decode with a grey bottom: refused, saying so.
+        (
+            dir.bytes("cut.jpg", &good_jpeg[..good_jpeg.len() * 3 / 4]),
+            "truncated",
+        ),
     ];
     for (content, needle) in cases {
         let out = dir.path("out.png");
@@ -156,10 +175,13 @@ fn bad_images_are_refused() {
     }
 }
 
-/// The PNG signature and an IHDR chunk (with a valid CRC) for a 0×0 8-bit RGB image.
-fn zero_sized_png() -> Vec<u8> {
+/// The PNG signature and an IHDR chunk (with a valid CRC) for a `width`×`height` 8-bit RGB image,
+/// and no pixel data.
+fn zero_sized_png(width: u32, height: u32) -> Vec<u8> {
     let mut ihdr = b"IHDR".to_vec();
-    ihdr.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 8, 2, 0, 0, 0]);
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
     let mut png = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13];
     png.extend_from_slice(&ihdr);
     png.extend_from_slice(&crc32(&ihdr).to_be_bytes());

@@ -65,7 +65,9 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("nstyle: error: {error}");
+            // One printable line, whatever the message quotes (file names, decoder output).
+            let message = nstyle::imageio::printable_line(&error.to_string());
+            eprintln!("nstyle: error: {message}");
             ExitCode::FAILURE
         }
     }
