@@ -5,9 +5,9 @@ mod common;
 use std::sync::atomic::Ordering;
 
 use common::{content_picture, ready_transfer, small_settings, style_picture};
-use nstyle::engine::metrics::style_distance;
+use nstyle::engine::metrics::{ssim_luminance, style_distance};
 use nstyle::engine::schedule::ScaleCount;
-use nstyle::engine::{self, Init, OptimizerKind, Precision, PrecisionChoice, Settings};
+use nstyle::engine::{self, Init, OptimizerKind, Picture, Precision, PrecisionChoice, Settings};
 use nstyle::Error;
 
 fn fp32_model() -> nstyle::engine::Vgg19 {
@@ -341,5 +341,49 @@ fn a_stage_that_cannot_be_entered_leaves_the_run_where_it_was() {
     assert_eq!(
         (after.scale, after.iteration),
         (1, first_stage.iterations + 1)
+    );
+}
+
+#[test]
+fn keep_detail_brings_the_photos_fine_detail_into_the_finer_scale() {
+    // A photo with fine detail (a 2-pixel checker over a gradient) that the coarse scale cannot
+    // hold: starting the fine scale with the photo's own detail band keeps more of it.
+    let photo = {
+        let (w, h) = (96u32, 72u32);
+        let mut rgb = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                let check = if (x / 2 + y / 2) % 2 == 0 {
+                    0.25
+                } else {
+                    -0.25
+                };
+                let base = 0.5 + 0.2 * (x as f32 / w as f32);
+                rgb.extend_from_slice(&[base + check, base - check * 0.5, 0.5 + check]);
+            }
+        }
+        Picture::new(w, h, rgb.iter().map(|v| v.clamp(0.0, 1.0)).collect(), None).unwrap()
+    };
+    let run = |keep_detail: bool| {
+        let mut transfer = common::cpu_transfer();
+        transfer
+            .set_settings(Settings {
+                size: 96,
+                iterations: 6,
+                scales: ScaleCount::Fixed(2),
+                keep_detail,
+                ..small_settings()
+            })
+            .unwrap();
+        transfer.set_content(photo.clone());
+        transfer.add_style(style_picture(64, 64), 1.0).unwrap();
+        transfer.step(6).unwrap();
+        ssim_luminance(&transfer.result(96, 72).unwrap(), &photo)
+    };
+    let (with, without) = (run(true), run(false));
+    eprintln!("SSIM to the photo: keep_detail {with:.3}, without {without:.3}");
+    assert!(
+        with > without + 0.05,
+        "SSIM with detail {with:.3}, without {without:.3}"
     );
 }

@@ -119,6 +119,15 @@ pub static OPTIONS: &[OptionSpec] = &[
         effect: Effect::Restart,
     },
     OptionSpec {
+        key: "keep_detail",
+        domain: Domain::Bool,
+        default: "1",
+        unit: "",
+        doc:
+            "each finer scale starts with the photo's own detail at that scale (a sharper subject)",
+        effect: Effect::Live,
+    },
+    OptionSpec {
         key: "content_weight",
         domain: Domain::Float {
             min: 0.0,

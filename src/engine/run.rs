@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tch::Tensor;
 
 use crate::engine::loss_parts::LossParts;
-use crate::engine::objective::{Style, Targets};
+use crate::engine::objective::{network_input, Style, Targets};
 use crate::engine::optim::{Evaluation, Optimizer, StepOutcome};
 use crate::engine::schedule::Stage;
 use crate::engine::settings::Settings;
@@ -181,12 +181,22 @@ impl Run {
         fits(&next)?;
         let image = {
             let _no_grad = tch::no_grad_guard();
-            self.image.f_upsample_bicubic2d(
-                [next.height as i64, next.width as i64],
-                false,
-                None,
-                None,
-            )?
+            let upsample = |t: &Tensor| {
+                t.f_upsample_bicubic2d([next.height as i64, next.width as i64], false, None, None)
+            };
+            let image = upsample(&self.image)?;
+            if inputs.settings.keep_detail {
+                // Upsampling cannot make the photo's detail at the finer scale; the smaller
+                // scales settled the structure without it. Add the content's own band: the photo
+                // at the new size minus its copy at the old size brought up again.
+                let device = self.image.device();
+                let here = self.stage();
+                let fine = network_input(inputs.content, next.width, next.height, device)?;
+                let coarse = network_input(inputs.content, here.width, here.height, device)?;
+                image.f_add(&fine.f_sub(&upsample(&coarse)?)?)?
+            } else {
+                image
+            }
         };
         let last_good = duplicate(&image)?;
         let targets = inputs.targets(next)?;

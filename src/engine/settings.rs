@@ -123,6 +123,8 @@ pub struct Settings {
     /// Iterations over all scales.
     pub iterations: u32,
     pub scales: ScaleCount,
+    /// Re-inject the content's detail band when a finer scale starts.
+    pub keep_detail: bool,
     pub optimizer: OptimizerKind,
     pub init: Init,
     pub seed: u64,
@@ -149,6 +151,7 @@ impl Default for Settings {
             size: 0,
             iterations: 0,
             scales: ScaleCount::Auto,
+            keep_detail: false,
             optimizer: OptimizerKind::Lbfgs,
             init: Init::Content,
             seed: 0,
@@ -230,6 +233,7 @@ impl Settings {
             ("iterations", Int(v)) => self.iterations = v as u32,
             ("scales", Word(_)) => self.scales = ScaleCount::Auto,
             ("scales", Int(v)) => self.scales = ScaleCount::Fixed(v as u32),
+            ("keep_detail", Bool(v)) => self.keep_detail = v,
             ("content_weight", Float(v)) => self.weights.content = v,
             ("style_weight", Float(v)) => self.weights.style = v,
             ("tv_weight", Float(v)) => self.weights.tv = v,
@@ -268,6 +272,7 @@ impl Settings {
                 ScaleCount::Auto => "auto".into(),
                 ScaleCount::Fixed(n) => n.to_string(),
             },
+            "keep_detail" => u8::from(self.keep_detail).to_string(),
             "content_weight" => self.weights.content.to_string(),
             "style_weight" => self.weights.style.to_string(),
             "tv_weight" => self.weights.tv.to_string(),

@@ -63,6 +63,10 @@ pub struct RunArgs {
     /// or fp16. The image, the losses and the optimiser stay fp32.
     #[arg(long, default_value = "auto")]
     precision: String,
+    /// Any option of the library's table as KEY=VALUE (repeatable; applied after the flags
+    /// above), e.g. --set keep_detail=0 --set lbfgs_history=50.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    options: Vec<String>,
     /// Also write the result every N iterations (as OUTPUT_<iteration>.<ext>).
     #[arg(long)]
     save_every: Option<u32>,
@@ -101,6 +105,12 @@ fn settings(args: &RunArgs) -> Result<Settings> {
     settings.weights.content = args.content_weight;
     settings.weights.style = args.style_weight;
     settings.weights.tv = args.tv_weight;
+    for option in &args.options {
+        let (key, value) = option
+            .split_once('=')
+            .ok_or_else(|| Error::arg(format!("--set takes KEY=VALUE, not '{option}'")))?;
+        settings.set_option(key.trim(), value)?;
+    }
     settings.validate()?;
     Ok(settings)
 }
