@@ -64,6 +64,7 @@ test: setup
 	$(MAKE) --no-print-directory c-test install-check
 	$(MAKE) --no-print-directory gimp-test
 	$(MAKE) --no-print-directory python-test krita-test
+	$(MAKE) --no-print-directory fuzz-test
 
 lint: venv
 	cargo fmt --all -- --check
@@ -77,3 +78,4 @@ include mk/c.mk
 include mk/gimp.mk
 include mk/krita.mk
 include mk/gpu.mk
+include mk/fuzz.mk
