@@ -115,7 +115,20 @@ fn decode_error(path: &Path, error: image::ImageError, budget: Option<u64>) -> E
         ImageError::Unsupported(what) => format!("unsupported image: {what}"),
         other => format!("cannot decode the image (corrupt or truncated?): {other}"),
     };
-    Error::arg(format!("{}: {}", path.display(), printable_line(&why)))
+    Error::arg(format!(
+        "{}: {}",
+        path.display(),
+        shortened(&printable_line(&why), 300)
+    ))
+}
+
+/// At most `limit` characters of `text`, with "…" when cut: a decoder can explain itself at
+/// great length (a bad TIFF listed every bit depth in 98 KB).
+pub fn shortened(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
 }
 
 /// True when the last start-of-scan marker (FF DA) is followed by an end-of-image marker
