@@ -2,11 +2,13 @@
 # Plain reproductions of the fuzzers' findings, without any fuzzing tool: each input under
 # tests/fuzz/findings/ is fed to the real program and its contract checked.
 #
-#   images/*   `target/release/nstyle run --content FILE --style FILE` must fail with exactly one
-#              printable line on stderr of at most 4096 bytes (README: "Bad input ... is one
-#              line on stderr"), write no output file, and (where /usr/bin/time exists) use at
-#              most 10 s of CPU time and 1.5 GiB of memory (the CLI itself, libtorch loaded,
-#              takes ~0.5 GiB) for a file of a few KB.
+#   images/*   `target/release/nstyle run --content FILE --style FILE` must fail with exit
+#              status 1 and exactly one printable line on stderr of at most 4096 bytes (README:
+#              "Bad input ... is one line on stderr"), write no output file, and (where
+#              /usr/bin/time exists) use at most 10 s of CPU time and 1.5 GiB of memory (the CLI
+#              itself, libtorch loaded, takes ~0.5 GiB) for a file of a few KB. Each run is
+#              limited to a 4 GiB address space (ulimit -v: a smaller machine, and a bomb cannot
+#              take this one down) and 60 s.
 #   abi/*      inputs of tests/fuzz/fuzz_abi.c, run through target/fuzz/fuzz_abi (none so far).
 #
 # A finding whose id is listed in tests/fuzz/known-issues is expected to reproduce: it prints
@@ -24,7 +26,9 @@ trap 'rm -rf "$scratch"' EXIT
 declare -A ids=(
     [images/truncated-jpeg-newline.jpg]=image-error-newline
     [images/tiff-huge-error-message.tif]=image-error-length
-    [images/jpeg-dimension-bomb.jpg]=image-dimension-bomb
+    [images/jpeg-bomb-4gb.jpg]=image-dimension-bomb
+    [images/jpeg-bomb-22gb.jpg]=image-dimension-bomb
+    [images/jpeg-to-rgba32f-panic.jpg]=image-load-panic
 )
 
 known=" $(sed -e 's/#.*//' tests/fuzz/known-issues | awk 'NF { printf "%s ", $1 }')"
@@ -38,12 +42,18 @@ check_cli() {
     rm -f "$out"
     local timer=() usage=$scratch/usage
     if [[ -x /usr/bin/time ]]; then timer=(/usr/bin/time -o "$usage" -f '%M %U %S'); fi
-    if NSTYLE_DEVICE=cpu "${timer[@]}" "$cli" run --content "$scratch/input.$ext" \
-        --style "$scratch/input.$ext" --output "$out" --size 16 --iterations 1 --device cpu \
-        2>"$err" >/dev/null; then
+    local status=0
+    (
+        ulimit -v $((4 * 1024 * 1024))
+        exec env NSTYLE_DEVICE=cpu "${timer[@]}" timeout 60 "$cli" run \
+            --content "$scratch/input.$ext" --style "$scratch/input.$ext" --output "$out" \
+            --size 16 --iterations 1 --device cpu
+    ) 2>"$err" >/dev/null || status=$?
+    if ((status == 0)); then
         echo "the run succeeded"
         return
     fi
+    if ((status != 1)); then echo "exit status $status"; fi
     if ((${#timer[@]})); then
         local kb cpu
         read -r kb cpu < <(awk 'END { printf "%d %.1f", $1, $2 + $3 }' "$usage")

@@ -21,6 +21,10 @@ fn scratch_dir() -> &'static PathBuf {
     })
 }
 
+/// Declared size over which a known dimension bomb is not loaded: 16 Mpx (4096²) is 256 MiB as
+/// RGBA f32, the largest intermediate `load` makes.
+const BOMB_PIXELS: u64 = 16 << 20;
+
 /// Whether `id` is listed in NSTYLE_FUZZ_KNOWN (comma-separated ids of open findings from
 /// tests/fuzz/known-issues, tolerated so a campaign can look past them).
 fn known(id: &str) -> bool {
@@ -40,6 +44,21 @@ fn known(id: &str) -> bool {
 
 /// Loads `data` as the CLI would and checks the contract; returns the outcome for the caller.
 pub fn check(data: &[u8]) -> Result<(u32, u32), String> {
+    if known("image-dimension-bomb") {
+        // Open finding (tests/fuzz/known-issues): a file of a few hundred bytes declaring a huge
+        // image is decoded within the memory budget, then converted at 16 bytes a pixel: GBs,
+        // tens of seconds, or a panic when that allocation fails. Tolerated: inputs declaring
+        // more than 16 Mpx are not loaded.
+        let declared = image::ImageReader::new(std::io::Cursor::new(data))
+            .with_guessed_format()
+            .ok()
+            .and_then(|reader| reader.into_dimensions().ok());
+        if let Some((w, h)) = declared {
+            if w as u64 * h as u64 > BOMB_PIXELS {
+                return Err(format!("skipped: declares {w}×{h} (image-dimension-bomb)"));
+            }
+        }
+    }
     let extension = ["", ".png", ".jpg", ".tif"][data.len() % 4];
     let path = scratch_dir().join(format!("input{extension}"));
     std::fs::write(&path, data).expect("write the input file");
