@@ -12,7 +12,7 @@
 # Harnesses: tests/fuzz/fuzz_abi.c (C ABI call sequences; clang -fsanitize=fuzzer,address,
 # undefined over the uninstrumented libnstyle.so) and tests/fuzz/rust/ (the CLI's image loading,
 # libfuzzer-sys with rustc's SanitizerCoverage on stable; own cargo package and target dir
-# target/fuzz-rust, minutes to build the first time). clang-19, libclang-rt-19-dev and llvm-19 are
+# ~/.cache/nstyle/fuzz-rust-target-v1, shared by clones, minutes to build the first time). clang-19, libclang-rt-19-dev and llvm-19 are
 # installed with apt-get when missing (tests/fuzz/run.sh setup). A finding fails the target and
 # leaves the input in target/fuzz/artifacts/<harness>/; see tests/fuzz/README.md.
 

@@ -90,11 +90,49 @@ pub fn load(path: &Path) -> Result<Picture> {
             path.display()
         )));
     }
-    let decoded = reader.decode().map_err(|e| decode_error(path, e, budget))?;
+    let decoder = reader
+        .into_decoder()
+        .map_err(|e| decode_error(path, e, budget))?;
+    check_declared_size(path, &decoder, bytes.len() as u64, budget)?;
+    let decoded = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(path, e, budget))?;
     from_dynamic(&decoded).map_err(|e| match e {
         Error::Argument(what) => Error::arg(format!("{}: {what}", path.display())),
         other => other,
     })
+}
+
+/// Most pixels a file may declare per byte it holds. No format we read stores more: deflate
+/// (PNG, TIFF) expands at most ~1032:1, LZW a few thousand to one, and JPEG spends at least a
+/// couple of bits on every 8×8 block. A few-hundred-byte file declaring gigapixels is a bomb.
+const MAX_PIXELS_PER_BYTE: u64 = 8192;
+
+/// Refuses, before anything is decoded, an image whose declared size no real file of this length
+/// can hold, or whose decoding would not fit the memory budget: the decoded pixels plus what
+/// `from_dynamic` keeps and converts through (float RGB and alpha, 16 bytes a pixel, and the
+/// float RGBA it reads them from, 16 more).
+fn check_declared_size(
+    path: &Path,
+    decoder: &impl image::ImageDecoder,
+    file_bytes: u64,
+    budget: Option<u64>,
+) -> Result<()> {
+    let (width, height) = decoder.dimensions();
+    let pixels = width as u64 * height as u64;
+    if pixels > file_bytes.saturating_mul(MAX_PIXELS_PER_BYTE) {
+        return Err(Error::arg(format!(
+            "{}: the file declares {width}×{height} pixels in only {file_bytes} bytes, \
+             which no real image of that size fits in (a decompression bomb?)",
+            path.display()
+        )));
+    }
+    let needed = decoder
+        .total_bytes()
+        .saturating_add(pixels.saturating_mul(32));
+    memory::check_host(
+        needed,
+        budget,
+        &format!("{}: decoding the {width}×{height} image", path.display()),
+    )
 }
 
 /// Why decoding failed, as one printable line that says which limit was hit rather than calling

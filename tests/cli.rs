@@ -163,6 +163,15 @@ fn bad_images_are_refused() {
             dir.bytes("huge.png", &zero_sized_png(100_000, 100_000)),
             "larger than 65536 pixels",
         ),
+        // Within the side limit but far more pixels than such a small file can hold: refused
+        // before anything is decoded (the fuzzer's JPEG bombs took 4-22 GB before this).
+        (
+            dir.bytes(
+                "bomb.jpg",
+                include_bytes!("fuzz/findings/images/jpeg-bomb-22gb.jpg"),
+            ),
+            "decompression bomb",
+        ),
         // A JPEG cut short would decode with a grey bottom: refused, saying so.
         (
             dir.bytes("cut.jpg", &good_jpeg[..good_jpeg.len() * 3 / 4]),

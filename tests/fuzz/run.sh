@@ -5,7 +5,7 @@
 #                                      only when missing: a no-op once installed)
 #   tests/fuzz/run.sh build            build target/fuzz/fuzz_abi (clang, fuzzer+ASan+UBSan, over
 #                                      the uninstrumented target/release/libnstyle.so) and the
-#                                      Rust image harness (target/fuzz-rust/.../fuzz_image)
+#                                      Rust image harness (~/.cache/nstyle/fuzz-rust-target-v1/.../fuzz_image)
 #   tests/fuzz/run.sh fuzz SECONDS     both harnesses side by side for SECONDS each (one core
 #                                      each, nice 19), corpus in target/fuzz/work/{abi,images}
 #                                      seeded from tests/fuzz/corpus/, findings in
@@ -29,7 +29,11 @@ cd "$root"
 out=target/fuzz
 state=${FUZZ_STATE:-$out} # corpus (work/), findings (artifacts/) and logs of `fuzz`
 rust_target=x86_64-unknown-linux-gnu
-image_bin=target/fuzz-rust/$rust_target/release/fuzz_image
+# The harness's own cargo target dir lives in the per-user cache, like the venv and the weights:
+# its dependencies (torch-sys among them, minutes to build) are built once per machine, not once
+# per clone; only nstyle itself is rebuilt for a new checkout.
+rust_target_dir=${NSTYLE_FUZZ_RUST_TARGET:-${XDG_CACHE_HOME:-$HOME/.cache}/nstyle/fuzz-rust-target-v1}
+image_bin=$rust_target_dir/$rust_target/release/fuzz_image
 CC_FUZZ=${CC_FUZZ:-clang-19}
 LLVM_BIN=/usr/lib/llvm-19/bin
 
@@ -87,8 +91,8 @@ build_image() {
     # The binary links libtorch through nstyle; the rpath nstyle's build script sets applies to
     # nstyle's own targets only.
     flags+=" -Clink-arg=-Wl,-rpath,$(torch_lib)"
-    log "building $image_bin (cargo, target/fuzz-rust; minutes the first time)"
-    CARGO_TARGET_DIR=target/fuzz-rust RUSTFLAGS="$flags" \
+    log "building $image_bin (minutes the first time on a machine)"
+    CARGO_TARGET_DIR=$rust_target_dir RUSTFLAGS="$flags" \
         cargo build --release --quiet --target "$rust_target" \
         --manifest-path tests/fuzz/rust/Cargo.toml --bin fuzz_image
 }
