@@ -23,6 +23,7 @@ use crate::engine::settings::check_weight;
 use crate::engine::{self, SourceImage, Transfer};
 use crate::error::Error;
 use crate::pixels::{self, PixelFormat};
+use crate::text::{printable_line, shortened};
 
 /// Version of this ABI; grows only by addition. 2 added the option table (`nstyle_option_*`,
 /// `nstyle_get_option`), `nstyle_result_size` and the BGRA8 and RGBA_F16 formats.
@@ -165,16 +166,9 @@ thread_local! {
 const MAX_ERROR_CHARS: usize = 400;
 
 fn set_last_error(message: &str) {
-    // One printable line: control characters (newlines, NULs) become spaces.
-    let mut clean: String = message
-        .chars()
-        .take(MAX_ERROR_CHARS)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if message.chars().nth(MAX_ERROR_CHARS).is_some() {
-        clean.push('…');
-    }
-    LAST_ERROR.with(|slot| *slot.borrow_mut() = CString::new(clean).expect("NULs removed"));
+    let clean = shortened(&printable_line(message), MAX_ERROR_CHARS);
+    LAST_ERROR
+        .with(|slot| *slot.borrow_mut() = CString::new(clean).expect("no control characters"));
 }
 
 fn status_of(error: &Error) -> NstyleStatus {

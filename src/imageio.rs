@@ -11,6 +11,7 @@ use crate::engine::memory;
 use crate::engine::picture::MAX_SIDE;
 use crate::engine::Picture;
 use crate::error::{Error, Result};
+use crate::text::{printable_line, shortened};
 
 /// Output formats we write, chosen by extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,15 +161,6 @@ fn decode_error(path: &Path, error: image::ImageError, budget: Option<u64>) -> E
     ))
 }
 
-/// At most `limit` characters of `text`, with "…" when cut: a decoder can explain itself at
-/// great length (a bad TIFF listed every bit depth in 98 KB).
-pub fn shortened(text: &str, limit: usize) -> String {
-    match text.char_indices().nth(limit) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
-}
-
 /// True when the last start-of-scan marker (FF DA) is followed by an end-of-image marker
 /// (FF D9). Entropy-coded data cannot contain FF D9 (a data FF is stuffed as FF 00), and an
 /// embedded EXIF thumbnail's end marker comes before the main image's scans.
@@ -180,22 +172,6 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
         (None, _) => true, // no scan at all: the decoder reports that itself
         (Some(_), None) => false,
     }
-}
-
-/// `text` as one printable line: control characters (newlines included) become spaces, runs of
-/// spaces collapse, and the ends are trimmed.
-pub fn printable_line(text: &str) -> String {
-    let spaced: String = text
-        .chars()
-        .map(|c| {
-            if c.is_control() || c == '\u{FFFD}' {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
-    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Converts a decoded image: grey becomes RGB, alpha is kept apart, high bit depth is noted.

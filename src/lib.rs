@@ -8,3 +8,4 @@ pub mod paths;
 pub use error::{Error, Result};
 pub mod imageio;
 pub mod pixels;
+pub mod text;

@@ -10,6 +10,7 @@
 
 use crate::engine::settings::{parse_layers, WeightedLayer};
 use crate::error::{Error, Result};
+use crate::text::shortened;
 
 /// What changing an option does to a run in progress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -275,15 +276,10 @@ pub static OPTIONS: &[OptionSpec] = &[
 
 /// The row of `key`, or an argument error naming it (quoted at most 64 characters).
 pub fn find(key: &str) -> Result<&'static OptionSpec> {
-    OPTIONS.iter().find(|row| row.key == key).ok_or_else(|| {
-        let shown: String = key.chars().take(64).collect();
-        let more = if key.chars().nth(64).is_some() {
-            "…"
-        } else {
-            ""
-        };
-        Error::arg(format!("unknown option '{shown}{more}'"))
-    })
+    OPTIONS
+        .iter()
+        .find(|row| row.key == key)
+        .ok_or_else(|| Error::arg(format!("unknown option '{}'", shortened(key, 64))))
 }
 
 impl Domain {
@@ -291,7 +287,7 @@ impl Domain {
     pub fn parse(&self, key: &str, text: &str) -> Result<Value> {
         let text = text.trim();
         let refuse = || {
-            let shown: String = text.chars().take(64).collect();
+            let shown = shortened(text, 64);
             Error::arg(format!(
                 "option {key}: '{shown}' is not {}",
                 self.describe()

@@ -66,8 +66,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             // One printable line, whatever the message quotes (file names, decoder output).
-            let line = nstyle::imageio::printable_line(&error.to_string());
-            let message = nstyle::imageio::shortened(&line, 2000);
+            let line = nstyle::text::printable_line(&error.to_string());
+            let message = nstyle::text::shortened(&line, 2000);
             eprintln!("nstyle: error: {message}");
             ExitCode::FAILURE
         }
