@@ -10,6 +10,21 @@ use crate::error::{Error, Result};
 /// Largest side we accept from any source; beyond this the numbers stop being an image.
 pub const MAX_SIDE: u32 = 65_536;
 
+/// Refuses an image size any source may not have: a zero side or one over [`MAX_SIDE`].
+pub fn check_size(width: u32, height: u32) -> Result<()> {
+    if width == 0 || height == 0 {
+        return Err(Error::arg(format!(
+            "image is {width}×{height}: both sides must be at least 1 pixel"
+        )));
+    }
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(Error::arg(format!(
+            "image is {width}×{height}: sides over {MAX_SIDE} are not supported"
+        )));
+    }
+    Ok(())
+}
+
 #[derive(Clone, Debug)]
 pub struct Picture {
     width: u32,
@@ -22,16 +37,7 @@ pub struct Picture {
 
 impl Picture {
     pub fn new(width: u32, height: u32, rgb: Vec<f32>, alpha: Option<Vec<f32>>) -> Result<Self> {
-        if width == 0 || height == 0 {
-            return Err(Error::arg(format!(
-                "image is {width}×{height}: both sides must be at least 1 pixel"
-            )));
-        }
-        if width > MAX_SIDE || height > MAX_SIDE {
-            return Err(Error::arg(format!(
-                "image is {width}×{height}: sides over {MAX_SIDE} are not supported"
-            )));
-        }
+        check_size(width, height)?;
         let pixels = width as usize * height as usize;
         if rgb.len() != pixels * 3 || alpha.as_ref().is_some_and(|a| a.len() != pixels) {
             return Err(Error::Internal(

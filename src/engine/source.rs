@@ -3,7 +3,7 @@
 //! [`SourceImage::picture_at`] makes without a full-size float copy: an area average first brings
 //! a much larger source to about twice the target size, then Catmull-Rom finishes the job.
 
-use crate::engine::picture::{resize_plane, Picture, MAX_SIDE};
+use crate::engine::picture::{check_size, resize_plane, Picture};
 use crate::error::{Error, Result};
 
 /// One plane of samples, interleaved (3 channels for RGB, 1 for alpha), 0..1 when read.
@@ -68,11 +68,7 @@ pub struct SourceImage {
 
 impl SourceImage {
     pub fn new(width: u32, height: u32, rgb: Samples, alpha: Option<Samples>) -> Result<Self> {
-        if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
-            return Err(Error::arg(format!(
-                "image is {width}×{height}: sides must be 1..={MAX_SIDE} pixels"
-            )));
-        }
+        check_size(width, height)?;
         let pixels = width as usize * height as usize;
         if rgb.len() != 3 * pixels || alpha.as_ref().is_some_and(|a| a.len() != pixels) {
             return Err(Error::Internal(
