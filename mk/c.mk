@@ -14,6 +14,7 @@ C_BUILD := target/c
 C_LIBDIR := target/release
 C_LIB := $(C_LIBDIR)/libnstyle.so
 C_WEIGHTS_NAME := vgg19-caffe-q8-v1.safetensors
+C_LITE_WEIGHTS_NAME := efficientnet-lite0-v1.safetensors
 C_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 C_PYTHON := $(or $(PYTHON),python3)
 CC ?= cc
@@ -75,6 +76,7 @@ define c_install
 	install -m 755 $(C_LIB) $(1)/lib/libnstyle.so
 	install -m 644 include/nstyle.h include/nstyle.hpp $(1)/include/
 	install -m 644 $(WEIGHTS) $(1)/share/nstyle/$(C_WEIGHTS_NAME)
+	install -m 644 $(LITE_WEIGHTS) $(1)/share/nstyle/$(C_LITE_WEIGHTS_NAME)
 	printf '%s\n' 'prefix=$(2)' 'exec_prefix=$${prefix}' 'libdir=$${exec_prefix}/lib' \
 		'includedir=$${prefix}/include' '' 'Name: nstyle' \
 		'Description: Neural style transfer (Gatys et al.) on libtorch, C ABI' \
@@ -83,11 +85,11 @@ define c_install
 	readelf -d $(1)/lib/libnstyle.so | grep -E 'RUNPATH|RPATH'
 endef
 
-install: build weights
+install: build weights lite-weights
 	$(call c_install,$(DESTDIR)$(PREFIX),$(PREFIX))
 
 C_ICHECK := $(CURDIR)/$(C_BUILD)/install-check
-install-check: build weights $(C_FIXTURES)/.made
+install-check: build weights lite-weights $(C_FIXTURES)/.made
 	rm -rf $(C_ICHECK)
 	mkdir -p $(C_ICHECK)/home
 	$(call c_install,$(C_ICHECK)/prefix,$(C_ICHECK)/prefix)
