@@ -251,3 +251,16 @@ fn rgb_round_trip() {
     assert!((scalar(&ends.get(0)) + 127.0 / 128.0).abs() < 1e-7);
     assert!((scalar(&ends.get(1)) - 1.0).abs() < 1e-7);
 }
+
+#[test]
+fn auto_precision_is_fp32_on_the_cpu() {
+    use nstyle::engine::PrecisionChoice;
+    assert_eq!(
+        lite::resolve_precision(PrecisionChoice::Auto, Device::Cpu),
+        Precision::Fp32
+    );
+    assert_eq!(
+        lite::resolve_precision(PrecisionChoice::Fixed(Precision::Bf16), Device::Cpu),
+        Precision::Bf16
+    );
+}

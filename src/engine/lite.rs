@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use tch::{Device, Kind, Tensor};
 
-use crate::engine::precision::Precision;
+use crate::engine::precision::{Precision, PrecisionChoice};
 use crate::error::{Error, Result};
 
 /// File name of the converted weights, versioned so that a changed conversion never meets an old
@@ -328,6 +328,16 @@ impl Lite0 {
     }
 }
 
+/// The precision `choice` means for this backbone: as for VGG-19, except that `Auto` on the CPU is
+/// fp32. oneDNN's bf16 depthwise and narrow 1×1 convs are slower than fp32 even on CPUs with AMX
+/// (Lite0 fp32 0.023 s vs bf16 0.025 s per evaluation at 256×192, `examples/lite_bench.rs`).
+pub fn resolve_precision(choice: PrecisionChoice, device: Device) -> Precision {
+    match choice {
+        PrecisionChoice::Auto if !device.is_cuda() => Precision::Fp32,
+        other => other.resolve(device),
+    }
+}
+
 /// TensorFlow "SAME" padding (before, after) of one dimension: the output is ceil(size / stride)
 /// and the odd pixel, if any, goes after.
 fn same_padding(size: i64, kernel: i64, stride: i64) -> (i64, i64) {
@@ -336,8 +346,8 @@ fn same_padding(size: i64, kernel: i64, stride: i64) -> (i64, i64) {
     (total / 2, total - total / 2)
 }
 
-/// Depthwise convs in NHWC or NCHW: the faster layout measured on each kind of device (see
-/// `examples/lite_bench.rs`).
+/// Depthwise convs in NHWC like the rest: on the CPU that is about twice as fast as converting to
+/// contiguous NCHW around them (`examples/lite_bench.rs`, fp32 and bf16); not measured on CUDA.
 fn default_depthwise_channels_last(_device: Device) -> bool {
     true
 }
