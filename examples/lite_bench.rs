@@ -7,7 +7,9 @@
 //!
 //! Usage: cargo run --release --example lite_bench [--threads=N] [SIZES…]
 //!        (default: libtorch's thread count, 256x192 512x384). Small ops suffer most when other
-//!        processes compete for the cores: run it on a quiet machine.
+//!        processes compete for the cores: run it on a quiet machine. On a busy one, OpenMP's
+//!        spinning threads wait out whole time slices (256x192 Lite0 1.4 s instead of 0.06 s with
+//!        two threads at load 7); `OMP_WAIT_POLICY=PASSIVE` or `--threads=1` avoids that.
 
 use std::time::Instant;
 
