@@ -66,6 +66,20 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
     let evaluations = progress.evaluations - before;
     println!("device            {:?}", transfer.device());
     println!("precision         {}", transfer.precision().name());
+    if let Some(probe) = nstyle::engine::precision::cpu_bf16_probe().filter(|_| {
+        precision == nstyle::engine::PrecisionChoice::Auto && transfer.device() == tch::Device::Cpu
+    }) {
+        println!(
+            "bf16 probe        fp32 {:.1} ms, bf16 {:.1} ms per conv step: {}",
+            probe.fp32_ms,
+            probe.bf16_ms,
+            if probe.bf16_wins() {
+                "bf16 is faster here"
+            } else {
+                "fp32 kept"
+            }
+        );
+    }
     println!("image             {width}×{height}");
     println!("iterations        {}", args.iterations);
     println!("evaluations       {evaluations}");
