@@ -278,7 +278,9 @@ fn ctrl_c_writes_the_current_result_and_exits_non_zero() {
             "--output",
             s(&out),
         ])
+        // A run that cannot end early, so that it is still going when the signal comes.
         .args(["--size", "48", "--iterations", "100000", "--device", "cpu"])
+        .args(["--set", "stop_tolerance=0"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();

@@ -387,3 +387,107 @@ fn keep_detail_brings_the_photos_fine_detail_into_the_finer_scale() {
         "SSIM with detail {with:.3}, without {without:.3}"
     );
 }
+
+#[test]
+fn a_scale_whose_loss_stops_falling_ends_early_and_progress_still_reaches_the_total() {
+    let settings = Settings {
+        iterations: 200,
+        scales: ScaleCount::Fixed(2),
+        // Any decrease under 100 % over the window counts as converged: the earliest stop.
+        stop_tolerance: 1.0,
+        ..small_settings()
+    };
+    let mut transfer = ready_transfer(settings.clone());
+    let mut seen = Vec::new();
+    loop {
+        let progress = transfer.step(5).unwrap();
+        seen.push(progress.iteration);
+        if progress.iteration >= progress.total {
+            break;
+        }
+        assert!(seen.len() < 100, "never finished: {seen:?}");
+    }
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "went back: {seen:?}");
+    let evaluations = transfer.progress().unwrap().evaluations;
+    // Each of the two scales stops after its window (+1) of iterations, far below 200.
+    assert!(evaluations < 60, "{evaluations} evaluations");
+
+    let mut full = ready_transfer(Settings {
+        stop_tolerance: 0.0,
+        iterations: 30,
+        ..settings
+    });
+    let progress = full.step(1000).unwrap();
+    assert_eq!(progress.iteration, 30);
+    assert!(progress.evaluations >= 30, "{progress:?}");
+}
+
+#[test]
+fn strength_moves_the_result_from_the_photo_to_the_style() {
+    let run = |strength: f64| {
+        let mut transfer = ready_transfer(Settings {
+            iterations: 30,
+            scales: ScaleCount::Fixed(1),
+            stop_tolerance: 0.0,
+            strength,
+            ..small_settings()
+        });
+        transfer.step(100).unwrap();
+        transfer.result(64, 48).unwrap()
+    };
+    let (gentle, strong) = (run(0.1), run(0.9));
+    let model = fp32_model();
+    let photo = content_picture(64, 48);
+    let style = style_picture(64, 64);
+    let score = |p: &Picture| nstyle::engine::metrics::evaluate(&model, p, &photo, &style).unwrap();
+    let (gentle, strong) = (score(&gentle), score(&strong));
+    // The photo's features (content distance) stay closer with a gentle strength, the style's
+    // statistics with a strong one.
+    assert!(
+        gentle.content_distance < strong.content_distance,
+        "{gentle:?} vs {strong:?}"
+    );
+    assert!(
+        strong.style_distance < gentle.style_distance,
+        "{gentle:?} vs {strong:?}"
+    );
+}
+
+#[test]
+fn the_lite_backbone_runs_with_its_own_layers_and_refuses_vgg_names() {
+    let mut transfer = ready_transfer(Settings {
+        iterations: 15,
+        scales: ScaleCount::Fixed(1),
+        ..small_settings()
+    });
+    let mut settings = transfer.settings().clone();
+    settings.set_option("backbone", "lite").unwrap();
+    transfer.set_settings(settings.clone()).unwrap();
+    let first = transfer.step(1).unwrap();
+    let last = transfer.step(100).unwrap();
+    assert_eq!(last.iteration, 15);
+    assert!(
+        last.losses.total < first.losses.total,
+        "{first:?} → {last:?}"
+    );
+    assert!(last.losses.style > 0.0 && last.losses.content > 0.0);
+
+    // VGG-19 layer names mean nothing to Lite0: refused, naming the backbone; nothing changes.
+    let err = settings
+        .clone()
+        .set_option("content_layers", "relu4_2")
+        .unwrap_err();
+    assert!(matches!(err, Error::Argument(_)), "{err:?}");
+    assert!(err.to_string().contains("lite"), "{err}");
+    settings
+        .set_option("style_layers", "block1,block5:2")
+        .unwrap();
+    assert_eq!(
+        settings.get_option("style_layers").unwrap(),
+        "block1:1,block5:2"
+    );
+    // Switching back to VGG-19 with Lite0 layer names listed is refused too.
+    assert!(settings.clone().set_option("backbone", "vgg19").is_err());
+    settings.set_option("style_layers", "auto").unwrap();
+    settings.set_option("backbone", "vgg19").unwrap();
+}

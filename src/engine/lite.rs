@@ -125,6 +125,26 @@ const BLOCKS: [BlockSpec; 16] = [
     block(192, 320, 6, 3, 1),
 ];
 
+/// Elements of the activations one pass up to layer `deepest` (an index into [`LITE_LAYERS`])
+/// keeps at `width`×`height`: each block's expansion, depthwise and projection outputs, for the
+/// memory estimate.
+pub fn activation_elements(width: u32, height: u32, deepest: usize) -> u64 {
+    let at = |stride: u64| (width as u64).div_ceil(stride) * (height as u64).div_ceil(stride);
+    let mut stride = 2u64;
+    let mut total = 32 * at(stride);
+    for spec in BLOCKS.iter().take(deepest) {
+        let hidden = (spec.inputs * spec.expand) as u64;
+        let expanded = if spec.expand > 1 {
+            hidden * at(stride)
+        } else {
+            0
+        };
+        stride *= spec.stride as u64;
+        total += expanded + hidden * at(stride) + spec.outputs as u64 * at(stride);
+    }
+    total
+}
+
 /// One folded conv: fp32 master weights on the CPU and how to apply them.
 struct Conv {
     weight: Tensor,

@@ -3,32 +3,22 @@
 use tch::Device;
 
 use crate::engine::precision::Precision;
-use crate::engine::vgg::Layer;
 use crate::error::{Error, Result};
 
 const MIB: u64 = 1024 * 1024;
 
-/// What one evaluation at `width`×`height` needs: activations kept for the backward pass, the
+/// What one evaluation at `width`×`height` needs, given the network's activation and pooled-map
+/// element counts at that size: activations kept for the backward pass, the
 /// gradients flowing back, fp32 copies of the loss layers, and the image-sized optimiser tensors.
 pub fn estimate_bytes(
     width: u32,
     height: u32,
-    deepest: Layer,
+    (activations, pooled): (u64, u64),
     precision: Precision,
     image_sized_tensors: usize,
     weight_bytes: u64,
 ) -> u64 {
     let element = precision.kind().elt_size_in_bytes() as u64;
-    let mut activations = 0u64;
-    let mut pooled = 0u64;
-    for layer in deepest.up_to() {
-        let factor = 1u64 << layer.pool_depth();
-        let pixels = (width as u64).div_ceil(factor) * (height as u64).div_ceil(factor);
-        activations += layer.channels() as u64 * pixels;
-        if layer.pools_after() && layer < deepest {
-            pooled += layer.channels() as u64 * pixels / 4;
-        }
-    }
     // Each conv output is saved for the backward pass and a gradient of the same size flows back
     // through it; pooling also saves int64 indices. fp32 loss copies are at most the same again.
     let network = activations * (2 * element + 4) + pooled * (element + 8);
@@ -91,19 +81,59 @@ pub fn check(needed: u64, budget: Option<u64>, size: u32, fixed: u64) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::vgg::Layer;
 
     #[test]
     fn estimate_grows_with_pixels_and_depth() {
-        let small = estimate_bytes(128, 96, Layer::RELU5_1, Precision::Fp32, 10, 0);
-        let large = estimate_bytes(256, 192, Layer::RELU5_1, Precision::Fp32, 10, 0);
+        let small = estimate_bytes(
+            128,
+            96,
+            Layer::RELU5_1.activation_elements(128, 96),
+            Precision::Fp32,
+            10,
+            0,
+        );
+        let large = estimate_bytes(
+            256,
+            192,
+            Layer::RELU5_1.activation_elements(256, 192),
+            Precision::Fp32,
+            10,
+            0,
+        );
         assert!(large > 3 * small && large < 5 * small);
-        assert!(estimate_bytes(128, 96, Layer::RELU1_1, Precision::Fp32, 10, 0) < small);
-        assert!(estimate_bytes(128, 96, Layer::RELU5_1, Precision::Bf16, 10, 0) < small);
+        assert!(
+            estimate_bytes(
+                128,
+                96,
+                Layer::RELU1_1.activation_elements(128, 96),
+                Precision::Fp32,
+                10,
+                0
+            ) < small
+        );
+        assert!(
+            estimate_bytes(
+                128,
+                96,
+                Layer::RELU5_1.activation_elements(128, 96),
+                Precision::Bf16,
+                10,
+                0
+            ) < small
+        );
     }
 
     #[test]
     fn over_budget_names_limit_and_a_size_that_fits() {
-        let needed = estimate_bytes(2048, 2048, Layer::RELU5_1, Precision::Fp32, 10, 0);
+        let needed = estimate_bytes(
+            2048,
+            2048,
+            Layer::RELU5_1.activation_elements(2048, 2048),
+            Precision::Fp32,
+            10,
+            0,
+        );
         let err = check(needed, Some(512 * MIB), 2048, 0)
             .unwrap_err()
             .to_string();
@@ -117,7 +147,14 @@ mod tests {
             .unwrap()
             .parse()
             .unwrap();
-        let fits = estimate_bytes(fitting, fitting, Layer::RELU5_1, Precision::Fp32, 10, 0);
+        let fits = estimate_bytes(
+            fitting,
+            fitting,
+            Layer::RELU5_1.activation_elements(fitting, fitting),
+            Precision::Fp32,
+            10,
+            0,
+        );
         assert!(fits <= 512 * MIB, "{fitting} does not fit");
         assert!(check(fits, Some(512 * MIB), fitting, 0).is_ok());
     }

@@ -7,6 +7,7 @@ pub mod loss;
 pub mod loss_parts;
 pub mod memory;
 pub mod metrics;
+pub mod network;
 pub mod objective;
 pub mod optim;
 pub mod options;

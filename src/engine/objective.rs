@@ -5,11 +5,12 @@ use tch::{Device, Kind, Tensor};
 
 use crate::engine::loss::{content_loss, gram, style_loss, total_variation};
 use crate::engine::loss_parts::LossParts;
+use crate::engine::network::Network;
 use crate::engine::optim::{gradient_facts, Evaluation};
 use crate::engine::schedule::{fit_long_side, Stage, MIN_SIDE};
 use crate::engine::settings::{LossWeights, Settings};
 use crate::engine::source::SourceImage;
-use crate::engine::vgg::{rgb_to_caffe, Layer, Vgg19};
+use crate::engine::vgg::rgb_to_caffe;
 use crate::error::Result;
 
 /// A style image and its share of the blend (weights are normalised over all styles).
@@ -35,8 +36,9 @@ struct StyleTarget {
 
 /// The loss targets of one stage.
 pub struct Targets {
-    /// Union of the content and style layers, in network order (one forward pass serves all).
-    layers: Vec<Layer>,
+    /// Union of the content and style layers (indices of the backbone), in network order: one
+    /// forward pass serves all.
+    layers: Vec<usize>,
     content: Vec<ContentTarget>,
     style: Vec<StyleTarget>,
 }
@@ -44,7 +46,7 @@ pub struct Targets {
 impl Targets {
     /// Content features and blended style Gram matrices at `stage`'s size.
     pub fn build(
-        model: &Vgg19,
+        model: Network,
         settings: &Settings,
         content: &SourceImage,
         styles: &[Style],
@@ -52,21 +54,20 @@ impl Targets {
     ) -> Result<Targets> {
         let _no_grad = tch::no_grad_guard();
         let device = model.device();
-        let mut layers: Vec<Layer> = settings
-            .content_layers
+        let (content_layers, style_layers) = (settings.content_layers()?, settings.style_layers()?);
+        let mut layers: Vec<usize> = content_layers
             .iter()
-            .chain(&settings.style_layers)
+            .chain(&style_layers)
             .map(|(l, _)| *l)
             .collect();
         layers.sort();
         layers.dedup();
-        let slot = |layer: Layer| layers.iter().position(|l| *l == layer).expect("in union");
+        let slot = |layer: usize| layers.iter().position(|l| *l == layer).expect("in union");
 
         let content_input = network_input(content, stage.width, stage.height, device)?;
-        let content_layers: Vec<Layer> = settings.content_layers.iter().map(|(l, _)| *l).collect();
-        let content_features = model.features(&content_input, &content_layers)?;
-        let content_targets = settings
-            .content_layers
+        let content_indices: Vec<usize> = content_layers.iter().map(|(l, _)| *l).collect();
+        let content_features = model.features(&content_input, &content_indices)?;
+        let content_targets = content_layers
             .iter()
             .zip(content_features)
             .map(|((layer, weight), features)| ContentTarget {
@@ -76,16 +77,16 @@ impl Targets {
             })
             .collect();
 
-        let style_layers: Vec<Layer> = settings.style_layers.iter().map(|(l, _)| *l).collect();
+        let style_indices: Vec<usize> = style_layers.iter().map(|(l, _)| *l).collect();
         let blend_total: f64 = styles.iter().map(|s| s.blend).sum();
-        let mut grams: Vec<Option<Tensor>> = style_layers.iter().map(|_| None).collect();
+        let mut grams: Vec<Option<Tensor>> = style_indices.iter().map(|_| None).collect();
         let long_side = ((stage.width.max(stage.height) as f64 * settings.style_scale).round()
             as u32)
             .max(MIN_SIDE);
         for style in styles.iter().filter(|s| s.blend > 0.0) {
             let (w, h) = fit_long_side(style.image.width(), style.image.height(), long_side);
             let input = network_input(&style.image, w.max(MIN_SIDE), h.max(MIN_SIDE), device)?;
-            let features = model.features(&input, &style_layers)?;
+            let features = model.features(&input, &style_indices)?;
             for (sum, f) in grams.iter_mut().zip(features) {
                 let weighted = gram(&f).f_mul_scalar(style.blend / blend_total)?;
                 *sum = Some(match sum.take() {
@@ -94,8 +95,7 @@ impl Targets {
                 });
             }
         }
-        let style_targets = settings
-            .style_layers
+        let style_targets = style_layers
             .iter()
             .zip(grams)
             .map(|((layer, weight), gram)| StyleTarget {
@@ -115,7 +115,7 @@ impl Targets {
     /// one read-back of everything the host decides on.
     pub fn evaluate(
         &self,
-        model: &Vgg19,
+        model: Network,
         weights: LossWeights,
         point: &Tensor,
     ) -> Result<Evaluation> {

@@ -8,7 +8,7 @@
 //! of restating them), and a test keeps the header's option docs equal to [`render_docs`].
 //! Adding an option is one row here and one arm in `Settings::apply`/`Settings::option_text`.
 
-use crate::engine::settings::{parse_layers, WeightedLayer};
+use crate::engine::settings::{parse_layers, LayerChoice};
 use crate::error::{Error, Result};
 use crate::text::shortened;
 
@@ -52,7 +52,8 @@ pub enum Domain {
     Choice(&'static [&'static str]),
     /// `0` or `1`.
     Bool,
-    /// VGG-19 layers with optional weights: `relu4_2` or `relu1_1:1,relu2_1:0.5`.
+    /// `auto` (the backbone's own) or layers with optional weights: `relu4_2` or
+    /// `relu1_1:1,relu2_1:0.5`.
     Layers,
 }
 
@@ -63,7 +64,7 @@ pub enum Value {
     Word(&'static str),
     Float(f64),
     Bool(bool),
-    Layers(Vec<WeightedLayer>),
+    Layers(LayerChoice),
 }
 
 /// One row of the table.
@@ -78,8 +79,6 @@ pub struct OptionSpec {
     pub doc: &'static str,
     pub effect: Effect,
 }
-
-const STYLE_LAYERS: &str = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1";
 
 /// Every option, in the order hosts show them.
 pub static OPTIONS: &[OptionSpec] = &[
@@ -126,6 +125,32 @@ pub static OPTIONS: &[OptionSpec] = &[
         unit: "",
         doc:
             "each finer scale starts with the photo's own detail at that scale (a sharper subject)",
+        effect: Effect::Live,
+    },
+    OptionSpec {
+        key: "strength",
+        domain: Domain::Float {
+            min: 0.0,
+            max: 1.0,
+            min_exclusive: false,
+        },
+        default: "0.5",
+        unit: "",
+        doc: "how strongly the style paints over the photo: 0 keeps the photo nearly as it is, \
+              1 paints it over; scales style_weight by 1000^(strength - 0.5)",
+        effect: Effect::Live,
+    },
+    OptionSpec {
+        key: "stop_tolerance",
+        domain: Domain::Float {
+            min: 0.0,
+            max: 1.0,
+            min_exclusive: false,
+        },
+        default: "0.001",
+        unit: "",
+        doc: "a scale ends early once its loss falls by less than this fraction over 10 \
+              iterations (iterations is then a cap); 0 runs every iteration",
         effect: Effect::Live,
     },
     OptionSpec {
@@ -213,19 +238,29 @@ pub static OPTIONS: &[OptionSpec] = &[
         effect: Effect::Retarget,
     },
     OptionSpec {
+        key: "backbone",
+        domain: Domain::Choice(&["vgg19", "lite"]),
+        default: "vgg19",
+        unit: "",
+        doc: "feature network: vgg19 (the original method) or lite (EfficientNet-Lite0, many \
+              times faster per iteration; for previews and slow machines)",
+        effect: Effect::Restart,
+    },
+    OptionSpec {
         key: "content_layers",
         domain: Domain::Layers,
-        default: "relu4_2",
+        default: "auto",
         unit: "",
-        doc: "VGG-19 layers of the content loss, e.g. relu4_2 or relu4_2:1,relu5_2:0.5",
+        doc: "layers of the content loss; auto is relu4_2 on vgg19, block7 on lite",
         effect: Effect::Retarget,
     },
     OptionSpec {
         key: "style_layers",
         domain: Domain::Layers,
-        default: STYLE_LAYERS,
+        default: "auto",
         unit: "",
-        doc: "VGG-19 layers of the style loss, weight 1 each unless given",
+        doc: "layers of the style loss, weight 1 each unless given; auto is relu1_1,relu2_1,\
+              relu3_1,relu4_1,relu5_1 on vgg19 and block0,block2,block4,block7,block10 on lite",
         effect: Effect::Retarget,
     },
     OptionSpec {
@@ -352,9 +387,9 @@ impl Domain {
             }
             Domain::Choice(words) => one_of(words),
             Domain::Bool => "0 or 1".into(),
-            Domain::Layers => {
-                "a list of VGG-19 layers such as relu4_2 or relu1_1:1,relu2_1:0.5".into()
-            }
+            Domain::Layers => "auto or a list of layers of the backbone such as relu4_2 or \
+                               relu1_1:1,relu2_1:0.5 (lite: stem, block0 … block15)"
+                .into(),
         }
     }
 }

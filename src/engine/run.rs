@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tch::Tensor;
 
 use crate::engine::loss_parts::LossParts;
+use crate::engine::network::Network;
 use crate::engine::objective::{network_input, Style, Targets};
 use crate::engine::optim::{Evaluation, Optimizer, StepOutcome};
 use crate::engine::schedule::Stage;
-use crate::engine::settings::Settings;
+use crate::engine::settings::{LossWeights, Settings, STOP_WINDOW};
 use crate::engine::source::SourceImage;
-use crate::engine::vgg::Vgg19;
 use crate::error::{Error, Result};
 
 /// Consecutive blow-ups the guard absorbs (halving the step each time) before giving up.
@@ -21,7 +21,7 @@ const MAX_RECOVERIES: u32 = 6;
 
 /// What a run reads but does not own: the network, the settings and the images.
 pub struct Inputs<'a> {
-    pub model: &'a Vgg19,
+    pub model: Network<'a>,
     pub settings: &'a Settings,
     pub content: &'a SourceImage,
     pub styles: &'a [Style],
@@ -67,6 +67,9 @@ pub struct Run {
     targets: Option<Targets>,
     losses: LossParts,
     recoveries: u32,
+    /// Total losses of this stage's iterations so far, under `trend_weights` (for early stopping).
+    trend: Vec<f64>,
+    trend_weights: Option<LossWeights>,
 }
 
 impl Run {
@@ -83,6 +86,8 @@ impl Run {
             targets: None,
             losses: LossParts::default(),
             recoveries: 0,
+            trend: Vec::new(),
+            trend_weights: None,
         })
     }
 
@@ -122,6 +127,7 @@ impl Run {
     pub fn invalidate_targets(&mut self) {
         self.targets = None;
         self.optimizer.reset();
+        self.trend.clear();
     }
 
     /// Runs up to `iterations` iterations, entering the next stages as the plan says. Stops early
@@ -156,6 +162,13 @@ impl Run {
                     self.done_in_stage += 1;
                     left -= 1;
                     failures = 0;
+                    if self.converged(inputs.settings, losses.total) {
+                        // The rest of this stage's iterations would buy little: count them as
+                        // done (progress jumps forward, never back) and go on to the next stage.
+                        let rest = self.stage().iterations - self.done_in_stage;
+                        self.done += rest;
+                        self.done_in_stage += rest;
+                    }
                 }
                 StepOutcome::NonFinite => {
                     self.image = duplicate(&self.last_good)?;
@@ -173,6 +186,24 @@ impl Run {
             }
         }
         Ok(())
+    }
+
+    /// Records the loss of an iteration; true when the stage's loss fell by less than
+    /// `stop_tolerance` (relative) over the last [`STOP_WINDOW`] iterations. Changed weights make
+    /// losses incomparable, so the record starts again then.
+    fn converged(&mut self, settings: &Settings, loss: f64) -> bool {
+        let weights = settings.effective_weights();
+        if self.trend_weights != Some(weights) {
+            self.trend.clear();
+            self.trend_weights = Some(weights);
+        }
+        self.trend.push(loss);
+        let window = STOP_WINDOW as usize;
+        if settings.stop_tolerance <= 0.0 || self.trend.len() <= window {
+            return false;
+        }
+        let before = self.trend[self.trend.len() - 1 - window];
+        (before - loss) <= settings.stop_tolerance * before.abs()
     }
 
     /// Moves to the next stage: everything it needs is made first, then it is committed at once.
@@ -206,6 +237,7 @@ impl Run {
         self.last_good = last_good;
         self.targets = Some(targets);
         self.optimizer.reset();
+        self.trend.clear();
         Ok(())
     }
 
@@ -217,7 +249,7 @@ impl Run {
         poison: &Poison,
     ) -> Result<StepOutcome> {
         let targets = self.targets.as_ref().expect("built before iterating");
-        let weights = inputs.settings.weights;
+        let weights = inputs.settings.effective_weights();
         let mut objective = |point: &Tensor| -> Result<Evaluation> {
             if cancel.swap(false, Ordering::SeqCst) {
                 return Err(Error::Cancelled);

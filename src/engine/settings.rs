@@ -1,11 +1,11 @@
 //! Everything a caller can set about a run, with the defaults and the validation shared by the
 //! CLI and the C ABI.
 
+use crate::engine::network::Backbone;
 use crate::engine::options::{self, Effect, Value, OPTIONS};
 use crate::engine::picture::Picture;
 use crate::engine::precision::PrecisionChoice;
 use crate::engine::schedule::ScaleCount;
-use crate::engine::vgg::Layer;
 use crate::error::{Error, Result};
 
 /// Weights of the three loss terms.
@@ -90,11 +90,67 @@ impl PartialEq for Init {
     }
 }
 
-/// A layer with its weight inside its loss term.
-pub type WeightedLayer = (Layer, f64);
+fn layer_error(key: &str, backbone: Backbone, error: Error) -> Error {
+    match error {
+        Error::Argument(why) => Error::arg(format!(
+            "option {key}: {why} (backbone {}; 'auto' picks its own layers)",
+            backbone.name()
+        )),
+        other => other,
+    }
+}
 
-/// Parses `relu4_2` or `relu1_1:1,relu2_1:0.5,…` (a missing weight is 1).
-pub fn parse_layers(text: &str) -> Result<Vec<WeightedLayer>> {
+/// Ratio of the style weight at strength 1 to that at strength 0.
+const STRENGTH_RANGE: f64 = 1000.0;
+
+/// Iterations over which a scale's loss decrease is measured for early stopping.
+pub const STOP_WINDOW: u32 = 10;
+
+/// The layers of a loss term: the backbone's own choice, or named layers with their weights.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LayerChoice {
+    Auto,
+    Listed(Vec<(String, f64)>),
+}
+
+impl LayerChoice {
+    /// Layer indices of `backbone` with their weights; `defaults` is what `Auto` means there.
+    pub fn resolve(&self, backbone: Backbone, defaults: &str) -> Result<Vec<WeightedLayer>> {
+        let listed = match self {
+            LayerChoice::Auto => match parse_layers(defaults)? {
+                LayerChoice::Listed(listed) => listed,
+                LayerChoice::Auto => unreachable!("defaults name layers"),
+            },
+            LayerChoice::Listed(listed) => listed.clone(),
+        };
+        listed
+            .iter()
+            .map(|(name, weight)| Ok((backbone.layer_index(name)?, *weight)))
+            .collect()
+    }
+
+    /// As the option reads it back: `auto` or `name:weight,…`.
+    pub fn text(&self) -> String {
+        match self {
+            LayerChoice::Auto => "auto".into(),
+            LayerChoice::Listed(listed) => listed
+                .iter()
+                .map(|(name, weight)| format!("{name}:{weight}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
+}
+
+/// A layer (index in its backbone) with its weight inside its loss term.
+pub type WeightedLayer = (usize, f64);
+
+/// Parses `auto`, `relu4_2` or `relu1_1:1,relu2_1:0.5,…` (a missing weight is 1). Whether the
+/// names exist is the backbone's question ([`LayerChoice::resolve`]).
+pub fn parse_layers(text: &str) -> Result<LayerChoice> {
+    if text.trim() == "auto" {
+        return Ok(LayerChoice::Auto);
+    }
     let mut layers = Vec::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (name, weight) = match item.split_once(':') {
@@ -103,17 +159,29 @@ pub fn parse_layers(text: &str) -> Result<Vec<WeightedLayer>> {
                     .trim()
                     .parse()
                     .map_err(|_| Error::arg(format!("bad layer weight in '{item}'")))?;
-                (name, weight)
+                (name.trim(), weight)
             }
             None => (item, 1.0),
         };
         check_weight(&format!("weight of layer {name}"), weight)?;
-        layers.push((Layer::parse(name)?, weight));
+        let plausible = !name.is_empty()
+            && name.len() <= 16
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !plausible {
+            return Err(Error::arg(format!(
+                "'{}' is not a layer name",
+                crate::text::shortened(name, 32)
+            )));
+        }
+        layers.push((name.to_string(), weight));
     }
     if layers.is_empty() {
-        return Err(Error::arg(format!("no layers in '{text}'")));
+        return Err(Error::arg(format!(
+            "no layers in '{}'",
+            crate::text::shortened(text, 32)
+        )));
     }
-    Ok(layers)
+    Ok(LayerChoice::Listed(layers))
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -132,9 +200,15 @@ pub struct Settings {
     pub preserve_colors: bool,
     /// Style image size relative to the working image (longest sides).
     pub style_scale: f64,
-    pub content_layers: Vec<WeightedLayer>,
-    pub style_layers: Vec<WeightedLayer>,
+    /// The feature network.
+    pub backbone: Backbone,
+    pub content_layers: LayerChoice,
+    pub style_layers: LayerChoice,
     pub weights: LossWeights,
+    /// 0..1: moves the balance from the photo (0) to the style (1); see [`Settings::effective_weights`].
+    pub strength: f64,
+    /// Relative loss decrease over [`STOP_WINDOW`] iterations under which a scale ends early.
+    pub stop_tolerance: f64,
     pub precision: PrecisionChoice,
     /// L-BFGS memory (pairs kept).
     pub lbfgs_history: usize,
@@ -157,13 +231,16 @@ impl Default for Settings {
             seed: 0,
             preserve_colors: false,
             style_scale: 0.0,
-            content_layers: Vec::new(),
-            style_layers: Vec::new(),
+            backbone: Backbone::Vgg19,
+            content_layers: LayerChoice::Auto,
+            style_layers: LayerChoice::Auto,
             weights: LossWeights {
                 content: 0.0,
                 style: 0.0,
                 tv: 0.0,
             },
+            strength: 0.0,
+            stop_tolerance: 0.0,
             precision: PrecisionChoice::Auto,
             lbfgs_history: 0,
             adam_learning_rate: 0.0,
@@ -187,7 +264,49 @@ impl Settings {
             }
             row.domain.parse(row.key, &self.option_text(row.key))?;
         }
+        // Layer names are checked against the backbone they are for.
+        self.content_layers()?;
+        self.style_layers()?;
         Ok(())
+    }
+
+    /// The loss weights the optimisation uses: the expert weights with the style weight scaled by
+    /// the strength, ×1 at 0.5 and a factor of 1000 over the whole range (×0.03 … ×32), so that
+    /// equal steps of the knob look like equal steps from photo to painting; and both scaled by
+    /// the backbone's gains, so that one strength looks alike on either network.
+    pub fn effective_weights(&self) -> LossWeights {
+        let (content_gain, style_gain) = self.backbone.loss_gains();
+        LossWeights {
+            content: self.weights.content * content_gain,
+            style: self.weights.style * style_gain * STRENGTH_RANGE.powf(self.strength - 0.5),
+            tv: self.weights.tv,
+        }
+    }
+
+    /// The content layers as indices of the backbone, with their weights.
+    pub fn content_layers(&self) -> Result<Vec<WeightedLayer>> {
+        self.content_layers
+            .resolve(self.backbone, self.backbone.default_content_layers())
+            .map_err(|e| layer_error("content_layers", self.backbone, e))
+    }
+
+    /// The style layers as indices of the backbone, with their weights.
+    pub fn style_layers(&self) -> Result<Vec<WeightedLayer>> {
+        self.style_layers
+            .resolve(self.backbone, self.backbone.default_style_layers())
+            .map_err(|e| layer_error("style_layers", self.backbone, e))
+    }
+
+    /// The deepest layer any loss uses (the forward pass stops there).
+    pub fn deepest_layer(&self) -> Result<usize> {
+        let layers = self
+            .content_layers()?
+            .into_iter()
+            .chain(self.style_layers()?);
+        Ok(layers
+            .map(|(layer, _)| layer)
+            .max()
+            .expect("layer lists are never empty"))
     }
 
     /// True when going from `self` to `next` means starting the optimisation again.
@@ -237,12 +356,15 @@ impl Settings {
             ("content_weight", Float(v)) => self.weights.content = v,
             ("style_weight", Float(v)) => self.weights.style = v,
             ("tv_weight", Float(v)) => self.weights.tv = v,
+            ("strength", Float(v)) => self.strength = v,
+            ("stop_tolerance", Float(v)) => self.stop_tolerance = v,
             ("optimizer", Word(w)) => self.optimizer = OptimizerKind::parse(w).expect("table word"),
             ("init", Word("random")) => self.init = Init::Random,
             ("init", Word(_)) => self.init = Init::Content,
             ("seed", Int(v)) => self.seed = v,
             ("preserve_colors", Bool(v)) => self.preserve_colors = v,
             ("style_scale", Float(v)) => self.style_scale = v,
+            ("backbone", Word(w)) => self.backbone = Backbone::parse(w).expect("table word"),
             ("content_layers", Layers(v)) => self.content_layers = v,
             ("style_layers", Layers(v)) => self.style_layers = v,
             ("precision", Word(w)) => {
@@ -258,13 +380,6 @@ impl Settings {
 
     /// The value of a table option as text.
     fn option_text(&self, key: &str) -> String {
-        let layers = |layers: &[WeightedLayer]| {
-            layers
-                .iter()
-                .map(|(layer, weight)| format!("{}:{weight}", layer.name()))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
         match key {
             "size" => self.size.to_string(),
             "iterations" => self.iterations.to_string(),
@@ -276,6 +391,8 @@ impl Settings {
             "content_weight" => self.weights.content.to_string(),
             "style_weight" => self.weights.style.to_string(),
             "tv_weight" => self.weights.tv.to_string(),
+            "strength" => self.strength.to_string(),
+            "stop_tolerance" => self.stop_tolerance.to_string(),
             "optimizer" => match self.optimizer {
                 OptimizerKind::Lbfgs => "lbfgs".into(),
                 OptimizerKind::Adam => "adam".into(),
@@ -288,8 +405,9 @@ impl Settings {
             "seed" => self.seed.to_string(),
             "preserve_colors" => u8::from(self.preserve_colors).to_string(),
             "style_scale" => self.style_scale.to_string(),
-            "content_layers" => layers(&self.content_layers),
-            "style_layers" => layers(&self.style_layers),
+            "backbone" => self.backbone.name().into(),
+            "content_layers" => self.content_layers.text(),
+            "style_layers" => self.style_layers.text(),
             "precision" => self.precision.name().into(),
             "max_memory_mb" => self
                 .max_memory_mb
@@ -308,8 +426,15 @@ mod tests {
     #[test]
     fn layer_lists_parse_with_and_without_weights() {
         let layers = parse_layers("relu1_1, relu4_2:0.5").unwrap();
-        assert_eq!(layers, vec![(Layer::RELU1_1, 1.0), (Layer::RELU4_2, 0.5)]);
-        assert!(parse_layers("relu9_1").is_err());
+        assert_eq!(
+            layers.resolve(Backbone::Vgg19, "").unwrap(),
+            vec![(0, 1.0), (9, 0.5)]
+        );
+        assert!(parse_layers("relu9_1")
+            .unwrap()
+            .resolve(Backbone::Vgg19, "")
+            .is_err());
+        assert_eq!(parse_layers("auto").unwrap(), LayerChoice::Auto);
         assert!(parse_layers("relu1_1:-1").is_err());
         assert!(parse_layers("relu1_1:nan").is_err());
         assert!(parse_layers("").is_err());

@@ -11,6 +11,7 @@ use crate::engine::adam::Adam;
 use crate::engine::lbfgs::Lbfgs;
 use crate::engine::loss_parts::LossParts;
 use crate::engine::memory;
+use crate::engine::network::{Backbone, Network, Networks};
 use crate::engine::objective::{network_input, Style};
 use crate::engine::optim::Optimizer;
 use crate::engine::picture::Picture;
@@ -18,7 +19,7 @@ use crate::engine::run::{Inputs, Poison, Run};
 use crate::engine::schedule::{plan, Stage, MIN_SIDE};
 use crate::engine::settings::{check_weight, Init, OptimizerKind, Settings};
 use crate::engine::source::SourceImage;
-use crate::engine::vgg::{caffe_to_rgb, rgb_to_caffe, Layer, Vgg19};
+use crate::engine::vgg::{caffe_to_rgb, rgb_to_caffe, Vgg19};
 use crate::error::{Error, Result};
 
 /// Largest pixel change (0–255 scale) of an L-BFGS first iteration.
@@ -45,7 +46,7 @@ pub struct Progress {
 }
 
 pub struct Transfer {
-    model: Vgg19,
+    networks: Networks,
     settings: Settings,
     content: Option<SourceImage>,
     styles: Vec<Style>,
@@ -58,7 +59,7 @@ pub struct Transfer {
 impl Transfer {
     pub fn new(model: Vgg19) -> Self {
         Transfer {
-            model,
+            networks: Networks::new(model),
             settings: Settings::default(),
             content: None,
             styles: Vec::new(),
@@ -70,12 +71,18 @@ impl Transfer {
     }
 
     pub fn device(&self) -> Device {
-        self.model.device()
+        self.networks.device()
     }
 
     /// The precision the network runs in (settled when the run is planned).
     pub fn precision(&self) -> crate::engine::Precision {
-        self.model.precision()
+        self.network()
+            .map_or(crate::engine::Precision::Fp32, |n| n.precision())
+    }
+
+    /// The network of the current backbone (loaded by `set_settings`).
+    fn network(&self) -> Result<Network<'_>> {
+        self.networks.get(self.settings.backbone)
     }
 
     pub fn settings(&self) -> &Settings {
@@ -92,6 +99,11 @@ impl Transfer {
     /// the option table (restart, rebuild the targets, or apply from the next step).
     pub fn set_settings(&mut self, settings: Settings) -> Result<()> {
         settings.validate()?;
+        if settings.backbone != Backbone::Vgg19 {
+            // Load the other network now, so that a missing weights file is this call's error.
+            self.networks
+                .prepare(settings.backbone, settings.precision)?;
+        }
         if self.settings.needs_restart(&settings) {
             self.run = None;
         } else if self.settings.changes_targets(&settings) {
@@ -198,10 +210,11 @@ impl Transfer {
             return Err(Error::arg("all style blend weights are zero"));
         }
         self.ensure_run()?;
-        let (model, settings) = (&self.model, &self.settings);
-        let fits = |stage: &Stage| check_memory(model, settings, stage);
+        let network = self.networks.get(self.settings.backbone)?;
+        let settings = &self.settings;
+        let fits = |stage: &Stage| check_memory(network, settings, stage);
         let inputs = Inputs {
-            model: &self.model,
+            model: network,
             settings: &self.settings,
             content: self
                 .content
@@ -236,9 +249,11 @@ impl Transfer {
                 settings.size, last.width, last.height
             )));
         }
-        check_memory(&self.model, settings, &last)?;
+        self.networks
+            .prepare(settings.backbone, settings.precision)?;
+        check_memory(self.network()?, settings, &last)?;
         let first = stages[0];
-        let device = self.model.device();
+        let device = self.device();
         let content = self.content.as_ref().expect("planned above");
         let image = match &settings.init {
             Init::Content => network_input(content, first.width, first.height, device)?,
@@ -255,8 +270,6 @@ impl Transfer {
             OptimizerKind::Lbfgs => Box::new(Lbfgs::new(settings.lbfgs_history, LBFGS_FIRST_STEP)),
             OptimizerKind::Adam => Box::new(Adam::new(settings.adam_learning_rate)),
         };
-        self.model
-            .set_precision(settings.precision.resolve(device))?;
         self.run = Some(Run::new(stages, image, optimizer)?);
         Ok(())
     }
@@ -292,31 +305,24 @@ impl Transfer {
 
 /// Refuses a stage whose evaluation would not fit the memory budget (checked when the run is
 /// planned, for its largest stage, and again on entering each stage: the budget may change).
-fn check_memory(model: &Vgg19, settings: &Settings, stage: &Stage) -> Result<()> {
+fn check_memory(network: Network, settings: &Settings, stage: &Stage) -> Result<()> {
     let history = match settings.optimizer {
         OptimizerKind::Lbfgs => 2 * settings.lbfgs_history,
         OptimizerKind::Adam => 2,
     };
-    let precision = settings.precision.resolve(model.device());
-    let weights = model.compute_weight_bytes();
+    let weights = network.compute_weight_bytes();
+    let activations =
+        network.activation_elements(stage.width, stage.height, settings.deepest_layer()?);
     let needed = memory::estimate_bytes(
         stage.width,
         stage.height,
-        deepest_layer(settings),
-        precision,
+        activations,
+        network.precision(),
         IMAGE_TENSORS + history,
         weights,
     );
-    let budget = memory::budget_bytes(settings.max_memory_mb, model.device());
+    let budget = memory::budget_bytes(settings.max_memory_mb, network.device());
     memory::check(needed, budget, stage.width.max(stage.height), weights)
-}
-
-fn deepest_layer(settings: &Settings) -> Layer {
-    let layers = settings.content_layers.iter().chain(&settings.style_layers);
-    layers
-        .map(|(l, _)| *l)
-        .max()
-        .expect("settings validated: layers not empty")
 }
 
 /// Host memory a result at `width`×`height` takes while it is made: float RGB and alpha at that

@@ -64,6 +64,27 @@ impl Layer {
     pub fn index(self) -> usize {
         self.0
     }
+
+    /// The layer at `index` in network order (0 = relu1_1 … 15 = relu5_4).
+    pub fn from_index(index: usize) -> Layer {
+        assert!(index < CONV_LAYERS.len(), "VGG-19 has no layer {index}");
+        Layer(index)
+    }
+
+    /// Elements of the conv outputs (and of the pooled maps) one pass up to this layer makes at
+    /// `width`×`height`, for the memory estimate.
+    pub fn activation_elements(self, width: u32, height: u32) -> (u64, u64) {
+        let (mut activations, mut pooled) = (0u64, 0u64);
+        for layer in self.up_to() {
+            let factor = 1u64 << layer.pool_depth();
+            let pixels = (width as u64).div_ceil(factor) * (height as u64).div_ceil(factor);
+            activations += layer.channels() as u64 * pixels;
+            if layer.pools_after() && layer < self {
+                pooled += layer.channels() as u64 * pixels / 4;
+            }
+        }
+        (activations, pooled)
+    }
 }
 
 /// Conv layers followed by a 2×2 max pool (the last ones of blocks 1–4; block 5's is never needed).

@@ -58,6 +58,8 @@ pub fn small_settings() -> Settings {
         size: 64,
         iterations: 10,
         precision: PrecisionChoice::Fixed(Precision::Fp32),
+        // Tests count iterations and evaluations: no early end unless a test asks for one.
+        stop_tolerance: 0.0,
         ..Settings::default()
     }
 }

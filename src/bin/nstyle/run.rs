@@ -144,6 +144,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 
     let started = Instant::now();
     let bar = progress_bar(transfer.progress()?.total);
+    // Evaluations spent in each scale ("W×H:N"): where the time went, since scales may end early.
+    let mut per_scale: Vec<(String, u64)> = Vec::new();
+    let mut counted = 0;
     loop {
         let progress = match transfer.step(1) {
             Ok(progress) => progress,
@@ -162,6 +165,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             }
         };
         show(&bar, &progress);
+        let scale = format!("{}×{}", progress.width, progress.height);
+        if per_scale.last().map(|(s, _)| s) != Some(&scale) {
+            per_scale.push((scale, 0));
+        }
+        per_scale.last_mut().expect("pushed").1 += progress.evaluations - counted;
+        counted = progress.evaluations;
         if let Some(every) = args.save_every {
             if progress.iteration % every == 0 && progress.iteration < progress.total {
                 imageio::save(
@@ -181,14 +190,19 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     imageio::save(&result, &args.output)?;
     let progress = transfer.progress()?;
     eprintln!(
-        "nstyle: {} iterations ({} evaluations) in {:.2} s (model load {:.2} s, {} {}), loss {:.4e}",
+        "nstyle: {} iterations ({} evaluations) in {:.2} s (model load {:.2} s, {} {}), loss {:.4e}, evaluations per scale {}",
         progress.iteration,
         progress.evaluations,
         engine_seconds,
         load_seconds,
         device_name(transfer.device()),
         transfer.precision().name(),
-        progress.losses.total
+        progress.losses.total,
+        per_scale
+            .iter()
+            .map(|(scale, n)| format!("{scale}:{n}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!("{}", args.output.display());
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,189 @@
+//! The feature network a run uses (its backbone): VGG-19, the method's original, or
+//! EfficientNet-Lite0, a light network for speed. Everything above this module sees one shape:
+//! numbered feature layers with names, features of an image in Caffe space, a memory estimate.
+//!
+//! The image being optimised always lives in VGG's Caffe space (BGR on 0..255 minus the mean), so
+//! the optimisers, the total-variation term and the detail band behave the same whatever the
+//! backbone; Lite0's input is made from it inside the (differentiable) forward pass.
+
+use std::path::PathBuf;
+
+use tch::{Device, Tensor};
+
+use crate::engine::lite::{self, Lite0, LITE_LAYERS};
+use crate::engine::precision::{Precision, PrecisionChoice};
+use crate::engine::vgg::{caffe_to_rgb, Layer, Vgg19};
+use crate::error::{Error, Result};
+
+/// Which feature network a run uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Backbone {
+    #[default]
+    Vgg19,
+    Lite,
+}
+
+impl Backbone {
+    pub fn parse(word: &str) -> Result<Backbone> {
+        match word.trim() {
+            "vgg19" => Ok(Backbone::Vgg19),
+            "lite" => Ok(Backbone::Lite),
+            other => Err(Error::arg(format!(
+                "unknown backbone '{other}' (expected vgg19 or lite)"
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backbone::Vgg19 => "vgg19",
+            Backbone::Lite => "lite",
+        }
+    }
+
+    /// Index of a layer by name (`relu4_2` for VGG-19; `stem`, `block0` … `block15` for Lite0).
+    pub fn layer_index(self, name: &str) -> Result<usize> {
+        match self {
+            Backbone::Vgg19 => Layer::parse(name).map(Layer::index),
+            Backbone::Lite => lite::parse_lite_layer(name),
+        }
+    }
+
+    pub fn layer_name(self, index: usize) -> String {
+        match self {
+            Backbone::Vgg19 => Layer::from_index(index).name(),
+            Backbone::Lite => LITE_LAYERS[index].name.to_string(),
+        }
+    }
+
+    /// The content layers `content_layers=auto` means.
+    pub fn default_content_layers(self) -> &'static str {
+        match self {
+            Backbone::Vgg19 => "relu4_2",
+            Backbone::Lite => "block7",
+        }
+    }
+
+    /// The style layers `style_layers=auto` means: one per resolution, shallow to deep.
+    pub fn default_style_layers(self) -> &'static str {
+        match self {
+            Backbone::Vgg19 => "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1",
+            Backbone::Lite => "block0,block2,block4,block7,block10",
+        }
+    }
+
+    /// Factors on the content and style weights that make the same weights (and strength) give
+    /// about the same balance of photo and painting on this network as on VGG-19: Lite0's
+    /// feature statistics are smaller, so its style term needs more weight to be heard.
+    pub fn loss_gains(self) -> (f64, f64) {
+        match self {
+            Backbone::Vgg19 => (1.0, 1.0),
+            Backbone::Lite => (1.0, 50.0),
+        }
+    }
+}
+
+/// The networks a session has loaded: VGG-19 always (it also scores results), Lite0 on first use.
+pub struct Networks {
+    vgg: Vgg19,
+    lite: Option<Lite0>,
+}
+
+/// One network, borrowed for a stage's targets and evaluations.
+#[derive(Clone, Copy)]
+pub enum Network<'a> {
+    Vgg(&'a Vgg19),
+    Lite(&'a Lite0),
+}
+
+impl Networks {
+    pub fn new(vgg: Vgg19) -> Networks {
+        Networks { vgg, lite: None }
+    }
+
+    pub fn device(&self) -> Device {
+        self.vgg.device()
+    }
+
+    pub fn vgg(&self) -> &Vgg19 {
+        &self.vgg
+    }
+
+    /// Loads what `backbone` needs (Lite0's weights from their default locations) and sets its
+    /// precision; an error changes nothing.
+    pub fn prepare(&mut self, backbone: Backbone, precision: PrecisionChoice) -> Result<()> {
+        let device = self.device();
+        match backbone {
+            Backbone::Vgg19 => self.vgg.set_precision(precision.resolve(device)),
+            Backbone::Lite => {
+                let precision = lite::resolve_precision(precision, device);
+                match &mut self.lite {
+                    Some(lite) => lite.set_precision(precision),
+                    None => {
+                        let path: PathBuf = lite::resolve_path(None)?;
+                        self.lite = Some(Lite0::load(&path, device, precision)?);
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+
+    /// The network of `backbone`, which [`Networks::prepare`] must have loaded.
+    pub fn get(&self, backbone: Backbone) -> Result<Network<'_>> {
+        match backbone {
+            Backbone::Vgg19 => Ok(Network::Vgg(&self.vgg)),
+            Backbone::Lite => self
+                .lite
+                .as_ref()
+                .map(Network::Lite)
+                .ok_or_else(|| Error::State("the lite backbone is not loaded".into())),
+        }
+    }
+}
+
+impl Network<'_> {
+    pub fn device(&self) -> Device {
+        match self {
+            Network::Vgg(vgg) => vgg.device(),
+            Network::Lite(lite) => lite.device(),
+        }
+    }
+
+    pub fn precision(&self) -> Precision {
+        match self {
+            Network::Vgg(vgg) => vgg.precision(),
+            Network::Lite(lite) => lite.precision(),
+        }
+    }
+
+    pub fn compute_weight_bytes(&self) -> u64 {
+        match self {
+            Network::Vgg(vgg) => vgg.compute_weight_bytes(),
+            Network::Lite(lite) => lite.compute_weight_bytes(),
+        }
+    }
+
+    /// fp32 feature maps of `layers` (indices of this backbone) for `image` in Caffe space,
+    /// differentiable with respect to it.
+    pub fn features(&self, image: &Tensor, layers: &[usize]) -> Result<Vec<Tensor>> {
+        match self {
+            Network::Vgg(vgg) => {
+                let layers: Vec<Layer> = layers.iter().map(|&i| Layer::from_index(i)).collect();
+                vgg.features(image, &layers)
+            }
+            Network::Lite(lite) => {
+                lite.features(&lite::rgb_to_lite(&caffe_to_rgb(image)?)?, layers)
+            }
+        }
+    }
+
+    /// Elements of the activations one evaluation keeps for its backward pass, up to layer
+    /// `deepest`, at `width`×`height`: (conv outputs, pooled maps).
+    pub fn activation_elements(&self, width: u32, height: u32, deepest: usize) -> (u64, u64) {
+        match self {
+            Network::Vgg(_) => Layer::from_index(deepest).activation_elements(width, height),
+            Network::Lite(_) => (lite::activation_elements(width, height, deepest), 0),
+        }
+    }
+}
