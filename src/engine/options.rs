@@ -115,7 +115,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         },
         default: "auto",
         unit: "",
-        doc: "number of scales; auto starts from about a quarter of size",
+        doc: "number of scales; auto starts from about an eighth of size (never under 64 px)",
         effect: Effect::Restart,
     },
     OptionSpec {

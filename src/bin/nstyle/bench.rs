@@ -22,6 +22,9 @@ pub struct BenchArgs {
     /// fp32, bf16, fp16 or auto.
     #[arg(long, default_value = "auto")]
     precision: String,
+    /// Feature network: vgg19 or lite.
+    #[arg(long, default_value = "vgg19")]
+    backbone: String,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -52,6 +55,9 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         iterations: args.iterations + 1,
         scales: ScaleCount::Fixed(1),
         precision,
+        backbone: nstyle::engine::network::Backbone::parse(&args.backbone)?,
+        // Every timed iteration runs: no early end.
+        stop_tolerance: 0.0,
         ..Settings::default()
     })?;
     transfer.set_content(synthetic(width, height, false));
@@ -65,6 +71,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
     let seconds = started.elapsed().as_secs_f64();
     let evaluations = progress.evaluations - before;
     println!("device            {:?}", transfer.device());
+    println!("backbone          {}", transfer.settings().backbone.name());
     println!("precision         {}", transfer.precision().name());
     if let Some(probe) = nstyle::engine::precision::cpu_bf16_probe().filter(|_| {
         precision == nstyle::engine::PrecisionChoice::Auto && transfer.device() == tch::Device::Cpu

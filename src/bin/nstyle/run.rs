@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use nstyle::engine::network::Backbone;
 use nstyle::engine::schedule::ScaleCount;
 use nstyle::engine::settings::check_weight;
 use nstyle::engine::{Init, OptimizerKind, PrecisionChoice, Progress, Settings, Transfer};
@@ -36,6 +37,13 @@ pub struct RunArgs {
     /// Iterations over all scales.
     #[arg(long, default_value_t = Settings::default().iterations)]
     iterations: u32,
+    /// How strongly the style paints over the photo, 0 (nearly the photo) to 1 (painted over);
+    /// the expert weights below are scaled by it.
+    #[arg(long, default_value_t = Settings::default().strength)]
+    strength: f64,
+    /// Feature network: vgg19 (the original method) or lite (EfficientNet-Lite0, much faster).
+    #[arg(long, default_value_t = Settings::default().backbone.name().to_string())]
+    backbone: String,
     #[arg(long, default_value_t = Settings::default().weights.content)]
     content_weight: f64,
     #[arg(long, default_value_t = Settings::default().weights.style)]
@@ -100,6 +108,8 @@ fn settings(args: &RunArgs) -> Result<Settings> {
         preserve_colors: args.preserve_colors,
         style_scale: args.style_scale,
         precision: PrecisionChoice::parse(&args.precision)?,
+        strength: args.strength,
+        backbone: Backbone::parse(&args.backbone)?,
         ..Settings::default()
     };
     settings.weights.content = args.content_weight;
@@ -122,6 +132,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         return Err(Error::arg("--save-every must be at least 1"));
     }
     let settings = settings(&args)?;
+    let interrupt = Interrupt::install()?;
     let content = imageio::load(&args.content)?;
     let styles = args
         .styles
@@ -139,7 +150,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     for (style, weight) in styles {
         transfer.add_style(style, weight)?;
     }
-    let interrupted = install_ctrl_c(&transfer)?;
+    interrupt.attach(&transfer);
     let (width, height) = output_size(&mut transfer)?;
 
     let started = Instant::now();
@@ -150,7 +161,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     loop {
         let progress = match transfer.step(1) {
             Ok(progress) => progress,
-            Err(Error::Cancelled) if interrupted.load(Ordering::SeqCst) => {
+            Err(Error::Cancelled) if interrupt.seen() => {
                 bar.abandon_with_message("interrupted");
                 imageio::save(&transfer.result(width, height)?, &args.output)?;
                 eprintln!(
@@ -225,16 +236,43 @@ fn output_size(transfer: &mut Transfer) -> Result<(u32, u32)> {
     ))
 }
 
-fn install_ctrl_c(transfer: &Transfer) -> Result<Arc<AtomicBool>> {
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let cancel = transfer.cancel_flag();
-    let seen = Arc::clone(&interrupted);
-    ctrlc::set_handler(move || {
-        seen.store(true, Ordering::SeqCst);
-        cancel.store(true, Ordering::SeqCst);
-    })
-    .map_err(|e| Error::Internal(format!("cannot install the Ctrl-C handler: {e}")))?;
-    Ok(interrupted)
+/// Ctrl-C: remembered from the start (loading the network can take seconds), and passed on to
+/// the session's cancel flag once there is a session.
+struct Interrupt {
+    seen: Arc<AtomicBool>,
+    cancel: Arc<std::sync::Mutex<Option<Arc<AtomicBool>>>>,
+}
+
+impl Interrupt {
+    fn install() -> Result<Interrupt> {
+        let interrupt = Interrupt {
+            seen: Arc::new(AtomicBool::new(false)),
+            cancel: Arc::new(std::sync::Mutex::new(None)),
+        };
+        let (seen, cancel) = (Arc::clone(&interrupt.seen), Arc::clone(&interrupt.cancel));
+        ctrlc::set_handler(move || {
+            seen.store(true, Ordering::SeqCst);
+            if let Some(flag) = cancel.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                flag.store(true, Ordering::SeqCst);
+            }
+        })
+        .map_err(|e| Error::Internal(format!("cannot install the Ctrl-C handler: {e}")))?;
+        Ok(interrupt)
+    }
+
+    /// From now on Ctrl-C cancels `transfer`'s step (at once if it came already).
+    fn attach(&self, transfer: &Transfer) {
+        let flag = transfer.cancel_flag();
+        let mut slot = self.cancel.lock().unwrap_or_else(|e| e.into_inner());
+        if self.seen.load(Ordering::SeqCst) {
+            flag.store(true, Ordering::SeqCst);
+        }
+        *slot = Some(flag);
+    }
+
+    fn seen(&self) -> bool {
+        self.seen.load(Ordering::SeqCst)
+    }
 }
 
 fn progress_bar(total: u32) -> ProgressBar {
