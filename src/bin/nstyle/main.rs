@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Paint the content image in the style of one or more style images.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Score a result: SSIM to the content, Gram distance to the style, relu4_2 content distance.
     Eval(eval::EvalArgs),
     /// Seconds per objective evaluation and peak memory on synthetic images.
@@ -58,7 +58,7 @@ impl ModelArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Eval(args) => eval::eval(args),
         Command::Bench(args) => bench::bench(args),
     };
