@@ -16,6 +16,7 @@
 
 #include "nstyle-core.h"
 
+#include <dlfcn.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 #define ns_drawable_offsets(d, x, y) gimp_drawable_get_offsets(d, x, y)
 #define ns_item_is_layer(d) GIMP_IS_LAYER(d)
 #define ns_pdb_error() gimp_pdb_get_last_error(gimp_get_pdb())
+#define ns_image_id(i) gimp_image_get_id(i)
 
 static NsLayer ns_item_parent(NsDrawable d) {
   GimpItem *parent = gimp_item_get_parent(GIMP_ITEM(d));
@@ -63,6 +65,7 @@ static gboolean ns_image_valid(NsImage image) {
 #define ns_drawable_offsets(d, x, y) gimp_drawable_offsets(d, x, y)
 #define ns_item_is_layer(d) gimp_item_is_layer(d)
 #define ns_pdb_error() gimp_get_pdb_error()
+#define ns_image_id(i) (i)
 
 static NsLayer ns_item_parent(NsDrawable d) { return gimp_item_get_parent(d); }
 
@@ -137,6 +140,8 @@ gdouble ns_option_default(const char *key) {
     g_error("The nstyle option '%s' has no numeric default ('%s')", key, o->default_value);
   return value;
 }
+
+const gchar *ns_option_default_text(const char *key) { return ns_option(key)->default_value; }
 
 /* ---------------------------------------------------------------------------------------- */
 
@@ -228,6 +233,21 @@ static float *ns_read_region(const NsTarget *t, GError **error) {
   return px;
 }
 
+/* The w x h rectangle at (x, y) of buf as float RGBA, its longest side at most `cap` (GEGL's
+ * scaled read averages); *out_w x *out_h is what was read. */
+static float *ns_read_scaled(GeglBuffer *buf, gint x, gint y, gint w, gint h, gint cap,
+                             gint *out_w, gint *out_h, GError **error) {
+  gdouble scale = MAX(w, h) > cap ? (gdouble)cap / MAX(w, h) : 1.0;
+  gint sw = MAX(1, (gint)floor(w * scale)), sh = MAX(1, (gint)floor(h * scale));
+  float *px = ns_alloc_pixels(sw, sh, error);
+  if (!px) return NULL;
+  gegl_buffer_get(buf, GEGL_RECTANGLE((gint)floor(x * scale), (gint)floor(y * scale), sw, sh),
+                  scale, babl_format(NS_PIXEL_FORMAT), px, sw * NS_BPP, GEGL_ABYSS_CLAMP);
+  *out_w = sw;
+  *out_h = sh;
+  return px;
+}
+
 /* The checks on the style that cost nothing, made before the engine loads its weights. */
 static gboolean ns_check_style_source(const NsParams *p, GError **error) {
   if (NS_IS_IMAGE(p->style_image)) {
@@ -269,16 +289,8 @@ static float *ns_read_style(const NsParams *p, gint cap, gint *out_w, gint *out_
     g_set_error(error, NS_ERROR, 0, "The style image has no visible pixels");
   } else {
     GeglBuffer *buf = gimp_drawable_get_buffer(NS_DRAWABLE(flat));
-    gint sw = gegl_buffer_get_width(buf), sh = gegl_buffer_get_height(buf);
-    gdouble scale = MAX(sw, sh) > cap ? (gdouble)cap / MAX(sw, sh) : 1.0;
-    gint w = MAX(1, (gint)floor(sw * scale)), h = MAX(1, (gint)floor(sh * scale));
-    px = ns_alloc_pixels(w, h, error);
-    if (px) {
-      gegl_buffer_get(buf, GEGL_RECTANGLE(0, 0, w, h), scale, babl_format(NS_PIXEL_FORMAT), px,
-                      w * NS_BPP, GEGL_ABYSS_CLAMP);
-      *out_w = w;
-      *out_h = h;
-    }
+    px = ns_read_scaled(buf, 0, 0, gegl_buffer_get_width(buf), gegl_buffer_get_height(buf), cap,
+                        out_w, out_h, error);
     g_object_unref(buf);
   }
   gimp_image_delete(img);
@@ -319,10 +331,10 @@ static gint ns_auto_size(const NsTarget *t) {
   return (gint)CLAMP((gdouble)MAX(t->rw, t->rh), o->min, o->max);
 }
 
-/* The procedure's arguments as engine options; the engine checks their ranges. */
-static gboolean ns_apply_params(NstyleModel *model, const NsParams *p, const NsTarget *t,
+/* The procedure's arguments as engine options, at working size `size`; the engine checks
+ * their ranges. */
+static gboolean ns_apply_params(NstyleModel *model, const NsParams *p, gint size,
                                 GError **error) {
-  gint size = p->size == 0 ? ns_auto_size(t) : p->size;
   return ns_set_option_int(model, "size", size, "size", " (or 0: the layer's own size)", error) &&
          ns_set_option_int(model, "iterations", p->iterations, "iterations", NULL, error) &&
          ns_set_option_double(model, "content_weight", p->content_weight, "content-weight",
@@ -330,7 +342,10 @@ static gboolean ns_apply_params(NstyleModel *model, const NsParams *p, const NsT
          ns_set_option_double(model, "style_weight", p->style_weight, "style-weight", error) &&
          ns_set_option_double(model, "tv_weight", p->tv_weight, "tv-weight", error) &&
          ns_set_option_int(model, "preserve_colors", p->preserve_colors ? 1 : 0,
-                           "preserve-colors", NULL, error);
+                           "preserve-colors", NULL, error) &&
+         ns_set_option_double(model, "strength", p->strength, "strength", error) &&
+         (!p->backbone || !*p->backbone ||
+          ns_set_option(model, "backbone", p->backbone, "backbone", NULL, error));
 }
 
 /* NSTYLE_OPTIONS="key=value;key=value": extra engine options (e.g. precision=fp32;seed=1),
@@ -366,7 +381,8 @@ static NstyleModel *ns_model_setup(const NsParams *p, const NsTarget *t, const f
     ns_engine_error(error, "Neural Style could not start");
     return NULL;
   }
-  if (ns_apply_params(model, p, t, error) && ns_apply_env_options(model, error)) {
+  gint size = p->size == 0 ? ns_auto_size(t) : p->size;
+  if (ns_apply_params(model, p, size, error) && ns_apply_env_options(model, error)) {
     if (nstyle_set_content(model, content, t->rw, t->rh, (size_t)t->rw * NS_BPP,
                            NSTYLE_RGBA_F32) == NSTYLE_OK)
       return model;
@@ -707,4 +723,271 @@ out:
   g_free(t.name);
   if (result != NS_RUN_OK) gimp_displays_flush();
   return result;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The preview: a worker thread with its own model, restarted for each new job.                */
+
+/* Plug-in choices for the preview (not engine values): the small copy's longest side, the
+ * backbone and iterations, and how often a partial preview is shown. */
+#define NS_PREVIEW_SIDE 256
+#define NS_PREVIEW_BACKBONE "lite"
+#define NS_PREVIEW_ITERATIONS 100
+#define NS_PREVIEW_FRAME_INTERVAL_S 1.0
+
+/* What one preview works on, owned by whoever holds it (main thread, then the worker). */
+typedef struct {
+  guint number;
+  NsParams params; /* style_file/backbone NULL: the pixels below are the inputs */
+  float *content, *style;
+  gint cw, ch, sw, sh;
+  gint64 started; /* g_get_monotonic_time() at ns_preview_worker_start */
+} NsPreviewJob;
+
+struct NsPreviewWorker {
+  GMutex lock;
+  GCond cond;
+  GThread *thread;
+  NstyleModel *model; /* the worker's; nstyle_cancel from the main thread under lock */
+  NsPreviewJob *pending; /* main -> worker */
+  guint current;         /* number of the newest job started */
+  gboolean quit;
+  NsPreviewFrame frame;  /* worker -> main: the newest, pixels NULL when taken */
+  gboolean frame_new;
+  /* main thread only: the style read last time, reused while the style is the same */
+  gchar *style_key;
+  float *style;
+  gint sw, sh;
+};
+
+static void ns_preview_job_free(NsPreviewJob *job) {
+  if (!job) return;
+  g_free(job->content);
+  g_free(job->style);
+  g_free(job);
+}
+
+/* libtorch's OpenMP threads spin while they wait: on a machine whose cores are busy (the
+ * full run, other programs) a preview of many small operations then takes many times longer
+ * (100 iterations at 256 px: 2 s on one thread, over 100 s on two spinning threads at load
+ * 4). The library has no thread setting, so the worker asks OpenMP for one thread in its own
+ * thread (OpenMP's setting is per thread; libtorch sets it once per thread at its first
+ * parallel operation, so this is repeated before each step). Not found: nothing happens. */
+static void ns_preview_one_thread(void) {
+  static gsize looked = 0;
+  static void (*set_threads)(int) = NULL;
+  if (g_once_init_enter(&looked)) {
+    set_threads = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    g_once_init_leave(&looked, 1);
+  }
+  if (set_threads) set_threads(1);
+}
+
+static gboolean ns_preview_is_current(NsPreviewWorker *pw, guint number) {
+  g_mutex_lock(&pw->lock);
+  gboolean current = !pw->quit && pw->current == number;
+  g_mutex_unlock(&pw->lock);
+  return current;
+}
+
+/* Publishes a frame (pixels, or an error) of job `number`, replacing an untaken one. */
+static void ns_preview_publish(NsPreviewWorker *pw, const NsPreviewJob *job, guchar *pixels,
+                               const NstyleProgress *progress, gchar *error) {
+  g_mutex_lock(&pw->lock);
+  g_free(pw->frame.pixels);
+  g_free(pw->frame.error);
+  pw->frame.pixels = pixels;
+  pw->frame.error = error;
+  pw->frame.width = job->cw;
+  pw->frame.height = job->ch;
+  pw->frame.job = job->number;
+  if (progress) pw->frame.progress = *progress;
+  pw->frame.seconds = (g_get_monotonic_time() - job->started) / (gdouble)G_TIME_SPAN_SECOND;
+  pw->frame_new = TRUE;
+  g_mutex_unlock(&pw->lock);
+}
+
+/* Sets the job up on the worker's model; FALSE with *error. */
+static gboolean ns_preview_setup(NstyleModel *model, const NsPreviewJob *job, GError **error) {
+  if (!ns_apply_params(model, &job->params, MAX(job->cw, job->ch), error) ||
+      !ns_apply_env_options(model, error))
+    return FALSE;
+  if (nstyle_set_content(model, job->content, job->cw, job->ch, (size_t)job->cw * NS_BPP,
+                         NSTYLE_RGBA_F32) != NSTYLE_OK)
+    return ns_engine_error(error, "The layer could not be used");
+  if (nstyle_clear_styles(model) != NSTYLE_OK ||
+      nstyle_add_style(model, job->style, job->sw, job->sh, (size_t)job->sw * NS_BPP,
+                       NSTYLE_RGBA_F32, 1.0f) != NSTYLE_OK)
+    return ns_engine_error(error, "The style image could not be used");
+  return TRUE;
+}
+
+/* Steps the job until it is done or superseded, publishing a frame when a scale ends, at
+ * most every NS_PREVIEW_FRAME_INTERVAL_S otherwise, and at the end. */
+static void ns_preview_steps(NsPreviewWorker *pw, NstyleModel *model, const NsPreviewJob *job) {
+  gint64 last_frame = g_get_monotonic_time();
+  guint32 last_scale = 0;
+  while (ns_preview_is_current(pw, job->number)) {
+    NstyleProgress p;
+    memset(&p, 0, sizeof p);
+    ns_preview_one_thread();
+    NstyleStatus s = nstyle_step(model, 1, &p);
+    if (s == NSTYLE_ERR_CANCELLED) continue; /* superseded (checked above), or a stale cancel */
+    if (s != NSTYLE_OK) {
+      ns_preview_publish(pw, job, NULL, NULL, g_strdup(nstyle_last_error()));
+      return;
+    }
+    gboolean done = p.iteration >= p.total;
+    gint64 now = g_get_monotonic_time();
+    if (!done && p.scale == last_scale &&
+        now - last_frame < NS_PREVIEW_FRAME_INTERVAL_S * G_TIME_SPAN_SECOND)
+      continue;
+    last_scale = p.scale;
+    last_frame = now;
+    guchar *px = g_try_malloc((gsize)job->cw * job->ch * 4);
+    if (px && nstyle_fetch_result(model, px, job->cw, job->ch, (size_t)job->cw * 4,
+                                  NSTYLE_RGBA8) == NSTYLE_OK) {
+      ns_preview_publish(pw, job, px, &p, NULL);
+    } else {
+      g_free(px);
+      ns_preview_publish(pw, job, NULL, NULL, g_strdup(nstyle_last_error()));
+      return;
+    }
+    if (done) return;
+  }
+}
+
+static gpointer ns_preview_main(gpointer data) {
+  NsPreviewWorker *pw = data;
+  for (;;) {
+    g_mutex_lock(&pw->lock);
+    while (!pw->quit && !pw->pending) g_cond_wait(&pw->cond, &pw->lock);
+    NsPreviewJob *job = pw->quit ? NULL : pw->pending;
+    pw->pending = NULL;
+    NstyleModel *model = pw->model;
+    g_mutex_unlock(&pw->lock);
+    if (!job) break;
+
+    GError *error = NULL;
+    if (!model) {
+      /* Loading the weights takes seconds: here, not in the dialog's thread. */
+      if (nstyle_model_create(NULL, g_getenv("NSTYLE_DEVICE"), &model) != NSTYLE_OK) {
+        ns_engine_error(&error, "Neural Style could not start");
+        model = NULL;
+      } else {
+        g_mutex_lock(&pw->lock);
+        pw->model = model;
+        g_mutex_unlock(&pw->lock);
+      }
+    }
+    if (model && ns_preview_setup(model, job, &error)) ns_preview_steps(pw, model, job);
+    if (error) ns_preview_publish(pw, job, NULL, NULL, g_strdup(error->message));
+    g_clear_error(&error);
+    ns_preview_job_free(job);
+  }
+  return NULL;
+}
+
+NsPreviewWorker *ns_preview_worker_new(void) {
+  NsPreviewWorker *pw = g_new0(NsPreviewWorker, 1);
+  g_mutex_init(&pw->lock);
+  g_cond_init(&pw->cond);
+  pw->thread = g_thread_new("nstyle-preview", ns_preview_main, pw);
+  return pw;
+}
+
+/* The style for a preview, read again only when the source changed. */
+static gboolean ns_preview_style(NsPreviewWorker *pw, const NsParams *p, GError **error) {
+  gchar *key = NS_IS_IMAGE(p->style_image)
+                   ? g_strdup_printf("image:%d", ns_image_id(p->style_image))
+                   : g_strdup_printf("file:%s", p->style_file ? p->style_file : "");
+  if (pw->style && g_strcmp0(key, pw->style_key) == 0) {
+    g_free(key);
+    return TRUE;
+  }
+  g_free(pw->style);
+  g_free(pw->style_key);
+  pw->style_key = NULL;
+  pw->style = NULL;
+  if (!ns_check_style_source(p, error)) {
+    g_free(key);
+    return FALSE;
+  }
+  pw->style = ns_read_style(p, NS_STYLE_READ_FLOOR, &pw->sw, &pw->sh, error);
+  if (!pw->style) {
+    g_free(key);
+    return FALSE;
+  }
+  pw->style_key = key;
+  return TRUE;
+}
+
+guint ns_preview_worker_start(NsPreviewWorker *pw, NsImage image, NsDrawable drawable,
+                              const NsParams *p, GError **error) {
+  NsTarget t = {0};
+  gboolean ok = ns_core_check_abi(error) && ns_target_init(&t, image, drawable, p, error) &&
+                ns_preview_style(pw, p, error);
+  NsPreviewJob *job = NULL;
+  if (ok) {
+    job = g_new0(NsPreviewJob, 1);
+    job->started = g_get_monotonic_time();
+    GeglBuffer *src = gimp_drawable_get_buffer(t.drawable);
+    job->content = ns_read_scaled(src, t.rx, t.ry, t.rw, t.rh, NS_PREVIEW_SIDE, &job->cw,
+                                  &job->ch, error);
+    g_object_unref(src);
+    job->style = g_memdup2(pw->style, (gsize)pw->sw * pw->sh * NS_BPP);
+    job->sw = pw->sw;
+    job->sh = pw->sh;
+    job->params = *p;
+    job->params.style_file = NULL;
+    job->params.style_image = NS_NO_IMAGE;
+    job->params.backbone = NS_PREVIEW_BACKBONE;
+    job->params.iterations = NS_PREVIEW_ITERATIONS;
+    ok = job->content != NULL;
+  }
+  g_free(t.name);
+  if (!ok) {
+    ns_preview_job_free(job);
+    return 0;
+  }
+  g_mutex_lock(&pw->lock);
+  job->number = ++pw->current;
+  ns_preview_job_free(pw->pending);
+  pw->pending = job;
+  if (pw->model) nstyle_cancel(pw->model); /* the step running for the previous job */
+  g_cond_signal(&pw->cond);
+  g_mutex_unlock(&pw->lock);
+  return job->number;
+}
+
+gboolean ns_preview_worker_take(NsPreviewWorker *pw, NsPreviewFrame *frame) {
+  g_mutex_lock(&pw->lock);
+  gboolean fresh = pw->frame_new && pw->frame.job == pw->current;
+  if (fresh) {
+    *frame = pw->frame;
+    pw->frame.pixels = NULL;
+    pw->frame.error = NULL;
+  }
+  pw->frame_new = FALSE;
+  g_mutex_unlock(&pw->lock);
+  return fresh;
+}
+
+void ns_preview_worker_free(NsPreviewWorker *pw) {
+  if (!pw) return;
+  g_mutex_lock(&pw->lock);
+  pw->quit = TRUE;
+  if (pw->model) nstyle_cancel(pw->model);
+  g_cond_signal(&pw->cond);
+  g_mutex_unlock(&pw->lock);
+  g_thread_join(pw->thread); /* within about one iteration (or the weights' load) */
+  nstyle_model_free(pw->model);
+  ns_preview_job_free(pw->pending);
+  g_free(pw->frame.pixels);
+  g_free(pw->frame.error);
+  g_free(pw->style);
+  g_free(pw->style_key);
+  g_mutex_clear(&pw->lock);
+  g_cond_clear(&pw->cond);
+  g_free(pw);
 }

@@ -58,7 +58,12 @@ typedef struct {
   gdouble style_weight;
   gdouble tv_weight;
   gboolean preserve_colors;
+  gdouble strength;      /* photo (0) ... painting (1): scales the style weight */
+  const gchar *backbone; /* one of the backbone option's words; NULL or "" = the default */
 } NsParams;
+
+/* The option's default as text (e.g. backbone's). */
+const gchar *ns_option_default_text(const char *key);
 
 typedef struct {
   /* Interactive runs: show the layer forming (a preview layer refreshed every few seconds,
@@ -81,6 +86,30 @@ typedef enum {
  * (for the user). NS_RUN_CANCELLED: stopped by the user. Only OK changes the image. */
 NsRunStatus ns_core_run(NsImage image, NsDrawable drawable, const NsParams *params,
                         const NsUi *ui, NsLayer *out_layer, GError **error);
+
+/* The preview: the current settings on a small copy of the layer (region), with the lite
+ * backbone and a few iterations, computed by a worker thread with its own model; it never
+ * touches the image. Main thread: ns_preview_worker_start reads the pixels (the style is read
+ * again only when it changed) and (re)starts the worker, cancelling what it was doing;
+ * ns_preview_worker_take returns the newest frame, if any; ns_preview_worker_free cancels,
+ * joins the thread and frees the model. */
+typedef struct NsPreviewWorker NsPreviewWorker;
+
+typedef struct {
+  guchar *pixels; /* RGBA8, width x height, rows width*4 apart; g_free */
+  gint width, height;
+  guint job;      /* which start this frame belongs to (1, 2, ...) */
+  NstyleProgress progress;
+  gdouble seconds; /* since that start */
+  gchar *error;    /* instead of pixels: why this job failed (g_free) */
+} NsPreviewFrame;
+
+NsPreviewWorker *ns_preview_worker_new(void);
+/* Returns the job number, or 0 with *error (nothing readable to preview). */
+guint ns_preview_worker_start(NsPreviewWorker *pw, NsImage image, NsDrawable drawable,
+                              const NsParams *params, GError **error);
+gboolean ns_preview_worker_take(NsPreviewWorker *pw, NsPreviewFrame *frame);
+void ns_preview_worker_free(NsPreviewWorker *pw);
 
 /* Whether the nstyle library loaded is the ABI this plug-in was built for; else *error. */
 gboolean ns_core_check_abi(GError **error);

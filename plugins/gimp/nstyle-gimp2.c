@@ -15,6 +15,9 @@
 #include "nstyle-ui.h"
 
 #define NS_DATA_KEY NS_PROC_NAME
+/* plug-in-nstyle with every argument (strength, backbone): GIMP 2.10's Script-Fu wants all of
+ * a procedure's arguments, so plug-in-nstyle keeps the ones it always had. */
+#define NS_PROC_NAME2 NS_PROC_NAME "2"
 
 /* What is remembered between runs (gimp_set_data). */
 typedef struct {
@@ -26,6 +29,8 @@ typedef struct {
   gdouble tv_weight;
   gint32 preserve_colors;
   gint32 style_from_image; /* dialog only: the style is one of the open images */
+  gdouble strength;
+  gchar backbone[32];
 } NsVals;
 
 /* The engine's defaults (no style chosen yet). */
@@ -37,6 +42,8 @@ static void ns_vals_defaults(NsVals *v) {
   v->style_weight = ns_ui_arg_default(NS_ARG_STYLE_WEIGHT);
   v->tv_weight = ns_ui_arg_default(NS_ARG_TV_WEIGHT);
   v->preserve_colors = (gint32)ns_ui_arg_default(NS_ARG_PRESERVE_COLORS);
+  v->strength = ns_ui_arg_default(NS_ARG_STRENGTH);
+  g_strlcpy(v->backbone, ns_option_default_text("backbone"), sizeof v->backbone);
 }
 
 static void query(void);
@@ -49,7 +56,8 @@ MAIN()
 
 static GimpPDBArgType ns_pdb_type(NsArgType type) {
   switch (type) {
-  case NS_ARG_TYPE_STRING: return GIMP_PDB_STRING;
+  case NS_ARG_TYPE_STRING:
+  case NS_ARG_TYPE_CHOICE: return GIMP_PDB_STRING;
   case NS_ARG_TYPE_INT: return GIMP_PDB_INT32;
   case NS_ARG_TYPE_DOUBLE: return GIMP_PDB_FLOAT;
   }
@@ -74,8 +82,11 @@ static void query(void) {
 
   gimp_install_procedure(NS_PROC_NAME, NS_UI_BLURB, ns_ui_help, NS_UI_AUTHOR, NS_UI_AUTHOR,
                          NS_UI_DATE, NS_UI_MENU_LABEL, NS_UI_IMAGE_TYPES, GIMP_PLUGIN,
-                         G_N_ELEMENTS(args), G_N_ELEMENTS(return_vals), args, return_vals);
+                         3 + NS_N_ARGS_V1, G_N_ELEMENTS(return_vals), args, return_vals);
   gimp_plugin_menu_register(NS_PROC_NAME, NS_UI_MENU_PATH);
+  gimp_install_procedure(NS_PROC_NAME2, NS_UI_BLURB, ns_ui_help, NS_UI_AUTHOR, NS_UI_AUTHOR,
+                         NS_UI_DATE, NULL, NS_UI_IMAGE_TYPES, GIMP_PLUGIN, G_N_ELEMENTS(args),
+                         G_N_ELEMENTS(return_vals), args, return_vals);
   for (guint i = 0; i < NS_N_ARGS; i++) g_free(args[3 + i].description);
 }
 
@@ -87,15 +98,48 @@ typedef struct {
   GtkWidget *settings;
   NsStylePicker style;
   GtkWidget *spin[NS_N_ARGS]; /* the numeric arguments' spin buttons */
+  GtkAdjustment *strength;
+  GtkWidget *backbone;
   GtkWidget *preserve;
+  gint32 drawable;
+  NsUiPreview *preview;
 } NsDialog;
 
-/* Row `row` of the settings table: the argument's label and spin button. */
+/* Row `row` of a settings table: the argument's label and spin button. */
 static void ns_attach_spin(NsDialog *d, GtkWidget *table, gint row, guint arg, gdouble value) {
   d->spin[arg] = ns_ui_arg_spin(arg, value);
   gchar *label = g_strconcat(ns_args[arg].label, ":", NULL);
   gimp_table_attach_aligned(GTK_TABLE(table), 0, row, label, 0.0, 0.5, d->spin[arg], 1, TRUE);
   g_free(label);
+}
+
+static GtkWidget *ns_settings_table(GtkWidget *parent, gint rows) {
+  GtkWidget *table = gtk_table_new(rows, 3, FALSE);
+  gtk_table_set_col_spacings(GTK_TABLE(table), 6);
+  gtk_table_set_row_spacings(GTK_TABLE(table), 6);
+  gtk_container_add(GTK_CONTAINER(parent), table);
+  return table;
+}
+
+static void ns_changed(GtkWidget *widget, NsDialog *d) {
+  (void)widget;
+  ns_ui_preview_changed(d->preview);
+}
+
+static void ns_dialog_read(NsDialog *d, NsVals *v, NsParams *p);
+
+/* The preview's view of the dialog (NsUiReadParams). */
+static gboolean ns_preview_params(gpointer data, NsParams *p, GPtrArray *keep) {
+  NsDialog *d = data;
+  NsVals *v = g_new0(NsVals, 1);
+  g_ptr_array_add(keep, v);
+  ns_dialog_read(d, v, p);
+  if (v->style_from_image) return p->style_image > 0;
+  return v->style_file[0] != '\0';
+}
+
+static void ns_set_strength(gpointer data, gdouble value) {
+  gtk_adjustment_set_value(((NsDialog *)data)->strength, value);
 }
 
 static void ns_dialog_build(NsDialog *d, const NsVals *v, gint32 image) {
@@ -111,36 +155,65 @@ static void ns_dialog_build(NsDialog *d, const NsVals *v, gint32 image) {
   gtk_container_set_border_width(GTK_CONTAINER(main_vbox), 12);
   gtk_box_pack_start(GTK_BOX(gtk_dialog_get_content_area(GTK_DIALOG(d->dialog))), main_vbox,
                      TRUE, TRUE, 0);
+  GtkWidget *hbox = gtk_hbox_new(FALSE, 12);
+  gtk_box_pack_start(GTK_BOX(main_vbox), hbox, TRUE, TRUE, 0);
 
   d->settings = gtk_vbox_new(FALSE, 12);
-  gtk_box_pack_start(GTK_BOX(main_vbox), d->settings, TRUE, TRUE, 0);
+  gtk_box_pack_start(GTK_BOX(hbox), d->settings, TRUE, TRUE, 0);
 
   ns_ui_style_picker_init(&d->style, v->style_file, v->style_from_image, image);
   gtk_box_pack_start(GTK_BOX(d->settings), d->style.frame, FALSE, FALSE, 0);
 
-  /* Settings, in the procedure's argument order. */
+  /* The painter's settings: strength, quality, size, iterations, colours. */
   GtkWidget *frame = gimp_frame_new("Settings");
   gtk_box_pack_start(GTK_BOX(d->settings), frame, FALSE, FALSE, 0);
-  GtkWidget *table = gtk_table_new(6, 3, FALSE);
-  gtk_table_set_col_spacings(GTK_TABLE(table), 6);
-  gtk_table_set_row_spacings(GTK_TABLE(table), 6);
-  gtk_container_add(GTK_CONTAINER(frame), table);
-
-  ns_attach_spin(d, table, 0, NS_ARG_SIZE, v->size);
+  GtkWidget *table = ns_settings_table(frame, 5);
+  gdouble lower, upper, def, step, page;
+  guint digits;
+  ns_ui_arg_range(NS_ARG_STRENGTH, &lower, &upper, &def);
+  ns_ui_arg_steps(NS_ARG_STRENGTH, &step, &page, &digits);
+  gchar *label = g_strconcat(ns_args[NS_ARG_STRENGTH].label, ":", NULL);
+  gchar *help = ns_ui_arg_help(NS_ARG_STRENGTH);
+  d->strength = GTK_ADJUSTMENT(gimp_scale_entry_new(GTK_TABLE(table), 0, 0, label, 160, 6,
+                                                    v->strength, lower, upper, step, page,
+                                                    digits, TRUE, 0, 0, help, NULL));
+  g_free(label);
+  g_free(help);
+  d->backbone = ns_ui_choice_combo(NS_ARG_BACKBONE, v->backbone);
+  gimp_table_attach_aligned(GTK_TABLE(table), 0, 1, "_Quality:", 0.0, 0.5, d->backbone, 2,
+                            FALSE);
+  ns_attach_spin(d, table, 2, NS_ARG_SIZE, v->size);
   GtkWidget *hint = gtk_label_new("longest side; 0 = the layer's own size");
   gimp_label_set_attributes(GTK_LABEL(hint), PANGO_ATTR_STYLE, PANGO_STYLE_ITALIC, -1);
   gtk_misc_set_alignment(GTK_MISC(hint), 0.0, 0.5);
-  gtk_table_attach(GTK_TABLE(table), hint, 2, 3, 0, 1, GTK_FILL, GTK_FILL, 0, 0);
-  ns_attach_spin(d, table, 1, NS_ARG_ITERATIONS, v->iterations);
-  ns_attach_spin(d, table, 2, NS_ARG_CONTENT_WEIGHT, v->content_weight);
-  ns_attach_spin(d, table, 3, NS_ARG_STYLE_WEIGHT, v->style_weight);
-  ns_attach_spin(d, table, 4, NS_ARG_TV_WEIGHT, v->tv_weight);
+  gtk_table_attach(GTK_TABLE(table), hint, 2, 3, 2, 3, GTK_FILL, GTK_FILL, 0, 0);
+  ns_attach_spin(d, table, 3, NS_ARG_ITERATIONS, v->iterations);
   d->preserve = gtk_check_button_new_with_mnemonic(ns_args[NS_ARG_PRESERVE_COLORS].label);
-  gchar *help = ns_ui_arg_help(NS_ARG_PRESERVE_COLORS);
+  help = ns_ui_arg_help(NS_ARG_PRESERVE_COLORS);
   gtk_widget_set_tooltip_text(d->preserve, help);
   g_free(help);
   gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(d->preserve), v->preserve_colors != 0);
-  gtk_table_attach(GTK_TABLE(table), d->preserve, 0, 3, 5, 6, GTK_FILL, GTK_FILL, 0, 0);
+  gtk_table_attach(GTK_TABLE(table), d->preserve, 0, 3, 4, 5, GTK_FILL, GTK_FILL, 0, 0);
+
+  /* The raw loss weights, for experts. */
+  GtkWidget *advanced = gtk_expander_new_with_mnemonic("_Advanced: loss weights");
+  gtk_box_pack_start(GTK_BOX(d->settings), advanced, FALSE, FALSE, 0);
+  table = ns_settings_table(advanced, 3);
+  ns_attach_spin(d, table, 0, NS_ARG_CONTENT_WEIGHT, v->content_weight);
+  ns_attach_spin(d, table, 1, NS_ARG_STYLE_WEIGHT, v->style_weight);
+  ns_attach_spin(d, table, 2, NS_ARG_TV_WEIGHT, v->tv_weight);
+
+  d->preview = ns_ui_preview_new(image, d->drawable, ns_preview_params, d);
+  gtk_box_pack_start(GTK_BOX(hbox), ns_ui_preview_widget(d->preview), FALSE, FALSE, 0);
+  ns_ui_preview_set_test(d->preview, d->dialog, &d->style, ns_set_strength, d);
+  /* Whatever changes what the preview shows restarts it. */
+  g_signal_connect(d->strength, "value-changed", G_CALLBACK(ns_changed), d);
+  g_signal_connect(d->style.file_chooser, "file-set", G_CALLBACK(ns_changed), d);
+  g_signal_connect(d->style.file_radio, "toggled", G_CALLBACK(ns_changed), d);
+  g_signal_connect(d->style.image_combo, "changed", G_CALLBACK(ns_changed), d);
+  g_signal_connect(d->preserve, "toggled", G_CALLBACK(ns_changed), d);
+  for (guint i = NS_ARG_CONTENT_WEIGHT; i <= NS_ARG_TV_WEIGHT; i++)
+    g_signal_connect(d->spin[i], "value-changed", G_CALLBACK(ns_changed), d);
 
   gtk_box_pack_start(GTK_BOX(main_vbox), ns_ui_progress_bar_new(), FALSE, FALSE, 0);
   gtk_widget_show_all(d->dialog);
@@ -155,9 +228,11 @@ static void ns_fill_params(const NsVals *v, NsParams *p) {
   p->style_weight = v->style_weight;
   p->tv_weight = v->tv_weight;
   p->preserve_colors = v->preserve_colors != 0;
+  p->strength = v->strength;
+  p->backbone = v->backbone;
 }
 
-/* The dialog's settings into *v (remembered) and *p (the run's). */
+/* The dialog's settings into *v (remembered) and *p (the run's, pointing into *v). */
 static void ns_dialog_read(NsDialog *d, NsVals *v, NsParams *p) {
   gchar *file = ns_ui_style_picker_file(&d->style);
   g_strlcpy(v->style_file, file ? file : "", sizeof v->style_file);
@@ -169,23 +244,32 @@ static void ns_dialog_read(NsDialog *d, NsVals *v, NsParams *p) {
   v->style_weight = gtk_spin_button_get_value(GTK_SPIN_BUTTON(d->spin[NS_ARG_STYLE_WEIGHT]));
   v->tv_weight = gtk_spin_button_get_value(GTK_SPIN_BUTTON(d->spin[NS_ARG_TV_WEIGHT]));
   v->preserve_colors = gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(d->preserve));
+  v->strength = gtk_adjustment_get_value(d->strength);
+  gchar *backbone = ns_ui_choice_get(d->backbone);
+  g_strlcpy(v->backbone, backbone, sizeof v->backbone);
+  g_free(backbone);
   ns_fill_params(v, p);
   if (v->style_from_image) p->style_image = ns_ui_style_picker_image_id(&d->style);
 }
 
-/* Shows the dialog and, on OK, runs the filter with the dialog showing progress. */
+/* Shows the dialog and, on OK, runs the filter with the dialog showing progress. The preview
+ * is stopped (its thread joined, its model freed) before the run or when the dialog closes. */
 static NsRunStatus ns_run_interactive(gint32 image, gint32 drawable, NsVals *v, gint32 *layer,
                                       GError **error) {
   NsDialog d;
   memset(&d, 0, sizeof d);
+  d.drawable = drawable;
   gimp_ui_init(NS_BINARY_NAME, FALSE);
   ns_dialog_build(&d, v, image);
   do {
     if (gimp_dialog_run(GIMP_DIALOG(d.dialog)) != GTK_RESPONSE_OK) {
+      ns_ui_preview_free(d.preview);
       gtk_widget_destroy(d.dialog);
       return NS_RUN_CANCELLED;
     }
   } while (!ns_ui_style_picker_ready(&d.style));
+  ns_ui_preview_free(d.preview);
+  d.preview = NULL;
   NsParams p;
   ns_dialog_read(&d, v, &p);
   gimp_set_data(NS_DATA_KEY, v, sizeof *v);
@@ -204,7 +288,6 @@ static void ns_vals_load(NsVals *v) {
 static void run(const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals,
                 GimpParam **return_vals) {
   static GimpParam values[2];
-  (void)name;
   *nreturn_vals = 1;
   *return_vals = values;
   values[0].type = GIMP_PDB_STATUS;
@@ -227,7 +310,8 @@ static void run(const gchar *name, gint nparams, const GimpParam *param, gint *n
   GError *error = NULL;
   gint32 layer = -1;
   if (run_mode == GIMP_RUN_NONINTERACTIVE) {
-    if (nparams != 3 + NS_N_ARGS) {
+    gboolean all = g_strcmp0(name, NS_PROC_NAME2) == 0;
+    if (nparams != 3 + (all ? NS_N_ARGS : NS_N_ARGS_V1)) {
       values[0].data.d_status = GIMP_PDB_CALLING_ERROR;
       return;
     }
@@ -241,6 +325,11 @@ static void run(const gchar *name, gint nparams, const GimpParam *param, gint *n
     v.tv_weight = a[NS_ARG_TV_WEIGHT].data.d_float;
     v.preserve_colors = a[NS_ARG_PRESERVE_COLORS].data.d_int32 != 0;
     v.style_from_image = 0;
+    /* plug-in-nstyle: strength and backbone are the library's defaults. */
+    v.strength = all ? a[NS_ARG_STRENGTH].data.d_float : ns_ui_arg_default(NS_ARG_STRENGTH);
+    const gchar *backbone = all ? a[NS_ARG_BACKBONE].data.d_string : NULL;
+    g_strlcpy(v.backbone, backbone && *backbone ? backbone : ns_option_default_text("backbone"),
+              sizeof v.backbone);
   }
 
   if (run_mode == GIMP_RUN_INTERACTIVE) {

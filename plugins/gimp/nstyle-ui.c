@@ -28,7 +28,24 @@ const NsArg ns_args[NS_N_ARGS] = {
                           "Smoothness (_TV) weight"},
     [NS_ARG_PRESERVE_COLORS] = {"preserve-colors", "preserve_colors", NS_ARG_TYPE_INT,
                                 "_Preserve the layer's colours"},
+    [NS_ARG_STRENGTH] = {"strength", "strength", NS_ARG_TYPE_DOUBLE,
+                         "St_rength: photo \xe2\x97\x82\xe2\x96\xb8 painting"},
+    [NS_ARG_BACKBONE] = {"backbone", "backbone", NS_ARG_TYPE_CHOICE, "_Quality"},
 };
+
+/* How the dialogs name the backbone option's words; a word not listed here shows as it is. */
+static const struct {
+  const gchar *word, *label;
+} ns_word_labels[] = {
+    {"vgg19", "Best (VGG-19)"},
+    {"lite", "Fast (Lite)"},
+};
+
+const gchar *ns_ui_word_label(const gchar *word) {
+  for (guint i = 0; i < G_N_ELEMENTS(ns_word_labels); i++)
+    if (strcmp(ns_word_labels[i].word, word) == 0) return ns_word_labels[i].label;
+  return word;
+}
 
 #define NS_STYLE_FILE_HELP "Path of the style image (a painting), any format GIMP opens"
 /* What size 0 means: the plug-in's own value, outside the engine's range. */
@@ -53,6 +70,34 @@ gdouble ns_ui_arg_default(guint arg) {
   gdouble lower, upper, value;
   ns_ui_arg_range(arg, &lower, &upper, &value);
   return value;
+}
+
+gchar **ns_ui_arg_words(guint arg) {
+  return g_strsplit(ns_arg_option(arg)->words, ",", -1);
+}
+
+/* GTK 2's combo box has no ids: the words ride on the widget, in the order of its entries. */
+#define NS_WORDS_KEY "ns-words"
+
+GtkWidget *ns_ui_choice_combo(guint arg, const gchar *value) {
+  GtkWidget *combo = gtk_combo_box_text_new();
+  gchar **words = ns_ui_arg_words(arg);
+  for (gint i = 0; words[i]; i++) {
+    gtk_combo_box_text_append_text(GTK_COMBO_BOX_TEXT(combo), ns_ui_word_label(words[i]));
+    if (g_strcmp0(words[i], value) == 0 || i == 0)
+      gtk_combo_box_set_active(GTK_COMBO_BOX(combo), i);
+  }
+  g_object_set_data_full(G_OBJECT(combo), NS_WORDS_KEY, words, (GDestroyNotify)g_strfreev);
+  gchar *help = ns_ui_arg_help(arg);
+  gtk_widget_set_tooltip_text(combo, help);
+  g_free(help);
+  return combo;
+}
+
+gchar *ns_ui_choice_get(GtkWidget *combo) {
+  gchar **words = g_object_get_data(G_OBJECT(combo), NS_WORDS_KEY);
+  gint i = gtk_combo_box_get_active(GTK_COMBO_BOX(combo));
+  return g_strdup(words && i >= 0 && (guint)i < g_strv_length(words) ? words[i] : "");
 }
 
 gchar *ns_ui_arg_help(guint arg) {
@@ -209,6 +254,190 @@ gboolean ns_ui_style_picker_ready(const NsStylePicker *sp) {
   g_free(file);
   if (!ready) g_message("Choose a style file (a painting).");
   return ready;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The preview.                                                                               */
+
+#define NS_UI_PREVIEW_SIDE 256       /* the preview area (the core's small copy fits in it) */
+#define NS_UI_PREVIEW_POLL_MS 100    /* how often the dialog looks for a new frame */
+#define NS_UI_PREVIEW_SETTLE_MS 300  /* a restart waits this long for the settings to settle */
+
+struct NsUiPreview {
+  NsImage image;
+  NsDrawable drawable;
+  NsUiReadParams read;
+  gpointer data;
+  NsPreviewWorker *worker; /* made at the first start */
+  GtkWidget *frame, *picture, *status;
+  guint poll_id, restart_id;
+  guint job;              /* the job shown */
+  gint64 changed_at;      /* the first change since the last start (0: none) */
+  gint64 start_delay_us;  /* from that change to the start of `job` */
+  gdouble first_seconds;  /* when `job` showed its first frame (from the change), or -1 */
+  const gchar *test_dir;  /* NSTYLE_GIMP_PREVIEW_TEST */
+  GtkWidget *test_dialog;
+  NsStylePicker *test_picker;
+  NsUiSetStrength test_set_strength;
+  gpointer test_data;
+};
+
+static void ns_ui_preview_status(NsUiPreview *pv, const gchar *text) {
+  gtk_label_set_text(GTK_LABEL(pv->status), text);
+}
+
+static gboolean ns_ui_preview_restart(gpointer data) {
+  NsUiPreview *pv = data;
+  pv->restart_id = 0;
+  NsParams p;
+  memset(&p, 0, sizeof p);
+  GPtrArray *keep = g_ptr_array_new_with_free_func(g_free);
+  if (pv->read(pv->data, &p, keep)) {
+    if (!pv->worker) pv->worker = ns_preview_worker_new();
+    GError *error = NULL;
+    gint64 now = g_get_monotonic_time();
+    guint job = ns_preview_worker_start(pv->worker, pv->image, pv->drawable, &p, &error);
+    if (job) {
+      pv->job = job;
+      pv->start_delay_us = now - (pv->changed_at ? pv->changed_at : now);
+      pv->first_seconds = -1;
+      ns_ui_preview_status(pv, "Preview: starting\xe2\x80\xa6");
+    } else {
+      ns_ui_preview_status(pv, error ? error->message : "No preview");
+    }
+    g_clear_error(&error);
+  } else {
+    ns_ui_preview_status(pv, "Choose a style to see a preview.");
+  }
+  pv->changed_at = 0;
+  g_ptr_array_free(keep, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+void ns_ui_preview_changed(NsUiPreview *pv) {
+  if (!pv) return;
+  if (!pv->changed_at) pv->changed_at = g_get_monotonic_time();
+  if (pv->restart_id) g_source_remove(pv->restart_id);
+  pv->restart_id = g_timeout_add(NS_UI_PREVIEW_SETTLE_MS, ns_ui_preview_restart, pv);
+}
+
+static gboolean ns_ui_preview_test_close(gpointer data) {
+  gtk_dialog_response(GTK_DIALOG(data), GTK_RESPONSE_CANCEL);
+  return G_SOURCE_REMOVE;
+}
+
+/* What the tests' user does after preview `job` finished (see ns_ui_preview_set_test). */
+static void ns_ui_preview_test_act(NsUiPreview *pv, guint job) {
+  gdouble lower, upper, def;
+  ns_ui_arg_range(NS_ARG_STRENGTH, &lower, &upper, &def);
+  const gchar *style2 = g_getenv("NSTYLE_GIMP_PREVIEW_TEST_STYLE2");
+  if (job == 1) {
+    pv->test_set_strength(pv->test_data, upper);
+  } else if (job == 2 && style2) {
+    gtk_file_chooser_set_filename(GTK_FILE_CHOOSER(pv->test_picker->file_chooser), style2);
+    g_signal_emit_by_name(pv->test_picker->file_chooser, "file-set");
+  } else if (job == 3) {
+    pv->test_set_strength(pv->test_data, lower);
+    g_timeout_add(1500, ns_ui_preview_test_close, pv->test_dialog);
+  }
+}
+
+static void ns_ui_preview_test_frame(NsUiPreview *pv, const NsPreviewFrame *f, GdkPixbuf *pb,
+                                     gdouble seconds) {
+  const NstyleProgress *p = &f->progress;
+  g_printerr("NSFACT preview-frame %u %u %u %d %d %.2f\n", f->job, p->iteration, p->total,
+             f->width, f->height, seconds);
+  if (p->iteration < p->total) return;
+  gchar *name = g_strdup_printf("%s/preview-%u.png", pv->test_dir, f->job);
+  gdk_pixbuf_save(pb, name, "png", NULL, NULL);
+  g_free(name);
+  g_printerr("NSFACT preview-final %u %d %d %.2f %.2f\n", f->job, f->width, f->height, seconds,
+             pv->first_seconds);
+  if (pv->test_set_strength) ns_ui_preview_test_act(pv, f->job);
+}
+
+static void ns_ui_free_pixels(guchar *pixels, gpointer data) {
+  (void)data;
+  g_free(pixels);
+}
+
+static gboolean ns_ui_preview_poll(gpointer data) {
+  NsUiPreview *pv = data;
+  NsPreviewFrame f;
+  if (!pv->worker || !ns_preview_worker_take(pv->worker, &f)) return G_SOURCE_CONTINUE;
+  if (f.error) {
+    ns_ui_preview_status(pv, f.error);
+    g_free(f.error);
+    g_free(f.pixels);
+    return G_SOURCE_CONTINUE;
+  }
+  gdouble seconds = f.seconds + pv->start_delay_us / (gdouble)G_TIME_SPAN_SECOND;
+  if (pv->first_seconds < 0) pv->first_seconds = seconds;
+  GdkPixbuf *pb = gdk_pixbuf_new_from_data(f.pixels, GDK_COLORSPACE_RGB, TRUE, 8, f.width,
+                                           f.height, f.width * 4,
+                                           ns_ui_free_pixels, NULL);
+  gtk_image_set_from_pixbuf(GTK_IMAGE(pv->picture), pb);
+  gchar *text = f.progress.iteration >= f.progress.total
+                    ? g_strdup_printf("Preview (fast, %d \xc3\x97 %d)", f.width, f.height)
+                    : g_strdup_printf("Preview: %u of %u\xe2\x80\xa6", f.progress.iteration,
+                                      f.progress.total);
+  ns_ui_preview_status(pv, text);
+  g_free(text);
+  if (pv->test_dir) ns_ui_preview_test_frame(pv, &f, pb, seconds);
+  g_object_unref(pb);
+  return G_SOURCE_CONTINUE;
+}
+
+NsUiPreview *ns_ui_preview_new(NsImage image, NsDrawable drawable, NsUiReadParams read,
+                               gpointer data) {
+  NsUiPreview *pv = g_new0(NsUiPreview, 1);
+  pv->image = image;
+  pv->drawable = drawable;
+  pv->read = read;
+  pv->data = data;
+  pv->test_dir = g_getenv("NSTYLE_GIMP_PREVIEW_TEST");
+  pv->frame = gimp_frame_new("Preview");
+#if GTK_CHECK_VERSION(3, 0, 0)
+  GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 6);
+#else
+  GtkWidget *box = gtk_vbox_new(FALSE, 6);
+#endif
+  gtk_container_add(GTK_CONTAINER(pv->frame), box);
+  pv->picture = gtk_image_new();
+  gtk_widget_set_size_request(pv->picture, NS_UI_PREVIEW_SIDE, NS_UI_PREVIEW_SIDE);
+  gtk_widget_set_tooltip_text(pv->picture,
+                              "The current settings on a small copy of the layer, with the "
+                              "fast network and few iterations; the image is not changed. OK "
+                              "runs the full job with the chosen quality.");
+  pv->status = gtk_label_new(" ");
+  gtk_box_pack_start(GTK_BOX(box), pv->picture, TRUE, TRUE, 0);
+  gtk_box_pack_start(GTK_BOX(box), pv->status, FALSE, FALSE, 0);
+  pv->poll_id = g_timeout_add(NS_UI_PREVIEW_POLL_MS, ns_ui_preview_poll, pv);
+  ns_ui_preview_changed(pv);
+  return pv;
+}
+
+GtkWidget *ns_ui_preview_widget(NsUiPreview *pv) { return pv->frame; }
+
+void ns_ui_preview_set_test(NsUiPreview *pv, GtkWidget *dialog, NsStylePicker *picker,
+                            NsUiSetStrength set_strength, gpointer data) {
+  if (!pv->test_dir) return;
+  pv->test_dialog = dialog;
+  pv->test_picker = picker;
+  pv->test_set_strength = set_strength;
+  pv->test_data = data;
+}
+
+void ns_ui_preview_free(NsUiPreview *pv) {
+  if (!pv) return;
+  gint64 start = g_get_monotonic_time();
+  if (pv->poll_id) g_source_remove(pv->poll_id);
+  if (pv->restart_id) g_source_remove(pv->restart_id);
+  ns_preview_worker_free(pv->worker);
+  if (pv->test_dir)
+    g_printerr("NSFACT preview-freed %.2f\n",
+               (g_get_monotonic_time() - start) / (gdouble)G_TIME_SPAN_SECOND);
+  g_free(pv);
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -38,10 +38,17 @@ enum {
   NS_ARG_STYLE_WEIGHT,
   NS_ARG_TV_WEIGHT,
   NS_ARG_PRESERVE_COLORS,
+  /* GIMP 2.10's plug-in-nstyle ends here (Script-Fu wants every argument, so old scripts keep
+   * calling it); plug-in-nstyle2 and GIMP 3.0's plug-in-nstyle (named arguments with defaults)
+   * take the rest too. */
+  NS_N_ARGS_V1,
+  NS_ARG_STRENGTH = NS_N_ARGS_V1,
+  NS_ARG_BACKBONE,
   NS_N_ARGS
 };
 
-typedef enum { NS_ARG_TYPE_STRING, NS_ARG_TYPE_INT, NS_ARG_TYPE_DOUBLE } NsArgType;
+/* CHOICE: one of the option's words (a string in 2.10, a GimpChoice in 3.0). */
+typedef enum { NS_ARG_TYPE_STRING, NS_ARG_TYPE_INT, NS_ARG_TYPE_DOUBLE, NS_ARG_TYPE_CHOICE } NsArgType;
 
 typedef struct {
   const gchar *name;   /* the procedure argument, e.g. "content-weight" */
@@ -60,6 +67,15 @@ gdouble ns_ui_arg_default(guint arg);
 /* The argument's description (procedure help, tooltip): the option's one-line doc, what it
  * accepts and its default, as the option table says them. Newly allocated. */
 gchar *ns_ui_arg_help(guint arg);
+
+/* The words a CHOICE argument takes (the option's, newly allocated, g_strfreev) and how the
+ * dialogs name one ("Best (VGG-19)"; an unknown word as it is). */
+gchar **ns_ui_arg_words(guint arg);
+const gchar *ns_ui_word_label(const gchar *word);
+/* A combo box of a CHOICE argument's words, `value` active; ns_ui_choice_get reads it (newly
+ * allocated). */
+GtkWidget *ns_ui_choice_combo(guint arg, const gchar *value);
+gchar *ns_ui_choice_get(GtkWidget *combo);
 
 /* Spin-button increments and digits for a numeric argument (see nstyle-ui.c for the rule). */
 void ns_ui_arg_steps(guint arg, gdouble *step, gdouble *page, guint *digits);
@@ -83,6 +99,30 @@ gchar *ns_ui_style_picker_file(const NsStylePicker *sp);
 gint ns_ui_style_picker_image_id(const NsStylePicker *sp);
 /* Whether a style is chosen from the source picked; if not, tells the user what to choose. */
 gboolean ns_ui_style_picker_ready(const NsStylePicker *sp);
+
+/* The dialog's preview: the core's preview worker (nstyle-core.h) shown in a frame, with a
+ * line saying where it stands. The front end says how to read the dialog's settings
+ * (`read`: FALSE when there is nothing to preview yet, e.g. no style chosen; strings it
+ * allocates go into `keep`, freed after the start) and calls ns_ui_preview_changed whenever
+ * one changes; the preview restarts a moment later. ns_ui_preview_free stops the worker, joins
+ * it and frees its model: before the full run starts, and when the dialog closes. */
+typedef gboolean (*NsUiReadParams)(gpointer data, NsParams *params, GPtrArray *keep);
+typedef struct NsUiPreview NsUiPreview;
+NsUiPreview *ns_ui_preview_new(NsImage image, NsDrawable drawable, NsUiReadParams read,
+                               gpointer data);
+GtkWidget *ns_ui_preview_widget(NsUiPreview *pv);
+void ns_ui_preview_changed(NsUiPreview *pv);
+void ns_ui_preview_free(NsUiPreview *pv);
+
+/* For the tests (NSTYLE_GIMP_PREVIEW_TEST=DIR in the environment): every preview shown is
+ * reported on stderr as "NSFACT preview-frame ...", each finished one saved as
+ * DIR/preview-JOB.png and reported as "NSFACT preview-final ...". Then the dialog is used as
+ * a user would: after the first, strength to its maximum (set_strength, the front end's
+ * widget); after the second, the style file $NSTYLE_GIMP_PREVIEW_TEST_STYLE2 in the picker;
+ * after the third, strength to its minimum and, while that preview runs, Cancel. */
+typedef void (*NsUiSetStrength)(gpointer data, gdouble value);
+void ns_ui_preview_set_test(NsUiPreview *pv, GtkWidget *dialog, NsStylePicker *picker,
+                            NsUiSetStrength set_strength, gpointer data);
 
 /* A progress bar that takes over this plug-in's gimp_progress_* calls, so the core's progress
  * shows in the dialog. */

@@ -90,4 +90,36 @@ result "2.10 cancel mid-run: the call is cancelled (no layer, no error)" "$(
   grep -q 'NSFACT interactive-result' "$out/gimp.log" &&
     ! grep -q 'NSFACT interactive-result \(error\|[1-9]\)' "$out/gimp.log"; echo $?)"
 result "2.10 cancel mid-run: one layer, image clean (as before)" "$([ "$after" = "1 0" ]; echo $?)"
+
+# The preview: the dialog drives itself (NSTYLE_GIMP_PREVIEW_TEST, see nstyle-ui.h): a preview
+# with the remembered style, then strength at its maximum, then a second style, then strength at
+# its minimum and Cancel while that preview runs. The previews are saved as PNGs; the layer is
+# saved before and after.
+pdir=$out/preview
+rm -rf "$pdir" && mkdir -p "$pdir"
+pscm="(let* ((simg (car (gimp-image-new 40 40 RGB)))
+        (slay (car (gimp-layer-new simg 40 40 RGB-IMAGE \"s\" 100 LAYER-MODE-NORMAL)))
+        (img (car (gimp-image-new 256 192 RGB)))
+        (lay (car (gimp-layer-new img 256 192 RGB-IMAGE \"photo\" 100 LAYER-MODE-NORMAL)))
+        (style2 \"$pdir/style2.png\"))
+   (gimp-image-insert-layer simg slay 0 0)
+   (gimp-context-set-foreground '(200 20 40))
+   (gimp-context-set-background '(250 250 210))
+   (plug-in-checkerboard RUN-NONINTERACTIVE simg slay 0 12)
+   (file-png-save2 RUN-NONINTERACTIVE simg slay style2 style2 0 9 0 0 0 0 0 0 0)
+   (gimp-image-insert-layer img lay 0 0)
+   (plug-in-plasma RUN-NONINTERACTIVE img lay 7 3.0)
+   (plug-in-nstyle RUN-NONINTERACTIVE simg slay \"$out/style.png\" 0 2 5.0 100.0 0.01 0)
+   (gimp-image-clean-all img)
+   (file-png-save2 RUN-NONINTERACTIVE img lay \"$pdir/src-before.png\" \"s\" 0 9 0 0 0 0 0 0 0)
+   (gimp-image-clean-all img)
+   (catch #f (gimp-display-new img))
+   (catch 'error (plug-in-nstyle RUN-INTERACTIVE img lay \"\" 0 0 0 0 0 0))
+   (gimp-message (string-append \"NSFACT preview-after \" (number->string (car (gimp-image-get-layers img)))
+     \" \" (number->string (car (gimp-image-is-dirty img)))))
+   (file-png-save2 RUN-NONINTERACTIVE img lay \"$pdir/src-after.png\" \"s\" 0 9 0 0 0 0 0 0 0))"
+NSTYLE_GIMP_PREVIEW_TEST=$pdir NSTYLE_GIMP_PREVIEW_TEST_STYLE2=$pdir/style2.png \
+  GIMP2_DIRECTORY="$out/profile" timeout 300 ${NSTYLE_GIMP2_BIN:-gimp-console-2.10 -i} -d -f -b "$pscm" -b '(gimp-quit 0)' \
+  >"$pdir/gimp.log" 2>&1
+grep -o 'NSFACT preview.*' "$pdir/gimp.log"
 exit $failed
