@@ -1,21 +1,23 @@
 #!/bin/bash
 # Builds the nstyle GIMP plug-in folder: OUTDIR/nstyle (the binary, rpath $ORIGIN),
-# OUTDIR/libnstyle.so and the VGG weights beside it, so the folder is what gets installed into
-# a GIMP profile's plug-ins/ (GIMP 3 wants the folder and the binary to share a name).
+# OUTDIR/libnstyle.so and the weights beside it (VGG-19 and EfficientNet-Lite0: the library
+# looks next to itself for both), so the folder is what gets installed into a GIMP profile's
+# plug-ins/ (GIMP 3 wants the folder and the binary to share a name).
 #
-#   plugins/gimp/build.sh 2|3 OUTDIR LIBNSTYLE [WEIGHTS]
+#   plugins/gimp/build.sh 2|3 OUTDIR LIBNSTYLE [WEIGHTS...]
 #
 # Compiles against libgimp-2.0 (front end nstyle-gimp2.c) or libgimp-3.0 (nstyle-gimp3.c), both
 # with the shared core nstyle-core.c and the shared UI helpers nstyle-ui.c. Needs pkg-config and
 # the libgimp development files.
 set -euo pipefail
-version=$1 out=$2 lib=$3 weights=${4:-}
+version=$1 out=$2 lib=$3
+shift 3 2>/dev/null || set --
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 case $version in
 2) pkgs="gimp-2.0 gimpui-2.0 gegl-0.4" front=nstyle-gimp2.c ;;
 3) pkgs="gimp-3.0 gimpui-3.0 gegl-0.4" front=nstyle-gimp3.c ;;
-*) echo "usage: $0 2|3 OUTDIR LIBNSTYLE [WEIGHTS]" >&2; exit 2 ;;
+*) echo "usage: $0 2|3 OUTDIR LIBNSTYLE [WEIGHTS...]" >&2; exit 2 ;;
 esac
 if ! pkg-config --exists $pkgs; then
   echo "build.sh: the GIMP $version development files are missing (pkg-config: $pkgs)" >&2
@@ -34,7 +36,9 @@ mv "$out/nstyle.tmp" "$out/nstyle"
 # The library keeps its own RUNPATH (libtorch in the build's venv); the weights beside it are one
 # of the places it looks with no configuration.
 install -m 644 "$lib" "$out/libnstyle.so"
-if [ -n "$weights" ] && ! cmp -s "$weights" "$out/$(basename "$weights")"; then
-  install -m 644 "$weights" "$out/$(basename "$weights")"
-fi
+for weights in "$@"; do
+  if ! cmp -s "$weights" "$out/$(basename "$weights")"; then
+    install -m 644 "$weights" "$out/$(basename "$weights")"
+  fi
+done
 echo "built $out/nstyle (GIMP $version)"

@@ -383,6 +383,12 @@ static NstyleModel *ns_model_setup(const NsParams *p, const NsTarget *t, const f
   }
   gint size = p->size == 0 ? ns_auto_size(t) : p->size;
   if (ns_apply_params(model, p, size, error) && ns_apply_env_options(model, error)) {
+    if (g_getenv("NSTYLE_GIMP_DEBUG")) { /* what the library was given, as it reads it back */
+      gchar strength[64] = "?", backbone[64] = "?";
+      nstyle_get_option(model, "strength", strength, sizeof strength, NULL);
+      nstyle_get_option(model, "backbone", backbone, sizeof backbone, NULL);
+      g_printerr("nstyle: strength=%s backbone=%s\n", strength, backbone);
+    }
     if (nstyle_set_content(model, content, t->rw, t->rh, (size_t)t->rw * NS_BPP,
                            NSTYLE_RGBA_F32) == NSTYLE_OK)
       return model;

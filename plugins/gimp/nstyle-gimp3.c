@@ -49,7 +49,8 @@ static void ns_add_arguments(GimpProcedure *procedure) {
     const NsArg *a = &ns_args[i];
     gchar *help = ns_ui_arg_help(i);
     gdouble lower = 0, upper = 0, value = 0;
-    if (a->type != NS_ARG_TYPE_STRING) ns_ui_arg_range(i, &lower, &upper, &value);
+    if (a->type == NS_ARG_TYPE_INT || a->type == NS_ARG_TYPE_DOUBLE)
+      ns_ui_arg_range(i, &lower, &upper, &value);
     switch (a->type) {
     case NS_ARG_TYPE_STRING:
       gimp_procedure_add_string_argument(procedure, a->name, a->label, help, "",
@@ -63,6 +64,17 @@ static void ns_add_arguments(GimpProcedure *procedure) {
       gimp_procedure_add_double_argument(procedure, a->name, a->label, help, lower, upper, value,
                                          G_PARAM_READWRITE);
       break;
+    case NS_ARG_TYPE_CHOICE: {
+      /* The option's words, named for painters; the default is the library's. */
+      GimpChoice *choice = gimp_choice_new();
+      gchar **words = ns_ui_arg_words(i);
+      for (gint w = 0; words[w]; w++)
+        gimp_choice_add(choice, words[w], w, ns_ui_word_label(words[w]), NULL);
+      g_strfreev(words);
+      gimp_procedure_add_choice_argument(procedure, a->name, a->label, help, choice,
+                                         ns_option_default_text(a->option), G_PARAM_READWRITE);
+      break;
+    }
     }
     g_free(help);
   }
@@ -106,7 +118,12 @@ typedef struct {
   GimpProcedureConfig *config;
   GtkWidget *settings;
   NsStylePicker style;
+  GimpDrawable *drawable;
+  NsUiPreview *preview;
 } NsDialog;
+
+static void ns_params_from_config(GimpProcedureConfig *config, NsParams *p, gchar **style_file,
+                                  gchar **backbone);
 
 /* The style choice lives in the config too, so GIMP remembers it (and Save Settings keeps it). */
 static void ns_style_to_config(GtkWidget *widget, NsDialog *d) {
@@ -120,9 +137,13 @@ static void ns_style_to_config(GtkWidget *widget, NsDialog *d) {
 /* The spin buttons the procedure dialog makes from the arguments, with the shared increments
  * and digits (enough digits for the TV weight's default to show, and be saved, as it is). */
 static void ns_tune_spins(GimpProcedureDialog *dialog) {
-  for (guint i = NS_ARG_SIZE; i <= NS_ARG_TV_WEIGHT; i++) {
-    GtkWidget *spin = gimp_procedure_dialog_get_widget(dialog, ns_args[i].name,
-                                                       GIMP_TYPE_LABEL_SPIN);
+  for (guint i = NS_ARG_SIZE; i <= NS_ARG_STRENGTH; i++) {
+    if (ns_args[i].type != NS_ARG_TYPE_INT && ns_args[i].type != NS_ARG_TYPE_DOUBLE) continue;
+    if (i == NS_ARG_PRESERVE_COLORS) continue; /* a check button (ns_dialog_build) */
+    GtkWidget *spin = i == NS_ARG_STRENGTH
+                          ? gimp_procedure_dialog_get_scale_entry(dialog, ns_args[i].name, 1.0)
+                          : gimp_procedure_dialog_get_widget(dialog, ns_args[i].name,
+                                                             GIMP_TYPE_LABEL_SPIN);
     if (!spin) continue;
     gdouble step, page;
     guint digits;
@@ -130,6 +151,24 @@ static void ns_tune_spins(GimpProcedureDialog *dialog) {
     gimp_label_spin_set_increments(GIMP_LABEL_SPIN(spin), step, page);
     gimp_label_spin_set_digits(GIMP_LABEL_SPIN(spin), digits);
   }
+}
+
+/* The preview's view of the dialog (NsUiReadParams). */
+static gboolean ns_preview_params(gpointer data, NsParams *p, GPtrArray *keep) {
+  NsDialog *d = data;
+  gchar *style_file = NULL, *backbone = NULL;
+  ns_params_from_config(d->config, p, &style_file, &backbone);
+  g_ptr_array_add(keep, style_file);
+  g_ptr_array_add(keep, backbone);
+  if (ns_ui_style_picker_from_image(&d->style)) {
+    p->style_image = gimp_image_get_by_id(ns_ui_style_picker_image_id(&d->style));
+    return p->style_image != NULL;
+  }
+  return style_file && *style_file;
+}
+
+static void ns_set_strength(gpointer data, gdouble value) {
+  g_object_set(((NsDialog *)data)->config, ns_args[NS_ARG_STRENGTH].name, value, NULL);
 }
 
 static void ns_dialog_build(NsDialog *d, GimpProcedure *procedure, GimpImage *image) {
@@ -147,14 +186,22 @@ static void ns_dialog_build(NsDialog *d, GimpProcedure *procedure, GimpImage *im
   g_signal_connect(d->style.file_chooser, "file-set", G_CALLBACK(ns_style_to_config), d);
   g_signal_connect(d->style.file_radio, "toggled", G_CALLBACK(ns_style_to_config), d);
 
-  /* The settings: labelled spin buttons made by the procedure dialog from the arguments, in
-   * the procedure's argument order. */
+  /* The settings: widgets made by the procedure dialog from the arguments: strength (a
+   * slider), quality (the backbone's words), size, iterations; the raw loss weights under
+   * Advanced. */
   ns_tune_spins(pd);
-  d->settings = gimp_procedure_dialog_fill_box(pd, "ns-settings", ns_args[NS_ARG_SIZE].name,
+  gimp_procedure_dialog_get_label(pd, "ns-advanced-title", "Advanced: loss weights", FALSE,
+                                  FALSE);
+  gimp_procedure_dialog_fill_box(pd, "ns-advanced", ns_args[NS_ARG_CONTENT_WEIGHT].name,
+                                 ns_args[NS_ARG_STYLE_WEIGHT].name,
+                                 ns_args[NS_ARG_TV_WEIGHT].name, NULL);
+  gimp_procedure_dialog_fill_expander(pd, "ns-advanced-expander", "ns-advanced-title", FALSE,
+                                      "ns-advanced");
+  d->settings = gimp_procedure_dialog_fill_box(pd, "ns-settings", ns_args[NS_ARG_STRENGTH].name,
+                                               ns_args[NS_ARG_BACKBONE].name,
+                                               ns_args[NS_ARG_SIZE].name,
                                                ns_args[NS_ARG_ITERATIONS].name,
-                                               ns_args[NS_ARG_CONTENT_WEIGHT].name,
-                                               ns_args[NS_ARG_STYLE_WEIGHT].name,
-                                               ns_args[NS_ARG_TV_WEIGHT].name, NULL);
+                                               "ns-advanced-expander", NULL);
   gimp_procedure_dialog_fill(pd, "ns-settings", NULL);
 
   /* preserve-colors is an int 0/1 (as in GIMP 2.10): a check button bound to it. */
@@ -167,22 +214,37 @@ static void ns_dialog_build(NsDialog *d, GimpProcedure *procedure, GimpImage *im
                          G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
   gtk_box_pack_start(GTK_BOX(d->settings), preserve, FALSE, FALSE, 0);
 
+  /* The preview: restarted whenever a setting or the style changes. */
+  d->preview = ns_ui_preview_new(image, d->drawable, ns_preview_params, d);
+  ns_ui_preview_set_test(d->preview, d->dialog, &d->style, ns_set_strength, d);
+  g_signal_connect_swapped(d->config, "notify", G_CALLBACK(ns_ui_preview_changed), d->preview);
+  g_signal_connect_swapped(d->style.file_radio, "toggled", G_CALLBACK(ns_ui_preview_changed),
+                           d->preview);
+  g_signal_connect_swapped(d->style.image_combo, "changed", G_CALLBACK(ns_ui_preview_changed),
+                           d->preview);
+  gtk_box_pack_end(GTK_BOX(content), ns_ui_preview_widget(d->preview), FALSE, FALSE, 0);
+
   gtk_box_pack_start(GTK_BOX(content), d->style.frame, FALSE, FALSE, 0);
   gtk_box_reorder_child(GTK_BOX(content), d->style.frame, 0);
   gtk_box_pack_end(GTK_BOX(content), ns_ui_progress_bar_new(), FALSE, FALSE, 0);
   gtk_widget_show_all(d->dialog);
 }
 
-/* The run's settings from the procedure config; *style_file is newly allocated. */
-static void ns_params_from_config(GimpProcedureConfig *config, NsParams *p, gchar **style_file) {
+/* The run's settings from the procedure config; *style_file and *backbone are newly
+ * allocated. */
+static void ns_params_from_config(GimpProcedureConfig *config, NsParams *p, gchar **style_file,
+                                  gchar **backbone) {
   g_object_get(config, ns_args[NS_ARG_STYLE_FILE].name, style_file,
                ns_args[NS_ARG_SIZE].name, &p->size,
                ns_args[NS_ARG_ITERATIONS].name, &p->iterations,
                ns_args[NS_ARG_CONTENT_WEIGHT].name, &p->content_weight,
                ns_args[NS_ARG_STYLE_WEIGHT].name, &p->style_weight,
                ns_args[NS_ARG_TV_WEIGHT].name, &p->tv_weight,
-               ns_args[NS_ARG_PRESERVE_COLORS].name, &p->preserve_colors, NULL);
+               ns_args[NS_ARG_PRESERVE_COLORS].name, &p->preserve_colors,
+               ns_args[NS_ARG_STRENGTH].name, &p->strength,
+               ns_args[NS_ARG_BACKBONE].name, backbone, NULL);
   p->style_file = *style_file;
+  p->backbone = *backbone;
   p->style_image = NULL;
 }
 
@@ -191,26 +253,34 @@ static NsRunStatus ns_run_interactive(GimpProcedure *procedure, GimpImage *image
                                       GimpLayer **layer, GError **error) {
   NsDialog d = {0};
   d.config = config;
+  d.drawable = drawable;
   gimp_ui_init(NS_BINARY_NAME);
   ns_dialog_build(&d, procedure, image);
   do {
     if (!gimp_procedure_dialog_run(GIMP_PROCEDURE_DIALOG(d.dialog))) {
+      g_signal_handlers_disconnect_by_data(config, d.preview);
+      ns_ui_preview_free(d.preview);
       gtk_widget_destroy(d.dialog);
       return NS_RUN_CANCELLED;
     }
   } while (!ns_ui_style_picker_ready(&d.style));
+  /* The preview stops (thread joined, model freed) before the full run. */
+  g_signal_handlers_disconnect_by_data(config, d.preview);
+  ns_ui_preview_free(d.preview);
+  d.preview = NULL;
 
   ns_style_to_config(NULL, &d);
 
   NsParams p = {0};
-  gchar *style_file = NULL;
-  ns_params_from_config(config, &p, &style_file);
+  gchar *style_file = NULL, *backbone = NULL;
+  ns_params_from_config(config, &p, &style_file, &backbone);
   if (ns_ui_style_picker_from_image(&d.style))
     p.style_image = gimp_image_get_by_id(ns_ui_style_picker_image_id(&d.style));
   GtkWidget *const insensitive[] = {d.style.frame, d.settings, NULL};
   NsRunStatus status = ns_ui_run_in_dialog(d.dialog, insensitive, image, drawable, &p, layer,
                                            error);
   g_free(style_file);
+  g_free(backbone);
   return status;
 }
 
@@ -231,10 +301,11 @@ static GimpValueArray *ns_run(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     status = ns_run_interactive(procedure, image, drawable, config, &layer, &error);
   } else {
     NsParams p = {0};
-    gchar *style_file = NULL;
-    ns_params_from_config(config, &p, &style_file);
+    gchar *style_file = NULL, *backbone = NULL;
+    ns_params_from_config(config, &p, &style_file, &backbone);
     status = ns_core_run(image, drawable, &p, NULL, &layer, &error);
     g_free(style_file);
+    g_free(backbone);
   }
 
   if (status == NS_RUN_CANCELLED)

@@ -29,7 +29,7 @@ const NsArg ns_args[NS_N_ARGS] = {
     [NS_ARG_PRESERVE_COLORS] = {"preserve-colors", "preserve_colors", NS_ARG_TYPE_INT,
                                 "_Preserve the layer's colours"},
     [NS_ARG_STRENGTH] = {"strength", "strength", NS_ARG_TYPE_DOUBLE,
-                         "St_rength: photo \xe2\x97\x82\xe2\x96\xb8 painting"},
+                         "Stren_gth: photo \xe2\x97\x82\xe2\x96\xb8 painting"},
     [NS_ARG_BACKBONE] = {"backbone", "backbone", NS_ARG_TYPE_CHOICE, "_Quality"},
 };
 

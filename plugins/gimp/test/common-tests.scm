@@ -157,3 +157,13 @@
          (img (car c)) (lay (cadr c)))
     (ns-fact "noweights-result" (if (catch #f (ns-run img lay 2)) "success" "failed"))
     (ns-fact "noweights-layers-after" (ns-layer-count img))))
+
+; Strength and the lite backbone through the procedure (ns-call-all: every argument): a new
+; layer, changed; the log shows what the library read back (NSTYLE_GIMP_DEBUG).
+(define (ns-test-lite)
+  (let* ((c (ns-make-content RGB ns-u8 32 32 32 32 0 0))
+         (img (car c)) (lay (cadr c)))
+    (ns-png img lay "lite-src.png")
+    (let ((new (car (ns-call-all img lay ns-style 4 0.9 "lite"))))
+      (ns-fact "lite-layers-after" (ns-layer-count img))
+      (ns-png img new "lite-new.png"))))

@@ -39,6 +39,10 @@
 (define (ns-call img lay style iters)
   (plug-in-nstyle RUN-NONINTERACTIVE img lay style 0 iters 5.0 100.0 0.01 0))
 
+; plug-in-nstyle2: every argument, strength and backbone too.
+(define (ns-call-all img lay style iters strength backbone)
+  (plug-in-nstyle2 RUN-NONINTERACTIVE img lay style 0 iters 5.0 100.0 0.01 0 strength backbone))
+
 ; --- tests only GIMP 2.10 has ---------------------------------------------------------------
 
 ; The arguments as the PDB lists them: type, name and description (which carries the
@@ -55,7 +59,14 @@
             (ns-fact (string-append "reg-desc-" (number->string i)) (list-ref arg 2))
             (loop (+ i 1)))))
     (let ((val (gimp-procedural-db-proc-val "plug-in-nstyle" 0)))
-      (ns-fact "reg-val" 0 (car val) (cadr val)))))
+      (ns-fact "reg-val" 0 (car val) (cadr val))))
+  (let ((info (gimp-procedural-db-proc-info "plug-in-nstyle2")))
+    (let loop ((i 0))
+      (if (< i (list-ref info 6))
+          (let ((arg (gimp-procedural-db-proc-arg "plug-in-nstyle2" i)))
+            (ns-fact "reg2-arg" i (car arg) (cadr arg))
+            (ns-fact (string-append "reg2-desc-" (number->string i)) (list-ref arg 2))
+            (loop (+ i 1)))))))
 
 ; RUN-WITH-LAST-VALS: the values of the last run, no dialog (there is no display here).
 (define (ns-test-last-vals)

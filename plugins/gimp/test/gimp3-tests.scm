@@ -51,6 +51,12 @@
                   #:style-file style #:size 0 #:iterations iters #:content-weight 5.0
                   #:style-weight 100.0 #:tv-weight 0.01 #:preserve-colors 0))
 
+(define (ns-call-all img lay style iters strength backbone)
+  (plug-in-nstyle #:run-mode RUN-NONINTERACTIVE #:image img #:drawables (vector lay)
+                  #:style-file style #:size 0 #:iterations iters #:content-weight 5.0
+                  #:style-weight 100.0 #:tv-weight 0.01 #:preserve-colors 0
+                  #:strength strength #:backbone backbone))
+
 ; --- tests only GIMP 3.0 has ----------------------------------------------------------------
 
 ; (The arguments, their ranges and defaults are read from the profile's pluginrc.)

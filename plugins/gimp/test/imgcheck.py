@@ -6,6 +6,7 @@
   imgcheck.py region-differ A B X0 Y0 X1 Y1  colour channels differ inside the box
   imgcheck.py gray A                         a one-channel (+alpha) image
   imgcheck.py size A W H                     A is W x H
+  imgcheck.py varied A                       not one flat colour (some channel spans > 32 levels)
   imgcheck.py depth A BITS                   A is stored with BITS per channel
 """
 
@@ -53,6 +54,8 @@ def main(argv):
         return d is not None and d > 1.0
     if cmd == "gray":
         return Image.open(args[0]).mode in ("L", "LA", "I;16", "I")
+    if cmd == "varied":
+        return any(hi - lo > 32 for lo, hi in rgba(args[0]).convert("RGB").getextrema())
     if cmd == "size":
         return Image.open(args[0]).size == (int(args[1]), int(args[2]))
     if cmd == "depth":

@@ -122,4 +122,8 @@ NSTYLE_GIMP_PREVIEW_TEST=$pdir NSTYLE_GIMP_PREVIEW_TEST_STYLE2=$pdir/style2.png 
   GIMP2_DIRECTORY="$out/profile" timeout 300 ${NSTYLE_GIMP2_BIN:-gimp-console-2.10 -i} -d -f -b "$pscm" -b '(gimp-quit 0)' \
   >"$pdir/gimp.log" 2>&1
 grep -o 'NSFACT preview.*' "$pdir/gimp.log"
+. "$here/preview-checks.sh"
+preview_checks 2.10 "$pdir/gimp.log" "$pdir" 256 192
+result "2.10 preview never touches the image: one layer, clean, pixels identical" "$(
+  grep -q 'NSFACT preview-after 1 0' "$pdir/gimp.log" && cmp -s "$pdir/src-before.png" "$pdir/src-after.png"; echo $?)"
 exit $failed

@@ -5,7 +5,8 @@
 # RUN-INTERACTIVE from a Script-Fu batch; when the "Neural Style" dialog appears it is
 # screenshotted and cancelled (Escape), then GIMP quits and the chroot is unmounted.
 #
-#   plugins/gimp/test/interactive3.sh [OUT_DIR]     (as root; default target/gimp-test/interactive3)
+#   plugins/gimp/test/interactive3.sh [OUT_DIR [PLUGIN_DIR]]   (as root; default
+#                                   target/gimp-test/interactive3 and target/gimp/3.0/nstyle)
 #
 # Screenshot: target/gimp-test/screenshots/dialog-gimp3.0.png. Prints "PASS/FAIL interactive ..."
 # lines and exits 1 on a FAIL. The plug-in folder is target/gimp/3.0/nstyle (built in the chroot
@@ -22,29 +23,37 @@ shot=$shots/dialog-gimp3.0.png
 mkdir -p "$shots"
 lib=$root/target/release/libnstyle.so
 weights=${NSTYLE_WEIGHTS:-${XDG_CACHE_HOME:-$HOME/.cache}/nstyle/vgg19-caffe-q8-v1.safetensors}
+lite=${NSTYLE_LITE_WEIGHTS:-${XDG_CACHE_HOME:-$HOME/.cache}/nstyle/efficientnet-lite0-v1.safetensors}
 python=${NSTYLE_TEST_PYTHON:-$root/.venv/bin/python}
-built=$root/target/gimp/3.0/nstyle
+built=${2:-$root/target/gimp/3.0/nstyle}
 
 . "$here/gimp3-chroot.sh"
 gimp3_chroot_ensure >"$out/chroot.log" 2>&1 || { echo "FAIL interactive 3.0 chroot (see $out/chroot.log)"; exit 1; }
 
 # The plug-in folder: `make gimp-plugin` first (library, weights, and 3.0 where libgimp-3.0-dev
 # is installed), then the 3.0 front end built in the chroot, as run-tests.sh does.
-if [ ! -x "$built/nstyle" ] || [ ! -e "$built/$(basename "$weights")" ]; then
+if [ ! -x "$built/nstyle" ] || [ ! -e "$built/$(basename "$weights")" ] || [ ! -e "$built/$(basename "$lite")" ]; then
   [ -e "$lib" ] && [ -e "$weights" ] || (cd "$root" && nice make gimp-plugin) >"$out/make.log" 2>&1
   # (build.sh runs in the chroot, where the weights' cache folder is not mounted: copied after.)
   [ -x "$built/nstyle" ] || gimp3_chroot_run nice "$here/../build.sh" 3 "$built" "$lib" >"$out/build.log" 2>&1
-  [ -x "$built/nstyle" ] && cp "$weights" "$built/"
+  [ -x "$built/nstyle" ] && cp "$weights" "$lite" "$built/"
 fi
 [ -x "$built/nstyle" ] || { echo "FAIL interactive 3.0 plug-in built (see $out/build.log)"; exit 1; }
 
 # A fresh profile with the plug-in, remembered values (a style file) for the dialog, and no
 # first-run welcome dialog.
-rm -rf "$out/profile" "$out/home"
+rm -rf "$out/profile" "$out/home" "$out/preview"
+mkdir -p "$out/preview"
 mkdir -p "$out/profile/gradients" "$out/profile/plug-in-settings" "$out/home"
 GIMP3_DIRECTORY="$out/profile" "$here/../install.sh" 3.0 "$built" >/dev/null || exit 1
 printf '%s\n' '(show-welcome-dialog no)' '(show-tips no)' >"$out/profile/gimprc"
 "$python" "$here/make-images.py" "$out"
+# A second style for the preview test: large red and cream squares.
+"$python" -c 'import sys
+from PIL import Image
+im = Image.new("RGB", (40, 40))
+im.putdata([(200, 20, 40) if (x // 12 + y // 12) % 2 else (250, 250, 210) for y in range(40) for x in range(40)])
+im.save(sys.argv[1])' "$out/style2.png"
 printf '%s\n' "(style-file \"$out/style.png\")" '(size 0)' '(iterations 200)' '(content-weight 5)' \
   '(style-weight 100)' '(tv-weight 0.01)' '(preserve-colors 0)' \
   >"$out/profile/plug-in-settings/GimpProcedureConfigRun-plug-in-nstyle.last"
@@ -79,10 +88,13 @@ scm="(let* ((img (car (gimp-file-load RUN-NONINTERACTIVE \"$out/content.png\")))
    (let ((r (catch 'error (plug-in-nstyle #:run-mode RUN-INTERACTIVE #:image img #:drawables (vector lay)))))
      (gimp-message (string-append \"NSFACT interactive-result \" (if (eq? r 'error) \"error\" \"returned\"))))
    (gimp-message (string-append \"NSFACT interactive-after \"
-     (number->string (vector-length (car (gimp-image-get-layers img))))))
+     (number->string (vector-length (car (gimp-image-get-layers img))))
+     (let ((v (car (gimp-image-is-dirty img))))
+       (if (or (eq? v #t) (and (number? v) (= v 1))) \" 1\" \" 0\"))))
    (gimp-image-clean-all img))"
 (cd "$out" && gimp3_chroot_run env DISPLAY="$display" HOME="$out/home" GIMP3_DIRECTORY="$out/profile" \
   NSTYLE_DEVICE=cpu NSTYLE_OPTIONS="precision=fp32" NO_AT_BRIDGE=1 \
+  NSTYLE_GIMP_PREVIEW_TEST="$out/preview" NSTYLE_GIMP_PREVIEW_TEST_STYLE2="$out/style2.png" \
   timeout 300 nice gimp-3.0 --no-splash -d -f --console-messages --batch-interpreter=plug-in-script-fu-eval \
   -b "$scm" -b '(gimp-quit 1)') >"$out/gimp.log" 2>&1 &
 gimp=$!
@@ -100,7 +112,12 @@ done
 result "3.0 dialog opens" "$([ -n "$win" ]; echo $?)"
 rm -f "$shot"
 if [ -n "$win" ]; then
-  sleep 2
+  # The dialog drives its preview itself (NSTYLE_GIMP_PREVIEW_TEST, see nstyle-ui.h): wait for
+  # the first preview to finish before the screenshot.
+  for _ in $(seq 1 120); do
+    grep -q 'NSFACT preview-final 1 ' "$out/gimp.log" && break
+    sleep 0.5
+  done
   # No window manager: every window sits at its own position, so move the dialog beside the
   # image window, and hide GIMP's first-run welcome dialog (a fresh profile shows it).
   for w in $(xdotool search --name '^Welcome to GIMP' 2>/dev/null); do xdotool windowunmap "$w"; done
@@ -111,9 +128,17 @@ if [ -n "$win" ]; then
   xdotool search --onlyvisible --name . 2>/dev/null | while read -r w; do
     echo "window $w: $(xdotool getwindowname "$w" 2>/dev/null) $(xdotool getwindowgeometry "$w" 2>/dev/null | tr '\n' ' ')"
   done >"$out/windows.txt"
-  # No window manager: focus the dialog and cancel it through XTEST.
-  xdotool windowfocus --sync "$win" 2>/dev/null
-  xdotool key Escape
+  # Then the test's user changes strength and style and cancels the dialog itself; Escape
+  # only if it has not closed in time.
+  for _ in $(seq 1 180); do
+    grep -q 'NSFACT preview-freed' "$out/gimp.log" && break
+    sleep 0.5
+  done
+  if ! grep -q 'NSFACT preview-freed' "$out/gimp.log"; then
+    # No window manager: focus the dialog and cancel it through XTEST.
+    xdotool windowfocus --sync "$win" 2>/dev/null
+    xdotool key Escape
+  fi
 else
   import -window root "$out/no-dialog.png"
 fi
@@ -127,4 +152,7 @@ gimp=
 grep -o 'NSFACT .*' "$out/gimp.log"
 result "3.0 screenshot $shot" "$([ -s "$shot" ]; echo $?)"
 result "3.0 cancel: the call returns, no layer added" "$(grep -q 'NSFACT interactive-after 1' "$out/gimp.log"; echo $?)"
+. "$here/preview-checks.sh"
+preview_checks 3.0 "$out/gimp.log" "$out/preview" 256 192
+result "3.0 preview never touches the image: one layer, not dirty" "$(grep -q 'NSFACT interactive-after 1 0' "$out/gimp.log"; echo $?)"
 exit $failed

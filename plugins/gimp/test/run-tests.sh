@@ -17,6 +17,7 @@ lib=$root/target/release/libnstyle.so
 cli=$root/target/release/nstyle
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/nstyle
 weights=${NSTYLE_WEIGHTS:-$cache/vgg19-caffe-q8-v1.safetensors}
+lite=${NSTYLE_LITE_WEIGHTS:-$cache/efficientnet-lite0-v1.safetensors}
 python=${NSTYLE_TEST_PYTHON:-$root/.venv/bin/python}
 versions=${*:-2.10 3.0}
 [ "${NSTYLE_GIMP3:-1}" = 0 ] && versions=${versions//3.0/}
@@ -33,6 +34,7 @@ relay_results() {
     case $line in
     PASS*) pass "${line#PASS }" ;;
     FAIL*) fail "${line#FAIL }" ;;
+    *preview-latency*) echo "$line" ;;
     esac
   done
 }
@@ -45,9 +47,9 @@ img() { "$python" "$here/imgcheck.py" "$@"; }
 # The library's option table (options.py): what the registered defaults and ranges must be.
 opt() { "$python" "$here/options.py" "$lib" "$@"; }
 
-for f in "$lib" "$cli" "$weights" "$python"; do
+for f in "$lib" "$cli" "$weights" "$lite" "$python"; do
   if [ ! -e "$f" ]; then
-    echo "run-tests.sh: $f is missing: run 'make build weights venv' first" >&2
+    echo "run-tests.sh: $f is missing: run 'make build weights lite-weights venv' first" >&2
     exit 2
   fi
 done
@@ -151,6 +153,16 @@ common_checks() {
   check "$v last-values mode: runs with no dialog" \
     bash -c "test '$(fact "$log" lastvals-layers-after)' = 3 && [[ '$(fact "$log" lastvals-name)' == style.png* ]]"
 
+  # Strength and the lite backbone reach the library (read back with nstyle_get_option), and
+  # the lite backbone runs inside GIMP; the bundle holds its weights.
+  check "$v lite backbone and strength 0.9: one new layer, changed" bash -c "
+    test '$(fact "$log" lite-layers-after)' = 2 &&
+    '$python' '$here/imgcheck.py' differ '$d/lite-new.png' '$d/lite-src.png' 1"
+  check "$v strength and backbone reach the library (read back: strength=0.9 backbone=lite)" \
+    grep -q 'nstyle: strength=0.9 backbone=lite' "$log"
+  check "$v the installed bundle holds both weights (VGG-19, Lite0)" \
+    test -f "$d/profile/plug-ins/nstyle/$(basename "$weights")" -a -f "$d/profile/plug-ins/nstyle/$(basename "$lite")"
+
   # Weights not found (a GIMP started with NSTYLE_WEIGHTS naming a missing file).
   check "$v weights not found: execution error with the engine's message, image unchanged" bash -c "
     test '$(fact "$d/noweights.log" noweights-result) $(fact "$d/noweights.log" noweights-layers-after)' = 'failed 1' &&
@@ -167,7 +179,7 @@ test_gimp2() {
       >"$work/apt-gimp2.log" 2>&1 || { fail "2.10 install GIMP" "see $work/apt-gimp2.log"; return; }
   fi
   local built=$work/build-2.10/nstyle
-  check "2.10 plug-in builds" "$root/plugins/gimp/build.sh" 2 "$built" "$lib" "$weights"
+  check "2.10 plug-in builds" "$root/plugins/gimp/build.sh" 2 "$built" "$lib" "$weights" "$lite"
   [ -x "$built/nstyle" ] || return
 
   local d=$work/2.10
@@ -187,10 +199,10 @@ test_gimp2() {
   for t in '(ns-make-style)' '(ns-test-registered)' '(ns-test-basic)' '(ns-test-style)' \
     '(ns-test-selection)' '(ns-test-soft-selection)' '(ns-test-missing)' '(ns-test-indexed)' \
     '(ns-test-depth "u16" PRECISION-U16-GAMMA)' '(ns-test-depth "f32" PRECISION-FLOAT-LINEAR)' \
-    '(ns-test-gray)' '(ns-test-last-vals)' '(ns-test-out-of-range)'; do
+    '(ns-test-gray)' '(ns-test-last-vals)' '(ns-test-out-of-range)' '(ns-test-lite)'; do
     batch+=(-b "(begin $pre $t)")
   done
-  (cd "$d" && env -u DISPLAY GIMP2_DIRECTORY="$d/profile" timeout 600 gimp-console-2.10 -i -d -f \
+  (cd "$d" && env -u DISPLAY GIMP2_DIRECTORY="$d/profile" NSTYLE_GIMP_DEBUG=1 timeout 600 gimp-console-2.10 -i -d -f \
     "${batch[@]}" -b '(gimp-quit 0)') >"$log" 2>&1
   local rc=$?
   (cd "$d" && env -u DISPLAY GIMP2_DIRECTORY="$d/profile" NSTYLE_WEIGHTS="$d/no-such-weights.safetensors" \
@@ -204,6 +216,11 @@ test_gimp2() {
   args=$(for i in 0 1 2 3 4 5 6 7 8 9; do fact "$log" "reg-arg $i" | cut -d' ' -f2-; done | tr '\n' ' ')
   check "2.10 registered: arguments in order" test "$args" = "0 run-mode 13 image 16 drawable 4 style-file 0 size 0 iterations 3 content-weight 3 style-weight 3 tv-weight 0 preserve-colors "
   check "2.10 registered: returns the new layer" test "$(fact "$log" reg-val)" = "0 14 layer"
+  args=$(for i in 0 1 2 3 4 5 6 7 8 9 10 11; do fact "$log" "reg2-arg $i" | cut -d' ' -f2-; done | tr '\n' ' ')
+  check "2.10 registered: plug-in-nstyle2 takes strength and backbone too" test "$args" = "0 run-mode 13 image 16 drawable 4 style-file 0 size 0 iterations 3 content-weight 3 style-weight 3 tv-weight 0 preserve-colors 3 strength 4 backbone "
+  check "2.10 registered: strength and backbone help give the library's accepted values and defaults" bash -c "
+    [[ '$(fact "$log" reg2-desc-10)' == *'$(opt get strength accepts)'*'(default $(opt get strength default_value))'* ]] &&
+    [[ '$(fact "$log" reg2-desc-11)' == *'$(opt get backbone accepts)'*'(default $(opt get backbone default_value))'* ]]"
   # GIMP 2.10's PDB keeps no ranges or defaults: the argument descriptions carry the library's.
   check "2.10 registered: argument help gives the library's accepted values and defaults" \
     help_from_library "$(fact "$log" reg-desc-3)" "$(fact "$log" reg-desc-4)" "$(fact "$log" reg-desc-5)" \
@@ -232,7 +249,7 @@ test_gimp3() {
   local built=$work/build-3.0/nstyle
   check "3.0 plug-in builds (in the chroot)" gimp3_chroot_run "$root/plugins/gimp/build.sh" 3 "$built" "$lib"
   [ -x "$built/nstyle" ] || return
-  cp "$weights" "$built/"
+  cp "$weights" "$lite" "$built/"
 
   local d=$work/3.0
   rm -rf "$d"
@@ -253,10 +270,10 @@ test_gimp3() {
   for t in '(ns-test-registered)' '(ns-test-basic)' '(ns-test-style)' \
     '(ns-test-selection)' '(ns-test-soft-selection)' '(ns-test-missing)' '(ns-test-indexed)' \
     '(ns-test-depth "u16" PRECISION-U16-NON-LINEAR)' '(ns-test-depth "f32" PRECISION-FLOAT-LINEAR)' \
-    '(ns-test-gray)' '(ns-test-last-vals)'; do
+    '(ns-test-gray)' '(ns-test-last-vals)' '(ns-test-lite)'; do
     batch+=(-b "(begin $pre $t)")
   done
-  local g3=(env -u DISPLAY HOME="$d" GIMP3_DIRECTORY="$d/profile" NSTYLE_DEVICE=cpu
+  local g3=(env -u DISPLAY HOME="$d" GIMP3_DIRECTORY="$d/profile" NSTYLE_DEVICE=cpu NSTYLE_GIMP_DEBUG=1
     NSTYLE_OPTIONS="$NSTYLE_OPTIONS" timeout 600 gimp-console-3.0 -i -d -f --quit
     --batch-interpreter=plug-in-script-fu-eval)
   (cd "$d" && gimp3_chroot_run "${g3[@]}" "${batch[@]}") >"$log" 2>&1
@@ -273,7 +290,7 @@ test_gimp3() {
   local args
   args=$(grep -o '(proc-arg [0-9]* "[^"]*" "[^"]*" "[^"]*"' "$def" | awk -F'"' '{print $6}' | tr '\n' ' ')
   check "3.0 registered: arguments in order, returns the new layer" \
-    test "$args" = "run-mode image drawables style-file size iterations content-weight style-weight tv-weight preserve-colors layer "
+    test "$args" = "run-mode image drawables style-file size iterations content-weight style-weight tv-weight preserve-colors strength backbone layer "
   # Each numeric argument's "min max default", as GIMP recorded the param spec, against the
   # library's option table; size also takes 0 (the layer's own size).
   local ranges=() i spec
@@ -283,7 +300,9 @@ test_gimp3() {
   done
   check "3.0 registered: size takes 0 (the layer's own size)" test "${ranges[1]}" = 0
   ranges[1]=-
-  check "3.0 registered: ranges and defaults are the library's" opt same "${ranges[@]}"
+  spec=$(sed -n "s/.*(proc-arg [0-9]* \"[^\"]*\" \"[^\"]*\" \"strength\" .*\" [0-9]* \(.*\))\$/\1/p" "$def")
+  ranges+=(strength ${spec:-none none none})
+  check "3.0 registered: ranges and defaults are the library's (strength too)" opt same "${ranges[@]}"
   local helps=() arg
   for arg in "${arg_names[@]}"; do
     helps+=("$(grep -o "(proc-arg [0-9]* \"[^\"]*\" \"[^\"]*\" \"$arg\" \"[^\"]*\" \"[^\"]*\"" "$def" | awk -F'"' '{print $10}')")
@@ -291,11 +310,11 @@ test_gimp3() {
   check "3.0 registered: argument help gives the library's accepted values and defaults" help_from_library "${helps[@]}"
   check "3.0 registered under <Image>/Filters/Artistic for RGB*, GRAY*" bash -c "
     grep -q '(menu-path \"<Image>/Filters/Artistic\")' '$def' && grep -q '\"RGB\*, GRAY\*\"' '$def' &&
-    grep -q ' 10 1\$' '$def'"
+    grep -q ' 12 1\$' '$def'"
   common_checks 3.0 "$d" "$log"
 
   # Interactive: the dialog in full gimp-3.0 under Xvfb, screenshotted, then cancelled (Escape).
-  relay_results < <("$here/interactive3.sh" "$d/interactive" 2>>"$d/interactive.log")
+  relay_results < <("$here/interactive3.sh" "$d/interactive" "$built" 2>>"$d/interactive.log")
 }
 
 for v in $versions; do

@@ -1,0 +1,30 @@
+# The checks on the dialog's preview, shared by interactive.sh (2.10) and interactive3.sh (3.0),
+# which source this. The dialog drove itself (NSTYLE_GIMP_PREVIEW_TEST, nstyle-ui.h): preview 1
+# with the remembered style, 2 with strength at its maximum, 3 with a second style, 4 with
+# strength at its minimum, cancelled while it ran.
+#
+#   preview_checks TAG LOG DIR W H   the log with the NSFACT lines, the folder of preview-N.png,
+#                                    the size the previews must have; prints PASS/FAIL lines
+#                                    (through the caller's `result NAME STATUS`) and the latency
+#   (needs $here, the test folder; Python: $NSTYLE_TEST_PYTHON or the project's .venv)
+preview_checks() {
+  local tag=$1 log=$2 dir=$3 w=$4 h=$5 f1 f3 freed
+  local python=${NSTYLE_TEST_PYTHON:-$(cd "$here/../../.." && pwd)/.venv/bin/python}
+  pfact() { grep -o "NSFACT $1 .*" "$log" | head -n 1 | cut -d' ' -f3-; }
+  img() { "$python" "$here/imgcheck.py" "$@" 2>/dev/null; }
+  f1=$(pfact "preview-final 1") f3=$(pfact "preview-final 3") freed=$(pfact preview-freed)
+  # "JOB W H SECONDS FIRST_SECONDS": seconds from the style being chosen (the dialog opening
+  # with it, or the change) to the finished preview and to the first one shown.
+  echo "NSFACT $tag preview-latency first frame ${f1##* } s, finished $(cut -d' ' -f4 <<<"$f1") s after the dialog opened with a style; after a style change: first ${f3##* } s, finished $(cut -d' ' -f4 <<<"$f3") s"
+  result "$tag preview appears: $w x $h, not flat" "$(
+    [ "$(cut -d' ' -f2-3 <<<"$f1")" = "$w $h" ] && img size "$dir/preview-1.png" "$w" "$h" &&
+      img varied "$dir/preview-1.png"; echo $?)"
+  result "$tag preview changes when strength changes" "$(img differ "$dir/preview-1.png" "$dir/preview-2.png" 1; echo $?)"
+  result "$tag preview changes when the style changes" "$(img differ "$dir/preview-2.png" "$dir/preview-3.png" 1; echo $?)"
+  result "$tag preview: first frame within 10 s of the style being chosen" "$(
+    "$python" -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= 10 and float(sys.argv[2]) <= 10 else 1)' \
+      "${f1##* }" "${f3##* }" 2>/dev/null; echo $?)"
+  result "$tag preview: closing the dialog mid-preview stops it (worker joined, model freed: ${freed:-never} s)" "$(
+    grep -q 'NSFACT preview-frame 4 ' "$log" && ! grep -q 'NSFACT preview-final 4 ' "$log" &&
+      "$python" -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 5 else 1)' "$freed" 2>/dev/null; echo $?)"
+}
