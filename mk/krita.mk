@@ -6,7 +6,7 @@
 #                       ($(CACHE)/venv-pytest-…, keyed by version: pytest, numpy)
 #   make install-krita  install into the user's Krita resources and enable it:
 #                       $KRITA_DATA (default ~/.local/share/krita)/pykrita/ gets nstyle.desktop,
-#                       nstyle_krita/, the binding nstyle/, libnstyle.so and the weights; $KRITA_RC
+#                       nstyle_krita/, the binding nstyle/, libnstyle.so and both weights; $KRITA_RC
 #                       (default ~/.config/kritarc) gets [python] enable_nstyle_krita=true.
 #                       Restart Krita afterwards.
 #   make krita-test     the plug-in inside Krita 5 (kritarunner, then the GUI under xvfb-run),
@@ -34,21 +34,21 @@ $(PYTEST_VENV)/.complete:
 		pytest==$(PYTEST_VERSION) numpy==$(PYTEST_NUMPY_VERSION)
 	touch $@
 
-python-test: build weights $(PYTEST_VENV)/.complete
+python-test: build weights lite-weights $(PYTEST_VENV)/.complete
 	NSTYLE_LIBRARY=$(CURDIR)/$(PY_LIB) NSTYLE_WEIGHTS=$(WEIGHTS) PYTHONPATH=$(CURDIR)/plugins/python \
 		timeout 900 $(PYTEST_VENV)/bin/python -m pytest -v -p no:cacheprovider \
 		plugins/python/test_nstyle.py
 
-install-krita: build weights
-	bash plugins/krita/install.sh $(KRITA_DATA) $(KRITA_RC) $(PY_LIB) $(WEIGHTS)
+install-krita: build weights lite-weights
+	bash plugins/krita/install.sh $(KRITA_DATA) $(KRITA_RC) $(PY_LIB) $(WEIGHTS) $(LITE_WEIGHTS)
 
 uninstall-krita:
 	rm -rf $(KRITA_DATA)/pykrita/nstyle_krita $(KRITA_DATA)/pykrita/nstyle \
 		$(KRITA_DATA)/pykrita/nstyle.desktop $(KRITA_DATA)/pykrita/libnstyle.so \
-		$(KRITA_DATA)/pykrita/$(notdir $(WEIGHTS))
+		$(KRITA_DATA)/pykrita/$(notdir $(WEIGHTS)) $(KRITA_DATA)/pykrita/$(notdir $(LITE_WEIGHTS))
 
-krita-test: build weights
-	plugins/krita/test/run-tests.sh $(PY_LIB) $(WEIGHTS)
+krita-test: build weights lite-weights
+	plugins/krita/test/run-tests.sh $(PY_LIB) $(WEIGHTS) $(LITE_WEIGHTS)
 
 krita52-test: build weights
 	NSTYLE_KRITA52_CHROOT=$${NSTYLE_KRITA52_CHROOT:-$(CACHE)/krita52-trixie-v1} \

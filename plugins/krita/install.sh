@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Neural Style plug-in into a Krita resource folder and enables it.
 #
-#   plugins/krita/install.sh KRITA_DATA_DIR KRITARC LIBNSTYLE_SO [WEIGHTS]
+#   plugins/krita/install.sh KRITA_DATA_DIR KRITARC LIBNSTYLE_SO [WEIGHTS...]
 #
 # KRITA_DATA_DIR is Krita's resource folder (~/.local/share/krita), KRITARC its settings file
 # (~/.config/kritarc). Into KRITA_DATA_DIR/pykrita go: nstyle.desktop, the plug-in package
-# nstyle_krita/, the binding package nstyle/, and beside them libnstyle.so and the weights (the
-# library looks for them next to itself, the binding for the library next to its package). The
+# nstyle_krita/, the binding package nstyle/, and beside them libnstyle.so and the weights files
+# (VGG-19 and EfficientNet-Lite0 for the fast backbone and the preview: the library looks for
+# them next to itself, the binding for the library next to its package). The
 # library keeps its RUNPATH to libtorch; this checks that it resolves.
 set -euo pipefail
 
@@ -14,7 +15,8 @@ if [ $# -lt 3 ]; then
     sed -n '2,10p' "$0" >&2
     exit 2
 fi
-data=$1 kritarc=$2 lib=$3 weights=${4:-}
+data=$1 kritarc=$2 lib=$3
+shift 3
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 pykrita=$data/pykrita
@@ -26,9 +28,9 @@ cp -r "$root/plugins/python/nstyle" "$pykrita/nstyle"
 find "$pykrita/nstyle_krita" "$pykrita/nstyle" -name __pycache__ -prune -exec rm -rf {} +
 install -m 644 "$here/nstyle.desktop" "$pykrita/nstyle.desktop"
 install -m 755 "$lib" "$pykrita/libnstyle.so"
-if [ -n "$weights" ]; then
+for weights in "$@"; do
     install -m 644 "$weights" "$pykrita/$(basename "$weights")"
-fi
+done
 
 # Enable it: [python] enable_nstyle_krita=true in kritarc (other lines kept as they are).
 mkdir -p "$(dirname "$kritarc")"

@@ -548,3 +548,38 @@ def test_run_stopped_by_the_callback():
         assert calls == [5]
         final = m.run(chunk=20)
         assert final.done and final.iteration == 8
+
+
+def test_strength_reaches_the_library_and_is_checked_against_its_range():
+    opt = nstyle.option("strength")
+    assert opt.kind == "float" and opt.effect == "live"
+    assert "strength" in [o.key for o in nstyle.options()]
+    with small_model() as m:
+        assert float(m.get_option("strength")) == opt.parse_default()
+        m.set_option("strength", 0.9)
+        assert m.get_option("strength") == "0.9"
+        with pytest.raises(nstyle.Error) as e:
+            m.set_option("strength", opt.maximum + 1)
+        assert e.value.status == nstyle.Status.ERR_ARGUMENT and opt.accepts in e.value.message
+        assert m.get_option("strength") == "0.9"
+
+
+def test_strength_changes_the_result():
+    def result(strength):
+        with ready_model(seed=3) as m:
+            m.set_option("strength", strength)
+            m.run()
+            return m.fetch(W, H)
+    low, high = result(0.0), result(1.0)
+    assert low != high  # (4 iterations: a small but certain difference)
+
+
+def test_lite_backbone_runs():
+    assert nstyle.option("backbone").words == ["vgg19", "lite"]
+    with ready_model() as m:
+        m.set_option("backbone", "lite")
+        assert m.get_option("backbone") == "lite"
+        p = m.run()
+        assert p.done
+        out = m.fetch(W, H)
+        assert len(out) == W * H * 4 and out != gradient_rgba8()

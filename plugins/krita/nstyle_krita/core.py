@@ -36,8 +36,8 @@ MASK_NAME = "Selection"
 
 # The settings the dialog shows and remembers that are engine options (nstyle.options() rows);
 # their defaults, ranges and help text are the library's.
-ENGINE_KEYS = ("iterations", "size", "content_weight", "style_weight", "tv_weight",
-               "preserve_colors", "precision", "seed")
+ENGINE_KEYS = ("strength", "backbone", "iterations", "size", "content_weight", "style_weight",
+               "tv_weight", "preserve_colors", "precision", "seed")
 # Settings of the host alone: (default, type). "auto" is nstyle.Model(device=None).
 HOST_FIELDS = {"style": ("", str), "device": ("auto", str)}
 
@@ -282,6 +282,7 @@ class Job:
         self.style = style          # (rgba8 bytes, w, h, stride)
         self.settings = settings
         self.result_size = None     # the engine's working size, set by run()
+        self.engine_values = {}     # strength and backbone as the library read them, by run()
         self._model = None
         self._cancelled = False
 
@@ -307,6 +308,7 @@ class Job:
                 self.result_size = fit_size(model, s.size, w, h)
                 pixels, sw, sh, stride = self.style
                 model.add_style(pixels, sw, sh, "rgba8", stride=stride)
+                self.engine_values = {k: model.get_option(k) for k in ("strength", "backbone")}
                 if self._cancelled:  # cancel() came before the model existed
                     model.cancel()
                 model.run(progress, chunk=chunk)

@@ -1,14 +1,22 @@
-"""The settings dialog: style image, iterations, size, the three weights, preserve colours.
+"""The settings dialog: style image, strength (photo to painting), quality (the backbone),
+iterations, size, preserve colours, the raw loss weights under "Advanced", and a preview.
 
-Every engine field's range, default (Restore Defaults) and tooltip come from the library's option
-table (nstyle.options()). Values are remembered in Krita's settings (kritarc, group "nstyle") by
-save() / load().
+Every engine field's range, default (Restore Defaults), choices and tooltip come from the
+library's option table (nstyle.options()). Values are remembered in Krita's settings (kritarc,
+group "nstyle") by save() / load(). Given a source (document, layer), the dialog shows a preview
+of the current settings (preview.Preview), restarted a moment after any change and stopped when
+the dialog closes.
 """
 
-from PyQt5.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
-                             QFileDialog, QFormLayout, QHBoxLayout, QLineEdit, QPushButton,
-                             QSpinBox, QVBoxLayout, QWidget)
+import time
 
+from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtGui import QImage, QPixmap
+from PyQt5.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
+                             QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                             QLineEdit, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
+
+from . import core
 from .core import Settings, engine_options
 
 GROUP = "nstyle"
@@ -17,13 +25,21 @@ DEVICES = ("auto", "cpu", "cuda")
 # Fields shown, in order: (setting, label, decimals of a float field). The rest (precision,
 # seed) pass through from the remembered settings.
 SHOWN = (
+    ("strength", "Strength: photo \u25c2\u25b8 painting:", 2),
+    ("backbone", "Quality:", None),
     ("iterations", "Iterations:", None),
     ("size", "Size:", None),
+    ("preserve_colors", "Preserve colours:", None),
     ("content_weight", "Content weight:", 3),
     ("style_weight", "Style weight:", 2),
     ("tv_weight", "Smoothness (TV) weight:", 4),
-    ("preserve_colors", "Preserve colours:", None),
 )
+ADVANCED = ("content_weight", "style_weight", "tv_weight")  # under "Advanced: loss weights"
+# How the dialog names the backbone's words; a word not listed shows as it is.
+WORD_LABELS = {"vgg19": "Best (VGG-19)", "lite": "Fast (Lite)"}
+SLIDER_STEPS = 100    # the strength slider's positions over the option's range
+PREVIEW_SETTLE_MS = 300
+PREVIEW_POLL_MS = 100
 HOST_NOTES = {
     "size": "The result is scaled to the layer (or the selection's bounding box); the engine "
             "never works at more pixels than that.",
@@ -84,6 +100,10 @@ def _field(opt, decimals):
     """A spin box or check box for an option, with the table's range and tooltip."""
     if opt.kind == "bool":
         box = QCheckBox("Keep the layer's colours")
+    elif opt.kind == "choice":
+        box = QComboBox()
+        for word in opt.words:
+            box.addItem(WORD_LABELS.get(word, word), word)
     elif opt.kind == "int":
         box = QSpinBox()
         box.setRange(int(opt.minimum), int(min(opt.maximum, 2 ** 31 - 1)))
@@ -99,18 +119,51 @@ def _field(opt, decimals):
 
 
 def _get(box):
+    if isinstance(box, QComboBox):
+        return box.currentData()
     return box.isChecked() if isinstance(box, QCheckBox) else box.value()
 
 
 def _set(box, value):
     if isinstance(box, QCheckBox):
         box.setChecked(bool(value))
+    elif isinstance(box, QComboBox):
+        box.setCurrentIndex(max(0, box.findData(value)))
     else:
         box.setValue(value)
 
 
+def _changed(box):
+    """The box's signal for a new value."""
+    if isinstance(box, QCheckBox):
+        return box.toggled
+    if isinstance(box, QComboBox):
+        return box.currentIndexChanged
+    return box.valueChanged
+
+
+def _with_slider(box):
+    """A row of a slider over the spin box's range and the spin box, kept in step."""
+    slider = QSlider(Qt.Horizontal)
+    slider.setRange(0, SLIDER_STEPS)
+    lo, hi = box.minimum(), box.maximum()
+    to_slider = lambda v: int(round((v - lo) / (hi - lo) * SLIDER_STEPS))  # noqa: E731
+    slider.setValue(to_slider(box.value()))
+    slider.valueChanged.connect(lambda i: box.setValue(lo + (hi - lo) * i / SLIDER_STEPS))
+    box.valueChanged.connect(lambda v: slider.setValue(to_slider(v)))
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(slider, 1)
+    layout.addWidget(box)
+    row.slider = slider
+    return row
+
+
 class NeuralStyleDialog(QDialog):
-    def __init__(self, settings=None, parent=None):
+    """source: (document, layer) to preview on, or None for no preview."""
+
+    def __init__(self, settings=None, parent=None, source=None):
         super().__init__(parent)
         self.setWindowTitle("Neural Style")
         s = settings if settings is not None else load()
@@ -129,6 +182,15 @@ class NeuralStyleDialog(QDialog):
 
         form = QFormLayout()
         form.addRow("Style image:", style_row)
+        advanced = QFormLayout()
+        self.advanced = QGroupBox("Advanced: loss weights")
+        self.advanced.setCheckable(True)   # unchecked: folded away (the values still apply)
+        self.advanced.setChecked(False)
+        holder = QWidget()
+        holder.setLayout(advanced)
+        holder.setVisible(False)
+        self.advanced.toggled.connect(holder.setVisible)
+        QVBoxLayout(self.advanced).addWidget(holder)
         self.fields = {}
         for key, label, decimals in SHOWN:
             opt = self._options[key]
@@ -137,7 +199,8 @@ class NeuralStyleDialog(QDialog):
             box.setToolTip(tooltip(opt, HOST_NOTES.get(key)))
             setattr(self, key, box)  # d.iterations, d.size, ... (tests and callers)
             self.fields[key] = box
-            form.addRow(label, box)
+            widget = _with_slider(box) if key == "strength" else box
+            (advanced if key in ADVANCED else form).addRow(label, widget)
 
         self.device = QComboBox()
         self.device.setEditable(True)
@@ -146,6 +209,7 @@ class NeuralStyleDialog(QDialog):
         self.device.setToolTip("auto: a CUDA GPU if there is one, else the CPU; or cpu, cuda, "
                                "cuda:N.")
         form.addRow("Device:", self.device)
+        form.addRow(self.advanced)
 
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel |
                                    QDialogButtonBox.RestoreDefaults)
@@ -154,9 +218,105 @@ class NeuralStyleDialog(QDialog):
         buttons.button(QDialogButtonBox.RestoreDefaults).clicked.connect(self.restore_defaults)
         self.buttons = buttons
 
+        settings_box = QVBoxLayout()
+        settings_box.addLayout(form)
+        settings_box.addStretch(1)
+        top = QHBoxLayout()
+        top.addLayout(settings_box, 1)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addLayout(top)
         layout.addWidget(buttons)
+
+        self.preview = None
+        self.source = source
+        if source is not None:
+            self._build_preview(top)
+
+    # -- the preview
+
+    def _build_preview(self, top):
+        from .preview import SIDE, Preview
+
+        self.preview_image = QLabel()
+        self.preview_image.setObjectName("nstyle_preview")
+        self.preview_image.setFixedSize(SIDE, SIDE)
+        self.preview_image.setAlignment(Qt.AlignCenter)
+        self.preview_image.setToolTip(
+            "The current settings on a small copy of the layer, with the fast network and few "
+            "iterations; the image is not changed. OK runs the full job with the chosen quality.")
+        self.preview_status = QLabel(" ")
+        box = QGroupBox("Preview")
+        column = QVBoxLayout(box)
+        column.addWidget(self.preview_image)
+        column.addWidget(self.preview_status)
+        top.addWidget(box)
+        self.preview = Preview()
+        self.preview_frames = []   # (number, seconds since the change, Frame): the tests read it
+        self._changed_at = None
+        self._start_delay = 0.0
+        self._restart = QTimer(self)
+        self._restart.setSingleShot(True)
+        self._restart.setInterval(PREVIEW_SETTLE_MS)
+        self._restart.timeout.connect(self._start_preview)
+        self._poll = QTimer(self)
+        self._poll.setInterval(PREVIEW_POLL_MS)
+        self._poll.timeout.connect(self._poll_preview)
+        self._poll.start()
+        self.style_edit.textChanged.connect(self.preview_changed)
+        self.device.currentTextChanged.connect(self.preview_changed)
+        for box in self.fields.values():
+            _changed(box).connect(self.preview_changed)
+        self.preview_changed()
+
+    def preview_changed(self, *_):
+        """A setting changed: the preview restarts a moment later."""
+        if self.preview is None:
+            return
+        if self._changed_at is None:
+            self._changed_at = time.monotonic()
+        self._restart.start()
+
+    def _start_preview(self):
+        doc, node = self.source
+        changed_at, self._changed_at = self._changed_at or time.monotonic(), None
+        try:
+            job = core.prepare(doc, node, self.settings())
+        except (core.PluginError, core.nstyle.Error) as e:
+            self.preview_status.setText(str(e) if isinstance(e, core.PluginError) else e.message)
+            return
+        self._start_delay = time.monotonic() - changed_at
+        self.preview_number = self.preview.start(job)
+        self.preview_status.setText("Preview: starting\u2026")
+
+    def _poll_preview(self):
+        frame = self.preview.take() if self.preview is not None else None
+        if frame is None:
+            return
+        if frame.error:
+            self.preview_status.setText(frame.error)
+            return
+        image = QImage(frame.pixels, frame.width, frame.height, frame.width * 4,
+                       QImage.Format_RGBA8888).copy()
+        self.preview_image.setPixmap(QPixmap.fromImage(image))
+        p = frame.progress
+        self.preview_status.setText(
+            "Preview (fast, %d \u00d7 %d)" % (frame.width, frame.height) if frame.done
+            else "Preview: %d of %d\u2026" % (p.iteration, p.total))
+        self.preview_frames.append((frame.number, frame.seconds + self._start_delay, frame))
+
+    def stop_preview(self):
+        """Stops the preview: the worker is cancelled and joined, its model freed."""
+        if self.preview is not None:
+            self._poll.stop()
+            self._restart.stop()
+            self.preview.close()
+            self.preview = None
+
+    def done(self, result):
+        self.stop_preview()
+        super().done(result)
+
+    # -- settings
 
     def restore_defaults(self):
         """Sets the engine fields to the library's defaults (style and device are kept)."""

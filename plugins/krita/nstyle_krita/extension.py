@@ -141,7 +141,7 @@ class NeuralStyleExtension(Extension):
             show_error("Open an image first.")
             return
         try:
-            self.dialog = NeuralStyleDialog(parent=main_window())
+            self.dialog = NeuralStyleDialog(parent=main_window(), source=(doc, doc.activeNode()))
         except nstyle.Error as e:  # the library did not load: nothing to ask for
             show_error("The nstyle library is not usable: %s" % e.message)
             return

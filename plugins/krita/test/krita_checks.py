@@ -168,6 +168,24 @@ def run_checks(work):
 
     check("settings_default_to_the_library", defaults_from_the_library)
 
+    def lite_and_strength():
+        # strength and the lite backbone reach the library (read back) and lite runs in Krita
+        doc, paint = make_doc(name="lite")
+        try:
+            before = snapshot(doc)
+            job = core.prepare(doc, paint, core.Settings(**dict(
+                settings.as_dict(), strength=0.9, backbone="lite")))
+            result = job.run()
+            if job.engine_values != {"strength": "0.9", "backbone": "lite"}:
+                return "the library read back %s" % job.engine_values
+            if len(result) != W * H * 4 or len(set(result)) < 16:
+                return "result of %d bytes, %d distinct" % (len(result), len(set(result)))
+            return None if snapshot(doc) == before else "document changed by run()"
+        finally:
+            doc.close()
+
+    check("strength_and_lite_backbone_reach_the_library", lite_and_strength)
+
     # 1. the whole layer, RGBA 8-bit
     doc, paint = make_doc()
     before_nodes, before_pixels, _ = snapshot(doc)

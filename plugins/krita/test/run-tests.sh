@@ -3,7 +3,7 @@
 # resources under target/krita-test, or $NSTYLE_KRITA_TEST_OUT (the user's own Krita is never
 # touched). krita52-chroot.sh runs this script again inside Krita 5.2.
 #
-#   plugins/krita/test/run-tests.sh LIBNSTYLE_SO WEIGHTS
+#   plugins/krita/test/run-tests.sh LIBNSTYLE_SO WEIGHTS [LITE_WEIGHTS]
 #
 # 1. kritarunner (QT_QPA_PLATFORM=offscreen, no X server) runs krita_checks.py: the plug-in's
 #    processing path from this checkout (the binding finds the library via $NSTYLE_LIBRARY).
@@ -15,12 +15,13 @@
 # Installs krita, python3-pyqt5, xvfb and xauth with apt-get when missing (needs root).
 set -uo pipefail
 
-if [ $# -ne 2 ]; then
+if [ $# -lt 2 ] || [ $# -gt 3 ]; then
     sed -n '2,16p' "$0" >&2
     exit 2
 fi
 lib=$(realpath "$1")
 weights=$(realpath "$2")
+lite=${3:+$(realpath "$3")}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 out=${NSTYLE_KRITA_TEST_OUT:-$root/target/krita-test}
@@ -81,7 +82,7 @@ fi
 echo "== krita under xvfb-run: the installed plug-in"
 rm -rf "$out/data/krita/pykrita"
 rm -f "$out/config/kritarc"
-bash "$root/plugins/krita/install.sh" "$out/data/krita" "$out/config/kritarc" "$lib" "$weights" \
+bash "$root/plugins/krita/install.sh" "$out/data/krita" "$out/config/kritarc" "$lib" "$weights" $lite \
     >"$out/install.log" 2>&1 || { cat "$out/install.log"; status=1; }
 cp -r "$here/nstyle_selftest" "$out/data/krita/pykrita/"
 sed -e 's/^X-KDE-Library=.*/X-KDE-Library=nstyle_selftest/' \

@@ -9,6 +9,12 @@
         model.run(lambda p: print(p.iteration, p.total))        # steps to the end
         out = model.fetch(width, height)                         # bytes, rgba8
 
+The photo/painting balance is one knob, model.set_option("strength", 0.8) (0 keeps the photo
+nearly as it is, 1 paints it over; it scales the style weight), with set_weights() as the expert
+path; model.set_option("backbone", "lite") picks EfficientNet-Lite0, many times faster per
+iteration than VGG-19 (previews, slow machines; its weights file is found like VGG-19's, e.g.
+next to libnstyle.so). Ranges, defaults and words: nstyle.option("strength"), ("backbone").
+
 Model.run() steps in chunks sized to report progress about twice a second, honours
 Model.cancel() from any thread and a progress callback that returns False; Model.step(n) is the
 single step underneath, for hosts that drive the loop themselves. Option defaults, ranges and

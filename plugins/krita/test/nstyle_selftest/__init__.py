@@ -19,6 +19,7 @@ from PyQt5.QtGui import QColor, QImage
 from PyQt5.QtWidgets import QApplication, QMessageBox, QProgressDialog, QPushButton
 
 RESULTS = os.environ.get("NSTYLE_KRITA_SELFTEST")
+PREVIEW_NEW_MS = 400  # after a change, until the restarted preview is the current one
 W, H = 48, 40
 SEL = (10, 8, 20, 16)
 
@@ -176,6 +177,90 @@ class SelfTest:
                   if n.type() == "paintlayer"]
         return tree, pixels, bytes(doc.pixelData(0, 0, W, H))
 
+    # -- the preview
+
+    def preview_checks(self, dlg, style):
+        doc, paint = self.make_doc()
+        yield from self.active(doc, paint)
+        before = self.state(doc)
+        style2 = os.path.join(self.work, "style2.png")
+        img = QImage(40, 40, QImage.Format_RGB32)
+        for y in range(40):
+            for x in range(40):
+                img.setPixelColor(x, y, QColor(200, 20, 40) if (x // 12 + y // 12) % 2 else
+                                  QColor(250, 250, 210))
+        img.save(style2)
+        d = dlg.NeuralStyleDialog(source=(doc, paint))
+        d.style_edit.setText(style)
+        d.device.setCurrentText("cpu")
+        d.restore_defaults()
+        d.show()
+        finals = []
+
+        def finished():
+            """Waits for the current preview to finish; appends (first, done seconds, Frame)."""
+            frames = [(s, f) for n, s, f in d.preview_frames
+                      if n == getattr(d, "preview_number", -1)]
+            if frames and frames[-1][1].done:
+                finals.append((frames[0][0], frames[-1][0], frames[-1][1]))
+                return True
+            return False
+
+        ok = yield from self.wait_for(finished, 90)
+        if ok:
+            d.strength.setValue(d.strength.maximum())
+            yield PREVIEW_NEW_MS
+            ok = yield from self.wait_for(finished, 90)
+        if ok:
+            d.style_edit.setText(style2)
+            yield PREVIEW_NEW_MS
+            ok = yield from self.wait_for(finished, 90)
+        # closing mid-preview: the worker is cancelled and joined
+        preview = d.preview
+        d.strength.setValue(d.strength.minimum())
+        yield 1500
+        took = time.monotonic()
+        d.reject()
+        took = time.monotonic() - took
+        after = self.state(doc)
+
+        def appears():
+            if not finals:
+                return "no finished preview"
+            f = finals[0][2]
+            if (f.width, f.height) != (W, H) or len(f.pixels) != W * H * 4:
+                return "preview %dx%d, %d bytes (want %dx%d)" % (f.width, f.height,
+                                                                 len(f.pixels), W, H)
+            if len(set(f.pixels[0::4])) < 8:
+                return "flat preview"
+            print("  preview latency: first frame %.2f s, finished %.2f s after the dialog "
+                  "opened with a style; after a style change: %s" % (
+                      finals[0][0], finals[0][1],
+                      "first %.2f s, finished %.2f s" % finals[2][:2] if len(finals) > 2
+                      else "?"), flush=True)
+            return None
+
+        def differs(i, j):
+            if len(finals) <= j:
+                return "only %d finished previews" % len(finals)
+            a, b = finals[i][2].pixels, finals[j][2].pixels
+            diff = sum(abs(x - y) for x, y in zip(a, b)) / len(a)
+            return None if diff > 1 else "mean difference %.3f" % diff
+
+        self.check("preview_appears_stylised_at_the_expected_size", appears)
+        self.check("preview_changes_with_strength", lambda: differs(0, 1))
+        self.check("preview_changes_with_the_style", lambda: differs(1, 2))
+        self.check("preview_first_frame_within_10_s",
+                   lambda: None if finals and finals[0][0] <= 10 and
+                   (len(finals) < 3 or finals[2][0] <= 10) else
+                   "first frames %s" % [round(f[0], 2) for f in finals])
+        self.check("preview_stops_when_the_dialog_closes_mid_preview",
+                   lambda: None if d.preview is None and not preview.thread.is_alive()
+                   and took < 5 else "worker alive or close took %.2f s" % took)
+        self.check("preview_never_touches_the_document",
+                   lambda: None if after == before else "document changed")
+        self.close_doc(doc)
+
     # -- the checks
 
     def steps(self):
@@ -269,6 +354,17 @@ class SelfTest:
                 d.deleteLater()
 
         self.check("dialog_ranges_tooltips_defaults_from_the_library", from_the_library)
+
+        def bundle():
+            import nstyle
+            pykrita = os.path.dirname(os.path.dirname(os.path.abspath(nstyle.__file__)))
+            lite = os.path.join(pykrita, "efficientnet-lite0-v1.safetensors")
+            return None if os.path.isfile(lite) else "no %s" % lite
+
+        self.check("installed_bundle_has_the_lite_weights", bundle)
+
+        # 0. the dialog's preview: appears, follows strength and style, leaves the document
+        yield from self.preview_checks(dlg, style)
         # Hidden settings the tests need (CPU, fp32, fixed seed) go where the dialog reads them.
         app.writeSetting(dlg.GROUP, "precision", "fp32")
         app.writeSetting(dlg.GROUP, "seed", "5")
