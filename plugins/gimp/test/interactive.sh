@@ -18,22 +18,30 @@ GIMP2_DIRECTORY="$out/profile" "$here/../install.sh" 2.10 "$plugin" >/dev/null
 xvfb_start "$out" 90 1024x768x24 || { echo "FAIL interactive: Xvfb did not start"; exit 1; }
 trap 'kill $xvfb 2>/dev/null; [ -n "${gimp:-}" ] && kill $gimp 2>/dev/null' EXIT
 
-# First a small non-interactive run (remembers the style file for the dialog), then the
-# interactive call on a 256 x 192 image; facts before and after.
-scm="(let* ((simg (car (gimp-image-new 40 40 RGB)))
+# photo_scm STYLE FG BG SQUARE REMEMBERED BODY: Script-Fu that saves a style, a FG/BG
+# checkerboard of SQUARE px, as STYLE, makes a 256 x 192 plasma photo (img, lay), runs the
+# plug-in non-interactively with REMEMBERED as the style (so the dialog shows it), then BODY.
+photo_scm() {
+  echo "(let* ((simg (car (gimp-image-new 40 40 RGB)))
         (slay (car (gimp-layer-new simg 40 40 RGB-IMAGE \"s\" 100 LAYER-MODE-NORMAL)))
         (img (car (gimp-image-new 256 192 RGB)))
         (lay (car (gimp-layer-new img 256 192 RGB-IMAGE \"photo\" 100 LAYER-MODE-NORMAL)))
-        (style \"$out/style.png\"))
+        (style \"$1\"))
    (gimp-image-insert-layer simg slay 0 0)
-   (gimp-context-set-foreground '(240 170 30))
-   (gimp-context-set-background '(20 60 200))
-   (plug-in-checkerboard RUN-NONINTERACTIVE simg slay 0 4)
+   (gimp-context-set-foreground '($2))
+   (gimp-context-set-background '($3))
+   (plug-in-checkerboard RUN-NONINTERACTIVE simg slay 0 $4)
    (file-png-save2 RUN-NONINTERACTIVE simg slay style style 0 9 0 0 0 0 0 0 0)
    (gimp-image-insert-layer img lay 0 0)
    (plug-in-plasma RUN-NONINTERACTIVE img lay 7 3.0)
-   (plug-in-nstyle RUN-NONINTERACTIVE simg slay style 0 2 5.0 100.0 0.01 0)
+   (plug-in-nstyle RUN-NONINTERACTIVE simg slay \"$5\" 0 2 5.0 100.0 0.01 0)
    (gimp-image-clean-all img)
+   $6)"
+}
+
+# First a small non-interactive run (remembers the style file for the dialog), then the
+# interactive call on a 256 x 192 image; facts before and after.
+scm=$(photo_scm "$out/style.png" "240 170 30" "20 60 200" 4 "$out/style.png" "
    (gimp-message (string-append \"NSFACT interactive-before \" (number->string (car (gimp-image-get-layers img)))))
    (catch #f (gimp-display-new img))
    (gimp-message \"NSFACT interactive-dialog\")
@@ -43,7 +51,7 @@ scm="(let* ((simg (car (gimp-image-new 40 40 RGB)))
              ((number? (car r)) (number->string (car r)))
              ((string? (car r)) (car r)) (else \"?\")))))
    (gimp-message (string-append \"NSFACT interactive-after \" (number->string (car (gimp-image-get-layers img)))
-     \" \" (number->string (car (gimp-image-is-dirty img))))))"
+     \" \" (number->string (car (gimp-image-is-dirty img)))))")
 GIMP2_DIRECTORY="$out/profile" timeout 300 ${NSTYLE_GIMP2_BIN:-gimp-console-2.10 -i} -d -f -b "$scm" -b '(gimp-quit 0)' \
   >"$out/gimp.log" 2>&1 &
 gimp=$!
@@ -97,27 +105,14 @@ result "2.10 cancel mid-run: one layer, image clean (as before)" "$([ "$after" =
 # saved before and after.
 pdir=$out/preview
 rm -rf "$pdir" && mkdir -p "$pdir"
-pscm="(let* ((simg (car (gimp-image-new 40 40 RGB)))
-        (slay (car (gimp-layer-new simg 40 40 RGB-IMAGE \"s\" 100 LAYER-MODE-NORMAL)))
-        (img (car (gimp-image-new 256 192 RGB)))
-        (lay (car (gimp-layer-new img 256 192 RGB-IMAGE \"photo\" 100 LAYER-MODE-NORMAL)))
-        (style2 \"$pdir/style2.png\"))
-   (gimp-image-insert-layer simg slay 0 0)
-   (gimp-context-set-foreground '(200 20 40))
-   (gimp-context-set-background '(250 250 210))
-   (plug-in-checkerboard RUN-NONINTERACTIVE simg slay 0 12)
-   (file-png-save2 RUN-NONINTERACTIVE simg slay style2 style2 0 9 0 0 0 0 0 0 0)
-   (gimp-image-insert-layer img lay 0 0)
-   (plug-in-plasma RUN-NONINTERACTIVE img lay 7 3.0)
-   (plug-in-nstyle RUN-NONINTERACTIVE simg slay \"$out/style.png\" 0 2 5.0 100.0 0.01 0)
-   (gimp-image-clean-all img)
+pscm=$(photo_scm "$pdir/style2.png" "200 20 40" "250 250 210" 12 "$out/style.png" "
    (file-png-save2 RUN-NONINTERACTIVE img lay \"$pdir/src-before.png\" \"s\" 0 9 0 0 0 0 0 0 0)
    (gimp-image-clean-all img)
    (catch #f (gimp-display-new img))
    (catch 'error (plug-in-nstyle RUN-INTERACTIVE img lay \"\" 0 0 0 0 0 0))
    (gimp-message (string-append \"NSFACT preview-after \" (number->string (car (gimp-image-get-layers img)))
      \" \" (number->string (car (gimp-image-is-dirty img)))))
-   (file-png-save2 RUN-NONINTERACTIVE img lay \"$pdir/src-after.png\" \"s\" 0 9 0 0 0 0 0 0 0))"
+   (file-png-save2 RUN-NONINTERACTIVE img lay \"$pdir/src-after.png\" \"s\" 0 9 0 0 0 0 0 0 0)")
 NSTYLE_GIMP_PREVIEW_TEST=$pdir NSTYLE_GIMP_PREVIEW_TEST_STYLE2=$pdir/style2.png \
   GIMP2_DIRECTORY="$out/profile" timeout 300 ${NSTYLE_GIMP2_BIN:-gimp-console-2.10 -i} -d -f -b "$pscm" -b '(gimp-quit 0)' \
   >"$pdir/gimp.log" 2>&1
