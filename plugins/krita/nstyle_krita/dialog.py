@@ -305,7 +305,8 @@ class NeuralStyleDialog(QDialog):
         self.preview_frames.append((frame.number, frame.seconds + self._start_delay, frame))
 
     def stop_preview(self):
-        """Stops the preview: the worker is cancelled and joined, its model freed."""
+        """Stops the preview: the worker is cancelled and ends on its own, freeing its model
+        (Preview.close), so OK and Cancel answer at once."""
         if self.preview is not None:
             self._poll.stop()
             self._restart.stop()

@@ -5,7 +5,8 @@ worker thread with its own nstyle.Model and never touching the document.
     preview = Preview()
     number = preview.start(job)     # main thread: a core.Job (prepare()); cancels the last one
     frame = preview.take()          # main thread, from a timer: the newest Frame, or None
-    preview.close()                 # cancels, joins the thread, frees the model
+    preview.close()                 # cancels; the thread then frees the model and ends
+                                    # (close(wait=True) joins it)
 
 A frame is shown when a scale ends, at most every FRAME_INTERVAL seconds otherwise, and at the
 end. Only the plug-in's choices are here (size, backbone, iterations); the engine is the
@@ -77,16 +78,17 @@ class Preview:
             frame, self._frame = self._frame, None
             return frame if frame is not None and frame.number == self._current else None
 
-    def close(self):
+    def close(self, wait=False):
+        """Stops the preview without blocking the dialog (loading the weights cannot be
+        interrupted): the running step is cancelled, and the worker frees its model and ends
+        within about one iteration (or once the weights are loaded)."""
         with self._cond:
             self._quit = True
             if self._model is not None:
                 self._model.cancel()
             self._cond.notify()
-        self.thread.join()
-        if self._model is not None:
-            self._model.close()
-            self._model = None
+        if wait:
+            self.thread.join()
 
     def _is_current(self, number):
         with self._cond:
@@ -97,6 +99,15 @@ class Preview:
             self._frame = Frame(number, time.monotonic() - started, **kw)
 
     def _work(self):
+        try:
+            self._jobs()
+        finally:
+            with self._cond:
+                model, self._model = self._model, None
+            if model is not None:
+                model.close()
+
+    def _jobs(self):
         while True:
             with self._cond:
                 while not self._quit and self._pending is None:

@@ -56,7 +56,7 @@ chmod 700 "$out/runtime"
 rm -f "$out"/*.txt
 export XDG_CONFIG_HOME=$out/config XDG_DATA_HOME=$out/data XDG_CACHE_HOME=$out/cache
 export XDG_RUNTIME_DIR=$out/runtime
-unset PYTHONHOME NSTYLE_LIBRARY NSTYLE_WEIGHTS NSTYLE_KRITA_SELFTEST VIRTUAL_ENV
+unset PYTHONHOME NSTYLE_LIBRARY NSTYLE_WEIGHTS NSTYLE_LITE_WEIGHTS NSTYLE_KRITA_SELFTEST VIRTUAL_ENV
 # Krita embeds the system Python, which adopts any venv whose bin/ comes first in PATH (the top
 # Makefile puts the torch venv there) and then cannot import PyKrita: drop venvs from PATH.
 PATH=$(tr ':' '\n' <<<"$PATH" | while IFS= read -r d; do
@@ -66,7 +66,7 @@ status=0
 
 # 1. the processing path under kritarunner
 echo "== kritarunner: the processing path"
-QT_QPA_PLATFORM=offscreen NSTYLE_LIBRARY=$lib NSTYLE_WEIGHTS=$weights \
+QT_QPA_PLATFORM=offscreen NSTYLE_LIBRARY=$lib NSTYLE_WEIGHTS=$weights ${lite:+NSTYLE_LITE_WEIGHTS=$lite} \
     PYTHONPATH=$root/plugins/python:$root/plugins/krita:$here \
     timeout 600 kritarunner -s krita_checks -f main "$out/runner-results.txt" "$out/runner-work" \
     >"$out/runner.log" 2>&1

@@ -221,6 +221,8 @@ class SelfTest:
         yield 1500
         took = time.monotonic()
         d.reject()
+        closed = time.monotonic() - took
+        yield from self.wait_for(lambda: not preview.thread.is_alive(), 30)
         took = time.monotonic() - took
         after = self.state(doc)
 
@@ -256,7 +258,9 @@ class SelfTest:
                    "first frames %s" % [round(f[0], 2) for f in finals])
         self.check("preview_stops_when_the_dialog_closes_mid_preview",
                    lambda: None if d.preview is None and not preview.thread.is_alive()
-                   and took < 5 else "worker alive or close took %.2f s" % took)
+                   and preview._model is None and closed < 0.5 and took < 5 else
+                   "dialog closed in %.2f s, worker alive %s, model %s, %.2f s" % (
+                       closed, preview.thread.is_alive(), preview._model, took))
         self.check("preview_never_touches_the_document",
                    lambda: None if after == before else "document changed")
         self.close_doc(doc)
