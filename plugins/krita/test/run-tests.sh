@@ -66,9 +66,9 @@ status=0
 
 # 1. the processing path under kritarunner
 echo "== kritarunner: the processing path"
-QT_QPA_PLATFORM=offscreen NSTYLE_LIBRARY=$lib NSTYLE_WEIGHTS=$weights ${lite:+NSTYLE_LITE_WEIGHTS=$lite} \
+QT_QPA_PLATFORM=offscreen NSTYLE_LIBRARY=$lib NSTYLE_WEIGHTS=$weights \
     PYTHONPATH=$root/plugins/python:$root/plugins/krita:$here \
-    timeout 600 kritarunner -s krita_checks -f main "$out/runner-results.txt" "$out/runner-work" \
+    ${lite:+env NSTYLE_LITE_WEIGHTS=$lite} timeout 600 kritarunner -s krita_checks -f main "$out/runner-results.txt" "$out/runner-work" \
     >"$out/runner.log" 2>&1
 rc=$?
 grep -E '^  ' "$out/runner.log" || true
