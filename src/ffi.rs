@@ -435,11 +435,11 @@ pub extern "C" fn nstyle_set_weights(
 ///
 /// <!-- options:begin -->
 /// - `size`: longest side of the working image and result; a whole number in 16..=16384, in px (default `512`; restarts the run)
-/// - `iterations`: planned total over all scales; a whole number in 1..=1000000 (default `500`; restarts the run)
-/// - `scales`: number of scales; auto starts from about an eighth of size (never under 64 px); a whole number in 1..=8 or 'auto' (default `auto`; restarts the run)
+/// - `iterations`: iterations over all scales, at most: a scale may end early (stop_tolerance); a whole number in 1..=1000000 (default `300`; restarts the run)
+/// - `scales`: number of scales; auto starts from about a quarter of size; a whole number in 1..=8 or 'auto' (default `auto`; restarts the run)
 /// - `keep_detail`: each finer scale starts with the photo's own detail at that scale (a sharper subject); 0 or 1 (default `1`; applies from the next step)
-/// - `strength`: how strongly the style paints over the photo: 0 keeps the photo nearly as it is, 1 paints it over; scales style_weight by 1000^(strength - 0.5); a finite number from 0 to 1 (default `0.5`; applies from the next step)
-/// - `stop_tolerance`: a scale ends early once its loss falls by less than this fraction over 10 iterations (iterations is then a cap); 0 runs every iteration; a finite number from 0 to 1 (default `0.001`; applies from the next step)
+/// - `strength`: how strongly the style paints over the photo: 0 keeps the photo nearly as it is, 1 paints it over; scales style_weight by 1000^(strength - 0.5); a finite number from 0 to 1 (default `0.6`; applies from the next step)
+/// - `stop_tolerance`: a scale ends early once its loss falls by less than this fraction over 10 iterations (iterations is then a cap); 0 runs every iteration; a finite number from 0 to 1 (default `0.005`; applies from the next step)
 /// - `content_weight`: weight of the content loss (detail kept from the photo); a finite number from 0 to 1000000000 (default `5`; applies from the next step)
 /// - `style_weight`: weight of the style loss (texture taken from the style); a finite number from 0 to 1000000000 (default `100`; applies from the next step)
 /// - `tv_weight`: weight of the total-variation smoothing; a finite number from 0 to 1000000000 (default `0.01`; applies from the next step)

@@ -101,9 +101,9 @@ pub static OPTIONS: &[OptionSpec] = &[
             max: 1_000_000,
             words: &[],
         },
-        default: "500",
+        default: "300",
         unit: "",
-        doc: "planned total over all scales",
+        doc: "iterations over all scales, at most: a scale may end early (stop_tolerance)",
         effect: Effect::Restart,
     },
     OptionSpec {
@@ -115,7 +115,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         },
         default: "auto",
         unit: "",
-        doc: "number of scales; auto starts from about an eighth of size (never under 64 px)",
+        doc: "number of scales; auto starts from about a quarter of size",
         effect: Effect::Restart,
     },
     OptionSpec {
@@ -134,7 +134,7 @@ pub static OPTIONS: &[OptionSpec] = &[
             max: 1.0,
             min_exclusive: false,
         },
-        default: "0.5",
+        default: "0.6",
         unit: "",
         doc: "how strongly the style paints over the photo: 0 keeps the photo nearly as it is, \
               1 paints it over; scales style_weight by 1000^(strength - 0.5)",
@@ -147,7 +147,7 @@ pub static OPTIONS: &[OptionSpec] = &[
             max: 1.0,
             min_exclusive: false,
         },
-        default: "0.001",
+        default: "0.005",
         unit: "",
         doc: "a scale ends early once its loss falls by less than this fraction over 10 \
               iterations (iterations is then a cap); 0 runs every iteration",
