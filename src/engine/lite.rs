@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
 
 use crate::engine::precision::{Precision, PrecisionChoice};
+use crate::engine::weights::WeightsFile;
 use crate::error::{Error, Result};
 
 /// File name of the converted weights, versioned so that a changed conversion never meets an old
@@ -528,39 +529,22 @@ fn parse_f32_safetensors(bytes: &[u8]) -> std::result::Result<HashMap<String, Te
     Ok(tensors)
 }
 
+/// The lite weights, found like the VGG-19 ones.
+pub const LITE_WEIGHTS: WeightsFile = WeightsFile {
+    file_name: LITE_WEIGHTS_FILE_NAME,
+    env: LITE_WEIGHTS_ENV,
+    what: "EfficientNet-Lite0 weights",
+};
+
 /// Where the lite weights are looked for when the caller names no file, in order.
 pub fn default_locations() -> Vec<PathBuf> {
-    let mut places = Vec::new();
-    // Installed next to the library (`make install` puts them in PREFIX/share/nstyle).
-    if let Some(dir) = crate::paths::library_dir() {
-        places.push(dir.join("../share/nstyle").join(LITE_WEIGHTS_FILE_NAME));
-        places.push(dir.join(LITE_WEIGHTS_FILE_NAME));
-    }
-    // The per-user cache that `make` fills.
-    if let Some(cache) = crate::engine::weights::user_cache_dir() {
-        places.push(cache.join("nstyle").join(LITE_WEIGHTS_FILE_NAME));
-    }
-    places
+    LITE_WEIGHTS.default_locations()
 }
 
 /// Resolves the lite weights path: an explicit path always wins, then `NSTYLE_LITE_WEIGHTS`, then
 /// the first default location that exists.
 pub fn resolve_path(explicit: Option<&Path>) -> Result<PathBuf> {
-    if let Some(path) = explicit {
-        return Ok(path.to_path_buf());
-    }
-    if let Some(path) = std::env::var_os(LITE_WEIGHTS_ENV).filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(path));
-    }
-    let places = default_locations();
-    places.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
-        let tried: Vec<String> = places.iter().map(|p| p.display().to_string()).collect();
-        Error::Io(format!(
-            "EfficientNet-Lite0 weights not found (tried {}); run `make setup` or set \
-             {LITE_WEIGHTS_ENV}",
-            tried.join(", ")
-        ))
-    })
+    LITE_WEIGHTS.resolve(explicit)
 }
 
 /// RGB in 0..1 ([N, 3, H, W]) to the network's input: (255·rgb − 127) / 128.

@@ -45,45 +45,75 @@ pub struct ConvWeights {
     pub bias: Tensor,
 }
 
-/// Where the weights are looked for when the caller names no file, in order.
-pub fn default_locations() -> Vec<PathBuf> {
-    let mut places = Vec::new();
-    // Installed next to the library (`make install` puts them in PREFIX/share/nstyle).
-    if let Some(dir) = crate::paths::library_dir() {
-        places.push(dir.join("../share/nstyle").join(WEIGHTS_FILE_NAME));
-        places.push(dir.join(WEIGHTS_FILE_NAME));
-    }
-    // The per-user cache that `make` fills.
-    if let Some(cache) = user_cache_dir() {
-        places.push(cache.join("nstyle").join(WEIGHTS_FILE_NAME));
-    }
-    places
+/// A weights file the library finds by itself: its versioned file name, the environment
+/// variable that overrides it, and what to call it in messages.
+pub struct WeightsFile {
+    pub file_name: &'static str,
+    pub env: &'static str,
+    pub what: &'static str,
 }
 
-pub(crate) fn user_cache_dir() -> Option<PathBuf> {
+/// The VGG-19 weights.
+pub const VGG_WEIGHTS: WeightsFile = WeightsFile {
+    file_name: WEIGHTS_FILE_NAME,
+    env: WEIGHTS_ENV,
+    what: "VGG-19 weights",
+};
+
+impl WeightsFile {
+    /// Where the file is looked for when the caller names none, in order.
+    pub fn default_locations(&self) -> Vec<PathBuf> {
+        let mut places = Vec::new();
+        // Installed next to the library (`make install` puts them in PREFIX/share/nstyle).
+        if let Some(dir) = crate::paths::library_dir() {
+            places.push(dir.join("../share/nstyle").join(self.file_name));
+            places.push(dir.join(self.file_name));
+        }
+        // The per-user cache that `make` fills.
+        if let Some(cache) = user_cache_dir() {
+            places.push(cache.join("nstyle").join(self.file_name));
+        }
+        places
+    }
+
+    /// An explicit path always wins, then the environment variable, then the first default
+    /// location that exists.
+    pub fn resolve(&self, explicit: Option<&Path>) -> Result<PathBuf> {
+        if let Some(path) = explicit {
+            return Ok(path.to_path_buf());
+        }
+        if let Some(path) = std::env::var_os(self.env).filter(|p| !p.is_empty()) {
+            return Ok(PathBuf::from(path));
+        }
+        let places = self.default_locations();
+        places.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+            let tried: Vec<String> = places.iter().map(|p| p.display().to_string()).collect();
+            Error::Io(format!(
+                "{} not found (tried {}); run `make setup` or set {}",
+                self.what,
+                tried.join(", "),
+                self.env
+            ))
+        })
+    }
+}
+
+/// Where the VGG-19 weights are looked for when the caller names no file, in order.
+pub fn default_locations() -> Vec<PathBuf> {
+    VGG_WEIGHTS.default_locations()
+}
+
+fn user_cache_dir() -> Option<PathBuf> {
     match std::env::var_os("XDG_CACHE_HOME") {
         Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
         _ => std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")),
     }
 }
 
-/// Resolves the weights path: an explicit path always wins, then `NSTYLE_WEIGHTS`, then the first
-/// default location that exists.
+/// Resolves the VGG-19 weights path: an explicit path always wins, then `NSTYLE_WEIGHTS`, then
+/// the first default location that exists.
 pub fn resolve_path(explicit: Option<&Path>) -> Result<PathBuf> {
-    if let Some(path) = explicit {
-        return Ok(path.to_path_buf());
-    }
-    if let Some(path) = std::env::var_os(WEIGHTS_ENV).filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(path));
-    }
-    let places = default_locations();
-    places.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
-        let tried: Vec<String> = places.iter().map(|p| p.display().to_string()).collect();
-        Error::Io(format!(
-            "VGG-19 weights not found (tried {}); run `make setup` or set {WEIGHTS_ENV}",
-            tried.join(", ")
-        ))
-    })
+    VGG_WEIGHTS.resolve(explicit)
 }
 
 /// Loads and validates the weights file; a missing or unreadable file is an I/O error, anything
