@@ -17,6 +17,7 @@ pub mod run;
 pub mod schedule;
 pub mod settings;
 pub mod source;
+pub mod tiles;
 pub mod transfer;
 pub mod vgg;
 pub mod weights;

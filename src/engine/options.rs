@@ -87,11 +87,26 @@ pub static OPTIONS: &[OptionSpec] = &[
         domain: Domain::Int {
             min: 16,
             max: 16_384,
-            words: &[],
+            words: &["0", "full"],
         },
         default: "512",
         unit: "px",
-        doc: "longest side of the working image and result",
+        doc: "longest side of the working image and result; 0 (or full) is the content's own \
+              size (stages that do not fit the memory budget are optimised in tiles)",
+        effect: Effect::Restart,
+    },
+    OptionSpec {
+        key: "tile",
+        domain: Domain::Int {
+            min: 64,
+            max: 16_384,
+            words: &["auto"],
+        },
+        default: "auto",
+        unit: "px",
+        doc: "long side of the overlapping tiles a large stage is optimised in (with layers down \
+              to relu3_1, style statistics of the whole style image); auto tiles only a stage \
+              that does not fit the memory budget, a number tiles every stage longer than it",
         effect: Effect::Restart,
     },
     OptionSpec {

@@ -9,11 +9,12 @@ use tch::Tensor;
 
 use crate::engine::loss_parts::LossParts;
 use crate::engine::network::Network;
-use crate::engine::objective::{network_input, Style, Targets};
+use crate::engine::objective::{network_input, Style, Targets, TiledTargets};
 use crate::engine::optim::{Evaluation, Optimizer, StepOutcome};
 use crate::engine::schedule::Stage;
 use crate::engine::settings::{LossWeights, Settings, STOP_WINDOW};
 use crate::engine::source::SourceImage;
+use crate::engine::tiles::{Tile, Tiling};
 use crate::error::{Error, Result};
 
 /// Consecutive blow-ups the guard absorbs (halving the step each time) before giving up.
@@ -31,6 +32,65 @@ impl Inputs<'_> {
     fn targets(&self, stage: Stage) -> Result<Targets> {
         Targets::build(self.model, self.settings, self.content, self.styles, stage)
     }
+
+    fn tiled_targets(
+        &self,
+        stage: Stage,
+        tiling: &Tiling,
+        cancel: &AtomicBool,
+    ) -> Result<TiledTargets> {
+        let cancelled = || cancel.swap(false, Ordering::SeqCst);
+        TiledTargets::build(
+            self.model,
+            self.settings,
+            self.content,
+            self.styles,
+            stage,
+            &tiling.layout,
+            &cancelled,
+        )
+    }
+}
+
+/// Where a tiled stage stands: its shared targets, the pass and the tile being visited.
+struct TiledState {
+    /// None until built (and after the settings or styles change them).
+    shared: Option<TiledTargets>,
+    pass: u32,
+    /// This pass's tiles and the index of the one visited now (or next).
+    tiles: Vec<Tile>,
+    next: usize,
+    visit: Option<Visit>,
+    /// Sum of the final losses of this pass's visits, and the previous pass's mean (early stop).
+    pass_loss: f64,
+    last_pass_mean: Option<f64>,
+}
+
+impl TiledState {
+    fn new(shared: Option<TiledTargets>) -> TiledState {
+        TiledState {
+            shared,
+            pass: 0,
+            tiles: Vec::new(),
+            next: 0,
+            visit: None,
+            pass_loss: 0.0,
+            last_pass_mean: None,
+        }
+    }
+}
+
+/// One tile being optimised: its pixels as the visit found them, as they are now, after the last
+/// good iteration, its blending weights and targets, and the iterations it has left.
+struct Visit {
+    tile: Tile,
+    weights: Tensor,
+    start: Tensor,
+    crop: Tensor,
+    last_good: Tensor,
+    targets: Option<Targets>,
+    left: u32,
+    losses: LossParts,
 }
 
 /// Checks that a stage fits the memory budget before it is entered.
@@ -60,8 +120,9 @@ pub struct Run {
     done: u32,
     /// The image being optimised, in Caffe space, at the current stage's size.
     image: Tensor,
-    /// The image after the last good iteration: what the divergence guard rolls back to.
-    last_good: Tensor,
+    /// The image after the last good iteration: what the divergence guard rolls back to (a
+    /// tiled stage keeps one per tile visit instead, not a copy of the whole image).
+    last_good: Option<Tensor>,
     optimizer: Box<dyn Optimizer>,
     /// None until built for the current stage (and after the settings or styles change them).
     targets: Option<Targets>,
@@ -70,17 +131,24 @@ pub struct Run {
     /// Total losses of this stage's iterations so far, under `trend_weights` (for early stopping).
     trend: Vec<f64>,
     trend_weights: Option<LossWeights>,
+    /// The state of a tiled stage (None in a whole-image stage).
+    tiled: Option<TiledState>,
 }
 
 impl Run {
     /// A run at the start of its first stage, from `image` (Caffe space, that stage's size).
     pub fn new(plan: Vec<Stage>, image: Tensor, optimizer: Box<dyn Optimizer>) -> Result<Run> {
+        let tiled = plan[0].tiling.map(|_| TiledState::new(None));
         Ok(Run {
             plan,
             stage: 0,
             done_in_stage: 0,
             done: 0,
-            last_good: duplicate(&image)?,
+            last_good: match tiled {
+                Some(_) => None,
+                None => Some(duplicate(&image)?),
+            },
+            tiled,
             image,
             optimizer,
             targets: None,
@@ -126,6 +194,12 @@ impl Run {
     /// The targets must be rebuilt (layers, style scale or styles changed); the image stays.
     pub fn invalidate_targets(&mut self) {
         self.targets = None;
+        if let Some(tiled) = &mut self.tiled {
+            tiled.shared = None;
+            if let Some(visit) = &mut tiled.visit {
+                visit.targets = None;
+            }
+        }
         self.optimizer.reset();
         self.trend.clear();
     }
@@ -149,20 +223,32 @@ impl Run {
                 return Err(Error::Cancelled);
             }
             if self.done_in_stage >= self.stage().iterations {
-                self.enter_next_stage(inputs, fits)?;
+                self.enter_next_stage(inputs, fits, cancel)?;
             }
-            if self.targets.is_none() {
-                self.targets = Some(inputs.targets(self.stage())?);
-            }
-            match self.iterate(inputs, cancel, evaluations, poison)? {
+            let outcome = match self.stage().tiling {
+                None => {
+                    if self.targets.is_none() {
+                        self.targets = Some(inputs.targets(self.stage())?);
+                    }
+                    self.iterate(inputs, cancel, evaluations, poison)?
+                }
+                Some(tiling) => self.iterate_tile(inputs, &tiling, cancel, evaluations, poison)?,
+            };
+            match outcome {
                 StepOutcome::Moved(losses) | StepOutcome::Stalled(losses) => {
-                    self.last_good = duplicate(&self.image)?;
                     self.losses = losses;
                     self.done += 1;
                     self.done_in_stage += 1;
                     left -= 1;
                     failures = 0;
-                    if self.converged(inputs.settings, losses.total) {
+                    let converged = match self.stage().tiling {
+                        None => {
+                            self.last_good = Some(duplicate(&self.image)?);
+                            self.converged(inputs.settings, losses.total)
+                        }
+                        Some(_) => self.tile_step_done(inputs.settings, losses)?,
+                    };
+                    if converged {
                         // The rest of this stage's iterations would buy little: count them as
                         // done (progress jumps forward, never back) and go on to the next stage.
                         let rest = self.stage().iterations - self.done_in_stage;
@@ -171,7 +257,7 @@ impl Run {
                     }
                 }
                 StepOutcome::NonFinite => {
-                    self.image = duplicate(&self.last_good)?;
+                    self.roll_back()?;
                     self.optimizer.reset();
                     self.recoveries += 1;
                     failures += 1;
@@ -186,6 +272,119 @@ impl Run {
             }
         }
         Ok(())
+    }
+
+    /// Puts back the last good image (of the tile, in a tiled stage).
+    fn roll_back(&mut self) -> Result<()> {
+        match self.tiled.as_mut().and_then(|t| t.visit.as_mut()) {
+            Some(visit) => visit.crop = duplicate(&visit.last_good)?,
+            None => {
+                if let Some(good) = &self.last_good {
+                    self.image = duplicate(good)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After a good tile iteration: blends the tile's change into the image (so that the image
+    /// is always the current result, and a cancel loses nothing), ends the visit when its
+    /// iterations are done and the pass when its tiles are. True when a pass's mean tile loss
+    /// fell by less than `stop_tolerance` from the previous pass's (the stage may end early).
+    fn tile_step_done(&mut self, settings: &Settings, losses: LossParts) -> Result<bool> {
+        let tiled = self.tiled.as_mut().expect("a tiled stage has its state");
+        let visit = tiled.visit.as_mut().expect("a tile step has a visit");
+        {
+            let _no_grad = tch::no_grad_guard();
+            visit.last_good = duplicate(&visit.crop)?;
+            let blended = visit
+                .crop
+                .f_sub(&visit.start)?
+                .f_mul(&visit.weights)?
+                .f_add(&visit.start)?;
+            visit.tile.window.of(&self.image)?.f_copy_(&blended)?;
+        }
+        visit.losses = losses;
+        visit.left -= 1;
+        if visit.left > 0 {
+            return Ok(false);
+        }
+        tiled.pass_loss += visit.losses.total;
+        tiled.visit = None;
+        tiled.next += 1;
+        if tiled.next < tiled.tiles.len() {
+            return Ok(false);
+        }
+        let mean = tiled.pass_loss / tiled.tiles.len().max(1) as f64;
+        let converged = settings.stop_tolerance > 0.0
+            && tiled
+                .last_pass_mean
+                .is_some_and(|before| before - mean <= settings.stop_tolerance * before.abs());
+        tiled.pass += 1;
+        tiled.tiles.clear();
+        tiled.next = 0;
+        tiled.pass_loss = 0.0;
+        tiled.last_pass_mean = Some(mean);
+        Ok(converged)
+    }
+
+    /// One iteration on the tile being visited (starting the visit, and building the stage's
+    /// shared targets, when needed).
+    fn iterate_tile(
+        &mut self,
+        inputs: &Inputs,
+        tiling: &Tiling,
+        cancel: &AtomicBool,
+        evaluations: &mut u64,
+        poison: &Poison,
+    ) -> Result<StepOutcome> {
+        let stage = self.stage();
+        let tiled = self.tiled.as_mut().expect("a tiled stage has its state");
+        if tiled.shared.is_none() {
+            tiled.shared = Some(inputs.tiled_targets(stage, tiling, cancel)?);
+        }
+        let shared = tiled.shared.as_ref().expect("built above");
+        if tiled.visit.is_none() {
+            if tiled.tiles.is_empty() {
+                tiled.tiles = tiling.layout.pass(stage.width, stage.height, tiled.pass);
+            }
+            let tile = *tiled
+                .tiles
+                .get(tiled.next)
+                .ok_or_else(|| Error::Internal("a tiled stage ran past its last tile".into()))?;
+            let _no_grad = tch::no_grad_guard();
+            let crop = duplicate(&tile.window.of(&self.image)?)?;
+            tiled.visit = Some(Visit {
+                tile,
+                weights: tiling.layout.weights(&tile, self.image.device())?,
+                start: duplicate(&crop)?,
+                last_good: duplicate(&crop)?,
+                crop,
+                targets: None,
+                left: tiling.per_visit,
+                losses: LossParts::default(),
+            });
+            // L-BFGS's curvature pairs belong to the last tile's pixels.
+            self.optimizer.reset();
+        }
+        let visit = tiled.visit.as_mut().expect("started above");
+        if visit.targets.is_none() {
+            visit.targets = Some(shared.for_tile(inputs.model, visit.tile)?);
+        }
+        let targets = visit.targets.as_ref().expect("built above");
+        let weights = inputs.settings.effective_weights();
+        let mut objective = |point: &Tensor| -> Result<Evaluation> {
+            if cancel.swap(false, Ordering::SeqCst) {
+                return Err(Error::Cancelled);
+            }
+            *evaluations += 1;
+            let mut evaluation = targets.evaluate(inputs.model, weights, point)?;
+            if poison.applies_to(*evaluations) {
+                evaluation.parts.total = f64::NAN;
+            }
+            Ok(evaluation)
+        };
+        self.optimizer.iterate(&mut visit.crop, &mut objective)
     }
 
     /// Records the loss of an iteration; true when the stage's loss fell by less than
@@ -207,7 +406,12 @@ impl Run {
     }
 
     /// Moves to the next stage: everything it needs is made first, then it is committed at once.
-    fn enter_next_stage(&mut self, inputs: &Inputs, fits: &MemoryCheck) -> Result<()> {
+    fn enter_next_stage(
+        &mut self,
+        inputs: &Inputs,
+        fits: &MemoryCheck,
+        cancel: &AtomicBool,
+    ) -> Result<()> {
         let next = self.plan[self.stage + 1];
         fits(&next)?;
         let image = {
@@ -229,13 +433,19 @@ impl Run {
                 image
             }
         };
-        let last_good = duplicate(&image)?;
-        let targets = inputs.targets(next)?;
+        let (last_good, targets, tiled) = match &next.tiling {
+            None => (Some(duplicate(&image)?), Some(inputs.targets(next)?), None),
+            Some(tiling) => {
+                let shared = inputs.tiled_targets(next, tiling, cancel)?;
+                (None, None, Some(TiledState::new(Some(shared))))
+            }
+        };
         self.stage += 1;
         self.done_in_stage = 0;
         self.image = image;
         self.last_good = last_good;
-        self.targets = Some(targets);
+        self.targets = targets;
+        self.tiled = tiled;
         self.optimizer.reset();
         self.trend.clear();
         Ok(())

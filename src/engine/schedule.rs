@@ -2,6 +2,7 @@
 //! the next scale, and spend most iterations where they are cheap (a 4× smaller side is 16× fewer
 //! pixels per evaluation).
 
+use crate::engine::tiles::Tiling;
 use crate::error::{Error, Result};
 
 /// How many scales to use.
@@ -42,7 +43,10 @@ impl ScaleCount {
 pub struct Stage {
     pub width: u32,
     pub height: u32,
+    /// Iterations of the whole image, or for a tiled stage, tile iterations over all its passes.
     pub iterations: u32,
+    /// How the stage is cut into tiles, when it is (see [`crate::engine::tiles`]).
+    pub tiling: Option<Tiling>,
 }
 
 /// Size of an image with the given aspect whose longest side is `long_side`.
@@ -90,6 +94,7 @@ pub fn plan(width: u32, height: u32, size: u32, scales: ScaleCount, iterations: 
                 width: w,
                 height: h,
                 iterations: split[i as usize],
+                tiling: None,
             }
         })
         .collect()

@@ -186,8 +186,10 @@ pub fn parse_layers(text: &str) -> Result<LayerChoice> {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
-    /// Longest side of the result, in pixels.
+    /// Longest side of the result, in pixels; 0 is the content's own.
     pub size: u32,
+    /// Long side of the tiles of a tiled stage; `None` tiles only stages over the memory budget.
+    pub tile: Option<u32>,
     /// Iterations over all scales.
     pub iterations: u32,
     pub scales: ScaleCount,
@@ -223,6 +225,7 @@ impl Default for Settings {
     fn default() -> Self {
         let mut settings = Settings {
             size: 0,
+            tile: None,
             iterations: 0,
             scales: ScaleCount::Auto,
             keep_detail: false,
@@ -268,6 +271,15 @@ impl Settings {
         self.content_layers()?;
         self.style_layers()?;
         Ok(())
+    }
+
+    /// The long side of the result for a content of `width`×`height`: `size`, or the content's
+    /// own long side when `size` is 0.
+    pub fn long_side(&self, width: u32, height: u32) -> u32 {
+        match self.size {
+            0 => width.max(height),
+            size => size,
+        }
     }
 
     /// The loss weights the optimisation uses: the expert weights with the style weight scaled by
@@ -349,6 +361,9 @@ impl Settings {
         use Value::*;
         match (key, value) {
             ("size", Int(v)) => self.size = v as u32,
+            ("size", Word(_)) => self.size = 0,
+            ("tile", Word(_)) => self.tile = None,
+            ("tile", Int(v)) => self.tile = Some(v as u32),
             ("iterations", Int(v)) => self.iterations = v as u32,
             ("scales", Word(_)) => self.scales = ScaleCount::Auto,
             ("scales", Int(v)) => self.scales = ScaleCount::Fixed(v as u32),
@@ -382,6 +397,9 @@ impl Settings {
     fn option_text(&self, key: &str) -> String {
         match key {
             "size" => self.size.to_string(),
+            "tile" => self
+                .tile
+                .map_or_else(|| "auto".into(), |tile| tile.to_string()),
             "iterations" => self.iterations.to_string(),
             "scales" => match self.scales {
                 ScaleCount::Auto => "auto".into(),
@@ -480,9 +498,19 @@ mod option_tests {
             (s.size, s.preserve_colors, s.max_memory_mb),
             (256, true, Some(900))
         );
+        s.set_option("size", "full").unwrap();
+        assert_eq!((s.size, s.get_option("size").unwrap().as_str()), (0, "0"));
+        s.set_option("tile", "256").unwrap();
+        assert_eq!(
+            (s.tile, s.get_option("tile").unwrap().as_str()),
+            (Some(256), "256")
+        );
+        s.set_option("tile", "auto").unwrap();
+        assert_eq!(s.tile, None);
         for (key, value) in [
-            ("size", "0"),
+            ("size", "8"),
             ("size", "big"),
+            ("tile", "32"),
             ("style_scale", "nan"),
             ("init", "noise"),
             ("nope", "1"),

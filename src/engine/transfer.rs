@@ -19,6 +19,7 @@ use crate::engine::run::{Inputs, Poison, Run};
 use crate::engine::schedule::{plan, Stage, MIN_SIDE};
 use crate::engine::settings::{check_weight, Init, OptimizerKind, Settings};
 use crate::engine::source::SourceImage;
+use crate::engine::tiles::{self, Layout, Tiling, TILE_DEEPEST};
 use crate::engine::vgg::{caffe_to_rgb, rgb_to_caffe, Vgg19};
 use crate::error::{Error, Result};
 
@@ -27,6 +28,13 @@ const LBFGS_FIRST_STEP: f64 = 1.0;
 /// Image-sized fp32 tensors alive besides the L-BFGS pairs: image, last good, gradient, trial,
 /// direction and a few temporaries.
 const IMAGE_TENSORS: usize = 8;
+/// Whole-image fp32 tensors of a tiled stage: the image, the content at the stage's size, and
+/// on entering it the upsampled image with the detail band's two copies (or the style image at
+/// the stage's scale while its Grams are summed).
+const TILED_IMAGE_TENSORS: u64 = 5;
+/// The largest tile `tile=auto` picks: larger tiles overlap relatively less but hold memory for
+/// nothing once the margins are small against them.
+const AUTO_TILE_MAX: u32 = 1024;
 
 /// Where a session stands, for progress bars.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -158,10 +166,34 @@ impl Transfer {
         Ok(plan(
             content.width(),
             content.height(),
-            self.settings.size,
+            self.settings.long_side(content.width(), content.height()),
             self.settings.scales,
             self.settings.iterations,
         ))
+    }
+
+    /// `stages` with the tiles they will be optimised in (loads the backbone if needed).
+    fn tiled_plan(&mut self, stages: Vec<Stage>) -> Result<Vec<Stage>> {
+        let settings = &self.settings;
+        self.networks
+            .prepare(settings.backbone, settings.precision)?;
+        let network = self.network()?;
+        stages
+            .into_iter()
+            .map(|stage| assign_tiles(network, settings, stage))
+            .collect()
+    }
+
+    /// The stages of the plan, tiled where they will be, each with the memory it is estimated to
+    /// need (what the memory budget is checked against).
+    pub fn stage_memory(&mut self) -> Result<Vec<(Stage, u64)>> {
+        let stages = self.plan()?;
+        let stages = self.tiled_plan(stages)?;
+        let network = self.network()?;
+        stages
+            .into_iter()
+            .map(|stage| Ok((stage, stage_bytes(network, &self.settings, &stage)?.0)))
+            .collect()
     }
 
     fn invalidate_targets(&mut self) {
@@ -240,17 +272,19 @@ impl Transfer {
             return Ok(());
         }
         let stages = self.plan()?;
-        let settings = &self.settings;
         let last = *stages.last().expect("a plan has a stage");
         if last.width.min(last.height) < MIN_SIDE {
             return Err(Error::arg(format!(
                 "at size {} the image would be {}×{}: VGG-19 needs at least {MIN_SIDE} px on the short side; \
                  use a larger size",
-                settings.size, last.width, last.height
+                last.width.max(last.height),
+                last.width,
+                last.height
             )));
         }
-        self.networks
-            .prepare(settings.backbone, settings.precision)?;
+        let stages = self.tiled_plan(stages)?;
+        let settings = &self.settings;
+        let last = *stages.last().expect("a plan has a stage");
         check_memory(self.network()?, settings, &last)?;
         let first = stages[0];
         let device = self.device();
@@ -305,24 +339,96 @@ impl Transfer {
 
 /// Refuses a stage whose evaluation would not fit the memory budget (checked when the run is
 /// planned, for its largest stage, and again on entering each stage: the budget may change).
+/// A tiled stage needs one tile's evaluation and a few copies of the whole image.
 fn check_memory(network: Network, settings: &Settings, stage: &Stage) -> Result<()> {
+    let (needed, fixed) = stage_bytes(network, settings, stage)?;
+    let budget = memory::budget_bytes(settings.max_memory_mb, network.device());
+    memory::check(needed, budget, stage.width.max(stage.height), fixed)
+}
+
+/// What `stage` needs, and the part of it that does not grow with the image (the weights, and
+/// in a tiled stage the tile's evaluation).
+fn stage_bytes(network: Network, settings: &Settings, stage: &Stage) -> Result<(u64, u64)> {
     let history = match settings.optimizer {
         OptimizerKind::Lbfgs => 2 * settings.lbfgs_history,
         OptimizerKind::Adam => 2,
     };
     let weights = network.compute_weight_bytes();
-    let activations =
-        network.activation_elements(stage.width, stage.height, settings.deepest_layer()?);
-    let needed = memory::estimate_bytes(
-        stage.width,
-        stage.height,
-        activations,
-        network.precision(),
-        IMAGE_TENSORS + history,
-        weights,
-    );
-    let budget = memory::budget_bytes(settings.max_memory_mb, network.device());
-    memory::check(needed, budget, stage.width.max(stage.height), weights)
+    Ok(match &stage.tiling {
+        None => {
+            let activations =
+                network.activation_elements(stage.width, stage.height, settings.deepest_layer()?);
+            let needed = memory::estimate_bytes(
+                stage.width,
+                stage.height,
+                activations,
+                network.precision(),
+                IMAGE_TENSORS + history,
+                weights,
+            );
+            (needed, weights)
+        }
+        Some(tiling) => {
+            // The largest window (slivers merged into a neighbour add a few pixels).
+            let side = tiling.layout.tile + tiling.layout.align;
+            let activations = network.activation_elements(side, side, TILE_DEEPEST.index());
+            let tile = memory::estimate_bytes(
+                side,
+                side,
+                activations,
+                network.precision(),
+                IMAGE_TENSORS + history,
+                0,
+            );
+            let image = stage.width as u64 * stage.height as u64 * 3 * 4 * TILED_IMAGE_TENSORS;
+            (tile + image + weights, tile + weights)
+        }
+    })
+}
+
+/// Cuts `stage` into tiles when the settings ask for tiles smaller than it, or (tile=auto) when
+/// it does not fit the memory budget whole: then the largest tile up to [`AUTO_TILE_MAX`] that
+/// fits, or if none does, the stage stays whole and the memory check refuses it.
+fn assign_tiles(network: Network, settings: &Settings, stage: Stage) -> Result<Stage> {
+    let long_side = stage.width.max(stage.height);
+    let tile = match settings.tile {
+        Some(tile) if long_side > tile => tile,
+        Some(_) => return Ok(stage),
+        None => {
+            if check_memory(network, settings, &stage).is_ok() {
+                return Ok(stage);
+            }
+            // Only the layout matters to the estimate: try sizes before counting any tiles.
+            let fitting = (1..=AUTO_TILE_MAX / 64)
+                .rev()
+                .map(|n| n * 64)
+                .find(|&tile| {
+                    Layout::new(tile, TILE_DEEPEST).is_ok_and(|layout| {
+                        let tiling = Tiling {
+                            layout,
+                            passes: 1,
+                            per_visit: 1,
+                        };
+                        let trial = Stage {
+                            tiling: Some(tiling),
+                            ..stage
+                        };
+                        check_memory(network, settings, &trial).is_ok()
+                    })
+                });
+            match fitting {
+                Some(tile) => tile,
+                None => return Ok(stage),
+            }
+        }
+    };
+    if !matches!(network, Network::Vgg(_)) {
+        return Err(Error::arg(format!(
+            "a {}×{} stage needs tiles, and tiled stages need the vgg19 backbone",
+            stage.width, stage.height
+        )));
+    }
+    tiles::tile_stage(stage, Layout::new(tile, TILE_DEEPEST)?)
 }
 
 /// Host memory a result at `width`×`height` takes while it is made: float RGB and alpha at that

@@ -394,7 +394,7 @@ static void test_pixel_arguments(NstyleModel *m) {
 static void test_options(NstyleModel *m) {
     group_begin("bad options: ARGUMENT and nothing changes");
     const char *bad[][2] = {
-        {"no_such_option", "1"},  {"size", "0"},         {"size", "abc"},
+        {"no_such_option", "1"},  {"tile", "63"},        {"size", "abc"},
         {"size", "15"},           {"size", "16385"},     {"size", "-48"},
         {"preserve_colors", "2"}, {"scales", "0"},       {"scales", "9"},
         {"init", "noise"},        {"precision", "fp64"}, {"iterations", "0"},
@@ -422,7 +422,8 @@ static void test_options(NstyleModel *m) {
         {"content_layers", "relu4_2"},
         {"style_layers", "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"},
         {"max_memory_mb", "auto"}, {"lbfgs_history", "100"}, {"learning_rate", "2"},
-        {"precision", "fp32"},
+        {"precision", "fp32"},  {"size", "0"},  {"size", "full"},  {"size", "512"},
+        {"tile", "64"},         {"tile", "auto"},
     };
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         NstyleStatus s = nstyle_set_option(m, good[i][0], good[i][1]);
