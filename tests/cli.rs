@@ -230,7 +230,13 @@ fn bad_settings_devices_and_weights_are_refused() {
             "/nonexistent/weights.safetensors",
         ),
         (vec!["--weights", s(&garbage)], "bad weights file"),
-        (vec!["--size", "16000"], "memory budget"),
+        // Too large even in tiles: the whole-image copies alone exceed the budget.
+        (
+            vec!["--size", "16000", "--set", "max_memory_mb=300"],
+            "memory budget",
+        ),
+        (vec!["--size", "8"], "option size"),
+        (vec!["--tile", "8"], "option tile"),
         (vec!["--scales", "zero"], "scales"),
         (vec!["--optimizer", "sgd"], "optimizer"),
     ];

@@ -31,9 +31,14 @@ pub struct RunArgs {
     /// Where to write the result (.png, .jpg or .tif).
     #[arg(long)]
     output: PathBuf,
-    /// Longest side of the result in pixels.
-    #[arg(long, default_value_t = 512)]
-    size: u32,
+    /// Longest side of the result in pixels; 0 or full is the content's own size (stages too
+    /// large for the memory budget are optimised in tiles).
+    #[arg(long, default_value = "512")]
+    size: String,
+    /// Long side of the tiles of a tiled stage in pixels, or auto (tiles only for stages that do
+    /// not fit the memory budget).
+    #[arg(long, default_value = "auto")]
+    tile: String,
     /// Iterations over all scales.
     #[arg(long, default_value_t = Settings::default().iterations)]
     iterations: u32,
@@ -95,7 +100,6 @@ fn parse_style(spec: &str) -> Result<(PathBuf, f64)> {
 
 fn settings(args: &RunArgs) -> Result<Settings> {
     let mut settings = Settings {
-        size: args.size,
         iterations: args.iterations,
         scales: ScaleCount::parse(&args.scales)?,
         optimizer: OptimizerKind::parse(&args.optimizer)?,
@@ -112,6 +116,8 @@ fn settings(args: &RunArgs) -> Result<Settings> {
         backbone: Backbone::parse(&args.backbone)?,
         ..Settings::default()
     };
+    settings.set_option("size", &args.size)?;
+    settings.set_option("tile", &args.tile)?;
     settings.weights.content = args.content_weight;
     settings.weights.style = args.style_weight;
     settings.weights.tv = args.tv_weight;
@@ -201,7 +207,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     imageio::save(&result, &args.output)?;
     let progress = transfer.progress()?;
     eprintln!(
-        "nstyle: {} iterations ({} evaluations) in {:.2} s (model load {:.2} s, {} {}), loss {:.4e}, evaluations per scale {}",
+        "nstyle: {} iterations ({} evaluations) in {:.2} s (model load {:.2} s, {} {}), loss {:.4e}, evaluations per scale {}, peak memory {}",
         progress.iteration,
         progress.evaluations,
         engine_seconds,
@@ -213,7 +219,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             .iter()
             .map(|(scale, n)| format!("{scale}:{n}"))
             .collect::<Vec<_>>()
-            .join(" ")
+            .join(" "),
+        crate::bench::peak_rss_mib().map_or_else(|| "unknown".into(), |mib| format!("{mib} MiB"))
     );
     println!("{}", args.output.display());
     Ok(ExitCode::SUCCESS)
@@ -226,13 +233,15 @@ fn device_name(device: tch::Device) -> String {
     }
 }
 
-/// The result's size: the content's aspect with `--size` as the longest side.
+/// The result's size: the content's aspect with `--size` as the longest side (the content's own
+/// size for `--size 0`).
 fn output_size(transfer: &mut Transfer) -> Result<(u32, u32)> {
     let content = transfer.content().expect("set above");
+    let (width, height) = (content.width(), content.height());
     Ok(nstyle::engine::schedule::fit_long_side(
-        content.width(),
-        content.height(),
-        transfer.settings().size,
+        width,
+        height,
+        transfer.settings().long_side(width, height),
     ))
 }
 
