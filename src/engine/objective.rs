@@ -8,7 +8,7 @@ use crate::engine::loss_parts::LossParts;
 use crate::engine::network::Network;
 use crate::engine::optim::{gradient_facts, Evaluation};
 use crate::engine::schedule::{fit_long_side, Stage, MIN_SIDE};
-use crate::engine::settings::{LossWeights, Settings};
+use crate::engine::settings::{LossWeights, Settings, WeightedLayer};
 use crate::engine::source::SourceImage;
 use crate::engine::tiles::{GramSum, Layout, Tile, TILE_DEEPEST};
 use crate::engine::vgg::{rgb_to_caffe, Layer};
@@ -200,8 +200,8 @@ pub fn network_input(
 /// stage's size, from which each tile's content targets are cut when the tile is visited.
 pub struct TiledTargets {
     layers: Vec<usize>,
-    content_layers: Vec<(usize, f64)>,
-    style_layers: Vec<(usize, f64)>,
+    content_layers: Vec<WeightedLayer>,
+    style_layers: Vec<WeightedLayer>,
     grams: Vec<Tensor>,
     content: Tensor,
 }
@@ -218,9 +218,9 @@ const TILED_CONTENT_SHARE: f64 = 0.2;
 /// are left out (the lower scales matched them); content layers deeper than it move up to it with
 /// [`TILED_CONTENT_SHARE`] of their weight, so that the photo's structure still holds the tiles
 /// together without holding back the brush texture.
-pub fn tiled_layers(settings: &Settings) -> Result<(Vec<(usize, f64)>, Vec<(usize, f64)>)> {
+pub fn tiled_layers(settings: &Settings) -> Result<(Vec<WeightedLayer>, Vec<WeightedLayer>)> {
     let deepest = TILE_DEEPEST.index();
-    let mut content: Vec<(usize, f64)> = Vec::new();
+    let mut content: Vec<WeightedLayer> = Vec::new();
     for (layer, weight) in settings.content_layers()? {
         let (layer, weight) = if layer > deepest {
             (deepest, weight * TILED_CONTENT_SHARE)
@@ -232,7 +232,7 @@ pub fn tiled_layers(settings: &Settings) -> Result<(Vec<(usize, f64)>, Vec<(usiz
             None => content.push((layer, weight)),
         }
     }
-    let style: Vec<(usize, f64)> = settings
+    let style: Vec<WeightedLayer> = settings
         .style_layers()?
         .into_iter()
         .filter(|(layer, _)| *layer <= deepest)
