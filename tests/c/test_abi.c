@@ -422,7 +422,7 @@ static void test_options(NstyleModel *m) {
         {"content_layers", "relu4_2"},
         {"style_layers", "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"},
         {"max_memory_mb", "auto"}, {"lbfgs_history", "100"}, {"learning_rate", "2"},
-        {"precision", "fp32"},  {"size", "0"},  {"size", "full"},  {"size", "512"},
+        {"precision", "fp32"},  {"size", "0"},  {"size", "full"},  {"size", "48"},
         {"tile", "64"},         {"tile", "auto"},
     };
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
@@ -512,7 +512,7 @@ static void test_initial_image_and_failed_calls(NstyleModel *m) {
     CHECK_OK(set_u(m, "iterations", 2));
     CHECK_STATUS(nstyle_set_option(m, "iterations", "0"), NSTYLE_ERR_ARGUMENT);
     CHECK_STATUS(nstyle_set_option(m, "size", "abc"), NSTYLE_ERR_ARGUMENT);
-    CHECK_STATUS(nstyle_set_option(m, "size", "0"), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_option(m, "size", "15"), NSTYLE_ERR_ARGUMENT);
     CHECK_STATUS(nstyle_set_option(m, "precision", "fp64"), NSTYLE_ERR_ARGUMENT);
     NstyleWeights nan_w = {NAN, 100, 0.01f};
     CHECK_STATUS(nstyle_set_weights(m, &nan_w), NSTYLE_ERR_ARGUMENT);
