@@ -71,7 +71,7 @@ int main(int argc, char **argv) {
 
         // A bad option throws, with the status and the library's message; nothing changes.
         try {
-            model.set_option("size", 0);
+            model.set_option("size", 8);  // under the 16 px minimum
         } catch (const nstyle::Error &e) {
             std::printf("expected error: %s (%s)\n", nstyle::status_name(e.status()), e.what());
         }

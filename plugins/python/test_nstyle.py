@@ -219,7 +219,7 @@ def test_errors_carry_status_and_engine_message():
         assert "no_such_option" in e.value.message
         assert e.value.message == nstyle.last_error()
         with pytest.raises(nstyle.Error) as e:
-            m.set_option("size", 0)
+            m.set_option("size", 8)  # under the 16 px minimum (0 means full size)
         assert e.value.status == nstyle.Status.ERR_ARGUMENT and e.value.message
         with pytest.raises(nstyle.Error) as e:
             m.set_weights(5, -1, 0.01)
