@@ -63,8 +63,10 @@ def engine_options():
 
 
 def _py_type(opt):
-    if opt.kind == "int" and opt.words:
-        return str  # a number or a word such as "auto"
+    if opt.kind == "int" and opt.default in opt.words:
+        return str  # a word by default, such as "auto"; a number otherwise
+    # (An int whose default is a number, like size with its extra words 0/full, stays an int:
+    # the dialog shows it in a spin box.)
     return _PY_TYPES[opt.kind]
 
 
