@@ -184,7 +184,11 @@ tsan() {
     # setarch -R (no ASLR): TSan's fixed shadow layout fails with "unexpected memory mapping" on
     # kernels with high vm.mmap_rnd_bits (>= 30); harmless elsewhere.
     export TSAN_OPTIONS="suppressions=$root/tests/c/tsan.supp:print_suppressions=1:exitcode=66:halt_on_error=0:second_deadlock_stack=1:external_symbolizer_path=$LLVM_BIN/llvm-symbolizer${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
-    log "tsan: $exe (TSAN_OPTIONS=$TSAN_OPTIONS)"
+    # One OpenMP thread: libgomp is not instrumented, so TSan cannot see the barriers of
+    # libtorch's parallel regions and reports every large op (e.g. the bf16 probe's 0.5 M-element
+    # tensors) as a race on the calling thread's stack. The threads under test are the test's own.
+    export OMP_NUM_THREADS=1
+    log "tsan: $exe (TSAN_OPTIONS=$TSAN_OPTIONS, OMP_NUM_THREADS=1)"
     local runner=()
     if command -v setarch >/dev/null; then runner=(setarch "$(uname -m)" -R); fi
     if "${runner[@]}" "$exe" 3 3; then
