@@ -83,57 +83,24 @@ mod tests {
     use super::*;
     use crate::engine::vgg::Layer;
 
+    /// A VGG-19 pass up to `deepest` with 10 image-sized tensors and no weights.
+    fn vgg_estimate(width: u32, height: u32, deepest: Layer, precision: Precision) -> u64 {
+        let activations = deepest.activation_elements(width, height);
+        estimate_bytes(width, height, activations, precision, 10, 0)
+    }
+
     #[test]
     fn estimate_grows_with_pixels_and_depth() {
-        let small = estimate_bytes(
-            128,
-            96,
-            Layer::RELU5_1.activation_elements(128, 96),
-            Precision::Fp32,
-            10,
-            0,
-        );
-        let large = estimate_bytes(
-            256,
-            192,
-            Layer::RELU5_1.activation_elements(256, 192),
-            Precision::Fp32,
-            10,
-            0,
-        );
+        let small = vgg_estimate(128, 96, Layer::RELU5_1, Precision::Fp32);
+        let large = vgg_estimate(256, 192, Layer::RELU5_1, Precision::Fp32);
         assert!(large > 3 * small && large < 5 * small);
-        assert!(
-            estimate_bytes(
-                128,
-                96,
-                Layer::RELU1_1.activation_elements(128, 96),
-                Precision::Fp32,
-                10,
-                0
-            ) < small
-        );
-        assert!(
-            estimate_bytes(
-                128,
-                96,
-                Layer::RELU5_1.activation_elements(128, 96),
-                Precision::Bf16,
-                10,
-                0
-            ) < small
-        );
+        assert!(vgg_estimate(128, 96, Layer::RELU1_1, Precision::Fp32) < small);
+        assert!(vgg_estimate(128, 96, Layer::RELU5_1, Precision::Bf16) < small);
     }
 
     #[test]
     fn over_budget_names_limit_and_a_size_that_fits() {
-        let needed = estimate_bytes(
-            2048,
-            2048,
-            Layer::RELU5_1.activation_elements(2048, 2048),
-            Precision::Fp32,
-            10,
-            0,
-        );
+        let needed = vgg_estimate(2048, 2048, Layer::RELU5_1, Precision::Fp32);
         let err = check(needed, Some(512 * MIB), 2048, 0)
             .unwrap_err()
             .to_string();
@@ -147,14 +114,7 @@ mod tests {
             .unwrap()
             .parse()
             .unwrap();
-        let fits = estimate_bytes(
-            fitting,
-            fitting,
-            Layer::RELU5_1.activation_elements(fitting, fitting),
-            Precision::Fp32,
-            10,
-            0,
-        );
+        let fits = vgg_estimate(fitting, fitting, Layer::RELU5_1, Precision::Fp32);
         assert!(fits <= 512 * MIB, "{fitting} does not fit");
         assert!(check(fits, Some(512 * MIB), fitting, 0).is_ok());
     }
