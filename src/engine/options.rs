@@ -112,13 +112,15 @@ pub static OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         key: "iterations",
         domain: Domain::Int {
-            min: 1,
+            min: 0,
             max: 1_000_000,
-            words: &[],
+            words: &["auto"],
         },
-        default: "300",
+        default: "0",
         unit: "",
-        doc: "iterations over all scales, at most: a scale may end early (stop_tolerance)",
+        doc: "iterations over all scales, at most: a scale may end early (stop_tolerance); 0 (or \
+              auto) is 300 for results up to 256 px and fewer for larger ones, down to 150 from \
+              512 px (their finer scales start from a settled picture)",
         effect: Effect::Restart,
     },
     OptionSpec {

@@ -24,6 +24,22 @@ pub const MIN_SIDE: u32 = 16;
 /// cost, against 0.399 / 0.228 at 99: the coarse iterations are nearly free and buy as much.
 const ITERATION_RATIO: f64 = 2.0;
 
+/// Iterations of an automatic cap for results up to [`AUTO_FULL_SIDE`].
+pub const AUTO_ITERATIONS: u32 = 300;
+/// Results up to this long side get all of [`AUTO_ITERATIONS`]; larger ones fewer, in proportion
+/// to the side, down to half from twice this side.
+pub const AUTO_FULL_SIDE: u32 = 256;
+
+/// The automatic iteration cap for a result whose longest side is `long_side`. A larger result's
+/// plan starts at a larger scale, whose picture is already settled when the costly full-size stage
+/// begins. Measured on tubingen × starry_night at 512 px: 150 iterations (87/44/22 per scale) gave
+/// SSIM 0.422 / style distance 0.176 in 21 s against 0.402 / 0.163 in 45 s for 300, and looked
+/// alike; at 256 px halving cost the_scream its style (0.201 -> 0.304), so small results keep 300.
+pub fn auto_iterations(long_side: u32) -> u32 {
+    let share = (AUTO_FULL_SIDE as f64 / long_side.max(1) as f64).clamp(0.5, 1.0);
+    (AUTO_ITERATIONS as f64 * share).round() as u32
+}
+
 impl ScaleCount {
     pub fn parse(text: &str) -> Result<Self> {
         match text.trim() {
@@ -142,6 +158,16 @@ mod tests {
         assert_eq!(sides, vec![(128, 96), (256, 192), (512, 384)]);
         assert_eq!(stages.iter().map(|s| s.iterations).sum::<u32>(), 300);
         assert!(stages.windows(2).all(|w| w[0].iterations > w[1].iterations));
+    }
+
+    #[test]
+    fn auto_iterations_shrink_with_size_down_to_half() {
+        assert_eq!(auto_iterations(64), AUTO_ITERATIONS);
+        assert_eq!(auto_iterations(256), AUTO_ITERATIONS);
+        assert_eq!(auto_iterations(384), 200);
+        assert_eq!(auto_iterations(512), AUTO_ITERATIONS / 2);
+        assert_eq!(auto_iterations(4000), AUTO_ITERATIONS / 2);
+        assert_eq!(auto_iterations(0), AUTO_ITERATIONS);
     }
 
     #[test]

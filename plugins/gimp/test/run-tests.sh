@@ -230,7 +230,7 @@ test_gimp2() {
     grep -A12 '(proc-def \"plug-in-nstyle\"' '$d/profile/pluginrc' | grep -q '\"RGB\*, GRAY\*\"'"
   check "2.10 iterations out of the engine's range: refused with the engine's message, no layer" bash -c "
     test '$(fact "$log" range-result) $(fact "$log" range-layers-after)' = 'failed 1' &&
-    grep -qF \"Invalid iterations 0: \" '$log' && grep -qF \"$(opt get iterations accepts)\" '$log'"
+    grep -qF \"Invalid iterations 2000000: \" '$log' && grep -qF \"$(opt get iterations accepts)\" '$log'"
   common_checks 2.10 "$d" "$log"
 
   # Interactive: the dialog under Xvfb, OK, then Escape mid-run (xdotool).
