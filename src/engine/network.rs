@@ -178,6 +178,18 @@ impl Network<'_> {
         }
     }
 
+    /// As [`Network::features`] for the losses of an evaluation: VGG's maps stay in its
+    /// precision ([`crate::engine::loss`] widens them where it must).
+    pub fn loss_features(&self, image: &Tensor, layers: &[usize]) -> Result<Vec<Tensor>> {
+        match self {
+            Network::Vgg(vgg) => {
+                let layers: Vec<Layer> = layers.iter().map(|&i| Layer::from_index(i)).collect();
+                vgg.features_native(image, &layers)
+            }
+            Network::Lite(_) => self.features(image, layers),
+        }
+    }
+
     /// Elements of the activations one evaluation keeps for its backward pass, up to layer
     /// `deepest`, at `width`×`height`: (conv outputs, pooled maps).
     pub fn activation_elements(&self, width: u32, height: u32, deepest: usize) -> (u64, u64) {

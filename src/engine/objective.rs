@@ -125,7 +125,7 @@ impl Targets {
         point: &Tensor,
     ) -> Result<Evaluation> {
         let image = point.f_detach()?.set_requires_grad(true);
-        let mut features = model.features(&image, &self.layers)?;
+        let mut features = model.loss_features(&image, &self.layers)?;
         if let Some((tile, strides)) = &self.tile {
             features = features
                 .iter()

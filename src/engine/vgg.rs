@@ -159,6 +159,16 @@ impl Vgg19 {
     /// Runs the network on `input` ([1, 3, H, W], Caffe space, fp32) and returns the fp32 feature
     /// maps of `layers`, in the order asked. The pass stops at the deepest requested layer.
     pub fn features(&self, input: &Tensor, layers: &[Layer]) -> Result<Vec<Tensor>> {
+        self.features_native(input, layers)?
+            .iter()
+            .map(|f| Ok(f.f_to_kind(Kind::Float)?))
+            .collect()
+    }
+
+    /// As [`VggNet::features`], but the maps stay in the network's precision (channels-last):
+    /// the losses decide what to widen, which spares a full fp32 copy of every style map per
+    /// evaluation in bf16.
+    pub fn features_native(&self, input: &Tensor, layers: &[Layer]) -> Result<Vec<Tensor>> {
         let Some(deepest) = layers.iter().map(|l| l.0).max() else {
             return Ok(Vec::new());
         };
@@ -170,8 +180,7 @@ impl Vgg19 {
                 .f_relu_()?;
             for (slot, layer) in outputs.iter_mut().zip(layers) {
                 if layer.0 == index {
-                    // Losses are computed in fp32 whatever the network's precision.
-                    *slot = Some(x.f_to_kind(Kind::Float)?);
+                    *slot = Some(x.shallow_clone());
                 }
             }
             if index < deepest && POOL_AFTER.contains(&index) {
