@@ -264,3 +264,76 @@ fn auto_precision_is_fp32_on_the_cpu() {
         Precision::Bf16
     );
 }
+
+/// A tile's features (placed in its image) are the whole image's features inside the margins
+/// its layout leaves out, on odd and even image sizes, for the layers tiled stages use (to
+/// block2) and deeper ones (to block4, through 5×5 stride-2 convs); unplaced, "SAME" padding by
+/// the tile's own size moves the stride-2 grids of windows whose size has another parity than
+/// the image's, and they do not match.
+#[test]
+fn tile_features_are_the_whole_images_features_inside_the_margins() {
+    use nstyle::engine::network::Backbone;
+    use nstyle::engine::tiles::Layout;
+    let net = model(Precision::Fp32);
+    let mut unplaced_mismatch = false;
+    for (tile, deepest, width, height) in [
+        (64u32, 3usize, 150u32, 97u32),
+        (64, 3, 128, 96),
+        (160, 5, 301, 203),
+    ] {
+        let layout = Layout::reaching(tile, Backbone::Lite, deepest).unwrap();
+        let image = rgb_to_lite(&reference_image(width as i64, height as i64)).unwrap();
+        let layers: Vec<usize> = (0..=deepest).collect();
+        let whole = net.features(&image, &layers).unwrap();
+        for pass in 0..3 {
+            for t in layout.pass(width, height, pass) {
+                let window = t.window.of(&image).unwrap();
+                let placed = net
+                    .features_placed(&window, &layers, Some(t.placement()))
+                    .unwrap();
+                let plain = net.features(&window, &layers).unwrap();
+                for ((layer, w), (p, u)) in layers.iter().zip(&whole).zip(placed.iter().zip(&plain))
+                {
+                    let stride = LITE_LAYERS[*layer].stride;
+                    let inner = t.interior(p, stride).unwrap();
+                    let (_, _, h, wd) = inner.size4().unwrap();
+                    let [left, top, ..] = t.crop;
+                    let expected = w.narrow(2, ((t.window.y + top) / stride) as i64, h).narrow(
+                        3,
+                        ((t.window.x + left) / stride) as i64,
+                        wd,
+                    );
+                    let diff = scalar(&(&inner - &expected).abs().max());
+                    assert!(
+                        diff < 1e-3,
+                        "{} of tile {:?} in {width}×{height}: differs by {diff}",
+                        LITE_LAYERS[*layer].name,
+                        t.window
+                    );
+                    if u.size() == p.size() {
+                        let unplaced = t.interior(u, stride).unwrap();
+                        if scalar(&(&unplaced - &expected).abs().max()) > 1e-2 {
+                            unplaced_mismatch = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        unplaced_mismatch,
+        "no window showed what the placement is for"
+    );
+    // A window off its layers' stride grid is refused, not silently misaligned.
+    let image = rgb_to_lite(&reference_image(64, 48)).unwrap();
+    let window = image.narrow(3, 2, 40);
+    let placement = lite::Placement {
+        x: 2,
+        y: 0,
+        width: 40,
+        height: 48,
+        whole_width: 64,
+        whole_height: 48,
+    };
+    assert!(net.features_placed(&window, &[3], Some(placement)).is_err());
+}

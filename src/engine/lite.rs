@@ -265,6 +265,22 @@ impl Lite0 {
     /// [`LITE_LAYERS`]), in the order asked. The pass stops at the deepest requested layer; it is
     /// differentiable with respect to `input`.
     pub fn features(&self, input: &Tensor, layers: &[usize]) -> Result<Vec<Tensor>> {
+        self.features_placed(input, layers, None)
+    }
+
+    /// [`Lite0::features`] of a window of a larger image (`placement`, None: the input is the
+    /// whole image). TF "SAME" padding of a stride-2 conv depends on the parity of the size it
+    /// sees, and a tile's size need not have the whole image's parity: padded by its own size, a
+    /// tile's stride-2 grids would sit a pixel off the whole image's and its features would not
+    /// be the whole image's features (a seam at every tile border). So each stride-2 conv pads
+    /// the window's leading edge as the whole image's is padded, and its trailing edge as far as
+    /// the window's outputs reach; a window that is the whole image gets plain "SAME" padding.
+    pub fn features_placed(
+        &self,
+        input: &Tensor,
+        layers: &[usize],
+        placement: Option<Placement>,
+    ) -> Result<Vec<Tensor>> {
         let Some(&deepest) = layers.iter().max() else {
             return Ok(Vec::new());
         };
@@ -290,16 +306,35 @@ impl Lite0 {
             }
             Ok(())
         };
+        let mut frame = match placement {
+            Some(p) => {
+                let fits = |origin: u32, length: u32, whole: u32, local: i64| {
+                    origin as i64 + local <= whole as i64 && length as i64 == local
+                };
+                if !fits(p.x, p.width, p.whole_width, size[3])
+                    || !fits(p.y, p.height, p.whole_height, size[2])
+                {
+                    return Err(Error::Internal(format!(
+                        "EfficientNet-Lite0 input {size:?} does not match its placement {p:?}"
+                    )));
+                }
+                Some(Frame {
+                    origin: [p.y as i64, p.x as i64],
+                    whole: [p.whole_height as i64, p.whole_width as i64],
+                })
+            }
+            None => None,
+        };
         let x = to_channels_last(&input.f_to_kind(self.precision.kind())?)?;
-        let mut x = self.conv(0, &x)?;
+        let mut x = self.conv(0, &x, &mut frame)?;
         keep(0, &x)?;
         for (index, plan) in self.blocks.iter().enumerate().take(deepest) {
             let mut y = match plan.expand {
-                Some(expand) => self.conv(expand, &x)?,
+                Some(expand) => self.conv(expand, &x, &mut frame)?,
                 None => x.shallow_clone(),
             };
-            y = self.conv(plan.depthwise, &y)?;
-            y = self.conv(plan.project, &y)?;
+            y = self.conv(plan.depthwise, &y, &mut frame)?;
+            y = self.conv(plan.project, &y, &mut frame)?;
             if plan.residual {
                 y = y.f_add_(&x)?;
             }
@@ -312,8 +347,9 @@ impl Lite0 {
             .collect())
     }
 
-    /// Conv `index` with TF "SAME" padding, bias and (where the network has one) ReLU6.
-    fn conv(&self, index: usize, x: &Tensor) -> Result<Tensor> {
+    /// Conv `index` with TF "SAME" padding (placed in `frame`, which a stride-2 conv moves to its
+    /// output's grid), bias and (where the network has one) ReLU6.
+    fn conv(&self, index: usize, x: &Tensor, frame: &mut Option<Frame>) -> Result<Tensor> {
         let spec = &self.master[index];
         let (weight, bias) = &self.compute[index];
         let depthwise = spec.groups > 1;
@@ -323,8 +359,20 @@ impl Lite0 {
             x.shallow_clone()
         };
         let size = x.size();
-        let (top, bottom) = same_padding(size[2], spec.kernel, spec.stride);
-        let (left, right) = same_padding(size[3], spec.kernel, spec.stride);
+        let ((top, bottom), (left, right)) = match frame {
+            None => (
+                same_padding(size[2], spec.kernel, spec.stride),
+                same_padding(size[3], spec.kernel, spec.stride),
+            ),
+            Some(frame) => {
+                let pads = (
+                    frame.padding(0, size[2], spec.kernel, spec.stride)?,
+                    frame.padding(1, size[3], spec.kernel, spec.stride)?,
+                );
+                frame.step(spec.stride);
+                pads
+            }
+        };
         let padding = if top == bottom && left == right {
             [top, left]
         } else {
@@ -357,6 +405,80 @@ pub fn resolve_precision(choice: PrecisionChoice, device: Device) -> Precision {
         PrecisionChoice::Auto if !device.is_cuda() => Precision::Fp32,
         other => other.resolve(device),
     }
+}
+
+/// Where a network input lies in the image it is a window of, in pixels. `x` and `y` must be
+/// multiples of the total stride of the deepest layer asked for (tile layouts align them so).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+    pub whole_width: u32,
+    pub whole_height: u32,
+}
+
+/// A [`Placement`] at the resolution of the current layer: the window's origin and the whole
+/// image's size there, per axis (height, width).
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    origin: [i64; 2],
+    whole: [i64; 2],
+}
+
+impl Frame {
+    /// Padding (before, after) along `axis` of a window `local` long: the leading side padded as
+    /// the whole image is, so that the window's output grid is the whole image's; the trailing
+    /// side so that the window has the outputs "SAME" gives it (those of the whole image it
+    /// covers).
+    fn padding(&self, axis: usize, local: i64, kernel: i64, stride: i64) -> Result<(i64, i64)> {
+        if stride == 1 {
+            return Ok(same_padding(local, kernel, stride));
+        }
+        if self.origin[axis] % stride != 0 {
+            return Err(Error::Internal(format!(
+                "a window at {} is not on the stride-{stride} grid of the layers it uses",
+                self.origin[axis]
+            )));
+        }
+        let (before, _) = same_padding(self.whole[axis], kernel, stride);
+        let outputs = (local + stride - 1) / stride;
+        let after = (outputs - 1) * stride + kernel - local - before;
+        if after < 0 {
+            return Err(Error::Internal(format!(
+                "a {local} px window needs negative padding ({after}) for kernel {kernel}"
+            )));
+        }
+        Ok((before, after))
+    }
+
+    /// The frame at the output of a conv of `stride` ("SAME": ceil(size / stride)).
+    fn step(&mut self, stride: i64) {
+        for axis in 0..2 {
+            self.origin[axis] /= stride;
+            self.whole[axis] = (self.whole[axis] + stride - 1) / stride;
+        }
+    }
+}
+
+/// How far (in input pixels, on either side) the receptive field of a feature of layer `deepest`
+/// reaches beyond the `stride`×`stride` input cell the feature stands for, whatever the
+/// "SAME" padding's odd pixel does: for a tile margin that no zero padding of a tile edge can
+/// reach past. 1×1 convs do not widen it; a k×k conv of stride s pads (k−s)/2 or (k−1)/2 before
+/// (by the parity of the size it sees), so it adds up to (k−1)/2 before the cell and up to
+/// k−s−(k−s)/2 after it, times the jump (the input pixels one step of its input spans).
+pub fn receptive_reach(deepest: usize) -> u32 {
+    let mut convs: Vec<(i64, i64)> = vec![(3, 2)];
+    convs.extend(BLOCKS.iter().take(deepest).map(|b| (b.kernel, b.stride)));
+    let (mut before, mut after, mut jump) = (0i64, 0i64, 1i64);
+    for (kernel, stride) in convs {
+        let (least, most) = ((kernel - stride) / 2, (kernel - 1) / 2);
+        before += jump * most;
+        after += jump * (kernel - 1 - least - (stride - 1));
+        jump *= stride;
+    }
+    before.max(after) as u32
 }
 
 /// TensorFlow "SAME" padding (before, after) of one dimension: the output is ceil(size / stride)

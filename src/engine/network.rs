@@ -12,6 +12,7 @@ use tch::{Device, Tensor};
 
 use crate::engine::lite::{self, Lite0, LITE_LAYERS};
 use crate::engine::precision::{Precision, PrecisionChoice};
+use crate::engine::tiles::{self, Tile};
 use crate::engine::vgg::{caffe_to_rgb, Layer, Vgg19};
 use crate::error::{Error, Result};
 
@@ -69,6 +70,36 @@ impl Backbone {
         match self {
             Backbone::Vgg19 => "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1",
             Backbone::Lite => "block0,block2,block4,block7,block10",
+        }
+    }
+
+    /// The deepest layer a tiled stage uses. Coarse structure is settled by the lower scales,
+    /// which run with every layer; at full resolution the shallow layers add the brush texture,
+    /// and a small receptive field keeps the tiles' overlap small. VGG-19: relu3_1 (stride 4, a
+    /// 24 px field; about a third of the cost of a pass to relu5_1). Lite0: block2, the layer of
+    /// the same stride and about the same field (19 px); the next style layer, block4, sees
+    /// 67 px and would need 40 px margins, so a 192 px tile would own only 64 px.
+    pub fn tile_deepest(self) -> usize {
+        match self {
+            Backbone::Vgg19 => Layer::RELU3_1.index(),
+            Backbone::Lite => 3,
+        }
+    }
+
+    /// Input pixels one feature of layer `index` steps over.
+    pub fn stride(self, index: usize) -> u32 {
+        match self {
+            Backbone::Vgg19 => 1 << Layer::from_index(index).pool_depth(),
+            Backbone::Lite => LITE_LAYERS[index].stride,
+        }
+    }
+
+    /// How far (in input pixels) the receptive field of a feature of layer `index` reaches to
+    /// either side: the margin a tile's loss leaves out at its inner edges.
+    pub fn receptive_radius(self, index: usize) -> u32 {
+        match self {
+            Backbone::Vgg19 => tiles::receptive_radius(Layer::from_index(index)),
+            Backbone::Lite => lite::receptive_reach(index),
         }
     }
 
@@ -167,26 +198,63 @@ impl Network<'_> {
     /// fp32 feature maps of `layers` (indices of this backbone) for `image` in Caffe space,
     /// differentiable with respect to it.
     pub fn features(&self, image: &Tensor, layers: &[usize]) -> Result<Vec<Tensor>> {
+        self.features_placed(image, layers, None)
+    }
+
+    /// [`Network::features`] of `image`, the window of `tile` cut from its image: computed as
+    /// the whole image's features there are, up to the margins the tile leaves out. VGG-19's
+    /// padding is the same everywhere (tile origins are on its pooling grid); Lite0's depends
+    /// on where the window lies.
+    pub fn tile_features(
+        &self,
+        image: &Tensor,
+        layers: &[usize],
+        tile: &Tile,
+    ) -> Result<Vec<Tensor>> {
+        self.features_placed(image, layers, Some(tile))
+    }
+
+    fn features_placed(
+        &self,
+        image: &Tensor,
+        layers: &[usize],
+        tile: Option<&Tile>,
+    ) -> Result<Vec<Tensor>> {
         match self {
             Network::Vgg(vgg) => {
                 let layers: Vec<Layer> = layers.iter().map(|&i| Layer::from_index(i)).collect();
                 vgg.features(image, &layers)
             }
-            Network::Lite(lite) => {
-                lite.features(&lite::rgb_to_lite(&caffe_to_rgb(image)?)?, layers)
-            }
+            Network::Lite(lite) => lite.features_placed(
+                &lite::rgb_to_lite(&caffe_to_rgb(image)?)?,
+                layers,
+                tile.map(Tile::placement),
+            ),
         }
     }
 
-    /// As [`Network::features`] for the losses of an evaluation: VGG's maps stay in its
+    pub fn backbone(&self) -> Backbone {
+        match self {
+            Network::Vgg(_) => Backbone::Vgg19,
+            Network::Lite(_) => Backbone::Lite,
+        }
+    }
+
+    /// As [`Network::features`] (of the window of `tile`, when there is one, as
+    /// [`Network::tile_features`]) for the losses of an evaluation: VGG's maps stay in its
     /// precision ([`crate::engine::loss`] widens them where it must).
-    pub fn loss_features(&self, image: &Tensor, layers: &[usize]) -> Result<Vec<Tensor>> {
+    pub fn loss_features(
+        &self,
+        image: &Tensor,
+        layers: &[usize],
+        tile: Option<&Tile>,
+    ) -> Result<Vec<Tensor>> {
         match self {
             Network::Vgg(vgg) => {
                 let layers: Vec<Layer> = layers.iter().map(|&i| Layer::from_index(i)).collect();
                 vgg.features_native(image, &layers)
             }
-            Network::Lite(_) => self.features(image, layers),
+            Network::Lite(_) => self.features_placed(image, layers, tile),
         }
     }
 

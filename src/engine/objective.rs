@@ -10,8 +10,8 @@ use crate::engine::optim::{gradient_facts, Evaluation};
 use crate::engine::schedule::{fit_long_side, Stage, MIN_SIDE};
 use crate::engine::settings::{LossWeights, Settings, WeightedLayer};
 use crate::engine::source::SourceImage;
-use crate::engine::tiles::{GramSum, Layout, Tile, TILE_DEEPEST};
-use crate::engine::vgg::{rgb_to_caffe, Layer};
+use crate::engine::tiles::{GramSum, Layout, Tile};
+use crate::engine::vgg::rgb_to_caffe;
 use crate::error::{Error, Result};
 
 /// A style image and its share of the blend (weights are normalised over all styles).
@@ -125,7 +125,8 @@ impl Targets {
         point: &Tensor,
     ) -> Result<Evaluation> {
         let image = point.f_detach()?.set_requires_grad(true);
-        let mut features = model.loss_features(&image, &self.layers)?;
+        let tile = self.tile.as_ref().map(|(tile, _)| tile);
+        let mut features = model.loss_features(&image, &self.layers, tile)?;
         if let Some((tile, strides)) = &self.tile {
             features = features
                 .iter()
@@ -195,7 +196,7 @@ pub fn network_input(
 }
 
 /// What a tiled stage shares between its tiles: the layers it uses (those no deeper than
-/// [`TILE_DEEPEST`]), the style Gram matrices of the whole style images at the stage's scale
+/// [`Backbone::tile_deepest`](crate::engine::network::Backbone::tile_deepest)), the style Gram matrices of the whole style images at the stage's scale
 /// (global statistics, summed over tiles when an image is large), and the content image at the
 /// stage's size, from which each tile's content targets are cut when the tile is visited.
 pub struct TiledTargets {
@@ -206,20 +207,20 @@ pub struct TiledTargets {
     content: Tensor,
 }
 
-/// Share of a content layer's weight it keeps when a tiled stage moves it up to
-/// [`TILE_DEEPEST`]. At relu3_1 the content term is much stiffer than at relu4_2: with its full
+/// Share of a content layer's weight it keeps when a tiled stage moves it up to the backbone's
+/// deepest tile layer. Measured on VGG-19: at relu3_1 the content term is much stiffer than at relu4_2: with its full
 /// weight the tiled scale kept the photo far more than the whole-image scale (SSIM 0.39 against
 /// 0.10, style distance 0.72 against 0.58 on the test images); without it the painting ran over
 /// the structure (style distance 0.56 but houses washed out on tubingen × starry night); a fifth
 /// measured SSIM 0.31, style distance 0.63 and kept the houses.
 const TILED_CONTENT_SHARE: f64 = 0.2;
 
-/// The content and style layers a tiled stage uses: style layers deeper than [`TILE_DEEPEST`]
-/// are left out (the lower scales matched them); content layers deeper than it move up to it with
+/// The content and style layers a tiled stage uses: style layers deeper than the backbone's
+/// deepest tile layer are left out (the lower scales matched them); content layers deeper than it move up to it with
 /// [`TILED_CONTENT_SHARE`] of their weight, so that the photo's structure still holds the tiles
 /// together without holding back the brush texture.
 pub fn tiled_layers(settings: &Settings) -> Result<(Vec<WeightedLayer>, Vec<WeightedLayer>)> {
-    let deepest = TILE_DEEPEST.index();
+    let deepest = settings.backbone.tile_deepest();
     let mut content: Vec<WeightedLayer> = Vec::new();
     for (layer, weight) in settings.content_layers()? {
         let (layer, weight) = if layer > deepest {
@@ -241,7 +242,7 @@ pub fn tiled_layers(settings: &Settings) -> Result<(Vec<WeightedLayer>, Vec<Weig
         return Err(Error::arg(format!(
             "a tiled stage matches the style with layers down to {}, and style_layers has none \
              of them",
-            TILE_DEEPEST.name()
+            settings.backbone.layer_name(deepest)
         )));
     }
     Ok((content, style))
@@ -286,9 +287,10 @@ impl TiledTargets {
                 if cancelled() {
                     return Err(Error::Cancelled);
                 }
-                let features = model.features(&tile.window.of(&input)?, &style_indices)?;
+                let features =
+                    model.tile_features(&tile.window.of(&input)?, &style_indices, &tile)?;
                 for ((sum, f), layer) in sums.iter_mut().zip(features).zip(&style_indices) {
-                    sum.add(&tile.interior(&f, stride(*layer))?)?;
+                    sum.add(&tile.interior(&f, model.backbone().stride(*layer))?)?;
                 }
             }
             for (total, sum) in grams.iter_mut().zip(sums) {
@@ -323,7 +325,8 @@ impl TiledTargets {
                 .expect("in union")
         };
         let indices: Vec<usize> = self.content_layers.iter().map(|(l, _)| *l).collect();
-        let features = model.features(&tile.window.of(&self.content)?, &indices)?;
+        let features = model.tile_features(&tile.window.of(&self.content)?, &indices, &tile)?;
+        let stride = |layer: usize| model.backbone().stride(layer);
         let content = self
             .content_layers
             .iter()
@@ -353,9 +356,4 @@ impl TiledTargets {
             tile: Some((tile, self.layers.iter().map(|&l| stride(l)).collect())),
         })
     }
-}
-
-/// How many input pixels one feature of VGG-19 layer `index` steps over.
-fn stride(index: usize) -> u32 {
-    1 << Layer::from_index(index).pool_depth()
 }

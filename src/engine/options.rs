@@ -105,7 +105,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         default: "auto",
         unit: "px",
         doc: "long side of the overlapping tiles a large stage is optimised in (with layers down \
-              to relu3_1, style statistics of the whole style image); auto tiles only a stage \
+              to relu3_1, or block2 on lite, style statistics of the whole style image); auto tiles only a stage \
               that does not fit the memory budget, a number tiles every stage longer than it",
         effect: Effect::Restart,
     },

@@ -12,14 +12,11 @@
 
 use tch::{Device, Kind, Tensor};
 
+use crate::engine::lite::Placement;
+use crate::engine::network::Backbone;
 use crate::engine::schedule::Stage;
 use crate::engine::vgg::Layer;
 use crate::error::{Error, Result};
-
-/// The deepest layer a tiled stage uses. Coarse structure is settled by the lower scales, which
-/// run with every layer; at full resolution the shallow layers add the brush texture, cost about a
-/// third of a pass to relu5_1 and see only a 24 px receptive field, so tiles overlap little.
-pub const TILE_DEEPEST: Layer = Layer::RELU3_1;
 
 /// Iterations a tile gets per visit at most: enough for L-BFGS (which starts afresh on each tile)
 /// to build up its curvature pairs; more passes with fewer iterations each move the grid more.
@@ -44,10 +41,17 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// The layout for tiles of `tile` pixels whose loss reaches down to `deepest`.
-    pub fn new(tile: u32, deepest: Layer) -> Result<Layout> {
-        let align = (1u32 << deepest.pool_depth()).max(4);
-        let margin = round_up(receptive_radius(deepest), align);
+    /// The layout of a tiled stage of `backbone` in tiles of `tile` pixels (its loss reaches
+    /// down to [`Backbone::tile_deepest`]).
+    pub fn new(tile: u32, backbone: Backbone) -> Result<Layout> {
+        Layout::reaching(tile, backbone, backbone.tile_deepest())
+    }
+
+    /// The layout for tiles of `tile` pixels whose loss reaches down to layer `deepest` of
+    /// `backbone`.
+    pub fn reaching(tile: u32, backbone: Backbone, deepest: usize) -> Result<Layout> {
+        let align = backbone.stride(deepest).max(4);
+        let margin = round_up(backbone.receptive_radius(deepest), align);
         let feather = round_up(margin / 2, align);
         let layout = Layout {
             tile,
@@ -59,7 +63,7 @@ impl Layout {
             return Err(Error::arg(format!(
                 "tiles of {tile} px are too small for layers down to {}: each needs {} px of \
                  overlap, so a tile must be at least {} px",
-                deepest.name(),
+                backbone.layer_name(deepest),
                 2 * layout.pad(),
                 2 * layout.pad() + 4 * align
             )));
@@ -132,6 +136,8 @@ impl Layout {
                         inner(right < width),
                         inner(bottom < height),
                     ],
+                    image_width: width,
+                    image_height: height,
                 });
             }
         }
@@ -250,15 +256,30 @@ impl Window {
     }
 }
 
-/// One tile: its window and the pixels at each side (left, top, right, bottom) whose features
-/// the loss leaves out (the margin on inner edges, 0 on the image's own).
+/// One tile: its window, the pixels at each side (left, top, right, bottom) whose features
+/// the loss leaves out (the margin on inner edges, 0 on the image's own), and the size of the
+/// image it is a window of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tile {
     pub window: Window,
     pub crop: [u32; 4],
+    pub image_width: u32,
+    pub image_height: u32,
 }
 
 impl Tile {
+    /// Where the tile's window lies in its image (for a network whose padding depends on it).
+    pub fn placement(&self) -> Placement {
+        Placement {
+            x: self.window.x,
+            y: self.window.y,
+            width: self.window.width,
+            height: self.window.height,
+            whole_width: self.image_width,
+            whole_height: self.image_height,
+        }
+    }
+
     /// `features` ([1, C, h, w]) of a layer at `stride` without the cropped border. An error
     /// when nothing is left (the layout keeps tiles larger than their margins).
     pub fn interior(&self, features: &Tensor, stride: u32) -> Result<Tensor> {
@@ -343,7 +364,7 @@ mod tests {
     use super::*;
 
     fn layout(tile: u32) -> Layout {
-        Layout::new(tile, TILE_DEEPEST).unwrap()
+        Layout::new(tile, Backbone::Vgg19).unwrap()
     }
 
     #[test]
@@ -353,6 +374,17 @@ mod tests {
         assert_eq!(receptive_radius(Layer::RELU3_1), 12);
         assert_eq!(receptive_radius(Layer::RELU5_1), 78);
         let l = layout(64);
+        assert_eq!((l.margin, l.feather, l.align), (12, 8, 4));
+    }
+
+    #[test]
+    fn receptive_reach_of_lite_layers() {
+        // stem (3×3 stride 2): one pixel either side of its 2×2 cell; block0 (3×3) adds 2 px;
+        // block1 (3×3 stride 2) 2; block2 (3×3 at stride 4) 4; block3 (5×5 stride 2, whose
+        // odd padding pixel can fall before) 8; block4 (5×5 at stride 8) 16.
+        let reach: Vec<u32> = (0..6).map(crate::engine::lite::receptive_reach).collect();
+        assert_eq!(reach, [1, 3, 5, 9, 17, 33]);
+        let l = Layout::new(64, Backbone::Lite).unwrap();
         assert_eq!((l.margin, l.feather, l.align), (12, 8, 4));
     }
 
@@ -434,7 +466,9 @@ mod tests {
 
     #[test]
     fn too_small_a_tile_is_an_argument_error() {
-        assert!(Layout::new(40, TILE_DEEPEST).is_err());
-        assert!(Layout::new(64, Layer::RELU5_1).is_err());
+        assert!(Layout::new(40, Backbone::Vgg19).is_err());
+        assert!(Layout::reaching(64, Backbone::Vgg19, Layer::RELU5_1.index()).is_err());
+        assert!(Layout::new(40, Backbone::Lite).is_err());
+        assert!(Layout::reaching(128, Backbone::Lite, 5).is_err());
     }
 }

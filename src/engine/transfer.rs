@@ -19,7 +19,7 @@ use crate::engine::run::{Inputs, Poison, Run};
 use crate::engine::schedule::{plan, Stage, MIN_SIDE};
 use crate::engine::settings::{check_weight, Init, OptimizerKind, Settings};
 use crate::engine::source::SourceImage;
-use crate::engine::tiles::{self, Layout, Tiling, TILE_DEEPEST};
+use crate::engine::tiles::{self, Layout, Tiling};
 use crate::engine::vgg::{caffe_to_rgb, rgb_to_caffe, Vgg19};
 use crate::error::{Error, Result};
 
@@ -372,7 +372,8 @@ fn stage_bytes(network: Network, settings: &Settings, stage: &Stage) -> Result<(
         Some(tiling) => {
             // The largest window (slivers merged into a neighbour add a few pixels).
             let side = tiling.layout.tile + tiling.layout.align;
-            let activations = network.activation_elements(side, side, TILE_DEEPEST.index());
+            let deepest = network.backbone().tile_deepest();
+            let activations = network.activation_elements(side, side, deepest);
             let tile = memory::estimate_bytes(
                 side,
                 side,
@@ -404,7 +405,7 @@ fn assign_tiles(network: Network, settings: &Settings, stage: Stage) -> Result<S
                 .rev()
                 .map(|n| n * 64)
                 .find(|&tile| {
-                    Layout::new(tile, TILE_DEEPEST).is_ok_and(|layout| {
+                    Layout::new(tile, network.backbone()).is_ok_and(|layout| {
                         let tiling = Tiling {
                             layout,
                             passes: 1,
@@ -423,13 +424,7 @@ fn assign_tiles(network: Network, settings: &Settings, stage: Stage) -> Result<S
             }
         }
     };
-    if !matches!(network, Network::Vgg(_)) {
-        return Err(Error::arg(format!(
-            "a {}×{} stage needs tiles, and tiled stages need the vgg19 backbone",
-            stage.width, stage.height
-        )));
-    }
-    tiles::tile_stage(stage, Layout::new(tile, TILE_DEEPEST)?)
+    tiles::tile_stage(stage, Layout::new(tile, network.backbone())?)
 }
 
 /// Host memory a result at `width`×`height` takes while it is made: float RGB and alpha at that
