@@ -229,9 +229,12 @@ uint32_t nstyle_abi_version(void);
 const char *nstyle_last_error(void);
 
 /**
- * Loads the VGG-19 weights (`weights_path` NULL: `$NSTYLE_WEIGHTS`, then the installed copy,
- * then the per-user cache) onto `device` (NULL or "auto": CUDA if present, else CPU; "cpu";
- * "cuda"; "cuda:N") and creates a model in `*out`. On failure `*out` is set to NULL.
+ * Finds and checks the VGG-19 weights (`weights_path` NULL: `$NSTYLE_WEIGHTS`, then the
+ * installed copy, then the per-user cache) and creates a model on `device` (NULL or "auto":
+ * CUDA if present, else CPU; "cpu"; "cuda"; "cuda:N") in `*out`. A missing file or one whose
+ * header, tensors or length are wrong fails here; the weights themselves are read when a run
+ * first needs VGG-19, so a model used only with `backbone=lite` never loads them. On failure
+ * `*out` is set to NULL.
  */
 enum NstyleStatus nstyle_model_create(const char *weights_path,
                                       const char *device,

@@ -307,9 +307,12 @@ pub extern "C" fn nstyle_last_error() -> *const c_char {
     LAST_ERROR.with(|slot| slot.borrow().as_ptr())
 }
 
-/// Loads the VGG-19 weights (`weights_path` NULL: `$NSTYLE_WEIGHTS`, then the installed copy,
-/// then the per-user cache) onto `device` (NULL or "auto": CUDA if present, else CPU; "cpu";
-/// "cuda"; "cuda:N") and creates a model in `*out`. On failure `*out` is set to NULL.
+/// Finds and checks the VGG-19 weights (`weights_path` NULL: `$NSTYLE_WEIGHTS`, then the
+/// installed copy, then the per-user cache) and creates a model on `device` (NULL or "auto":
+/// CUDA if present, else CPU; "cpu"; "cuda"; "cuda:N") in `*out`. A missing file or one whose
+/// header, tensors or length are wrong fails here; the weights themselves are read when a run
+/// first needs VGG-19, so a model used only with `backbone=lite` never loads them. On failure
+/// `*out` is set to NULL.
 #[no_mangle]
 pub extern "C" fn nstyle_model_create(
     weights_path: *const c_char,

@@ -337,3 +337,63 @@ fn tile_features_are_the_whole_images_features_inside_the_margins() {
     };
     assert!(net.features_placed(&window, &[3], Some(placement)).is_err());
 }
+
+/// A session opened as hosts open one (`nstyle_model_create`) reads the VGG-19 weights only when
+/// a run needs VGG-19: a lite run never does, and a file whose header is sound but whose values
+/// are not fails only the VGG-19 run, with a model error.
+#[test]
+fn a_lite_session_never_loads_vgg19() {
+    use nstyle::engine::{self, Picture, Settings};
+    let picture = |w: u32, h: u32, k: f32| {
+        let rgb = (0..w * h * 3)
+            .map(|i| ((i as f32 * k).sin() + 1.0) / 2.0)
+            .collect();
+        Picture::new(w, h, rgb, None).unwrap()
+    };
+    let run = |transfer: &mut engine::Transfer, backbone: &str| {
+        let mut settings = Settings {
+            size: 64,
+            iterations: 2,
+            ..Settings::default()
+        };
+        settings.set_option("backbone", backbone).unwrap();
+        transfer.set_settings(settings)?;
+        transfer.set_content(picture(64, 48, 0.01));
+        transfer.clear_styles();
+        transfer.add_style(picture(64, 64, 0.37), 1.0)?;
+        transfer.step(2)
+    };
+    let mut transfer = engine::open(None, "cpu").unwrap();
+    assert!(!transfer.vgg_loaded());
+    run(&mut transfer, "lite").unwrap();
+    assert!(!transfer.vgg_loaded(), "a lite run loaded VGG-19");
+    run(&mut transfer, "vgg19").unwrap();
+    assert!(transfer.vgg_loaded());
+
+    // The real file with every float of conv5_4's bias made NaN: the header is sound.
+    let real = nstyle::engine::weights::resolve_path(None).unwrap();
+    let mut bytes = std::fs::read(&real).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    let offsets = &header["conv5_4.bias"]["data_offsets"];
+    let (start, end) = (
+        8 + header_len + offsets[0].as_u64().unwrap() as usize,
+        8 + header_len + offsets[1].as_u64().unwrap() as usize,
+    );
+    for chunk in bytes[start..end].chunks_mut(4) {
+        chunk.copy_from_slice(&f32::NAN.to_le_bytes());
+    }
+    let path = std::env::temp_dir().join(format!(
+        "nstyle-test-{}-nan.safetensors",
+        std::process::id()
+    ));
+    std::fs::write(&path, &bytes).unwrap();
+    let mut transfer = engine::open(Some(&path), "cpu").unwrap();
+    run(&mut transfer, "lite").unwrap();
+    let err = run(&mut transfer, "vgg19").unwrap_err();
+    std::fs::remove_file(&path).unwrap();
+    assert!(matches!(err, Error::Model(_)), "{err:?}");
+    assert!(err.to_string().contains("conv5_4"), "{err}");
+    // The failed load changed nothing: the lite run goes on.
+    run(&mut transfer, "lite").unwrap();
+}

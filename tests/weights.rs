@@ -32,14 +32,22 @@ fn loads_sixteen_layers_with_expected_shapes_and_checksums() {
 
 #[test]
 fn missing_file_is_an_io_error_naming_it() {
-    let err = weights::load(std::path::Path::new("/nonexistent/vgg.safetensors"))
-        .err()
-        .unwrap();
-    assert!(matches!(err, Error::Io(_)), "{err:?}");
-    assert!(
-        err.to_string().contains("/nonexistent/vgg.safetensors"),
-        "{err}"
-    );
+    let path = std::path::Path::new("/nonexistent/vgg.safetensors");
+    for err in [
+        weights::load(path).err().unwrap(),
+        weights::check(path).err().unwrap(),
+    ] {
+        assert!(matches!(err, Error::Io(_)), "{err:?}");
+        assert!(
+            err.to_string().contains("/nonexistent/vgg.safetensors"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn the_header_check_passes_the_real_file() {
+    weights::check(&default_weights()).unwrap();
 }
 
 fn write_temp(name: &str, bytes: &[u8]) -> std::path::PathBuf {
@@ -56,13 +64,19 @@ fn garbage_and_truncated_files_are_model_errors_naming_the_file() {
     let garbage = write_temp("garbage.safetensors", b"this is not a weights file at all");
     let whole = std::fs::read(default_weights()).unwrap();
     let truncated = write_temp("truncated.safetensors", &whole[..whole.len() / 2]);
-    for path in [garbage, truncated] {
-        let err = weights::load(&path).err().unwrap();
-        assert!(matches!(err, Error::Model(_)), "{err:?}");
-        assert!(
-            err.to_string().contains(&path.display().to_string()),
-            "{err}"
-        );
+    let empty = write_temp("empty.safetensors", b"");
+    // The header check (what opening a session does) refuses them as loading does.
+    for path in [garbage, truncated, empty] {
+        for err in [
+            weights::load(&path).err().unwrap(),
+            weights::check(&path).err().unwrap(),
+        ] {
+            assert!(matches!(err, Error::Model(_)), "{err:?}");
+            assert!(
+                err.to_string().contains(&path.display().to_string()),
+                "{err}"
+            );
+        }
         std::fs::remove_file(path).unwrap();
     }
 }
@@ -94,8 +108,13 @@ fn wrong_shapes_are_model_errors_naming_the_tensor() {
         std::process::id()
     ));
     tch::Tensor::write_safetensors(&tensors, &path).unwrap();
-    let err = weights::load(&path).err().unwrap();
+    let errors = [
+        weights::load(&path).err().unwrap(),
+        weights::check(&path).err().unwrap(),
+    ];
     std::fs::remove_file(&path).unwrap();
-    assert!(matches!(err, Error::Model(_)), "{err:?}");
-    assert!(err.to_string().contains("conv1_1.weight_q"), "{err}");
+    for err in errors {
+        assert!(matches!(err, Error::Model(_)), "{err:?}");
+        assert!(err.to_string().contains("conv1_1.weight_q"), "{err}");
+    }
 }

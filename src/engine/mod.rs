@@ -46,11 +46,12 @@ pub fn load_model(
     Vgg19::new(convs, device, precision.resolve(device))
 }
 
-/// [`load_model`] and a session around it.
+/// A session on a device (`auto`, `cpu`, `cuda`, `cuda:N`) with the VGG-19 weights found as
+/// [`load_model`] finds them and checked (header, tensor names and shapes, length) but read only
+/// when a run needs VGG-19: a lite session never loads it.
 pub fn open(weights: Option<&Path>, device: &str) -> Result<Transfer> {
-    Ok(Transfer::new(load_model(
-        weights,
-        device,
-        PrecisionChoice::Auto,
-    )?))
+    let device = parse_device(device)?;
+    let path = weights::resolve_path(weights)?;
+    weights::check(&path)?;
+    Ok(Transfer::lazy(path, device))
 }

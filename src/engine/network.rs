@@ -14,6 +14,7 @@ use crate::engine::lite::{self, Lite0, LITE_LAYERS};
 use crate::engine::precision::{Precision, PrecisionChoice};
 use crate::engine::tiles::{self, Tile};
 use crate::engine::vgg::{caffe_to_rgb, Layer, Vgg19};
+use crate::engine::weights;
 use crate::error::{Error, Result};
 
 /// Which feature network a run uses.
@@ -114,10 +115,19 @@ impl Backbone {
     }
 }
 
-/// The networks a session has loaded: VGG-19 always (it also scores results), Lite0 on first use.
+/// The networks of a session, each loaded on first use: a model whose backbone is lite never
+/// reads VGG-19 (a preview starts sooner and holds less memory).
 pub struct Networks {
-    vgg: Vgg19,
+    device: Device,
+    vgg: VggSlot,
     lite: Option<Lite0>,
+}
+
+/// VGG-19, or where to load it from once a run needs it.
+enum VggSlot {
+    Loaded(Vgg19),
+    /// A weights file whose header [`crate::engine::weights::check`] found sound.
+    Pending(PathBuf),
 }
 
 /// One network, borrowed for a stage's targets and evaluations.
@@ -128,16 +138,31 @@ pub enum Network<'a> {
 }
 
 impl Networks {
+    /// Networks around an already loaded VGG-19 (it keeps its device).
     pub fn new(vgg: Vgg19) -> Networks {
-        Networks { vgg, lite: None }
+        Networks {
+            device: vgg.device(),
+            vgg: VggSlot::Loaded(vgg),
+            lite: None,
+        }
+    }
+
+    /// Networks on `device` that load VGG-19 from `vgg_weights` when it is first needed.
+    pub fn lazy(vgg_weights: PathBuf, device: Device) -> Networks {
+        Networks {
+            device,
+            vgg: VggSlot::Pending(vgg_weights),
+            lite: None,
+        }
     }
 
     pub fn device(&self) -> Device {
-        self.vgg.device()
+        self.device
     }
 
-    pub fn vgg(&self) -> &Vgg19 {
-        &self.vgg
+    /// Whether VGG-19's weights have been read (for tests and measurements).
+    pub fn vgg_loaded(&self) -> bool {
+        matches!(self.vgg, VggSlot::Loaded(_))
     }
 
     /// Loads what `backbone` needs (Lite0's weights from their default locations) and sets its
@@ -145,7 +170,15 @@ impl Networks {
     pub fn prepare(&mut self, backbone: Backbone, precision: PrecisionChoice) -> Result<()> {
         let device = self.device();
         match backbone {
-            Backbone::Vgg19 => self.vgg.set_precision(precision.resolve(device)),
+            Backbone::Vgg19 => match &mut self.vgg {
+                VggSlot::Loaded(vgg) => vgg.set_precision(precision.resolve(device)),
+                VggSlot::Pending(path) => {
+                    let convs = weights::load(path)?;
+                    let vgg = Vgg19::new(convs, device, precision.resolve(device))?;
+                    self.vgg = VggSlot::Loaded(vgg);
+                    Ok(())
+                }
+            },
             Backbone::Lite => {
                 let precision = lite::resolve_precision(precision, device);
                 match &mut self.lite {
@@ -162,13 +195,13 @@ impl Networks {
 
     /// The network of `backbone`, which [`Networks::prepare`] must have loaded.
     pub fn get(&self, backbone: Backbone) -> Result<Network<'_>> {
+        let not_loaded = || Error::State(format!("the {} backbone is not loaded", backbone.name()));
         match backbone {
-            Backbone::Vgg19 => Ok(Network::Vgg(&self.vgg)),
-            Backbone::Lite => self
-                .lite
-                .as_ref()
-                .map(Network::Lite)
-                .ok_or_else(|| Error::State("the lite backbone is not loaded".into())),
+            Backbone::Vgg19 => match &self.vgg {
+                VggSlot::Loaded(vgg) => Ok(Network::Vgg(vgg)),
+                VggSlot::Pending(_) => Err(not_loaded()),
+            },
+            Backbone::Lite => self.lite.as_ref().map(Network::Lite).ok_or_else(not_loaded),
         }
     }
 }

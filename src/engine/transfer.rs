@@ -2,6 +2,7 @@
 //! a few iterations at a time (so hosts can drive their own progress bars and cancel), `result`
 //! gives the current image at any size. The optimisation itself is a [`Run`].
 
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -65,9 +66,20 @@ pub struct Transfer {
 }
 
 impl Transfer {
+    /// A session around a loaded VGG-19.
     pub fn new(model: Vgg19) -> Self {
+        Transfer::with_networks(Networks::new(model))
+    }
+
+    /// A session on `device` that reads the VGG-19 weights at `vgg_weights` only when a run
+    /// needs VGG-19 (never, if its backbone is lite).
+    pub fn lazy(vgg_weights: PathBuf, device: Device) -> Self {
+        Transfer::with_networks(Networks::lazy(vgg_weights, device))
+    }
+
+    fn with_networks(networks: Networks) -> Self {
         Transfer {
-            networks: Networks::new(model),
+            networks,
             settings: Settings::default(),
             content: None,
             styles: Vec::new(),
@@ -80,6 +92,11 @@ impl Transfer {
 
     pub fn device(&self) -> Device {
         self.networks.device()
+    }
+
+    /// Whether this session has read the VGG-19 weights.
+    pub fn vgg_loaded(&self) -> bool {
+        self.networks.vgg_loaded()
     }
 
     /// The precision the network runs in (settled when the run is planned).
@@ -108,7 +125,10 @@ impl Transfer {
     pub fn set_settings(&mut self, settings: Settings) -> Result<()> {
         settings.validate()?;
         if settings.backbone != Backbone::Vgg19 {
-            // Load the other network now, so that a missing weights file is this call's error.
+            // Load Lite0 now, so that a missing weights file is this call's error (VGG-19's file
+            // was checked when the session was opened and is read when a run first needs it:
+            // settings change one option at a time, and a host on its way to backbone=lite must
+            // not load VGG-19 on the way).
             self.networks
                 .prepare(settings.backbone, settings.precision)?;
         }

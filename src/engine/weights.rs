@@ -135,21 +135,46 @@ pub fn load(path: &Path) -> Result<Vec<ConvWeights>> {
 /// Parses a safetensors image ourselves: tch's reader panics on some malformed inputs and its
 /// messages do not say which tensor was wrong.
 fn parse(bytes: &[u8]) -> std::result::Result<HashMap<String, Tensor>, String> {
-    let header_len = bytes
-        .get(..8)
-        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+    let header_end = header_end(bytes.get(..8), bytes.len() as u64)?;
+    let data = &bytes[header_end..];
+    let mut tensors = HashMap::new();
+    for entry in parse_header(&bytes[8..header_end], data.len())? {
+        let tensor =
+            Tensor::from_data_size(&data[entry.start..entry.end], &entry.shape, entry.kind);
+        tensors.insert(entry.name, tensor);
+    }
+    Ok(tensors)
+}
+
+/// Where the header of a safetensors file of `file_len` bytes ends, from its first 8 bytes.
+fn header_end(prefix: Option<&[u8]>, file_len: u64) -> std::result::Result<usize, String> {
+    let header_len = prefix
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
         .ok_or("file too short for a safetensors header")?;
-    let header_end = 8usize
-        .checked_add(header_len)
-        .filter(|&end| end <= bytes.len());
-    let header_end = header_end.ok_or("safetensors header length exceeds the file")?;
-    let header: serde_json::Value = serde_json::from_slice(&bytes[8..header_end])
+    8u64.checked_add(header_len)
+        .filter(|&end| end <= file_len)
+        .and_then(|end| usize::try_from(end).ok())
+        .ok_or_else(|| "safetensors header length exceeds the file".to_string())
+}
+
+/// One tensor as the header describes it: its bytes are `start..end` of the data section.
+struct Entry {
+    name: String,
+    kind: Kind,
+    shape: Vec<i64>,
+    start: usize,
+    end: usize,
+}
+
+/// The tensors a safetensors header describes, each checked against a data section of
+/// `data_len` bytes.
+fn parse_header(header: &[u8], data_len: usize) -> std::result::Result<Vec<Entry>, String> {
+    let header: serde_json::Value = serde_json::from_slice(header)
         .map_err(|e| format!("safetensors header is not valid JSON: {e}"))?;
     let entries = header
         .as_object()
         .ok_or("safetensors header is not an object")?;
-    let data = &bytes[header_end..];
-    let mut tensors = HashMap::new();
+    let mut parsed = Vec::new();
     for (name, entry) in entries {
         if name == "__metadata__" {
             continue;
@@ -180,17 +205,65 @@ fn parse(bytes: &[u8]) -> std::result::Result<HashMap<String, Tensor>, String> {
             ),
             _ => return Err(format!("{name}: bad data_offsets")),
         };
-        let numel: i64 = shape.iter().product();
-        let expected = numel as usize * kind.elt_size_in_bytes();
-        if start > end || end > data.len() || end - start != expected {
+        let expected = shape
+            .iter()
+            .try_fold(kind.elt_size_in_bytes(), |n, &d| n.checked_mul(d as usize));
+        if start > end || end > data_len || Some(end - start) != expected {
             return Err(format!(
                 "{name}: data offsets do not match its shape or the file is truncated"
             ));
         }
-        let tensor = Tensor::from_data_size(&data[start..end], &shape, kind);
-        tensors.insert(name.clone(), tensor);
+        parsed.push(Entry {
+            name: name.clone(),
+            kind,
+            shape,
+            start,
+            end,
+        });
     }
-    Ok(tensors)
+    Ok(parsed)
+}
+
+/// Checks the weights file without reading its data: it exists, its header is sound, it holds
+/// every tensor the network needs with the right type and shape, and the file is long enough
+/// for them. What only the data can show (non-finite values) waits for [`load`]. Errors as
+/// [`load`]'s.
+pub fn check(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let io = |e: std::io::Error| Error::io(path, format!("cannot read weights: {e}"));
+    let model = |what: String| Error::Model(format!("{}: {what}", path.display()));
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let file_len = file.metadata().map_err(io)?.len();
+    let mut prefix = [0u8; 8];
+    let prefix = match file.read_exact(&mut prefix) {
+        Ok(()) => Some(&prefix[..]),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => None,
+        Err(e) => return Err(io(e)),
+    };
+    let end = header_end(prefix, file_len).map_err(model)?;
+    let mut header = vec![0u8; end - 8];
+    file.read_exact(&mut header).map_err(io)?;
+    let entries = parse_header(&header, (file_len - end as u64) as usize).map_err(model)?;
+    for (name, inputs, outputs) in CONV_LAYERS {
+        for (suffix, kind, shape) in [
+            ("weight_q", Kind::Uint8, vec![outputs, inputs, 3, 3]),
+            ("weight_table", Kind::Float, vec![256]),
+            ("bias", Kind::Float, vec![outputs]),
+        ] {
+            let key = format!("{name}.{suffix}");
+            let entry = entries
+                .iter()
+                .find(|e| e.name == key)
+                .ok_or_else(|| model(format!("missing tensor {key}")))?;
+            if entry.kind != kind || entry.shape != shape {
+                return Err(model(format!(
+                    "tensor {key} is {:?} {:?}, expected {kind:?} {shape:?}",
+                    entry.kind, entry.shape
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn dequantise(
