@@ -457,6 +457,7 @@ pub extern "C" fn nstyle_set_weights(
 /// - `style_layers`: layers of the style loss, weight 1 each unless given; auto is relu1_1,relu2_1,relu3_1,relu4_1,relu5_1 on vgg19 and block0,block2,block4,block7,block10 on lite; auto or a list of layers of the backbone such as relu4_2 or relu1_1:1,relu2_1:0.5 (lite: stem, block0 … block15) (default `auto`; rebuilds the targets, keeps the image)
 /// - `precision`: network precision; auto is bf16 on CUDA and on CPUs with native bf16, else fp32; auto, fp32, bf16 or fp16 (default `auto`; restarts the run)
 /// - `max_memory_mb`: memory budget; auto or 0 is 80 % of available RAM on CPU, none on CUDA; a whole number in 0..=17592186044415 or 'auto', in MiB (default `auto`; applies from the next step)
+/// - `threads`: CPU threads of each step (libtorch's intra-op threads); 0 is libtorch's default (one per physical core, or OMP_NUM_THREADS). libtorch's setting is process-wide (tch::set_num_threads): each step sets its model's value on the thread it runs on, and a thread computing for the first time takes the last value set. 1 suits previews and busy machines, where OpenMP threads waiting for each other cost more than they gain; a whole number in 0..=1024 (default `0`; applies from the next step)
 /// - `lbfgs_history`: curvature pairs L-BFGS keeps; a whole number in 1..=1000, in pairs (default `100`; restarts the run)
 /// - `learning_rate`: Adam step in pixel levels on a 0-255 scale; a finite number above 0 to 1000, in levels (default `2`; restarts the run)
 /// <!-- options:end -->

@@ -491,3 +491,28 @@ fn the_lite_backbone_runs_with_its_own_layers_and_refuses_vgg_names() {
     settings.set_option("style_layers", "auto").unwrap();
     settings.set_option("backbone", "vgg19").unwrap();
 }
+
+#[test]
+fn threads_sets_libtorchs_threads_on_the_steps_thread_and_0_restores_the_default() {
+    // This thread has not computed yet: it reports libtorch's default (no test sets another
+    // one on its own thread before computing).
+    let default = tch::get_num_threads();
+    let other = default + 1;
+    let mut transfer = ready_transfer(Settings {
+        iterations: 4,
+        ..small_settings()
+    });
+    let mut settings = transfer.settings().clone();
+    settings.set_option("threads", &other.to_string()).unwrap();
+    transfer.set_settings(settings.clone()).unwrap();
+    let first = transfer.step(1).unwrap();
+    assert_eq!(tch::get_num_threads(), other);
+    // Live: the run goes on where it was.
+    settings.set_option("threads", "0").unwrap();
+    transfer.set_settings(settings.clone()).unwrap();
+    let second = transfer.step(1).unwrap();
+    assert_eq!(second.iteration, first.iteration + 1);
+    assert_eq!(tch::get_num_threads(), default);
+    assert!(settings.set_option("threads", "-1").is_err());
+    assert_eq!(settings.get_option("threads").unwrap(), "0");
+}

@@ -16,7 +16,6 @@
 
 #include "nstyle-core.h"
 
-#include <dlfcn.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -773,22 +772,6 @@ static void ns_preview_job_free(NsPreviewJob *job) {
   g_free(job);
 }
 
-/* libtorch's OpenMP threads spin while they wait: on a machine whose cores are busy (the
- * full run, other programs) a preview of many small operations then takes many times longer
- * (100 iterations at 256 px: 2 s on one thread, over 100 s on two spinning threads at load
- * 4). The library has no thread setting, so the worker asks OpenMP for one thread in its own
- * thread (OpenMP's setting is per thread; libtorch sets it once per thread at its first
- * parallel operation, so this is repeated before each step). Not found: nothing happens. */
-static void ns_preview_one_thread(void) {
-  static gsize looked = 0;
-  static void (*set_threads)(int) = NULL;
-  if (g_once_init_enter(&looked)) {
-    set_threads = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
-    g_once_init_leave(&looked, 1);
-  }
-  if (set_threads) set_threads(1);
-}
-
 static gboolean ns_preview_is_current(NsPreviewWorker *pw, guint number) {
   g_mutex_lock(&pw->lock);
   gboolean current = !pw->quit && pw->current == number;
@@ -815,7 +798,13 @@ static void ns_preview_publish(NsPreviewWorker *pw, const NsPreviewJob *job, guc
 
 /* Sets the job up on the worker's model; FALSE with *error. */
 static gboolean ns_preview_setup(NstyleModel *model, const NsPreviewJob *job, GError **error) {
+  /* threads=1: libtorch's OpenMP threads spin while they wait, so on a machine whose cores are
+   * busy (the full run, other programs) a preview of many small operations takes many times
+   * longer on several threads (100 iterations at 256 px: 2 s on one thread, over 100 s on two
+   * spinning threads at load 4). The library sets it on the thread of each step (OpenMP keeps
+   * the count per thread); a run with the default threads=0 gets libtorch's default back. */
   if (!ns_apply_params(model, &job->params, MAX(job->cw, job->ch), error) ||
+      !ns_set_option(model, "threads", "1", "threads", NULL, error) ||
       !ns_apply_env_options(model, error))
     return FALSE;
   if (nstyle_set_content(model, job->content, job->cw, job->ch, (size_t)job->cw * NS_BPP,
@@ -836,7 +825,6 @@ static void ns_preview_steps(NsPreviewWorker *pw, NstyleModel *model, const NsPr
   while (ns_preview_is_current(pw, job->number)) {
     NstyleProgress p;
     memset(&p, 0, sizeof p);
-    ns_preview_one_thread();
     NstyleStatus s = nstyle_step(model, 1, &p);
     if (s == NSTYLE_ERR_CANCELLED) continue; /* superseded (checked above), or a stale cancel */
     if (s != NSTYLE_OK) {

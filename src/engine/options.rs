@@ -301,6 +301,23 @@ pub static OPTIONS: &[OptionSpec] = &[
         effect: Effect::Live,
     },
     OptionSpec {
+        key: "threads",
+        domain: Domain::Int {
+            min: 0,
+            max: 1024,
+            words: &[],
+        },
+        default: "0",
+        unit: "",
+        doc: "CPU threads of each step (libtorch's intra-op threads); 0 is libtorch's default \
+              (one per physical core, or OMP_NUM_THREADS). libtorch's setting is process-wide \
+              (tch::set_num_threads): each step sets its model's value on the thread it runs \
+              on, and a thread computing for the first time takes the last value set. 1 suits \
+              previews and busy machines, where OpenMP threads waiting for each other cost \
+              more than they gain",
+        effect: Effect::Live,
+    },
+    OptionSpec {
         key: "lbfgs_history",
         domain: Domain::Int {
             min: 1,

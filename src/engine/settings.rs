@@ -218,6 +218,8 @@ pub struct Settings {
     pub adam_learning_rate: f64,
     /// Memory budget in MiB; `None` = 80 % of the RAM available (CPU) or no limit (CUDA).
     pub max_memory_mb: Option<u64>,
+    /// libtorch intra-op threads of each step; 0 = libtorch's default.
+    pub threads: u32,
 }
 
 impl Default for Settings {
@@ -248,6 +250,7 @@ impl Default for Settings {
             lbfgs_history: 0,
             adam_learning_rate: 0.0,
             max_memory_mb: None,
+            threads: 0,
         };
         for row in OPTIONS {
             let value = row.domain.parse(row.key, row.default);
@@ -396,6 +399,7 @@ impl Settings {
             }
             ("max_memory_mb", Word(_) | Int(0)) => self.max_memory_mb = None,
             ("max_memory_mb", Int(v)) => self.max_memory_mb = Some(v),
+            ("threads", Int(v)) => self.threads = v as u32,
             ("lbfgs_history", Int(v)) => self.lbfgs_history = v as usize,
             ("learning_rate", Float(v)) => self.adam_learning_rate = v,
             (key, value) => unreachable!("option table row {key} has no field for {value:?}"),
@@ -439,6 +443,7 @@ impl Settings {
             "max_memory_mb" => self
                 .max_memory_mb
                 .map_or_else(|| "auto".into(), |mb| mb.to_string()),
+            "threads" => self.threads.to_string(),
             "lbfgs_history" => self.lbfgs_history.to_string(),
             "learning_rate" => self.adam_learning_rate.to_string(),
             other => unreachable!("{other} is not in the option table"),

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tch::{Device, Tensor};
 
@@ -256,6 +256,7 @@ impl Transfer {
 
     /// Runs up to `iterations` more iterations. Returns at once when the plan is complete.
     pub fn step(&mut self, iterations: u32) -> Result<Progress> {
+        apply_threads(self.settings.threads);
         if self.styles.is_empty() {
             return Err(Error::State("no style image set".into()));
         }
@@ -355,6 +356,25 @@ impl Transfer {
         let mut picture = picture.resized(width, height);
         picture.high_bit_depth = content.high_bit_depth;
         picture.with_alpha(content.alpha_at(width, height)?)
+    }
+}
+
+/// libtorch's intra-op thread count before any was set: what `threads=0` restores.
+static DEFAULT_THREADS: OnceLock<i32> = OnceLock::new();
+
+/// Sets libtorch's intra-op threads for the calling thread (0: libtorch's default). The count is
+/// libtorch's process-wide setting, but OpenMP keeps it per thread once a thread has computed,
+/// so it is set again on each step's thread, and only when it differs (setting it resizes
+/// libtorch's thread pools).
+fn apply_threads(threads: u32) {
+    let default = *DEFAULT_THREADS.get_or_init(tch::get_num_threads);
+    let wanted = if threads == 0 {
+        default
+    } else {
+        threads as i32
+    };
+    if tch::get_num_threads() != wanted {
+        tch::set_num_threads(wanted);
     }
 }
 

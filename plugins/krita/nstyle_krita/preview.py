@@ -9,7 +9,7 @@ worker thread with its own nstyle.Model and never touching the document.
                                     # (close(wait=True) joins it)
 
 A frame is shown when a scale ends, at most every FRAME_INTERVAL seconds otherwise, and at the
-end. Only the plug-in's choices are here (size, backbone, iterations); the engine is the
+end. Only the plug-in's choices are here (size, backbone, iterations, threads); the engine is the
 binding's.
 """
 
@@ -23,6 +23,7 @@ from .core import ENGINE_KEYS, fit_size
 SIDE = 256
 BACKBONE = "lite"
 ITERATIONS = 100
+THREADS = 1
 FRAME_INTERVAL = 1.0
 
 
@@ -39,17 +40,6 @@ class Frame:
     @property
     def done(self):
         return self.progress is not None and self.progress.done
-
-
-def _one_thread():
-    """libtorch's OpenMP threads spin while they wait: on a busy machine a preview of many small
-    operations then takes many times longer (here 2 s on one thread, over 100 s on two at load
-    4). The library has no thread setting; OpenMP's is per thread and libtorch sets it at its
-    first parallel operation in a thread, so the worker asks for one thread before each step."""
-    try:
-        nstyle.library().omp_set_num_threads(1)
-    except AttributeError:  # not an OpenMP build
-        pass
 
 
 class Preview:
@@ -133,7 +123,11 @@ class Preview:
                 self._model, self._device = model, device
         model = self._model
         values = {key: getattr(s, key) for key in ENGINE_KEYS if key != "size"}
-        values.update(iterations=ITERATIONS, backbone=BACKBONE)
+        # threads=1: libtorch's OpenMP threads spin while they wait, so on a busy machine a
+        # preview of many small operations takes many times longer on several threads (here 2 s
+        # on one thread, over 100 s on two at load 4). The library sets it on the thread of
+        # each step (OpenMP keeps the count per thread).
+        values.update(iterations=ITERATIONS, backbone=BACKBONE, threads=THREADS)
         model.set_options(**values)
         _, _, w, h = job.rect
         model.set_content(job.content, w, h, job.fmt)
@@ -148,7 +142,6 @@ class Preview:
         width, height = model.result_size()
         last_frame, last_scale = time.monotonic(), 0
         while self._is_current(number):
-            _one_thread()
             try:
                 p = model.step(1)
             except nstyle.Cancelled:
