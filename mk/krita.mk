@@ -50,6 +50,6 @@ uninstall-krita:
 krita-test: build weights lite-weights
 	plugins/krita/test/run-tests.sh $(PY_LIB) $(WEIGHTS) $(LITE_WEIGHTS)
 
-krita52-test: build weights
+krita52-test: build weights lite-weights
 	NSTYLE_KRITA52_CHROOT=$${NSTYLE_KRITA52_CHROOT:-$(CACHE)/krita52-trixie-v1} \
-		plugins/krita/test/krita52-chroot.sh $(PY_LIB) $(WEIGHTS)
+		plugins/krita/test/krita52-chroot.sh $(PY_LIB) $(WEIGHTS) $(LITE_WEIGHTS)

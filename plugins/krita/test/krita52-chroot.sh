@@ -5,18 +5,23 @@
 # debootstrap (a few minutes, about 2 GB) and cached in $NSTYLE_KRITA52_CHROOT (default
 # ~/.cache/nstyle/krita52-trixie-v1). Needs root (debootstrap, chroot, bind mounts).
 #
-#   plugins/krita/test/krita52-chroot.sh LIBNSTYLE_SO WEIGHTS
+#   plugins/krita/test/krita52-chroot.sh LIBNSTYLE_SO WEIGHTS LITE_WEIGHTS
 #
-# The repository, the venv holding libtorch (libnstyle.so's RUNPATH), the weights, /proc and /dev
-# are bound at the same paths inside; results go to target/krita52-test.
+# The repository, the venv holding libtorch (libnstyle.so's RUNPATH), both weights files (VGG-19;
+# EfficientNet-Lite0, which the dialog's preview runs on), /proc and /dev are bound at the same
+# paths inside; results go to target/krita52-test.
 set -uo pipefail
 
-if [ $# -ne 2 ]; then
-    sed -n '2,12p' "$0" >&2
+if [ $# -ne 3 ]; then
+    sed -n '2,13p' "$0" >&2
     exit 2
 fi
 lib=$(realpath "$1")
 weights=$(realpath "$2")
+lite=$(realpath "$3")
+for f in "$lib" "$weights" "$lite"; do
+    [ -f "$f" ] || { echo "FAIL krita52_chroot: $f is missing (make build weights lite-weights)"; exit 1; }
+done
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 chroot_dir=${NSTYLE_KRITA52_CHROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/nstyle/krita52-trixie-v1}
 mirror=${NSTYLE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -91,9 +96,10 @@ venv=$(readlink -f "$root/.venv" 2>/dev/null || true)
 unmount_under "$chroot_dir"
 trap 'unmount_under "$chroot_dir"' EXIT
 mount -t proc proc "$chroot_dir/proc" && bind /dev && mount -t tmpfs tmpfs "$chroot_dir/dev/shm" &&
-    bind "$root" && bind "$weights" && { [ -z "$venv" ] || [ ! -d "$venv" ] || bind "$venv"; } ||
+    bind "$root" && bind "$weights" && bind "$lite" &&
+    { [ -z "$venv" ] || [ ! -d "$venv" ] || bind "$venv"; } ||
     { echo "FAIL krita52_chroot: cannot bind the repository, venv and weights"; exit 1; }
 echo "Krita $(chroot "$chroot_dir" dpkg-query -W -f '${Version}' krita) in $chroot_dir"
 chroot "$chroot_dir" /usr/bin/env -C "$root" PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
     NSTYLE_KRITA_TEST_OUT="$root/target/krita52-test" \
-    bash plugins/krita/test/run-tests.sh "$lib" "$weights"
+    bash plugins/krita/test/run-tests.sh "$lib" "$weights" "$lite"
