@@ -397,7 +397,7 @@ static void test_options(NstyleModel *m) {
         {"no_such_option", "1"},  {"tile", "63"},        {"size", "abc"},
         {"size", "15"},           {"size", "16385"},     {"size", "-48"},
         {"preserve_colors", "2"}, {"scales", "0"},       {"scales", "9"},
-        {"init", "noise"},        {"precision", "fp64"}, {"iterations", "0"},
+        {"init", "noise"},        {"precision", "fp64"}, {"iterations", "2000000"},
         {"optimizer", "sgd"},     {"style_scale", "nan"}, {"seed", "-1"},
         {"content_layers", "relu9_9"}, {"style_layers", ""}, {"max_memory_mb", "lots"},
         {"lbfgs_history", "0"},   {"learning_rate", "inf"}, {"", "1"},
@@ -510,7 +510,7 @@ static void test_initial_image_and_failed_calls(NstyleModel *m) {
     CHECK(memcmp(out, again, sizeof out) == 0);
     /* Rejected options keep the old settings: iterations stays 2, size stays 48. */
     CHECK_OK(set_u(m, "iterations", 2));
-    CHECK_STATUS(nstyle_set_option(m, "iterations", "0"), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_option(m, "iterations", "2000000"), NSTYLE_ERR_ARGUMENT);
     CHECK_STATUS(nstyle_set_option(m, "size", "abc"), NSTYLE_ERR_ARGUMENT);
     CHECK_STATUS(nstyle_set_option(m, "size", "15"), NSTYLE_ERR_ARGUMENT);
     CHECK_STATUS(nstyle_set_option(m, "precision", "fp64"), NSTYLE_ERR_ARGUMENT);
