@@ -287,7 +287,7 @@ enum NstyleStatus nstyle_set_weights(struct NstyleModel *model,
  * <!-- options:begin -->
  * - `size`: longest side of the working image and result; 0 (or full) is the content's own size (stages that do not fit the memory budget are optimised in tiles); a whole number in 16..=16384 or '0' or 'full', in px (default `512`; restarts the run)
  * - `tile`: long side of the overlapping tiles a large stage is optimised in (with layers down to relu3_1, or block2 on lite, style statistics of the whole style image); auto tiles only a stage that does not fit the memory budget, a number tiles every stage longer than it; a whole number in 64..=16384 or 'auto', in px (default `auto`; restarts the run)
- * - `iterations`: iterations over all scales, at most: a scale may end early (stop_tolerance); 0 (or auto) is 300 for results up to 256 px and fewer for larger ones, down to 150 from 512 px (their finer scales start from a settled picture); a whole number in 0..=1000000 or 'auto' (default `0`; restarts the run)
+ * - `iterations`: iterations over all scales, at most: a scale may end early (stop_tolerance); a whole number in 1..=1000000 (default `300`; restarts the run)
  * - `scales`: number of scales; auto starts from about a quarter of size; a whole number in 1..=8 or 'auto' (default `auto`; restarts the run)
  * - `keep_detail`: each finer scale starts with the photo's own detail at that scale (a sharper subject); 0 or 1 (default `1`; applies from the next step)
  * - `strength`: how strongly the style paints over the photo: 0 keeps the photo nearly as it is, 1 paints it over; scales style_weight by 1000^(strength - 0.5); a finite number from 0 to 1 (default `0.6`; applies from the next step)

@@ -112,15 +112,13 @@ pub static OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         key: "iterations",
         domain: Domain::Int {
-            min: 0,
+            min: 1,
             max: 1_000_000,
-            words: &["auto"],
+            words: &[],
         },
-        default: "0",
+        default: "300",
         unit: "",
-        doc: "iterations over all scales, at most: a scale may end early (stop_tolerance); 0 (or \
-              auto) is 300 for results up to 256 px and fewer for larger ones, down to 150 from \
-              512 px (their finer scales start from a settled picture)",
+        doc: "iterations over all scales, at most: a scale may end early (stop_tolerance)",
         effect: Effect::Restart,
     },
     OptionSpec {

@@ -5,7 +5,7 @@ use crate::engine::network::Backbone;
 use crate::engine::options::{self, Effect, Value, OPTIONS};
 use crate::engine::picture::Picture;
 use crate::engine::precision::PrecisionChoice;
-use crate::engine::schedule::{auto_iterations, ScaleCount};
+use crate::engine::schedule::ScaleCount;
 use crate::error::{Error, Result};
 
 /// Weights of the three loss terms.
@@ -190,7 +190,7 @@ pub struct Settings {
     pub size: u32,
     /// Long side of the tiles of a tiled stage; `None` tiles only stages over the memory budget.
     pub tile: Option<u32>,
-    /// Iterations over all scales; 0 lets the size decide ([`Settings::iteration_cap`]).
+    /// Iterations over all scales.
     pub iterations: u32,
     pub scales: ScaleCount,
     /// Re-inject the content's detail band when a finer scale starts.
@@ -285,14 +285,6 @@ impl Settings {
         }
     }
 
-    /// The iterations a result whose longest side is `long_side` may take over all its scales.
-    pub fn iteration_cap(&self, long_side: u32) -> u32 {
-        match self.iterations {
-            0 => auto_iterations(long_side),
-            n => n,
-        }
-    }
-
     /// The loss weights the optimisation uses: the expert weights with the style weight scaled by
     /// the strength, ×1 at 0.5 and a factor of 1000 over the whole range (×0.03 … ×32), so that
     /// equal steps of the knob look like equal steps from photo to painting; and both scaled by
@@ -376,7 +368,6 @@ impl Settings {
             ("tile", Word(_)) => self.tile = None,
             ("tile", Int(v)) => self.tile = Some(v as u32),
             ("iterations", Int(v)) => self.iterations = v as u32,
-            ("iterations", Word(_)) => self.iterations = 0,
             ("scales", Word(_)) => self.scales = ScaleCount::Auto,
             ("scales", Int(v)) => self.scales = ScaleCount::Fixed(v as u32),
             ("keep_detail", Bool(v)) => self.keep_detail = v,

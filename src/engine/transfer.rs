@@ -183,13 +183,12 @@ impl Transfer {
             .content
             .as_ref()
             .ok_or_else(|| Error::State("no content image set".into()))?;
-        let long_side = self.settings.long_side(content.width(), content.height());
         Ok(plan(
             content.width(),
             content.height(),
-            long_side,
+            self.settings.long_side(content.width(), content.height()),
             self.settings.scales,
-            self.settings.iteration_cap(long_side),
+            self.settings.iterations,
         ))
     }
 

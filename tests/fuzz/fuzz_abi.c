@@ -903,11 +903,7 @@ static void op_step(Reader *r) {
         REQUIRE(p.iteration <= p.total, "progress %u of %u", p.iteration, p.total);
         REQUIRE(p.scales >= 1 && p.scale < p.scales, "scale %u of %u", p.scale, p.scales);
         char *its = current_value("iterations");
-        /* 0 is auto: 300 up to 256 px, down to 150 for larger results (size=0 is the
-         * content's own size, which the harness does not cap). */
-        long planned = atol(its);
-        REQUIRE(planned ? p.total == (uint32_t)planned : p.total >= 150 && p.total <= 300,
-                "total %u, iterations option %s", p.total, its);
+        REQUIRE(p.total == (uint32_t)atol(its), "total %u, iterations option %s", p.total, its);
         free(its);
     }
 }

@@ -39,10 +39,9 @@ pub struct RunArgs {
     /// not fit the memory budget).
     #[arg(long, default_value = "auto")]
     tile: String,
-    /// Iterations over all scales, at most; auto is 300 up to 256 px and fewer for larger results,
-    /// down to 150 from 512 px.
-    #[arg(long, default_value = "auto")]
-    iterations: String,
+    /// Iterations over all scales.
+    #[arg(long, default_value_t = Settings::default().iterations)]
+    iterations: u32,
     /// How strongly the style paints over the photo, 0 (nearly the photo) to 1 (painted over);
     /// the expert weights below are scaled by it.
     #[arg(long, default_value_t = Settings::default().strength)]
@@ -101,6 +100,7 @@ fn parse_style(spec: &str) -> Result<(PathBuf, f64)> {
 
 fn settings(args: &RunArgs) -> Result<Settings> {
     let mut settings = Settings {
+        iterations: args.iterations,
         scales: ScaleCount::parse(&args.scales)?,
         optimizer: OptimizerKind::parse(&args.optimizer)?,
         init: match args.init.as_str() {
@@ -118,7 +118,6 @@ fn settings(args: &RunArgs) -> Result<Settings> {
     };
     settings.set_option("size", &args.size)?;
     settings.set_option("tile", &args.tile)?;
-    settings.set_option("iterations", &args.iterations)?;
     settings.weights.content = args.content_weight;
     settings.weights.style = args.style_weight;
     settings.weights.tv = args.tv_weight;
