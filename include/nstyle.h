@@ -20,9 +20,10 @@
 
 /**
  * Version of this ABI; grows only by addition. 2 added the option table (`nstyle_option_*`,
- * `nstyle_get_option`), `nstyle_result_size` and the BGRA8 and RGBA_F16 formats.
+ * `nstyle_get_option`), `nstyle_result_size` and the BGRA8 and RGBA_F16 formats; 3 added
+ * `nstyle_estimate_seconds`.
  */
-#define NSTYLE_ABI_VERSION 2
+#define NSTYLE_ABI_VERSION 3
 
 /**
  * Result of every call that can fail. On failure `nstyle_last_error()` says why.
@@ -218,7 +219,7 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * ABI version of the loaded library (2). Compare with NSTYLE_ABI_VERSION from the header.
+ * ABI version of the loaded library (3). Compare with NSTYLE_ABI_VERSION from the header.
  */
 uint32_t nstyle_abi_version(void);
 
@@ -383,6 +384,20 @@ enum NstyleStatus nstyle_get_option(const struct NstyleModel *model,
 enum NstyleStatus nstyle_result_size(const struct NstyleModel *model,
                                      uint32_t *width,
                                      uint32_t *height);
+
+/**
+ * Roughly how many seconds the run the current content, styles and options describe takes on
+ * this machine, from its start, in `*out_seconds` (for a dialog: "about 3 min"). The library
+ * times a short probe of the network the run will use (its backbone, precision and layers; about
+ * a second the first time, then cached for the life of the process, so calls while the user
+ * moves a slider return at once) and prices the plan the run would execute: every scale's pixels
+ * times its iterations and the evaluations each takes, tiled scales tile by tile with their
+ * margins, plus building the targets. It is an upper bound when `stop_tolerance` ends scales
+ * early, as it usually does; a machine busy with other work makes it low. Valid once a content
+ * and a style are set (NSTYLE_ERR_STATE before); a plan the run would refuse (too small, over
+ * the memory budget) gets the run's own error. Does not change the model. Since ABI 3.
+ */
+enum NstyleStatus nstyle_estimate_seconds(struct NstyleModel *model, double *out_seconds);
 
 #ifdef __cplusplus
 }  // extern "C"

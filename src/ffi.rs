@@ -26,8 +26,9 @@ use crate::pixels::{self, PixelFormat};
 use crate::text::{printable_line, shortened};
 
 /// Version of this ABI; grows only by addition. 2 added the option table (`nstyle_option_*`,
-/// `nstyle_get_option`), `nstyle_result_size` and the BGRA8 and RGBA_F16 formats.
-pub const NSTYLE_ABI_VERSION: u32 = 2;
+/// `nstyle_get_option`), `nstyle_result_size` and the BGRA8 and RGBA_F16 formats; 3 added
+/// `nstyle_estimate_seconds`.
+pub const NSTYLE_ABI_VERSION: u32 = 3;
 
 /// Result of every call that can fail. On failure `nstyle_last_error()` says why.
 #[repr(C)]
@@ -294,7 +295,7 @@ impl<'a> HostImage<'a> {
     }
 }
 
-/// ABI version of the loaded library (2). Compare with NSTYLE_ABI_VERSION from the header.
+/// ABI version of the loaded library (3). Compare with NSTYLE_ABI_VERSION from the header.
 #[no_mangle]
 pub extern "C" fn nstyle_abi_version() -> u32 {
     NSTYLE_ABI_VERSION
@@ -711,6 +712,33 @@ pub extern "C" fn nstyle_result_size(
             *width = w;
             *height = h;
         }
+        Ok(())
+    })
+}
+
+/// Roughly how many seconds the run the current content, styles and options describe takes on
+/// this machine, from its start, in `*out_seconds` (for a dialog: "about 3 min"). The library
+/// times a short probe of the network the run will use (its backbone, precision and layers; about
+/// a second the first time, then cached for the life of the process, so calls while the user
+/// moves a slider return at once) and prices the plan the run would execute: every scale's pixels
+/// times its iterations and the evaluations each takes, tiled scales tile by tile with their
+/// margins, plus building the targets. It is an upper bound when `stop_tolerance` ends scales
+/// early, as it usually does; a machine busy with other work makes it low. Valid once a content
+/// and a style are set (NSTYLE_ERR_STATE before); a plan the run would refuse (too small, over
+/// the memory budget) gets the run's own error. Does not change the model. Since ABI 3.
+#[no_mangle]
+pub extern "C" fn nstyle_estimate_seconds(
+    model: *mut NstyleModel,
+    out_seconds: *mut f64,
+) -> NstyleStatus {
+    boundary(|| {
+        model_ref(model)?;
+        if out_seconds.is_null() {
+            return Err(Error::arg("out_seconds is NULL"));
+        }
+        let estimate = with_session(model, |session| session.estimate())?;
+        // SAFETY: non-null and points to writable double storage (the documented contract).
+        unsafe { *out_seconds = estimate.seconds };
         Ok(())
     })
 }

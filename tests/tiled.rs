@@ -431,3 +431,44 @@ fn memory_of_a_tiled_stage_grows_with_the_image_copies_only() {
     assert!(tiled_growth <= image_copies * 1.01, "{tiled_growth}");
     assert!(whole_growth > 10.0 * tiled_growth);
 }
+
+#[test]
+fn every_tile_step_moves_progress_and_a_cancel_during_one_ends_it_there() {
+    let mut transfer = session(Settings {
+        iterations: 8,
+        scales: ScaleCount::Fixed(1),
+        ..settings(Some(TILE))
+    });
+    // Progress moves with each tile step: one iteration, at least one evaluation.
+    let mut before = transfer.step(1).unwrap();
+    for _ in 0..5 {
+        let p = transfer.step(1).unwrap();
+        assert_eq!(p.iteration, before.iteration + 1, "{p:?}");
+        assert!(p.evaluations > before.evaluations, "{p:?}");
+        before = p;
+    }
+    // A cancel arriving during the third evaluation from here: no evaluation starts after it, and
+    // the tile step it interrupted is not counted.
+    let image = transfer.result(SIZE, SIZE * 3 / 4).unwrap();
+    let during = before.evaluations + 3;
+    transfer.cancel_during_evaluation(during);
+    let err = transfer.step(u32::MAX).unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err:?}");
+    let p = transfer.progress().unwrap();
+    assert_eq!(p.evaluations, during, "evaluations ran after the cancel");
+    assert!(
+        p.iteration < before.iteration + 3,
+        "{} tile steps counted for 3 evaluations",
+        p.iteration - before.iteration
+    );
+    // The image holds every finished tile step and nothing of the interrupted one: at most the
+    // steps finished before the cancel changed it.
+    if p.iteration == before.iteration {
+        assert_eq!(
+            transfer.result(SIZE, SIZE * 3 / 4).unwrap().rgb(),
+            image.rgb()
+        );
+    }
+    let after = transfer.step(2).unwrap();
+    assert_eq!(after.iteration, p.iteration + 2);
+}

@@ -1,6 +1,7 @@
 //! The style engine: VGG-19 features, losses, optimisers and the multi-scale schedule.
 
 pub mod adam;
+pub mod estimate;
 pub mod lbfgs;
 pub mod lite;
 pub mod loss;

@@ -96,12 +96,16 @@ struct Visit {
 /// Checks that a stage fits the memory budget before it is entered.
 pub type MemoryCheck<'a> = dyn Fn(&Stage) -> Result<()> + 'a;
 
-/// Test hook (integration tests only, behind the `test-hooks` feature): evaluations with these
-/// numbers (1-based, counted over the session) report a NaN loss.
+/// Test hooks (integration tests only, behind the `test-hooks` feature): evaluations with these
+/// numbers (1-based, counted over the session) report a NaN loss; the evaluation numbered
+/// `cancel_during` raises the cancel flag as it ends, as a cancel from another thread arriving
+/// during it would.
 #[derive(Clone, Default)]
 pub struct Poison {
     #[cfg(feature = "test-hooks")]
     pub evaluations: std::ops::Range<u64>,
+    #[cfg(feature = "test-hooks")]
+    pub cancel_during: Option<u64>,
 }
 
 impl Poison {
@@ -110,6 +114,13 @@ impl Poison {
         return self.evaluations.contains(&_evaluation);
         #[cfg(not(feature = "test-hooks"))]
         false
+    }
+
+    fn cancel_during(&self, _evaluation: u64, _cancel: &AtomicBool) {
+        #[cfg(feature = "test-hooks")]
+        if self.cancel_during == Some(_evaluation) {
+            _cancel.store(true, Ordering::SeqCst);
+        }
     }
 }
 
@@ -382,6 +393,7 @@ impl Run {
             if poison.applies_to(*evaluations) {
                 evaluation.parts.total = f64::NAN;
             }
+            poison.cancel_during(*evaluations, cancel);
             Ok(evaluation)
         };
         self.optimizer.iterate(&mut visit.crop, &mut objective)
@@ -469,6 +481,7 @@ impl Run {
             if poison.applies_to(*evaluations) {
                 evaluation.parts.total = f64::NAN;
             }
+            poison.cancel_during(*evaluations, cancel);
             Ok(evaluation)
         };
         self.optimizer.iterate(&mut self.image, &mut objective)

@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use tch::{Device, Tensor};
 
 use crate::engine::adam::Adam;
+use crate::engine::estimate;
 use crate::engine::lbfgs::Lbfgs;
 use crate::engine::loss_parts::LossParts;
 use crate::engine::memory;
@@ -229,6 +230,13 @@ impl Transfer {
         self.poison.evaluations = first..first.saturating_add(count);
     }
 
+    /// Raises the cancel flag at the end of evaluation `evaluation` (1-based, over the session),
+    /// as a cancel from another thread during it would. Compiled only with `test-hooks`.
+    #[cfg(feature = "test-hooks")]
+    pub fn cancel_during_evaluation(&mut self, evaluation: u64) {
+        self.poison.cancel_during = Some(evaluation);
+    }
+
     /// Where the session stands (plans the run if needed, which costs no network pass).
     pub fn progress(&mut self) -> Result<Progress> {
         self.ensure_run()?;
@@ -253,15 +261,40 @@ impl Transfer {
         }
     }
 
-    /// Runs up to `iterations` more iterations. Returns at once when the plan is complete.
-    pub fn step(&mut self, iterations: u32) -> Result<Progress> {
-        apply_threads(self.settings.threads);
+    /// A step needs a style with a weight.
+    fn check_styles(&self) -> Result<()> {
         if self.styles.is_empty() {
             return Err(Error::State("no style image set".into()));
         }
         if self.styles.iter().all(|s| s.blend == 0.0) {
             return Err(Error::arg("all style blend weights are zero"));
         }
+        Ok(())
+    }
+
+    /// How long the run the current content, styles and settings describe takes on this
+    /// machine, from the start (see [`estimate`]): the plan as the run would execute it, priced
+    /// with the rates of a short probe of the network (about a second the first time for each
+    /// backbone, precision and layer set; then cached). An upper bound when `stop_tolerance` ends
+    /// scales early. The same errors as the run's first step for a plan it would refuse (no
+    /// content or style, too small, over the memory budget, tiles with the lite backbone).
+    pub fn estimate(&mut self) -> Result<estimate::Estimate> {
+        // The probe times the network with the threads the run's steps will have.
+        apply_threads(self.settings.threads);
+        if self.content.is_none() {
+            return Err(Error::State("no content image set".into()));
+        }
+        self.check_styles()?;
+        let stages = self.checked_plan()?;
+        let network = self.network()?;
+        let content = self.content.as_ref().expect("checked above");
+        estimate::estimate(network, &self.settings, content, &self.styles, &stages)
+    }
+
+    /// Runs up to `iterations` more iterations. Returns at once when the plan is complete.
+    pub fn step(&mut self, iterations: u32) -> Result<Progress> {
+        apply_threads(self.settings.threads);
+        self.check_styles()?;
         self.ensure_run()?;
         let network = self.networks.get(self.settings.backbone)?;
         let settings = &self.settings;
@@ -287,11 +320,9 @@ impl Transfer {
         outcome.map(|()| self.current_progress())
     }
 
-    /// Plans the run and makes the initial image if there is no run yet.
-    fn ensure_run(&mut self) -> Result<()> {
-        if self.run.is_some() {
-            return Ok(());
-        }
+    /// The plan the run executes, tiled where it will be, refused as the run would refuse it:
+    /// too small a result, or a last stage over the memory budget.
+    fn checked_plan(&mut self) -> Result<Vec<Stage>> {
         let stages = self.plan()?;
         let last = *stages.last().expect("a plan has a stage");
         if last.width.min(last.height) < MIN_SIDE {
@@ -304,9 +335,18 @@ impl Transfer {
             )));
         }
         let stages = self.tiled_plan(stages)?;
-        let settings = &self.settings;
         let last = *stages.last().expect("a plan has a stage");
-        check_memory(self.network()?, settings, &last)?;
+        check_memory(self.network()?, &self.settings, &last)?;
+        Ok(stages)
+    }
+
+    /// Plans the run and makes the initial image if there is no run yet.
+    fn ensure_run(&mut self) -> Result<()> {
+        if self.run.is_some() {
+            return Ok(());
+        }
+        let stages = self.checked_plan()?;
+        let settings = &self.settings;
         let first = stages[0];
         let device = self.device();
         let content = self.content.as_ref().expect("planned above");

@@ -29,8 +29,12 @@ pub struct RunArgs {
     #[arg(long = "style", required = true, value_name = "PATH[:WEIGHT]")]
     styles: Vec<String>,
     /// Where to write the result (.png, .jpg or .tif).
+    #[arg(long, required_unless_present = "estimate")]
+    output: Option<PathBuf>,
+    /// Print how long the run would take on this machine (from a short probe of the network;
+    /// an upper bound when stop_tolerance ends scales early) and exit without running it.
     #[arg(long)]
-    output: PathBuf,
+    estimate: bool,
     /// Longest side of the result in pixels; 0 or full is the content's own size (stages too
     /// large for the memory budget are optimised in tiles).
     #[arg(long, default_value = "512")]
@@ -133,7 +137,9 @@ fn settings(args: &RunArgs) -> Result<Settings> {
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     // Everything that can fail fast is checked before the network is loaded or anything runs.
-    imageio::check_output_path(&args.output)?;
+    if let Some(output) = &args.output {
+        imageio::check_output_path(output)?;
+    }
     if args.save_every == Some(0) {
         return Err(Error::arg("--save-every must be at least 1"));
     }
@@ -158,6 +164,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
     interrupt.attach(&transfer);
     let (width, height) = output_size(&mut transfer)?;
+    if args.estimate {
+        return print_estimate(&mut transfer, width, height);
+    }
+    let output = args.output.clone().expect("clap requires --output without --estimate");
 
     let started = Instant::now();
     let bar = progress_bar(transfer.progress()?.total);
@@ -169,10 +179,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             Ok(progress) => progress,
             Err(Error::Cancelled) if interrupt.seen() => {
                 bar.abandon_with_message("interrupted");
-                imageio::save(&transfer.result(width, height)?, &args.output)?;
+                imageio::save(&transfer.result(width, height)?, &output)?;
                 eprintln!(
                     "nstyle: interrupted; current result written to {}",
-                    args.output.display()
+                    output.display()
                 );
                 return Ok(ExitCode::from(130));
             }
@@ -192,7 +202,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             if progress.iteration % every == 0 && progress.iteration < progress.total {
                 imageio::save(
                     &transfer.result(width, height)?,
-                    &numbered(&args.output, progress.iteration),
+                    &numbered(&output, progress.iteration),
                 )?;
             }
         }
@@ -204,7 +214,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     // Engine time: planning, targets and every iteration, up to the result in host memory.
     let result = transfer.result(width, height)?;
     let engine_seconds = started.elapsed().as_secs_f64();
-    imageio::save(&result, &args.output)?;
+    imageio::save(&result, &output)?;
     let progress = transfer.progress()?;
     eprintln!(
         "nstyle: {} iterations ({} evaluations) in {:.2} s (model load {:.2} s, {} {}), loss {:.4e}, evaluations per scale {}, peak memory {}",
@@ -222,7 +232,50 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             .join(" "),
         crate::bench::peak_rss_mib().map_or_else(|| "unknown".into(), |mib| format!("{mib} MiB"))
     );
-    println!("{}", args.output.display());
+    println!("{}", output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--estimate`: the estimate in words and the facts behind it, on stdout.
+fn print_estimate(transfer: &mut Transfer, width: u32, height: u32) -> Result<ExitCode> {
+    let estimate = transfer.estimate()?;
+    let stages = transfer.stage_memory()?;
+    let tiled = stages.iter().filter(|(s, _)| s.tiling.is_some()).count();
+    println!(
+        "{} ({:.1} s) for {width}×{height} on this machine ({} {}), {} scales{}, {:.0} evaluations at most",
+        nstyle::engine::estimate::describe_seconds(estimate.seconds),
+        estimate.seconds,
+        device_name(transfer.device()),
+        transfer.precision().name(),
+        stages.len(),
+        if tiled > 0 {
+            format!(" ({tiled} in tiles)")
+        } else {
+            String::new()
+        },
+        estimate.evaluations
+    );
+    for (stage, _) in &stages {
+        match stage.tiling {
+            None => eprintln!(
+                "nstyle:   {}×{}: {} iterations",
+                stage.width, stage.height, stage.iterations
+            ),
+            Some(tiling) => eprintln!(
+                "nstyle:   {}×{}: {} tile visits of {} iterations in {} passes, tiles of {} px",
+                stage.width,
+                stage.height,
+                stage.iterations / tiling.per_visit.max(1),
+                tiling.per_visit,
+                tiling.passes,
+                tiling.layout.tile
+            ),
+        }
+    }
+    eprintln!(
+        "nstyle: probe {:.2} s; an upper bound when stop_tolerance ends scales early",
+        estimate.probe_seconds
+    );
     Ok(ExitCode::SUCCESS)
 }
 

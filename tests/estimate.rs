@@ -1,0 +1,124 @@
+//! The run-time estimate (issue 10): positive, growing with the work the plan holds, priced per
+//! tile in tiled stages, cached, and refused clearly where a run would be. No timing is asserted
+//! beyond that (the machine's load is not the test's).
+
+mod common;
+
+use common::{content_picture, cpu_transfer, small_settings, style_picture};
+use nstyle::engine::schedule::ScaleCount;
+use nstyle::engine::{Settings, Transfer};
+use nstyle::Error;
+
+fn session(settings: Settings) -> Transfer {
+    let mut transfer = cpu_transfer();
+    transfer.set_settings(settings).unwrap();
+    transfer.set_content(content_picture(128, 96));
+    transfer.add_style(style_picture(64, 64), 1.0).unwrap();
+    transfer
+}
+
+fn seconds(settings: Settings) -> f64 {
+    session(settings).estimate().unwrap().seconds
+}
+
+#[test]
+fn before_the_content_and_the_style_the_estimate_is_a_state_error() {
+    let mut transfer = cpu_transfer();
+    let err = transfer.estimate().unwrap_err();
+    assert!(
+        matches!(&err, Error::State(m) if m.contains("content")),
+        "{err:?}"
+    );
+    transfer.set_content(content_picture(80, 60));
+    let err = transfer.estimate().unwrap_err();
+    assert!(
+        matches!(&err, Error::State(m) if m.contains("style")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn the_estimate_grows_with_size_and_iterations_and_is_cached() {
+    let base = Settings {
+        size: 64,
+        iterations: 10,
+        ..small_settings()
+    };
+    let mut transfer = session(base.clone());
+    let first = transfer.estimate().unwrap();
+    assert!(first.seconds > 0.0 && first.seconds.is_finite(), "{first:?}");
+    // The probe ran once for this network and layer set; asking again costs no probe.
+    let again = transfer.estimate().unwrap();
+    assert_eq!(again.probe_seconds, 0.0);
+    assert_eq!(again.seconds, first.seconds);
+
+    let larger = seconds(Settings {
+        size: 128,
+        ..base.clone()
+    });
+    let longer = seconds(Settings {
+        iterations: 40,
+        ..base.clone()
+    });
+    assert!(larger > first.seconds, "{larger} vs {}", first.seconds);
+    assert!(longer > first.seconds, "{longer} vs {}", first.seconds);
+    // Four times the pixels and iterations cost at least twice (a fixed part per evaluation
+    // keeps it from being four).
+    assert!(
+        seconds(Settings {
+            size: 128,
+            iterations: 40,
+            ..base
+        }) > 2.0 * larger
+    );
+}
+
+#[test]
+fn tiled_stages_are_priced_per_tile_and_counted_in_evaluations() {
+    let settings = |tile: Option<u32>| Settings {
+        size: 128,
+        iterations: 10,
+        scales: ScaleCount::Fixed(1),
+        tile,
+        ..small_settings()
+    };
+    let whole = session(settings(None)).estimate().unwrap();
+    let tiled = session(settings(Some(64))).estimate().unwrap();
+    assert!(whole.tiled.is_none());
+    let rates = tiled.tiled.expect("a tiled stage has its own rates");
+    // A tiled evaluation stops at relu3_1: cheaper per pixel than one down to relu5_1.
+    assert!(rates.evaluation.per_pixel > 0.0);
+    // Tiles repeat the margins and each visit restarts L-BFGS: more evaluations than whole.
+    assert!(tiled.evaluations > whole.evaluations, "{tiled:?} {whole:?}");
+    assert!(tiled.seconds > 0.0);
+    let larger = session(Settings {
+        size: 256,
+        ..settings(Some(64))
+    })
+    .estimate()
+    .unwrap();
+    assert!(larger.seconds > tiled.seconds && larger.evaluations > tiled.evaluations);
+}
+
+#[test]
+fn the_estimate_refuses_what_the_run_would_refuse_and_changes_nothing() {
+    let mut transfer = session(Settings {
+        size: 16,
+        ..small_settings()
+    });
+    // 16 px on the long side of a 4:3 content is 12 px on the short one: under the minimum.
+    let err = transfer.estimate().unwrap_err();
+    assert!(matches!(err, Error::Argument(_)), "{err:?}");
+    let mut transfer = session(Settings {
+        size: 96,
+        max_memory_mb: Some(1),
+        ..small_settings()
+    });
+    let err = transfer.estimate().unwrap_err();
+    assert!(matches!(err, Error::Memory(_)), "{err:?}");
+    // Estimating neither starts nor moves the run.
+    let mut transfer = session(small_settings());
+    transfer.estimate().unwrap();
+    let p = transfer.step(2).unwrap();
+    assert_eq!(p.iteration, 2);
+}
