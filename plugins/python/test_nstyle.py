@@ -583,3 +583,34 @@ def test_lite_backbone_runs():
         assert p.done
         out = m.fetch(W, H)
         assert len(out) == W * H * 4 and out != gradient_rgba8()
+
+
+def test_estimate_needs_a_content_and_a_style_then_grows_with_the_work():
+    with small_model() as m:
+        with pytest.raises(nstyle.Error) as e:
+            m.estimate_seconds()
+        assert e.value.status == nstyle.Status.ERR_STATE
+        assert "content" in str(e.value)
+        m.set_content(gradient_rgba8(), W, H)
+        with pytest.raises(nstyle.Error) as e:
+            m.estimate_seconds()
+        assert e.value.status == nstyle.Status.ERR_STATE
+        m.add_style(stripes_rgb8(), 24, 24, format="rgb8")
+        small = m.estimate_seconds()
+        assert 0 < small < float("inf")
+        m.set_option("iterations", 40)
+        longer = m.estimate_seconds()
+        m.set_option("size", 0)            # the content's own 40×30
+        m.set_option("iterations", 4)
+        larger = m.estimate_seconds()
+        assert longer > small and larger > small
+        # Estimating starts nothing: the run begins at iteration 0.
+        assert m.step(1).iteration == 1
+
+
+def test_describe_seconds_in_words():
+    assert nstyle.describe_seconds(0.2) == "under a second"
+    assert nstyle.describe_seconds(7.4) == "about 7 s"
+    assert nstyle.describe_seconds(42) == "about 40 s"
+    assert nstyle.describe_seconds(185) == "about 3 min"
+    assert nstyle.describe_seconds(7800) == "about 2 h 10 min"

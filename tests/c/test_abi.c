@@ -292,6 +292,8 @@ static void test_null_model(void) {
     CHECK_STATUS(nstyle_step(NULL, 1, &p), NSTYLE_ERR_ARGUMENT);
     CHECK_STATUS(nstyle_step(NULL, 1, NULL), NSTYLE_ERR_ARGUMENT);
     CHECK_STATUS(nstyle_fetch_result(NULL, px, 4, 4, 16, NSTYLE_RGBA8), NSTYLE_ERR_ARGUMENT);
+    double seconds = 0;
+    CHECK_STATUS(nstyle_estimate_seconds(NULL, &seconds), NSTYLE_ERR_ARGUMENT);
     group_end();
 }
 
@@ -968,6 +970,34 @@ static void *lazy_buffer(size_t bytes, bool writable) {
  * the library's float copy failed to allocate; 40000×40000 grew it past 8 GiB unchecked. Both
  * must be refused with MEMORY against the budget before anything is allocated, and the model
  * must stay usable. */
+/* The run-time estimate (ABI 3): STATE before a content and a style, then positive, larger
+ * for more iterations, and starting nothing. */
+static void test_estimate(void) {
+    group_begin("nstyle_estimate_seconds");
+    NstyleModel *m = new_model(4, 1);
+    if (!m) {
+        group_end();
+        return;
+    }
+    double seconds = -1, longer = -1;
+    CHECK_STATUS(nstyle_estimate_seconds(m, &seconds), NSTYLE_ERR_STATE);
+    CHECK(strstr(nstyle_last_error(), "content") != NULL);
+    CHECK_OK(set_content(m));
+    CHECK_STATUS(nstyle_estimate_seconds(m, &seconds), NSTYLE_ERR_STATE);
+    CHECK_OK(add_style(m));
+    CHECK_STATUS(nstyle_estimate_seconds(m, NULL), NSTYLE_ERR_ARGUMENT);
+    CHECK_OK(nstyle_estimate_seconds(m, &seconds));
+    CHECK(seconds > 0 && isfinite(seconds));
+    CHECK_OK(set_u(m, "iterations", 40));
+    CHECK_OK(nstyle_estimate_seconds(m, &longer));
+    CHECK(longer > seconds);
+    NstyleProgress p;
+    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK(p.iteration == 1);
+    nstyle_model_free(m);
+    group_end();
+}
+
 static void test_huge_images(void) {
     group_begin("MEMORY: 65536² and 40000² RGBA8 content/style/fetch refused, host memory bounded");
     NstyleModel *m = new_model(2, 1);
@@ -1036,6 +1066,7 @@ int main(void) {
     test_edge_cases();
     test_huge_images();
     test_option_table();
+    test_estimate();
 
     printf("%s: %d failed check(s)\n", failures ? "FAIL" : "PASS", failures);
     return failures > 255 ? 255 : failures;

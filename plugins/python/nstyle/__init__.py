@@ -48,6 +48,7 @@ __all__ = [
     "Progress",
     "Status",
     "abi_version",
+    "describe_seconds",
     "last_error",
     "library",
     "library_path",
@@ -56,7 +57,7 @@ __all__ = [
 ]
 
 #: The ABI version this binding was written for (NSTYLE_ABI_VERSION in include/nstyle.h).
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 
 class Status(enum.IntEnum):
@@ -217,6 +218,7 @@ FUNCTIONS = {
                                       ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
     "nstyle_result_size": (_c_status, [_ModelPtr, ctypes.POINTER(ctypes.c_uint32),
                                        ctypes.POINTER(ctypes.c_uint32)]),
+    "nstyle_estimate_seconds": (_c_status, [_ModelPtr, ctypes.POINTER(ctypes.c_double)]),
 }
 
 _LIB_NAME = "libnstyle.so"
@@ -278,6 +280,24 @@ def library_path():
     """The path libnstyle was loaded from (loads it if needed)."""
     library()
     return _lib_path
+
+
+def describe_seconds(seconds):
+    """An estimate in words for a dialog: "about 40 s", "about 3 min", "about 2 h 10 min" (the
+    same words as `nstyle run --estimate`)."""
+    seconds = max(0.0, float(seconds))
+
+    def rounded(value, step):
+        return max(step, int(math.floor(value / step + 0.5)) * step)
+
+    if seconds < 1:
+        return "under a second"
+    if seconds < 90:
+        return "about %d s" % rounded(seconds, 1 if seconds < 20 else 5)
+    if seconds < 90 * 60:
+        return "about %d min" % int(math.floor(seconds / 60 + 0.5))
+    minutes = rounded(seconds / 60, 10)
+    return "about %d h %d min" % (minutes // 60, minutes % 60)
 
 
 def abi_version():
@@ -594,6 +614,16 @@ class Model:
         with self._lock:
             _check(self._lib.nstyle_result_size(self._h(), ctypes.byref(w), ctypes.byref(h)))
         return w.value, h.value
+
+    def estimate_seconds(self):
+        """Roughly how many seconds a run with the current content, styles and options takes
+        on this machine (the library probes its network once, about a second, then answers at
+        once). An upper bound when stop_tolerance ends scales early. Needs a content and a
+        style (Error with ERR_STATE before)."""
+        seconds = ctypes.c_double(0.0)
+        with self._lock:
+            _check(self._lib.nstyle_estimate_seconds(self._h(), ctypes.byref(seconds)))
+        return seconds.value
 
     # -- running
 
