@@ -747,6 +747,10 @@ typedef struct {
   float *content, *style;
   gint cw, ch, sw, sh;
   gint64 started; /* g_get_monotonic_time() at ns_preview_worker_start */
+  /* The full run these settings would start, for its estimate: the region's size, the working
+   * size (0 resolved to the region's), the user's iterations and backbone. */
+  gint rw, rh, full_size, full_iterations;
+  gchar *full_backbone;
 } NsPreviewJob;
 
 struct NsPreviewWorker {
@@ -759,6 +763,8 @@ struct NsPreviewWorker {
   gboolean quit;
   NsPreviewFrame frame;  /* worker -> main: the newest, pixels NULL when taken */
   gboolean frame_new;
+  NsEstimate estimate;   /* worker -> main: the newest estimate, error NULL when taken */
+  gboolean estimate_new;
   /* main thread only: the style read last time, reused while the style is the same */
   gchar *style_key;
   float *style;
@@ -769,7 +775,52 @@ static void ns_preview_job_free(NsPreviewJob *job) {
   if (!job) return;
   g_free(job->content);
   g_free(job->style);
+  g_free(job->full_backbone);
   g_free(job);
+}
+
+/* The estimate of the full run (nstyle_estimate_seconds) for the job's settings at the region's
+ * size. The library's probe must time the network as the full run will use it: threads=0 (the
+ * run's default, every core), not the preview's one thread, which the worker's model keeps
+ * from the last preview. The estimate depends on the content's size, not its pixels: a blank
+ * RGBA8 region of that size stands in for the layer (read at full size it would cost a float
+ * copy of the whole layer per settings change). */
+static void ns_preview_estimate(NsPreviewWorker *pw, NstyleModel *model,
+                                const NsPreviewJob *job) {
+  NsEstimate e = {0};
+  e.job = job->number;
+  e.region_width = job->rw;
+  e.region_height = job->rh;
+  NsParams full = job->params;
+  full.iterations = job->full_iterations;
+  full.backbone = job->full_backbone;
+  GError *error = NULL;
+  guchar *blank = g_try_malloc0((gsize)job->rw * job->rh * 4);
+  if (!blank) {
+    g_set_error(&error, NS_ERROR, 0, "The layer is too large to estimate");
+  } else if (ns_apply_params(model, &full, job->full_size, &error) &&
+             ns_set_option(model, "threads", "0", "threads", NULL, &error) &&
+             ns_apply_env_options(model, &error)) {
+    uint32_t w = 0, h = 0;
+    if (nstyle_set_content(model, blank, job->rw, job->rh, (size_t)job->rw * 4,
+                           NSTYLE_RGBA8) != NSTYLE_OK ||
+        nstyle_clear_styles(model) != NSTYLE_OK ||
+        nstyle_add_style(model, job->style, job->sw, job->sh, (size_t)job->sw * NS_BPP,
+                         NSTYLE_RGBA_F32, 1.0f) != NSTYLE_OK ||
+        nstyle_result_size(model, &w, &h) != NSTYLE_OK ||
+        nstyle_estimate_seconds(model, &e.seconds) != NSTYLE_OK)
+      g_set_error(&error, NS_ERROR, 0, "%s", nstyle_last_error());
+    e.width = (gint)w;
+    e.height = (gint)h;
+  }
+  g_free(blank);
+  if (error) e.error = g_strdup(error->message);
+  g_clear_error(&error);
+  g_mutex_lock(&pw->lock);
+  g_free(pw->estimate.error);
+  pw->estimate = e;
+  pw->estimate_new = TRUE;
+  g_mutex_unlock(&pw->lock);
 }
 
 static gboolean ns_preview_is_current(NsPreviewWorker *pw, guint number) {
@@ -874,6 +925,7 @@ static gpointer ns_preview_main(gpointer data) {
         g_mutex_unlock(&pw->lock);
       }
     }
+    if (model && ns_preview_is_current(pw, job->number)) ns_preview_estimate(pw, model, job);
     if (model && ns_preview_setup(model, job, &error)) ns_preview_steps(pw, model, job);
     if (error) ns_preview_publish(pw, job, NULL, NULL, g_strdup(error->message));
     g_clear_error(&error);
@@ -935,6 +987,11 @@ guint ns_preview_worker_start(NsPreviewWorker *pw, NsImage image, NsDrawable dra
     job->params = *p;
     job->params.style_file = NULL;
     job->params.style_image = NS_NO_IMAGE;
+    job->full_backbone = g_strdup(p->backbone);
+    job->full_iterations = p->iterations;
+    job->full_size = p->size == 0 ? ns_auto_size(&t) : p->size;
+    job->rw = t.rw;
+    job->rh = t.rh;
     job->params.backbone = NS_PREVIEW_BACKBONE;
     job->params.iterations = NS_PREVIEW_ITERATIONS;
     ok = job->content != NULL;
@@ -967,6 +1024,18 @@ gboolean ns_preview_worker_take(NsPreviewWorker *pw, NsPreviewFrame *frame) {
   return fresh;
 }
 
+gboolean ns_preview_worker_take_estimate(NsPreviewWorker *pw, NsEstimate *estimate) {
+  g_mutex_lock(&pw->lock);
+  gboolean fresh = pw->estimate_new && pw->estimate.job == pw->current;
+  if (fresh) {
+    *estimate = pw->estimate;
+    pw->estimate.error = NULL;
+  }
+  pw->estimate_new = FALSE;
+  g_mutex_unlock(&pw->lock);
+  return fresh;
+}
+
 void ns_preview_worker_free(NsPreviewWorker *pw) {
   if (!pw) return;
   g_mutex_lock(&pw->lock);
@@ -979,6 +1048,7 @@ void ns_preview_worker_free(NsPreviewWorker *pw) {
   ns_preview_job_free(pw->pending);
   g_free(pw->frame.pixels);
   g_free(pw->frame.error);
+  g_free(pw->estimate.error);
   g_free(pw->style);
   g_free(pw->style_key);
   g_mutex_clear(&pw->lock);

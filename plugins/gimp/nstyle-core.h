@@ -104,11 +104,22 @@ typedef struct {
   gchar *error;    /* instead of pixels: why this job failed (g_free) */
 } NsPreviewFrame;
 
+/* How long the full run with a preview job's settings would take (nstyle_estimate_seconds,
+ * computed by the worker before that preview), and the result's size. */
+typedef struct {
+  guint job;
+  gdouble seconds;
+  gint width, height;               /* the working size (nstyle_result_size) */
+  gint region_width, region_height; /* the layer or selection: the new layer's size */
+  gchar *error;                     /* instead: why there is no estimate (g_free) */
+} NsEstimate;
+
 NsPreviewWorker *ns_preview_worker_new(void);
 /* Returns the job number, or 0 with *error (nothing readable to preview). */
 guint ns_preview_worker_start(NsPreviewWorker *pw, NsImage image, NsDrawable drawable,
                               const NsParams *params, GError **error);
 gboolean ns_preview_worker_take(NsPreviewWorker *pw, NsPreviewFrame *frame);
+gboolean ns_preview_worker_take_estimate(NsPreviewWorker *pw, NsEstimate *estimate);
 void ns_preview_worker_free(NsPreviewWorker *pw);
 
 /* Whether the nstyle library loaded is the ABI this plug-in was built for; else *error. */

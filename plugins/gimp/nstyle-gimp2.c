@@ -183,7 +183,7 @@ static void ns_dialog_build(NsDialog *d, const NsVals *v, gint32 image) {
   gimp_table_attach_aligned(GTK_TABLE(table), 0, 1, "_Quality:", 0.0, 0.5, d->backbone, 2,
                             FALSE);
   ns_attach_spin(d, table, 2, NS_ARG_SIZE, v->size);
-  GtkWidget *hint = gtk_label_new("longest side; 0 = the layer's own size");
+  GtkWidget *hint = gtk_label_new("longest side; 0 = the layer's own size (full resolution)");
   gimp_label_set_attributes(GTK_LABEL(hint), PANGO_ATTR_STYLE, PANGO_STYLE_ITALIC, -1);
   gtk_misc_set_alignment(GTK_MISC(hint), 0.0, 0.5);
   gtk_table_attach(GTK_TABLE(table), hint, 2, 3, 2, 3, GTK_FILL, GTK_FILL, 0, 0);
@@ -206,8 +206,12 @@ static void ns_dialog_build(NsDialog *d, const NsVals *v, gint32 image) {
   d->preview = ns_ui_preview_new(image, d->drawable, ns_preview_params, d);
   gtk_box_pack_start(GTK_BOX(hbox), ns_ui_preview_widget(d->preview), FALSE, FALSE, 0);
   ns_ui_preview_set_test(d->preview, d->dialog, &d->style, ns_set_strength, d);
-  /* Whatever changes what the preview shows restarts it. */
+  /* Whatever changes what the preview shows, or what the full run costs (size, iterations,
+   * quality: the estimate under the preview), restarts it. */
   g_signal_connect(d->strength, "value-changed", G_CALLBACK(ns_changed), d);
+  g_signal_connect(d->backbone, "changed", G_CALLBACK(ns_changed), d);
+  g_signal_connect(d->spin[NS_ARG_SIZE], "value-changed", G_CALLBACK(ns_changed), d);
+  g_signal_connect(d->spin[NS_ARG_ITERATIONS], "value-changed", G_CALLBACK(ns_changed), d);
   g_signal_connect(d->style.file_chooser, "file-set", G_CALLBACK(ns_changed), d);
   g_signal_connect(d->style.file_radio, "toggled", G_CALLBACK(ns_changed), d);
   g_signal_connect(d->style.image_combo, "changed", G_CALLBACK(ns_changed), d);

@@ -63,7 +63,9 @@ void ns_ui_arg_range(guint arg, gdouble *lower, gdouble *upper, gdouble *default
   const NstyleOptionInfo *o = ns_arg_option(arg);
   *lower = arg == NS_ARG_SIZE ? 0.0 : o->min;
   *upper = o->max;
-  *default_value = ns_option_default(o->key);
+  /* Size defaults to 0, the layer's own size: the new layer is never a small result stretched
+   * unless the user asks for one; the dialog shows what that costs before OK (the estimate). */
+  *default_value = arg == NS_ARG_SIZE ? 0.0 : ns_option_default(o->key);
 }
 
 gdouble ns_ui_arg_default(guint arg) {
@@ -110,7 +112,8 @@ gchar *ns_ui_arg_help(guint arg) {
   gchar *help = g_strdup_printf("%s%s%s%s: %s%s%s (default %s)", doc, *o->unit ? " (" : "",
                                 o->unit, *o->unit ? ")" : "", o->accepts,
                                 arg == NS_ARG_SIZE ? ", " : "",
-                                arg == NS_ARG_SIZE ? NS_SIZE_ZERO_HELP : "", o->default_value);
+                                arg == NS_ARG_SIZE ? NS_SIZE_ZERO_HELP : "",
+                                arg == NS_ARG_SIZE ? "0" : o->default_value);
   g_free(doc);
   return help;
 }
@@ -125,7 +128,8 @@ gchar *ns_ui_arg_help(guint arg) {
 
 void ns_ui_arg_steps(guint arg, gdouble *step, gdouble *page, guint *digits) {
   gboolean whole = ns_args[arg].type == NS_ARG_TYPE_INT;
-  gdouble tenth = ns_ui_arg_default(arg) / 10.0;
+  /* The engine's default sets the scale (size's own default, 0, has none). */
+  gdouble tenth = ns_option_default(ns_arg_option(arg)->key) / 10.0;
   gdouble s = NS_UI_STEP_WITHOUT_DEFAULT;
   if (tenth > 0.0) {
     gdouble power = pow(10.0, floor(log10(tenth)));
@@ -269,7 +273,7 @@ struct NsUiPreview {
   NsUiReadParams read;
   gpointer data;
   NsPreviewWorker *worker; /* made at the first start */
-  GtkWidget *frame, *picture, *status;
+  GtkWidget *frame, *picture, *status, *estimate;
   guint poll_id, restart_id;
   guint job;              /* the job shown */
   gint64 changed_at;      /* the first change since the last start (0: none) */
@@ -367,9 +371,50 @@ static void ns_ui_free_pixels(guchar *pixels, gpointer data) {
   g_free(pixels);
 }
 
+/* "1 min 30 s" style words for an estimate (the library gives seconds; `nstyle run --estimate`
+ * and the Python binding word them alike). */
+static gchar *ns_ui_seconds_text(gdouble seconds) {
+  if (seconds < 1) return g_strdup("under a second");
+  if (seconds < 90) {
+    gint step = seconds < 20 ? 1 : 5;
+    return g_strdup_printf("about %d s", MAX(step, (gint)floor(seconds / step + 0.5) * step));
+  }
+  if (seconds < 90 * 60) return g_strdup_printf("about %d min", (gint)floor(seconds / 60 + 0.5));
+  gint minutes = MAX(10, (gint)floor(seconds / 600 + 0.5) * 10);
+  return g_strdup_printf("about %d h %d min", minutes / 60, minutes % 60);
+}
+
+/* The full run's size and estimate, under the preview: what OK will cost on this machine. */
+static void ns_ui_show_estimate(NsUiPreview *pv, const NsEstimate *e) {
+  gchar *text;
+  if (e->error) {
+    text = g_strdup_printf("Full run: %s", e->error);
+  } else {
+    gchar *when = ns_ui_seconds_text(e->seconds);
+    gboolean full = e->width == e->region_width && e->height == e->region_height;
+    text = full ? g_strdup_printf("Full run: %d Ã %d px (the layer's own size), %s on "
+                                  "this machine",
+                                  e->width, e->height, when)
+                : g_strdup_printf("Full run: %d Ã %d px, scaled to the layer's %d Ã "
+                                  "%d; %s on this machine",
+                                  e->width, e->height, e->region_width, e->region_height, when);
+    g_free(when);
+  }
+  gtk_label_set_text(GTK_LABEL(pv->estimate), text);
+  if (pv->test_dir)
+    g_printerr("NSFACT estimate %u %.3f %d %d %d %d %s\n", e->job, e->error ? -1.0 : e->seconds,
+               e->width, e->height, e->region_width, e->region_height, text);
+  g_free(text);
+}
+
 static gboolean ns_ui_preview_poll(gpointer data) {
   NsUiPreview *pv = data;
   NsPreviewFrame f;
+  NsEstimate e;
+  if (pv->worker && ns_preview_worker_take_estimate(pv->worker, &e)) {
+    ns_ui_show_estimate(pv, &e);
+    g_free(e.error);
+  }
   if (!pv->worker || !ns_preview_worker_take(pv->worker, &f)) return G_SOURCE_CONTINUE;
   if (f.error) {
     ns_ui_preview_status(pv, f.error);
@@ -416,8 +461,17 @@ NsUiPreview *ns_ui_preview_new(NsImage image, NsDrawable drawable, NsUiReadParam
                               "fast network and few iterations; the image is not changed. OK "
                               "runs the full job with the chosen quality.");
   pv->status = gtk_label_new(" ");
+  pv->estimate = gtk_label_new("Full run: estimating\xe2\x80\xa6");
+  gtk_label_set_line_wrap(GTK_LABEL(pv->estimate), TRUE);
+  gtk_widget_set_size_request(pv->estimate, NS_UI_PREVIEW_SIDE, -1);
+  gtk_widget_set_tooltip_text(pv->estimate,
+                              "What OK starts: the result's size and roughly how long it takes "
+                              "here (measured on this machine, updated as the settings change; "
+                              "often less, since scales end early once they settle). Size 0 is "
+                              "the layer's own size; a smaller size is faster and is scaled up.");
   gtk_box_pack_start(GTK_BOX(box), pv->picture, TRUE, TRUE, 0);
   gtk_box_pack_start(GTK_BOX(box), pv->status, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(box), pv->estimate, FALSE, FALSE, 0);
   pv->poll_id = g_timeout_add(NS_UI_PREVIEW_POLL_MS, ns_ui_preview_poll, pv);
   ns_ui_preview_changed(pv);
   return pv;

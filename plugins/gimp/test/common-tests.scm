@@ -66,6 +66,19 @@
       (ns-png img lay "basic-src-after.png")
       (ns-png img new "basic-new.png"))))
 
+; Full resolution (issue 10): size 0 gives a layer of the layer's own size worked at that size;
+; size 32 gives the same size too, but stretched from a 32 px result. Both exported for
+; imgcheck's high-frequency comparison.
+(define (ns-test-full-res)
+  (let* ((c (ns-make-content RGB ns-u8 128 96 128 96 0 0))
+         (img (car c)) (lay (cadr c))
+         (full (car (ns-call-size img lay ns-style 0 6)))
+         (small (car (ns-call-size img lay ns-style 32 6))))
+    (ns-fact "full-size" (ns-width full) (ns-height full))
+    (ns-fact "small-size" (ns-width small) (ns-height small))
+    (ns-png img full "full-new.png")
+    (ns-png img small "small-new.png")))
+
 ; Opaque RGB layer, a few more iterations: for the style distance.
 (define (ns-test-style)
   (let* ((c (ns-make-content RGB ns-u8 48 48 48 48 0 0))

@@ -40,6 +40,10 @@
   (plug-in-nstyle RUN-NONINTERACTIVE img lay style 0 iters 5.0 100.0 0.01 0))
 
 ; plug-in-nstyle2: every argument, strength and backbone too.
+;; One call at working size `size` (0: the layer's own).
+(define (ns-call-size img lay style size iters)
+  (plug-in-nstyle RUN-NONINTERACTIVE img lay style size iters 5.0 100.0 0.01 0))
+
 (define (ns-call-all img lay style iters strength backbone)
   (plug-in-nstyle2 RUN-NONINTERACTIVE img lay style 0 iters 5.0 100.0 0.01 0 strength backbone))
 

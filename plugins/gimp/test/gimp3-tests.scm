@@ -51,6 +51,12 @@
                   #:style-file style #:size 0 #:iterations iters #:content-weight 5.0
                   #:style-weight 100.0 #:tv-weight 0.01 #:preserve-colors 0))
 
+;; One call at working size `size` (0: the layer's own).
+(define (ns-call-size img lay style size iters)
+  (plug-in-nstyle #:run-mode RUN-NONINTERACTIVE #:image img #:drawables (vector lay)
+                  #:style-file style #:size size #:iterations iters #:content-weight 5.0
+                  #:style-weight 100.0 #:tv-weight 0.01 #:preserve-colors 0))
+
 (define (ns-call-all img lay style iters strength backbone)
   (plug-in-nstyle #:run-mode RUN-NONINTERACTIVE #:image img #:drawables (vector lay)
                   #:style-file style #:size 0 #:iterations iters #:content-weight 5.0

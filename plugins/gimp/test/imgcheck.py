@@ -8,6 +8,8 @@
   imgcheck.py size A W H                     A is W x H
   imgcheck.py varied A                       not one flat colour (some channel spans > 32 levels)
   imgcheck.py depth A BITS                   A is stored with BITS per channel
+  imgcheck.py sharper A B [RATIO]            A has RATIO (default 1.5) times B's high-frequency
+                                             energy (mean |luma - mean of its 4 neighbours|)
 """
 
 import sys
@@ -29,6 +31,20 @@ def mean_diff(a, b, box=None):
     pa, pb = list(a.getdata()), list(b.getdata())
     total = sum(abs(x[c] - y[c]) for x, y in zip(pa, pb) for c in range(3))
     return total / (3 * max(1, len(pa)))
+
+
+def high_frequency(path):
+    """Mean |L - mean of the 4 neighbours| over the interior: what a stretched small result
+    lacks."""
+    luma = Image.open(path).convert("L")
+    w, h = luma.size
+    px = luma.load()
+    total = 0.0
+    for y in range(1, h - 1):
+        for x in range(1, w - 1):
+            around = (px[x - 1, y] + px[x + 1, y] + px[x, y - 1] + px[x, y + 1]) / 4.0
+            total += abs(px[x, y] - around)
+    return total / max(1, (w - 2) * (h - 2))
 
 
 def main(argv):
@@ -62,6 +78,11 @@ def main(argv):
         with open(args[0], "rb") as f:
             head = f.read(32)
         return head[24] == int(args[1])  # IHDR bit depth
+    if cmd == "sharper":
+        a, b = high_frequency(args[0]), high_frequency(args[1])
+        ratio = float(args[2]) if len(args) > 2 else 1.5
+        print(f"high-frequency energy {a:.3f} vs {b:.3f}", file=sys.stderr)
+        return a > ratio * b
     raise SystemExit(f"unknown check {cmd}")
 
 

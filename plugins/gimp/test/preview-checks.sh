@@ -24,6 +24,14 @@ preview_checks() {
   result "$tag preview: first frame within 10 s of the style being chosen" "$(
     "$python" -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= 10 and float(sys.argv[2]) <= 10 else 1)' \
       "${f1##* }" "${f3##* }" 2>/dev/null; echo $?)"
+  # The full run's estimate under the preview ("JOB SECONDS W H REGION_W REGION_H TEXT"): the
+  # library's nstyle_estimate_seconds for the dialog's settings at the layer's size.
+  local est
+  est=$(pfact "estimate 1")
+  echo "NSFACT $tag estimate shown: $(cut -d' ' -f7- <<<"$est")"
+  result "$tag estimate shown under the preview: positive, for the $w x $h layer, in words" "$(
+    "$python" -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 0 else 1)' "$(cut -d' ' -f2 <<<"$est")" 2>/dev/null &&
+      [ "$(cut -d' ' -f5-6 <<<"$est")" = "$w $h" ] && [[ $est == *"on this machine"* ]]; echo $?)"
   result "$tag preview: closing the dialog mid-preview stops it (worker joined, model freed: ${freed:-never} s)" "$(
     grep -q 'NSFACT preview-frame 4 ' "$log" && ! grep -q 'NSFACT preview-final 4 ' "$log" &&
       "$python" -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 5 else 1)' "$freed" 2>/dev/null; echo $?)"

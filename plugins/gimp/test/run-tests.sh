@@ -34,7 +34,7 @@ relay_results() {
     case $line in
     PASS*) pass "${line#PASS }" ;;
     FAIL*) fail "${line#FAIL }" ;;
-    *preview-latency*) echo "$line" ;;
+    *preview-latency* | *"estimate shown"*) echo "$line" ;;
     esac
   done
 }
@@ -72,11 +72,14 @@ arg_options=(- size iterations content_weight style_weight tv_weight preserve_co
 # help_from_library HELP...: the arguments' help texts, in argument order (style-file first);
 # each numeric argument's must name what the library's option accepts and its default.
 help_from_library() {
-  local helps=("$@") i help ok=0
+  local helps=("$@") i help ok=0 default
   for ((i = 1; i < ${#arg_names[@]}; i++)); do
     help=${helps[i]}
+    # Size defaults to 0 in the plug-in (the layer's own size), not the library's 512.
+    default=$(opt get "${arg_options[i]}" default_value)
+    [ "${arg_options[i]}" = size ] && default=0
     if [[ $help != *"$(opt get "${arg_options[i]}" accepts)"* ||
-      $help != *"(default $(opt get "${arg_options[i]}" default_value))"* ]]; then
+      $help != *"(default $default)"* ]]; then
       echo "${arg_names[i]}: '$help'"
       ok=1
     fi
@@ -109,6 +112,12 @@ common_checks() {
   check "$v new layer's pixels differ from the source" img differ "$d/basic-new.png" "$d/basic-src-before.png" 2
   check "$v source layer is bit-identical after the run" cmp "$d/basic-src-before.png" "$d/basic-src-after.png"
   check "$v alpha survives" img alpha-same "$d/basic-new.png" "$d/basic-src-before.png"
+
+  # Full resolution: size 0 is the layer's own size, sharper than a small result stretched.
+  check "$v size 0: the layer's own size (128 x 96), as is size 32 (stretched)" \
+    test "$(fact "$log" full-size) $(fact "$log" small-size)" = "128 96 128 96"
+  check "$v size 0 is not a stretched small result: more high-frequency detail than size 32's" \
+    img sharper "$d/full-new.png" "$d/small-new.png" 1.5
 
   # Style distance to the style image: lower for the result than for the source.
   local ds dn
@@ -199,7 +208,7 @@ test_gimp2() {
   for t in '(ns-make-style)' '(ns-test-registered)' '(ns-test-basic)' '(ns-test-style)' \
     '(ns-test-selection)' '(ns-test-soft-selection)' '(ns-test-missing)' '(ns-test-indexed)' \
     '(ns-test-depth "u16" PRECISION-U16-GAMMA)' '(ns-test-depth "f32" PRECISION-FLOAT-LINEAR)' \
-    '(ns-test-gray)' '(ns-test-last-vals)' '(ns-test-out-of-range)' '(ns-test-lite)'; do
+    '(ns-test-gray)' '(ns-test-last-vals)' '(ns-test-out-of-range)' '(ns-test-lite)' '(ns-test-full-res)'; do
     batch+=(-b "(begin $pre $t)")
   done
   (cd "$d" && env -u DISPLAY GIMP2_DIRECTORY="$d/profile" NSTYLE_GIMP_DEBUG=1 timeout 600 gimp-console-2.10 -i -d -f \
@@ -270,7 +279,7 @@ test_gimp3() {
   for t in '(ns-test-registered)' '(ns-test-basic)' '(ns-test-style)' \
     '(ns-test-selection)' '(ns-test-soft-selection)' '(ns-test-missing)' '(ns-test-indexed)' \
     '(ns-test-depth "u16" PRECISION-U16-NON-LINEAR)' '(ns-test-depth "f32" PRECISION-FLOAT-LINEAR)' \
-    '(ns-test-gray)' '(ns-test-last-vals)' '(ns-test-lite)'; do
+    '(ns-test-gray)' '(ns-test-last-vals)' '(ns-test-lite)' '(ns-test-full-res)'; do
     batch+=(-b "(begin $pre $t)")
   done
   local g3=(env -u DISPLAY HOME="$d" GIMP3_DIRECTORY="$d/profile" NSTYLE_DEVICE=cpu NSTYLE_GIMP_DEBUG=1
@@ -298,8 +307,10 @@ test_gimp3() {
     spec=$(sed -n "s/.*(proc-arg [0-9]* \"[^\"]*\" \"[^\"]*\" \"${arg_names[i]}\" .*\" [0-9]* \(.*\))\$/\1/p" "$def")
     ranges+=("${arg_options[i]}" ${spec:-none none none})
   done
-  check "3.0 registered: size takes 0 (the layer's own size)" test "${ranges[1]}" = 0
+  check "3.0 registered: size takes 0 (the layer's own size) and defaults to it" \
+    test "${ranges[1]} ${ranges[3]}" = "0 0"
   ranges[1]=-
+  ranges[3]=-
   spec=$(sed -n "s/.*(proc-arg [0-9]* \"[^\"]*\" \"[^\"]*\" \"strength\" .*\" [0-9]* \(.*\))\$/\1/p" "$def")
   ranges+=(strength ${spec:-none none none})
   check "3.0 registered: ranges and defaults are the library's (strength too)" opt same "${ranges[@]}"
