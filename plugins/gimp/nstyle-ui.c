@@ -392,10 +392,10 @@ static void ns_ui_show_estimate(NsUiPreview *pv, const NsEstimate *e) {
   } else {
     gchar *when = ns_ui_seconds_text(e->seconds);
     gboolean full = e->width == e->region_width && e->height == e->region_height;
-    text = full ? g_strdup_printf("Full run: %d Ã %d px (the layer's own size), %s on "
+    text = full ? g_strdup_printf("Full run: %d \xc3\x97 %d px (the layer's own size), %s on "
                                   "this machine",
                                   e->width, e->height, when)
-                : g_strdup_printf("Full run: %d Ã %d px, scaled to the layer's %d Ã "
+                : g_strdup_printf("Full run: %d \xc3\x97 %d px, scaled to the layer's %d \xc3\x97 "
                                   "%d; %s on this machine",
                                   e->width, e->height, e->region_width, e->region_height, when);
     g_free(when);
