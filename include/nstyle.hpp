@@ -204,6 +204,15 @@ public:
         return size;
     }
 
+    // Roughly how many seconds a run with the current content, styles and options takes on
+    // this machine (nstyle_estimate_seconds: an upper bound when scales end early). Needs a
+    // content and a style.
+    double estimate_seconds() const {
+        double seconds = 0.0;
+        detail::check(nstyle_estimate_seconds(model_, &seconds), "nstyle_estimate_seconds");
+        return seconds;
+    }
+
     // Runs up to `iterations` more iterations; throws Error (e.g. NSTYLE_ERR_CANCELLED).
     NstyleProgress step(std::uint32_t iterations) {
         NstyleProgress progress{};

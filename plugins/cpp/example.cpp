@@ -81,6 +81,7 @@ int main(int argc, char **argv) {
         std::printf("moved: source %s, target %s\n", model ? "holds a model" : "empty",
                     moved ? "holds a model" : "empty");
 
+        std::printf("estimate: about %.1f s on this machine\n", moved.estimate_seconds());
         for (;;) {
             const NstyleProgress p = moved.step(5);
             std::printf("iteration %u/%u scale %u/%u loss %.4g (content %.3g style %.3g tv %.3g)\n",

@@ -40,6 +40,10 @@ ENGINE_KEYS = ("strength", "backbone", "iterations", "size", "content_weight", "
                "tv_weight", "preserve_colors", "precision", "seed")
 # Settings of the host alone: (default, type). "auto" is nstyle.Model(device=None).
 HOST_FIELDS = {"style": ("", str), "device": ("auto", str)}
+# Engine settings whose default here is the plug-in's, not the library's: size 0, the layer's
+# (or selection's) own size, so the new layer is never a small result stretched unless the user
+# asks for one; the dialog shows the estimate of what that costs before OK.
+HOST_DEFAULTS = {"size": 0}
 
 # Krita colour depth -> (library format of Krita's bytes, bytes per channel, swap red and blue)
 _DEPTHS = {
@@ -79,7 +83,7 @@ class Settings:
         """{name: (default, type)}: HOST_FIELDS and ENGINE_KEYS with the library's defaults."""
         out = dict(HOST_FIELDS)
         for key, opt in engine_options().items():
-            out[key] = (opt.parse_default(), _py_type(opt))
+            out[key] = (HOST_DEFAULTS.get(key, opt.parse_default()), _py_type(opt))
         return out
 
     def __init__(self, **values):
@@ -104,6 +108,8 @@ def check_settings(settings):
     range or words."""
     for key, opt in engine_options().items():
         value = getattr(settings, key)
+        if key == "size" and value == 0:
+            continue  # the region's own size (the library's word for it: 0 or full)
         if opt.kind in ("int", "float") and not isinstance(value, str):
             if not opt.minimum <= value <= opt.maximum:
                 raise PluginError("%s must be %s, not %s." % (key.replace("_", " ").capitalize(),
@@ -249,12 +255,15 @@ def load_style(path):
 
 def fit_size(model, requested, width, height):
     """Sets the engine's `size` for a width x height content already set on `model` and returns
-    Model.result_size(). The requested size, but no larger than the region (a small selection
-    is not worked on at more pixels than it has); a region so thin that the library's working
-    image would be narrower than its smallest `size` is worked on larger, within its range."""
+    Model.result_size(). The requested size (0: the region's own, full resolution), but no
+    larger than the region (a small selection is not worked on at more pixels than it has); a
+    region so thin that the library's working image would be narrower than its smallest `size`
+    is worked on larger, within its range."""
     opt = nstyle.option("size")
     lo, hi = int(opt.minimum), int(opt.maximum)
-    size = max(lo, min(requested, max(width, height)))
+    if requested == 0:
+        requested = max(width, height)
+    size = max(lo, min(requested, max(width, height), hi))
     model.set_option("size", size)
     w, h = model.result_size()
     if min(w, h) < lo and size < hi:

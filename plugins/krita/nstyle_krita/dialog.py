@@ -17,7 +17,7 @@ from PyQt5.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QD
                              QLineEdit, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 from . import core
-from .core import Settings, engine_options
+from .core import HOST_DEFAULTS, Settings, engine_options
 
 GROUP = "nstyle"
 DEVICES = ("auto", "cpu", "cuda")
@@ -41,8 +41,9 @@ SLIDER_STEPS = 100    # the strength slider's positions over the option's range
 PREVIEW_SETTLE_MS = 300
 PREVIEW_POLL_MS = 100
 HOST_NOTES = {
-    "size": "The result is scaled to the layer (or the selection's bounding box); the engine "
-            "never works at more pixels than that.",
+    "size": "Full resolution (0, the default) works at the layer's (or the selection's "
+            "bounding box's) own size; a smaller size is faster and its result is scaled up to "
+            "the layer. The estimate under the preview says what OK will cost on this machine.",
     "iterations": "More is closer to the style and slower.",
 }
 
@@ -195,6 +196,10 @@ class NeuralStyleDialog(QDialog):
         for key, label, decimals in SHOWN:
             opt = self._options[key]
             box = _field(opt, decimals)
+            if key == "size":
+                # 0 is the plug-in's "full resolution": the layer's own size.
+                box.setMinimum(0)
+                box.setSpecialValueText(self._full_resolution_text(source))
             _set(box, getattr(s, key))
             box.setToolTip(tooltip(opt, HOST_NOTES.get(key)))
             setattr(self, key, box)  # d.iterations, d.size, ... (tests and callers)
@@ -232,6 +237,17 @@ class NeuralStyleDialog(QDialog):
         if source is not None:
             self._build_preview(top)
 
+    @staticmethod
+    def _full_resolution_text(source):
+        """The size box's text at 0: "Full resolution (W × H)" with the region's pixels."""
+        if source is not None:
+            try:
+                _, _, w, h = core.region(source[0])
+                return "Full resolution (%d \u00d7 %d)" % (w, h)
+            except (core.PluginError, AttributeError):
+                pass
+        return "Full resolution"
+
     # -- the preview
 
     def _build_preview(self, top):
@@ -245,10 +261,20 @@ class NeuralStyleDialog(QDialog):
             "The current settings on a small copy of the layer, with the fast network and few "
             "iterations; the image is not changed. OK runs the full job with the chosen quality.")
         self.preview_status = QLabel(" ")
+        self.estimate_label = QLabel("Full run: estimating\u2026")
+        self.estimate_label.setObjectName("nstyle_estimate")
+        self.estimate_label.setWordWrap(True)
+        self.estimate_label.setMaximumWidth(SIDE)
+        self.estimate_label.setToolTip(
+            "What OK starts: the result's size and roughly how long it takes here (measured on "
+            "this machine, updated as the settings change; often less, since scales end early "
+            "once they settle).")
         box = QGroupBox("Preview")
         column = QVBoxLayout(box)
         column.addWidget(self.preview_image)
         column.addWidget(self.preview_status)
+        column.addWidget(self.estimate_label)
+        self.estimates = []        # every Estimate shown: the tests read it
         top.addWidget(box)
         self.preview = Preview()
         self.preview_frames = []   # (number, seconds since the change, Frame): the tests read it
@@ -289,6 +315,10 @@ class NeuralStyleDialog(QDialog):
         self.preview_status.setText("Preview: starting\u2026")
 
     def _poll_preview(self):
+        estimate = self.preview.take_estimate() if self.preview is not None else None
+        if estimate is not None:
+            self.estimate_label.setText(estimate.text())
+            self.estimates.append(estimate)
         frame = self.preview.take() if self.preview is not None else None
         if frame is None:
             return
@@ -320,9 +350,10 @@ class NeuralStyleDialog(QDialog):
     # -- settings
 
     def restore_defaults(self):
-        """Sets the engine fields to the library's defaults (style and device are kept)."""
+        """Sets the engine fields to the library's defaults, size to full resolution (style
+        and device are kept)."""
         for key, box in self.fields.items():
-            _set(box, self._options[key].parse_default())
+            _set(box, HOST_DEFAULTS.get(key, self._options[key].parse_default()))
 
     def _browse(self):
         path, _ = QFileDialog.getOpenFileName(

@@ -5,8 +5,14 @@ worker thread with its own nstyle.Model and never touching the document.
     preview = Preview()
     number = preview.start(job)     # main thread: a core.Job (prepare()); cancels the last one
     frame = preview.take()          # main thread, from a timer: the newest Frame, or None
+    estimate = preview.take_estimate()  # the newest Estimate of the full run, or None
     preview.close()                 # cancels; the thread then frees the model and ends
                                     # (close(wait=True) joins it)
+
+Before each preview the worker asks the library how long the full run with the job's own
+settings (quality, iterations, size) would take on this machine (Model.estimate_seconds: a probe
+of the network, about a second the first time, then cached), on the job's content at the
+region's size.
 
 A frame is shown when a scale ends, at most every FRAME_INTERVAL seconds otherwise, and at the
 end. Only the plug-in's choices are here (size, backbone, iterations, threads); the engine is the
@@ -42,6 +48,29 @@ class Frame:
         return self.progress is not None and self.progress.done
 
 
+class Estimate:
+    """The full run of job `number`: `seconds` (Model.estimate_seconds), the working size and
+    the region (the new layer's size); or `error` instead."""
+
+    def __init__(self, number, seconds=0.0, size=(0, 0), region=(0, 0), error=None):
+        self.number, self.seconds, self.size, self.region = number, seconds, size, region
+        self.error = error
+
+    @property
+    def full(self):
+        return self.size == self.region
+
+    def text(self):
+        if self.error:
+            return "Full run: %s" % self.error
+        when = nstyle.describe_seconds(self.seconds)
+        if self.full:
+            return "Full run: %d \u00d7 %d px (the layer's own size), %s on this machine" % (
+                self.size + (when,))
+        return "Full run: %d \u00d7 %d px, scaled to the layer's %d \u00d7 %d; %s on this " \
+               "machine" % (self.size + self.region + (when,))
+
+
 class Preview:
     def __init__(self):
         self._cond = threading.Condition()
@@ -49,6 +78,7 @@ class Preview:
         self._current = 0
         self._quit = False
         self._frame = None
+        self._estimate = None
         self._model = None
         self._device = None
         self.thread = threading.Thread(target=self._work, name="nstyle-preview", daemon=True)
@@ -67,6 +97,12 @@ class Preview:
         with self._cond:
             frame, self._frame = self._frame, None
             return frame if frame is not None and frame.number == self._current else None
+
+    def take_estimate(self):
+        with self._cond:
+            estimate, self._estimate = self._estimate, None
+            return estimate if estimate is not None and estimate.number == self._current \
+                else None
 
     def close(self, wait=False):
         """Stops the preview without blocking the dialog (loading the weights cannot be
@@ -112,7 +148,7 @@ class Preview:
             except Exception as e:  # noqa: BLE001 - shown in the dialog
                 self._publish(number, started, error=getattr(e, "message", str(e)))
 
-    def _setup(self, job):
+    def _model_for(self, job):
         s = job.settings
         device = None if s.device in ("", "auto") else s.device
         if self._model is None or device != self._device:
@@ -121,23 +157,46 @@ class Preview:
             model = nstyle.Model(device=device)  # loading the weights: here, not in the dialog
             with self._cond:
                 self._model, self._device = model, device
-        model = self._model
+        return self._model
+
+    def _setup(self, job, full=False):
+        """The job on the worker's model: as the full run would do it (full=True, for the
+        estimate), or as the preview (lite, few iterations, SIDE px)."""
+        s = job.settings
+        model = self._model_for(job)
         values = {key: getattr(s, key) for key in ENGINE_KEYS if key != "size"}
-        # threads=1: libtorch's OpenMP threads spin while they wait, so on a busy machine a
-        # preview of many small operations takes many times longer on several threads (here 2 s
-        # on one thread, over 100 s on two at load 4). The library sets it on the thread of
-        # each step (OpenMP keeps the count per thread).
-        values.update(iterations=ITERATIONS, backbone=BACKBONE, threads=THREADS)
+        if full:
+            # The full run's threads (0: libtorch's default, every core): the worker's model
+            # keeps the preview's one thread otherwise, and the probe would time that.
+            values.update(threads=0)
+        else:
+            # threads=1: libtorch's OpenMP threads spin while they wait, so on a busy machine a
+            # preview of many small operations takes many times longer on several threads (here
+            # 2 s on one thread, over 100 s on two at load 4). The library sets it on the thread
+            # of each step (OpenMP keeps the count per thread).
+            values.update(iterations=ITERATIONS, backbone=BACKBONE, threads=THREADS)
         model.set_options(**values)
         _, _, w, h = job.rect
         model.set_content(job.content, w, h, job.fmt)
-        fit_size(model, SIDE, w, h)
+        fit_size(model, s.size if full else SIDE, w, h)
         model.clear_styles()
         pixels, sw, sh, stride = job.style
         model.add_style(pixels, sw, sh, "rgba8", stride=stride)
         return model
 
+    def _estimate_full_run(self, number, job):
+        _, _, w, h = job.rect
+        try:
+            model = self._setup(job, full=True)
+            estimate = Estimate(number, model.estimate_seconds(), model.result_size(), (w, h))
+        except nstyle.Error as e:
+            estimate = Estimate(number, region=(w, h), error=e.message)
+        with self._cond:
+            self._estimate = estimate
+
     def _run(self, number, job, started):
+        if self._is_current(number):
+            self._estimate_full_run(number, job)
         model = self._setup(job)
         width, height = model.result_size()
         last_frame, last_scale = time.monotonic(), 0

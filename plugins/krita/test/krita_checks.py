@@ -61,6 +61,19 @@ def gradient_bgra8(w, h):
     return bytes(px)
 
 
+def high_frequency(bgra, w, h):
+    """Mean |luma - mean of its 4 neighbours| over the interior of a bgra8 image: the detail a
+    small result stretched to the layer lacks."""
+    luma = [0.114 * bgra[i] + 0.587 * bgra[i + 1] + 0.299 * bgra[i + 2]
+            for i in range(0, w * h * 4, 4)]
+    total = 0.0
+    for y in range(1, h - 1):
+        for x in range(1, w - 1):
+            i = y * w + x
+            total += abs(luma[i] - (luma[i - 1] + luma[i + 1] + luma[i - w] + luma[i + w]) / 4)
+    return total / ((w - 2) * (h - 2))
+
+
 def make_doc(depth="U8", model="RGBA", name="checks", profile=""):
     app = Krita.instance()
     doc = app.createDocument(W, H, name, model, depth, "", 72.0)
@@ -154,7 +167,7 @@ def run_checks(work):
     def defaults_from_the_library():
         plain = core.Settings()
         for key in core.ENGINE_KEYS:
-            want = nstyle.option(key).parse_default()
+            want = core.HOST_DEFAULTS.get(key, nstyle.option(key).parse_default())
             if getattr(plain, key) != want:
                 return "Settings().%s is %r, the library's default %r" % (
                     key, getattr(plain, key), want)
@@ -185,6 +198,44 @@ def run_checks(work):
             doc.close()
 
     check("strength_and_lite_backbone_reach_the_library", lite_and_strength)
+
+    def full_resolution():
+        # size 0 (the default) works at the layer's own size; size 24 also returns a layer of
+        # that size, stretched from 24 px: the full-size result keeps far more fine detail.
+        fw, fh = 96, 72
+        doc = Krita.instance().createDocument(fw, fh, "full", "RGBA", "U8", "", 72.0)
+        doc.setBatchmode(True)
+        paint = doc.createNode("Paint", "paintlayer")
+        doc.rootNode().addChildNode(paint, doc.topLevelNodes()[0])
+        # A photo with fine detail of its own (a gradient with a fine pattern over it, opaque):
+        # what a result worked at full size keeps and a stretched 24 px one cannot have.
+        px = bytearray()
+        for y in range(fh):
+            for x in range(fw):
+                fine = ((x * 7 + y * 13) % 5) * 24
+                px += bytes((60 + fine, min(255, y * 200 // fh + fine), x * 200 // fw, 255))
+        paint.setPixelData(bytes(px), 0, 0, fw, fh)
+        doc.refreshProjection()
+        try:
+            runs = {}
+            for size in (0, 24):
+                job = core.prepare(doc, paint, core.Settings(**dict(
+                    settings.as_dict(), size=size, iterations=6)))
+                result = job.run()
+                if len(result) != fw * fh * 4:
+                    return "size %d: %d bytes, not %dx%d" % (size, len(result), fw, fh)
+                runs[size] = (job.result_size, high_frequency(result, fw, fh))
+            print("  full resolution: working %s, detail %.3f; size 24: working %s, detail "
+                  "%.3f" % (runs[0] + runs[24]), file=sys.stderr)
+            if runs[0][0] != (fw, fh):
+                return "size 0 worked at %s, not the layer's %dx%d" % (runs[0][0], fw, fh)
+            if not runs[0][1] > 1.5 * runs[24][1]:
+                return "detail %.3f at full size vs %.3f stretched" % (runs[0][1], runs[24][1])
+            return None
+        finally:
+            doc.close()
+
+    check("full_resolution_is_the_layers_own_size_not_stretched", full_resolution)
 
     # 1. the whole layer, RGBA 8-bit
     doc, paint = make_doc()

@@ -15,6 +15,10 @@ path; model.set_option("backbone", "lite") picks EfficientNet-Lite0, many times 
 iteration than VGG-19 (previews, slow machines; its weights file is found like VGG-19's, e.g.
 next to libnstyle.so). Ranges, defaults and words: nstyle.option("strength"), ("backbone").
 
+Model.estimate_seconds() says roughly how long a run with the current content, styles and
+options takes on this machine (the library probes its network once, then answers at once);
+nstyle.describe_seconds() words it for a dialog ("about 3 min").
+
 Model.run() steps in chunks sized to report progress about twice a second, honours
 Model.cancel() from any thread and a progress callback that returns False; Model.step(n) is the
 single step underneath, for hosts that drive the loop themselves. Option defaults, ranges and

@@ -209,6 +209,8 @@ class SelfTest:
         ok = yield from self.wait_for(finished, 90)
         if ok:
             d.strength.setValue(d.strength.maximum())
+            # fewer iterations: the full run's estimate must fall
+            d.iterations.setValue(max(1, d.iterations.value() // 10))
             yield PREVIEW_NEW_MS
             ok = yield from self.wait_for(finished, 90)
         if ok:
@@ -249,7 +251,32 @@ class SelfTest:
             diff = sum(abs(x - y) for x, y in zip(a, b)) / len(a)
             return None if diff > 1 else "mean difference %.3f" % diff
 
+        def estimate_shown():
+            """The full run's estimate under the preview: full resolution by default (the
+            document's own size), positive, in words, lower with fewer iterations."""
+            shown = d.estimates
+            if len(shown) < 2:
+                return "%d estimates shown" % len(shown)
+            first, second = shown[0], shown[1]
+            print("  estimate: %s | after iterations / 10: %s" % (
+                ascii(first.text()), ascii(second.text())), flush=True)
+            if first.error or second.error:
+                return "estimate error: %s" % (first.error or second.error)
+            if first.region != (W, H) or not first.full:
+                return "estimate for %s of region %s, not full resolution %dx%d" % (
+                    first.size, first.region, W, H)
+            if not 0 < second.seconds < first.seconds:
+                return "estimates %.3f then %.3f s" % (first.seconds, second.seconds)
+            if "on this machine" not in d.estimate_label.text():
+                return "label reads %r" % d.estimate_label.text()
+            want = "Full resolution (%d \u00d7 %d)" % (W, H)
+            if d.size.value() != 0 or d.size.specialValueText() != want:
+                return "size box %d, special text %r" % (d.size.value(),
+                                                         d.size.specialValueText())
+            return None
+
         self.check("preview_appears_stylised_at_the_expected_size", appears)
+        self.check("estimate_shown_full_resolution_and_updated", estimate_shown)
         self.check("preview_changes_with_strength", lambda: differs(0, 1))
         self.check("preview_changes_with_the_style", lambda: differs(1, 2))
         self.check("preview_first_frame_within_10_s",
@@ -338,7 +365,9 @@ class SelfTest:
             try:
                 for key in ("iterations", "size", "content_weight", "style_weight", "tv_weight"):
                     opt, box = nstyle.option(key), getattr(d, key)
-                    if (box.minimum(), box.maximum()) != (opt.minimum, opt.maximum):
+                    # size also takes 0, the plug-in's full resolution (the library's word 0)
+                    lowest = 0 if key == "size" else opt.minimum
+                    if (box.minimum(), box.maximum()) != (lowest, opt.maximum):
                         return "%s range %s..%s, the library's %s..%s" % (
                             key, box.minimum(), box.maximum(), opt.minimum, opt.maximum)
                     if opt.doc[1:] not in box.toolTip() or opt.accepts not in box.toolTip():
@@ -349,7 +378,8 @@ class SelfTest:
                 got = d.settings()
                 for key in ("iterations", "size", "content_weight", "style_weight", "tv_weight",
                             "preserve_colors"):
-                    want = nstyle.option(key).parse_default()
+                    # size: the plug-in's default, full resolution (0)
+                    want = 0 if key == "size" else nstyle.option(key).parse_default()
                     if getattr(got, key) != want:
                         return "after Restore Defaults %s is %r, the library's %r" % (
                             key, getattr(got, key), want)
