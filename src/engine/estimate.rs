@@ -31,10 +31,10 @@ use crate::error::{Error, Result};
 /// it, so one small probe scaled by pixels would overstate a 512 px run about 1.5-fold. Small
 /// enough that the probe takes about a second with VGG-19 on a 2-core CPU.
 const PROBE_SIDES: [u32; 2] = [96, 192];
-/// Timed passes per probe size, after one untimed warm-up (oneDNN picks its kernels for a new
-/// shape on first use). The fastest is kept: the rates are cached for the life of the process,
-/// and a burst of other work during the probe must not stay in every later estimate.
-const PROBE_PASSES: usize = 2;
+/// Timed rounds over the probe sizes, after one untimed pass of each. The fastest of each size
+/// is kept: the rates are cached for the life of the process, and a burst of other work during
+/// the probe must not stay in every later estimate.
+const PROBE_ROUNDS: usize = 3;
 /// Evaluations an L-BFGS start costs besides its iterations' own: the evaluation at the start
 /// point, and the backtracking of the first iterations while the curvature pairs are few.
 /// Measured on tubingen × starry night, 1024 px in 256 px tiles: 18 visits of 3 iterations took
@@ -149,7 +149,10 @@ pub fn estimate(
         Ok::<Rates, Error>(rates)
     };
     let whole = if stages.iter().any(|s| s.tiling.is_none()) {
-        Some(rates_for(settings.content_layers()?, settings.style_layers()?)?)
+        Some(rates_for(
+            settings.content_layers()?,
+            settings.style_layers()?,
+        )?)
     } else {
         None
     };
@@ -228,9 +231,8 @@ fn whole_stage(rates: &Rates, settings: &Settings, styles: &[Style], stage: &Sta
 fn tiled_stage(rates: &Rates, settings: &Settings, styles: &[Style], stage: &Stage) -> (f64, f64) {
     let tiling = stage.tiling.expect("a tiled stage");
     let layout = tiling.layout;
-    let window_pixels = |tile: &crate::engine::tiles::Tile| {
-        tile.window.width as u64 * tile.window.height as u64
-    };
+    let window_pixels =
+        |tile: &crate::engine::tiles::Tile| tile.window.width as u64 * tile.window.height as u64;
     let long_side = stage.width.max(stage.height);
     let mut seconds: f64 = active(styles)
         .map(|style| {
@@ -288,8 +290,7 @@ fn probe(
     union.dedup();
     let weights = settings.effective_weights();
     let device = network.device();
-    let mut evaluation = Vec::new();
-    let mut forward = Vec::new();
+    let mut probes = Vec::new();
     for side in PROBE_SIDES {
         let stage = Stage {
             width: side,
@@ -299,19 +300,34 @@ fn probe(
         };
         let targets = Targets::build(network, &probe_settings, content, styles, stage)?;
         let point = network_input(content, side, side, device)?;
-        let evaluate = || targets.evaluate(network, weights, &point).map(|_| ());
-        let features = || {
-            let _no_grad = tch::no_grad_guard();
-            let maps = network.features(&point, &union)?;
-            finish(device, &maps)
-        };
-        let pixels = side as u64 * side as u64;
-        evaluation.push((pixels, fastest_seconds(evaluate)?));
-        forward.push((pixels, fastest_seconds(features)?));
+        probes.push((side as u64 * side as u64, targets, point));
     }
+    let evaluate = |(_, targets, point): &(u64, Targets, Tensor)| {
+        targets.evaluate(network, weights, point).map(|_| ())
+    };
+    let features = |(_, _, point): &(u64, Targets, Tensor)| {
+        let _no_grad = tch::no_grad_guard();
+        let maps = network.features(point, &union)?;
+        finish(device, &maps)
+    };
+    // One untimed pass of each (oneDNN picks its kernels for a new shape on first use), then
+    // rounds that visit every size in turn, keeping each one's fastest: a burst of other work
+    // then slows one round of all sizes rather than tilting the line through them.
+    for probe in &probes {
+        evaluate(probe)?;
+        features(probe)?;
+    }
+    let mut fastest = vec![(f64::INFINITY, f64::INFINITY); probes.len()];
+    for _ in 0..PROBE_ROUNDS {
+        for (probe, best) in probes.iter().zip(&mut fastest) {
+            best.0 = best.0.min(seconds_of(|| evaluate(probe))?);
+            best.1 = best.1.min(seconds_of(|| features(probe))?);
+        }
+    }
+    let timing = |i: usize, pick: fn(&(f64, f64)) -> f64| (probes[i].0, pick(&fastest[i]));
     Ok(Rates {
-        evaluation: Rate::through(evaluation[0], evaluation[1]),
-        forward: Rate::through(forward[0], forward[1]),
+        evaluation: Rate::through(timing(0, |t| t.0), timing(1, |t| t.0)),
+        forward: Rate::through(timing(0, |t| t.1), timing(1, |t| t.1)),
     })
 }
 
@@ -325,16 +341,11 @@ fn finish(device: Device, maps: &[Tensor]) -> Result<()> {
     Ok(())
 }
 
-/// Seconds of the fastest of [`PROBE_PASSES`] calls of `pass` after one untimed call.
-fn fastest_seconds(mut pass: impl FnMut() -> Result<()>) -> Result<f64> {
+/// Seconds `pass` takes.
+fn seconds_of(pass: impl FnOnce() -> Result<()>) -> Result<f64> {
+    let started = Instant::now();
     pass()?;
-    let mut fastest = f64::INFINITY;
-    for _ in 0..PROBE_PASSES {
-        let started = Instant::now();
-        pass()?;
-        fastest = fastest.min(started.elapsed().as_secs_f64());
-    }
-    Ok(fastest)
+    Ok(started.elapsed().as_secs_f64())
 }
 
 /// The estimate in words for a dialog: "about 40 s", "about 3 min", "about 2 h 10 min".
@@ -343,7 +354,10 @@ pub fn describe_seconds(seconds: f64) -> String {
     if seconds < 1.0 {
         "under a second".into()
     } else if seconds < 90.0 {
-        format!("about {} s", round_to(seconds, if seconds < 20.0 { 1 } else { 5 }))
+        format!(
+            "about {} s",
+            round_to(seconds, if seconds < 20.0 { 1 } else { 5 })
+        )
     } else if seconds < 90.0 * 60.0 {
         format!("about {} min", (seconds / 60.0).round() as u64)
     } else {

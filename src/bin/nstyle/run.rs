@@ -167,7 +167,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if args.estimate {
         return print_estimate(&mut transfer, width, height);
     }
-    let output = args.output.clone().expect("clap requires --output without --estimate");
+    let output = args
+        .output
+        .clone()
+        .expect("clap requires --output without --estimate");
 
     let started = Instant::now();
     let bar = progress_bar(transfer.progress()?.total);
@@ -271,6 +274,19 @@ fn print_estimate(transfer: &mut Transfer, width: u32, height: u32) -> Result<Ex
                 tiling.layout.tile
             ),
         }
+    }
+    let rates = |name: &str, rates: &nstyle::engine::estimate::Rates| {
+        eprintln!(
+            "nstyle: {name} evaluation {:.1} ms + {:.2} µs/px, forward {:.1} ms + {:.2} µs/px",
+            rates.evaluation.fixed * 1e3,
+            rates.evaluation.per_pixel * 1e6,
+            rates.forward.fixed * 1e3,
+            rates.forward.per_pixel * 1e6
+        )
+    };
+    rates("whole", &estimate.whole);
+    if let Some(tiled) = &estimate.tiled {
+        rates("tiled", tiled);
     }
     eprintln!(
         "nstyle: probe {:.2} s; an upper bound when stop_tolerance ends scales early",
