@@ -343,3 +343,45 @@ fn eval_reports_ssim_and_distances_as_json() {
     assert!(json["content_distance"].as_f64().unwrap() < 1e-6, "{json}");
     assert!(json["style_distance"].as_f64().unwrap() > 0.0, "{json}");
 }
+
+#[test]
+fn estimate_prints_the_time_and_runs_nothing() {
+    let dir = Scratch::new("estimate");
+    let content = dir.image("content.png", 80, 60);
+    let style = dir.image("style.png", 40, 40);
+    let common = [
+        "run",
+        "--content",
+        s(&content),
+        "--style",
+        s(&style),
+        "--device",
+        "cpu",
+        "--size",
+        "64",
+        "--iterations",
+        "10",
+        "--estimate",
+    ];
+    let out = nstyle(&common);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    // "about 2 s (1.7 s) for 64×48 on this machine (cpu bf16), 2 scales, 13 evaluations at most"
+    assert!(
+        stdout.contains("for 64×48 on this machine") && stdout.contains("evaluations at most"),
+        "{stdout}"
+    );
+    let seconds: f64 = stdout
+        .split_once(" (")
+        .and_then(|(_, rest)| rest.split_once(" s)"))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no seconds in {stdout}"));
+    assert!(seconds > 0.0, "{stdout}");
+    // No --output needed, none written; a bad setting is still refused first.
+    assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 2);
+    let mut bad = common.to_vec();
+    bad[8] = "8";
+    let out = nstyle(&bad);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("size"));
+}
