@@ -46,7 +46,10 @@ fn the_estimate_grows_with_size_and_iterations_and_is_cached() {
     };
     let mut transfer = session(base.clone());
     let first = transfer.estimate().unwrap();
-    assert!(first.seconds > 0.0 && first.seconds.is_finite(), "{first:?}");
+    assert!(
+        first.seconds > 0.0 && first.seconds.is_finite(),
+        "{first:?}"
+    );
     // The probe ran once for this network and layer set; asking again costs no probe.
     let again = transfer.estimate().unwrap();
     assert_eq!(again.probe_seconds, 0.0);
