@@ -87,7 +87,8 @@ fn tiled_stages_are_priced_per_tile_and_counted_in_evaluations() {
     };
     let whole = session(settings(None)).estimate().unwrap();
     let tiled = session(settings(Some(64))).estimate().unwrap();
-    assert!(whole.tiled.is_none());
+    assert!(whole.tiled.is_none() && whole.whole.is_some());
+    assert!(tiled.whole.is_none(), "one scale, all of it tiled");
     let rates = tiled.tiled.expect("a tiled stage has its own rates");
     // A tiled evaluation stops at relu3_1: cheaper per pixel than one down to relu5_1.
     assert!(rates.evaluation.per_pixel > 0.0);

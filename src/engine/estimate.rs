@@ -105,8 +105,8 @@ pub struct Estimate {
     pub evaluations: f64,
     /// Seconds this call spent probing (0 when the rates were known already).
     pub probe_seconds: f64,
-    /// The rates of whole-image stages, and of tiled ones if the plan has any.
-    pub whole: Rates,
+    /// The rates of whole-image stages and of tiled ones, where the plan has any.
+    pub whole: Option<Rates>,
     pub tiled: Option<Rates>,
 }
 
@@ -172,7 +172,6 @@ pub fn estimate(
         seconds += s;
         evaluations += e;
     }
-    let whole = whole.or(tiled).expect("a plan has a stage");
     Ok(Estimate {
         seconds,
         evaluations,

@@ -284,7 +284,9 @@ fn print_estimate(transfer: &mut Transfer, width: u32, height: u32) -> Result<Ex
             rates.forward.per_pixel * 1e6
         )
     };
-    rates("whole", &estimate.whole);
+    if let Some(whole) = &estimate.whole {
+        rates("whole", whole);
+    }
     if let Some(tiled) = &estimate.tiled {
         rates("tiled", tiled);
     }
