@@ -388,16 +388,17 @@ enum NstyleStatus nstyle_result_size(const struct NstyleModel *model,
 /**
  * Roughly how many seconds the run the current content, styles and options describe takes on
  * this machine, from its start, in `*out_seconds` (for a dialog: "about 3 min"). The library
- * times a short probe of the network the run will use (its backbone, precision and layers; about
- * a second the first time, then cached for the life of the process, so calls while the user
- * moves a slider return at once) and prices the plan the run would execute: every scale's pixels
+ * times a short probe of the network the run will use (its backbone, precision, threads and
+ * layers; a second or two the first time, then cached for the life of the process, so calls
+ * while the user moves a slider return at once) and prices the plan the run would execute: every scale's pixels
  * times its iterations and the evaluations each takes, tiled scales tile by tile with their
  * margins, plus building the targets. It is an upper bound when `stop_tolerance` ends scales
  * early, as it usually does; a machine busy with other work makes it low. Valid once a content
  * and a style are set (NSTYLE_ERR_STATE before); a plan the run would refuse (too small, over
  * the memory budget) gets the run's own error. Does not change the model. Since ABI 3.
  */
-enum NstyleStatus nstyle_estimate_seconds(struct NstyleModel *model, double *out_seconds);
+enum NstyleStatus nstyle_estimate_seconds(struct NstyleModel *model,
+                                          double *out_seconds);
 
 #ifdef __cplusplus
 }  // extern "C"

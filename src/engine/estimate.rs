@@ -1,13 +1,13 @@
 //! How long a run will take on this machine, before it starts: a short probe times the network
-//! the run will use (its backbone, precision, device and loss layers) at two small sizes, and the
-//! plan the run would execute is priced with those rates, stage by stage and, in a tiled stage,
-//! tile visit by tile visit with the margins each window carries.
+//! the run will use (its backbone, precision, device, threads and loss layers) at two small
+//! sizes, and the plan the run would execute is priced with those rates, stage by stage and, in
+//! a tiled stage, tile visit by tile visit with the margins each window carries.
 //!
-//! The probe's rates are kept per network, precision, device and layer set for the life of the
-//! process, so a host asking again while the user moves a slider gets its answer at once.
+//! The probe's rates are kept per network, precision, device, threads and layer set for the life
+//! of the process, so a host asking again while the user moves a slider gets its answer at once.
 //!
 //! Priced: every objective evaluation (forward and backward pass, losses) at its stage's or tile
-//! window's pixels, the evaluations an iteration takes (L-BFGS spends one more at each start: a
+//! window's pixels, the evaluations an iteration takes (L-BFGS spends more at each start: a
 //! stage, or a tile visit), and the forward passes that build the targets (the content and each
 //! style per stage; in a tiled stage the style's tiles once and the content's window per visit).
 //! Not priced: resampling the images between stages (small against the network).

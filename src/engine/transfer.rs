@@ -277,7 +277,7 @@ impl Transfer {
     /// with the rates of a short probe of the network (about a second the first time for each
     /// backbone, precision and layer set; then cached). An upper bound when `stop_tolerance` ends
     /// scales early. The same errors as the run's first step for a plan it would refuse (no
-    /// content or style, too small, over the memory budget, tiles with the lite backbone).
+    /// content or style, too small, over the memory budget).
     pub fn estimate(&mut self) -> Result<estimate::Estimate> {
         // The probe times the network with the threads the run's steps will have.
         apply_threads(self.settings.threads);
