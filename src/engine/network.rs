@@ -254,10 +254,7 @@ impl Network<'_> {
         tile: Option<&Tile>,
     ) -> Result<Vec<Tensor>> {
         match self {
-            Network::Vgg(vgg) => {
-                let layers: Vec<Layer> = layers.iter().map(|&i| Layer::from_index(i)).collect();
-                vgg.features(image, &layers)
-            }
+            Network::Vgg(vgg) => vgg.features(image, &vgg_layers(layers)),
             Network::Lite(lite) => lite.features_placed(
                 &lite::rgb_to_lite(&caffe_to_rgb(image)?)?,
                 layers,
@@ -283,10 +280,7 @@ impl Network<'_> {
         tile: Option<&Tile>,
     ) -> Result<Vec<Tensor>> {
         match self {
-            Network::Vgg(vgg) => {
-                let layers: Vec<Layer> = layers.iter().map(|&i| Layer::from_index(i)).collect();
-                vgg.features_native(image, &layers)
-            }
+            Network::Vgg(vgg) => vgg.features_native(image, &vgg_layers(layers)),
             Network::Lite(_) => self.features_placed(image, layers, tile),
         }
     }
@@ -299,4 +293,9 @@ impl Network<'_> {
             Network::Lite(_) => (lite::activation_elements(width, height, deepest), 0),
         }
     }
+}
+
+/// VGG-19's layers by their indices in the network's layer list.
+fn vgg_layers(indices: &[usize]) -> Vec<Layer> {
+    indices.iter().map(|&i| Layer::from_index(i)).collect()
 }
