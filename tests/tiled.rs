@@ -428,6 +428,40 @@ fn memory_of_a_tiled_stage_grows_with_the_image_copies_only() {
 }
 
 #[test]
+fn by_default_a_stage_over_4_gib_whole_is_tiled_though_the_ram_would_hold_it() {
+    // The default budget is 80 % of the RAM available, which the editor shares; tile=auto tiles
+    // any stage that would need more than 4 GiB whole (a 2000×1500 stage needed over 9 GiB).
+    let plan = |tile: Option<u32>| {
+        let mut transfer = session(Settings {
+            size: 0,
+            scales: ScaleCount::Fixed(1),
+            max_memory_mb: None,
+            ..settings(tile)
+        });
+        transfer.set_content(content_picture(1200, 900));
+        transfer.stage_memory().unwrap()[0]
+    };
+    let (whole, whole_bytes) = plan(Some(16_384));
+    assert!(whole.tiling.is_none());
+    let budget = nstyle::engine::memory::budget_bytes(None, tch::Device::Cpu).unwrap();
+    assert!(
+        whole_bytes > 4 << 30 && whole_bytes < budget,
+        "the case needs a stage over 4 GiB that fits this machine's budget: {whole_bytes} of {budget}"
+    );
+    let (auto, auto_bytes) = plan(None);
+    assert!(
+        auto.tiling.is_some(),
+        "{auto:?} whole needs {whole_bytes} bytes"
+    );
+    // The tile's evaluation within 4 GiB, besides five fp32 copies of the image.
+    let image_copies = 5 * 1200 * 900 * 3 * 4;
+    assert!(
+        auto_bytes <= (4 << 30) + image_copies,
+        "{auto:?} needs {auto_bytes}"
+    );
+}
+
+#[test]
 fn every_tile_step_moves_progress_and_a_cancel_during_one_ends_it_there() {
     let mut transfer = session(Settings {
         iterations: 8,
