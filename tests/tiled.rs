@@ -430,7 +430,7 @@ fn memory_of_a_tiled_stage_grows_with_the_image_copies_only() {
 #[test]
 fn by_default_a_stage_over_4_gib_whole_is_tiled_though_the_ram_would_hold_it() {
     // The default budget is 80 % of the RAM available, which the editor shares; tile=auto tiles
-    // any stage that would need more than 4 GiB whole (a 2000×1500 stage needed over 9 GiB).
+    // any stage that would need more than 4 GiB whole (a 2000×1500 stage took 8.8 GiB resident).
     let plan = |tile: Option<u32>| {
         let mut transfer = session(Settings {
             size: 0,

@@ -10,7 +10,7 @@ use tch::{Kind, Tensor};
 ///
 /// bf16 maps are multiplied in bf16 (the CPU and GPU kernels accumulate in fp32; only the product
 /// is rounded, to about 0.3 % of its largest entry) and the product widened to fp32: measured on
-/// the CPU 3-7x faster than widening the map first, which copied it whole each evaluation. fp16
+/// the CPU 2-7x faster than widening the map first, which copied it whole each evaluation. fp16
 /// maps are widened first: their sums of squares over a map overflow fp16's range.
 pub fn gram(features: &Tensor) -> Tensor {
     let (_, channels, height, width) = features.size4().expect("feature maps are 4-D");
