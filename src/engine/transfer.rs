@@ -38,9 +38,10 @@ const TILED_IMAGE_TENSORS: u64 = 5;
 /// nothing once the margins are small against them.
 const AUTO_TILE_MAX: u32 = 1024;
 /// On the CPU with the default budget (80 % of the RAM available), `tile=auto` also tiles a stage
-/// whose whole evaluation would need more than this, in tiles whose evaluation needs at most this: the host editor shares that RAM with the
-/// user's images. An explicit `max_memory_mb` is the host's own word and is taken as it is. Measured: a 4000×3000 result ran its 2000×1500 stage whole at
-/// 8.8 GiB resident (ps); with the cap its peak was 4126 MiB (README, Full resolution).
+/// whose whole evaluation would need more than this, in tiles whose evaluation needs at most
+/// this: the host editor shares that RAM with the user's images. An explicit `max_memory_mb` is
+/// the host's own word and is taken as it is. Measured: a 4000×3000 result ran its 2000×1500
+/// stage whole at 8.8 GiB resident (ps); with the cap its peak was 4126 MiB (README).
 const AUTO_WHOLE_STAGE_MAX_BYTES: u64 = 4 << 30;
 
 /// Where a session stands, for progress bars.
