@@ -23,7 +23,8 @@
  *   - get_option writes only within buffer_len, NUL-terminates, reports `needed`, writes nothing
  *     when the buffer is short, and its text is accepted back by set_option unchanged;
  *   - a refused set_option changes nothing; option_info rows are complete and their defaults are
- *     accepted; result_size's long side is the `size` option.
+ *     accepted; result_size's long side is the `size` option (the content's own long side for
+ *     size 0).
  *
  * Cost control: one CPU model per process, created lazily and reused (loading weights takes
  * 0.3-0.7 s under ASan); recreated only when the input asks for free/create, at most once per
@@ -382,6 +383,17 @@ static void set_option_or_die(const char *key, const char *value) {
     REQUIRE(st == NSTYLE_OK, "setting %s to %s failed with %d", key, value, st);
 }
 
+static bool g_content_set; /* tracked: a fresh model has none */
+/* The last content accepted: `size` 0 means the content's own size. */
+static uint32_t g_content_w = 8, g_content_h = 8;
+
+/* The long side of the working image `size` asks for. */
+static uint32_t long_side_for(const char *size) {
+    uint32_t own = g_content_w > g_content_h ? g_content_w : g_content_h;
+    long value = atol(size);
+    return value == 0 ? own : (uint32_t)value;
+}
+
 /* Every input starts here: same options, no style, the fixed content, no pending cancel. */
 static void reset_model(void) {
     if (!g_model) g_model = create_cpu_model();
@@ -392,6 +404,7 @@ static void reset_model(void) {
     expect(checked(nstyle_clear_styles(g_model)), NSTYLE_OK);
     g_op = "reset: set_content";
     expect(checked(nstyle_set_content(g_model, CONTENT8, 8, 8, 24, NSTYLE_RGB8)), NSTYLE_OK);
+    g_content_w = g_content_h = 8;
     if (g_cancel_pending) {
         /* Consume the pending cancel with a one-iteration step (or let it run one). */
         g_op = "reset: add_style";
@@ -674,6 +687,7 @@ static void op_image(Reader *r, bool style) {
         expect(st, NSTYLE_ERR_ARGUMENT);
     else
         expect2(st, NSTYLE_OK, NSTYLE_ERR_MEMORY); /* MEMORY: a tiny max_memory_mb */
+    if (!style && st == NSTYLE_OK && m == g_model) g_content_w = im.width, g_content_h = im.height;
     if (buf.ptr) buffer_free(&buf);
 }
 
@@ -840,7 +854,6 @@ static void op_option_find(Reader *r) {
     free(key);
 }
 
-static bool g_content_set; /* tracked: a fresh model has none */
 
 static void op_result_size(Reader *r) {
     bool null_model;
@@ -859,15 +872,15 @@ static void op_result_size(Reader *r) {
     }
     expect(st, NSTYLE_OK);
     char *size = current_value("size");
-    REQUIRE(w >= 1 && h >= 1 && (w > h ? w : h) == (uint32_t)atol(size),
+    REQUIRE(w >= 1 && h >= 1 && (w > h ? w : h) == long_side_for(size),
             "result size %ux%u for size %s", w, h, size);
     free(size);
 }
 
-/* Keeps a step cheap: size <= 32, style_scale <= 2. */
+/* Keeps a step cheap: a working image <= 32 px, style_scale <= 2. */
 static void cap_cost(Reader *r) {
     char *size = current_value("size");
-    if (atol(size) > 32) {
+    if (long_side_for(size) > 32) {
         char text[8];
         snprintf(text, sizeof text, "%d", 16 + u8(r) % 17);
         set_option_or_die("size", text);

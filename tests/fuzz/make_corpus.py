@@ -249,6 +249,9 @@ def abi():
     write("abi", "weights-header-len", weights_file(struct.pack("<Q", 2 ** 64 - 1) + b"{}"))
     write("abi", "result-size", op_content(30, 10) + bytes([OPS["result_size"], MODEL, 2])
           + op_set(0, 2, 0) + bytes([OPS["result_size"], MODEL, 3]) + op_fetch(30, 10, 2))
+    # size 0 (the word "0"): the content's own size, 40 px long; the step caps it to 16 + 16.
+    write("abi", "size-own", op_content(40, 20) + op_set(0, 1, 0) + bytes([OPS["result_size"], MODEL, 2])
+          + op_style() + bytes([OPS["step"], MODEL, 1, 1, 16]) + op_fetch(natural=True))
     write("abi", "adam-random", op_set(6, 1, 1) + op_set(7, 1, 1) + op_style(16, 16, 4)
           + op_step(2) + op_fetch(20, 20, 5))
     write("abi", "misc", bytes([OPS["misc"], OPS["misc"]]))
