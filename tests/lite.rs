@@ -397,3 +397,30 @@ fn a_lite_session_never_loads_vgg19() {
     // The failed load changed nothing: the lite run goes on.
     run(&mut transfer, "lite").unwrap();
 }
+
+/// Too thin a result is refused naming the network that needs the pixels, not always VGG-19.
+#[test]
+fn a_too_thin_result_names_the_backbone_in_use() {
+    use nstyle::engine::{self, Picture, Settings};
+    let picture =
+        |w: u32, h: u32| Picture::new(w, h, vec![0.5; (w * h * 3) as usize], None).unwrap();
+    for (backbone, name) in [("lite", "EfficientNet-Lite0"), ("vgg19", "VGG-19")] {
+        let mut transfer = engine::open(None, "cpu").unwrap();
+        let mut settings = Settings {
+            size: 64,
+            iterations: 1,
+            ..Settings::default()
+        };
+        settings.set_option("backbone", backbone).unwrap();
+        transfer.set_settings(settings).unwrap();
+        transfer.set_content(picture(64, 8));
+        transfer.add_style(picture(32, 32), 1.0).unwrap();
+        let err = transfer.step(1).unwrap_err();
+        assert!(matches!(err, Error::Argument(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("{name} needs at least 16 px")),
+            "{text}"
+        );
+    }
+}

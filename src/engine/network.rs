@@ -43,6 +43,14 @@ impl Backbone {
         }
     }
 
+    /// The network's name in messages for people.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Backbone::Vgg19 => "VGG-19",
+            Backbone::Lite => "EfficientNet-Lite0",
+        }
+    }
+
     /// Index of a layer by name (`relu4_2` for VGG-19; `stem`, `block0` … `block15` for Lite0).
     pub fn layer_index(self, name: &str) -> Result<usize> {
         match self {

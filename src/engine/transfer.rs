@@ -333,11 +333,12 @@ impl Transfer {
         let last = *stages.last().expect("a plan has a stage");
         if last.width.min(last.height) < MIN_SIDE {
             return Err(Error::arg(format!(
-                "at size {} the image would be {}×{}: VGG-19 needs at least {MIN_SIDE} px on the short side; \
-                 use a larger size",
+                "at size {} the image would be {}×{}: {} needs at least {MIN_SIDE} px on the short \
+                 side; use a larger size",
                 last.width.max(last.height),
                 last.width,
-                last.height
+                last.height,
+                self.settings.backbone.display_name()
             )));
         }
         let stages = self.tiled_plan(stages)?;
