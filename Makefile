@@ -73,7 +73,7 @@ build: venv
 demo: setup
 	@mkdir -p out
 	target/release/nstyle run --content $(DEMO_DIR)/content.png --style $(DEMO_DIR)/style.png \
-		--output out/demo.png --size 384
+		--output out/demo.png --size 512 --scales 2
 	@echo "demo result: $(CURDIR)/out/demo.png"
 
 test: setup
