@@ -59,13 +59,7 @@ impl Targets {
         let _no_grad = tch::no_grad_guard();
         let device = model.device();
         let (content_layers, style_layers) = (settings.content_layers()?, settings.style_layers()?);
-        let mut layers: Vec<usize> = content_layers
-            .iter()
-            .chain(&style_layers)
-            .map(|(l, _)| *l)
-            .collect();
-        layers.sort();
-        layers.dedup();
+        let layers = layer_union(&content_layers, &style_layers);
         let slot = |layer: usize| layers.iter().position(|l| *l == layer).expect("in union");
 
         let content_input = network_input(content, stage.width, stage.height, device)?;
@@ -82,30 +76,17 @@ impl Targets {
             .collect();
 
         let style_indices: Vec<usize> = style_layers.iter().map(|(l, _)| *l).collect();
-        let blend_total: f64 = styles.iter().map(|s| s.blend).sum();
-        let mut grams: Vec<Option<Tensor>> = style_indices.iter().map(|_| None).collect();
-        let long_side = ((stage.width.max(stage.height) as f64 * settings.style_scale).round()
-            as u32)
-            .max(MIN_SIDE);
-        for style in styles.iter().filter(|s| s.blend > 0.0) {
-            let (w, h) = fit_long_side(style.image.width(), style.image.height(), long_side);
-            let input = network_input(&style.image, w.max(MIN_SIDE), h.max(MIN_SIDE), device)?;
-            let features = model.features(&input, &style_indices)?;
-            for (sum, f) in grams.iter_mut().zip(features) {
-                let weighted = gram(&f).f_mul_scalar(style.blend / blend_total)?;
-                *sum = Some(match sum.take() {
-                    Some(s) => s.f_add(&weighted)?,
-                    None => weighted,
-                });
-            }
-        }
+        let grams = blended_style_grams(styles, settings.style_scale, stage, device, |input| {
+            let features = model.features(input, &style_indices)?;
+            Ok(features.iter().map(gram).collect())
+        })?;
         let style_targets = style_layers
             .iter()
             .zip(grams)
             .map(|((layer, weight), gram)| StyleTarget {
                 slot: slot(*layer),
                 weight: *weight,
-                gram: gram.expect("a style with blend > 0 exists (checked before planning)"),
+                gram,
             })
             .collect();
         Ok(Targets {
@@ -183,6 +164,52 @@ impl Targets {
             grad_max_abs: values[5],
         })
     }
+}
+
+/// Every layer of either list, in network order, once: one forward pass serves them all.
+fn layer_union(content: &[WeightedLayer], style: &[WeightedLayer]) -> Vec<usize> {
+    let mut layers: Vec<usize> = content.iter().chain(style).map(|(l, _)| *l).collect();
+    layers.sort();
+    layers.dedup();
+    layers
+}
+
+/// The style Gram matrices of a stage, one per style layer, blended over the styles by their
+/// weights. Each style image is resampled to the stage's size times `style_scale` (its own
+/// aspect) and handed to `grams_of` as a network input.
+fn blended_style_grams(
+    styles: &[Style],
+    style_scale: f64,
+    stage: Stage,
+    device: Device,
+    mut grams_of: impl FnMut(&Tensor) -> Result<Vec<Tensor>>,
+) -> Result<Vec<Tensor>> {
+    let blend_total: f64 = styles.iter().map(|s| s.blend).sum();
+    let long_side =
+        ((stage.width.max(stage.height) as f64 * style_scale).round() as u32).max(MIN_SIDE);
+    let mut blended: Vec<Tensor> = Vec::new();
+    for style in styles.iter().filter(|s| s.blend > 0.0) {
+        let (w, h) = fit_long_side(style.image.width(), style.image.height(), long_side);
+        let input = network_input(&style.image, w.max(MIN_SIDE), h.max(MIN_SIDE), device)?;
+        let grams = grams_of(&input)?;
+        let share = style.blend / blend_total;
+        blended = if blended.is_empty() {
+            grams
+                .iter()
+                .map(|g| g.f_mul_scalar(share))
+                .collect::<std::result::Result<_, _>>()?
+        } else {
+            blended
+                .iter()
+                .zip(&grams)
+                .map(|(sum, g)| sum.f_add(&g.f_mul_scalar(share)?))
+                .collect::<std::result::Result<_, _>>()?
+        };
+    }
+    if blended.is_empty() {
+        return Err(Error::State("no style with a blend weight above 0".into()));
+    }
+    Ok(blended)
 }
 
 /// `image` at `width`×`height` as the network's input on `device`.
@@ -263,23 +290,9 @@ impl TiledTargets {
         let _no_grad = tch::no_grad_guard();
         let device = model.device();
         let (content_layers, style_layers) = tiled_layers(settings)?;
-        let mut layers: Vec<usize> = content_layers
-            .iter()
-            .chain(&style_layers)
-            .map(|(l, _)| *l)
-            .collect();
-        layers.sort();
-        layers.dedup();
-
+        let layers = layer_union(&content_layers, &style_layers);
         let style_indices: Vec<usize> = style_layers.iter().map(|(l, _)| *l).collect();
-        let blend_total: f64 = styles.iter().map(|s| s.blend).sum();
-        let mut grams: Vec<Option<Tensor>> = style_indices.iter().map(|_| None).collect();
-        let long_side = ((stage.width.max(stage.height) as f64 * settings.style_scale).round()
-            as u32)
-            .max(MIN_SIDE);
-        for style in styles.iter().filter(|s| s.blend > 0.0) {
-            let (w, h) = fit_long_side(style.image.width(), style.image.height(), long_side);
-            let input = network_input(&style.image, w.max(MIN_SIDE), h.max(MIN_SIDE), device)?;
+        let grams = blended_style_grams(styles, settings.style_scale, stage, device, |input| {
             let (_, _, h, w) = input.size4()?;
             // The style's statistics over its whole area: each tile adds the features it owns.
             let mut sums: Vec<GramSum> = style_indices.iter().map(|_| GramSum::new()).collect();
@@ -288,23 +301,13 @@ impl TiledTargets {
                     return Err(Error::Cancelled);
                 }
                 let features =
-                    model.tile_features(&tile.window.of(&input)?, &style_indices, &tile)?;
+                    model.tile_features(&tile.window.of(input)?, &style_indices, &tile)?;
                 for ((sum, f), layer) in sums.iter_mut().zip(features).zip(&style_indices) {
                     sum.add(&tile.interior(&f, model.backbone().stride(*layer))?)?;
                 }
             }
-            for (total, sum) in grams.iter_mut().zip(sums) {
-                let weighted = sum.finish()?.f_mul_scalar(style.blend / blend_total)?;
-                *total = Some(match total.take() {
-                    Some(t) => t.f_add(&weighted)?,
-                    None => weighted,
-                });
-            }
-        }
-        let grams = grams
-            .into_iter()
-            .map(|g| g.ok_or_else(|| Error::State("no style with a blend weight above 0".into())))
-            .collect::<Result<_>>()?;
+            sums.into_iter().map(GramSum::finish).collect()
+        })?;
         Ok(TiledTargets {
             layers,
             content_layers,
