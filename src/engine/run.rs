@@ -383,18 +383,8 @@ impl Run {
             visit.targets = Some(shared.for_tile(inputs.model, visit.tile)?);
         }
         let targets = visit.targets.as_ref().expect("built above");
-        let weights = inputs.settings.effective_weights();
-        let mut objective = |point: &Tensor| -> Result<Evaluation> {
-            if cancel.swap(false, Ordering::SeqCst) {
-                return Err(Error::Cancelled);
-            }
-            *evaluations += 1;
-            let mut evaluation = targets.evaluate(inputs.model, weights, point)?;
-            if poison.applies_to(*evaluations) {
-                evaluation.parts.total = f64::NAN;
-            }
-            poison.cancel_during(*evaluations, cancel);
-            Ok(evaluation)
+        let mut objective = |point: &Tensor| {
+            counted_evaluation(targets, inputs, point, cancel, evaluations, poison)
         };
         self.optimizer.iterate(&mut visit.crop, &mut objective)
     }
@@ -471,21 +461,34 @@ impl Run {
         poison: &Poison,
     ) -> Result<StepOutcome> {
         let targets = self.targets.as_ref().expect("built before iterating");
-        let weights = inputs.settings.effective_weights();
-        let mut objective = |point: &Tensor| -> Result<Evaluation> {
-            if cancel.swap(false, Ordering::SeqCst) {
-                return Err(Error::Cancelled);
-            }
-            *evaluations += 1;
-            let mut evaluation = targets.evaluate(inputs.model, weights, point)?;
-            if poison.applies_to(*evaluations) {
-                evaluation.parts.total = f64::NAN;
-            }
-            poison.cancel_during(*evaluations, cancel);
-            Ok(evaluation)
+        let mut objective = |point: &Tensor| {
+            counted_evaluation(targets, inputs, point, cancel, evaluations, poison)
         };
         self.optimizer.iterate(&mut self.image, &mut objective)
     }
+}
+
+/// One evaluation for the optimiser: a pending cancel ends it first; it is counted, and the test
+/// hooks in `poison` act on it.
+fn counted_evaluation(
+    targets: &Targets,
+    inputs: &Inputs,
+    point: &Tensor,
+    cancel: &AtomicBool,
+    evaluations: &mut u64,
+    poison: &Poison,
+) -> Result<Evaluation> {
+    if cancel.swap(false, Ordering::SeqCst) {
+        return Err(Error::Cancelled);
+    }
+    *evaluations += 1;
+    let weights = inputs.settings.effective_weights();
+    let mut evaluation = targets.evaluate(inputs.model, weights, point)?;
+    if poison.applies_to(*evaluations) {
+        evaluation.parts.total = f64::NAN;
+    }
+    poison.cancel_during(*evaluations, cancel);
+    Ok(evaluation)
 }
 
 /// A copy of `tensor` in new storage (an error, not a panic, when the device is out of memory).
