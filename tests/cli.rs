@@ -342,6 +342,19 @@ fn eval_reports_ssim_and_distances_as_json() {
     );
     assert!(json["content_distance"].as_f64().unwrap() < 1e-6, "{json}");
     assert!(json["style_distance"].as_f64().unwrap() > 0.0, "{json}");
+    // The style distance is the mean of the five layers' distances, each reported.
+    let by_layer = json["style_distance_by_layer"].as_object().unwrap();
+    let names: Vec<&str> = by_layer.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"],
+        "{json}"
+    );
+    let mean = by_layer.values().map(|v| v.as_f64().unwrap()).sum::<f64>() / 5.0;
+    assert!(
+        (mean - json["style_distance"].as_f64().unwrap()).abs() < 1e-9,
+        "{json}"
+    );
 }
 
 #[test]

@@ -16,6 +16,8 @@ pub struct Evaluation {
     pub ssim: f64,
     /// Mean over relu1_1…relu5_1 of ‖G_result − G_style‖ / ‖G_style‖; lower is closer in style.
     pub style_distance: f64,
+    /// The same distance at each of [`STYLE_LAYERS`], shallow to deep.
+    pub style_distance_by_layer: [f64; 5],
     /// ‖F_result − F_content‖ / ‖F_content‖ at relu4_2; lower keeps more content.
     pub content_distance: f64,
 }
@@ -39,7 +41,8 @@ pub fn evaluate(
     let _no_grad = tch::no_grad_guard();
     let content = content.resized(result.width(), result.height());
     let ssim = ssim_luminance(result, &content);
-    let style_distance = style_distance(model, result, style)?;
+    let style_distance_by_layer = style_distances(model, result, style)?;
+    let style_distance = mean(&style_distance_by_layer);
     let device = model.device();
     let features =
         |p: &Picture| model.features(&rgb_to_caffe(&p.to_tensor(device)?)?, &[Layer::RELU4_2]);
@@ -50,12 +53,23 @@ pub fn evaluate(
     Ok(Evaluation {
         ssim,
         style_distance,
+        style_distance_by_layer,
         content_distance,
     })
 }
 
 /// Mean relative Gram distance between `image` and `style` over the five style layers.
 pub fn style_distance(model: &Vgg19, image: &Picture, style: &Picture) -> Result<f64> {
+    Ok(mean(&style_distances(model, image, style)?))
+}
+
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+/// Relative Gram distance between `image` and `style` at each of [`STYLE_LAYERS`], with the style
+/// resized to the image's longest side.
+pub fn style_distances(model: &Vgg19, image: &Picture, style: &Picture) -> Result<[f64; 5]> {
     let _no_grad = tch::no_grad_guard();
     let device = model.device();
     let long_side = image.width().max(image.height());
@@ -63,12 +77,11 @@ pub fn style_distance(model: &Vgg19, image: &Picture, style: &Picture) -> Result
     let style = style.resized(w, h);
     let ours = model.features(&rgb_to_caffe(&image.to_tensor(device)?)?, &STYLE_LAYERS)?;
     let theirs = model.features(&rgb_to_caffe(&style.to_tensor(device)?)?, &STYLE_LAYERS)?;
-    let total: f64 = ours
-        .iter()
-        .zip(&theirs)
-        .map(|(a, b)| relative_gram_distance(&gram(a), &gram(b)))
-        .sum();
-    Ok(total / STYLE_LAYERS.len() as f64)
+    let mut distances = [0.0; 5];
+    for ((distance, a), b) in distances.iter_mut().zip(&ours).zip(&theirs) {
+        *distance = relative_gram_distance(&gram(a), &gram(b));
+    }
+    Ok(distances)
 }
 
 /// SSIM (Wang et al. 2004: 11×11 Gaussian window, σ = 1.5, K1 = 0.01, K2 = 0.03) of the Rec. 601

@@ -33,11 +33,21 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
     // Scores are computed in fp32 whatever the device, so they compare across machines.
     let model = args.model.load(PrecisionChoice::Fixed(Precision::Fp32))?;
     let scores = metrics::evaluate(&model, &result, &content, &style)?;
+    let by_layer: Vec<(String, f64)> = metrics::STYLE_LAYERS
+        .iter()
+        .map(|layer| layer.name())
+        .zip(scores.style_distance_by_layer)
+        .collect();
     if args.json {
+        let by_layer: serde_json::Map<String, serde_json::Value> = by_layer
+            .into_iter()
+            .map(|(name, distance)| (name, distance.into()))
+            .collect();
         let json = serde_json::json!({
             "output": args.output,
             "ssim": scores.ssim,
             "style_distance": scores.style_distance,
+            "style_distance_by_layer": by_layer,
             "content_distance": scores.content_distance,
         });
         println!("{json}");
@@ -45,6 +55,11 @@ pub fn eval(args: EvalArgs) -> Result<ExitCode> {
         println!("output            {}", args.output.display());
         println!("ssim (content)    {:.4}", scores.ssim);
         println!("style distance    {:.4}", scores.style_distance);
+        let layers: Vec<String> = by_layer
+            .iter()
+            .map(|(name, distance)| format!("{name} {distance:.4}"))
+            .collect();
+        println!("  by layer        {}", layers.join(", "));
         println!("content distance  {:.4}", scores.content_distance);
     }
     Ok(ExitCode::SUCCESS)
