@@ -301,7 +301,7 @@ enum NstyleStatus nstyle_set_weights(struct NstyleModel *model,
  * - `seed`: seeds init=random; CPU runs are bit-identical per seed; a whole number in 0..=18446744073709551615 (default `0`; restarts the run)
  * - `preserve_colors`: 1 keeps the content's colours (only luminance is stylised); 0 or 1 (default `0`; applies from the next step)
  * - `style_scale`: style image size relative to the working image; a finite number from 0.05 to 8, in × (default `1`; rebuilds the targets, keeps the image)
- * - `backbone`: feature network: vgg19 (the original method) or lite (EfficientNet-Lite0, many times faster per iteration; for previews and slow machines); vgg19 or lite (default `vgg19`; restarts the run)
+ * - `backbone`: feature network: vgg19 (the original method) or lite (EfficientNet-Lite0, many times faster per iteration; for previews and slow machines: it takes less of the style, the less the larger the image); vgg19 or lite (default `vgg19`; restarts the run)
  * - `content_layers`: layers of the content loss; auto is relu4_2 on vgg19, block7 on lite; auto or a list of layers of the backbone such as relu4_2 or relu1_1:1,relu2_1:0.5 (lite: stem, block0 … block15) (default `auto`; rebuilds the targets, keeps the image)
  * - `style_layers`: layers of the style loss, weight 1 each unless given; auto is relu1_1,relu2_1,relu3_1,relu4_1,relu5_1 on vgg19 and block0,block2,block4,block7,block10 on lite; auto or a list of layers of the backbone such as relu4_2 or relu1_1:1,relu2_1:0.5 (lite: stem, block0 … block15) (default `auto`; rebuilds the targets, keeps the image)
  * - `precision`: network precision; auto is bf16 on CUDA and on CPUs with native bf16, else fp32; auto, fp32, bf16 or fp16 (default `auto`; restarts the run)

@@ -258,7 +258,8 @@ pub static OPTIONS: &[OptionSpec] = &[
         default: "vgg19",
         unit: "",
         doc: "feature network: vgg19 (the original method) or lite (EfficientNet-Lite0, many \
-              times faster per iteration; for previews and slow machines)",
+              times faster per iteration; for previews and slow machines: it takes less of the \
+              style, the less the larger the image)",
         effect: Effect::Restart,
     },
     OptionSpec {
