@@ -17,7 +17,7 @@ pub struct Evaluation {
     /// Mean over relu1_1…relu5_1 of ‖G_result − G_style‖ / ‖G_style‖; lower is closer in style.
     pub style_distance: f64,
     /// The same distance at each of [`STYLE_LAYERS`], shallow to deep.
-    pub style_distance_by_layer: [f64; 5],
+    pub style_distance_by_layer: [f64; STYLE_LAYERS.len()],
     /// ‖F_result − F_content‖ / ‖F_content‖ at relu4_2; lower keeps more content.
     pub content_distance: f64,
 }
@@ -69,7 +69,11 @@ fn mean(values: &[f64]) -> f64 {
 
 /// Relative Gram distance between `image` and `style` at each of [`STYLE_LAYERS`], with the style
 /// resized to the image's longest side.
-pub fn style_distances(model: &Vgg19, image: &Picture, style: &Picture) -> Result<[f64; 5]> {
+pub fn style_distances(
+    model: &Vgg19,
+    image: &Picture,
+    style: &Picture,
+) -> Result<[f64; STYLE_LAYERS.len()]> {
     let _no_grad = tch::no_grad_guard();
     let device = model.device();
     let long_side = image.width().max(image.height());
@@ -77,7 +81,7 @@ pub fn style_distances(model: &Vgg19, image: &Picture, style: &Picture) -> Resul
     let style = style.resized(w, h);
     let ours = model.features(&rgb_to_caffe(&image.to_tensor(device)?)?, &STYLE_LAYERS)?;
     let theirs = model.features(&rgb_to_caffe(&style.to_tensor(device)?)?, &STYLE_LAYERS)?;
-    let mut distances = [0.0; 5];
+    let mut distances = [0.0; STYLE_LAYERS.len()];
     for ((distance, a), b) in distances.iter_mut().zip(&ours).zip(&theirs) {
         *distance = relative_gram_distance(&gram(a), &gram(b));
     }

@@ -383,8 +383,9 @@ impl Run {
             visit.targets = Some(shared.for_tile(inputs.model, visit.tile)?);
         }
         let targets = visit.targets.as_ref().expect("built above");
+        let weights = inputs.settings.effective_weights();
         let mut objective = |point: &Tensor| {
-            counted_evaluation(targets, inputs, point, cancel, evaluations, poison)
+            counted_evaluation(targets, inputs, weights, point, cancel, evaluations, poison)
         };
         self.optimizer.iterate(&mut visit.crop, &mut objective)
     }
@@ -461,8 +462,9 @@ impl Run {
         poison: &Poison,
     ) -> Result<StepOutcome> {
         let targets = self.targets.as_ref().expect("built before iterating");
+        let weights = inputs.settings.effective_weights();
         let mut objective = |point: &Tensor| {
-            counted_evaluation(targets, inputs, point, cancel, evaluations, poison)
+            counted_evaluation(targets, inputs, weights, point, cancel, evaluations, poison)
         };
         self.optimizer.iterate(&mut self.image, &mut objective)
     }
@@ -473,6 +475,7 @@ impl Run {
 fn counted_evaluation(
     targets: &Targets,
     inputs: &Inputs,
+    weights: LossWeights,
     point: &Tensor,
     cancel: &AtomicBool,
     evaluations: &mut u64,
@@ -482,7 +485,6 @@ fn counted_evaluation(
         return Err(Error::Cancelled);
     }
     *evaluations += 1;
-    let weights = inputs.settings.effective_weights();
     let mut evaluation = targets.evaluate(inputs.model, weights, point)?;
     if poison.applies_to(*evaluations) {
         evaluation.parts.total = f64::NAN;
