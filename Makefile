@@ -89,10 +89,11 @@ lint: venv
 
 clean:
 	cargo clean
-	rm -rf out
+	rm -rf out dist
 
 include mk/c.mk
 include mk/gimp.mk
 include mk/krita.mk
 include mk/gpu.mk
 include mk/fuzz.mk
+include mk/dist.mk

@@ -15,7 +15,16 @@ fn main() {
 /// "tch"). We put that directory in the rpath of everything we link, so `target/release/nstyle`
 /// runs as built; LD_LIBRARY_PATH still takes precedence (RUNPATH), which is how a machine with
 /// its own libtorch 2.11 substitutes it.
+///
+/// A relocatable build (the release bundle, the wheel) sets NSTYLE_RPATH instead, e.g.
+/// `$ORIGIN:$ORIGIN/../lib`: then that is the whole rpath and nothing points back into this
+/// machine.
 fn link_libtorch() {
+    println!("cargo:rerun-if-env-changed=NSTYLE_RPATH");
+    let relocatable_rpath = std::env::var("NSTYLE_RPATH").ok().filter(|r| !r.is_empty());
+    if let Some(rpath) = &relocatable_rpath {
+        println!("cargo:rustc-link-arg=-Wl,--enable-new-dtags,-rpath,{rpath}");
+    }
     let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         println!("cargo:warning=torch-sys did not report its libtorch directory; no rpath set");
         return;
@@ -23,7 +32,9 @@ fn link_libtorch() {
     // Canonical, so that the rpath does not run through the checkout's `.venv` symlink and an
     // installed library keeps finding libtorch when the checkout moves.
     let lib_dir = std::fs::canonicalize(&lib_dir).unwrap_or_else(|_| PathBuf::from(lib_dir));
-    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib_dir.display());
+    if relocatable_rpath.is_none() {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib_dir.display());
+    }
     // Keep libtorch_cuda linked even though no symbol of ours refers to it directly: without it
     // libtorch never registers its CUDA backend and `cuda` devices look absent.
     if has_cuda_backend(&lib_dir) {

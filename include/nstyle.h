@@ -21,9 +21,9 @@
 /**
  * Version of this ABI; grows only by addition. 2 added the option table (`nstyle_option_*`,
  * `nstyle_get_option`), `nstyle_result_size` and the BGRA8 and RGBA_F16 formats; 3 added
- * `nstyle_estimate_seconds`.
+ * `nstyle_estimate_seconds`; 4 added `nstyle_version` and `nstyle_diagnostics`.
  */
-#define NSTYLE_ABI_VERSION 3
+#define NSTYLE_ABI_VERSION 4
 
 /**
  * Result of every call that can fail. On failure `nstyle_last_error()` says why.
@@ -219,7 +219,7 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * ABI version of the loaded library (3). Compare with NSTYLE_ABI_VERSION from the header.
+ * ABI version of the loaded library (4). Compare with NSTYLE_ABI_VERSION from the header.
  */
 uint32_t nstyle_abi_version(void);
 
@@ -399,6 +399,23 @@ enum NstyleStatus nstyle_result_size(const struct NstyleModel *model,
  */
 enum NstyleStatus nstyle_estimate_seconds(struct NstyleModel *model,
                                           double *out_seconds);
+
+/**
+ * Version of the loaded library, e.g. "0.1.0"; static, never NULL. Since ABI 4.
+ */
+const char *nstyle_version(void);
+
+/**
+ * A self-check for bug reports and "it does not start" dialogs, as lines of text: library and
+ * ABI version, the library's file, the libtorch loaded and its version, CUDA, CPU, threads, the
+ * device and precision `auto` picks (`$NSTYLE_DEVICE` if set), the memory budget, and for each
+ * weights file where it was found, its size and SHA-256 and whether it matches the `SHA256SUMS`
+ * installed beside it. Ends with "status: ok" or one "PROBLEM: ..." line per problem (weights
+ * missing or damaged, device unusable). Needs no model and never fails: NUL-terminated, never
+ * NULL, valid until the next call on the same thread. Takes a moment (it hashes the weights and
+ * may time the CPU's bf16). Since ABI 4.
+ */
+const char *nstyle_diagnostics(void);
 
 #ifdef __cplusplus
 }  // extern "C"

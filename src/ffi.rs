@@ -27,8 +27,8 @@ use crate::text::{printable_line, shortened};
 
 /// Version of this ABI; grows only by addition. 2 added the option table (`nstyle_option_*`,
 /// `nstyle_get_option`), `nstyle_result_size` and the BGRA8 and RGBA_F16 formats; 3 added
-/// `nstyle_estimate_seconds`.
-pub const NSTYLE_ABI_VERSION: u32 = 3;
+/// `nstyle_estimate_seconds`; 4 added `nstyle_version` and `nstyle_diagnostics`.
+pub const NSTYLE_ABI_VERSION: u32 = 4;
 
 /// Result of every call that can fail. On failure `nstyle_last_error()` says why.
 #[repr(C)]
@@ -160,6 +160,7 @@ pub struct NstyleModel {
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::new("no error").expect("no NUL"));
+    static DIAGNOSTICS: RefCell<CString> = RefCell::new(CString::default());
 }
 
 /// Longest message kept, in characters: messages quote what the caller passed (an option key, a
@@ -295,7 +296,7 @@ impl<'a> HostImage<'a> {
     }
 }
 
-/// ABI version of the loaded library (3). Compare with NSTYLE_ABI_VERSION from the header.
+/// ABI version of the loaded library (4). Compare with NSTYLE_ABI_VERSION from the header.
 #[no_mangle]
 pub extern "C" fn nstyle_abi_version() -> u32 {
     NSTYLE_ABI_VERSION
@@ -740,5 +741,30 @@ pub extern "C" fn nstyle_estimate_seconds(
         // SAFETY: non-null and points to writable double storage (the documented contract).
         unsafe { *out_seconds = estimate.seconds };
         Ok(())
+    })
+}
+
+/// Version of the loaded library, e.g. "0.1.0"; static, never NULL. Since ABI 4.
+#[no_mangle]
+pub extern "C" fn nstyle_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// A self-check for bug reports and "it does not start" dialogs, as lines of text: library and
+/// ABI version, the library's file, the libtorch loaded and its version, CUDA, CPU, threads, the
+/// device and precision `auto` picks (`$NSTYLE_DEVICE` if set), the memory budget, and for each
+/// weights file where it was found, its size and SHA-256 and whether it matches the `SHA256SUMS`
+/// installed beside it. Ends with "status: ok" or one "PROBLEM: ..." line per problem (weights
+/// missing or damaged, device unusable). Needs no model and never fails: NUL-terminated, never
+/// NULL, valid until the next call on the same thread. Takes a moment (it hashes the weights and
+/// may time the CPU's bf16). Since ABI 4.
+#[no_mangle]
+pub extern "C" fn nstyle_diagnostics() -> *const c_char {
+    let text = catch_unwind(|| crate::diagnostics::gather(NSTYLE_ABI_VERSION, None).text())
+        .unwrap_or_else(|_| "PROBLEM: the self-check itself failed (internal error)\n".into());
+    let text = CString::new(text.replace('\0', " ")).expect("NULs replaced");
+    DIAGNOSTICS.with(|slot| {
+        *slot.borrow_mut() = text;
+        slot.borrow().as_ptr()
     })
 }

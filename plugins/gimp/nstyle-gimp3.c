@@ -213,6 +213,9 @@ static void ns_dialog_build(NsDialog *d, GimpProcedure *procedure, GimpImage *im
   g_object_bind_property(d->config, preserve_arg->name, preserve, "active",
                          G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
   gtk_box_pack_start(GTK_BOX(d->settings), preserve, FALSE, FALSE, 0);
+  GtkWidget *diagnostics = ns_ui_diagnostics_button();
+  gtk_widget_set_halign(diagnostics, GTK_ALIGN_START);
+  gtk_box_pack_end(GTK_BOX(d->settings), diagnostics, FALSE, FALSE, 0);
 
   /* The preview: restarted whenever a setting or the style changes. */
   d->preview = ns_ui_preview_new(image, d->drawable, ns_preview_params, d);

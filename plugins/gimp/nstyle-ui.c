@@ -501,6 +501,44 @@ void ns_ui_preview_free(NsUiPreview *pv) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Diagnostics.                                                                               */
+
+static void ns_show_diagnostics(GtkWidget *button, gpointer data) {
+  (void)data;
+  GtkWidget *parent = gtk_widget_get_toplevel(button);
+  GtkWidget *window = gtk_dialog_new_with_buttons(
+      "Neural Style: diagnostics", GTK_IS_WINDOW(parent) ? GTK_WINDOW(parent) : NULL,
+      GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT, "_Close", GTK_RESPONSE_CLOSE, NULL);
+  GtkWidget *intro = gtk_label_new("Paste this into a bug report:");
+  gtk_misc_set_alignment(GTK_MISC(intro), 0.0, 0.5);
+  GtkWidget *text = gtk_text_view_new();
+  gtk_text_view_set_editable(GTK_TEXT_VIEW(text), FALSE);
+  gtk_text_view_set_wrap_mode(GTK_TEXT_VIEW(text), GTK_WRAP_CHAR);
+  /* Takes a moment: it hashes the weights files. */
+  gtk_text_buffer_set_text(gtk_text_view_get_buffer(GTK_TEXT_VIEW(text)), nstyle_diagnostics(), -1);
+  GtkWidget *scrolled = gtk_scrolled_window_new(NULL, NULL);
+  gtk_scrolled_window_set_policy(GTK_SCROLLED_WINDOW(scrolled), GTK_POLICY_AUTOMATIC,
+                                 GTK_POLICY_AUTOMATIC);
+  gtk_widget_set_size_request(scrolled, 640, 320);
+  gtk_container_add(GTK_CONTAINER(scrolled), text);
+  GtkWidget *box = gtk_dialog_get_content_area(GTK_DIALOG(window));
+  gtk_container_set_border_width(GTK_CONTAINER(window), 8);
+  gtk_box_pack_start(GTK_BOX(box), intro, FALSE, FALSE, 4);
+  gtk_box_pack_start(GTK_BOX(box), scrolled, TRUE, TRUE, 0);
+  gtk_widget_show_all(window);
+  gtk_dialog_run(GTK_DIALOG(window));
+  gtk_widget_destroy(window);
+}
+
+GtkWidget *ns_ui_diagnostics_button(void) {
+  GtkWidget *button = gtk_button_new_with_mnemonic("_Diagnostics…");
+  gtk_widget_set_tooltip_text(button, "What Neural Style found on this machine: versions, "
+                                      "libraries, device and weights. For bug reports.");
+  g_signal_connect(button, "clicked", G_CALLBACK(ns_show_diagnostics), NULL);
+  return button;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* The run with the dialog as its progress window.                                            */
 
 GtkWidget *ns_ui_progress_bar_new(void) {

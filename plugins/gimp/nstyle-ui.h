@@ -124,6 +124,10 @@ typedef void (*NsUiSetStrength)(gpointer data, gdouble value);
 void ns_ui_preview_set_test(NsUiPreview *pv, GtkWidget *dialog, NsStylePicker *picker,
                             NsUiSetStrength set_strength, gpointer data);
 
+/* A "Diagnostics…" button: shows the library's self-check (nstyle_diagnostics(): versions,
+ * libtorch, device, weights and their checksums) in a window the user can copy from. */
+GtkWidget *ns_ui_diagnostics_button(void);
+
 /* A progress bar that takes over this plug-in's gimp_progress_* calls, so the core's progress
  * shows in the dialog. */
 GtkWidget *ns_ui_progress_bar_new(void);

@@ -91,6 +91,19 @@ def test_every_header_function_is_bound_with_the_same_argument_count():
     assert not missing and not extra, (missing, extra)
 
 
+def test_version_and_diagnostics():
+    cargo = open(os.path.join(ROOT, "Cargo.toml")).read()
+    crate_version = re.search(r'^version = "([^"]+)"', cargo, re.M).group(1)
+    assert nstyle.version() == crate_version == nstyle.__version__
+    report = nstyle.diagnostics()
+    assert report.startswith("nstyle  ") or report.startswith("nstyle "), report
+    assert "C ABI %d" % nstyle.ABI_VERSION in report
+    # The test environment names the weights ($NSTYLE_WEIGHTS): the report finds them.
+    weights = os.environ["NSTYLE_WEIGHTS"]
+    assert weights in report, report
+    assert "libtorch_cpu.so" in report, report
+
+
 def test_constants_match_the_header():
     text = open(HEADER).read()
     abi = int(re.search(r"#define NSTYLE_ABI_VERSION (\d+)", text).group(1))

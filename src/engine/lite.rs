@@ -185,6 +185,7 @@ impl Lite0 {
     pub fn load(path: &Path, device: Device, precision: Precision) -> Result<Lite0> {
         let bytes = std::fs::read(path)
             .map_err(|e| Error::io(path, format!("cannot read EfficientNet-Lite0 weights: {e}")))?;
+        super::checksum::verify_bytes(path, &bytes)?;
         let tensors = parse_f32_safetensors(&bytes)
             .map_err(|what| Error::Model(format!("{}: {what}", path.display())))?;
         let (master, blocks) = assemble(&tensors)

@@ -49,7 +49,8 @@ pub fn check_host(needed: u64, budget: Option<u64>, what: &str) -> Result<()> {
     }
 }
 
-fn available_ram_bytes() -> Option<u64> {
+/// MemAvailable from /proc/meminfo.
+pub fn available_ram_bytes() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -1,6 +1,7 @@
 //! The style engine: VGG-19 features, losses, optimisers and the multi-scale schedule.
 
 pub mod adam;
+pub mod checksum;
 pub mod estimate;
 pub mod lbfgs;
 pub mod lite;
@@ -54,5 +55,6 @@ pub fn open(weights: Option<&Path>, device: &str) -> Result<Transfer> {
     let device = parse_device(device)?;
     let path = weights::resolve_path(weights)?;
     weights::check(&path)?;
+    checksum::verify_file(&path)?;
     Ok(Transfer::lazy(path, device))
 }

@@ -121,6 +121,7 @@ pub fn resolve_path(explicit: Option<&Path>) -> Result<PathBuf> {
 pub fn load(path: &Path) -> Result<Vec<ConvWeights>> {
     let bytes =
         std::fs::read(path).map_err(|e| Error::io(path, format!("cannot read weights: {e}")))?;
+    super::checksum::verify_bytes(path, &bytes)?;
     let tensors =
         parse(&bytes).map_err(|what| Error::Model(format!("{}: {what}", path.display())))?;
     CONV_LAYERS

@@ -191,6 +191,12 @@ static void test_version(void) {
     CHECK_STATUS(nstyle_model_create(NULL, "tpu", &m), NSTYLE_ERR_DEVICE);
     CHECK(m == NULL);
     CHECK(nstyle_last_error() != NULL && strlen(nstyle_last_error()) > 0);
+    const char *version = nstyle_version();
+    CHECK(version != NULL && strchr(version, '.') != NULL);
+    const char *report = nstyle_diagnostics();
+    CHECK(report != NULL && strstr(report, "C ABI") != NULL && strstr(report, version) != NULL);
+    /* The tests name the weights ($NSTYLE_WEIGHTS or the cache): the self-check finds them. */
+    CHECK(strstr(report, "vgg19-caffe-q8-v1.safetensors") != NULL);
     group_end();
 }
 

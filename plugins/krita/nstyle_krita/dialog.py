@@ -8,6 +8,7 @@ of the current settings (preview.Preview), restarted a moment after any change a
 the dialog closes.
 """
 
+import os
 import time
 
 from PyQt5.QtCore import Qt, QTimer
@@ -46,6 +47,33 @@ HOST_NOTES = {
             "the layer. The estimate under the preview says what OK will cost on this machine.",
     "iterations": "More is closer to the style and slower.",
 }
+
+
+def show_diagnostics(parent=None, problem=None):
+    """The library's self-check in a window the user can copy from (and why it could not
+    start, when that is the reason it is shown)."""
+    from PyQt5.QtWidgets import QPlainTextEdit
+    box = QDialog(parent)
+    box.setObjectName("nstyle_diagnostics")
+    box.setWindowTitle("Neural Style: diagnostics")
+    text = QPlainTextEdit()
+    text.setReadOnly(True)
+    body = core.nstyle.diagnostics()
+    if problem:
+        body = "Neural Style could not start: %s\n\n%s" % (problem, body)
+    text.setPlainText(body)
+    text.setMinimumSize(640, 320)
+    close = QDialogButtonBox(QDialogButtonBox.Close)
+    close.rejected.connect(box.reject)
+    layout = QVBoxLayout(box)
+    layout.addWidget(QLabel("Paste this into a bug report:"))
+    layout.addWidget(text)
+    layout.addWidget(close)
+    box.text = text  # for the tests
+    if os.environ.get("NSTYLE_KRITA_DIAGNOSTICS_NO_EXEC"):
+        return box
+    box.exec_()
+    return box
 
 
 def _settings_api():
@@ -221,6 +249,10 @@ class NeuralStyleDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         buttons.button(QDialogButtonBox.RestoreDefaults).clicked.connect(self.restore_defaults)
+        diagnostics = buttons.addButton("Diagnostics\u2026", QDialogButtonBox.HelpRole)
+        diagnostics.setToolTip("What Neural Style found on this machine: versions, libraries, "
+                               "device and weights. For bug reports.")
+        diagnostics.clicked.connect(lambda: show_diagnostics(self))
         self.buttons = buttons
 
         settings_box = QVBoxLayout()

@@ -143,7 +143,8 @@ class NeuralStyleExtension(Extension):
         try:
             self.dialog = NeuralStyleDialog(parent=main_window(), source=(doc, doc.activeNode()))
         except nstyle.Error as e:  # the library did not load: nothing to ask for
-            show_error("The nstyle library is not usable: %s" % e.message)
+            from .dialog import show_diagnostics
+            show_diagnostics(main_window(), "the nstyle library is not usable: %s" % e.message)
             return
         accepted = self.dialog.exec_() == QDialog.Accepted
         settings = self.dialog.settings()

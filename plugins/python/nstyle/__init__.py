@@ -51,17 +51,23 @@ __all__ = [
     "Option",
     "Progress",
     "Status",
+    "__version__",
     "abi_version",
     "describe_seconds",
+    "diagnostics",
     "last_error",
     "library",
     "library_path",
     "option",
     "options",
+    "version",
 ]
 
 #: The ABI version this binding was written for (NSTYLE_ABI_VERSION in include/nstyle.h).
-ABI_VERSION = 3
+ABI_VERSION = 4
+
+#: This binding's version; the library's is version() (the same in a release).
+__version__ = "0.1.0"
 
 
 class Status(enum.IntEnum):
@@ -223,6 +229,8 @@ FUNCTIONS = {
     "nstyle_result_size": (_c_status, [_ModelPtr, ctypes.POINTER(ctypes.c_uint32),
                                        ctypes.POINTER(ctypes.c_uint32)]),
     "nstyle_estimate_seconds": (_c_status, [_ModelPtr, ctypes.POINTER(ctypes.c_double)]),
+    "nstyle_version": (ctypes.c_char_p, []),
+    "nstyle_diagnostics": (ctypes.c_char_p, []),
 }
 
 _LIB_NAME = "libnstyle.so"
@@ -302,6 +310,22 @@ def describe_seconds(seconds):
         return "about %d min" % int(math.floor(seconds / 60 + 0.5))
     minutes = rounded(seconds / 60, 10)
     return "about %d h %d min" % (minutes // 60, minutes % 60)
+
+
+def version():
+    """nstyle_version() of the loaded library, e.g. "0.1.0"."""
+    return library().nstyle_version().decode("utf-8")
+
+
+def diagnostics():
+    """The library's self-check as text (nstyle_diagnostics(): versions, libtorch, device,
+    weights and their checksums), ending in "status: ok" or PROBLEM lines. When the library
+    itself cannot be loaded, says that and why instead of raising."""
+    try:
+        lib = library()
+    except Error as e:
+        return "library: %s\nPROBLEM: %s\n" % (_lib_path or "not loaded", e)
+    return lib.nstyle_diagnostics().decode("utf-8", "replace")
 
 
 def abi_version():

@@ -1,7 +1,8 @@
 //! The `nstyle` command line: `run` stylises an image, `eval` scores a result, `bench` times the
-//! engine.
+//! engine, `doctor` checks the installation.
 
 mod bench;
+mod doctor;
 mod eval;
 mod run;
 
@@ -29,6 +30,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Seconds per objective evaluation and peak memory on synthetic images.
     Bench(bench::BenchArgs),
+    /// Self-check for bug reports: versions, libtorch, device, weights found and their checksums.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Options every command that loads the network shares.
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(*args),
         Command::Eval(args) => eval::eval(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Doctor(args) => Ok(doctor::doctor(args)),
     };
     match outcome {
         Ok(code) => code,

@@ -389,6 +389,25 @@ class SelfTest:
 
         self.check("dialog_ranges_tooltips_defaults_from_the_library", from_the_library)
 
+        def diagnostics_button():
+            # The dialog's Diagnostics button shows the library's self-check, which finds the
+            # installed weights intact.
+            d = dlg.NeuralStyleDialog()
+            os.environ["NSTYLE_KRITA_DIAGNOSTICS_NO_EXEC"] = "1"
+            try:
+                found = [b for b in d.buttons.buttons() if b.text().startswith("Diagnostics")]
+                if len(found) != 1:
+                    return "no Diagnostics button: %s" % [b.text() for b in d.buttons.buttons()]
+                box = dlg.show_diagnostics(d)
+                text = box.text.toPlainText()
+                box.deleteLater()
+                return None if "status: ok" in text and "C ABI" in text else text
+            finally:
+                del os.environ["NSTYLE_KRITA_DIAGNOSTICS_NO_EXEC"]
+                d.deleteLater()
+
+        self.check("dialog_diagnostics_button_shows_the_self_check", diagnostics_button)
+
         def bundle():
             import nstyle
             pykrita = os.path.dirname(os.path.dirname(os.path.abspath(nstyle.__file__)))
