@@ -82,6 +82,7 @@ test: setup
 	$(MAKE) --no-print-directory gimp-test
 	$(MAKE) --no-print-directory python-test krita-test
 	$(MAKE) --no-print-directory fuzz-test
+	$(MAKE) --no-print-directory dist-test wheel-test
 
 lint: venv
 	cargo fmt --all -- --check

@@ -10,7 +10,7 @@
 # The CPU build has its own target folder (target/cpu) and a CPU-only view of the venv's libtorch
 # (target/libtorch-cpu): torch-sys links libtorch_cuda whenever it sees it.
 
-.PHONY: dist dist-build-cpu dist-tools dist-test
+.PHONY: dist dist-build-cpu dist-tools dist-test dist-krita-test
 
 DIST_DIR := dist
 DIST_NAME := nstyle-$(C_VERSION)-linux-x86_64
@@ -37,7 +37,17 @@ dist: dist-tools dist-build-cpu weights lite-weights
 		$(DIST_DIR) $(WEIGHTS) $(LITE_WEIGHTS)
 
 dist-test: dist
-	scripts/dist/clean-system-test.sh $(DIST_TARBALL)
+	PYTHON=$(PYTHON) scripts/dist/clean-system-test.sh $(DIST_TARBALL)
+	$(MAKE) --no-print-directory dist-krita-test
+
+# The bundle's Krita plug-in in Krita 5 (the GUI self-test of plugins/krita/test), installed by the
+# bundle's install.sh --krita from an unpacked copy, no library or weights of the build around.
+dist-krita-test: dist
+	rm -rf target/dist-unpacked && mkdir -p target/dist-unpacked
+	tar -C target/dist-unpacked -xf $(DIST_TARBALL)
+	NSTYLE_KRITA_BUNDLE=$(CURDIR)/target/dist-unpacked/$(DIST_NAME) NSTYLE_KRITA_TEST_OUT=$(CURDIR)/target/krita-dist-test \
+		plugins/krita/test/run-tests.sh target/dist-unpacked/$(DIST_NAME)/lib/libnstyle.so \
+		target/dist-unpacked/$(DIST_NAME)/share/nstyle/$(C_WEIGHTS_NAME)
 
 # ---- the wheel: the binding, libnstyle.so (RUNPATH into the PyPI torch) and the weights
 .PHONY: wheel wheel-test

@@ -14,3 +14,19 @@ gpu-bundle: build weights
 
 gpu-check-cpu: gpu-bundle
 	PYTHON=$(PYTHON) bash scripts/gpu-check.sh --device cpu --size 64 --iterations 5
+
+# The release artifacts on a GPU machine (scripts/gpu-release-check.sh): .gpu-release/ (ignored)
+# gets the CUDA tests, the CPU bundle's stripped CLI and library, the wheel and two test images.
+# On the device (repo root, .gpu-release carried):  bash scripts/gpu-release-check.sh
+.PHONY: gpu-release-bundle
+gpu-release-bundle: build dist wheel
+	rm -rf .gpu-release && mkdir -p .gpu-release/cpu
+	cargo test --release --test cuda --no-run --message-format=json 2>/dev/null | \
+		$(PYTHON) -c 'import json,sys; [print(m["executable"]) for m in map(json.loads, sys.stdin) if m.get("executable") and m.get("target",{}).get("name")=="cuda"]' | \
+		head -n 1 | xargs -I{} cp {} .gpu-release/cuda-tests
+	strip --strip-unneeded .gpu-release/cuda-tests
+	cp target/dist/$(DIST_NAME)/bin/nstyle target/dist/$(DIST_NAME)/lib/libnstyle.so .gpu-release/cpu/
+	cp $(DIST_DIR)/nstyle-$(C_VERSION)-*.whl .gpu-release/
+	cp $(or $(wildcard ../shared/images/tubingen.jpg),$(DEMO_DIR)/content.png) .gpu-release/content.jpg
+	cp $(or $(wildcard ../shared/images/starry_night.jpg),$(DEMO_DIR)/style.png) .gpu-release/style.jpg
+	du -sh .gpu-release

@@ -112,6 +112,10 @@ check "install.sh --gimp again replaces it; --uninstall removes exactly it" bash
   [ ! -e '$profile/plug-ins/nstyle' ] && [ -e '$profile/plug-ins/other/keep' ] &&
   [ -z \"\$(ls -A '$profile/plug-ins' | grep -v '^other\$')\" ]"
 
+check "install.sh --krita where there is no Krita: a clear message, nothing made" bash -c "
+  ! '$bundle/install.sh' --krita 2>nokrita.txt && grep -q 'Krita not found' nokrita.txt &&
+  [ ! -e '$HOME/.local/share/krita' ]"
+
 # Damage: a weights file with one byte changed, then a bundle without libtorch.
 weights=$bundle/share/nstyle/vgg19-caffe-q8-v1.safetensors
 cp "$weights" weights.orig

@@ -57,6 +57,9 @@ pub fn verify_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     }
 }
 
+/// A file's length and modification time: a file verified once is not hashed again while they stay.
+type FileStamp = (u64, Option<SystemTime>);
+
 /// Like [`verify_bytes`], reading the file; a file once verified is not hashed again in this
 /// process while its length and modification time stay the same.
 pub fn verify_file(path: &Path) -> Result<()> {
@@ -66,7 +69,7 @@ pub fn verify_file(path: &Path) -> Result<()> {
     let stamp = std::fs::metadata(path)
         .map(|m| (m.len(), m.modified().ok()))
         .map_err(|e| Error::io(path, format!("cannot read: {e}")))?;
-    static VERIFIED: Mutex<Option<HashMap<PathBuf, (u64, Option<SystemTime>)>>> = Mutex::new(None);
+    static VERIFIED: Mutex<Option<HashMap<PathBuf, FileStamp>>> = Mutex::new(None);
     let key = path.to_path_buf();
     if let Ok(seen) = VERIFIED.lock() {
         if seen.as_ref().and_then(|m| m.get(&key)) == Some(&stamp) {

@@ -13,6 +13,8 @@
 #    Nothing points at this checkout there: the installed layout must work on its own.
 # Prints PASS/FAIL per check and "N passed, M failed"; exits non-zero on any failure.
 # Installs krita, python3-pyqt5, xvfb and xauth with apt-get when missing (needs root).
+# NSTYLE_KRITA_BUNDLE=DIR (an unpacked release bundle): step 2 only, installed by DIR/install.sh
+# --krita (the plug-in with its own library, libtorch and weights in nstyle_krita/vendor/).
 set -uo pipefail
 
 if [ $# -lt 2 ] || [ $# -gt 3 ]; then
@@ -64,7 +66,8 @@ PATH=$(tr ':' '\n' <<<"$PATH" | while IFS= read -r d; do
 export PATH=${PATH%:}
 status=0
 
-# 1. the processing path under kritarunner
+# 1. the processing path under kritarunner (not for a release bundle: that is step 2's)
+if [ -z "${NSTYLE_KRITA_BUNDLE:-}" ]; then
 echo "== kritarunner: the processing path"
 QT_QPA_PLATFORM=offscreen NSTYLE_LIBRARY=$lib NSTYLE_WEIGHTS=$weights \
     PYTHONPATH=$root/plugins/python:$root/plugins/krita:$here \
@@ -77,13 +80,22 @@ if [ $rc -ne 0 ] || ! grep -qx END "$out/runner-results.txt" 2>/dev/null; then
     grep -v '^krita\.' "$out/runner.log" | tail -n 30
     status=1
 fi
+fi
 
 # 2. the installed plug-in in the GUI under Xvfb
 echo "== krita under xvfb-run: the installed plug-in"
 rm -rf "$out/data/krita/pykrita"
 rm -f "$out/config/kritarc"
-bash "$root/plugins/krita/install.sh" "$out/data/krita" "$out/config/kritarc" "$lib" "$weights" $lite \
-    >"$out/install.log" 2>&1 || { cat "$out/install.log"; status=1; }
+if [ -n "${NSTYLE_KRITA_BUNDLE:-}" ]; then
+    # The release bundle's installer: the same files Krita's importer takes from its zip.
+    rm -f "$out/runner-results.txt"
+    KRITA_DATA=$out/data/krita KRITA_RC=$out/config/kritarc "$NSTYLE_KRITA_BUNDLE/install.sh" --krita \
+        >"$out/install.log" 2>&1 || { cat "$out/install.log"; status=1; }
+    cat "$out/install.log"
+else
+    bash "$root/plugins/krita/install.sh" "$out/data/krita" "$out/config/kritarc" "$lib" "$weights" $lite \
+        >"$out/install.log" 2>&1 || { cat "$out/install.log"; status=1; }
+fi
 cp -r "$here/nstyle_selftest" "$out/data/krita/pykrita/"
 sed -e 's/^X-KDE-Library=.*/X-KDE-Library=nstyle_selftest/' \
     -e 's/^Name=.*/Name=Neural Style self-test/' \

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The release artifacts on a lent GPU machine (one call, no network), after `make
+# gpu-release-bundle` filled .gpu-release/ (carry it):
+#
+#   bash scripts/gpu-release-check.sh
+#
+# 1. the CUDA tests (tests/cuda.rs, --ignored) against the device's libtorch;
+# 2. the CPU bundle's CLI on a machine with an NVIDIA driver: its bin/nstyle and lib/libnstyle.so
+#    with the same libtorch_cpu.so, libc10.so, libgomp.so.1, libcudart.so.13 and libcupti.so.13
+#    the bundle vendors, taken from the device's torch 2.11 (the bundle's own are stripped copies
+#    of these; 340 MB does not fit the carry): doctor, a run on the CPU, and `--device cuda`
+#    refused with a message (the CPU build has no CUDA backend);
+# 3. the wheel installed into the device's torch 2.11 environment (no dependencies: torch is
+#    there): its library finds that torch's libtorch through $ORIGIN/../torch/lib, and a CUDA run.
+# Each step prints PASS or FAIL; the exit status is 1 if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+b=$PWD/.gpu-release
+python=${PYTHON:-python3}
+out=${OUT:-/tmp/gpu-release-check}
+mkdir -p "$out"
+failed=0
+step() { # step NAME COMMAND...
+  local name=$1 rc
+  shift
+  echo "===== $name"
+  timeout 240 "$@"
+  rc=$?
+  if [ $rc = 0 ]; then echo "PASS $name"; else echo "FAIL $name (exit $rc)"; failed=1; fi
+}
+
+torch_lib=$("$python" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+echo "torch: $("$python" -c 'import torch; print(torch.__version__, torch.cuda.is_available())') at $torch_lib"
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+
+step "CUDA tests" env LD_LIBRARY_PATH="$torch_lib" "$b/cuda-tests" --ignored --test-threads 1
+
+# The CPU bundle's layout, its lib/ filled from the device's torch.
+bundle=/tmp/nstyle-cpu-bundle
+rm -rf "$bundle"
+mkdir -p "$bundle/bin" "$bundle/lib" "$bundle/share/nstyle"
+cp "$b/cpu/nstyle" "$bundle/bin/"
+cp "$b/cpu/libnstyle.so" "$bundle/lib/"
+for lib in libtorch_cpu.so libc10.so libgomp.so.1; do ln -s "$torch_lib/$lib" "$bundle/lib/$lib"; done
+for lib in libcudart.so.13 libcupti.so.13; do
+  found=$(find "$torch_lib/../.." /usr/local/cuda* -name "$lib" 2>/dev/null | head -n 1)
+  [ -n "$found" ] && ln -s "$found" "$bundle/lib/$lib"
+done
+(cd "$bundle/share/nstyle" && unzip -q -j "$b"/nstyle-*.whl 'nstyle/*.safetensors' 'nstyle/SHA256SUMS')
+step "CPU bundle: doctor on a machine with a GPU" bash -c "env -u LD_LIBRARY_PATH '$bundle/bin/nstyle' doctor | tee '$out/doctor-cpu-bundle.txt' && grep -q 'not in this build' '$out/doctor-cpu-bundle.txt'"
+step "CPU bundle: a run on the CPU (device auto)" env -u LD_LIBRARY_PATH "$bundle/bin/nstyle" run \
+  --content "$b/content.jpg" --style "$b/style.jpg" --output "$out/cpu-bundle.png" --size 128 --iterations 20
+step "CPU bundle: --device cuda refused with a message" bash -c "
+  ! env -u LD_LIBRARY_PATH '$bundle/bin/nstyle' run --content '$b/content.jpg' --style '$b/style.jpg' \
+    --output '$out/never.png' --size 64 --iterations 2 --device cuda 2>'$out/cuda-refused.txt';
+  rc=\$?; cat '$out/cuda-refused.txt'; [ \$rc = 0 ] && grep -q 'CUDA is not available' '$out/cuda-refused.txt' && [ ! -e '$out/never.png' ]"
+
+site=$("$python" -c 'import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))')
+install_wheel() {
+  "$python" -m pip install --no-deps --no-index --force-reinstall "$b"/nstyle-*.whl ||
+    "$python" -m pip install --no-deps --no-index --force-reinstall --break-system-packages "$b"/nstyle-*.whl
+}
+step "wheel: pip install (no deps: the device's torch 2.11)" install_wheel
+step "wheel: import, diagnostics, a 512 px CUDA run" env -u LD_LIBRARY_PATH "$python" - "$b" "$out" <<'EOF'
+import os, sys, time
+import nstyle
+b, out = sys.argv[1], sys.argv[2]
+print(nstyle.library_path())
+report = nstyle.diagnostics()
+print(report)
+assert "status: ok" in report and "matches SHA256SUMS" in report
+assert "Cuda(0)" in report, "auto did not pick the GPU"
+w, h = 512, 384
+content = bytes(v for y in range(h) for x in range(w) for v in (x % 256, y % 256, (x * y) % 256, 255))
+style = bytes(v for y in range(256) for x in range(256)
+              for v in (((240, 170, 30, 255) if (x + y) // 8 % 2 else (20, 60, 200, 255))))
+started = time.time()
+with nstyle.Model(device="cuda") as m:
+    m.set_content(content, w, h)
+    m.add_style(style, 256, 256)
+    m.set_options(size=512)
+    p = m.run()
+    result = m.fetch(w, h)
+print("wheel on CUDA: 512x384, %d iterations in %.1f s" % (p.iteration, time.time() - started))
+assert result != content
+EOF
+[ $failed = 0 ] && echo "gpu-release-check: ok" || echo "gpu-release-check: FAILED"
+exit $failed
