@@ -4,13 +4,15 @@
 //! failure, not a skip.
 //!
 //! Tolerances, and why:
-//! - CPU vs CUDA losses in fp32: total and style 1 % relative; content and TV 3 %. cuDNN runs
-//!   fp32 convolutions in TF32 by default (10-bit mantissa products), and the sums run in a
-//!   different order. The content loss starts at 0 (the image starts as the content) and is a
-//!   difference of two feature maps that TF32 rounds independently, so its relative error is
-//!   larger while it is small: 1.7 % after the first iteration on an H200 (session 6), where
-//!   total and style agreed within 1 %.
-//! - bf16 vs fp32 on CUDA: style distance within 2 % (the target), SSIM within 0.02.
+//! - CPU vs CUDA in fp32, the same image measured: 1 % relative. cuDNN runs fp32 convolutions in
+//!   TF32 by default (10-bit mantissa products), and the sums run in a different order.
+//! - bf16 vs fp32 on CUDA: bf16's style distance at most 8 % above fp32's, SSIM within 0.02. At
+//!   128 px and 150 iterations the same fp32 run repeated gives style distances up to 3 % apart
+//!   (cuDNN picks its algorithms anew each process, TF32 rounds differently, L-BFGS amplifies
+//!   it; bf16 runs up to 5.5 %): three runs on an H200 gave fp32 0.1863 / 0.1842 / 0.1895 and
+//!   bf16 0.1880 / 0.1946 / 0.1845. The 2 % target is measured where it was set, at
+//!   512 px, by scripts/gpu-check.sh (bf16 against fp32: -0.5 % on 2026-12-04); this test
+//!   catches a bf16 path that loses the style.
 
 mod common;
 
@@ -18,7 +20,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{content_picture, style_picture};
-use nstyle::engine::metrics::{ssim_luminance, style_distance};
+use nstyle::engine::metrics::{evaluate, ssim_luminance, style_distance};
 use nstyle::engine::schedule::ScaleCount;
 use nstyle::engine::{self, Precision, PrecisionChoice, Settings, Transfer};
 use nstyle::Error;
@@ -51,25 +53,37 @@ fn relative(a: f64, b: f64) -> f64 {
     (a - b).abs() / a.abs().max(b.abs()).max(f64::MIN_POSITIVE)
 }
 
+/// The network measures one image alike on both devices: style distance per layer and content
+/// distance of a fixed picture against fixed targets (forward passes) within 1 %. Trajectories
+/// are not compared: L-BFGS amplifies the TF32 rounding of cuDNN's convolutions from step to
+/// step (on an H200 the content loss was 1.7 % apart after one iteration and 11 % after two).
 #[test]
 #[ignore = "needs CUDA: run with --ignored on a GPU machine (scripts/gpu-check.sh)"]
-fn cpu_and_cuda_losses_agree_in_fp32() {
-    let mut cpu = session("cpu", Precision::Fp32, settings(3));
-    let mut cuda = session("cuda", Precision::Fp32, settings(3));
-    for step in 1..=3 {
-        let a = cpu.step(1).unwrap().losses;
-        let b = cuda.step(1).unwrap().losses;
-        for (name, x, y, tolerance) in [
-            ("total", a.total, b.total, 0.01),
-            ("content", a.content, b.content, 0.03),
-            ("style", a.style, b.style, 0.01),
-            ("tv", a.tv, b.tv, 0.03),
-        ] {
-            assert!(
-                relative(x, y) < tolerance,
-                "iteration {step}: {name} loss cpu {x} vs cuda {y}"
-            );
-        }
+fn cpu_and_cuda_measure_an_image_alike_in_fp32() {
+    let load = |device| {
+        engine::load_model(None, device, PrecisionChoice::Fixed(Precision::Fp32))
+            .unwrap_or_else(|e| panic!("{device}: {e}"))
+    };
+    let (image, content, style) = (
+        content_picture(128, 96),
+        style_picture(128, 96),
+        style_picture(96, 96),
+    );
+    let cpu = evaluate(&load("cpu"), &image, &content, &style).unwrap();
+    let cuda = evaluate(&load("cuda"), &image, &content, &style).unwrap();
+    println!("cpu {cpu:?}\ncuda {cuda:?}");
+    let pairs = cpu
+        .style_distance_by_layer
+        .iter()
+        .zip(&cuda.style_distance_by_layer)
+        .map(|(&a, &b)| ("style distance at a layer", a, b))
+        .chain([(
+            "content distance",
+            cpu.content_distance,
+            cuda.content_distance,
+        )]);
+    for (name, a, b) in pairs {
+        assert!(relative(a, b) < 0.01, "{name}: cpu {a} vs cuda {b}");
     }
 }
 
@@ -95,7 +109,7 @@ fn bf16_keeps_the_fp32_quality_on_cuda() {
     );
     println!("fp32: style {d_full:.4} ssim {s_full:.4}; bf16: style {d_half:.4} ssim {s_half:.4}");
     assert!(
-        relative(d_full, d_half) < 0.02,
+        d_half <= 1.08 * d_full,
         "style distance fp32 {d_full} vs bf16 {d_half}"
     );
     assert!((s_full - s_half).abs() < 0.02, "ssim {s_full} vs {s_half}");
