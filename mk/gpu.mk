@@ -16,10 +16,13 @@ gpu-check-cpu: gpu-bundle
 	PYTHON=$(PYTHON) bash scripts/gpu-check.sh --device cpu --size 64 --iterations 5
 
 # The release artifacts on a GPU machine (scripts/gpu-release-check.sh): .gpu-release/ (ignored)
-# gets the CUDA tests, the CPU bundle's stripped CLI and library, the wheel and two test images.
+# gets the CUDA tests, the CPU bundle's stripped CLI and library, the wheel and two test images
+# (after make dist and make wheel).
 # On the device (repo root, .gpu-release carried):  bash scripts/gpu-release-check.sh
 .PHONY: gpu-release-bundle
-gpu-release-bundle: build dist wheel
+gpu-release-bundle: build
+	@test -x target/dist/$(DIST_NAME)/bin/nstyle && ls $(DIST_DIR)/nstyle-$(C_VERSION)-*.whl >/dev/null || \
+		{ echo "gpu-release-bundle: run make dist and make wheel first" >&2; exit 1; }
 	rm -rf .gpu-release && mkdir -p .gpu-release/cpu
 	cargo test --release --test cuda --no-run --message-format=json 2>/dev/null | \
 		$(PYTHON) -c 'import json,sys; [print(m["executable"]) for m in map(json.loads, sys.stdin) if m.get("executable") and m.get("target",{}).get("name")=="cuda"]' | \

@@ -10,7 +10,7 @@
 _gimp3_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 GIMP3_CHROOT=${NSTYLE_GIMP3_CHROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/nstyle/gimp3-trixie-v1}
 GIMP3_MIRROR=${NSTYLE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-GIMP3_PACKAGES="gimp libgimp-3.0-dev gcc libc6-dev pkg-config"
+GIMP3_PACKAGES="gimp libgimp-3.0-dev gcc libc6-dev pkg-config xz-utils"
 
 gimp3_chroot_ensure() {
   [ -e "$GIMP3_CHROOT/.complete" ] && return 0
