@@ -42,7 +42,8 @@ dist-test: dist
 
 # The bundle's Krita plug-in in Krita 5 (the GUI self-test of plugins/krita/test), installed by the
 # bundle's install.sh --krita from an unpacked copy, no library or weights of the build around.
-dist-krita-test: dist
+dist-krita-test:
+	@test -e $(DIST_TARBALL) || { echo "dist-krita-test: no $(DIST_TARBALL) (make dist)" >&2; exit 1; }
 	rm -rf target/dist-unpacked && mkdir -p target/dist-unpacked
 	tar -C target/dist-unpacked -xf $(DIST_TARBALL)
 	NSTYLE_KRITA_BUNDLE=$(CURDIR)/target/dist-unpacked/$(DIST_NAME) NSTYLE_KRITA_TEST_OUT=$(CURDIR)/target/krita-dist-test \
