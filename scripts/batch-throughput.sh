@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Batch throughput on this machine, same run, same images and options: a shell loop of
 # `nstyle run` (a new process and model per image) against `python -m nstyle batch` with
-# --engine local (1 worker, all cores) and --engine ray (2 workers × 1 thread, 1 worker × 2
+# --engine local (1 worker with all cores, 2 workers × 1 thread) and --engine ray (2 workers × 1 thread, 1 worker × 2
 # threads; a local Ray on loopback started for the run).
 #
 #   scripts/batch-throughput.sh [IMAGES=8] [SIZE=96] [ITERATIONS=10]
@@ -66,6 +66,7 @@ batch() { # output-dir options...
 
 echo "$count images, ${size} px, $iterations iterations, one scale; $(nproc) cores"
 timed "shell loop of nstyle run" loop
-timed "batch --engine local (1 worker)" batch "$work/out-local"
+timed "batch --engine local, 1 worker x 2" batch "$work/out-local"
+timed "batch --engine local, 2 workers x 1" batch "$work/out-local2" --workers 2
 timed "batch --engine ray, 2 workers x 1" batch "$work/out-ray2" --engine ray --workers 2
 timed "batch --engine ray, 1 worker x 2" batch "$work/out-ray1" --engine ray --workers 1

@@ -38,16 +38,59 @@ fn settings() -> Settings {
 }
 
 fn run(target: Option<TemporalTarget>) -> Picture {
-    let mut transfer = ready_transfer(Settings {
-        iterations: 20,
-        ..settings()
-    });
+    run_with(
+        Settings {
+            iterations: 20,
+            ..settings()
+        },
+        target,
+    )
+}
+
+fn run_with(settings: Settings, target: Option<TemporalTarget>) -> Picture {
+    let mut transfer = ready_transfer(settings);
     if let Some(target) = target {
         transfer.set_temporal(target);
     }
     transfer.step(u32::MAX).unwrap();
     let (w, h) = transfer.result_size().unwrap();
     transfer.result(w, h).unwrap()
+}
+
+/// A magenta target weighted 1 on the left half of the image, 0 on the right.
+fn left_half_target(weight: f64) -> TemporalTarget {
+    let mask: Vec<f32> = (0..HEIGHT)
+        .flat_map(|_| (0..WIDTH).map(|x| if x < WIDTH / 2 { 1.0 } else { 0.0 }))
+        .collect();
+    TemporalTarget::new(
+        SourceImage::from(magenta(WIDTH, HEIGHT)),
+        Some(&mask),
+        weight,
+    )
+    .unwrap()
+}
+
+#[test]
+fn temporal_target_is_cut_to_the_tiles_of_a_tiled_stage() {
+    let tiled = Settings {
+        size: 72,
+        tile: Some(64),
+        iterations: 6,
+        ..settings()
+    };
+    let plain = run_with(tiled.clone(), None);
+    let pulled = run_with(tiled, Some(left_half_target(1e6)));
+    let (plain_left, pulled_left) = (
+        distance_to_magenta(&plain, 0.0, 0.4),
+        distance_to_magenta(&pulled, 0.0, 0.4),
+    );
+    let (plain_right, pulled_right) = (
+        distance_to_magenta(&plain, 0.7, 1.0),
+        distance_to_magenta(&pulled, 0.7, 1.0),
+    );
+    eprintln!("tiled: left {plain_left:.3} -> {pulled_left:.3}; right {plain_right:.3} -> {pulled_right:.3}");
+    assert!(pulled_left < 0.5 * plain_left);
+    assert!(pulled_right > 0.8 * plain_right);
 }
 
 #[test]

@@ -301,7 +301,6 @@ impl TiledTargets {
         settings: &Settings,
         content: &SourceImage,
         styles: &[Style],
-        temporal: Option<&TemporalTarget>,
         stage: Stage,
         layout: &Layout,
         cancelled: &dyn Fn() -> bool,
@@ -333,10 +332,22 @@ impl TiledTargets {
             style_layers,
             grams,
             content: network_input(content, stage.width, stage.height, device)?,
-            temporal: temporal
-                .map(|t| Ok::<_, Error>((t.at(stage.width, stage.height, device)?, t.weight())))
-                .transpose()?,
+            temporal: None,
         })
+    }
+
+    /// These targets with a temporal target at the stage's size (cut to each tile's window when
+    /// the tile is visited).
+    pub fn with_temporal(
+        mut self,
+        temporal: Option<&TemporalTarget>,
+        stage: Stage,
+        device: Device,
+    ) -> Result<TiledTargets> {
+        self.temporal = temporal
+            .map(|t| Ok::<_, Error>((t.at(stage.width, stage.height, device)?, t.weight())))
+            .transpose()?;
+        Ok(self)
     }
 
     /// The targets of one tile: the content's features in the tile's window (inside its

@@ -54,11 +54,11 @@ impl Inputs<'_> {
             self.settings,
             self.content,
             self.styles,
-            self.temporal,
             stage,
             &tiling.layout,
             &cancelled,
-        )
+        )?
+        .with_temporal(self.temporal, stage, self.model.device())
     }
 }
 

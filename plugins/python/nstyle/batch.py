@@ -282,6 +282,10 @@ class RayEngine:
                 actor, job = pending.pop(ref)
                 try:
                     yield ray.get(ref)
+                except ray.exceptions.RayTaskError as e:
+                    # The worker raised (out of memory, a device error): not retried.
+                    yield {"input": job[0], "output": job[1], "status": "failed",
+                           "error": "worker error: %s" % (getattr(e, "cause", None) or e)}
                 except ray.exceptions.RayError as e:
                     # Retries exhausted, or the image itself kills its worker every time.
                     yield {"input": job[0], "output": job[1], "status": "failed",
