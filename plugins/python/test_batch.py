@@ -244,3 +244,49 @@ def test_reliability_masks_disocclusions_and_borders():
     assert mask[14:34, 14:38].mean() < mask[40:, :].mean()
     warped = warp(previous, backward)
     assert warped.shape == previous.shape
+
+
+def test_scene_cuts_are_found_and_a_pan_is_not_one():
+    from nstyle.video import flows, is_scene_cut, reliability
+
+    def grey(rgb):
+        return np.ascontiguousarray(rgb.mean(axis=2).astype(np.uint8))
+
+    wide = photo(64 + 3, 48)
+    before, panned = grey(wide[:, :64]), grey(wide[:, 3:])
+    other = grey(stripes(64)[:48])
+    backward, forward = flows(before, panned)
+    assert not is_scene_cut(before, panned, reliability(backward, forward))
+    backward, forward = flows(before, other)
+    assert is_scene_cut(before, other, reliability(backward, forward))
+
+
+def test_a_scene_cut_restarts_the_temporal_chain():
+    """stylise_frames with a stand-in for the model: the frame after a pan gets the warped
+    start and the temporal target, the frame after a cut neither."""
+    from nstyle.video import stylise_frames
+
+    class Model:
+        def set_content(self, pixels, width, height, format):
+            self.size = (width, height)
+
+        def result_size(self):
+            return self.size
+
+        def fetch_array(self, width, height, format):
+            return np.zeros((height, width, 3), np.uint8)
+
+    class Stylist:
+        model = Model()
+        calls = []
+
+        def stylise(self, frame, width, height, fmt, init=None, temporal=None, out_size=None):
+            self.calls.append((init is not None, temporal is not None))
+            return np.dstack([frame, np.full(frame.shape[:2], 255, np.uint8)])
+
+    wide = photo(64 + 3, 48)
+    frames = [wide[:, :64].copy(), wide[:, 3:].copy(), stripes(64)[:48].copy()]
+    stylist = Stylist()
+    out = list(stylise_frames(stylist, frames, temporal_weight=1.0))
+    assert len(out) == 3 and out[0].shape == (48, 64, 3)
+    assert stylist.calls == [(False, False), (True, True), (False, False)]

@@ -12,8 +12,10 @@ for videos" (GCPR 2016):
       |grad u^|^2 + |grad v^|^2 > 0.01 |w^|^2 + 0.002,
   and pixels whose source lies outside the previous frame.
 
-The flow is computed on the frames at the working size, one frame ahead of the stylisation in a
-second thread (OpenCV releases the GIL). Frames are read and written through imageio-ffmpeg (its
+A frame where the flow is mostly unreliable, or whose grey histogram differs much from the
+previous frame's, starts a new shot: it is stylised on its own. The flow is computed on the
+frames at the working size, one frame ahead of the stylisation in a second thread (OpenCV
+releases the GIL). Frames are read and written through imageio-ffmpeg (its
 wheel carries an ffmpeg binary); frame size, frame rate and the audio track are kept; the output
 is written under a temporary name and renamed.
 
@@ -94,6 +96,25 @@ def reliability(backward, forward):
     return (consistent & not_boundary & inside).astype(np.float32)
 
 
+#: A frame starts a new shot (no warped start, no temporal term: the previous shot's painting
+#: must not be dragged into it) when fewer than this share of its pixels have a reliable flow...
+SCENE_CUT_RELIABLE = 0.3
+#: ...or when its grey-level histogram correlates less than this with the previous frame's.
+SCENE_CUT_CORRELATION = 0.5
+
+
+def is_scene_cut(previous_gray, gray, mask):
+    """Whether `gray` starts a new shot after `previous_gray` (grey uint8 frames; `mask` the
+    reliability of the flow between them, from `reliability`)."""
+    import cv2
+
+    if float(mask.mean()) < SCENE_CUT_RELIABLE:
+        return True
+    histograms = [cv2.calcHist([g], [0], None, [32], [0, 256]) for g in (previous_gray, gray)]
+    return cv2.compareHist(histograms[0], histograms[1], cv2.HISTCMP_CORREL) \
+        < SCENE_CUT_CORRELATION
+
+
 # --------------------------------------------------------------------------- video files
 
 def read_video(path):
@@ -131,9 +152,16 @@ def _writer(path, meta, source_path):
 
 # --------------------------------------------------------------------------- stylisation
 
+def _flow_and_cut(previous_gray, gray, solver):
+    backward, forward = flows(previous_gray, gray, solver)
+    mask = reliability(backward, forward)
+    return backward, mask, is_scene_cut(previous_gray, gray, mask)
+
+
 def _frames_with_flow(frames, working_size, pool):
-    """(frame, small, future of (backward, forward) or None) for each frame: the flow between
-    a frame and its predecessor at the working size, started one frame ahead."""
+    """(frame, small, future of (backward flow, reliability, scene cut) or None) for each
+    frame: the flow between a frame and its predecessor at the working size, started one frame
+    ahead."""
     import cv2
 
     solver = dis_flow()
@@ -142,7 +170,7 @@ def _frames_with_flow(frames, working_size, pool):
     for frame in frames:
         small = cv2.resize(frame, working_size, interpolation=cv2.INTER_AREA)
         gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        future = pool.submit(flows, previous_gray, gray, solver) \
+        future = pool.submit(_flow_and_cut, previous_gray, gray, solver) \
             if previous_gray is not None else None
         previous_gray = gray
         if pending is not None:
@@ -179,12 +207,13 @@ def stylise_frames(stylist, frames, temporal_weight=DEFAULT_TEMPORAL_WEIGHT, war
             started = time.monotonic()
             init = temporal = None
             if previous is not None and flow is not None and (warm_start or temporal_weight):
-                backward, forward = flow.result()
-                warped = warp(previous, backward)
-                if warm_start:
-                    init = warped
-                if temporal_weight > 0:
-                    temporal = (warped, reliability(backward, forward), temporal_weight)
+                backward, mask, cut = flow.result()
+                if not cut:
+                    warped = warp(previous, backward)
+                    if warm_start:
+                        init = warped
+                    if temporal_weight > 0:
+                        temporal = (warped, mask, temporal_weight)
             stylised = stylist.stylise(frame, width, height, "rgb8", init=init,
                                        temporal=temporal, out_size=working_size)
             previous = stylised[:, :, :3].copy()
