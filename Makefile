@@ -28,7 +28,7 @@ export NSTYLE_DEMO_DIR := $(DEMO_DIR)
 
 all: build
 
-setup: venv weights lite-weights demo-images build
+setup: venv weights lite-weights demo-images batch-extras build
 
 venv: $(VENV)/.complete .venv
 
@@ -80,7 +80,7 @@ test: setup
 	cargo test --release
 	$(MAKE) --no-print-directory c-test install-check
 	$(MAKE) --no-print-directory gimp-test
-	$(MAKE) --no-print-directory python-test krita-test
+	$(MAKE) --no-print-directory python-test krita-test batch-test
 	$(MAKE) --no-print-directory fuzz-test
 	$(MAKE) --no-print-directory dist-test wheel-test
 
@@ -98,3 +98,4 @@ include mk/krita.mk
 include mk/gpu.mk
 include mk/fuzz.mk
 include mk/dist.mk
+include mk/batch.mk

@@ -21,7 +21,8 @@
 /**
  * Version of this ABI; grows only by addition. 2 added the option table (`nstyle_option_*`,
  * `nstyle_get_option`), `nstyle_result_size` and the BGRA8 and RGBA_F16 formats; 3 added
- * `nstyle_estimate_seconds`; 4 added `nstyle_version` and `nstyle_diagnostics`.
+ * `nstyle_estimate_seconds`; 4 added `nstyle_version`, `nstyle_diagnostics`, and for video
+ * `nstyle_set_init_image`, `nstyle_set_temporal` and `nstyle_clear_temporal`.
  */
 #define NSTYLE_ABI_VERSION 4
 
@@ -416,6 +417,45 @@ const char *nstyle_version(void);
  * may time the CPU's bf16). Since ABI 4.
  */
 const char *nstyle_diagnostics(void);
+
+/**
+ * Starts the optimisation from this image (copied) instead of the content or noise, resampled
+ * to the first scale's size: e.g. the previous video frame's result warped to this frame.
+ * Restarts the run; option `init` then reads "image" until it is set to "content" or "random".
+ * Alpha, if the format has it, is ignored. Since ABI 4.
+ */
+enum NstyleStatus nstyle_set_init_image(struct NstyleModel *model,
+                                        const void *pixels,
+                                        uint32_t width,
+                                        uint32_t height,
+                                        size_t stride_bytes,
+                                        uint32_t format);
+
+/**
+ * Adds a temporal term to the objective: `temporal_weight` · mean over pixels and channels of
+ * `weights[k]` · (result − target)², in 0–255 units, pulling the result towards the target image
+ * (copied; alpha ignored) where the weight is high and leaving it free where it is 0. `weights` is
+ * NULL (every pixel 1) or `width` × `height` floats in 0..1, row-major and tightly packed (a
+ * NaN or a value outside 0..1 is NSTYLE_ERR_ARGUMENT). Target and weights are resampled to
+ * every scale's size, so they may be at any size (the content's aspect is expected).
+ * `temporal_weight` is finite and ≥ 0. Replaces an earlier target; keeps the current image and
+ * rebuilds the loss targets, like a changed style. The progress' `loss` includes the term.
+ * Since ABI 4.
+ */
+enum NstyleStatus nstyle_set_temporal(struct NstyleModel *model,
+                                      const void *pixels,
+                                      uint32_t width,
+                                      uint32_t height,
+                                      size_t stride_bytes,
+                                      uint32_t format,
+                                      const float *weights,
+                                      float temporal_weight);
+
+/**
+ * Removes the temporal term (the run goes on as a plain one, from its current image). Harmless
+ * when none is set. Since ABI 4.
+ */
+enum NstyleStatus nstyle_clear_temporal(struct NstyleModel *model);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::engine::options::{self, Domain};
 use crate::engine::settings::check_weight;
+use crate::engine::temporal::TemporalTarget;
 use crate::engine::{self, SourceImage, Transfer};
 use crate::error::Error;
 use crate::pixels::{self, PixelFormat};
@@ -27,7 +28,8 @@ use crate::text::{printable_line, shortened};
 
 /// Version of this ABI; grows only by addition. 2 added the option table (`nstyle_option_*`,
 /// `nstyle_get_option`), `nstyle_result_size` and the BGRA8 and RGBA_F16 formats; 3 added
-/// `nstyle_estimate_seconds`; 4 added `nstyle_version` and `nstyle_diagnostics`.
+/// `nstyle_estimate_seconds`; 4 added `nstyle_version`, `nstyle_diagnostics`, and for video
+/// `nstyle_set_init_image`, `nstyle_set_temporal` and `nstyle_clear_temporal`.
 pub const NSTYLE_ABI_VERSION: u32 = 4;
 
 /// Result of every call that can fail. On failure `nstyle_last_error()` says why.
@@ -766,5 +768,82 @@ pub extern "C" fn nstyle_diagnostics() -> *const c_char {
     DIAGNOSTICS.with(|slot| {
         *slot.borrow_mut() = text;
         slot.borrow().as_ptr()
+    })
+}
+
+// Since ABI 4: video. A frame starts from the previous stylised frame warped by optical flow and
+// is pulled towards it where the flow is reliable (Ruder, Dosovitskiy & Brox 2016).
+
+/// Starts the optimisation from this image (copied) instead of the content or noise, resampled
+/// to the first scale's size: e.g. the previous video frame's result warped to this frame.
+/// Restarts the run; option `init` then reads "image" until it is set to "content" or "random".
+/// Alpha, if the format has it, is ignored. Since ABI 4.
+#[no_mangle]
+pub extern "C" fn nstyle_set_init_image(
+    model: *mut NstyleModel,
+    pixels: *const c_void,
+    width: u32,
+    height: u32,
+    stride_bytes: usize,
+    format: u32,
+) -> NstyleStatus {
+    boundary(|| {
+        model_ref(model)?;
+        let image = HostImage::new(pixels, width, height, stride_bytes, format)?;
+        with_session(model, |session| {
+            let copy = image.copy(session.host_budget())?;
+            session.set_init_image(&copy)
+        })
+    })
+}
+
+/// Adds a temporal term to the objective: `temporal_weight` · mean over pixels and channels of
+/// `weights[k]` · (result − target)², in 0–255 units, pulling the result towards the target image
+/// (copied; alpha ignored) where the weight is high and leaving it free where it is 0. `weights` is
+/// NULL (every pixel 1) or `width` × `height` floats in 0..1, row-major and tightly packed (a
+/// NaN or a value outside 0..1 is NSTYLE_ERR_ARGUMENT). Target and weights are resampled to
+/// every scale's size, so they may be at any size (the content's aspect is expected).
+/// `temporal_weight` is finite and ≥ 0. Replaces an earlier target; keeps the current image and
+/// rebuilds the loss targets, like a changed style. The progress' `loss` includes the term.
+/// Since ABI 4.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn nstyle_set_temporal(
+    model: *mut NstyleModel,
+    pixels: *const c_void,
+    width: u32,
+    height: u32,
+    stride_bytes: usize,
+    format: u32,
+    weights: *const f32,
+    temporal_weight: f32,
+) -> NstyleStatus {
+    boundary(|| {
+        model_ref(model)?;
+        check_weight("temporal weight", temporal_weight as f64)?;
+        let image = HostImage::new(pixels, width, height, stride_bytes, format)?;
+        let mask = (!weights.is_null()).then(|| {
+            // SAFETY: a non-null `weights` points to width × height readable floats (the
+            // documented contract); HostImage::new checked that the product fits.
+            unsafe { std::slice::from_raw_parts(weights, width as usize * height as usize) }
+        });
+        with_session(model, |session| {
+            let copy = image.copy(session.host_budget())?;
+            let target = TemporalTarget::new(copy, mask, temporal_weight as f64)?;
+            session.set_temporal(target);
+            Ok(())
+        })
+    })
+}
+
+/// Removes the temporal term (the run goes on as a plain one, from its current image). Harmless
+/// when none is set. Since ABI 4.
+#[no_mangle]
+pub extern "C" fn nstyle_clear_temporal(model: *mut NstyleModel) -> NstyleStatus {
+    boundary(|| {
+        with_session(model, |session| {
+            session.clear_temporal();
+            Ok(())
+        })
     })
 }

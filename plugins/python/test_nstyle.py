@@ -627,3 +627,30 @@ def test_describe_seconds_in_words():
     assert nstyle.describe_seconds(42) == "about 40 s"
     assert nstyle.describe_seconds(185) == "about 3 min"
     assert nstyle.describe_seconds(7800) == "about 2 h 10 min"
+
+
+# ----------------------------------------------------------------------------- video (ABI 4)
+
+def test_init_image_and_temporal_target():
+    magenta = bytes([255, 0, 255]) * (W * H)
+    with ready_model(iterations=3, scales=1) as m:
+        m.set_init_image(magenta, W, H, format="rgb8")
+        assert m.get_option("init") == "image"
+        start = m.fetch(W, H, format="rgb8")
+        assert start[3 * (H // 2 * W + W // 2):][:3] == bytes([255, 0, 255])
+        # A weight map of the wrong length is refused here, bad values by the library.
+        with pytest.raises(nstyle.Error) as e:
+            m.set_temporal(magenta, W, H, weights=[1.0] * (W * H - 1), format="rgb8")
+        assert e.value.status == nstyle.Status.ERR_ARGUMENT
+        with pytest.raises(nstyle.Error) as e:
+            m.set_temporal(magenta, W, H, weights=[float("nan")] * (W * H), format="rgb8")
+        assert e.value.status == nstyle.Status.ERR_ARGUMENT and "0..1" in e.value.message
+        with pytest.raises(nstyle.Error) as e:
+            m.set_temporal(magenta, W, H, weight=-1, format="rgb8")
+        assert e.value.status == nstyle.Status.ERR_ARGUMENT
+        m.set_temporal(magenta, W, H, weights=[0.5] * (W * H), weight=1e6, format="rgb8")
+        p = m.step(10)
+        assert p.done and p.loss > p.content_loss + p.style_loss + p.tv_loss
+        m.clear_temporal()
+        m.set_option("init", "content")
+        assert m.get_option("init") == "content"

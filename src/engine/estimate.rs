@@ -297,7 +297,7 @@ fn probe(
             iterations: 1,
             tiling: None,
         };
-        let targets = Targets::build(network, &probe_settings, content, styles, stage)?;
+        let targets = Targets::build(network, &probe_settings, content, styles, None, stage)?;
         let point = network_input(content, side, side, device)?;
         probes.push((side as u64 * side as u64, targets, point));
     }

@@ -7,4 +7,6 @@ pub struct LossParts {
     pub content: f64,
     pub style: f64,
     pub tv: f64,
+    /// The temporal term (video; 0 without a temporal target).
+    pub temporal: f64,
 }

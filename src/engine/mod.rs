@@ -19,6 +19,7 @@ pub mod run;
 pub mod schedule;
 pub mod settings;
 pub mod source;
+pub mod temporal;
 pub mod tiles;
 pub mod transfer;
 pub mod vgg;

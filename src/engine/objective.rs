@@ -10,6 +10,7 @@ use crate::engine::optim::{gradient_facts, Evaluation};
 use crate::engine::schedule::{fit_long_side, Stage, MIN_SIDE};
 use crate::engine::settings::{LossWeights, Settings, WeightedLayer};
 use crate::engine::source::SourceImage;
+use crate::engine::temporal::{StageTemporal, TemporalTarget};
 use crate::engine::tiles::{GramSum, Layout, Tile};
 use crate::engine::vgg::rgb_to_caffe;
 use crate::error::{Error, Result};
@@ -45,6 +46,8 @@ pub struct Targets {
     /// For a tile: the tile and each slot's stride, so that the loss sees only the features its
     /// margins leave (see [`crate::engine::tiles`]).
     tile: Option<(Tile, Vec<u32>)>,
+    /// The temporal target at this stage's (or tile's) size, with the term's weight.
+    temporal: Option<(StageTemporal, f64)>,
 }
 
 impl Targets {
@@ -54,6 +57,7 @@ impl Targets {
         settings: &Settings,
         content: &SourceImage,
         styles: &[Style],
+        temporal: Option<&TemporalTarget>,
         stage: Stage,
     ) -> Result<Targets> {
         let _no_grad = tch::no_grad_guard();
@@ -94,6 +98,9 @@ impl Targets {
             content: content_targets,
             style: style_targets,
             tile: None,
+            temporal: temporal
+                .map(|t| Ok::<_, Error>((t.at(stage.width, stage.height, device)?, t.weight())))
+                .transpose()?,
         })
     }
 
@@ -135,10 +142,16 @@ impl Targets {
         } else {
             zero()?
         };
+        let temporal = match &self.temporal {
+            Some((target, weight)) if *weight > 0.0 => {
+                target.loss(&image)?.f_mul_scalar(*weight)?
+            }
+            _ => zero()?,
+        };
         let content = content.f_mul_scalar(weights.content)?;
         let style = style.f_mul_scalar(weights.style)?;
         let tv = tv.f_mul_scalar(weights.tv)?;
-        let total = content.f_add(&style)?.f_add(&tv)?;
+        let total = content.f_add(&style)?.f_add(&tv)?.f_add(&temporal)?;
         let grad = if total.requires_grad() {
             total.f_backward()?;
             image.grad()
@@ -146,7 +159,7 @@ impl Targets {
             point.f_zeros_like()?
         };
         let [finite, max_abs] = gradient_facts(&grad);
-        let scalars = [&total, &content, &style, &tv]
+        let scalars = [&total, &content, &style, &tv, &temporal]
             .map(|t| t.to_kind(Kind::Double))
             .into_iter()
             .chain([finite, max_abs]);
@@ -158,10 +171,11 @@ impl Targets {
                 content: values[1],
                 style: values[2],
                 tv: values[3],
+                temporal: values[4],
             },
             grad,
-            grad_finite: values[4] != 0.0,
-            grad_max_abs: values[5],
+            grad_finite: values[5] != 0.0,
+            grad_max_abs: values[6],
         })
     }
 }
@@ -232,6 +246,7 @@ pub struct TiledTargets {
     style_layers: Vec<WeightedLayer>,
     grams: Vec<Tensor>,
     content: Tensor,
+    temporal: Option<(StageTemporal, f64)>,
 }
 
 /// Share of a content layer's weight it keeps when a tiled stage moves it up to the backbone's
@@ -317,7 +332,22 @@ impl TiledTargets {
             style_layers,
             grams,
             content: network_input(content, stage.width, stage.height, device)?,
+            temporal: None,
         })
+    }
+
+    /// These targets with a temporal target at the stage's size (cut to each tile's window when
+    /// the tile is visited).
+    pub fn with_temporal(
+        mut self,
+        temporal: Option<&TemporalTarget>,
+        stage: Stage,
+        device: Device,
+    ) -> Result<TiledTargets> {
+        self.temporal = temporal
+            .map(|t| Ok::<_, Error>((t.at(stage.width, stage.height, device)?, t.weight())))
+            .transpose()?;
+        Ok(self)
     }
 
     /// The targets of one tile: the content's features in the tile's window (inside its
@@ -360,6 +390,11 @@ impl TiledTargets {
             content,
             style,
             tile: Some((tile, self.layers.iter().map(|&l| stride(l)).collect())),
+            temporal: self
+                .temporal
+                .as_ref()
+                .map(|(t, weight)| Ok::<_, Error>((t.window(&tile.window)?, *weight)))
+                .transpose()?,
         })
     }
 }

@@ -14,6 +14,7 @@ use crate::engine::optim::{Evaluation, Optimizer, StepOutcome};
 use crate::engine::schedule::Stage;
 use crate::engine::settings::{LossWeights, Settings, STOP_WINDOW};
 use crate::engine::source::SourceImage;
+use crate::engine::temporal::TemporalTarget;
 use crate::engine::tiles::{Tile, Tiling};
 use crate::error::{Error, Result};
 
@@ -26,11 +27,19 @@ pub struct Inputs<'a> {
     pub settings: &'a Settings,
     pub content: &'a SourceImage,
     pub styles: &'a [Style],
+    pub temporal: Option<&'a TemporalTarget>,
 }
 
 impl Inputs<'_> {
     fn targets(&self, stage: Stage) -> Result<Targets> {
-        Targets::build(self.model, self.settings, self.content, self.styles, stage)
+        Targets::build(
+            self.model,
+            self.settings,
+            self.content,
+            self.styles,
+            self.temporal,
+            stage,
+        )
     }
 
     fn tiled_targets(
@@ -48,7 +57,8 @@ impl Inputs<'_> {
             stage,
             &tiling.layout,
             &cancelled,
-        )
+        )?
+        .with_temporal(self.temporal, stage, self.model.device())
     }
 }
 

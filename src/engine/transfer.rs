@@ -21,6 +21,7 @@ use crate::engine::run::{Inputs, Poison, Run};
 use crate::engine::schedule::{plan, Stage, MIN_SIDE};
 use crate::engine::settings::{check_weight, Init, OptimizerKind, Settings};
 use crate::engine::source::SourceImage;
+use crate::engine::temporal::TemporalTarget;
 use crate::engine::tiles::{self, Layout, Tiling};
 use crate::engine::vgg::{caffe_to_rgb, rgb_to_caffe, Vgg19};
 use crate::error::{Error, Result};
@@ -66,6 +67,7 @@ pub struct Transfer {
     settings: Settings,
     content: Option<SourceImage>,
     styles: Vec<Style>,
+    temporal: Option<TemporalTarget>,
     run: Option<Run>,
     cancel: Arc<AtomicBool>,
     evaluations: u64,
@@ -90,6 +92,7 @@ impl Transfer {
             settings: Settings::default(),
             content: None,
             styles: Vec::new(),
+            temporal: None,
             run: None,
             cancel: Arc::new(AtomicBool::new(false)),
             evaluations: 0,
@@ -170,6 +173,37 @@ impl Transfer {
     pub fn clear_styles(&mut self) {
         self.styles.clear();
         self.invalidate_targets();
+    }
+
+    /// Pulls the result towards `target` where its weights are high (video: the previous
+    /// stylised frame warped by optical flow; see [`crate::engine::temporal`]). Replaces any
+    /// earlier target; the image being optimised is kept, its targets are rebuilt.
+    pub fn set_temporal(&mut self, target: TemporalTarget) {
+        self.temporal = Some(target);
+        self.invalidate_targets();
+    }
+
+    /// Removes the temporal target (a plain run again); the image is kept.
+    pub fn clear_temporal(&mut self) {
+        if self.temporal.take().is_some() {
+            self.invalidate_targets();
+        }
+    }
+
+    pub fn temporal(&self) -> Option<&TemporalTarget> {
+        self.temporal.as_ref()
+    }
+
+    /// Starts the optimisation from `image` (resampled to each first stage; option `init` then
+    /// reads `image`). Restarts the run.
+    pub fn set_init_image(&mut self, image: &SourceImage) -> Result<()> {
+        let picture = image.picture_at(image.width(), image.height())?;
+        let mut settings = self.settings.clone();
+        settings.init = Init::Image(picture);
+        self.set_settings(settings)?;
+        // An equal image compares equal and would not restart: a new start is what was asked.
+        self.run = None;
+        Ok(())
     }
 
     /// The host memory that copies of images may take: the `max_memory_mb` limit if set, else
@@ -313,6 +347,7 @@ impl Transfer {
                 .as_ref()
                 .expect("a run exists only with a content"),
             styles: &self.styles,
+            temporal: self.temporal.as_ref(),
         };
         let run = self.run.as_mut().expect("ensure_run made it");
         let outcome = run.advance(

@@ -1048,6 +1048,64 @@ static void test_huge_images(void) {
     group_end();
 }
 
+/* Since ABI 4: an initial image and a temporal target with a weight map. */
+static void test_video_calls(void) {
+    group_begin("init image and temporal target (ABI 4)");
+    static uint8_t magenta[CH][CW][3];
+    for (int y = 0; y < CH; y++)
+        for (int x = 0; x < CW; x++)
+            magenta[y][x][0] = 255, magenta[y][x][1] = 0, magenta[y][x][2] = 255;
+    static float weights[CH * CW];
+    for (int i = 0; i < CH * CW; i++) weights[i] = (i % CW) < CW / 2 ? 1.0f : 0.0f;
+    size_t row = sizeof magenta[0];
+    /* Bad arguments: NULL model or pixels, bad format, a bad term weight, bad weight values. */
+    CHECK_STATUS(nstyle_set_init_image(NULL, magenta, CW, CH, row, NSTYLE_RGB8),
+                 NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_temporal(NULL, magenta, CW, CH, row, NSTYLE_RGB8, NULL, 1.0f),
+                 NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_clear_temporal(NULL), NSTYLE_ERR_ARGUMENT);
+    NstyleModel *m = ready_model(3, 1);
+    if (!m) {
+        group_end();
+        return;
+    }
+    CHECK_STATUS(nstyle_set_init_image(m, NULL, CW, CH, row, NSTYLE_RGB8), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_init_image(m, magenta, CW, CH, row, 99), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_temporal(m, magenta, CW, CH, row, NSTYLE_RGB8, weights, NAN),
+                 NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_temporal(m, magenta, CW, CH, row, NSTYLE_RGB8, weights, -1.0f),
+                 NSTYLE_ERR_ARGUMENT);
+    weights[5] = NAN;
+    CHECK_STATUS(nstyle_set_temporal(m, magenta, CW, CH, row, NSTYLE_RGB8, weights, 1.0f),
+                 NSTYLE_ERR_ARGUMENT);
+    weights[5] = 1.5f;
+    CHECK_STATUS(nstyle_set_temporal(m, magenta, CW, CH, row, NSTYLE_RGB8, weights, 1.0f),
+                 NSTYLE_ERR_ARGUMENT);
+    weights[5] = 1.0f;
+    /* The initial image is what a fetch before any step returns. */
+    CHECK_OK(nstyle_set_init_image(m, magenta, CW, CH, row, NSTYLE_RGB8));
+    uint8_t out[CH][CW][3];
+    CHECK_OK(nstyle_fetch_result(m, out, CW, CH, sizeof out[0], NSTYLE_RGB8));
+    CHECK(out[CH / 2][CW / 2][0] >= 250 && out[CH / 2][CW / 2][1] <= 5);
+    char init[16];
+    CHECK_OK(nstyle_get_option(m, "init", init, sizeof init, NULL));
+    CHECK(strcmp(init, "image") == 0);
+    /* A temporal target (NULL weights and a map) adds to the loss; clearing removes it. */
+    CHECK_OK(nstyle_set_temporal(m, magenta, CW, CH, row, NSTYLE_RGB8, NULL, 1.0f));
+    CHECK_OK(nstyle_set_temporal(m, magenta, CW, CH, row, NSTYLE_RGB8, weights, 1e6f));
+    NstyleProgress p;
+    memset(&p, 0, sizeof p);
+    CHECK_OK(nstyle_step(m, 10, &p));
+    /* The total includes the temporal term, which has no field of its own. */
+    CHECK(p.iteration == 3 && isfinite(p.loss));
+    CHECK(p.loss > p.content_loss + p.style_loss + p.tv_loss);
+    CHECK_OK(nstyle_clear_temporal(m));
+    CHECK_OK(nstyle_clear_temporal(m));
+    CHECK_OK(nstyle_set_option(m, "init", "content"));
+    nstyle_model_free(m);
+    group_end();
+}
+
 int main(void) {
     make_images();
     test_version();
@@ -1073,6 +1131,7 @@ int main(void) {
     test_huge_images();
     test_option_table();
     test_estimate();
+    test_video_calls();
 
     printf("%s: %d failed check(s)\n", failures ? "FAIL" : "PASS", failures);
     return failures > 255 ? 255 : failures;

@@ -231,6 +231,12 @@ FUNCTIONS = {
     "nstyle_estimate_seconds": (_c_status, [_ModelPtr, ctypes.POINTER(ctypes.c_double)]),
     "nstyle_version": (ctypes.c_char_p, []),
     "nstyle_diagnostics": (ctypes.c_char_p, []),
+    "nstyle_set_init_image": (_c_status, [_ModelPtr, ctypes.c_void_p, ctypes.c_uint32,
+                                          ctypes.c_uint32, ctypes.c_size_t, ctypes.c_uint32]),
+    "nstyle_set_temporal": (_c_status, [_ModelPtr, ctypes.c_void_p, ctypes.c_uint32,
+                                        ctypes.c_uint32, ctypes.c_size_t, ctypes.c_uint32,
+                                        ctypes.POINTER(ctypes.c_float), ctypes.c_float]),
+    "nstyle_clear_temporal": (_c_status, [_ModelPtr]),
 }
 
 _LIB_NAME = "libnstyle.so"
@@ -596,6 +602,54 @@ class Model:
         """Removes every style image."""
         with self._lock:
             _check(self._lib.nstyle_clear_styles(self._h()))
+
+    def set_init_image(self, pixels, width, height, format="rgba8", stride=None):
+        """Starts the run from this image (copied) instead of the content, e.g. the previous
+        video frame's result warped to this frame. Restarts the run."""
+        fmt = _format(format)
+        buf = _Pixels(pixels, _dim(width, "width"), _dim(height, "height"), fmt, stride, False)
+        with self._lock:
+            _check(self._lib.nstyle_set_init_image(self._h(), buf.ptr, width, height,
+                                                   buf.stride, fmt[0]))
+
+    def set_temporal(self, pixels, width, height, weights=None, weight=1.0, format="rgba8",
+                     stride=None):
+        """Pulls the result towards a target image (copied) where `weights` is high (video:
+        the previous stylised frame warped by optical flow, weights 0 where the flow is not
+        reliable). weights: None (1 everywhere) or width*height floats in 0..1, row-major (a
+        float32 numpy array of shape (height, width), or any sequence of numbers). weight: the
+        term's weight. Keeps the current image; replaces an earlier target."""
+        fmt = _format(format)
+        buf = _Pixels(pixels, _dim(width, "width"), _dim(height, "height"), fmt, stride, False)
+        count = width * height
+        mask = None
+        if weights is not None:
+            np = _numpy_of(weights)
+            if np is not None:
+                array = np.ascontiguousarray(weights, dtype=np.float32)
+                if array.size != count:
+                    raise Error(Status.ERR_ARGUMENT, "%d weights for a %dx%d target, which "
+                                "needs %d" % (array.size, width, height, count))
+                mask = array
+                mask_ptr = array.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+            else:
+                values = list(weights)
+                if len(values) != count:
+                    raise Error(Status.ERR_ARGUMENT, "%d weights for a %dx%d target, which "
+                                "needs %d" % (len(values), width, height, count))
+                mask = (ctypes.c_float * count)(*values)
+                mask_ptr = ctypes.cast(mask, ctypes.POINTER(ctypes.c_float))
+        else:
+            mask_ptr = None
+        with self._lock:
+            _check(self._lib.nstyle_set_temporal(self._h(), buf.ptr, width, height, buf.stride,
+                                                 fmt[0], mask_ptr, float(weight)))
+        del mask
+
+    def clear_temporal(self):
+        """Removes the temporal target (a plain run again, from the current image)."""
+        with self._lock:
+            _check(self._lib.nstyle_clear_temporal(self._h()))
 
     # -- settings
 

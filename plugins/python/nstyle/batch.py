@@ -1,0 +1,438 @@
+"""Batch stylisation: one style over a folder (or a list) of images, on in-process workers
+(`engine="local"`, no Ray needed) or on Ray actors (`engine="ray"`, one machine or a cluster),
+through the same code path: a worker holds a warm model (weights and style loaded once) and
+stylises one image at a time; the driver hands images to free workers.
+
+- Each result is written under a temporary name and renamed: a crash leaves no half file.
+- Outputs that exist already are skipped, so running the same command again resumes.
+- An input that cannot be read or that the library refuses is recorded with its error and not
+  retried; a worker (or node) that dies is restarted by Ray and its image retried
+  (`max_restarts`, `max_task_retries`).
+- At the end: done / skipped / failed, the failures (with reasons) in OUTPUT/failures.jsonl.
+
+    from nstyle.batch import BatchConfig, plan_jobs, run_batch
+    config = BatchConfig(styles=[("style.jpg", 1.0)], options={"size": 512})
+    jobs, skipped = plan_jobs(["photos/"], "out/")
+    summary = run_batch(jobs, config, engine="local", workers=1)
+"""
+
+import json
+import os
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+import nstyle
+from nstyle.imagefiles import (IMAGE_SUFFIXES, BadImage, read_image,
+                               write_image_atomically)
+
+FAILURES_FILE = "failures.jsonl"
+
+
+class BatchConfig:
+    """What every worker needs to build its warm model: the style images with blend weights,
+    library options (keys of nstyle.options()), device and weights file. `crash_once` is fault
+    injection for tests: the path of a marker file; a worker that finds it missing creates it
+    and kills its own process (os._exit) in the middle of an image, once."""
+
+    def __init__(self, styles, options=None, device=None, weights=None, crash_once=None):
+        self.styles = [(os.path.abspath(path), float(weight)) for path, weight in styles]
+        self.options = dict(options or {})
+        self.device = device
+        self.weights = weights
+        self.crash_once = crash_once
+
+    def with_defaults(self, **defaults):
+        """A copy with these options where the caller set none."""
+        copy = BatchConfig([], self.options, self.device, self.weights, self.crash_once)
+        copy.styles = list(self.styles)
+        for key, value in defaults.items():
+            copy.options.setdefault(key, value)
+        return copy
+
+    def with_threads(self, threads):
+        """A copy whose workers run `threads` libtorch threads each (unless set explicitly)."""
+        return self.with_defaults(threads=threads)
+
+
+class Stylist:
+    """A warm model: the network, the styles and the options are loaded once; `stylise_file`
+    and `stylise` then run one image each."""
+
+    def __init__(self, config):
+        self.config = config
+        #: Who runs this model (a Ray actor's id), for fault reports.
+        self.identity = None
+        self.model = nstyle.Model(weights=config.weights, device=config.device)
+        for key, value in config.options.items():
+            self.model.set_option(key, value)
+        for path, weight in config.styles:
+            try:
+                pixels, width, height, fmt = read_image(path)
+            except BadImage as e:
+                raise nstyle.Error(nstyle.Status.ERR_ARGUMENT, "style %s" % e) from None
+            self.model.add_style(pixels, width, height, format=fmt, weight=weight)
+
+    def close(self):
+        self.model.close()
+
+    def stylise(self, pixels, width, height, fmt, init=None, temporal=None, out_size=None):
+        """Runs the model on one picture. init: an (h, w, 3) uint8 RGB array to start from;
+        temporal: (target (h, w, 3) uint8, weights (h, w) float32 or None, weight). Returns the
+        result as an (h, w, 4) array in `fmt`'s depth, at `out_size` (width, height) or the
+        result's own size."""
+        import numpy as np
+
+        model = self.model
+        model.set_content(pixels, width, height, format=fmt)
+        model.clear_temporal()
+        if init is not None:
+            h, w = init.shape[:2]
+            model.set_init_image(np.ascontiguousarray(init), w, h, format="rgb8")
+        elif model.get_option("init") == "image":
+            model.set_option("init", self.config.options.get("init", "content"))
+        if temporal is not None:
+            target, weights, weight = temporal
+            h, w = target.shape[:2]
+            model.set_temporal(np.ascontiguousarray(target), w, h, weights=weights,
+                               weight=weight, format="rgb8")
+        self._maybe_crash()
+        model.run()
+        out_width, out_height = out_size or model.result_size()
+        out_fmt = "rgba16" if fmt == "rgba16" else "rgba8"
+        return model.fetch_array(out_width, out_height, format=out_fmt)
+
+    def stylise_file(self, source, output):
+        """Stylises the image file `source` into `output` (atomically). Returns a result dict:
+        input, output, status ("done" or "failed"), error, seconds. Bad input and the library's
+        refusals are "failed" results, not exceptions (they are not retried)."""
+        started = time.monotonic()
+        result = {"input": source, "output": output, "status": "done", "error": None}
+        try:
+            pixels, width, height, fmt = read_image(source)
+            rgba = self.stylise(pixels, width, height, fmt, out_size=(width, height))
+            if fmt == "rgb8":
+                rgba = rgba[:, :, :3]
+            write_image_atomically(output, rgba)
+        except BadImage as e:
+            result.update(status="failed", error=str(e))
+        except nstyle.Error as e:
+            if e.status in (nstyle.Status.ERR_MEMORY, nstyle.Status.ERR_INTERNAL,
+                            nstyle.Status.ERR_DEVICE):
+                raise  # the worker is in trouble, not the image: let the engine retry it
+            result.update(status="failed", error="%s: %s" % (source, e))
+        except OSError as e:
+            result.update(status="failed", error="%s: %s" % (output, e))
+        result["seconds"] = time.monotonic() - started
+        result["pid"] = os.getpid()
+        return result
+
+    def _maybe_crash(self):
+        marker = self.config.crash_once
+        if marker and not os.path.exists(marker):
+            with open(marker, "w") as f:
+                f.write("%d %s\n" % (os.getpid(), self.identity))
+            os._exit(17)
+
+
+# --------------------------------------------------------------------------- jobs
+
+def list_inputs(sources):
+    """Image paths from folders (their images, sorted), list files (.txt/.lst: one path a
+    line, relative to the list) and image paths given directly."""
+    paths = []
+    for source in sources:
+        if os.path.isdir(source):
+            names = sorted(os.listdir(source))
+            paths += [os.path.join(source, n) for n in names
+                      if n.lower().endswith(IMAGE_SUFFIXES) and not n.startswith(".")]
+        elif source.lower().endswith((".txt", ".lst")):
+            base = os.path.dirname(os.path.abspath(source))
+            with open(source, encoding="utf-8") as f:
+                for line in f:
+                    line = line.strip()
+                    if line and not line.startswith("#"):
+                        paths.append(os.path.join(base, line))
+        else:
+            paths.append(source)
+    return paths
+
+
+def plan_jobs(sources, output_dir):
+    """([(input, output)] still to do, [(input, output)] whose output exists: skipped). The
+    output keeps the input's file name. Two inputs with the same name are an error (one would
+    overwrite the other)."""
+    jobs, skipped, seen = [], [], {}
+    for path in list_inputs(sources):
+        name = os.path.basename(path)
+        if name in seen:
+            raise ValueError("%s and %s would both be written to %s"
+                             % (seen[name], path, os.path.join(output_dir, name)))
+        seen[name] = path
+        output = os.path.join(output_dir, name)
+        (skipped if os.path.exists(output) else jobs).append((path, output))
+    return jobs, skipped
+
+
+# --------------------------------------------------------------------------- engines
+
+class LocalEngine:
+    """In-process workers (threads, each with its own warm Stylist; the library runs outside
+    the GIL). No Ray needed."""
+
+    def __init__(self, config, workers=1):
+        self.workers = max(1, int(workers))
+        cores = os.cpu_count() or 1
+        self.config = config.with_threads(max(1, cores // self.workers))
+        self._local = threading.local()
+        self._stylists = []
+        self._lock = threading.Lock()
+
+    def _stylist(self):
+        stylist = getattr(self._local, "stylist", None)
+        if stylist is None:
+            stylist = Stylist(self.config)
+            self._local.stylist = stylist
+            with self._lock:
+                self._stylists.append(stylist)
+        return stylist
+
+    def _one(self, job):
+        return self._stylist().stylise_file(*job)
+
+    def results(self, jobs):
+        """Yields one result dict per job as they finish."""
+        jobs = list(jobs)
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            pending = {}
+            queue = iter(jobs)
+            for job in queue:
+                pending[pool.submit(self._one, job)] = job
+                if len(pending) >= self.workers:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = pending.pop(future)
+                    try:
+                        yield future.result()
+                    except Exception as e:  # the worker's trouble: recorded, not retried here
+                        yield {"input": job[0], "output": job[1], "status": "failed",
+                               "error": "worker error: %s" % e}
+                    for job in queue:
+                        pending[pool.submit(self._one, job)] = job
+                        break
+
+    def close(self):
+        for stylist in self._stylists:
+            stylist.close()
+        self._stylists.clear()
+
+
+class RayEngine:
+    """Ray actors, one per worker, each holding a warm Stylist; images go to free actors. A
+    dead actor is restarted (max_restarts) and its image retried (max_task_retries). CPU actors
+    get `threads` = their CPUs; GPU actors one device each (Ray sets CUDA_VISIBLE_DEVICES).
+
+    address: None (the Ray this process already started, else a new local one on loopback,
+    stopped at close), "auto" (the cluster `ray start` made on this machine) or HOST:PORT.
+    """
+
+    MAX_RESTARTS = 3
+    MAX_TASK_RETRIES = 3
+
+    def __init__(self, config, workers=None, gpus_per_worker=0, address=None):
+        if not address:
+            keep_ray_on_loopback()
+        import ray
+
+        self.ray = ray
+        self.started_here = False
+        if not ray.is_initialized():
+            if address:
+                ray.init(address=address)
+            else:
+                start_local_ray()
+                self.started_here = True
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.workers = max(1, int(workers or cpus))
+        gpus = float(gpus_per_worker or 0)
+        cpus_per_worker = max(1, cpus // self.workers) if not gpus else 1
+        config = config.with_threads(cpus_per_worker)
+        if gpus and config.device is None:
+            config.device = "cuda"
+        actor = ray.remote(num_cpus=cpus_per_worker, num_gpus=gpus,
+                           max_restarts=self.MAX_RESTARTS,
+                           max_task_retries=self.MAX_TASK_RETRIES)(_RayStylist)
+        self.actors = [actor.remote(config) for _ in range(self.workers)]
+
+    def results(self, jobs):
+        ray = self.ray
+        queue = iter(jobs)
+        pending = {}
+        for actor in self.actors:
+            job = next(queue, None)
+            if job is None:
+                break
+            pending[actor.stylise_file.remote(*job)] = (actor, job)
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                actor, job = pending.pop(ref)
+                try:
+                    yield ray.get(ref)
+                except ray.exceptions.RayTaskError as e:
+                    # The worker raised (out of memory, a device error): not retried.
+                    yield {"input": job[0], "output": job[1], "status": "failed",
+                           "error": "worker error: %s" % (getattr(e, "cause", None) or e)}
+                except ray.exceptions.RayError as e:
+                    # Retries exhausted, or the image itself kills its worker every time.
+                    yield {"input": job[0], "output": job[1], "status": "failed",
+                           "error": "worker died %d times: %s"
+                           % (self.MAX_TASK_RETRIES + 1, str(e).splitlines()[0])}
+                job = next(queue, None)
+                if job is not None:
+                    pending[actor.stylise_file.remote(*job)] = (actor, job)
+
+    def close(self):
+        for actor in self.actors:
+            try:
+                self.ray.kill(actor)
+            except Exception:
+                pass
+        self.actors = []
+        if self.started_here:
+            self.ray.shutdown()
+
+
+def keep_ray_on_loopback():
+    """Makes a Ray started by this process use 127.0.0.1 as its node address, so that every
+    server it starts (GCS, raylet, workers) listens on loopback only. Ray turns an explicit
+    `_node_ip_address="127.0.0.1"` into the machine's routable address on Linux, and its
+    servers bind the node address; with clusters off (its switch for laptops) the node address
+    stays loopback. Call before ray.init; a no-op for connecting to a cluster (address given)."""
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    if "ray" in sys.modules:
+        from ray._private import ray_constants
+        ray_constants.ENABLE_RAY_CLUSTER = False
+
+
+def start_local_ray(num_cpus=None):
+    """A Ray on this machine for this process, on loopback only, without the dashboard."""
+    keep_ray_on_loopback()
+    import ray
+
+    ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
+             log_to_driver=False)
+
+
+class _RayStylist:
+    """The actor: a Stylist in its own process."""
+
+    def __init__(self, config):
+        import ray
+
+        self.actor = ray.get_runtime_context().get_actor_id()
+        self.stylist = Stylist(config)
+        self.stylist.identity = self.actor
+        self.ready = time.time()
+
+    def stylise_file(self, source, output):
+        result = self.stylist.stylise_file(source, output)
+        result.update(actor=self.actor, worker_ready=self.ready)
+        return result
+
+
+def make_engine(kind, config, workers=None, gpus_per_worker=0, address=None):
+    if kind == "local":
+        if gpus_per_worker:
+            config = config.with_threads(1)
+            config.device = config.device or "cuda"
+        return LocalEngine(config, workers or 1)
+    if kind == "ray":
+        return RayEngine(config, workers, gpus_per_worker, address)
+    raise ValueError("unknown engine %r (local or ray)" % (kind,))
+
+
+# --------------------------------------------------------------------------- the run
+
+class ProgressLine:
+    """done/failed/total, rate and ETA: one line rewritten in place on a terminal, plain lines
+    (at most one every `every` seconds, and at the end) otherwise."""
+
+    def __init__(self, total, stream=None, every=5.0):
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.every = every
+        self.started = time.monotonic()
+        self.last = 0.0
+        self.done = 0
+        self.failed = 0
+
+    def text(self):
+        elapsed = time.monotonic() - self.started
+        finished = self.done + self.failed
+        rate = finished / elapsed * 60 if elapsed > 0 else 0.0
+        left = self.total - finished
+        eta = "%ds" % (left / (finished / elapsed)) if finished and elapsed > 0 else "?"
+        return "%d/%d done, %d failed, %.1f img/min, ETA %s" % (
+            self.done, self.total, self.failed, rate, eta if left else "0s")
+
+    def update(self, result):
+        if result["status"] == "done":
+            self.done += 1
+        else:
+            self.failed += 1
+        now = time.monotonic()
+        finished = self.done + self.failed == self.total
+        if self.tty:
+            self.stream.write("\r\x1b[K" + self.text() + ("\n" if finished else ""))
+            self.stream.flush()
+        elif finished or now - self.last >= self.every:
+            self.stream.write(self.text() + "\n")
+            self.stream.flush()
+            self.last = now
+
+
+def run_batch(jobs, config, engine="local", workers=None, gpus_per_worker=0, address=None,
+              output_dir=None, skipped=(), progress=True):
+    """Runs every (input, output) job; returns the summary dict (done, skipped, failed: lists,
+    seconds). Writes output_dir/failures.jsonl (one JSON object a line: input, output, error)
+    when output_dir is given (removed when nothing failed)."""
+    started = time.monotonic()
+    done, failed = [], []
+    reporter = ProgressLine(len(jobs)) if progress else None
+    runner = make_engine(engine, config, workers, gpus_per_worker, address) if jobs else None
+    try:
+        for result in (runner.results(jobs) if runner else ()):
+            (done if result["status"] == "done" else failed).append(result)
+            if reporter:
+                reporter.update(result)
+    finally:
+        if runner:
+            runner.close()
+    summary = {"done": done, "skipped": list(skipped), "failed": failed,
+               "seconds": time.monotonic() - started}
+    if output_dir is not None:
+        path = os.path.join(output_dir, FAILURES_FILE)
+        if failed:
+            temporary = path + ".partial"
+            with open(temporary, "w", encoding="utf-8") as f:
+                for result in failed:
+                    f.write(json.dumps({"input": result["input"], "output": result["output"],
+                                        "error": result["error"]}) + "\n")
+            os.replace(temporary, path)
+        elif os.path.exists(path):
+            os.unlink(path)
+    return summary
+
+
+def print_summary(summary, stream=None):
+    stream = stream or sys.stderr
+    stream.write("%d done, %d skipped (already there), %d failed in %.1f s\n"
+                 % (len(summary["done"]), len(summary["skipped"]), len(summary["failed"]),
+                    summary["seconds"]))
+    for result in summary["failed"]:
+        stream.write("  failed: %s\n" % result["error"])

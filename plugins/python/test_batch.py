@@ -1,0 +1,292 @@
+"""Tests of nstyle.batch, nstyle.video and `python -m nstyle batch|video` against the real
+library (make batch-test). Small: 48–64 px, a few iterations. The Ray tests start a local Ray on
+loopback with 2 CPUs and stop it at the end."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import nstyle
+from nstyle.batch import BatchConfig, plan_jobs, run_batch
+from nstyle.imagefiles import read_image, write_image_atomically
+
+OPTIONS = {"size": 48, "iterations": 4, "scales": 1, "stop_tolerance": 0}
+
+
+def photo(width, height, phase=0.0):
+    """A smooth synthetic photo with some structure (RGB uint8)."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    r = 0.5 + 0.4 * np.sin(xs / 7.0 + phase)
+    g = 0.5 + 0.4 * np.cos(ys / 5.0 + xs / 11.0)
+    b = ((xs // 8 + ys // 8) % 2) * 0.6 + 0.2
+    return (np.stack([r, g, b], axis=2) * 255).astype(np.uint8)
+
+
+def stripes(size=48):
+    ys, xs = np.mgrid[0:size, 0:size]
+    stripe = ((xs + 2 * ys) // 4) % 3
+    colours = np.array([[15, 25, 160], [230, 200, 80], [25, 100, 200]], dtype=np.uint8)
+    return colours[stripe]
+
+
+@pytest.fixture()
+def folder(tmp_path):
+    """inputs/ with three photos and a broken file; style.png beside it."""
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for i in range(3):
+        write_image_atomically(str(inputs / ("photo%d.png" % i)), photo(64, 48, phase=i))
+    (inputs / "broken.png").write_bytes(b"this is not a png")
+    write_image_atomically(str(tmp_path / "style.png"), stripes())
+    return tmp_path
+
+
+def config(folder, **kw):
+    return BatchConfig([(str(folder / "style.png"), 1.0)], dict(OPTIONS), device="cpu", **kw)
+
+
+def no_partial_files(directory):
+    return [n for n in os.listdir(directory) if ".partial" in n] == []
+
+
+def test_local_batch_records_the_bad_input_and_resumes(folder):
+    out = folder / "out"
+    out.mkdir()
+    jobs, skipped = plan_jobs([str(folder / "inputs")], str(out))
+    assert len(jobs) == 4 and skipped == []
+    summary = run_batch(jobs, config(folder), engine="local", workers=1, output_dir=str(out))
+    assert sorted(os.path.basename(r["input"]) for r in summary["done"]) == \
+        ["photo0.png", "photo1.png", "photo2.png"]
+    assert [os.path.basename(r["input"]) for r in summary["failed"]] == ["broken.png"]
+    failures = [json.loads(line) for line in open(out / "failures.jsonl")]
+    assert len(failures) == 1 and "broken.png" in failures[0]["error"]
+    for i in range(3):
+        pixels, width, height, fmt = read_image(str(out / ("photo%d.png" % i)))
+        assert (width, height, fmt) == (64, 48, "rgb8")
+        # Stylised, not a copy of the photo.
+        assert np.abs(pixels.astype(int) - photo(64, 48, phase=i)).mean() > 2
+    assert not (out / "broken.png").exists()
+    assert no_partial_files(out)
+
+    # A re-run skips what is there: only the broken file (and a deleted output) are tried.
+    os.unlink(out / "photo1.png")
+    before = os.path.getmtime(out / "photo0.png")
+    jobs, skipped = plan_jobs([str(folder / "inputs")], str(out))
+    assert sorted(os.path.basename(j[0]) for j in jobs) == ["broken.png", "photo1.png"]
+    assert len(skipped) == 2
+    summary = run_batch(jobs, config(folder), engine="local", output_dir=str(out),
+                        skipped=skipped)
+    assert len(summary["done"]) == 1 and len(summary["failed"]) == 1
+    assert os.path.getmtime(out / "photo0.png") == before
+    assert (out / "photo1.png").exists()
+
+
+def test_cli_batch_exit_status_and_summary(folder):
+    out = folder / "cli-out"
+    env = dict(os.environ)
+    command = [sys.executable, "-m", "nstyle", "batch", "--style", str(folder / "style.png"),
+               "--input", str(folder / "inputs"), "--output", str(out), "--size", "48",
+               "--iterations", "3", "--scales", "1", "--device", "cpu"]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1, run.stderr
+    assert "3 done, 0 skipped (already there), 1 failed" in run.stderr
+    assert (out / "failures.jsonl").exists()
+    # Everything done: a second run has nothing to do.
+    os.unlink(folder / "inputs" / "broken.png")
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "0 done, 3 skipped" in run.stderr
+    assert not (out / "failures.jsonl").exists()
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A local Ray with 2 CPUs on loopback only, stopped at the end."""
+    from nstyle.batch import keep_ray_on_loopback
+
+    keep_ray_on_loopback()
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
+             log_to_driver=False)
+    try:
+        assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def test_ray_batch_survives_a_worker_that_kills_itself(folder, local_ray):
+    out = folder / "ray-out"
+    out.mkdir()
+    for i in range(3, 5):
+        write_image_atomically(str(folder / "inputs" / ("photo%d.png" % i)), photo(64, 48, i))
+    marker = folder / "crashed"
+    jobs, _ = plan_jobs([str(folder / "inputs")], str(out))
+    started = time.monotonic()
+    summary = run_batch(jobs, config(folder, crash_once=str(marker)), engine="ray", workers=2,
+                        output_dir=str(out))
+    elapsed = time.monotonic() - started
+    assert marker.exists(), "the fault was not injected"
+    crashed_pid, crashed_actor = marker.read_text().split()
+    crashed_pid = int(crashed_pid)
+    done = sorted(os.path.basename(r["input"]) for r in summary["done"])
+    assert done == ["photo%d.png" % i for i in range(5)], summary
+    assert [os.path.basename(r["input"]) for r in summary["failed"]] == ["broken.png"]
+    # Nothing done twice, nothing lost, no half files; the crashed worker did not finish one.
+    assert len(summary["done"]) == len(set(r["input"] for r in summary["done"]))
+    assert crashed_pid not in {r["pid"] for r in summary["done"]}
+    assert no_partial_files(out)
+    # The crashed actor came back in a new process and did the image it died on (and more).
+    crashed_at = os.path.getmtime(marker)
+    restarted = [r for r in summary["done"] if r["actor"] == crashed_actor]
+    assert restarted, "the restarted worker did no image"
+    assert all(r["pid"] != crashed_pid for r in restarted)
+    print("\nray batch with one worker crash: %d images in %.1f s; the restarted worker was "
+          "ready %.1f s after the crash and did %d image(s), the other %d"
+          % (len(summary["done"]), elapsed, restarted[0]["worker_ready"] - crashed_at,
+             len(restarted), len(summary["done"]) - len(restarted)))
+
+
+# --------------------------------------------------------------------------- video
+
+PAN = 2            # pixels per frame
+FRAMES = 6
+FPS = 12
+
+
+def panned_clip(path, width=64, height=48, with_audio=True):
+    """A photo panned PAN px a frame to the left (so frame t = frame t-1 shifted by PAN)."""
+    import imageio_ffmpeg
+
+    wide = photo(width + PAN * FRAMES, height)
+    silent = str(path) + ".silent.mp4"
+    writer = imageio_ffmpeg.write_frames(silent, (width, height), fps=FPS, quality=10,
+                                         macro_block_size=1)
+    writer.send(None)
+    for t in range(FRAMES):
+        writer.send(np.ascontiguousarray(wide[:, PAN * t:PAN * t + width]).tobytes())
+    writer.close()
+    if not with_audio:
+        os.replace(silent, path)
+        return
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", silent,
+                    "-f", "lavfi", "-i", "sine=frequency=440:duration=%f" % (FRAMES / FPS),
+                    "-c:v", "copy", "-c:a", "aac", "-shortest", str(path)], check=True)
+    os.unlink(silent)
+
+
+def pan_difference(frames):
+    """Mean absolute difference (0–255) between frame t and frame t-1 shifted by the pan, over
+    their overlap: 0 is perfectly coherent."""
+    diffs = [np.abs(frames[t][:, :-PAN].astype(float) - frames[t - 1][:, PAN:]).mean()
+             for t in range(1, len(frames))]
+    return float(np.mean(diffs))
+
+
+def read_all(path):
+    from nstyle.video import read_video
+
+    meta, frames = read_video(str(path))
+    return meta, [f.copy() for f in frames]
+
+
+def test_video_keeps_frames_size_rate_and_audio_and_the_temporal_term_steadies_it(tmp_path):
+    from nstyle.video import stylise_video
+
+    clip = tmp_path / "clip.mp4"
+    panned_clip(clip)
+    write_image_atomically(str(tmp_path / "style.png"), stripes())
+    cfg = BatchConfig([(str(tmp_path / "style.png"), 1.0)],
+                      {"size": 64, "iterations": 8, "scales": 1}, device="cpu")
+    steady = tmp_path / "steady.mp4"
+    plain = tmp_path / "plain.mp4"
+    assert stylise_video(str(clip), str(steady), cfg) == FRAMES
+    assert stylise_video(str(clip), str(plain), cfg, temporal_weight=0,
+                         warm_start=False) == FRAMES
+    source_meta, source_frames = read_all(clip)
+    for path in (steady, plain):
+        meta, frames = read_all(path)
+        assert len(frames) == FRAMES
+        assert meta["size"] == source_meta["size"] == (64, 48)
+        assert meta["fps"] == pytest.approx(FPS)
+        assert meta.get("audio_codec"), "the audio track was dropped"
+    assert no_partial_files(tmp_path)
+    _, steady_frames = read_all(steady)
+    _, plain_frames = read_all(plain)
+    source, with_term, without = (pan_difference(f) for f in
+                                  (source_frames, steady_frames, plain_frames))
+    print("pan difference: source %.2f, with temporal term %.2f, without %.2f (ratio %.2f)"
+          % (source, with_term, without, with_term / without))
+    assert with_term < 0.8 * without
+
+
+def test_reliability_masks_disocclusions_and_borders():
+    from nstyle.video import flows, reliability, warp
+
+    # A square moving 4 px right over a textured background that stays.
+    background = photo(64, 48)
+    previous, current = background.copy(), background.copy()
+    previous[16:32, 16:32] = 250
+    current[16:32, 20:36] = 250
+    grey = [np.ascontiguousarray(f.mean(axis=2).astype(np.uint8)) for f in (previous, current)]
+    backward, forward = flows(grey[0], grey[1])
+    mask = reliability(backward, forward)
+    assert mask.dtype == np.float32 and mask.shape == (48, 64)
+    # Far from the square everything is trusted; at its trailing edge (uncovered background) and
+    # around its outline much is not.
+    assert mask[40:, :].mean() > 0.9
+    assert mask[14:34, 14:38].mean() < mask[40:, :].mean()
+    warped = warp(previous, backward)
+    assert warped.shape == previous.shape
+
+
+def test_scene_cuts_are_found_and_a_pan_is_not_one():
+    from nstyle.video import flows, is_scene_cut, reliability
+
+    def grey(rgb):
+        return np.ascontiguousarray(rgb.mean(axis=2).astype(np.uint8))
+
+    wide = photo(64 + 3, 48)
+    before, panned = grey(wide[:, :64]), grey(wide[:, 3:])
+    other = grey(stripes(64)[:48])
+    backward, forward = flows(before, panned)
+    assert not is_scene_cut(before, panned, reliability(backward, forward))
+    backward, forward = flows(before, other)
+    assert is_scene_cut(before, other, reliability(backward, forward))
+
+
+def test_a_scene_cut_restarts_the_temporal_chain():
+    """stylise_frames with a stand-in for the model: the frame after a pan gets the warped
+    start and the temporal target, the frame after a cut neither."""
+    from nstyle.video import stylise_frames
+
+    class Model:
+        def set_content(self, pixels, width, height, format):
+            self.size = (width, height)
+
+        def result_size(self):
+            return self.size
+
+        def fetch_array(self, width, height, format):
+            return np.zeros((height, width, 3), np.uint8)
+
+    class Stylist:
+        model = Model()
+        calls = []
+
+        def stylise(self, frame, width, height, fmt, init=None, temporal=None, out_size=None):
+            self.calls.append((init is not None, temporal is not None))
+            return np.dstack([frame, np.full(frame.shape[:2], 255, np.uint8)])
+
+    wide = photo(64 + 3, 48)
+    frames = [wide[:, :64].copy(), wide[:, 3:].copy(), stripes(64)[:48].copy()]
+    stylist = Stylist()
+    out = list(stylise_frames(stylist, frames, temporal_weight=1.0))
+    assert len(out) == 3 and out[0].shape == (48, 64, 3)
+    assert stylist.calls == [(False, False), (True, True), (False, False)]
