@@ -22,6 +22,9 @@ import tempfile
 import zipfile
 
 TORCH_REQUIREMENT = "torch==2.11.0"
+# `pip install nstyle[batch]`: what nstyle.batch and nstyle.video need (the pins of mk/batch.mk).
+BATCH_EXTRA = ["ray==2.60.0", "opencv-python-headless==5.0.0.93", "imageio-ffmpeg==0.8.1",
+               "numpy>=1.24"]
 
 
 def glibc_floor(path):
@@ -83,10 +86,15 @@ def main():
             "License: MIT\n"
             "Requires-Python: >=3.9\n"
             "Requires-Dist: %s\n"
+            "Provides-Extra: batch\n"
+            "%s"
             "\n"
             "The nstyle library (libnstyle.so, built for libtorch 2.11) with its Python binding\n"
             "and weights. `import nstyle; nstyle.Model()` needs nothing else; print\n"
-            "`nstyle.diagnostics()` for a self-check.\n" % (version, TORCH_REQUIREMENT)
+            "`nstyle.diagnostics()` for a self-check. `pip install nstyle[batch]` adds what\n"
+            "`python -m nstyle batch|video` needs (Ray, OpenCV, imageio-ffmpeg).\n"
+            % (version, TORCH_REQUIREMENT,
+               "".join('Requires-Dist: %s; extra == "batch"\n' % r for r in BATCH_EXTRA))
         ).encode()
         files[dist_info + "/WHEEL"] = (
             "Wheel-Version: 1.0\nGenerator: nstyle make-wheel.py\nRoot-Is-Purelib: false\n"
