@@ -6,6 +6,7 @@ pub mod lbfgs;
 pub mod lite;
 pub mod loss;
 pub mod loss_parts;
+pub mod mask;
 pub mod memory;
 pub mod metrics;
 pub mod network;
@@ -23,6 +24,7 @@ pub mod transfer;
 pub mod vgg;
 pub mod weights;
 
+pub use mask::Mask;
 pub use picture::Picture;
 pub use precision::{parse_device, Precision, PrecisionChoice};
 pub use settings::{Init, LossWeights, OptimizerKind, Settings};

@@ -3,8 +3,11 @@
 
 use tch::{Device, Kind, Tensor};
 
-use crate::engine::loss::{content_loss, gram, style_loss, total_variation};
+use crate::engine::loss::{
+    content_loss, gram, guided_gram, guided_style_loss, style_loss, total_variation,
+};
 use crate::engine::loss_parts::LossParts;
+use crate::engine::mask::{at_layer, LayerMask, Mask};
 use crate::engine::network::Network;
 use crate::engine::optim::{gradient_facts, Evaluation};
 use crate::engine::schedule::{fit_long_side, Stage, MIN_SIDE};
@@ -14,10 +17,32 @@ use crate::engine::tiles::{GramSum, Layout, Tile};
 use crate::engine::vgg::rgb_to_caffe;
 use crate::error::{Error, Result};
 
-/// A style image and its share of the blend (weights are normalised over all styles).
+/// A style image, its share of the blend, and where it applies.
 pub struct Style {
     pub image: SourceImage,
+    /// Styles without a region are blended, their weights normalised over them; a style with a
+    /// region has its own term, scaled by its weight (1: as a single style).
     pub blend: f64,
+    /// Where on the content this style paints (spatial control). None: everywhere when no style
+    /// has a region; otherwise where no region is (styles without one share "the rest").
+    pub region: Option<Mask>,
+    /// Which part of the style image the style is taken from (None: all of it).
+    pub source_mask: Option<Mask>,
+}
+
+impl Style {
+    pub fn new(image: SourceImage, blend: f64) -> Style {
+        Style {
+            image,
+            blend,
+            region: None,
+            source_mask: None,
+        }
+    }
+
+    pub fn is_masked(&self) -> bool {
+        self.region.is_some() || self.source_mask.is_some()
+    }
 }
 
 /// A content layer's features to stay close to.
@@ -28,11 +53,14 @@ struct ContentTarget {
     features: Tensor,
 }
 
-/// A style layer's blended Gram matrix to match.
+/// A style layer's blended Gram matrix to match, over the whole image or over a region.
 struct StyleTarget {
     slot: usize,
     weight: f64,
     gram: Tensor,
+    /// The region at this layer (and, in a tile, inside its margins): the loss compares the
+    /// region's guided Gram matrix.
+    region: Option<LayerMask>,
 }
 
 /// The loss targets of one stage, or of one tile of a tiled stage.
@@ -76,19 +104,44 @@ impl Targets {
             .collect();
 
         let style_indices: Vec<usize> = style_layers.iter().map(|(l, _)| *l).collect();
-        let grams = blended_style_grams(styles, settings.style_scale, stage, device, |input| {
+        let grams_of = |input: &Tensor, style: &Style| {
             let features = model.features(input, &style_indices)?;
-            Ok(features.iter().map(gram).collect())
-        })?;
-        let style_targets = style_layers
-            .iter()
-            .zip(grams)
-            .map(|((layer, weight), gram)| StyleTarget {
-                slot: slot(*layer),
-                weight: *weight,
-                gram,
-            })
-            .collect();
+            style_grams(&features, input, style, device)
+        };
+        let style_targets = if styles.iter().any(|s| s.region.is_some()) {
+            // The layers' sizes at this stage, for the regions: one pass of the content.
+            let sizes = model
+                .features(&content_input, &style_indices)?
+                .iter()
+                .map(|f| Ok(f.size4().map(|(_, _, h, w)| (h, w))?))
+                .collect::<Result<Vec<_>>>()?;
+            let layers: Vec<(usize, f64, (i64, i64))> = style_layers
+                .iter()
+                .zip(sizes)
+                .map(|(&(layer, weight), size)| (slot(layer), weight, size))
+                .collect();
+            regional_style_targets(
+                styles,
+                settings.style_scale,
+                stage,
+                device,
+                &layers,
+                grams_of,
+            )?
+        } else {
+            let all: Vec<&Style> = styles.iter().collect();
+            let grams = blended_style_grams(&all, settings.style_scale, stage, device, grams_of)?;
+            style_layers
+                .iter()
+                .zip(grams)
+                .map(|((layer, weight), gram)| StyleTarget {
+                    slot: slot(*layer),
+                    weight: *weight,
+                    gram,
+                    region: None,
+                })
+                .collect()
+        };
         Ok(Targets {
             layers,
             content: content_targets,
@@ -126,7 +179,11 @@ impl Targets {
         let mut style = zero()?;
         if weights.style > 0.0 {
             for target in &self.style {
-                let term = style_loss(&features[target.slot], &target.gram);
+                let features = &features[target.slot];
+                let term = match &target.region {
+                    None => style_loss(features, &target.gram),
+                    Some(region) => guided_style_loss(features, region, &target.gram),
+                };
                 style = style.f_add(&term.f_mul_scalar(target.weight)?)?;
             }
         }
@@ -174,15 +231,95 @@ fn layer_union(content: &[WeightedLayer], style: &[WeightedLayer]) -> Vec<usize>
     layers
 }
 
-/// The style Gram matrices of a stage, one per style layer, blended over the styles by their
-/// weights. Each style image is resampled to the stage's size times `style_scale` (its own
-/// aspect) and handed to `grams_of` as a network input.
-fn blended_style_grams(
+/// The Gram matrices of a style's features (of `input`, the style image as the network's input):
+/// plain, or guided by the style's source mask when it has one.
+fn style_grams(
+    features: &[Tensor],
+    input: &Tensor,
+    style: &Style,
+    device: Device,
+) -> Result<Vec<Tensor>> {
+    let Some(mask) = &style.source_mask else {
+        return Ok(features.iter().map(gram).collect());
+    };
+    let (_, _, h, w) = input.size4()?;
+    let mask = mask.tensor_at(w as u32, h as u32, device)?;
+    features
+        .iter()
+        .map(|f| {
+            let (_, _, fh, fw) = f.size4()?;
+            let region = at_layer(&mask, fh, fw)?.ok_or_else(|| {
+                Error::arg(format!(
+                    "the style image's mask selects too little of it ({w}×{h} px at this scale) \
+                     for the deeper style layers: make the masked part larger or raise \
+                     style_scale"
+                ))
+            })?;
+            Ok(guided_gram(f, &region))
+        })
+        .collect()
+}
+
+/// The style targets of a stage where some style has a region: each such style its own guided
+/// term over its region, scaled by its blend weight; the styles without one blended into one
+/// term over the rest (1 minus the regions, clamped). Where neither reaches, only the content
+/// term holds the image. `layers` are the style layers' (slot, weight, feature size).
+fn regional_style_targets(
     styles: &[Style],
     style_scale: f64,
     stage: Stage,
     device: Device,
-    mut grams_of: impl FnMut(&Tensor) -> Result<Vec<Tensor>>,
+    layers: &[(usize, f64, (i64, i64))],
+    mut grams_of: impl FnMut(&Tensor, &Style) -> Result<Vec<Tensor>>,
+) -> Result<Vec<StyleTarget>> {
+    let mut targets = Vec::new();
+    let mut add_region = |mask: &Tensor, grams: Vec<Tensor>, share: f64| -> Result<()> {
+        for (&(slot, weight, (h, w)), gram) in layers.iter().zip(grams) {
+            if let Some(region) = at_layer(mask, h, w)? {
+                targets.push(StyleTarget {
+                    slot,
+                    weight: weight * share,
+                    gram,
+                    region: Some(region),
+                });
+            }
+        }
+        Ok(())
+    };
+    let mut covered = Tensor::f_zeros(
+        [1, 1, stage.height as i64, stage.width as i64],
+        (Kind::Float, device),
+    )?;
+    for style in styles.iter().filter(|s| s.blend > 0.0) {
+        let Some(region) = &style.region else {
+            continue;
+        };
+        let mask = region.tensor_at(stage.width, stage.height, device)?;
+        covered = covered.f_add(&mask)?;
+        let grams = blended_style_grams(&[style], style_scale, stage, device, &mut grams_of)?;
+        add_region(&mask, grams, style.blend)?;
+    }
+    let rest: Vec<&Style> = styles
+        .iter()
+        .filter(|s| s.blend > 0.0 && s.region.is_none())
+        .collect();
+    if !rest.is_empty() {
+        let mask = covered.f_neg()?.f_add_scalar(1.0)?.f_clamp(0.0, 1.0)?;
+        let grams = blended_style_grams(&rest, style_scale, stage, device, &mut grams_of)?;
+        add_region(&mask, grams, 1.0)?;
+    }
+    Ok(targets)
+}
+
+/// The style Gram matrices of a stage, one per style layer, blended over the styles by their
+/// weights. Each style image is resampled to the stage's size times `style_scale` (its own
+/// aspect) and handed to `grams_of` as a network input.
+fn blended_style_grams(
+    styles: &[&Style],
+    style_scale: f64,
+    stage: Stage,
+    device: Device,
+    mut grams_of: impl FnMut(&Tensor, &Style) -> Result<Vec<Tensor>>,
 ) -> Result<Vec<Tensor>> {
     let blend_total: f64 = styles.iter().map(|s| s.blend).sum();
     let long_side =
@@ -191,7 +328,7 @@ fn blended_style_grams(
     for style in styles.iter().filter(|s| s.blend > 0.0) {
         let (w, h) = fit_long_side(style.image.width(), style.image.height(), long_side);
         let input = network_input(&style.image, w.max(MIN_SIDE), h.max(MIN_SIDE), device)?;
-        let grams = grams_of(&input)?;
+        let grams = grams_of(&input, style)?;
         let share = style.blend / blend_total;
         blended = if blended.is_empty() {
             grams
@@ -295,7 +432,8 @@ impl TiledTargets {
         let (content_layers, style_layers) = tiled_layers(settings)?;
         let layers = layer_union(&content_layers, &style_layers);
         let style_indices: Vec<usize> = style_layers.iter().map(|(l, _)| *l).collect();
-        let grams = blended_style_grams(styles, settings.style_scale, stage, device, |input| {
+        let all: Vec<&Style> = styles.iter().collect();
+        let grams = blended_style_grams(&all, settings.style_scale, stage, device, |input, _| {
             let (_, _, h, w) = input.size4()?;
             // The style's statistics over its whole area: each tile adds the features it owns.
             let mut sums: Vec<GramSum> = style_indices.iter().map(|_| GramSum::new()).collect();
@@ -353,6 +491,7 @@ impl TiledTargets {
                 slot: slot(layer),
                 weight,
                 gram: gram.shallow_clone(),
+                region: None,
             })
             .collect();
         Ok(Targets {
