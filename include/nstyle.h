@@ -429,9 +429,8 @@ enum NstyleStatus nstyle_estimate_seconds(struct NstyleModel *model,
  * much as a large one), scaled by the style's blend weight (1: as strong as a single style).
  * Styles without a region share the rest (1 minus the regions); where no style reaches, only
  * the content term holds the photo. Strokes cross soft edges: the whole image is optimised.
- * A model whose styles have no masks runs exactly as without these calls. Not yet in tiled
- * scales: a step whose plan tiles (large `size`, `tile`, memory budget) fails with
- * NSTYLE_ERR_ARGUMENT instead of ignoring the masks. Rebuilds the targets and keeps the image.
+ * A model whose styles have no masks runs exactly as without these calls. In tiled scales the
+ * mask is cut with each tile. Rebuilds the targets and keeps the image.
  * NSTYLE_ERR_ARGUMENT for a style that does not exist, a zero or oversized size, a short
  * stride, an unknown format, a float mask with NaN or infinity, or a mask 0 everywhere
  * (nothing changes then). Since ABI 4.

@@ -8,7 +8,7 @@
 
 use tch::{Device, Kind, Tensor};
 
-use crate::engine::picture::{check_size, resize_plane};
+use crate::engine::picture::{check_size, resize_plane, Picture};
 use crate::engine::source::{reduced_plane, Samples};
 use crate::error::{Error, Result};
 
@@ -68,6 +68,22 @@ impl Mask {
         Mask::new(width, height, Samples::F32(values))
     }
 
+    /// A mask from a picture (a mask file): its luminance (Rec. 601), times its alpha where it
+    /// has one (transparent is outside). White is inside, black outside.
+    pub fn from_picture(picture: &Picture) -> Result<Mask> {
+        let alpha = picture.alpha();
+        let values = picture
+            .rgb()
+            .chunks_exact(3)
+            .enumerate()
+            .map(|(i, p)| {
+                let luminance = 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
+                luminance * alpha.map_or(1.0, |a| a[i])
+            })
+            .collect();
+        Mask::from_values(picture.width(), picture.height(), values)
+    }
+
     pub fn width(&self) -> u32 {
         self.width
     }
@@ -108,7 +124,12 @@ pub struct LayerMask {
 /// position gets the mean of the mask over the pixels it covers. None when the region covers
 /// less than [`MIN_LAYER_AREA`] there.
 pub fn at_layer(mask: &Tensor, height: i64, width: i64) -> Result<Option<LayerMask>> {
-    let weights = mask.f_adaptive_avg_pool2d([height, width])?;
+    layer_mask(mask.f_adaptive_avg_pool2d([height, width])?)
+}
+
+/// Weights already at a layer's positions as a [`LayerMask`]; None when they cover less than
+/// [`MIN_LAYER_AREA`].
+pub fn layer_mask(weights: Tensor) -> Result<Option<LayerMask>> {
     let area = weights.f_square()?.f_sum(Kind::Double)?.double_value(&[]);
     Ok((area >= MIN_LAYER_AREA).then_some(LayerMask { weights, area }))
 }

@@ -7,7 +7,7 @@ use crate::engine::loss::{
     content_loss, gram, guided_gram, guided_style_loss, style_loss, total_variation,
 };
 use crate::engine::loss_parts::LossParts;
-use crate::engine::mask::{at_layer, LayerMask, Mask};
+use crate::engine::mask::{at_layer, layer_mask, LayerMask, Mask};
 use crate::engine::network::Network;
 use crate::engine::optim::{gradient_facts, Evaluation};
 use crate::engine::schedule::{fit_long_side, Stage, MIN_SIDE};
@@ -38,10 +38,6 @@ impl Style {
             region: None,
             source_mask: None,
         }
-    }
-
-    pub fn is_masked(&self) -> bool {
-        self.region.is_some() || self.source_mask.is_some()
     }
 }
 
@@ -108,40 +104,41 @@ impl Targets {
             let features = model.features(input, &style_indices)?;
             style_grams(&features, input, style, device)
         };
-        let style_targets = if styles.iter().any(|s| s.region.is_some()) {
-            // The layers' sizes at this stage, for the regions: one pass of the content.
-            let sizes = model
+        let groups = style_groups(styles, settings.style_scale, stage, device, grams_of)?;
+        // The layers' sizes at this stage, for the regions: one pass of the content (only when
+        // a style has a region: a run without stays exactly as it was).
+        let sizes = if groups.iter().any(|g| g.mask.is_some()) {
+            model
                 .features(&content_input, &style_indices)?
                 .iter()
                 .map(|f| Ok(f.size4().map(|(_, _, h, w)| (h, w))?))
-                .collect::<Result<Vec<_>>>()?;
-            let layers: Vec<(usize, f64, (i64, i64))> = style_layers
-                .iter()
-                .zip(sizes)
-                .map(|(&(layer, weight), size)| (slot(layer), weight, size))
-                .collect();
-            regional_style_targets(
-                styles,
-                settings.style_scale,
-                stage,
-                device,
-                &layers,
-                grams_of,
-            )?
+                .collect::<Result<Vec<_>>>()?
         } else {
-            let all: Vec<&Style> = styles.iter().collect();
-            let grams = blended_style_grams(&all, settings.style_scale, stage, device, grams_of)?;
-            style_layers
-                .iter()
-                .zip(grams)
-                .map(|((layer, weight), gram)| StyleTarget {
-                    slot: slot(*layer),
-                    weight: *weight,
-                    gram,
-                    region: None,
-                })
-                .collect()
+            Vec::new()
         };
+        let mut style_targets = Vec::new();
+        for group in &groups {
+            for (index, (&(layer, weight), gram)) in
+                style_layers.iter().zip(&group.grams).enumerate()
+            {
+                let region = match &group.mask {
+                    None => None,
+                    Some(mask) => {
+                        let (h, w) = sizes[index];
+                        match at_layer(mask, h, w)? {
+                            Some(region) => Some(region),
+                            None => continue, // the region is too small at this layer
+                        }
+                    }
+                };
+                style_targets.push(StyleTarget {
+                    slot: slot(layer),
+                    weight: weight * group.share,
+                    gram: gram.shallow_clone(),
+                    region,
+                });
+            }
+        }
         Ok(Targets {
             layers,
             content: content_targets,
@@ -260,32 +257,36 @@ fn style_grams(
         .collect()
 }
 
-/// The style targets of a stage where some style has a region: each such style its own guided
-/// term over its region, scaled by its blend weight; the styles without one blended into one
-/// term over the rest (1 minus the regions, clamped). Where neither reaches, only the content
-/// term holds the image. `layers` are the style layers' (slot, weight, feature size).
-fn regional_style_targets(
+/// Styles matched over one region: their blended Gram matrices (one per style layer), the
+/// region's mask at the stage's size ([1, 1, H, W]; None: the whole image) and the share of the
+/// style weight their term gets.
+struct RegionGroup {
+    mask: Option<Tensor>,
+    grams: Vec<Tensor>,
+    share: f64,
+}
+
+/// The style terms of a stage. Without regions, one group: every style blended over the whole
+/// image (as before regions existed). With regions, each style with one its own group over its
+/// region, scaled by its blend weight, and the styles without one blended into a group over the
+/// rest (1 minus the regions, clamped); where neither reaches, only the content term holds the
+/// image.
+fn style_groups(
     styles: &[Style],
     style_scale: f64,
     stage: Stage,
     device: Device,
-    layers: &[(usize, f64, (i64, i64))],
     mut grams_of: impl FnMut(&Tensor, &Style) -> Result<Vec<Tensor>>,
-) -> Result<Vec<StyleTarget>> {
-    let mut targets = Vec::new();
-    let mut add_region = |mask: &Tensor, grams: Vec<Tensor>, share: f64| -> Result<()> {
-        for (&(slot, weight, (h, w)), gram) in layers.iter().zip(grams) {
-            if let Some(region) = at_layer(mask, h, w)? {
-                targets.push(StyleTarget {
-                    slot,
-                    weight: weight * share,
-                    gram,
-                    region: Some(region),
-                });
-            }
-        }
-        Ok(())
-    };
+) -> Result<Vec<RegionGroup>> {
+    if styles.iter().all(|s| s.region.is_none()) {
+        let all: Vec<&Style> = styles.iter().collect();
+        return Ok(vec![RegionGroup {
+            mask: None,
+            grams: blended_style_grams(&all, style_scale, stage, device, grams_of)?,
+            share: 1.0,
+        }]);
+    }
+    let mut groups = Vec::new();
     let mut covered = Tensor::f_zeros(
         [1, 1, stage.height as i64, stage.width as i64],
         (Kind::Float, device),
@@ -296,19 +297,24 @@ fn regional_style_targets(
         };
         let mask = region.tensor_at(stage.width, stage.height, device)?;
         covered = covered.f_add(&mask)?;
-        let grams = blended_style_grams(&[style], style_scale, stage, device, &mut grams_of)?;
-        add_region(&mask, grams, style.blend)?;
+        groups.push(RegionGroup {
+            grams: blended_style_grams(&[style], style_scale, stage, device, &mut grams_of)?,
+            mask: Some(mask),
+            share: style.blend,
+        });
     }
     let rest: Vec<&Style> = styles
         .iter()
         .filter(|s| s.blend > 0.0 && s.region.is_none())
         .collect();
     if !rest.is_empty() {
-        let mask = covered.f_neg()?.f_add_scalar(1.0)?.f_clamp(0.0, 1.0)?;
-        let grams = blended_style_grams(&rest, style_scale, stage, device, &mut grams_of)?;
-        add_region(&mask, grams, 1.0)?;
+        groups.push(RegionGroup {
+            mask: Some(covered.f_neg()?.f_add_scalar(1.0)?.f_clamp(0.0, 1.0)?),
+            grams: blended_style_grams(&rest, style_scale, stage, device, &mut grams_of)?,
+            share: 1.0,
+        });
     }
-    Ok(targets)
+    Ok(groups)
 }
 
 /// The style Gram matrices of a stage, one per style layer, blended over the styles by their
@@ -359,6 +365,13 @@ pub fn network_input(
     rgb_to_caffe(&image.picture_at(width, height)?.to_tensor(device)?)
 }
 
+/// The window of `tile` cut from `mask` (over the tile's image), averaged over the positions
+/// of `features` (that window's features at some layer, margins included).
+fn window_at_layer(mask: &Tensor, tile: &Tile, features: &Tensor) -> Result<Tensor> {
+    let (_, _, h, w) = features.size4()?;
+    Ok(tile.window.of(mask)?.f_adaptive_avg_pool2d([h, w])?)
+}
+
 /// What a tiled stage shares between its tiles: the layers it uses (those no deeper than
 /// [`Backbone::tile_deepest`](crate::engine::network::Backbone::tile_deepest)), the style Gram matrices of the whole style images at the stage's scale
 /// (global statistics, summed over tiles when an image is large), and the content image at the
@@ -367,7 +380,9 @@ pub struct TiledTargets {
     layers: Vec<usize>,
     content_layers: Vec<WeightedLayer>,
     style_layers: Vec<WeightedLayer>,
-    grams: Vec<Tensor>,
+    /// The style terms: the whole image's, or one per region (masks at the stage's size, cut
+    /// with each tile's window).
+    groups: Vec<RegionGroup>,
     content: Tensor,
 }
 
@@ -432,10 +447,14 @@ impl TiledTargets {
         let (content_layers, style_layers) = tiled_layers(settings)?;
         let layers = layer_union(&content_layers, &style_layers);
         let style_indices: Vec<usize> = style_layers.iter().map(|(l, _)| *l).collect();
-        let all: Vec<&Style> = styles.iter().collect();
-        let grams = blended_style_grams(&all, settings.style_scale, stage, device, |input, _| {
+        let grams_of = |input: &Tensor, style: &Style| {
             let (_, _, h, w) = input.size4()?;
-            // The style's statistics over its whole area: each tile adds the features it owns.
+            let source_mask = match &style.source_mask {
+                Some(mask) => Some(mask.tensor_at(w as u32, h as u32, device)?),
+                None => None,
+            };
+            // The style's statistics over its whole area (or its mask's): each tile adds the
+            // features it owns.
             let mut sums: Vec<GramSum> = style_indices.iter().map(|_| GramSum::new()).collect();
             for tile in layout.partition(w as u32, h as u32) {
                 if cancelled() {
@@ -444,16 +463,27 @@ impl TiledTargets {
                 let features =
                     model.tile_features(&tile.window.of(input)?, &style_indices, &tile)?;
                 for ((sum, f), layer) in sums.iter_mut().zip(features).zip(&style_indices) {
-                    sum.add(&tile.interior(&f, model.backbone().stride(*layer))?)?;
+                    let stride = model.backbone().stride(*layer);
+                    match &source_mask {
+                        None => sum.add(&tile.interior(&f, stride)?)?,
+                        Some(mask) => {
+                            let weights = window_at_layer(mask, &tile, &f)?;
+                            sum.add_weighted(
+                                &tile.interior(&f, stride)?,
+                                &tile.interior(&weights, stride)?,
+                            )?
+                        }
+                    }
                 }
             }
             sums.into_iter().map(GramSum::finish).collect()
-        })?;
+        };
+        let groups = style_groups(styles, settings.style_scale, stage, device, grams_of)?;
         Ok(TiledTargets {
             layers,
             content_layers,
             style_layers,
-            grams,
+            groups,
             content: network_input(content, stage.width, stage.height, device)?,
         })
     }
@@ -468,32 +498,50 @@ impl TiledTargets {
                 .position(|l| *l == layer)
                 .expect("in union")
         };
-        let indices: Vec<usize> = self.content_layers.iter().map(|(l, _)| *l).collect();
+        let regions = self.groups.iter().any(|g| g.mask.is_some());
+        // With regions, the style layers' maps too (for their sizes; in a tiled stage they are
+        // no deeper than the content's, so this costs little).
+        let indices: Vec<usize> = if regions {
+            self.layers.clone()
+        } else {
+            self.content_layers.iter().map(|(l, _)| *l).collect()
+        };
         let features = model.tile_features(&tile.window.of(&self.content)?, &indices, &tile)?;
+        let of_layer = |layer: usize| &features[indices.iter().position(|l| *l == layer).unwrap()];
         let stride = |layer: usize| model.backbone().stride(layer);
         let content = self
             .content_layers
             .iter()
-            .zip(features)
-            .map(|(&(layer, weight), f)| {
+            .map(|&(layer, weight)| {
                 Ok(ContentTarget {
                     slot: slot(layer),
                     weight,
-                    features: tile.interior(&f, stride(layer))?,
+                    features: tile.interior(of_layer(layer), stride(layer))?,
                 })
             })
             .collect::<Result<_>>()?;
-        let style = self
-            .style_layers
-            .iter()
-            .zip(&self.grams)
-            .map(|(&(layer, weight), gram)| StyleTarget {
-                slot: slot(layer),
-                weight,
-                gram: gram.shallow_clone(),
-                region: None,
-            })
-            .collect();
+        let mut style = Vec::new();
+        for group in &self.groups {
+            for (&(layer, weight), gram) in self.style_layers.iter().zip(&group.grams) {
+                let region = match &group.mask {
+                    None => None,
+                    Some(mask) => {
+                        let weights = window_at_layer(mask, &tile, of_layer(layer))?;
+                        let inside = tile.interior(&weights, stride(layer))?;
+                        match layer_mask(inside)? {
+                            Some(region) => Some(region),
+                            None => continue, // the region hardly reaches into this tile
+                        }
+                    }
+                };
+                style.push(StyleTarget {
+                    slot: slot(layer),
+                    weight: weight * group.share,
+                    gram: gram.shallow_clone(),
+                    region,
+                });
+            }
+        }
         Ok(Targets {
             layers: self.layers.clone(),
             content,

@@ -375,15 +375,6 @@ impl Transfer {
         let stages = self.tiled_plan(stages)?;
         let last = *stages.last().expect("a plan has a stage");
         check_memory(self.network()?, &self.settings, &last)?;
-        if stages.iter().any(|s| s.tiling.is_some()) && self.styles.iter().any(Style::is_masked) {
-            // Never a run that silently ignores the masks.
-            return Err(Error::arg(format!(
-                "style masks do not work in tiled scales yet, and at size {} this run is \
-                 optimised in tiles (tile or memory budget); use a smaller size or a larger \
-                 max_memory_mb, or clear the masks",
-                last.width.max(last.height)
-            )));
-        }
         Ok(stages)
     }
 
