@@ -120,6 +120,20 @@ pub struct LayerMask {
     pub area: f64,
 }
 
+impl LayerMask {
+    /// The share of the layer's positions the region covers (its area over the map's): the
+    /// weight of the region's style term. The guided Gram matrix is a mean over the region, so
+    /// its gradient at each pixel is the map's area over the region's times that of a Gram
+    /// matrix over the whole map; weighting the term by the coverage gives each pixel of a
+    /// region the push a style covering the whole image gives it. Without it (measured on
+    /// tubingen, 256 px) a region a third of the image was pushed three times as hard: the
+    /// houses lost their structure (SSIM 0.42 in the region against 0.61 unmasked).
+    pub fn coverage(&self) -> f64 {
+        let positions = self.weights.numel().max(1) as f64;
+        self.area / positions
+    }
+}
+
 /// `mask` ([1, 1, H, W] over the layer's input) over a feature map of `height`×`width`: each
 /// position gets the mean of the mask over the pixels it covers. None when the region covers
 /// less than [`MIN_LAYER_AREA`] there.

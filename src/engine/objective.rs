@@ -133,7 +133,7 @@ impl Targets {
                 };
                 style_targets.push(StyleTarget {
                     slot: slot(layer),
-                    weight: weight * group.share,
+                    weight: weight * group.share * region.as_ref().map_or(1.0, LayerMask::coverage),
                     gram: gram.shallow_clone(),
                     region,
                 });
@@ -536,7 +536,7 @@ impl TiledTargets {
                 };
                 style.push(StyleTarget {
                     slot: slot(layer),
-                    weight: weight * group.share,
+                    weight: weight * group.share * region.as_ref().map_or(1.0, LayerMask::coverage),
                     gram: gram.shallow_clone(),
                     region,
                 });
