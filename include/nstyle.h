@@ -21,7 +21,8 @@
 /**
  * Version of this ABI; grows only by addition. 2 added the option table (`nstyle_option_*`,
  * `nstyle_get_option`), `nstyle_result_size` and the BGRA8 and RGBA_F16 formats; 3 added
- * `nstyle_estimate_seconds`; 4 added `nstyle_version`, `nstyle_diagnostics`, and for video
+ * `nstyle_estimate_seconds`; 4 added `nstyle_version`, `nstyle_diagnostics`, style region
+ * masks (`nstyle_set_style_mask` and the calls beside it) and, for video,
  * `nstyle_set_init_image`, `nstyle_set_temporal` and `nstyle_clear_temporal`.
  */
 #define NSTYLE_ABI_VERSION 4
@@ -136,6 +137,25 @@ typedef enum NstyleOptionEffect {
    */
   NSTYLE_EFFECT_LIVE = 2,
 } NstyleOptionEffect;
+
+/**
+ * Mask layouts (passed as `uint32_t`): one grey sample per pixel, 0 outside to full inside.
+ * 16-bit and float samples are in native byte order. Since ABI 4.
+ */
+typedef enum NstyleMaskFormat {
+  /**
+   * 0..255.
+   */
+  NSTYLE_MASK_GREY8 = 0,
+  /**
+   * 0..65535.
+   */
+  NSTYLE_MASK_GREY16 = 1,
+  /**
+   * 0..1; values outside are clamped, NaN or infinity is refused (NSTYLE_ERR_ARGUMENT).
+   */
+  NSTYLE_MASK_GREY_F32 = 2,
+} NstyleMaskFormat;
 
 /**
  * An opaque style-transfer model: the network, the images, the settings and the optimisation.
@@ -456,6 +476,56 @@ enum NstyleStatus nstyle_set_temporal(struct NstyleModel *model,
  * when none is set. Since ABI 4.
  */
 enum NstyleStatus nstyle_clear_temporal(struct NstyleModel *model);
+
+/**
+ * Gives style `style_index` (0-based, in the order `nstyle_add_style` added them) a region:
+ * where on the content it paints (spatial control, Gatys et al. 2017). The mask (copied; any
+ * size) is stretched over the whole content frame at each scale, smoothly (soft edges stay
+ * soft), and averaged down to each style layer; the style's loss becomes the Gram loss of the
+ * features weighted by the mask, normalised by the region's area (a small region counts as
+ * much as a large one), scaled by the style's blend weight (1: as strong as a single style).
+ * Styles without a region share the rest (1 minus the regions); where no style reaches, only
+ * the content term holds the photo. Strokes cross soft edges: the whole image is optimised.
+ * A model whose styles have no masks runs exactly as without these calls. In tiled scales the
+ * mask is cut with each tile. Rebuilds the targets and keeps the image.
+ * NSTYLE_ERR_ARGUMENT for a style that does not exist, a zero or oversized size, a short
+ * stride, an unknown format, a float mask with NaN or infinity, or a mask 0 everywhere
+ * (nothing changes then). Since ABI 4.
+ */
+enum NstyleStatus nstyle_set_style_mask(struct NstyleModel *model,
+                                        uint32_t style_index,
+                                        const void *pixels,
+                                        uint32_t width,
+                                        uint32_t height,
+                                        size_t stride_bytes,
+                                        uint32_t format);
+
+/**
+ * Removes style `style_index`'s region (it paints everywhere again, or the rest when other
+ * styles have regions). NSTYLE_ERR_ARGUMENT for a style that does not exist. Since ABI 4.
+ */
+enum NstyleStatus nstyle_clear_style_mask(struct NstyleModel *model, uint32_t style_index);
+
+/**
+ * Gives style `style_index` a mask over its own image: its style is taken only from the masked
+ * part of the painting (guided Gram matrices, as for regions). The mask is stretched over the
+ * style image. Same formats and errors as `nstyle_set_style_mask`; a mask that leaves less
+ * than one feature position at the deepest style layer makes the next step fail with
+ * NSTYLE_ERR_ARGUMENT. Since ABI 4.
+ */
+enum NstyleStatus nstyle_set_style_source_mask(struct NstyleModel *model,
+                                               uint32_t style_index,
+                                               const void *pixels,
+                                               uint32_t width,
+                                               uint32_t height,
+                                               size_t stride_bytes,
+                                               uint32_t format);
+
+/**
+ * Removes style `style_index`'s mask over its image (its whole image counts again).
+ * NSTYLE_ERR_ARGUMENT for a style that does not exist. Since ABI 4.
+ */
+enum NstyleStatus nstyle_clear_style_source_mask(struct NstyleModel *model, uint32_t style_index);
 
 #ifdef __cplusplus
 }  // extern "C"

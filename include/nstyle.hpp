@@ -156,6 +156,35 @@ public:
     }
     void clear_styles() { detail::check(nstyle_clear_styles(model_), "nstyle_clear_styles"); }
 
+    // Regions (since ABI 4): style `style_index` (0-based, in the order added) paints where a
+    // grey mask over the content says (any size, stretched to it; soft edges kept); styles
+    // without one share the rest, and where none reaches the photo stays. `stride` 0: packed.
+    void set_style_mask(std::uint32_t style_index, const void *pixels, std::uint32_t width,
+                        std::uint32_t height, NstyleMaskFormat format = NSTYLE_MASK_GREY8,
+                        std::size_t stride = 0) {
+        detail::check(nstyle_set_style_mask(model_, style_index, pixels, width, height,
+                                            mask_stride_or_packed(width, format, stride),
+                                            format),
+                      "nstyle_set_style_mask");
+    }
+    void clear_style_mask(std::uint32_t style_index) {
+        detail::check(nstyle_clear_style_mask(model_, style_index), "nstyle_clear_style_mask");
+    }
+    // The part of style `style_index`'s own image its style is taken from.
+    void set_style_source_mask(std::uint32_t style_index, const void *pixels,
+                               std::uint32_t width, std::uint32_t height,
+                               NstyleMaskFormat format = NSTYLE_MASK_GREY8,
+                               std::size_t stride = 0) {
+        detail::check(nstyle_set_style_source_mask(model_, style_index, pixels, width, height,
+                                                   mask_stride_or_packed(width, format, stride),
+                                                   format),
+                      "nstyle_set_style_source_mask");
+    }
+    void clear_style_source_mask(std::uint32_t style_index) {
+        detail::check(nstyle_clear_style_source_mask(model_, style_index),
+                      "nstyle_clear_style_source_mask");
+    }
+
     void set_weights(const NstyleWeights &weights) {
         detail::check(nstyle_set_weights(model_, &weights), "nstyle_set_weights");
     }
@@ -246,6 +275,14 @@ private:
     static std::size_t stride_or_packed(std::uint32_t width, NstyleFormat format,
                                         std::size_t stride) noexcept {
         return stride ? stride : std::size_t(width) * bytes_per_pixel(format);
+    }
+
+    static std::size_t mask_stride_or_packed(std::uint32_t width, NstyleMaskFormat format,
+                                             std::size_t stride) noexcept {
+        const std::size_t bytes = format == NSTYLE_MASK_GREY16    ? 2
+                                  : format == NSTYLE_MASK_GREY_F32 ? 4
+                                                                   : 1;
+        return stride ? stride : std::size_t(width) * bytes;
     }
 
     NstyleModel *model_ = nullptr;

@@ -4,7 +4,7 @@
 
 use crate::engine::memory;
 use crate::engine::source::{try_vec, Samples, SourceImage};
-use crate::engine::Picture;
+use crate::engine::{Mask, Picture};
 use crate::error::{Error, Result};
 
 /// Pixel layouts, numbered as in the C header.
@@ -165,6 +165,117 @@ pub fn read_source(
     Ok(source)
 }
 
+/// Mask layouts, numbered as in the C header: one grey sample per pixel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaskFormat {
+    Grey8 = 0,
+    Grey16 = 1,
+    GreyF32 = 2,
+}
+
+pub const MASK_FORMATS: [MaskFormat; 3] =
+    [MaskFormat::Grey8, MaskFormat::Grey16, MaskFormat::GreyF32];
+
+impl MaskFormat {
+    /// Validates a mask format number from C.
+    pub fn from_raw(raw: u32) -> Result<Self> {
+        MASK_FORMATS.get(raw as usize).copied().ok_or_else(|| {
+            Error::arg(format!(
+                "unknown mask format {raw} (expected 0..={}: grey 8-bit, 16-bit or float)",
+                MASK_FORMATS.len() - 1
+            ))
+        })
+    }
+
+    pub fn bytes_per_pixel(self) -> usize {
+        match self {
+            MaskFormat::Grey8 => 1,
+            MaskFormat::Grey16 => 2,
+            MaskFormat::GreyF32 => 4,
+        }
+    }
+}
+
+/// Checks a mask buffer description and returns the bytes it spans (the last row need not be
+/// padded to the stride).
+pub fn mask_buffer_len(
+    width: u32,
+    height: u32,
+    stride: usize,
+    format: MaskFormat,
+) -> Result<usize> {
+    if width == 0 || height == 0 {
+        return Err(Error::arg(format!(
+            "mask size {width}×{height} has a zero side"
+        )));
+    }
+    if width > crate::engine::picture::MAX_SIDE || height > crate::engine::picture::MAX_SIDE {
+        return Err(Error::arg(format!(
+            "mask size {width}×{height} is over the limit"
+        )));
+    }
+    let row = width as usize * format.bytes_per_pixel();
+    if stride < row {
+        return Err(Error::arg(format!(
+            "mask stride {stride} is shorter than a row of {width} samples ({row} bytes)"
+        )));
+    }
+    stride
+        .checked_mul(height as usize - 1)
+        .and_then(|n| n.checked_add(row))
+        .ok_or_else(|| Error::arg("mask buffer size overflows"))
+}
+
+/// Reads a host mask buffer into a compact copy (8-bit stays 8-bit), checked against `budget`.
+/// A float mask with NaN or infinity, or a mask 0 everywhere, is refused ([`Mask::new`]).
+pub fn read_mask(
+    bytes: &[u8],
+    width: u32,
+    height: u32,
+    stride: usize,
+    format: MaskFormat,
+    budget: Option<u64>,
+) -> Result<Mask> {
+    let needed = mask_buffer_len(width, height, stride, format)?;
+    if bytes.len() < needed {
+        return Err(Error::arg(
+            "mask buffer is shorter than width, height and stride say",
+        ));
+    }
+    let size = format.bytes_per_pixel();
+    memory::check_host(
+        width as u64 * height as u64 * size as u64,
+        budget,
+        &format!("a copy of the {width}×{height} mask"),
+    )?;
+    let row_bytes = width as usize * size;
+    let rows = (0..height as usize).map(|y| &bytes[y * stride..y * stride + row_bytes]);
+    fn gather<'a, T: Copy + Default>(
+        rows: impl Iterator<Item = &'a [u8]>,
+        count: usize,
+        size: usize,
+        sample: impl Fn(&[u8]) -> T,
+    ) -> Result<Vec<T>> {
+        let mut out = try_vec::<T>(count)?;
+        let samples = rows.flat_map(|row| row.chunks_exact(size));
+        for (o, s) in out.iter_mut().zip(samples) {
+            *o = sample(s);
+        }
+        Ok(out)
+    }
+    let count = width as usize * height as usize;
+    let plane = match format {
+        MaskFormat::Grey8 => Samples::U8(gather(rows, count, size, |p| p[0])?),
+        MaskFormat::Grey16 => Samples::U16(gather(rows, count, size, |p| {
+            u16::from_ne_bytes([p[0], p[1]])
+        })?),
+        MaskFormat::GreyF32 => Samples::F32(gather(rows, count, size, |p| {
+            f32::from_ne_bytes([p[0], p[1], p[2], p[3]])
+        })?),
+    };
+    Mask::new(width, height, plane)
+}
+
 /// Splits four-channel rows into a three-channel plane and an alpha plane of samples that
 /// `sample` decodes from the bytes of one channel (channels are as wide as `T`).
 fn split_alpha<'a, T: Copy + Default>(
@@ -289,6 +400,48 @@ mod tests {
         let picture = source.picture_at(1, 1).unwrap();
         assert_eq!(picture.rgb(), &[0.0, 1.0, 0.0]);
         assert_eq!(picture.alpha().unwrap(), &[0.5]);
+    }
+
+    #[test]
+    fn masks_read_in_every_format_with_padding() {
+        // 2×2, left column inside, each format with two bytes of padding per row.
+        let cases: [(MaskFormat, Vec<u8>); 3] = [
+            (MaskFormat::Grey8, vec![255, 0, 9, 9, 255, 0]),
+            (MaskFormat::Grey16, {
+                let row: Vec<u8> = [65535u16, 0].iter().flat_map(|v| v.to_ne_bytes()).collect();
+                let mut v = row.clone();
+                v.extend([7, 7]);
+                v.extend(row);
+                v
+            }),
+            (MaskFormat::GreyF32, {
+                let mut v: Vec<u8> = [1f32, 0.0].iter().flat_map(|v| v.to_ne_bytes()).collect();
+                v.extend([7, 7]);
+                v.extend([1f32, 0.0].iter().flat_map(|v| v.to_ne_bytes()));
+                v
+            }),
+        ];
+        for (format, bytes) in cases {
+            let stride = 2 * format.bytes_per_pixel() + 2;
+            let mask = read_mask(&bytes, 2, 2, stride, format, None).unwrap();
+            let values = mask.values_at(2, 2).unwrap();
+            assert_eq!(values, vec![1.0, 0.0, 1.0, 0.0], "{format:?}");
+        }
+    }
+
+    #[test]
+    fn bad_masks_are_refused_with_a_reason() {
+        let nan: Vec<u8> = [1f32, f32::NAN]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect();
+        let error = read_mask(&nan, 2, 1, 8, MaskFormat::GreyF32, None).unwrap_err();
+        assert!(error.to_string().contains("finite"), "{error}");
+        let error = read_mask(&[0, 0], 2, 1, 2, MaskFormat::Grey8, None).unwrap_err();
+        assert!(error.to_string().contains("0 everywhere"), "{error}");
+        assert!(read_mask(&[1], 0, 1, 1, MaskFormat::Grey8, None).is_err());
+        assert!(read_mask(&[1, 1], 2, 1, 1, MaskFormat::Grey8, None).is_err());
+        assert!(MaskFormat::from_raw(3).is_err());
     }
 
     #[test]

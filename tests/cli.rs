@@ -398,3 +398,84 @@ fn estimate_prints_the_time_and_runs_nothing() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("size"));
 }
+
+#[test]
+fn style_masks_go_with_their_styles_and_bad_ones_are_refused() {
+    let dir = Scratch::new("masks");
+    let content = dir.image("content.png", 40, 30);
+    let style = dir.image("style.png", 32, 32);
+    let left = dir.path("left.png");
+    image::GrayImage::from_fn(20, 15, |x, _| image::Luma([if x < 10 { 255 } else { 0 }]))
+        .save(&left)
+        .unwrap();
+    let black = dir.path("black.png");
+    image::GrayImage::new(4, 4).save(&black).unwrap();
+    let result = dir.path("out.png");
+
+    let too_many = ["--style-mask", s(&left), "--style-mask", s(&left)];
+    let refused = run(&content, &style, &result, &too_many);
+    assert_refused(&refused, &result, "belongs to the i-th --style");
+    let refused = run(&content, &style, &result, &["--style-mask", s(&black)]);
+    assert_refused(&refused, &result, "0 everywhere");
+
+    // The first style paints the left half, the second (no mask: `-`) the rest.
+    let two = [
+        "--style-mask",
+        s(&left),
+        "--style",
+        s(&style),
+        "--style-mask",
+        "-",
+        "--style-source-mask",
+        s(&left),
+    ];
+    let output = run(&content, &style, &result, &two);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(result.exists());
+
+    // Scored inside the mask: the content against itself is still perfect there, and the style
+    // distance is the left half's, not the whole image's.
+    let eval = |mask: Option<&Path>| {
+        let mut args = vec![
+            "eval",
+            "--output",
+            s(&content),
+            "--content",
+            s(&content),
+            "--style",
+            s(&style),
+            "--json",
+            "--device",
+            "cpu",
+        ];
+        if let Some(mask) = mask {
+            args.extend_from_slice(&["--mask", s(mask)]);
+        }
+        let output = nstyle(&args);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let inside = eval(Some(&left));
+    let whole = eval(None);
+    assert!(
+        (inside["ssim"].as_f64().unwrap() - 1.0).abs() < 1e-6,
+        "{inside}"
+    );
+    assert!(
+        inside["content_distance"].as_f64().unwrap() < 1e-6,
+        "{inside}"
+    );
+    let (a, b) = (
+        inside["style_distance"].as_f64().unwrap(),
+        whole["style_distance"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() > 1e-3, "inside {a}, whole {b}");
+}

@@ -76,6 +76,17 @@ int main(int argc, char **argv) {
             std::printf("expected error: %s (%s)\n", nstyle::status_name(e.status()), e.what());
         }
 
+        // Regions: the style paints the left half only; the right half stays the photo.
+        std::vector<std::uint8_t> left(std::size_t(w) * h);
+        for (std::uint32_t y = 0; y < h; ++y)
+            for (std::uint32_t x = 0; x < w; ++x) left[std::size_t(y) * w + x] = x < w / 2 ? 255 : 0;
+        model.set_style_mask(0, left.data(), w, h, NSTYLE_MASK_GREY8);
+        try {
+            model.set_style_mask(1, left.data(), w, h);  // there is only style 0
+        } catch (const nstyle::Error &e) {
+            std::printf("expected error: %s (%s)\n", nstyle::status_name(e.status()), e.what());
+        }
+
         // Models are move-only.
         nstyle::Model moved = std::move(model);
         std::printf("moved: source %s, target %s\n", model ? "holds a model" : "empty",

@@ -654,3 +654,72 @@ def test_init_image_and_temporal_target():
         m.clear_temporal()
         m.set_option("init", "content")
         assert m.get_option("init") == "content"
+
+
+# ----------------------------------------------------------------------------- regions (ABI 4)
+
+def left_half_grey8(w=W, h=H):
+    return bytes(255 if x < w // 2 else 0 for y in range(h) for x in range(w))
+
+
+def test_mask_formats_match_the_header():
+    text = open(HEADER).read()
+    formats = dict((n, int(v)) for n, v in re.findall(r"NSTYLE_MASK_(\w+) = (\d+)", text))
+    assert {f.name: int(f) for f in nstyle.MaskFormat} == formats
+
+
+def test_style_mask_misuse_gets_a_status_and_a_reason():
+    with small_model() as m:
+        with pytest.raises(nstyle.Error) as e:
+            m.set_style_mask(0, left_half_grey8(), W, H)  # no style yet
+        assert e.value.status == nstyle.Status.ERR_ARGUMENT and "no style 0" in e.value.message
+        m.set_content(gradient_rgba8(), W, H)
+        m.add_style(stripes_rgb8(), 24, 24, format="rgb8")
+        with pytest.raises(nstyle.Error) as e:
+            m.clear_style_mask(1)
+        assert e.value.status == nstyle.Status.ERR_ARGUMENT
+        with pytest.raises(nstyle.Error) as e:
+            m.set_style_mask(0, bytes(W * H), W, H)  # 0 everywhere
+        assert "0 everywhere" in e.value.message
+        nan = array.array("f", [float("nan")] + [1.0] * (W * H - 1)).tobytes()
+        with pytest.raises(nstyle.Error) as e:
+            m.set_style_mask(0, nan, W, H, format="grey_f32")
+        assert e.value.status == nstyle.Status.ERR_ARGUMENT and "finite" in e.value.message
+        with pytest.raises(nstyle.Error):
+            m.set_style_mask(0, left_half_grey8(), 0, H)
+        with pytest.raises(nstyle.Error):
+            m.set_style_mask(0, left_half_grey8(), W, H, format="rgb8")
+        with pytest.raises(nstyle.Error):
+            m.set_style_source_mask(-1, left_half_grey8(), W, H)
+        # The library's own checks, past the binding's.
+        lib = nstyle.library()
+        assert lib.nstyle_set_style_mask(m._h(), 0, None, W, H, W, 0) == nstyle.Status.ERR_ARGUMENT
+        assert lib.nstyle_set_style_mask(m._h(), 0, left_half_grey8(), W, H, W, 3) \
+            == nstyle.Status.ERR_ARGUMENT
+        assert lib.nstyle_clear_style_mask(None, 0) == nstyle.Status.ERR_ARGUMENT
+        m.step(1)  # nothing above changed the model
+
+
+def test_a_style_mask_changes_the_result_and_clearing_it_restores_it():
+    def result(mask=None, source_mask=False):
+        with ready_model(iterations=4) as m:
+            if mask is not None:
+                fmt, data = mask
+                m.set_style_mask(0, data, W, H, format=fmt)
+                if source_mask:
+                    m.set_style_source_mask(0, left_half_grey8(24, 24), 24, 24)
+                m.step(1)
+                m.clear_style_mask(0)
+                m.clear_style_source_mask(0)
+                m.set_content(gradient_rgba8(), W, H)  # restart: only the masks' absence counts
+            m.run()
+            return m.fetch(W, H)
+
+    plain = result()
+    assert result(("grey8", left_half_grey8()), source_mask=True) == plain
+    with ready_model(iterations=4) as m:
+        grey16 = array.array("H", [65535 if x < W // 2 else 0
+                                   for y in range(H) for x in range(W)]).tobytes()
+        m.set_style_mask(0, grey16, W, H, format="grey16")
+        m.run()
+        assert m.fetch(W, H) != plain

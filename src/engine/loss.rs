@@ -5,6 +5,8 @@
 
 use tch::{Kind, Tensor};
 
+use crate::engine::mask::LayerMask;
+
 /// Gram matrix of a feature map [1, C, H, W], divided by C·H·W so that it does not grow with the
 /// image size.
 ///
@@ -30,6 +32,20 @@ pub fn gram(features: &Tensor) -> Tensor {
     product / (channels * height * width) as f64
 }
 
+/// Guided Gram matrix (Gatys et al. 2017) of a feature map [1, C, H, W] over a region: the map
+/// weighted by the region's weights at this layer ([1, 1, H, W], 0..1), divided by C times the
+/// region's area (the summed squared weights) instead of C·H·W. A region's statistics are then
+/// a mean over the region, as large whatever its size, and a region covering everything gives
+/// [`gram`].
+pub fn guided_gram(features: &Tensor, region: &LayerMask) -> Tensor {
+    let (_, _, height, width) = features.size4().expect("feature maps are 4-D");
+    let weights = match features.kind() {
+        Kind::BFloat16 | Kind::Float | Kind::Double => region.weights.to_kind(features.kind()),
+        _ => region.weights.shallow_clone(),
+    };
+    gram(&(features * weights)) * ((height * width) as f64 / region.area)
+}
+
 /// Mean squared difference between two feature maps (computed in fp32 whatever their precision).
 pub fn content_loss(features: &Tensor, target: &Tensor) -> Tensor {
     (features.to_kind(Kind::Float) - target)
@@ -40,6 +56,13 @@ pub fn content_loss(features: &Tensor, target: &Tensor) -> Tensor {
 /// Mean squared difference between the Gram matrix of `features` and a target Gram matrix.
 pub fn style_loss(features: &Tensor, target_gram: &Tensor) -> Tensor {
     (gram(features) - target_gram).square().mean(Kind::Float)
+}
+
+/// [`style_loss`] over a region: the guided Gram matrix against the target's.
+pub fn guided_style_loss(features: &Tensor, region: &LayerMask, target_gram: &Tensor) -> Tensor {
+    (guided_gram(features, region) - target_gram)
+        .square()
+        .mean(Kind::Float)
 }
 
 /// Squared differences between neighbouring pixels, summed over channels and averaged over
@@ -96,6 +119,32 @@ mod tests {
         // fp16 widened first: a map whose Gram entries exceed fp16's range stays finite.
         let big = map.f_mul_scalar(100.0).unwrap().to_kind(Kind::Half);
         assert!(bool::try_from(gram(&big).isfinite().all()).unwrap());
+    }
+
+    #[test]
+    fn guided_gram_is_the_regions_mean_statistics() {
+        let map = Tensor::rand([1, 3, 4, 6], (Kind::Float, tch::Device::Cpu));
+        // A region covering everything is the plain Gram matrix.
+        let everything = LayerMask {
+            weights: Tensor::ones([1, 1, 4, 6], (Kind::Float, tch::Device::Cpu)),
+            area: 24.0,
+        };
+        assert!(relative_gram_distance(&guided_gram(&map, &everything), &gram(&map)) < 1e-6);
+        // The left half as a region is the Gram matrix of the left half alone.
+        let left = Tensor::cat(
+            &[
+                Tensor::ones([1, 1, 4, 3], (Kind::Float, tch::Device::Cpu)),
+                Tensor::zeros([1, 1, 4, 3], (Kind::Float, tch::Device::Cpu)),
+            ],
+            3,
+        );
+        let region = LayerMask {
+            weights: left,
+            area: 12.0,
+        };
+        let half = gram(&map.narrow(3, 0, 3));
+        assert!(relative_gram_distance(&guided_gram(&map, &region), &half) < 1e-6);
+        assert!(guided_style_loss(&map, &region, &half).double_value(&[]) < 1e-10);
     }
 
     #[test]

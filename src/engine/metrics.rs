@@ -4,7 +4,8 @@
 
 use tch::{Kind, Tensor};
 
-use crate::engine::loss::{gram, relative_gram_distance};
+use crate::engine::loss::{gram, guided_gram, relative_gram_distance};
+use crate::engine::mask::{at_layer, Mask};
 use crate::engine::picture::Picture;
 use crate::engine::schedule::fit_long_side;
 use crate::engine::vgg::{rgb_to_caffe, Layer, Vgg19};
@@ -38,16 +39,49 @@ pub fn evaluate(
     content: &Picture,
     style: &Picture,
 ) -> Result<Evaluation> {
+    evaluate_in(model, result, content, style, None)
+}
+
+/// [`evaluate`] inside a region of the result (`mask`, stretched over it): SSIM averaged over
+/// the region's weights, the style distance of the region's guided Gram matrices (see
+/// [`guided_gram`]) and the content distance of the features weighted by it. None: the whole
+/// image, as [`evaluate`].
+pub fn evaluate_in(
+    model: &Vgg19,
+    result: &Picture,
+    content: &Picture,
+    style: &Picture,
+    mask: Option<&Mask>,
+) -> Result<Evaluation> {
     let _no_grad = tch::no_grad_guard();
-    let content = content.resized(result.width(), result.height());
-    let ssim = ssim_luminance(result, &content);
-    let style_distance_by_layer = style_distances(model, result, style)?;
-    let style_distance = mean(&style_distance_by_layer);
     let device = model.device();
+    let content = content.resized(result.width(), result.height());
+    let region = match mask {
+        Some(mask) => Some(mask.tensor_at(result.width(), result.height(), device)?),
+        None => None,
+    };
+    let ssim = match &region {
+        None => ssim_luminance(result, &content),
+        Some(region) => {
+            let map = ssim_map(result, &content).to_device(device);
+            let weighted = (&map * region).sum(Kind::Double) / region.sum(Kind::Double);
+            weighted.double_value(&[])
+        }
+    };
+    let style_distance_by_layer = region_style_distances(model, result, style, region.as_ref())?;
+    let style_distance = mean(&style_distance_by_layer);
     let features =
         |p: &Picture| model.features(&rgb_to_caffe(&p.to_tensor(device)?)?, &[Layer::RELU4_2]);
     let ours = features(result)?.remove(0);
     let theirs = features(&content)?.remove(0);
+    let (ours, theirs) = match &region {
+        None => (ours, theirs),
+        Some(region) => {
+            let (_, _, h, w) = ours.size4()?;
+            let weights = region.f_adaptive_avg_pool2d([h, w])?;
+            (ours * &weights, theirs * weights)
+        }
+    };
     let content_distance =
         (&ours - &theirs).norm().double_value(&[]) / theirs.norm().double_value(&[]).max(1e-12);
     Ok(Evaluation {
@@ -74,6 +108,18 @@ pub fn style_distances(
     image: &Picture,
     style: &Picture,
 ) -> Result<[f64; STYLE_LAYERS.len()]> {
+    region_style_distances(model, image, style, None)
+}
+
+/// [`style_distances`] of the region `region` ([1, 1, H, W] over `image`) of the image: its
+/// guided Gram matrices against the style's. A layer where the region covers less than one
+/// feature position counts as the whole map's.
+fn region_style_distances(
+    model: &Vgg19,
+    image: &Picture,
+    style: &Picture,
+    region: Option<&Tensor>,
+) -> Result<[f64; STYLE_LAYERS.len()]> {
     let _no_grad = tch::no_grad_guard();
     let device = model.device();
     let long_side = image.width().max(image.height());
@@ -83,7 +129,12 @@ pub fn style_distances(
     let theirs = model.features(&rgb_to_caffe(&style.to_tensor(device)?)?, &STYLE_LAYERS)?;
     let mut distances = [0.0; STYLE_LAYERS.len()];
     for ((distance, a), b) in distances.iter_mut().zip(&ours).zip(&theirs) {
-        *distance = relative_gram_distance(&gram(a), &gram(b));
+        let (_, _, h, w) = a.size4()?;
+        let ours = match region.map(|r| at_layer(r, h, w)).transpose()?.flatten() {
+            Some(layer_region) => guided_gram(a, &layer_region),
+            None => gram(a),
+        };
+        *distance = relative_gram_distance(&ours, &gram(b));
     }
     Ok(distances)
 }
@@ -91,6 +142,11 @@ pub fn style_distances(
 /// SSIM (Wang et al. 2004: 11×11 Gaussian window, σ = 1.5, K1 = 0.01, K2 = 0.03) of the Rec. 601
 /// luminance of two same-sized pictures.
 pub fn ssim_luminance(a: &Picture, b: &Picture) -> f64 {
+    ssim_map(a, b).mean(Kind::Double).double_value(&[])
+}
+
+/// The SSIM of every pixel ([1, 1, H, W], CPU), whose mean is [`ssim_luminance`].
+fn ssim_map(a: &Picture, b: &Picture) -> Tensor {
     let _no_grad = tch::no_grad_guard();
     let luminance = |p: &Picture| {
         let rgb = p
@@ -110,9 +166,7 @@ pub fn ssim_luminance(a: &Picture, b: &Picture) -> f64 {
     let (c1, c2) = (0.01f64.powi(2), 0.03f64.powi(2));
     let numerator = (&mu_x * &mu_y * 2.0 + c1) * (sigma_xy * 2.0 + c2);
     let denominator = (mu_x.square() + mu_y.square() + c1) * (sigma_x + sigma_y + c2);
-    (numerator / denominator)
-        .mean(Kind::Double)
-        .double_value(&[])
+    numerator / denominator
 }
 
 fn gaussian_window(size: i64, sigma: f64) -> Tensor {

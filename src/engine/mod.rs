@@ -7,6 +7,7 @@ pub mod lbfgs;
 pub mod lite;
 pub mod loss;
 pub mod loss_parts;
+pub mod mask;
 pub mod memory;
 pub mod metrics;
 pub mod network;
@@ -25,6 +26,7 @@ pub mod transfer;
 pub mod vgg;
 pub mod weights;
 
+pub use mask::Mask;
 pub use picture::Picture;
 pub use precision::{parse_device, Precision, PrecisionChoice};
 pub use settings::{Init, LossWeights, OptimizerKind, Settings};

@@ -3,8 +3,11 @@
 
 use tch::{Device, Kind, Tensor};
 
-use crate::engine::loss::{content_loss, gram, style_loss, total_variation};
+use crate::engine::loss::{
+    content_loss, gram, guided_gram, guided_style_loss, style_loss, total_variation,
+};
 use crate::engine::loss_parts::LossParts;
+use crate::engine::mask::{at_layer, layer_mask, LayerMask, Mask};
 use crate::engine::network::Network;
 use crate::engine::optim::{gradient_facts, Evaluation};
 use crate::engine::schedule::{fit_long_side, Stage, MIN_SIDE};
@@ -15,10 +18,28 @@ use crate::engine::tiles::{GramSum, Layout, Tile};
 use crate::engine::vgg::rgb_to_caffe;
 use crate::error::{Error, Result};
 
-/// A style image and its share of the blend (weights are normalised over all styles).
+/// A style image, its share of the blend, and where it applies.
 pub struct Style {
     pub image: SourceImage,
+    /// Styles without a region are blended, their weights normalised over them; a style with a
+    /// region has its own term, scaled by its weight (1: as a single style).
     pub blend: f64,
+    /// Where on the content this style paints (spatial control). None: everywhere when no style
+    /// has a region; otherwise where no region is (styles without one share "the rest").
+    pub region: Option<Mask>,
+    /// Which part of the style image the style is taken from (None: all of it).
+    pub source_mask: Option<Mask>,
+}
+
+impl Style {
+    pub fn new(image: SourceImage, blend: f64) -> Style {
+        Style {
+            image,
+            blend,
+            region: None,
+            source_mask: None,
+        }
+    }
 }
 
 /// A content layer's features to stay close to.
@@ -29,11 +50,14 @@ struct ContentTarget {
     features: Tensor,
 }
 
-/// A style layer's blended Gram matrix to match.
+/// A style layer's blended Gram matrix to match, over the whole image or over a region.
 struct StyleTarget {
     slot: usize,
     weight: f64,
     gram: Tensor,
+    /// The region at this layer (and, in a tile, inside its margins): the loss compares the
+    /// region's guided Gram matrix.
+    region: Option<LayerMask>,
 }
 
 /// The loss targets of one stage, or of one tile of a tiled stage.
@@ -80,19 +104,45 @@ impl Targets {
             .collect();
 
         let style_indices: Vec<usize> = style_layers.iter().map(|(l, _)| *l).collect();
-        let grams = blended_style_grams(styles, settings.style_scale, stage, device, |input| {
+        let grams_of = |input: &Tensor, style: &Style| {
             let features = model.features(input, &style_indices)?;
-            Ok(features.iter().map(gram).collect())
-        })?;
-        let style_targets = style_layers
-            .iter()
-            .zip(grams)
-            .map(|((layer, weight), gram)| StyleTarget {
-                slot: slot(*layer),
-                weight: *weight,
-                gram,
-            })
-            .collect();
+            style_grams(&features, input, style, device)
+        };
+        let groups = style_groups(styles, settings.style_scale, stage, device, grams_of)?;
+        // The layers' sizes at this stage, for the regions: one pass of the content (only when
+        // a style has a region: a run without stays exactly as it was).
+        let sizes = if groups.iter().any(|g| g.mask.is_some()) {
+            model
+                .features(&content_input, &style_indices)?
+                .iter()
+                .map(|f| Ok(f.size4().map(|(_, _, h, w)| (h, w))?))
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            Vec::new()
+        };
+        let mut style_targets = Vec::new();
+        for group in &groups {
+            for (index, (&(layer, weight), gram)) in
+                style_layers.iter().zip(&group.grams).enumerate()
+            {
+                let region = match &group.mask {
+                    None => None,
+                    Some(mask) => {
+                        let (h, w) = sizes[index];
+                        match at_layer(mask, h, w)? {
+                            Some(region) => Some(region),
+                            None => continue, // the region is too small at this layer
+                        }
+                    }
+                };
+                style_targets.push(StyleTarget {
+                    slot: slot(layer),
+                    weight: weight * group.share * region.as_ref().map_or(1.0, LayerMask::coverage),
+                    gram: gram.shallow_clone(),
+                    region,
+                });
+            }
+        }
         Ok(Targets {
             layers,
             content: content_targets,
@@ -133,7 +183,11 @@ impl Targets {
         let mut style = zero()?;
         if weights.style > 0.0 {
             for target in &self.style {
-                let term = style_loss(&features[target.slot], &target.gram);
+                let features = &features[target.slot];
+                let term = match &target.region {
+                    None => style_loss(features, &target.gram),
+                    Some(region) => guided_style_loss(features, region, &target.gram),
+                };
                 style = style.f_add(&term.f_mul_scalar(target.weight)?)?;
             }
         }
@@ -188,15 +242,104 @@ fn layer_union(content: &[WeightedLayer], style: &[WeightedLayer]) -> Vec<usize>
     layers
 }
 
-/// The style Gram matrices of a stage, one per style layer, blended over the styles by their
-/// weights. Each style image is resampled to the stage's size times `style_scale` (its own
-/// aspect) and handed to `grams_of` as a network input.
-fn blended_style_grams(
+/// The Gram matrices of a style's features (of `input`, the style image as the network's input):
+/// plain, or guided by the style's source mask when it has one.
+fn style_grams(
+    features: &[Tensor],
+    input: &Tensor,
+    style: &Style,
+    device: Device,
+) -> Result<Vec<Tensor>> {
+    let Some(mask) = &style.source_mask else {
+        return Ok(features.iter().map(gram).collect());
+    };
+    let (_, _, h, w) = input.size4()?;
+    let mask = mask.tensor_at(w as u32, h as u32, device)?;
+    features
+        .iter()
+        .map(|f| {
+            let (_, _, fh, fw) = f.size4()?;
+            let region = at_layer(&mask, fh, fw)?.ok_or_else(|| {
+                Error::arg(format!(
+                    "the style image's mask selects too little of it ({w}×{h} px at this scale) \
+                     for the deeper style layers: make the masked part larger or raise \
+                     style_scale"
+                ))
+            })?;
+            Ok(guided_gram(f, &region))
+        })
+        .collect()
+}
+
+/// Styles matched over one region: their blended Gram matrices (one per style layer), the
+/// region's mask at the stage's size ([1, 1, H, W]; None: the whole image) and the share of the
+/// style weight their term gets.
+struct RegionGroup {
+    mask: Option<Tensor>,
+    grams: Vec<Tensor>,
+    share: f64,
+}
+
+/// The style terms of a stage. Without regions, one group: every style blended over the whole
+/// image (as before regions existed). With regions, each style with one its own group over its
+/// region, scaled by its blend weight, and the styles without one blended into a group over the
+/// rest (1 minus the regions, clamped); where neither reaches, only the content term holds the
+/// image.
+fn style_groups(
     styles: &[Style],
     style_scale: f64,
     stage: Stage,
     device: Device,
-    mut grams_of: impl FnMut(&Tensor) -> Result<Vec<Tensor>>,
+    mut grams_of: impl FnMut(&Tensor, &Style) -> Result<Vec<Tensor>>,
+) -> Result<Vec<RegionGroup>> {
+    if styles.iter().all(|s| s.region.is_none()) {
+        let all: Vec<&Style> = styles.iter().collect();
+        return Ok(vec![RegionGroup {
+            mask: None,
+            grams: blended_style_grams(&all, style_scale, stage, device, grams_of)?,
+            share: 1.0,
+        }]);
+    }
+    let mut groups = Vec::new();
+    let mut covered = Tensor::f_zeros(
+        [1, 1, stage.height as i64, stage.width as i64],
+        (Kind::Float, device),
+    )?;
+    for style in styles.iter().filter(|s| s.blend > 0.0) {
+        let Some(region) = &style.region else {
+            continue;
+        };
+        let mask = region.tensor_at(stage.width, stage.height, device)?;
+        covered = covered.f_add(&mask)?;
+        groups.push(RegionGroup {
+            grams: blended_style_grams(&[style], style_scale, stage, device, &mut grams_of)?,
+            mask: Some(mask),
+            share: style.blend,
+        });
+    }
+    let rest: Vec<&Style> = styles
+        .iter()
+        .filter(|s| s.blend > 0.0 && s.region.is_none())
+        .collect();
+    if !rest.is_empty() {
+        groups.push(RegionGroup {
+            mask: Some(covered.f_neg()?.f_add_scalar(1.0)?.f_clamp(0.0, 1.0)?),
+            grams: blended_style_grams(&rest, style_scale, stage, device, &mut grams_of)?,
+            share: 1.0,
+        });
+    }
+    Ok(groups)
+}
+
+/// The style Gram matrices of a stage, one per style layer, blended over the styles by their
+/// weights. Each style image is resampled to the stage's size times `style_scale` (its own
+/// aspect) and handed to `grams_of` as a network input.
+fn blended_style_grams(
+    styles: &[&Style],
+    style_scale: f64,
+    stage: Stage,
+    device: Device,
+    mut grams_of: impl FnMut(&Tensor, &Style) -> Result<Vec<Tensor>>,
 ) -> Result<Vec<Tensor>> {
     let blend_total: f64 = styles.iter().map(|s| s.blend).sum();
     let long_side =
@@ -205,7 +348,7 @@ fn blended_style_grams(
     for style in styles.iter().filter(|s| s.blend > 0.0) {
         let (w, h) = fit_long_side(style.image.width(), style.image.height(), long_side);
         let input = network_input(&style.image, w.max(MIN_SIDE), h.max(MIN_SIDE), device)?;
-        let grams = grams_of(&input)?;
+        let grams = grams_of(&input, style)?;
         let share = style.blend / blend_total;
         blended = if blended.is_empty() {
             grams
@@ -236,6 +379,13 @@ pub fn network_input(
     rgb_to_caffe(&image.picture_at(width, height)?.to_tensor(device)?)
 }
 
+/// The window of `tile` cut from `mask` (over the tile's image), averaged over the positions
+/// of `features` (that window's features at some layer, margins included).
+fn window_at_layer(mask: &Tensor, tile: &Tile, features: &Tensor) -> Result<Tensor> {
+    let (_, _, h, w) = features.size4()?;
+    Ok(tile.window.of(mask)?.f_adaptive_avg_pool2d([h, w])?)
+}
+
 /// What a tiled stage shares between its tiles: the layers it uses (those no deeper than
 /// [`Backbone::tile_deepest`](crate::engine::network::Backbone::tile_deepest)), the style Gram matrices of the whole style images at the stage's scale
 /// (global statistics, summed over tiles when an image is large), and the content image at the
@@ -244,7 +394,9 @@ pub struct TiledTargets {
     layers: Vec<usize>,
     content_layers: Vec<WeightedLayer>,
     style_layers: Vec<WeightedLayer>,
-    grams: Vec<Tensor>,
+    /// The style terms: the whole image's, or one per region (masks at the stage's size, cut
+    /// with each tile's window).
+    groups: Vec<RegionGroup>,
     content: Tensor,
     temporal: Option<(StageTemporal, f64)>,
 }
@@ -310,9 +462,14 @@ impl TiledTargets {
         let (content_layers, style_layers) = tiled_layers(settings)?;
         let layers = layer_union(&content_layers, &style_layers);
         let style_indices: Vec<usize> = style_layers.iter().map(|(l, _)| *l).collect();
-        let grams = blended_style_grams(styles, settings.style_scale, stage, device, |input| {
+        let grams_of = |input: &Tensor, style: &Style| {
             let (_, _, h, w) = input.size4()?;
-            // The style's statistics over its whole area: each tile adds the features it owns.
+            let source_mask = match &style.source_mask {
+                Some(mask) => Some(mask.tensor_at(w as u32, h as u32, device)?),
+                None => None,
+            };
+            // The style's statistics over its whole area (or its mask's): each tile adds the
+            // features it owns.
             let mut sums: Vec<GramSum> = style_indices.iter().map(|_| GramSum::new()).collect();
             for tile in layout.partition(w as u32, h as u32) {
                 if cancelled() {
@@ -321,16 +478,27 @@ impl TiledTargets {
                 let features =
                     model.tile_features(&tile.window.of(input)?, &style_indices, &tile)?;
                 for ((sum, f), layer) in sums.iter_mut().zip(features).zip(&style_indices) {
-                    sum.add(&tile.interior(&f, model.backbone().stride(*layer))?)?;
+                    let stride = model.backbone().stride(*layer);
+                    match &source_mask {
+                        None => sum.add(&tile.interior(&f, stride)?)?,
+                        Some(mask) => {
+                            let weights = window_at_layer(mask, &tile, &f)?;
+                            sum.add_weighted(
+                                &tile.interior(&f, stride)?,
+                                &tile.interior(&weights, stride)?,
+                            )?
+                        }
+                    }
                 }
             }
             sums.into_iter().map(GramSum::finish).collect()
-        })?;
+        };
+        let groups = style_groups(styles, settings.style_scale, stage, device, grams_of)?;
         Ok(TiledTargets {
             layers,
             content_layers,
             style_layers,
-            grams,
+            groups,
             content: network_input(content, stage.width, stage.height, device)?,
             temporal: None,
         })
@@ -360,31 +528,50 @@ impl TiledTargets {
                 .position(|l| *l == layer)
                 .expect("in union")
         };
-        let indices: Vec<usize> = self.content_layers.iter().map(|(l, _)| *l).collect();
+        let regions = self.groups.iter().any(|g| g.mask.is_some());
+        // With regions, the style layers' maps too (for their sizes; in a tiled stage they are
+        // no deeper than the content's, so this costs little).
+        let indices: Vec<usize> = if regions {
+            self.layers.clone()
+        } else {
+            self.content_layers.iter().map(|(l, _)| *l).collect()
+        };
         let features = model.tile_features(&tile.window.of(&self.content)?, &indices, &tile)?;
+        let of_layer = |layer: usize| &features[indices.iter().position(|l| *l == layer).unwrap()];
         let stride = |layer: usize| model.backbone().stride(layer);
         let content = self
             .content_layers
             .iter()
-            .zip(features)
-            .map(|(&(layer, weight), f)| {
+            .map(|&(layer, weight)| {
                 Ok(ContentTarget {
                     slot: slot(layer),
                     weight,
-                    features: tile.interior(&f, stride(layer))?,
+                    features: tile.interior(of_layer(layer), stride(layer))?,
                 })
             })
             .collect::<Result<_>>()?;
-        let style = self
-            .style_layers
-            .iter()
-            .zip(&self.grams)
-            .map(|(&(layer, weight), gram)| StyleTarget {
-                slot: slot(layer),
-                weight,
-                gram: gram.shallow_clone(),
-            })
-            .collect();
+        let mut style = Vec::new();
+        for group in &self.groups {
+            for (&(layer, weight), gram) in self.style_layers.iter().zip(&group.grams) {
+                let region = match &group.mask {
+                    None => None,
+                    Some(mask) => {
+                        let weights = window_at_layer(mask, &tile, of_layer(layer))?;
+                        let inside = tile.interior(&weights, stride(layer))?;
+                        match layer_mask(inside)? {
+                            Some(region) => Some(region),
+                            None => continue, // the region hardly reaches into this tile
+                        }
+                    }
+                };
+                style.push(StyleTarget {
+                    slot: slot(layer),
+                    weight: weight * group.share * region.as_ref().map_or(1.0, LayerMask::coverage),
+                    gram: gram.shallow_clone(),
+                    region,
+                });
+            }
+        }
         Ok(Targets {
             layers: self.layers.clone(),
             content,

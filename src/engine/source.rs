@@ -38,7 +38,7 @@ impl Sample for f32 {
 }
 
 impl Samples {
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             Samples::U8(v) => v.len(),
             Samples::U16(v) => v.len(),
@@ -46,7 +46,7 @@ impl Samples {
         }
     }
 
-    fn bytes(&self) -> u64 {
+    pub(crate) fn bytes(&self) -> u64 {
         let per_sample = match self {
             Samples::U8(_) => 1,
             Samples::U16(_) => 2,
@@ -131,23 +131,41 @@ impl SourceImage {
         target_width: u32,
         target_height: u32,
     ) -> Result<(Vec<f32>, u32, u32)> {
-        let factor = |source: u32, target: u32| (source / target.max(1) / 2).max(1);
-        let fx = factor(self.width, target_width);
-        let fy = factor(self.height, target_height);
-        let geometry = Geometry {
-            width: self.width as usize,
-            height: self.height as usize,
+        reduced_plane(
+            plane,
+            (self.width, self.height),
             channels,
-            fx: fx as usize,
-            fy: fy as usize,
-        };
-        let values = match plane {
-            Samples::U8(v) => box_reduce(v, geometry)?,
-            Samples::U16(v) => box_reduce(v, geometry)?,
-            Samples::F32(v) => box_reduce(v, geometry)?,
-        };
-        Ok((values, self.width.div_ceil(fx), self.height.div_ceil(fy)))
+            (target_width, target_height),
+        )
     }
+}
+
+/// `plane` (`size` = width, height; `channels` interleaved) as floats, area-averaged by whole
+/// factors while the result stays at least twice `target` in each direction (so the final
+/// resampling never aliases); returns the values and their size.
+pub(crate) fn reduced_plane(
+    plane: &Samples,
+    size: (u32, u32),
+    channels: usize,
+    target: (u32, u32),
+) -> Result<(Vec<f32>, u32, u32)> {
+    let (width, height) = size;
+    let factor = |source: u32, target: u32| (source / target.max(1) / 2).max(1);
+    let fx = factor(width, target.0);
+    let fy = factor(height, target.1);
+    let geometry = Geometry {
+        width: width as usize,
+        height: height as usize,
+        channels,
+        fx: fx as usize,
+        fy: fy as usize,
+    };
+    let values = match plane {
+        Samples::U8(v) => box_reduce(v, geometry)?,
+        Samples::U16(v) => box_reduce(v, geometry)?,
+        Samples::F32(v) => box_reduce(v, geometry)?,
+    };
+    Ok((values, width.div_ceil(fx), height.div_ceil(fy)))
 }
 
 impl From<Picture> for SourceImage {

@@ -13,6 +13,7 @@
 use tch::{Device, Kind, Tensor};
 
 use crate::engine::lite::Placement;
+use crate::engine::mask::MIN_LAYER_AREA;
 use crate::engine::network::Backbone;
 use crate::engine::schedule::Stage;
 use crate::engine::vgg::Layer;
@@ -315,18 +316,34 @@ pub fn receptive_radius(layer: Layer) -> u32 {
 /// normalised at the end as [`crate::engine::loss::gram`] normalises one map (by C · positions).
 pub struct GramSum {
     sum: Option<Tensor>,
-    positions: i64,
+    /// Positions counted (whole numbers: exact in f64), or a region's summed squared weights.
+    positions: f64,
 }
 
 impl GramSum {
     pub fn new() -> GramSum {
         GramSum {
             sum: None,
-            positions: 0,
+            positions: 0.0,
         }
     }
 
     pub fn add(&mut self, features: &Tensor) -> Result<()> {
+        let (_, _, h, w) = features.size4()?;
+        self.add_part(features)?;
+        self.positions += (h * w) as f64;
+        Ok(())
+    }
+
+    /// Adds the features weighted by a region's weights ([1, 1, h, w]) there, counted by their
+    /// summed squares: the sum then finishes as the region's guided Gram matrix.
+    pub fn add_weighted(&mut self, features: &Tensor, weights: &Tensor) -> Result<()> {
+        self.add_part(&features.f_mul(weights)?)?;
+        self.positions += weights.f_square()?.f_sum(Kind::Double)?.double_value(&[]);
+        Ok(())
+    }
+
+    fn add_part(&mut self, features: &Tensor) -> Result<()> {
         let (_, channels, h, w) = features.size4()?;
         let flat = features.f_reshape([channels, h * w])?;
         let part = flat.f_mm(&flat.f_tr()?)?;
@@ -334,7 +351,6 @@ impl GramSum {
             Some(sum) => sum.f_add(&part)?,
             None => part,
         });
-        self.positions += h * w;
         Ok(())
     }
 
@@ -342,9 +358,15 @@ impl GramSum {
         let sum = self
             .sum
             .ok_or_else(|| Error::Internal("a Gram sum over no tiles".into()))?;
+        if self.positions < MIN_LAYER_AREA {
+            return Err(Error::arg(
+                "the style image's mask selects too little of it for the deeper style layers: \
+                 make the masked part larger or raise style_scale",
+            ));
+        }
         let channels = sum.size()[0];
         Ok(sum
-            .f_div_scalar((channels * self.positions) as f64)?
+            .f_div_scalar(channels as f64 * self.positions)?
             .f_to_kind(Kind::Float)?)
     }
 }

@@ -12,6 +12,7 @@ use crate::engine::adam::Adam;
 use crate::engine::estimate;
 use crate::engine::lbfgs::Lbfgs;
 use crate::engine::loss_parts::LossParts;
+use crate::engine::mask::Mask;
 use crate::engine::memory;
 use crate::engine::network::{Backbone, Network, Networks};
 use crate::engine::objective::{network_input, Style};
@@ -162,12 +163,42 @@ impl Transfer {
 
     pub fn add_style(&mut self, style: impl Into<SourceImage>, blend_weight: f64) -> Result<()> {
         check_weight("style blend weight", blend_weight)?;
-        self.styles.push(Style {
-            image: style.into(),
-            blend: blend_weight,
-        });
+        self.styles.push(Style::new(style.into(), blend_weight));
         self.invalidate_targets();
         Ok(())
+    }
+
+    /// Sets (Some) or clears (None) the region of style `index` (0-based, in the order added):
+    /// where on the content it paints. Rebuilds the targets and keeps the image.
+    pub fn set_style_region(&mut self, index: usize, region: Option<Mask>) -> Result<()> {
+        self.style_mut(index)?.region = region;
+        self.invalidate_targets();
+        Ok(())
+    }
+
+    /// Sets (Some) or clears (None) the mask over style `index`'s own image: which part of the
+    /// painting its style is taken from. Rebuilds the targets and keeps the image.
+    pub fn set_style_source_mask(&mut self, index: usize, mask: Option<Mask>) -> Result<()> {
+        self.style_mut(index)?.source_mask = mask;
+        self.invalidate_targets();
+        Ok(())
+    }
+
+    /// An argument error unless style `index` exists (checked before a mask is copied).
+    pub fn check_style_index(&self, index: usize) -> Result<()> {
+        let count = self.styles.len();
+        if index < count {
+            return Ok(());
+        }
+        Err(Error::arg(format!(
+            "there is no style {index} (styles are numbered from 0 in the order added; {count} \
+             added)"
+        )))
+    }
+
+    fn style_mut(&mut self, index: usize) -> Result<&mut Style> {
+        self.check_style_index(index)?;
+        Ok(&mut self.styles[index])
     }
 
     pub fn clear_styles(&mut self) {

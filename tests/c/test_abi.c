@@ -1004,6 +1004,64 @@ static void test_estimate(void) {
     group_end();
 }
 
+/* Style regions (ABI 4): misuse is ARGUMENT with a reason and changes nothing; a region set
+ * in each mask format runs, and clearing it is accepted. */
+static void test_style_masks(void) {
+    group_begin("style masks: misuse ARGUMENT, every format runs");
+    NstyleModel *m = new_model(2, 1);
+    if (!m) {
+        group_end();
+        return;
+    }
+    static uint8_t grey8[CH][CW];
+    static uint16_t grey16[CH][CW];
+    static float greyf[CH][CW];
+    for (int y = 0; y < CH; y++)
+        for (int x = 0; x < CW; x++) {
+            grey8[y][x] = x < CW / 2 ? 255 : 0;
+            grey16[y][x] = x < CW / 2 ? 65535 : 0;
+            greyf[y][x] = x < CW / 2 ? 1.0f : 0.0f;
+        }
+    CHECK_STATUS(nstyle_set_style_mask(NULL, 0, grey8, CW, CH, CW, NSTYLE_MASK_GREY8),
+                 NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_style_mask(m, 0, grey8, CW, CH, CW, NSTYLE_MASK_GREY8),
+                 NSTYLE_ERR_ARGUMENT); /* no style yet */
+    CHECK(strstr(nstyle_last_error(), "no style 0") != NULL);
+    CHECK_OK(set_content(m));
+    CHECK_OK(add_style(m));
+    CHECK_STATUS(nstyle_set_style_mask(m, 1, grey8, CW, CH, CW, NSTYLE_MASK_GREY8),
+                 NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_style_mask(m, 0, NULL, CW, CH, CW, NSTYLE_MASK_GREY8),
+                 NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_style_mask(m, 0, grey8, 0, CH, CW, NSTYLE_MASK_GREY8),
+                 NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_style_mask(m, 0, grey8, CW, CH, CW - 1, NSTYLE_MASK_GREY8),
+                 NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_style_mask(m, 0, grey8, CW, CH, CW * 4, 3), NSTYLE_ERR_ARGUMENT);
+    static uint8_t zeros[CH][CW];
+    CHECK_STATUS(nstyle_set_style_mask(m, 0, zeros, CW, CH, CW, NSTYLE_MASK_GREY8),
+                 NSTYLE_ERR_ARGUMENT);
+    CHECK(strstr(nstyle_last_error(), "0 everywhere") != NULL);
+    greyf[0][0] = NAN;
+    CHECK_STATUS(nstyle_set_style_mask(m, 0, greyf, CW, CH, CW * 4, NSTYLE_MASK_GREY_F32),
+                 NSTYLE_ERR_ARGUMENT);
+    CHECK(strstr(nstyle_last_error(), "finite") != NULL);
+    greyf[0][0] = 1.0f;
+    CHECK_STATUS(nstyle_clear_style_mask(NULL, 0), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_clear_style_source_mask(m, 7), NSTYLE_ERR_ARGUMENT);
+    NstyleProgress p;
+    CHECK_OK(nstyle_set_style_mask(m, 0, grey8, CW, CH, CW, NSTYLE_MASK_GREY8));
+    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK_OK(nstyle_set_style_mask(m, 0, grey16, CW, CH, CW * 2, NSTYLE_MASK_GREY16));
+    CHECK_OK(nstyle_set_style_source_mask(m, 0, greyf, CW, CH, CW * 4, NSTYLE_MASK_GREY_F32));
+    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK(p.iteration == 2 && isfinite(p.loss));
+    CHECK_OK(nstyle_clear_style_mask(m, 0));
+    CHECK_OK(nstyle_clear_style_source_mask(m, 0));
+    nstyle_model_free(m);
+    group_end();
+}
+
 static void test_huge_images(void) {
     group_begin("MEMORY: 65536² and 40000² RGBA8 content/style/fetch refused, host memory bounded");
     NstyleModel *m = new_model(2, 1);
@@ -1132,6 +1190,7 @@ int main(void) {
     test_option_table();
     test_estimate();
     test_video_calls();
+    test_style_masks();
 
     printf("%s: %d failed check(s)\n", failures ? "FAIL" : "PASS", failures);
     return failures > 255 ? 255 : failures;

@@ -22,6 +22,11 @@ only inside the selection through a transparency mask made from it (soft edges k
 edit the mask). Krita before 5.2 has no scripting call that makes a usable transparency mask
 (Document.createTransparencyMask): there the new layer's alpha is multiplied by the selection.
 Without a selection the whole layer is processed.
+
+With "selection_as_region" the selection is instead the style's region (spatial control, the
+library's style masks): the whole layer is worked on, the style paints inside the selection and
+the photo stays outside (or a second style, "outside_style", paints the rest); the boundary is
+painted by the optimisation, not cut, and the new layer covers the whole layer.
 """
 
 import array
@@ -39,7 +44,8 @@ MASK_NAME = "Selection"
 ENGINE_KEYS = ("strength", "backbone", "iterations", "size", "content_weight", "style_weight",
                "tv_weight", "preserve_colors", "precision", "seed")
 # Settings of the host alone: (default, type). "auto" is nstyle.Model(device=None).
-HOST_FIELDS = {"style": ("", str), "device": ("auto", str)}
+HOST_FIELDS = {"style": ("", str), "device": ("auto", str), "selection_as_region": (False, bool),
+               "outside_style": ("", str)}
 # Engine settings whose default here is the plug-in's, not the library's: size 0, the layer's
 # (or selection's) own size, so the new layer is never a small result stretched unless the user
 # asks for one; the dialog shows the estimate of what that costs before OK.
@@ -281,7 +287,7 @@ class Job:
     """Everything the engine needs, read from the document; run() touches no Krita object."""
 
     def __init__(self, node, rect, content, fmt, depth, mask, style, settings, converted=False,
-                 use_mask_layer=False):
+                 use_mask_layer=False, region_mask=None, outside=None):
         self.node = node
         self.converted = converted  # content was converted to sRGB; convert the result back
         self.rect = rect
@@ -291,6 +297,8 @@ class Job:
         self.mask = mask            # selection bytes over rect, or None
         self.use_mask_layer = use_mask_layer  # commit() adds a transparency mask
         self.style = style          # (rgba8 bytes, w, h, stride)
+        self.region_mask = region_mask  # selection bytes over rect: the style's region, or None
+        self.outside = outside      # the style painting outside the region (as style), or None
         self.settings = settings
         self.result_size = None     # the engine's working size, set by run()
         self.engine_values = {}     # strength and backbone as the library read them, by run()
@@ -300,6 +308,19 @@ class Job:
     @property
     def total(self):
         return self.settings.iterations
+
+    def add_styles(self, model):
+        """The job's styles on `model` (after its content): the style, with the selection as its
+        region in region mode, and the style for the rest if there is one."""
+        _, _, w, h = self.rect
+        model.clear_styles()
+        pixels, sw, sh, stride = self.style
+        model.add_style(pixels, sw, sh, "rgba8", stride=stride)
+        if self.region_mask is not None:
+            model.set_style_mask(0, self.region_mask, w, h, "grey8")
+        if self.outside is not None:
+            pixels, sw, sh, stride = self.outside
+            model.add_style(pixels, sw, sh, "rgba8", stride=stride)
 
     def run(self, progress=None, chunk=None):
         """Runs the engine; returns the result in the library format `fmt` at the region's
@@ -317,8 +338,7 @@ class Job:
                         model.set_option(key, getattr(s, key))
                 model.set_content(self.content, w, h, self.fmt)
                 self.result_size = fit_size(model, s.size, w, h)
-                pixels, sw, sh, stride = self.style
-                model.add_style(pixels, sw, sh, "rgba8", stride=stride)
+                self.add_styles(model)
                 self.engine_values = {k: model.get_option(k) for k in ("strength", "backbone")}
                 if self._cancelled:  # cancel() came before the model existed
                     model.cancel()
@@ -350,6 +370,17 @@ def prepare(doc, node, settings):
     check_settings(settings)
     style = load_style(settings.style)
     doc.waitForDone()
+    if settings.selection_as_region:
+        rect = (0, 0, doc.width(), doc.height())
+        region_mask = selection_mask(doc, rect)
+        if region_mask is not None and not any(region_mask):
+            raise PluginError("The selection is empty: there is no region to paint.")
+        # Without a selection the style covers everything: there is no outside.
+        outside = load_style(settings.outside_style) \
+            if settings.outside_style and region_mask is not None else None
+        content, fmt, depth, converted = read_layer(node, rect)
+        return Job(node, rect, content, fmt, depth, None, style, settings, converted,
+                   region_mask=region_mask, outside=outside)
     rect = region(doc)
     content, fmt, depth, converted = read_layer(node, rect)
     mask = selection_mask(doc, rect)

@@ -202,7 +202,7 @@ class NeuralStyleDialog(QDialog):
         self.style_edit = QLineEdit(s.style)
         self.style_edit.setPlaceholderText("a painting: PNG, JPEG, ...")
         browse = QPushButton("Browse\u2026")
-        browse.clicked.connect(self._browse)
+        browse.clicked.connect(lambda: self._browse(self.style_edit, "Style image"))
         style_row = QWidget()
         row = QHBoxLayout(style_row)
         row.setContentsMargins(0, 0, 0, 0)
@@ -211,6 +211,29 @@ class NeuralStyleDialog(QDialog):
 
         form = QFormLayout()
         form.addRow("Style image:", style_row)
+
+        # Regions: the selection as the style's region (the library's style masks), the rest
+        # kept as the photo or painted in a second style.
+        self.region_box = QCheckBox("Paint the style inside the selection, blend the edge")
+        self.region_box.setChecked(bool(s.selection_as_region))
+        self.region_box.setToolTip(
+            "On: the whole layer is worked on; the style paints inside the selection (soft "
+            "edges kept) and the optimisation paints across its edge; outside stays the photo, "
+            "or takes the style below. The new layer covers the whole layer.\nOff: the "
+            "selection's bounding box is worked on and the new layer is cut to the selection.")
+        self.outside_edit = QLineEdit(s.outside_style)
+        self.outside_edit.setPlaceholderText("keep the photo")
+        self.outside_edit.setToolTip("A second style image for outside the selection (empty: "
+                                     "the photo stays there). Used when the box above is on.")
+        outside_browse = QPushButton("Browse\u2026")
+        outside_browse.clicked.connect(lambda: self._browse(self.outside_edit, "Outside style"))
+        outside_row = QWidget()
+        row = QHBoxLayout(outside_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.outside_edit, 1)
+        row.addWidget(outside_browse)
+        form.addRow("Selection:", self.region_box)
+        form.addRow("Outside the selection:", outside_row)
         advanced = QFormLayout()
         self.advanced = QGroupBox("Advanced: loss weights")
         self.advanced.setCheckable(True)   # unchecked: folded away (the values still apply)
@@ -321,6 +344,8 @@ class NeuralStyleDialog(QDialog):
         self._poll.timeout.connect(self._poll_preview)
         self._poll.start()
         self.style_edit.textChanged.connect(self.preview_changed)
+        self.region_box.toggled.connect(self.preview_changed)
+        self.outside_edit.textChanged.connect(self.preview_changed)
         self.device.currentTextChanged.connect(self.preview_changed)
         for box in self.fields.values():
             _changed(box).connect(self.preview_changed)
@@ -387,12 +412,12 @@ class NeuralStyleDialog(QDialog):
         for key, box in self.fields.items():
             _set(box, HOST_DEFAULTS.get(key, self._options[key].parse_default()))
 
-    def _browse(self):
+    def _browse(self, edit, title):
         path, _ = QFileDialog.getOpenFileName(
-            self, "Style image", self.style_edit.text(),
+            self, title, edit.text(),
             "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.webp *.gif);;All files (*)")
         if path:
-            self.style_edit.setText(path)
+            edit.setText(path)
 
     def settings(self):
         values = self._hidden.as_dict()
@@ -400,6 +425,8 @@ class NeuralStyleDialog(QDialog):
         values.update(
             style=self.style_edit.text().strip(),
             device=self.device.currentText().strip() or "auto",
+            selection_as_region=self.region_box.isChecked(),
+            outside_style=self.outside_edit.text().strip(),
         )
         return Settings(**values)
 

@@ -179,9 +179,7 @@ class Preview:
         _, _, w, h = job.rect
         model.set_content(job.content, w, h, job.fmt)
         fit_size(model, s.size if full else SIDE, w, h)
-        model.clear_styles()
-        pixels, sw, sh, stride = job.style
-        model.add_style(pixels, sw, sh, "rgba8", stride=stride)
+        job.add_styles(model)  # with the selection as the style's region in region mode
         return model
 
     def _estimate_full_run(self, number, job):

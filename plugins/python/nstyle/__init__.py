@@ -47,6 +47,7 @@ __all__ = [
     "Cancelled",
     "Error",
     "Format",
+    "MaskFormat",
     "Model",
     "Option",
     "Progress",
@@ -107,6 +108,28 @@ _FORMATS = {
     "rgba_f16": (Format.RGBA_F16, 8, "float16", 4),
 }
 _FORMAT_NAMES = {f: name for name, (f, _, _, _) in _FORMATS.items()}
+
+
+class MaskFormat(enum.IntEnum):
+    """NstyleMaskFormat (since ABI 4); methods also take "grey8", "grey16", "grey_f32"."""
+
+    GREY8 = 0
+    GREY16 = 1
+    GREY_F32 = 2
+
+
+# name -> (format, bytes per sample, numpy dtype name, channels), as _FORMATS.
+_MASK_FORMATS = {
+    "grey8": (MaskFormat.GREY8, 1, "uint8", 1),
+    "grey16": (MaskFormat.GREY16, 2, "uint16", 1),
+    "grey_f32": (MaskFormat.GREY_F32, 4, "float32", 1),
+}
+
+
+def _format_name(fmt):
+    if isinstance(fmt[0], MaskFormat):
+        return fmt[0].name.lower()
+    return _FORMAT_NAMES[fmt[0]]
 
 
 class Error(Exception):
@@ -237,6 +260,15 @@ FUNCTIONS = {
                                         ctypes.c_uint32, ctypes.c_size_t, ctypes.c_uint32,
                                         ctypes.POINTER(ctypes.c_float), ctypes.c_float]),
     "nstyle_clear_temporal": (_c_status, [_ModelPtr]),
+
+    "nstyle_set_style_mask": (_c_status, [_ModelPtr, ctypes.c_uint32, ctypes.c_void_p,
+                                          ctypes.c_uint32, ctypes.c_uint32, ctypes.c_size_t,
+                                          ctypes.c_uint32]),
+    "nstyle_clear_style_mask": (_c_status, [_ModelPtr, ctypes.c_uint32]),
+    "nstyle_set_style_source_mask": (_c_status, [_ModelPtr, ctypes.c_uint32, ctypes.c_void_p,
+                                                 ctypes.c_uint32, ctypes.c_uint32,
+                                                 ctypes.c_size_t, ctypes.c_uint32]),
+    "nstyle_clear_style_source_mask": (_c_status, [_ModelPtr, ctypes.c_uint32]),
 }
 
 _LIB_NAME = "libnstyle.so"
@@ -423,6 +455,23 @@ def _format(fmt):
         raise Error(Status.ERR_ARGUMENT, "unknown pixel format %r" % (fmt,)) from None
 
 
+def _mask_format(fmt):
+    if isinstance(fmt, str) and fmt.lower() in _MASK_FORMATS:
+        return _MASK_FORMATS[fmt.lower()]
+    if not isinstance(fmt, (str, bool)) and isinstance(fmt, int):
+        for entry in _MASK_FORMATS.values():
+            if entry[0] == fmt:
+                return entry
+    raise Error(Status.ERR_ARGUMENT, "unknown mask format %r (one of %s)"
+                % (fmt, ", ".join(_MASK_FORMATS)))
+
+
+def _index(value, what):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2 ** 32:
+        raise Error(Status.ERR_ARGUMENT, "%s must be an integer >= 0, not %r" % (what, value))
+    return value
+
+
 def _dim(value, what):
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2 ** 32:
         raise Error(Status.ERR_ARGUMENT, "%s must be a positive integer, not %r" % (what, value))
@@ -449,7 +498,7 @@ class _Pixels:
         if np is not None:
             if pixels.dtype != np.dtype(dtype):
                 raise Error(Status.ERR_ARGUMENT, "a %s array needs dtype %s, not %s"
-                            % (_FORMAT_NAMES[fmt[0]], dtype, pixels.dtype))
+                            % (_format_name(fmt), dtype, pixels.dtype))
             if stride is None and pixels.ndim >= 2 and pixels.shape[0] == height \
                     and pixels.strides[0] > 0 and pixels[0].nbytes == row \
                     and pixels[0].flags.c_contiguous and not pixels.flags.c_contiguous:
@@ -650,6 +699,41 @@ class Model:
         """Removes the temporal target (a plain run again, from the current image)."""
         with self._lock:
             _check(self._lib.nstyle_clear_temporal(self._h()))
+
+    # -- regions (since ABI 4)
+
+    def _set_mask(self, function, style_index, pixels, width, height, format, stride):
+        fmt = _mask_format(format)
+        index = _index(style_index, "style_index")
+        buf = _Pixels(pixels, _dim(width, "width"), _dim(height, "height"), fmt, stride, False)
+        with self._lock:
+            _check(function(self._h(), index, buf.ptr, width, height, buf.stride, fmt[0]))
+
+    def set_style_mask(self, style_index, pixels, width, height, format="grey8", stride=None):
+        """Gives style `style_index` (0-based, in the order added) a region: a grey mask over
+        the content (any size, stretched to it; 0 outside, full inside, soft edges kept) where
+        that style paints. Styles without a region share the rest; where none reaches the photo
+        stays. format: "grey8", "grey16" or "grey_f32" (finite, 0..1)."""
+        self._set_mask(self._lib.nstyle_set_style_mask, style_index, pixels, width, height,
+                       format, stride)
+
+    def clear_style_mask(self, style_index):
+        """Removes style `style_index`'s region."""
+        with self._lock:
+            _check(self._lib.nstyle_clear_style_mask(self._h(),
+                                                     _index(style_index, "style_index")))
+
+    def set_style_source_mask(self, style_index, pixels, width, height, format="grey8",
+                              stride=None):
+        """Takes style `style_index`'s style only from the masked part of its own image."""
+        self._set_mask(self._lib.nstyle_set_style_source_mask, style_index, pixels, width,
+                       height, format, stride)
+
+    def clear_style_source_mask(self, style_index):
+        """Removes the mask over style `style_index`'s image."""
+        with self._lock:
+            _check(self._lib.nstyle_clear_style_source_mask(
+                self._h(), _index(style_index, "style_index")))
 
     # -- settings
 

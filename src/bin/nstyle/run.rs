@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use nstyle::engine::network::Backbone;
 use nstyle::engine::schedule::ScaleCount;
 use nstyle::engine::settings::check_weight;
-use nstyle::engine::{Init, OptimizerKind, PrecisionChoice, Progress, Settings, Transfer};
+use nstyle::engine::{Init, Mask, OptimizerKind, PrecisionChoice, Progress, Settings, Transfer};
 use nstyle::imageio;
 use nstyle::{Error, Result};
 
@@ -28,6 +28,16 @@ pub struct RunArgs {
     /// A style image, optionally with a blend weight (PATH:WEIGHT); repeat to blend several.
     #[arg(long = "style", required = true, value_name = "PATH[:WEIGHT]")]
     styles: Vec<String>,
+    /// The region of the style given at the same position (the i-th --style-mask belongs to the
+    /// i-th --style): a grey image over the content, white where that style paints, black
+    /// where not, soft edges kept; stretched to the content. `-` gives a style no region.
+    /// Styles without one share the rest; where no style reaches, the photo stays.
+    #[arg(long = "style-mask", value_name = "PATH|-")]
+    style_masks: Vec<String>,
+    /// The part of the style image at the same position to take the style from (grey, white
+    /// inside; `-` for none).
+    #[arg(long = "style-source-mask", value_name = "PATH|-")]
+    style_source_masks: Vec<String>,
     /// Where to write the result (.png, .jpg or .tif).
     #[arg(long, required_unless_present = "estimate")]
     output: Option<PathBuf>,
@@ -102,6 +112,31 @@ fn parse_style(spec: &str) -> Result<(PathBuf, f64)> {
     Ok((PathBuf::from(spec), 1.0))
 }
 
+/// The masks of `flag` (one per style, in order; `-` for none), decoded: no more than there are
+/// styles.
+fn load_masks(paths: &[String], flag: &str, styles: usize) -> Result<Vec<Option<Mask>>> {
+    if paths.len() > styles {
+        return Err(Error::arg(format!(
+            "{} {flag} for {styles} --style: the i-th {flag} belongs to the i-th --style (use \
+             `{flag} -` for a style without one)",
+            paths.len()
+        )));
+    }
+    paths
+        .iter()
+        .map(|path| match path.as_str() {
+            "-" => Ok(None),
+            path => {
+                let picture = imageio::load(Path::new(path))?;
+                Mask::from_picture(&picture).map(Some).map_err(|e| match e {
+                    Error::Argument(why) => Error::arg(format!("{flag} {path}: {why}")),
+                    other => other,
+                })
+            }
+        })
+        .collect()
+}
+
 fn settings(args: &RunArgs) -> Result<Settings> {
     let mut settings = Settings {
         iterations: args.iterations,
@@ -154,13 +189,22 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         })
         .collect::<Result<Vec<_>>>()?;
 
+    let style_masks = load_masks(&args.style_masks, "--style-mask", styles.len())?;
+    let source_masks = load_masks(
+        &args.style_source_masks,
+        "--style-source-mask",
+        styles.len(),
+    )?;
+
     let loading = Instant::now();
     let mut transfer = args.model.open()?;
     let load_seconds = loading.elapsed().as_secs_f64();
     transfer.set_settings(settings)?;
     transfer.set_content(content);
-    for (style, weight) in styles {
+    for (index, (style, weight)) in styles.into_iter().enumerate() {
         transfer.add_style(style, weight)?;
+        transfer.set_style_region(index, style_masks.get(index).cloned().flatten())?;
+        transfer.set_style_source_mask(index, source_masks.get(index).cloned().flatten())?;
     }
     interrupt.attach(&transfer);
     let (width, height) = output_size(&mut transfer)?;
