@@ -29,7 +29,9 @@ gpu-release-bundle: build
 		head -n 1 | xargs -I{} cp {} .gpu-release/cuda-tests
 	strip --strip-unneeded .gpu-release/cuda-tests
 	cp target/dist/$(DIST_NAME)/bin/nstyle target/dist/$(DIST_NAME)/lib/libnstyle.so .gpu-release/cpu/
+	mkdir -p .gpu-release/cuda && cp target/release/nstyle .gpu-release/cuda/ && strip --strip-unneeded .gpu-release/cuda/nstyle
 	cp $(DIST_DIR)/nstyle-$(C_VERSION)-*.whl .gpu-release/
 	cp $(or $(wildcard ../shared/images/tubingen.jpg),$(DEMO_DIR)/content.png) .gpu-release/content.jpg
 	cp $(or $(wildcard ../shared/images/starry_night.jpg),$(DEMO_DIR)/style.png) .gpu-release/style.jpg
+	cp $(or $(wildcard ../shared/images/the_scream.jpg),$(DEMO_DIR)/style.png) .gpu-release/style2.jpg
 	du -sh .gpu-release
