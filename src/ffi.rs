@@ -890,6 +890,26 @@ fn read_host_mask(
     )
 }
 
+/// A host mask's pixels, width, height, stride in bytes and format, as the C calls take them.
+type HostMask = (*const c_void, u32, u32, usize, u32);
+
+/// The body of both mask setters: the style index checked first, then the mask read and given to
+/// the session by `apply` (its region or its style-image mask).
+fn set_host_mask(
+    model: *mut NstyleModel,
+    style_index: u32,
+    (pixels, width, height, stride_bytes, format): HostMask,
+    apply: fn(&mut Transfer, usize, Option<engine::Mask>) -> Result<(), Error>,
+) -> NstyleStatus {
+    boundary(|| {
+        with_session(model, |session| {
+            session.check_style_index(style_index as usize)?;
+            let mask = read_host_mask(session, pixels, width, height, stride_bytes, format)?;
+            apply(session, style_index as usize, Some(mask))
+        })
+    })
+}
+
 /// Gives style `style_index` (0-based, in the order `nstyle_add_style` added them) a region:
 /// where on the content it paints (spatial control, Gatys et al. 2017). The mask (copied; any
 /// size) is stretched over the whole content frame at each scale, smoothly (soft edges stay
@@ -913,13 +933,12 @@ pub extern "C" fn nstyle_set_style_mask(
     stride_bytes: usize,
     format: u32,
 ) -> NstyleStatus {
-    boundary(|| {
-        with_session(model, |session| {
-            session.check_style_index(style_index as usize)?;
-            let mask = read_host_mask(session, pixels, width, height, stride_bytes, format)?;
-            session.set_style_region(style_index as usize, Some(mask))
-        })
-    })
+    set_host_mask(
+        model,
+        style_index,
+        (pixels, width, height, stride_bytes, format),
+        Transfer::set_style_region,
+    )
 }
 
 /// Removes style `style_index`'s region (it paints everywhere again, or the rest when other
@@ -951,13 +970,12 @@ pub extern "C" fn nstyle_set_style_source_mask(
     stride_bytes: usize,
     format: u32,
 ) -> NstyleStatus {
-    boundary(|| {
-        with_session(model, |session| {
-            session.check_style_index(style_index as usize)?;
-            let mask = read_host_mask(session, pixels, width, height, stride_bytes, format)?;
-            session.set_style_source_mask(style_index as usize, Some(mask))
-        })
-    })
+    set_host_mask(
+        model,
+        style_index,
+        (pixels, width, height, stride_bytes, format),
+        Transfer::set_style_source_mask,
+    )
 }
 
 /// Removes style `style_index`'s mask over its image (its whole image counts again).
