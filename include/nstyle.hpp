@@ -185,6 +185,19 @@ public:
                       "nstyle_clear_style_source_mask");
     }
 
+    // Content mask (since ABI 5): more photo where a grey mask over the content says (the
+    // content term weighs the option content_mask_gain times as much inside).
+    void set_content_mask(const void *pixels, std::uint32_t width, std::uint32_t height,
+                          NstyleMaskFormat format = NSTYLE_MASK_GREY8, std::size_t stride = 0) {
+        detail::check(nstyle_set_content_mask(model_, pixels, width, height,
+                                              mask_stride_or_packed(width, format, stride),
+                                              format),
+                      "nstyle_set_content_mask");
+    }
+    void clear_content_mask() {
+        detail::check(nstyle_clear_content_mask(model_), "nstyle_clear_content_mask");
+    }
+
     void set_weights(const NstyleWeights &weights) {
         detail::check(nstyle_set_weights(model_, &weights), "nstyle_set_weights");
     }

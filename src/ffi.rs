@@ -30,8 +30,10 @@ use crate::text::{printable_line, shortened};
 /// `nstyle_get_option`), `nstyle_result_size` and the BGRA8 and RGBA_F16 formats; 3 added
 /// `nstyle_estimate_seconds`; 4 added `nstyle_version`, `nstyle_diagnostics`, style region
 /// masks (`nstyle_set_style_mask` and the calls beside it) and, for video,
-/// `nstyle_set_init_image`, `nstyle_set_temporal` and `nstyle_clear_temporal`.
-pub const NSTYLE_ABI_VERSION: u32 = 4;
+/// `nstyle_set_init_image`, `nstyle_set_temporal` and `nstyle_clear_temporal`; 5 added the
+/// content mask (`nstyle_set_content_mask`, `nstyle_clear_content_mask`) and the options
+/// `content_mask_gain` and `mask_softness`.
+pub const NSTYLE_ABI_VERSION: u32 = 5;
 
 /// Result of every call that can fail. On failure `nstyle_last_error()` says why.
 #[repr(C)]
@@ -299,7 +301,7 @@ impl<'a> HostImage<'a> {
     }
 }
 
-/// ABI version of the loaded library (4). Compare with NSTYLE_ABI_VERSION from the header.
+/// ABI version of the loaded library (5). Compare with NSTYLE_ABI_VERSION from the header.
 #[no_mangle]
 pub extern "C" fn nstyle_abi_version() -> u32 {
     NSTYLE_ABI_VERSION
@@ -457,6 +459,8 @@ pub extern "C" fn nstyle_set_weights(
 /// - `seed`: seeds init=random; CPU runs are bit-identical per seed; a whole number in 0..=18446744073709551615 (default `0`; restarts the run)
 /// - `preserve_colors`: 1 keeps the content's colours (only luminance is stylised); 0 or 1 (default `0`; applies from the next step)
 /// - `style_scale`: style image size relative to the working image; a finite number from 0.05 to 8, in × (default `1`; rebuilds the targets, keeps the image)
+/// - `content_mask_gain`: content weight inside the content mask as a multiple of the weight outside it: above 1 keeps more of the photo there, below 1 lets the style take more; no effect without a content mask; a finite number from 0 to 1000, in × (default `10`; rebuilds the targets, keeps the image)
+/// - `mask_softness`: blurs the edges of the style regions and of the content mask (Gaussian, this percentage of the image's long side) so that styles fade into each other; 0 keeps the masks as given; a finite number from 0 to 25, in % (default `0`; rebuilds the targets, keeps the image)
 /// - `backbone`: feature network: vgg19 (the original method) or lite (EfficientNet-Lite0, many times faster per iteration; for previews and slow machines: it takes less of the style, the less the larger the image); vgg19 or lite (default `vgg19`; restarts the run)
 /// - `content_layers`: layers of the content loss; auto is relu4_2 on vgg19, block7 on lite; auto or a list of layers of the backbone such as relu4_2 or relu1_1:1,relu2_1:0.5 (lite: stem, block0 … block15) (default `auto`; rebuilds the targets, keeps the image)
 /// - `style_layers`: layers of the style loss, weight 1 each unless given; auto is relu1_1,relu2_1,relu3_1,relu4_1,relu5_1 on vgg19 and block0,block2,block4,block7,block10 on lite; auto or a list of layers of the backbone such as relu4_2 or relu1_1:1,relu2_1:0.5 (lite: stem, block0 … block15) (default `auto`; rebuilds the targets, keeps the image)
@@ -988,6 +992,44 @@ pub extern "C" fn nstyle_clear_style_source_mask(
     boundary(|| {
         with_session(model, |session| {
             session.set_style_source_mask(style_index as usize, None)
+        })
+    })
+}
+
+// ---- Content mask. Since ABI 5. ----
+
+/// Gives the content term a mask: where it is set the photo holds `content_mask_gain` times as
+/// strongly (option, default 10; below 1 the style takes more there), softly in between; 1
+/// elsewhere. A face, say, keeps more of itself while the rest is painted. Stretched over the
+/// content frame and averaged down to each content layer like a style region (softened by the
+/// option `mask_softness`). Same formats and errors as `nstyle_set_style_mask`, without the
+/// style index. Rebuilds the targets and keeps the image. Since ABI 5.
+#[no_mangle]
+pub extern "C" fn nstyle_set_content_mask(
+    model: *mut NstyleModel,
+    pixels: *const c_void,
+    width: u32,
+    height: u32,
+    stride_bytes: usize,
+    format: u32,
+) -> NstyleStatus {
+    boundary(|| {
+        with_session(model, |session| {
+            let mask = read_host_mask(session, pixels, width, height, stride_bytes, format)?;
+            session.set_content_mask(Some(mask));
+            Ok(())
+        })
+    })
+}
+
+/// Removes the content mask (the content term weighs the same everywhere again); nothing to
+/// remove is not an error. Since ABI 5.
+#[no_mangle]
+pub extern "C" fn nstyle_clear_content_mask(model: *mut NstyleModel) -> NstyleStatus {
+    boundary(|| {
+        with_session(model, |session| {
+            session.set_content_mask(None);
+            Ok(())
         })
     })
 }

@@ -417,6 +417,19 @@ fn style_masks_go_with_their_styles_and_bad_ones_are_refused() {
     assert_refused(&refused, &result, "belongs to the i-th --style");
     let refused = run(&content, &style, &result, &["--style-mask", s(&black)]);
     assert_refused(&refused, &result, "0 everywhere");
+    let refused = run(&content, &style, &result, &["--content-mask", s(&black)]);
+    assert_refused(&refused, &result, "--content-mask");
+    let missing = dir.path("missing.png");
+    let refused = run(&content, &style, &result, &["--content-mask", s(&missing)]);
+    assert_refused(&refused, &result, "missing.png");
+    let held = ["--content-mask", s(&left), "--set", "content_mask_gain=30"];
+    let output = run(&content, &style, &result, &held);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::remove_file(&result).unwrap();
 
     // The first style paints the left half, the second (no mask: `-`) the rest.
     let two = [

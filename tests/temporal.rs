@@ -143,6 +143,11 @@ fn init_image_is_where_the_run_starts() {
         .set_init_image(&SourceImage::from(magenta(WIDTH, HEIGHT)))
         .unwrap();
     assert_eq!(transfer.settings().get_option("init").unwrap(), "image");
+    // What get_option reads is accepted back and keeps the image; without one it is refused.
+    let mut same = transfer.settings().clone();
+    same.set_option("init", "image").unwrap();
+    assert_eq!(&same, transfer.settings());
+    assert!(Settings::default().set_option("init", "image").is_err());
     let (w, h) = transfer.result_size().unwrap();
     let start = transfer.result(w, h).unwrap();
     assert!(distance_to_magenta(&start, 0.0, 1.0) < 0.01);

@@ -198,7 +198,7 @@ fn lite_objective(settings: &Settings, result: &Picture) -> LossParts {
     };
     let styles = [Style::new(style_picture(96, 96).into(), 1.0)];
     let content = content_picture(result.width(), result.height()).into();
-    let targets = Targets::build(network, settings, &content, &styles, None, stage).unwrap();
+    let targets = Targets::build(network, settings, &content, &styles, None, None, stage).unwrap();
     let point = rgb_to_caffe(&result.to_tensor(tch::Device::Cpu).unwrap()).unwrap();
     targets
         .evaluate(network, settings.effective_weights(), &point)

@@ -700,6 +700,32 @@ def test_style_mask_misuse_gets_a_status_and_a_reason():
         m.step(1)  # nothing above changed the model
 
 
+def test_a_content_mask_changes_the_result_misuse_is_refused_and_clearing_restores():
+    def result(mask=None, clear=False):
+        with ready_model(iterations=4) as m:
+            m.set_option("content_mask_gain", "100")
+            if mask is not None:
+                m.set_content_mask(mask, W, H)
+            if clear:
+                m.step(1)
+                m.clear_content_mask()
+                m.set_content(gradient_rgba8(), W, H)  # restart: only the mask's absence counts
+            m.run()
+            return m.fetch(W, H)
+
+    plain = result()
+    assert result(left_half_grey8()) != plain
+    assert result(left_half_grey8(), clear=True) == plain
+    with small_model() as m:
+        with pytest.raises(nstyle.Error) as e:
+            m.set_content_mask(bytes(W * H), W, H)
+        assert e.value.status == nstyle.Status.ERR_ARGUMENT and "0 everywhere" in e.value.message
+        with pytest.raises(nstyle.Error):
+            m.set_content_mask(left_half_grey8(), W, H, format="rgb8")
+        assert nstyle.library().nstyle_clear_content_mask(None) == nstyle.Status.ERR_ARGUMENT
+        m.clear_content_mask()
+
+
 def test_a_style_mask_changes_the_result_and_clearing_it_restores_it():
     def result(mask=None, source_mask=False):
         with ready_model(iterations=4) as m:

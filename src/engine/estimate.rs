@@ -19,11 +19,10 @@ use std::time::Instant;
 use once_cell::sync::Lazy;
 use tch::{Device, Tensor};
 
-use crate::engine::network::Network;
 use crate::engine::objective::{network_input, tiled_layers, Style, Targets};
+use crate::engine::run::Inputs;
 use crate::engine::schedule::{fit_long_side, Stage, MIN_SIDE};
 use crate::engine::settings::{LayerChoice, OptimizerKind, Settings, WeightedLayer};
-use crate::engine::source::SourceImage;
 use crate::error::{Error, Result};
 
 /// Square probe sizes. Two, because an evaluation costs a fixed part (dispatch, reductions, the
@@ -91,6 +90,12 @@ struct ProbeKey {
     precision: &'static str,
     content: Vec<usize>,
     style: Vec<usize>,
+    /// Styles with a region (each its own guided term), a content mask, a temporal term: the
+    /// extra work they add to an evaluation is timed by the probe, so a run with them is not
+    /// priced at a plain run's rates.
+    regions: usize,
+    content_mask: bool,
+    temporal: bool,
 }
 
 static PROBED: Lazy<Mutex<HashMap<ProbeKey, Rates>>> = Lazy::new(|| Mutex::new(HashMap::new()));
@@ -110,15 +115,11 @@ pub struct Estimate {
     pub tiled: Option<Rates>,
 }
 
-/// Prices `stages` (the plan as the run would execute it, tiles assigned) for `settings`,
-/// `content` and `styles` on `network`, probing the network first unless its rates are known.
-pub fn estimate(
-    network: Network,
-    settings: &Settings,
-    content: &SourceImage,
-    styles: &[Style],
-    stages: &[Stage],
-) -> Result<Estimate> {
+/// Prices `stages` (the plan as the run would execute it, tiles assigned) for the run's
+/// `inputs` (network, settings, images, masks and temporal target), probing the network first
+/// unless its rates are known.
+pub fn estimate(inputs: &Inputs, stages: &[Stage]) -> Result<Estimate> {
+    let (network, settings, styles) = (inputs.model, inputs.settings, inputs.styles);
     let started = Instant::now();
     let mut probed = false;
     let mut rates_for = |content_layers: Vec<WeightedLayer>, style_layers: Vec<WeightedLayer>| {
@@ -129,19 +130,15 @@ pub fn estimate(
             precision: network.precision().name(),
             content: content_layers.iter().map(|(l, _)| *l).collect(),
             style: style_layers.iter().map(|(l, _)| *l).collect(),
+            regions: active(styles).filter(|s| s.region.is_some()).count(),
+            content_mask: inputs.content_mask.is_some(),
+            temporal: inputs.temporal.is_some(),
         };
         if let Some(rates) = PROBED.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return Ok(*rates);
         }
         probed = true;
-        let rates = probe(
-            network,
-            settings,
-            content,
-            styles,
-            &content_layers,
-            &style_layers,
-        )?;
+        let rates = probe(inputs, &content_layers, &style_layers)?;
         PROBED
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -258,13 +255,11 @@ fn tiled_stage(rates: &Rates, settings: &Settings, styles: &[Style], stage: &Sta
 /// Times evaluations and forward passes of `network` with these layers at [`PROBE_SIDES`], on
 /// the run's own content and styles resized to the probe (a square; the cost is the pixels').
 fn probe(
-    network: Network,
-    settings: &Settings,
-    content: &SourceImage,
-    styles: &[Style],
+    inputs: &Inputs,
     content_layers: &[WeightedLayer],
     style_layers: &[WeightedLayer],
 ) -> Result<Rates> {
+    let (network, settings, content) = (inputs.model, inputs.settings, inputs.content);
     let named = |layers: &[WeightedLayer]| {
         LayerChoice::Listed(
             layers
@@ -297,7 +292,15 @@ fn probe(
             iterations: 1,
             tiling: None,
         };
-        let targets = Targets::build(network, &probe_settings, content, styles, None, stage)?;
+        let targets = Targets::build(
+            network,
+            &probe_settings,
+            content,
+            inputs.styles,
+            inputs.content_mask,
+            inputs.temporal,
+            stage,
+        )?;
         let point = network_input(content, side, side, device)?;
         probes.push((side as u64 * side as u64, targets, point));
     }

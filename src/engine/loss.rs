@@ -53,6 +53,12 @@ pub fn content_loss(features: &Tensor, target: &Tensor) -> Tensor {
         .mean(Kind::Float)
 }
 
+/// [`content_loss`] with a weight per feature position (`weights`, [1, 1, H, W], broadcast over
+/// the channels): the same mean, so weights of 1 everywhere give exactly `content_loss`.
+pub fn weighted_content_loss(features: &Tensor, target: &Tensor, weights: &Tensor) -> Tensor {
+    ((features.to_kind(Kind::Float) - target).square() * weights).mean(Kind::Float)
+}
+
 /// Mean squared difference between the Gram matrix of `features` and a target Gram matrix.
 pub fn style_loss(features: &Tensor, target_gram: &Tensor) -> Tensor {
     (gram(features) - target_gram).square().mean(Kind::Float)

@@ -113,6 +113,66 @@ impl Mask {
     }
 }
 
+/// Standard deviations (in samples) up to which [`soften`] blurs at the mask's own size; a wider
+/// blur is computed on a copy reduced so that it spans this many samples, then stretched back
+/// (the blurred mask has no detail finer than that, and a full-size kernel over a large image
+/// would cost seconds).
+const SOFTEN_SIGMA_AT_FULL_SIZE: f64 = 4.0;
+
+/// `mask` ([1, 1, H, W], values 0..1) blurred by a Gaussian whose standard deviation is
+/// `percent` % of its long side: the option `mask_softness`, which lets regions fade into each
+/// other whatever the edges the host gave. Edges are extended (replicate), so a region reaching
+/// the border stays full there. 0 returns the mask as it is.
+pub fn soften(mask: &Tensor, percent: f64) -> Result<Tensor> {
+    let (_, _, height, width) = mask.size4()?;
+    let sigma = percent / 100.0 * height.max(width) as f64;
+    if sigma < 0.5 {
+        return Ok(mask.shallow_clone());
+    }
+    let factor = (SOFTEN_SIGMA_AT_FULL_SIZE / sigma).min(1.0);
+    let reduced = |side: i64| ((side as f64 * factor).ceil() as i64).max(1);
+    let small = if factor < 1.0 {
+        mask.f_adaptive_avg_pool2d([reduced(height), reduced(width)])?
+    } else {
+        mask.shallow_clone()
+    };
+    let sigma = sigma * factor;
+    let radius = (3.0 * sigma).ceil() as i64;
+    let taps: Vec<f32> = (-radius..=radius)
+        .map(|x| (-(x * x) as f64 / (2.0 * sigma * sigma)).exp() as f32)
+        .collect();
+    let total: f32 = taps.iter().sum();
+    let taps: Vec<f32> = taps.iter().map(|t| t / total).collect();
+    let kernel = Tensor::f_from_slice(&taps)?.f_to_device(mask.device())?;
+    let across = kernel.f_view([1, 1, 1, 2 * radius + 1])?;
+    let down = kernel.f_view([1, 1, 2 * radius + 1, 1])?;
+    let padded = small.f_pad([radius, radius, radius, radius], "replicate", None)?;
+    let blurred = padded
+        .f_conv2d::<Tensor>(&across, None, [1, 1], [0, 0], [1, 1], 1)?
+        .f_conv2d::<Tensor>(&down, None, [1, 1], [0, 0], [1, 1], 1)?;
+    if factor < 1.0 {
+        Ok(blurred.f_upsample_bilinear2d([height, width], false, None, None)?)
+    } else {
+        Ok(blurred)
+    }
+}
+
+/// The content term's weight at each position of a layer's `height`×`width` map, from the
+/// content mask at the stage's size: 1 outside, `gain` inside, soft edges in between.
+pub fn content_weights_at_layer(
+    mask: &Tensor,
+    gain: f64,
+    height: i64,
+    width: i64,
+) -> Result<Tensor> {
+    content_weights(mask.f_adaptive_avg_pool2d([height, width])?, gain)
+}
+
+/// The content term's weights from the content mask already at a layer's positions.
+pub fn content_weights(at_layer: Tensor, gain: f64) -> Result<Tensor> {
+    Ok(at_layer.f_mul_scalar(gain - 1.0)?.f_add_scalar(1.0)?)
+}
+
 /// A mask at a layer: its weights over the layer's feature positions and their summed square
 /// (the region's area there, which normalises its Gram matrix).
 pub struct LayerMask {
@@ -175,6 +235,42 @@ mod tests {
         let values = mask.values_at(6, 4).unwrap();
         assert_eq!(values.len(), 24);
         assert!((values[0] - 1.0).abs() < 1e-6 && values[5].abs() < 1e-6);
+    }
+
+    #[test]
+    fn soften_blurs_edges_keeps_flat_parts_and_is_off_at_zero() {
+        // Left half inside, 200×100.
+        let values: Vec<f32> = (0..200 * 100)
+            .map(|i| if i % 200 < 100 { 1.0 } else { 0.0 })
+            .collect();
+        let mask = Mask::from_values(200, 100, values).unwrap();
+        let t = mask.tensor_at(200, 100, Device::Cpu).unwrap();
+        let same = soften(&t, 0.0).unwrap();
+        assert!(same.equal(&t));
+        let at = |t: &Tensor, x: i64| t.double_value(&[0, 0, 50, x]);
+        // Sigma 2 % of 200 = 4 px: computed at full size.
+        let soft = soften(&t, 2.0).unwrap();
+        assert_eq!(soft.size(), t.size());
+        assert!((at(&soft, 0) - 1.0).abs() < 1e-5 && at(&soft, 199).abs() < 1e-5);
+        assert!((at(&soft, 99) - 0.5).abs() < 0.1, "{}", at(&soft, 99));
+        assert!(at(&soft, 95) > 0.75 && at(&soft, 95) < 0.99);
+        // Sigma 10 % = 20 px: computed reduced, stretched back; still monotone, 0.5 at the edge.
+        let wide = soften(&t, 10.0).unwrap();
+        assert_eq!(wide.size(), t.size());
+        assert!((at(&wide, 99) - 0.5).abs() < 0.1, "{}", at(&wide, 99));
+        assert!(at(&wide, 80) > at(&wide, 99) && at(&wide, 120) < at(&wide, 99));
+        assert!(at(&wide, 70) < 0.99 && at(&wide, 5) > 0.99);
+    }
+
+    #[test]
+    fn content_weights_are_one_outside_and_gain_inside() {
+        let mask = Mask::from_values(2, 1, vec![1.0, 0.0]).unwrap();
+        let t = mask.tensor_at(2, 1, Device::Cpu).unwrap();
+        let w = content_weights_at_layer(&t, 4.0, 1, 2).unwrap();
+        assert_eq!(
+            Vec::<f32>::try_from(w.flatten(0, -1)).unwrap(),
+            vec![4.0, 1.0]
+        );
     }
 
     #[test]

@@ -5,9 +5,12 @@ use tch::{Device, Kind, Tensor};
 
 use crate::engine::loss::{
     content_loss, gram, guided_gram, guided_style_loss, style_loss, total_variation,
+    weighted_content_loss,
 };
 use crate::engine::loss_parts::LossParts;
-use crate::engine::mask::{at_layer, layer_mask, LayerMask, Mask};
+use crate::engine::mask::{
+    at_layer, content_weights, content_weights_at_layer, layer_mask, soften, LayerMask, Mask,
+};
 use crate::engine::network::Network;
 use crate::engine::optim::{gradient_facts, Evaluation};
 use crate::engine::schedule::{fit_long_side, Stage, MIN_SIDE};
@@ -48,6 +51,8 @@ struct ContentTarget {
     slot: usize,
     weight: f64,
     features: Tensor,
+    /// The weight of each position (from the content mask; None: 1 everywhere).
+    weights: Option<Tensor>,
 }
 
 /// A style layer's blended Gram matrix to match, over the whole image or over a region.
@@ -75,12 +80,14 @@ pub struct Targets {
 }
 
 impl Targets {
-    /// Content features and blended style Gram matrices at `stage`'s size.
+    /// Content features and blended style Gram matrices at `stage`'s size; with a content
+    /// mask, the content term weighted by it (`content_mask_gain` inside).
     pub fn build(
         model: Network,
         settings: &Settings,
         content: &SourceImage,
         styles: &[Style],
+        content_mask: Option<&Mask>,
         temporal: Option<&TemporalTarget>,
         stage: Stage,
     ) -> Result<Targets> {
@@ -93,22 +100,40 @@ impl Targets {
         let content_input = network_input(content, stage.width, stage.height, device)?;
         let content_indices: Vec<usize> = content_layers.iter().map(|(l, _)| *l).collect();
         let content_features = model.features(&content_input, &content_indices)?;
+        let content_mask = content_mask
+            .map(|mask| stage_mask(mask, stage, settings.mask_softness, device))
+            .transpose()?;
         let content_targets = content_layers
             .iter()
             .zip(content_features)
-            .map(|((layer, weight), features)| ContentTarget {
-                slot: slot(*layer),
-                weight: *weight,
-                features,
+            .map(|((layer, weight), features)| {
+                let weights = match &content_mask {
+                    None => None,
+                    Some(mask) => {
+                        let (_, _, h, w) = features.size4()?;
+                        Some(content_weights_at_layer(
+                            mask,
+                            settings.content_mask_gain,
+                            h,
+                            w,
+                        )?)
+                    }
+                };
+                Ok(ContentTarget {
+                    slot: slot(*layer),
+                    weight: *weight,
+                    features,
+                    weights,
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
 
         let style_indices: Vec<usize> = style_layers.iter().map(|(l, _)| *l).collect();
         let grams_of = |input: &Tensor, style: &Style| {
             let features = model.features(input, &style_indices)?;
             style_grams(&features, input, style, device)
         };
-        let groups = style_groups(styles, settings.style_scale, stage, device, grams_of)?;
+        let groups = style_groups(styles, settings, stage, device, grams_of)?;
         // The layers' sizes at this stage, for the regions: one pass of the content (only when
         // a style has a region: a run without stays exactly as it was).
         let sizes = if groups.iter().any(|g| g.mask.is_some()) {
@@ -176,7 +201,12 @@ impl Targets {
         let mut content = zero()?;
         if weights.content > 0.0 {
             for target in &self.content {
-                let term = content_loss(&features[target.slot], &target.features);
+                let term = match &target.weights {
+                    None => content_loss(&features[target.slot], &target.features),
+                    Some(weights) => {
+                        weighted_content_loss(&features[target.slot], &target.features, weights)
+                    }
+                };
                 content = content.f_add(&term.f_mul_scalar(target.weight)?)?;
             }
         }
@@ -287,7 +317,7 @@ struct RegionGroup {
 /// image.
 fn style_groups(
     styles: &[Style],
-    style_scale: f64,
+    settings: &Settings,
     stage: Stage,
     device: Device,
     mut grams_of: impl FnMut(&Tensor, &Style) -> Result<Vec<Tensor>>,
@@ -296,7 +326,7 @@ fn style_groups(
         let all: Vec<&Style> = styles.iter().collect();
         return Ok(vec![RegionGroup {
             mask: None,
-            grams: blended_style_grams(&all, style_scale, stage, device, grams_of)?,
+            grams: blended_style_grams(&all, settings.style_scale, stage, device, grams_of)?,
             share: 1.0,
         }]);
     }
@@ -309,10 +339,16 @@ fn style_groups(
         let Some(region) = &style.region else {
             continue;
         };
-        let mask = region.tensor_at(stage.width, stage.height, device)?;
+        let mask = stage_mask(region, stage, settings.mask_softness, device)?;
         covered = covered.f_add(&mask)?;
         groups.push(RegionGroup {
-            grams: blended_style_grams(&[style], style_scale, stage, device, &mut grams_of)?,
+            grams: blended_style_grams(
+                &[style],
+                settings.style_scale,
+                stage,
+                device,
+                &mut grams_of,
+            )?,
             mask: Some(mask),
             share: style.blend,
         });
@@ -324,11 +360,19 @@ fn style_groups(
     if !rest.is_empty() {
         groups.push(RegionGroup {
             mask: Some(covered.f_neg()?.f_add_scalar(1.0)?.f_clamp(0.0, 1.0)?),
-            grams: blended_style_grams(&rest, style_scale, stage, device, &mut grams_of)?,
+            grams: blended_style_grams(&rest, settings.style_scale, stage, device, &mut grams_of)?,
             share: 1.0,
         });
     }
     Ok(groups)
+}
+
+/// A region or content mask at the stage's size ([1, 1, H, W]), softened by `mask_softness`.
+fn stage_mask(mask: &Mask, stage: Stage, softness: f64, device: Device) -> Result<Tensor> {
+    soften(
+        &mask.tensor_at(stage.width, stage.height, device)?,
+        softness,
+    )
 }
 
 /// The style Gram matrices of a stage, one per style layer, blended over the styles by their
@@ -398,6 +442,8 @@ pub struct TiledTargets {
     /// with each tile's window).
     groups: Vec<RegionGroup>,
     content: Tensor,
+    /// The content mask at the stage's size (softened) with `content_mask_gain`.
+    content_mask: Option<(Tensor, f64)>,
     temporal: Option<(StageTemporal, f64)>,
 }
 
@@ -493,15 +539,33 @@ impl TiledTargets {
             }
             sums.into_iter().map(GramSum::finish).collect()
         };
-        let groups = style_groups(styles, settings.style_scale, stage, device, grams_of)?;
+        let groups = style_groups(styles, settings, stage, device, grams_of)?;
         Ok(TiledTargets {
             layers,
             content_layers,
             style_layers,
             groups,
             content: network_input(content, stage.width, stage.height, device)?,
+            content_mask: None,
             temporal: None,
         })
+    }
+
+    /// These targets with the content term weighted by `mask` (cut to each tile's window).
+    pub fn with_content_mask(
+        mut self,
+        mask: Option<&Mask>,
+        settings: &Settings,
+        stage: Stage,
+        device: Device,
+    ) -> Result<TiledTargets> {
+        self.content_mask = mask
+            .map(|m| {
+                let at_stage = stage_mask(m, stage, settings.mask_softness, device)?;
+                Ok::<_, Error>((at_stage, settings.content_mask_gain))
+            })
+            .transpose()?;
+        Ok(self)
     }
 
     /// These targets with a temporal target at the stage's size (cut to each tile's window when
@@ -543,10 +607,21 @@ impl TiledTargets {
             .content_layers
             .iter()
             .map(|&(layer, weight)| {
+                let weights = match &self.content_mask {
+                    None => None,
+                    Some((mask, gain)) => {
+                        let at_layer = window_at_layer(mask, &tile, of_layer(layer))?;
+                        Some(content_weights(
+                            tile.interior(&at_layer, stride(layer))?,
+                            *gain,
+                        )?)
+                    }
+                };
                 Ok(ContentTarget {
                     slot: slot(layer),
                     weight,
                     features: tile.interior(of_layer(layer), stride(layer))?,
+                    weights,
                 })
             })
             .collect::<Result<_>>()?;

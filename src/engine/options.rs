@@ -253,6 +253,34 @@ pub static OPTIONS: &[OptionSpec] = &[
         effect: Effect::Retarget,
     },
     OptionSpec {
+        key: "content_mask_gain",
+        domain: Domain::Float {
+            min: 0.0,
+            max: 1000.0,
+            min_exclusive: false,
+        },
+        default: "10",
+        unit: "×",
+        doc: "content weight inside the content mask as a multiple of the weight outside it: \
+              above 1 keeps more of the photo there, below 1 lets the style take more; no \
+              effect without a content mask",
+        effect: Effect::Retarget,
+    },
+    OptionSpec {
+        key: "mask_softness",
+        domain: Domain::Float {
+            min: 0.0,
+            max: 25.0,
+            min_exclusive: false,
+        },
+        default: "0",
+        unit: "%",
+        doc: "blurs the edges of the style regions and of the content mask (Gaussian, this \
+              percentage of the image's long side) so that styles fade into each other; 0 \
+              keeps the masks as given",
+        effect: Effect::Retarget,
+    },
+    OptionSpec {
         key: "backbone",
         domain: Domain::Choice(&["vgg19", "lite"]),
         default: "vgg19",

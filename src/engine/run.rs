@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tch::Tensor;
 
 use crate::engine::loss_parts::LossParts;
+use crate::engine::mask::Mask;
 use crate::engine::network::Network;
 use crate::engine::objective::{network_input, Style, Targets, TiledTargets};
 use crate::engine::optim::{Evaluation, Optimizer, StepOutcome};
@@ -27,6 +28,8 @@ pub struct Inputs<'a> {
     pub settings: &'a Settings,
     pub content: &'a SourceImage,
     pub styles: &'a [Style],
+    /// More (or less) photo where this mask is: the content term weighted by it.
+    pub content_mask: Option<&'a Mask>,
     pub temporal: Option<&'a TemporalTarget>,
 }
 
@@ -37,6 +40,7 @@ impl Inputs<'_> {
             self.settings,
             self.content,
             self.styles,
+            self.content_mask,
             self.temporal,
             stage,
         )
@@ -58,6 +62,7 @@ impl Inputs<'_> {
             &tiling.layout,
             &cancelled,
         )?
+        .with_content_mask(self.content_mask, self.settings, stage, self.model.device())?
         .with_temporal(self.temporal, stage, self.model.device())
     }
 }

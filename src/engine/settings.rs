@@ -202,6 +202,10 @@ pub struct Settings {
     pub preserve_colors: bool,
     /// Style image size relative to the working image (longest sides).
     pub style_scale: f64,
+    /// Content weight inside the content mask over the weight outside it.
+    pub content_mask_gain: f64,
+    /// Gaussian blur of the region and content masks, in percent of the image's long side.
+    pub mask_softness: f64,
     /// The feature network.
     pub backbone: Backbone,
     pub content_layers: LayerChoice,
@@ -236,6 +240,8 @@ impl Default for Settings {
             seed: 0,
             preserve_colors: false,
             style_scale: 0.0,
+            content_mask_gain: 0.0,
+            mask_softness: 0.0,
             backbone: Backbone::Vgg19,
             content_layers: LayerChoice::Auto,
             style_layers: LayerChoice::Auto,
@@ -346,6 +352,12 @@ impl Settings {
     /// values and defaults are the option table's. A bad key or value changes nothing.
     pub fn set_option(&mut self, key: &str, value: &str) -> Result<()> {
         let row = options::find(key)?;
+        if row.key == "init" && value == "image" && matches!(self.init, Init::Image(_)) {
+            // What get_option reads while an init image is set: accepted back, changing nothing
+            // (a host saving and restoring every option keeps its image). Only
+            // nstyle_set_init_image sets one.
+            return Ok(());
+        }
         let value = row.domain.parse(row.key, value)?;
         let mut next = self.clone();
         next.apply(row.key, value);
@@ -382,6 +394,8 @@ impl Settings {
             ("seed", Int(v)) => self.seed = v,
             ("preserve_colors", Bool(v)) => self.preserve_colors = v,
             ("style_scale", Float(v)) => self.style_scale = v,
+            ("content_mask_gain", Float(v)) => self.content_mask_gain = v,
+            ("mask_softness", Float(v)) => self.mask_softness = v,
             ("backbone", Word(w)) => self.backbone = Backbone::parse(w).expect("table word"),
             ("content_layers", Layers(v)) => self.content_layers = v,
             ("style_layers", Layers(v)) => self.style_layers = v,
@@ -427,6 +441,8 @@ impl Settings {
             "seed" => self.seed.to_string(),
             "preserve_colors" => u8::from(self.preserve_colors).to_string(),
             "style_scale" => self.style_scale.to_string(),
+            "content_mask_gain" => self.content_mask_gain.to_string(),
+            "mask_softness" => self.mask_softness.to_string(),
             "backbone" => self.backbone.name().into(),
             "content_layers" => self.content_layers.text(),
             "style_layers" => self.style_layers.text(),

@@ -68,6 +68,8 @@ pub struct Transfer {
     settings: Settings,
     content: Option<SourceImage>,
     styles: Vec<Style>,
+    /// Where the content term weighs more (or less): `content_mask_gain` inside.
+    content_mask: Option<Mask>,
     temporal: Option<TemporalTarget>,
     run: Option<Run>,
     cancel: Arc<AtomicBool>,
@@ -93,6 +95,7 @@ impl Transfer {
             settings: Settings::default(),
             content: None,
             styles: Vec::new(),
+            content_mask: None,
             temporal: None,
             run: None,
             cancel: Arc::new(AtomicBool::new(false)),
@@ -182,6 +185,14 @@ impl Transfer {
         self.style_mut(index)?.source_mask = mask;
         self.invalidate_targets();
         Ok(())
+    }
+
+    /// Sets (Some) or clears (None) the content mask: where the photo holds more
+    /// (`content_mask_gain` times the content weight inside). Rebuilds the targets and keeps
+    /// the image.
+    pub fn set_content_mask(&mut self, mask: Option<Mask>) {
+        self.content_mask = mask;
+        self.invalidate_targets();
     }
 
     /// An argument error unless style `index` exists (checked before a mask is copied).
@@ -357,9 +368,15 @@ impl Transfer {
         }
         self.check_styles()?;
         let stages = self.checked_plan()?;
-        let network = self.network()?;
-        let content = self.content.as_ref().expect("checked above");
-        estimate::estimate(network, &self.settings, content, &self.styles, &stages)
+        let inputs = Inputs {
+            model: self.network()?,
+            settings: &self.settings,
+            content: self.content.as_ref().expect("checked above"),
+            styles: &self.styles,
+            content_mask: self.content_mask.as_ref(),
+            temporal: self.temporal.as_ref(),
+        };
+        estimate::estimate(&inputs, &stages)
     }
 
     /// Runs up to `iterations` more iterations. Returns at once when the plan is complete.
@@ -378,6 +395,7 @@ impl Transfer {
                 .as_ref()
                 .expect("a run exists only with a content"),
             styles: &self.styles,
+            content_mask: self.content_mask.as_ref(),
             temporal: self.temporal.as_ref(),
         };
         let run = self.run.as_mut().expect("ensure_run made it");

@@ -1062,6 +1062,58 @@ static void test_style_masks(void) {
     group_end();
 }
 
+/* Since ABI 5: the content mask. Misuse is ARGUMENT and changes nothing; a mask with the gain
+ * runs; clearing twice is fine. */
+static void test_content_mask(void) {
+    group_begin("content mask: misuse ARGUMENT, runs, clears");
+    NstyleModel *m = new_model(2, 1);
+    if (!m) {
+        group_end();
+        return;
+    }
+    static uint8_t grey8[CH][CW];
+    static uint8_t zeros[CH][CW];
+    static float greyf[CH][CW];
+    for (int y = 0; y < CH; y++)
+        for (int x = 0; x < CW; x++) {
+            grey8[y][x] = x < CW / 2 ? 255 : 0;
+            greyf[y][x] = x < CW / 2 ? 1.0f : 0.0f;
+        }
+    CHECK_STATUS(nstyle_set_content_mask(NULL, grey8, CW, CH, CW, NSTYLE_MASK_GREY8),
+                 NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_content_mask(m, NULL, CW, CH, CW, NSTYLE_MASK_GREY8),
+                 NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_content_mask(m, grey8, CW, 0, CW, NSTYLE_MASK_GREY8),
+                 NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_content_mask(m, grey8, CW, CH, CW, 9), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_content_mask(m, zeros, CW, CH, CW, NSTYLE_MASK_GREY8),
+                 NSTYLE_ERR_ARGUMENT);
+    CHECK(strstr(nstyle_last_error(), "0 everywhere") != NULL);
+    greyf[1][1] = INFINITY;
+    CHECK_STATUS(nstyle_set_content_mask(m, greyf, CW, CH, CW * 4, NSTYLE_MASK_GREY_F32),
+                 NSTYLE_ERR_ARGUMENT);
+    CHECK(strstr(nstyle_last_error(), "finite") != NULL);
+    greyf[1][1] = 1.0f;
+    CHECK_STATUS(nstyle_set_option(m, "content_mask_gain", "-1"), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_option(m, "mask_softness", "26"), NSTYLE_ERR_ARGUMENT);
+    CHECK_OK(nstyle_set_option(m, "content_mask_gain", "50"));
+    CHECK_OK(nstyle_set_option(m, "mask_softness", "5"));
+    CHECK_OK(set_content(m));
+    CHECK_OK(add_style(m));
+    NstyleProgress p;
+    CHECK_OK(nstyle_set_content_mask(m, grey8, CW, CH, CW, NSTYLE_MASK_GREY8));
+    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK_OK(nstyle_set_content_mask(m, greyf, CW, CH, CW * 4, NSTYLE_MASK_GREY_F32));
+    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK(p.iteration == 2 && isfinite(p.loss));
+    CHECK_STATUS(nstyle_clear_content_mask(NULL), NSTYLE_ERR_ARGUMENT);
+    CHECK_OK(nstyle_clear_content_mask(m));
+    CHECK_OK(nstyle_clear_content_mask(m));
+    CHECK_OK(nstyle_step(m, 1, &p));
+    nstyle_model_free(m);
+    group_end();
+}
+
 static void test_huge_images(void) {
     group_begin("MEMORY: 65536² and 40000² RGBA8 content/style/fetch refused, host memory bounded");
     NstyleModel *m = new_model(2, 1);
@@ -1191,6 +1243,7 @@ int main(void) {
     test_estimate();
     test_video_calls();
     test_style_masks();
+    test_content_mask();
 
     printf("%s: %d failed check(s)\n", failures ? "FAIL" : "PASS", failures);
     return failures > 255 ? 255 : failures;

@@ -7,7 +7,10 @@
  * 0..7 and with invalid descriptions (zero, oversized, short stride, overflowing, NULL), options
  * (table keys, mutated keys, random bytes; values from the table, near the ranges, random),
  * get_option into guarded buffers, option_info/find, result_size, set_weights, small steps,
- * fetch_result into guarded buffers, cancel, clear_styles.
+ * fetch_result into guarded buffers, cancel, clear_styles, and the guides: style region and
+ * style-image masks, the content mask, the initial image and the temporal term (valid and
+ * invalid descriptions, missing style indices, masks selecting nothing or holding NaN, weight
+ * maps outside 0..1), set and cleared.
  *
  * Every call is checked against the header's contract, and a violation aborts (a libFuzzer
  * crash with a "CONTRACT:" line on stderr):
@@ -289,14 +292,14 @@ typedef struct {
 /* A description: mostly valid and small (sides 1..64, the buffer really allocated), else one of
  * the invalid kinds, passed with NULL or a 1-byte buffer (never a valid description with a short
  * buffer: that is the caller's promise broken, not something the library can check). */
-static Image image_desc(Reader *r) {
+static Image describe(Reader *r, uint32_t formats, size_t (*bytes_per)(uint32_t)) {
     Image im = {0};
     uint8_t kind = u8(r);
     im.width = 1 + u8(r) % 64;
     im.height = 1 + u8(r) % 64;
-    im.format = u8(r) % 6;
+    im.format = u8(r) % formats;
     uint8_t pad = u8(r);
-    size_t row = im.width * bytes_per_pixel(im.format);
+    size_t row = im.width * bytes_per(im.format);
     im.stride = row + (pad < 160 ? 0 : pad % 17);
     switch (kind % 16) {
     case 10: im.width = 0, im.invalid = true; break;
@@ -322,7 +325,7 @@ static Image image_desc(Reader *r) {
         } else {
             im.width = 1 + u16(r);
             im.height = 1 + u16(r);
-            im.stride = (size_t)im.width * bytes_per_pixel(im.format);
+            im.stride = (size_t)im.width * bytes_per(im.format);
             im.null = true;
             im.invalid = true;
         }
@@ -334,6 +337,18 @@ static Image image_desc(Reader *r) {
     if (kind % 16 >= 10 && kind % 16 != 15) im.null = u8(r) % 2 == 0;
     return im;
 }
+
+/* An image description (NstylePixelFormat 0..5). */
+static Image image_desc(Reader *r) { return describe(r, 6, bytes_per_pixel); }
+
+/* NstyleMaskFormat: GREY8, GREY16, GREY_F32. */
+static size_t bytes_per_mask_sample(uint32_t format) {
+    static const size_t bps[] = {1, 2, 4};
+    return format < 3 ? bps[format] : 0;
+}
+
+/* A mask description (NstyleMaskFormat 0..2), valid or invalid as image_desc's. */
+static Image mask_desc(Reader *r) { return describe(r, 3, bytes_per_mask_sample); }
 
 /* Pixel content: fuzz bytes repeated, and for float formats a sprinkle of NaN, inf, denormals,
  * negatives and values above 1 (the library must clamp, never refuse). */
@@ -352,6 +367,7 @@ static void fill_pixels(Reader *r, uint8_t *p, size_t len, uint32_t format) {
 /* ---------------------------------------------------------------- the model */
 
 static NstyleModel *g_model;
+static uint32_t g_styles; /* styles the live model holds (masks need an existing index) */
 static bool g_cancel_pending; /* a cancel may still be waiting to stop the next step */
 static int g_steps_left;
 static int g_loads_left; /* weight loads (model creations) this input may still make */
@@ -402,6 +418,11 @@ static void reset_model(void) {
     set_option_or_die("size", "16");
     g_op = "reset: clear_styles";
     expect(checked(nstyle_clear_styles(g_model)), NSTYLE_OK);
+    g_op = "reset: clear_content_mask";
+    expect(checked(nstyle_clear_content_mask(g_model)), NSTYLE_OK);
+    g_op = "reset: clear_temporal";
+    expect(checked(nstyle_clear_temporal(g_model)), NSTYLE_OK);
+    g_styles = 0;
     g_op = "reset: set_content";
     expect(checked(nstyle_set_content(g_model, CONTENT8, 8, 8, 24, NSTYLE_RGB8)), NSTYLE_OK);
     g_content_w = g_content_h = 8;
@@ -568,7 +589,7 @@ static bool valid_weight(float f, double max) { return isfinite(f) && f >= 0 && 
 enum {
     OP_CREATE, OP_FREE, OP_CREATE_WEIGHTS, OP_SET_CONTENT, OP_ADD_STYLE, OP_CLEAR_STYLES,
     OP_SET_WEIGHTS, OP_SET_OPTION, OP_GET_OPTION, OP_OPTION_INFO, OP_OPTION_FIND, OP_RESULT_SIZE,
-    OP_STEP, OP_FETCH, OP_CANCEL, OP_MISC, OP_COUNT
+    OP_STEP, OP_FETCH, OP_CANCEL, OP_MISC, OP_GUIDE, OP_COUNT
 };
 
 static void op_create(Reader *r) {
@@ -688,6 +709,7 @@ static void op_image(Reader *r, bool style) {
     else
         expect2(st, NSTYLE_OK, NSTYLE_ERR_MEMORY); /* MEMORY: a tiny max_memory_mb */
     if (!style && st == NSTYLE_OK && m == g_model) g_content_w = im.width, g_content_h = im.height;
+    if (style && st == NSTYLE_OK && m == g_model) g_styles++;
     if (buf.ptr) buffer_free(&buf);
 }
 
@@ -696,6 +718,7 @@ static void op_clear_styles(Reader *r) {
     NstyleModel *m = pick_model(r, &null_model);
     g_op = "nstyle_clear_styles";
     expect(checked(nstyle_clear_styles(m)), null_model ? NSTYLE_ERR_ARGUMENT : NSTYLE_OK);
+    if (!null_model) g_styles = 0;
 }
 
 static void op_set_weights(Reader *r) {
@@ -1010,6 +1033,120 @@ static void op_cancel(Reader *r) {
     if (g_model) g_cancel_pending = true;
 }
 
+/* Whether a valid mask buffer is one the library must refuse: a float sample that is NaN or
+ * infinite, or no sample above 0 (it selects nothing). */
+static bool mask_refused(const Image *im, const uint8_t *p) {
+    bool any_inside = false;
+    size_t bps = bytes_per_mask_sample(im->format);
+    for (uint32_t y = 0; y < im->height; y++) {
+        for (uint32_t x = 0; x < im->width; x++) {
+            const uint8_t *s = p + y * im->stride + x * bps;
+            if (im->format == NSTYLE_MASK_GREY_F32) {
+                float f;
+                memcpy(&f, s, 4);
+                if (!isfinite(f)) return true;
+                any_inside |= f > 0;
+            } else if (im->format == NSTYLE_MASK_GREY16) {
+                uint16_t v;
+                memcpy(&v, s, 2);
+                any_inside |= v > 0;
+            } else {
+                any_inside |= *s > 0;
+            }
+        }
+    }
+    return !any_inside;
+}
+
+/* The masks, the initial image and the temporal term (ABI 4 and 5): set with valid and invalid
+ * descriptions, style indices past the last style, masks that select nothing or hold NaN,
+ * temporal weight maps with values outside 0..1, and cleared again. */
+static void op_guide(Reader *r) {
+    bool null_model;
+    NstyleModel *m = pick_model(r, &null_model);
+    uint8_t kind = u8(r) % 9;
+    /* Mostly an existing style, sometimes one past the last. */
+    uint32_t index = u8(r) % 4 == 0 ? g_styles + u8(r) : (g_styles ? u8(r) % g_styles : 0);
+    bool no_such_style = index >= g_styles;
+    if (kind == 1 || kind == 3 || kind == 5 || kind == 8) { /* the clears */
+        int st;
+        if (kind == 1) {
+            g_op = "nstyle_clear_style_mask";
+            st = checked(nstyle_clear_style_mask(m, index));
+        } else if (kind == 3) {
+            g_op = "nstyle_clear_style_source_mask";
+            st = checked(nstyle_clear_style_source_mask(m, index));
+        } else if (kind == 5) {
+            g_op = "nstyle_clear_content_mask";
+            st = checked(nstyle_clear_content_mask(m));
+        } else {
+            g_op = "nstyle_clear_temporal";
+            st = checked(nstyle_clear_temporal(m));
+        }
+        bool by_style = kind == 1 || kind == 3;
+        expect(st, null_model || (by_style && no_such_style) ? NSTYLE_ERR_ARGUMENT : NSTYLE_OK);
+        return;
+    }
+    bool masked = kind == 0 || kind == 2 || kind == 4;
+    Image im = masked ? mask_desc(r) : image_desc(r);
+    Buffer buf = {0};
+    const void *pixels = NULL;
+    if (!im.null) {
+        size_t len = im.invalid ? 1 : im.len;
+        buf = buffer_new(len, u8(r) % 2);
+        fill_pixels(r, buf.ptr, len, masked && im.format == NSTYLE_MASK_GREY_F32
+                                         ? NSTYLE_RGBA_F32 /* NaN, inf, negatives, > 1 */
+                                         : im.format);
+        if (masked && u8(r) % 8 == 0) memset(buf.ptr, 0, len); /* selects nothing */
+        pixels = buf.ptr;
+    }
+    bool refused = null_model || im.invalid || im.null;
+    int st;
+    if (masked) {
+        if (!refused) refused = mask_refused(&im, buf.ptr);
+        if (kind == 4) {
+            g_op = "nstyle_set_content_mask";
+            st = checked(nstyle_set_content_mask(m, pixels, im.width, im.height, im.stride,
+                                                 im.format));
+        } else {
+            refused |= no_such_style;
+            g_op = kind == 0 ? "nstyle_set_style_mask" : "nstyle_set_style_source_mask";
+            st = checked(kind == 0 ? nstyle_set_style_mask(m, index, pixels, im.width, im.height,
+                                                           im.stride, im.format)
+                                   : nstyle_set_style_source_mask(m, index, pixels, im.width,
+                                                                  im.height, im.stride,
+                                                                  im.format));
+        }
+        if (refused) expect(st, NSTYLE_ERR_ARGUMENT);
+        else expect2(st, NSTYLE_OK, NSTYLE_ERR_MEMORY); /* MEMORY: a tiny max_memory_mb */
+    } else if (kind == 6) {
+        g_op = "nstyle_set_init_image";
+        st = checked(nstyle_set_init_image(m, pixels, im.width, im.height, im.stride, im.format));
+        if (refused) expect(st, NSTYLE_ERR_ARGUMENT);
+        else expect2(st, NSTYLE_OK, NSTYLE_ERR_MEMORY);
+    } else {
+        float weight = u8(r) % 4 ? (float)(u8(r) % 8) : pick_float(r);
+        refused |= !(isfinite(weight) && weight >= 0);
+        float *map = NULL;
+        size_t samples = im.invalid ? 0 : (size_t)im.width * im.height;
+        if (samples && u8(r) % 4) {
+            map = malloc(samples * sizeof *map);
+            for (size_t i = 0; i < samples; i++) map[i] = u8(r) / 255.0f;
+            if (u8(r) % 4 == 0) {
+                map[u8(r) % samples] = pick_float(r);
+                for (size_t i = 0; i < samples; i++) refused |= !(map[i] >= 0 && map[i] <= 1);
+            }
+        }
+        g_op = "nstyle_set_temporal";
+        st = checked(nstyle_set_temporal(m, pixels, im.width, im.height, im.stride, im.format,
+                                         map, weight));
+        if (refused) expect(st, NSTYLE_ERR_ARGUMENT);
+        else expect2(st, NSTYLE_OK, NSTYLE_ERR_MEMORY);
+        free(map);
+    }
+    if (buf.ptr) buffer_free(&buf);
+}
+
 static void op_misc(Reader *r) {
     (void)r;
     g_op = "nstyle_abi_version";
@@ -1028,7 +1165,7 @@ static const uint8_t OP_TABLE[32] = {
     OP_SET_OPTION, OP_GET_OPTION, OP_GET_OPTION, OP_GET_OPTION,                      /* 16..19 */
     OP_OPTION_FIND, OP_CREATE, OP_RESULT_SIZE, OP_STEP,                              /* 20..23 */
     OP_STEP, OP_FETCH, OP_FETCH, OP_FREE,                                            /* 24..27 */
-    OP_FETCH, OP_CANCEL, OP_CANCEL, OP_OPTION_FIND,                                  /* 28..31 */
+    OP_FETCH, OP_CANCEL, OP_GUIDE, OP_GUIDE,                                         /* 28..31 */
 };
 
 static void run_op(Reader *r) {
@@ -1040,12 +1177,13 @@ static void run_op(Reader *r) {
         g_loads_left--;
         g_model = create_cpu_model();
         g_content_set = false;
+        g_styles = 0;
     }
     switch (op) {
     case OP_CREATE: {
         NstyleModel *before = g_model;
         op_create(r);
-        if (g_model != before) g_content_set = false;
+        if (g_model != before) g_content_set = false, g_styles = 0;
         break;
     }
     case OP_FREE: op_free(r); break;
@@ -1073,6 +1211,7 @@ static void run_op(Reader *r) {
     case OP_STEP: op_step(r); break;
     case OP_FETCH: op_fetch(r); break;
     case OP_CANCEL: op_cancel(r); break;
+    case OP_GUIDE: op_guide(r); break;
     default: op_misc(r); break;
     }
 }

@@ -129,7 +129,11 @@ def images():
 # Each function mirrors the decoder in fuzz_abi.c byte for byte (check with NSTYLE_FUZZ_TRACE=1).
 # Op bytes index OP_TABLE[byte % 32] there.
 OPS = dict(misc=0, info=1, weights=2, content=4, style=7, clear=10, set_weights=11, set=13,
-           get=17, find=20, create=21, result_size=22, step=23, fetch=25, free=27, cancel=29)
+           get=17, find=20, create=21, result_size=22, step=23, fetch=25, free=27, cancel=29,
+           guide=30)
+# op_guide's kinds: masks, their clears, the initial image and the temporal term.
+GUIDES = dict(style_mask=0, clear_style_mask=1, source_mask=2, clear_source_mask=3,
+              content_mask=4, clear_content_mask=5, init_image=6, temporal=7, clear_temporal=8)
 MODEL = 1  # a pick_model byte that keeps the live model (0 % 16 would pass NULL)
 FILL = bytes([5, 0x10, 0x80, 0xF0, 0x30, 0x60, 0x90])  # fill_pixels: length - 1, bytes
 
@@ -188,6 +192,23 @@ def op_info(index_kind, extra=b"", null_out=False):
 
 def op_find(key_index, null_out=False):
     return bytes([OPS["find"], 0, key_index, 0 if null_out else 1])
+
+
+def op_guide(kind, w=8, h=8, fmt=0, index=0, weight=2, weight_map=True):
+    """A guide op with a live model and style `index` (the first style added is 0; the index
+    byte is read only while the model has a style)."""
+    out = bytes([OPS["guide"], MODEL, GUIDES[kind], 1, index])
+    if kind.startswith("clear"):
+        return out
+    d, _ = desc(0, w, h, fmt, 0)
+    out += d + bytes([0]) + FILL
+    if kind.endswith("mask"):
+        return out + bytes([1])  # not zeroed
+    if kind == "temporal":
+        out += bytes([1, weight])
+        out += bytes([1]) + bytes(range(0, 256, 256 // (w * h)))[: w * h] + bytes([1]) \
+            if weight_map else bytes([0])
+    return out
 
 
 def weights_file(body):
@@ -255,6 +276,13 @@ def abi():
     write("abi", "adam-random", op_set(6, 1, 1) + op_set(7, 1, 1) + op_style(16, 16, 4)
           + op_step(2) + op_fetch(20, 20, 5))
     write("abi", "misc", bytes([OPS["misc"], OPS["misc"]]))
+    # Guides: a region and a style-image mask on the first style, a content mask, steps with
+    # them, a temporal term with and without a weight map, an initial image, then the clears.
+    write("abi", "guides", op_style() + op_guide("style_mask", 6, 4) + op_guide("source_mask", 4, 4, 1)
+          + op_step(1) + op_guide("content_mask", 5, 5, 0) + op_step(1)
+          + op_guide("temporal", 4, 4) + op_step(1) + op_guide("temporal", 4, 4, 1, weight_map=False)
+          + op_guide("init_image", 8, 8, 3) + op_step(1)
+          + b"".join(op_guide(k) for k in GUIDES if k.startswith("clear")) + op_step(1))
 
 images()
 abi()

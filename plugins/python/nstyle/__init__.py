@@ -65,7 +65,7 @@ __all__ = [
 ]
 
 #: The ABI version this binding was written for (NSTYLE_ABI_VERSION in include/nstyle.h).
-ABI_VERSION = 4
+ABI_VERSION = 5
 
 #: This binding's version; the library's is version() (the same in a release).
 __version__ = "0.1.0"
@@ -269,6 +269,10 @@ FUNCTIONS = {
                                                  ctypes.c_uint32, ctypes.c_uint32,
                                                  ctypes.c_size_t, ctypes.c_uint32]),
     "nstyle_clear_style_source_mask": (_c_status, [_ModelPtr, ctypes.c_uint32]),
+
+    "nstyle_set_content_mask": (_c_status, [_ModelPtr, ctypes.c_void_p, ctypes.c_uint32,
+                                            ctypes.c_uint32, ctypes.c_size_t, ctypes.c_uint32]),
+    "nstyle_clear_content_mask": (_c_status, [_ModelPtr]),
 }
 
 _LIB_NAME = "libnstyle.so"
@@ -734,6 +738,23 @@ class Model:
         with self._lock:
             _check(self._lib.nstyle_clear_style_source_mask(
                 self._h(), _index(style_index, "style_index")))
+
+    # -- content mask (since ABI 5)
+
+    def set_content_mask(self, pixels, width, height, format="grey8", stride=None):
+        """More photo where a grey mask over the content says: the content term weighs
+        content_mask_gain times (option, default 10) as much inside. Same formats as
+        set_style_mask."""
+        fmt = _mask_format(format)
+        buf = _Pixels(pixels, _dim(width, "width"), _dim(height, "height"), fmt, stride, False)
+        with self._lock:
+            _check(self._lib.nstyle_set_content_mask(self._h(), buf.ptr, width, height,
+                                                     buf.stride, fmt[0]))
+
+    def clear_content_mask(self):
+        """Removes the content mask."""
+        with self._lock:
+            _check(self._lib.nstyle_clear_content_mask(self._h()))
 
     # -- settings
 

@@ -38,6 +38,12 @@ pub struct RunArgs {
     /// inside; `-` for none).
     #[arg(long = "style-source-mask", value_name = "PATH|-")]
     style_source_masks: Vec<String>,
+    /// Where the photo should hold more (grey over the content, white inside): the content
+    /// term weighs content_mask_gain times as much there (--set content_mask_gain=N, default 10;
+    /// below 1 the style takes more). Edges of every mask are blurred by --set mask_softness=P
+    /// (percent of the long side).
+    #[arg(long = "content-mask", value_name = "PATH")]
+    content_mask: Option<PathBuf>,
     /// Where to write the result (.png, .jpg or .tif).
     #[arg(long, required_unless_present = "estimate")]
     output: Option<PathBuf>,
@@ -126,15 +132,18 @@ fn load_masks(paths: &[String], flag: &str, styles: usize) -> Result<Vec<Option<
         .iter()
         .map(|path| match path.as_str() {
             "-" => Ok(None),
-            path => {
-                let picture = imageio::load(Path::new(path))?;
-                Mask::from_picture(&picture).map(Some).map_err(|e| match e {
-                    Error::Argument(why) => Error::arg(format!("{flag} {path}: {why}")),
-                    other => other,
-                })
-            }
+            path => load_mask(Path::new(path), flag).map(Some),
         })
         .collect()
+}
+
+/// A mask file (luminance × alpha); its errors name the flag and the file.
+fn load_mask(path: &Path, flag: &str) -> Result<Mask> {
+    let picture = imageio::load(path)?;
+    Mask::from_picture(&picture).map_err(|e| match e {
+        Error::Argument(why) => Error::arg(format!("{flag} {}: {why}", path.display())),
+        other => other,
+    })
 }
 
 fn settings(args: &RunArgs) -> Result<Settings> {
@@ -190,6 +199,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .collect::<Result<Vec<_>>>()?;
 
     let style_masks = load_masks(&args.style_masks, "--style-mask", styles.len())?;
+    let content_mask = args
+        .content_mask
+        .as_ref()
+        .map(|path| load_mask(path, "--content-mask"))
+        .transpose()?;
     let source_masks = load_masks(
         &args.style_source_masks,
         "--style-source-mask",
@@ -206,6 +220,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         transfer.set_style_region(index, style_masks.get(index).cloned().flatten())?;
         transfer.set_style_source_mask(index, source_masks.get(index).cloned().flatten())?;
     }
+    transfer.set_content_mask(content_mask);
     interrupt.attach(&transfer);
     let (width, height) = output_size(&mut transfer)?;
     if args.estimate {
