@@ -132,3 +132,41 @@ fn the_estimate_refuses_what_the_run_would_refuse_and_changes_nothing() {
     let p = transfer.step(2).unwrap();
     assert_eq!(p.iteration, 2);
 }
+
+#[test]
+fn regions_a_content_mask_and_a_temporal_term_are_probed_with_the_run() {
+    // Each adds work to an evaluation (guided Gram matrices, a weighted content term, the
+    // temporal term): a run with them is timed by its own probe, not priced at a plain run's
+    // cached rates.
+    let settings = Settings {
+        size: 72,
+        iterations: 10,
+        ..small_settings()
+    };
+    let mut transfer = session(settings);
+    transfer.estimate().unwrap();
+    assert_eq!(transfer.estimate().unwrap().probe_seconds, 0.0, "cached");
+    let left = nstyle::engine::Mask::from_values(2, 1, vec![1.0, 0.0]).unwrap();
+    transfer.set_style_region(0, Some(left.clone())).unwrap();
+    assert!(
+        transfer.estimate().unwrap().probe_seconds > 0.0,
+        "regions probed"
+    );
+    transfer.set_content_mask(Some(left));
+    assert!(
+        transfer.estimate().unwrap().probe_seconds > 0.0,
+        "content mask probed"
+    );
+    let target =
+        nstyle::engine::temporal::TemporalTarget::new(content_picture(128, 96).into(), None, 1.0)
+            .unwrap();
+    transfer.set_temporal(target);
+    let with_all = transfer.estimate().unwrap();
+    assert!(with_all.probe_seconds > 0.0, "temporal term probed");
+    assert!(with_all.seconds > 0.0 && with_all.seconds.is_finite());
+    assert_eq!(
+        transfer.estimate().unwrap().probe_seconds,
+        0.0,
+        "and cached"
+    );
+}
