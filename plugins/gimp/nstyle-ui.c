@@ -377,7 +377,7 @@ void ns_ui_region_picker_init(NsRegionPicker *rp, NsImage image, NsDrawable draw
   rp->channel_radio = gtk_radio_button_new_with_mnemonic_from_widget(
       GTK_RADIO_BUTTON(rp->selection_radio), "C_hannel:");
   rp->mask_radio = gtk_radio_button_new_with_mnemonic_from_widget(
-      GTK_RADIO_BUTTON(rp->selection_radio), "The layer's _mask");
+      GTK_RADIO_BUTTON(rp->selection_radio), "The _layer's mask");
 #if GIMP_MAJOR_VERSION >= 3
   rp->channel_combo =
       gimp_channel_combo_box_new(ns_channel_of_image, GINT_TO_POINTER(image_id), NULL);
@@ -395,9 +395,9 @@ void ns_ui_region_picker_init(NsRegionPicker *rp, NsImage image, NsDrawable draw
   ns_picker_attach_wide(layout, 4, label);
   rp->photo_radio = gtk_radio_button_new_with_mnemonic(NULL, "_Keep the photo");
   rp->file_radio = gtk_radio_button_new_with_mnemonic_from_widget(
-      GTK_RADIO_BUTTON(rp->photo_radio), "Second painting _file:");
+      GTK_RADIO_BUTTON(rp->photo_radio), "Style _B from a file:");
   rp->image_radio = gtk_radio_button_new_with_mnemonic_from_widget(
-      GTK_RADIO_BUTTON(rp->photo_radio), "Second open ima_ge:");
+      GTK_RADIO_BUTTON(rp->photo_radio), "Style B f_rom an open image:");
   rp->file_chooser = gtk_file_chooser_button_new("Choose the style outside the region",
                                                  GTK_FILE_CHOOSER_ACTION_OPEN);
   ns_add_file_filter(rp->file_chooser, "Images", TRUE);
