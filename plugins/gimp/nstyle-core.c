@@ -2,10 +2,11 @@
  * nstyle GIMP plug-in core, shared by the GIMP 2.10 and 3.0 front ends (see nstyle-core.h).
  *
  * ns_core_run goes through five steps, each its own function: read the layer (ns_target_init,
- * ns_read_region), set up the model (ns_model_setup, ns_model_add_style), step it with progress,
- * previews and cancel (ns_optimise), fetch the result (ns_fetch_result) and commit the new layer
- * (ns_commit_layer). Engine values (defaults, ranges, the working size) are never restated here:
- * they come from libnstyle's option table, nstyle_result_size and the engine's own checks.
+ * ns_read_region; in region mode ns_read_region_mask), set up the model (ns_model_setup,
+ * ns_model_add_styles), step it with progress, previews and cancel (ns_optimise), fetch the
+ * result (ns_fetch_result) and commit the new layer (ns_commit_layer). Engine values (defaults,
+ * ranges, the working size) are never restated here: they come from libnstyle's option table,
+ * nstyle_result_size and the engine's own checks.
  *
  * Threads: every libgimp call happens on the main thread. While the model steps, a worker thread
  * owns it: it steps one iteration at a time, publishes the progress and fetches a preview when
@@ -333,7 +334,8 @@ static gboolean ns_check_picture(const NsPicture *pic, GError **error) {
 /* The style, and in region mode the outside style if there is one. */
 static gboolean ns_check_style_source(const NsParams *p, GError **error) {
   NsPicture style = ns_style_picture(p), outside = ns_outside_picture(p);
-  return ns_check_picture(&style, error) && (!ns_has_outside(p) || ns_check_picture(&outside, error));
+  return ns_check_picture(&style, error) &&
+         (!ns_has_outside(p) || ns_check_picture(&outside, error));
 }
 
 /* Reads a painting (a copy of an open image, or a file loaded through GIMP, so any format GIMP

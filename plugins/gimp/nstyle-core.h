@@ -3,7 +3,8 @@
  *
  * The same source is compiled against libgimp-2.0 (items are gint32 IDs) and libgimp-3.0
  * (items are objects); the few names that differ are mapped below. The core reads the drawable
- * (or the selection's bounding box of it) through GEGL, drives the nstyle C ABI in a worker
+ * (or the selection's bounding box of it; in region mode the whole drawable and the region as
+ * a grey mask, see NsParams.regions) through GEGL, drives the nstyle C ABI in a worker
  * thread, advances GIMP's progress, refreshes a preview layer in interactive runs, and adds the
  * result as a new layer above the drawable inside one undo group. On cancel or error the image
  * is left exactly as it was. No engine logic lives here: that is libnstyle.

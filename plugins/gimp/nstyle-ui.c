@@ -16,7 +16,8 @@ const gchar ns_ui_help[] =
     "layer. With region-mode 1 the selection (or region-drawable, a channel or layer mask) is "
     "instead the style's region: the whole layer is worked on, the style paints inside the "
     "region and across its soft edge, and outside the photo stays (or outside-style-file "
-    "paints); the new layer covers the whole layer, with no mask. Alpha is kept. The source layer is never changed. Engine: libnstyle; "
+    "paints); the new layer covers the whole layer, with no mask. Alpha is kept. The source "
+    "layer is never changed. Engine: libnstyle; "
     "NSTYLE_DEVICE and NSTYLE_OPTIONS (key=value;...) in the environment tune it.";
 
 const NsArg ns_args[NS_N_ARGS] = {
