@@ -2,10 +2,11 @@
  * nstyle GIMP plug-in core, shared by the GIMP 2.10 and 3.0 front ends (see nstyle-core.h).
  *
  * ns_core_run goes through five steps, each its own function: read the layer (ns_target_init,
- * ns_read_region), set up the model (ns_model_setup, ns_model_add_style), step it with progress,
- * previews and cancel (ns_optimise), fetch the result (ns_fetch_result) and commit the new layer
- * (ns_commit_layer). Engine values (defaults, ranges, the working size) are never restated here:
- * they come from libnstyle's option table, nstyle_result_size and the engine's own checks.
+ * ns_read_region; in region mode ns_read_region_mask), set up the model (ns_model_setup,
+ * ns_model_add_styles), step it with progress, previews and cancel (ns_optimise), fetch the
+ * result (ns_fetch_result) and commit the new layer (ns_commit_layer). Engine values (defaults,
+ * ranges, the working size) are never restated here: they come from libnstyle's option table,
+ * nstyle_result_size and the engine's own checks.
  *
  * Threads: every libgimp call happens on the main thread. While the model steps, a worker thread
  * owns it: it steps one iteration at a time, publishes the progress and fetches a preview when
@@ -35,6 +36,9 @@
 #define ns_drawable_height(d) gimp_drawable_get_height(d)
 #define ns_drawable_offsets(d, x, y) gimp_drawable_get_offsets(d, x, y)
 #define ns_item_is_layer(d) GIMP_IS_LAYER(d)
+#define ns_item_is_channel(d) GIMP_IS_CHANNEL(d)
+#define ns_item_valid(d) ((d) != NULL && gimp_item_is_valid(GIMP_ITEM(d)))
+#define ns_image_selection(i) GIMP_DRAWABLE(gimp_image_get_selection(i))
 #define ns_pdb_error() gimp_pdb_get_last_error(gimp_get_pdb())
 #define ns_image_id(i) gimp_image_get_id(i)
 
@@ -63,6 +67,9 @@ static gboolean ns_image_valid(NsImage image) {
 #define ns_drawable_height(d) gimp_drawable_height(d)
 #define ns_drawable_offsets(d, x, y) gimp_drawable_offsets(d, x, y)
 #define ns_item_is_layer(d) gimp_item_is_layer(d)
+#define ns_item_is_channel(d) gimp_item_is_channel(d)
+#define ns_item_valid(d) ((d) > 0 && gimp_item_is_valid(d))
+#define ns_image_selection(i) gimp_image_get_selection(i)
 #define ns_pdb_error() gimp_get_pdb_error()
 #define ns_image_id(i) (i)
 
@@ -88,6 +95,13 @@ static GQuark ns_error_quark(void) { return g_quark_from_static_string("nstyle-g
  * (see NSTYLE_RGBA_F32 in nstyle.h), so they are handed over as GEGL gives them. */
 #define NS_PIXEL_FORMAT "R'G'B'A float"
 #define NS_BPP (4 * sizeof(float))
+/* A region as the library takes it (NSTYLE_MASK_GREY_F32): the mask value GIMP stores in a
+ * selection, channel or layer mask, 0..1, read linear (as GIMP keeps masks). */
+#define NS_MASK_FORMAT "Y float"
+#define NS_MASK_BPP sizeof(float)
+/* A region value at most this is "not selected" when checking that a region selects anything
+ * (GIMP's 8-bit masks step by 1/255). */
+#define NS_MASK_EMPTY 1e-4f
 
 /* GIMP-side timing and memory choices (not engine values). */
 #define NS_PUMP_INTERVAL_MS 30      /* longest wait for the worker before the dialog runs again */
@@ -186,15 +200,15 @@ typedef struct {
   NsDrawable drawable;
   gint dw, dh, dx, dy;       /* drawable size and offsets */
   gint rx, ry, rw, rh;       /* region worked on, drawable coordinates */
-  gboolean has_selection;
+  gboolean has_selection;    /* cut-out mode with a selection: the new layer gets its mask */
   GimpImageType type;        /* of the new layer: the drawable's (alpha kept, gray stays gray) */
   gchar *name;
 } NsTarget;
 
-/* Checks that the drawable is something the filter works on and finds the region: with a
- * selection, the selection's bounding box within the layer (the new layer then shows only
- * inside the selection, through a mask made from it: ns_layer_add); without one, the whole
- * layer. */
+/* Checks that the drawable is something the filter works on and finds the region: in cut-out
+ * mode with a selection, the selection's bounding box within the layer (the new layer then
+ * shows only inside the selection, through a mask made from it: ns_layer_add); without one, or
+ * in region mode (the selection is then the style's region, not a cut), the whole layer. */
 static gboolean ns_target_init(NsTarget *t, NsImage image, NsDrawable drawable,
                                const NsParams *p, GError **error) {
   memset(t, 0, sizeof *t);
@@ -215,7 +229,7 @@ static gboolean ns_target_init(NsTarget *t, NsImage image, NsDrawable drawable,
   t->dh = ns_drawable_height(drawable);
   ns_drawable_offsets(drawable, &t->dx, &t->dy);
   t->type = gimp_drawable_type(drawable);
-  t->has_selection = !gimp_selection_is_empty(image);
+  t->has_selection = !p->regions && !gimp_selection_is_empty(image);
   if (t->has_selection) {
     if (!gimp_drawable_mask_intersect(drawable, &t->rx, &t->ry, &t->rw, &t->rh) || t->rw <= 0 ||
         t->rh <= 0) {
@@ -241,60 +255,106 @@ static float *ns_read_region(const NsTarget *t, GError **error) {
   return px;
 }
 
-/* The w x h rectangle at (x, y) of buf as float RGBA, its longest side at most `cap` (GEGL's
- * scaled read averages); *out_w x *out_h is what was read. */
-static float *ns_read_scaled(GeglBuffer *buf, gint x, gint y, gint w, gint h, gint cap,
-                             gint *out_w, gint *out_h, GError **error) {
+/* The w x h rectangle at (x, y) of buf in `format` (bpp bytes a pixel), its longest side at
+ * most `cap` (GEGL's scaled read averages); *out_w x *out_h is what was read. */
+static float *ns_read_scaled_as(GeglBuffer *buf, gint x, gint y, gint w, gint h, gint cap,
+                                const gchar *format, gsize bpp, GeglAbyssPolicy abyss,
+                                gint *out_w, gint *out_h, GError **error) {
   gdouble scale = MAX(w, h) > cap ? (gdouble)cap / MAX(w, h) : 1.0;
   gint sw = MAX(1, (gint)floor(w * scale)), sh = MAX(1, (gint)floor(h * scale));
-  float *px = ns_alloc_pixels(sw, sh, error);
-  if (!px) return NULL;
+  gsize n = (gsize)sw * (gsize)sh * bpp;
+  float *px = g_try_malloc(n);
+  if (!px) {
+    g_set_error(error, NS_ERROR, 0, "Out of memory: %d × %d pixels need %" G_GSIZE_FORMAT " MB",
+                sw, sh, n >> 20);
+    return NULL;
+  }
   gegl_buffer_get(buf, GEGL_RECTANGLE((gint)floor(x * scale), (gint)floor(y * scale), sw, sh),
-                  scale, babl_format(NS_PIXEL_FORMAT), px, sw * NS_BPP, GEGL_ABYSS_CLAMP);
+                  scale, babl_format(format), px, sw * bpp, abyss);
   *out_w = sw;
   *out_h = sh;
   return px;
 }
 
-/* The checks on the style that cost nothing, made before the engine loads its weights. */
-static gboolean ns_check_style_source(const NsParams *p, GError **error) {
-  if (NS_IS_IMAGE(p->style_image)) {
-    if (ns_image_valid(p->style_image)) return TRUE;
-    g_set_error(error, NS_ERROR, 0, "The style image is no longer open");
+/* As float RGBA (the content and the styles). */
+static float *ns_read_scaled(GeglBuffer *buf, gint x, gint y, gint w, gint h, gint cap,
+                             gint *out_w, gint *out_h, GError **error) {
+  return ns_read_scaled_as(buf, x, y, w, h, cap, NS_PIXEL_FORMAT, NS_BPP, GEGL_ABYSS_CLAMP, out_w,
+                           out_h, error);
+}
+
+/* A painting the run takes a style from: a file or an open image. `what` names it in messages
+ * ("style", "outside style"). */
+typedef struct {
+  const gchar *file;
+  NsImage image;
+  const gchar *what, *What, *arg; /* "style", "Style", "style-file" */
+} NsPicture;
+
+static NsPicture ns_style_picture(const NsParams *p) {
+  NsPicture pic = {p->style_file, p->style_image, "style", "Style", "style-file"};
+  return pic;
+}
+
+/* Region mode with a style for outside the region. */
+static gboolean ns_has_outside(const NsParams *p) {
+  return p->regions &&
+         (NS_IS_IMAGE(p->outside_image) || (p->outside_file && *p->outside_file));
+}
+
+static NsPicture ns_outside_picture(const NsParams *p) {
+  NsPicture pic = {p->outside_file, p->outside_image, "outside style", "Outside style",
+                   "outside-style-file"};
+  return pic;
+}
+
+/* The checks on a painting that cost nothing, made before the engine loads its weights. */
+static gboolean ns_check_picture(const NsPicture *pic, GError **error) {
+  if (NS_IS_IMAGE(pic->image)) {
+    if (ns_image_valid(pic->image)) return TRUE;
+    g_set_error(error, NS_ERROR, 0, "The %s image is no longer open", pic->what);
     return FALSE;
   }
-  if (!p->style_file || !*p->style_file) {
-    g_set_error(error, NS_ERROR, 0, "No style image given: choose a painting (style-file is empty)");
+  if (!pic->file || !*pic->file) {
+    g_set_error(error, NS_ERROR, 0, "No %s image given: choose a painting (%s is empty)",
+                pic->what, pic->arg);
     return FALSE;
   }
-  if (!g_file_test(p->style_file, G_FILE_TEST_EXISTS)) {
-    g_set_error(error, NS_ERROR, 0, "Style file '%s' does not exist", p->style_file);
+  if (!g_file_test(pic->file, G_FILE_TEST_EXISTS)) {
+    g_set_error(error, NS_ERROR, 0, "%s file '%s' does not exist", pic->What, pic->file);
     return FALSE;
   }
-  if (!g_file_test(p->style_file, G_FILE_TEST_IS_REGULAR)) {
-    g_set_error(error, NS_ERROR, 0, "Style file '%s' is not a file", p->style_file);
+  if (!g_file_test(pic->file, G_FILE_TEST_IS_REGULAR)) {
+    g_set_error(error, NS_ERROR, 0, "%s file '%s' is not a file", pic->What, pic->file);
     return FALSE;
   }
   return TRUE;
 }
 
-/* Reads the style (a copy of an open image, or a file loaded through GIMP, so any format GIMP
+/* The style, and in region mode the outside style if there is one. */
+static gboolean ns_check_style_source(const NsParams *p, GError **error) {
+  NsPicture style = ns_style_picture(p), outside = ns_outside_picture(p);
+  return ns_check_picture(&style, error) &&
+         (!ns_has_outside(p) || ns_check_picture(&outside, error));
+}
+
+/* Reads a painting (a copy of an open image, or a file loaded through GIMP, so any format GIMP
  * opens), flattened, as float RGBA, its longest side at most `cap` (GEGL's scaled read averages,
  * which keeps a huge photo of a painting from costing gigabytes). */
-static float *ns_read_style(const NsParams *p, gint cap, gint *out_w, gint *out_h,
-                            GError **error) {
-  NsImage img = NS_IS_IMAGE(p->style_image) ? gimp_image_duplicate(p->style_image)
-                                            : ns_file_load(p->style_file);
+static float *ns_read_picture(const NsPicture *pic, gint cap, gint *out_w, gint *out_h,
+                              GError **error) {
+  NsImage img = NS_IS_IMAGE(pic->image) ? gimp_image_duplicate(pic->image)
+                                        : ns_file_load(pic->file);
   if (!ns_image_valid(img)) {
     const gchar *why = ns_pdb_error();
-    g_set_error(error, NS_ERROR, 0, "Could not open the style image '%s'%s%s",
-                p->style_file ? p->style_file : "", why && *why ? ": " : "", why ? why : "");
+    g_set_error(error, NS_ERROR, 0, "Could not open the %s image '%s'%s%s", pic->what,
+                pic->file ? pic->file : "", why && *why ? ": " : "", why ? why : "");
     return NULL;
   }
   float *px = NULL;
   NsLayer flat = ns_image_flatten(img);
   if (!NS_IS_LAYER(flat)) {
-    g_set_error(error, NS_ERROR, 0, "The style image has no visible pixels");
+    g_set_error(error, NS_ERROR, 0, "The %s image has no visible pixels", pic->what);
   } else {
     GeglBuffer *buf = gimp_drawable_get_buffer(NS_DRAWABLE(flat));
     px = ns_read_scaled(buf, 0, 0, gegl_buffer_get_width(buf), gegl_buffer_get_height(buf), cap,
@@ -303,6 +363,70 @@ static float *ns_read_style(const NsParams *p, gint cap, gint *out_w, gint *out_
   }
   gimp_image_delete(img);
   return px;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The region (region mode).                                                                  */
+
+/* The region over the layer: the selection (region_source unset) or the channel or layer mask
+ * given, read as grey float 0..1 over the whole layer (soft edges as they are; outside the
+ * source's extent 0), its longest side at most `cap` (the preview's small copy; the library
+ * stretches a mask of any size over the content). NULL with *error for a source that is not a
+ * mask of this image, or a region that selects nothing of the layer. */
+static float *ns_read_region_mask(const NsTarget *t, const NsParams *p, gint cap, gint *out_w,
+                                  gint *out_h, GError **error) {
+  NsDrawable source = p->region_source;
+  gboolean selection = !NS_IS_DRAWABLE(source);
+  if (selection) {
+    if (gimp_selection_is_empty(t->image)) {
+      g_set_error(error, NS_ERROR, 0,
+                  "Nothing is selected: \"Paint the style inside the selection\" paints the "
+                  "style in the selection (or a chosen channel) and keeps the rest. Select where "
+                  "the style should paint, or turn the option off.");
+      return NULL;
+    }
+    source = ns_image_selection(t->image);
+  } else if (!ns_item_valid(source) || !ns_item_is_channel(source) ||
+             ns_image_id(gimp_item_get_image(NS_ITEM(source))) != ns_image_id(t->image)) {
+    g_set_error(error, NS_ERROR, 0,
+                "The region must be a channel or a layer mask of this image (region-drawable)");
+    return NULL;
+  }
+  gint ox = 0, oy = 0;
+  ns_drawable_offsets(source, &ox, &oy);
+  GeglBuffer *buf = gimp_drawable_get_buffer(source);
+  float *mask = ns_read_scaled_as(buf, t->dx - ox, t->dy - oy, t->dw, t->dh, cap, NS_MASK_FORMAT,
+                                  NS_MASK_BPP, GEGL_ABYSS_NONE, out_w, out_h, error);
+  g_object_unref(buf);
+  if (!mask) return NULL;
+  gsize n = (gsize)*out_w * *out_h, partial = 0;
+  gdouble sum = 0;
+  gboolean any = FALSE;
+  for (gsize i = 0; i < n; i++) {
+    /* A float channel may hold anything: NaN counts as unselected (the library refuses it). */
+    if (!isfinite(mask[i])) mask[i] = 0.0f;
+    any = any || mask[i] > NS_MASK_EMPTY;
+    partial += mask[i] >= 0.02f && mask[i] <= 0.98f;
+    sum += CLAMP(mask[i], 0.0f, 1.0f);
+  }
+  if (g_getenv("NSTYLE_GIMP_DEBUG"))
+    g_printerr("nstyle: region %d x %d, partly selected %" G_GSIZE_FORMAT ", mean %.4f\n", *out_w,
+               *out_h, partial, sum / MAX(n, 1));
+  if (!any) {
+    gchar *name = selection ? NULL : gimp_item_get_name(NS_ITEM(source));
+    if (selection)
+      g_set_error(error, NS_ERROR, 0,
+                  "The selection does not reach the layer: there is no region to paint");
+    else
+      g_set_error(error, NS_ERROR, 0,
+                  "The region '%s' is empty over the layer (black everywhere): there is no "
+                  "region to paint",
+                  name ? name : "?");
+    g_free(name);
+    g_free(mask);
+    return NULL;
+  }
+  return mask;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -419,14 +543,56 @@ static gint ns_style_read_cap(const NstyleModel *model) {
   return (gint)CLAMP(side, NS_STYLE_READ_FLOOR, G_MAXINT);
 }
 
-static gboolean ns_model_add_style(NstyleModel *model, const NsParams *p, GError **error) {
-  gint sw = 0, sh = 0;
-  float *style = ns_read_style(p, ns_style_read_cap(model), &sw, &sh, error);
-  if (!style) return FALSE;
-  NstyleStatus s = nstyle_add_style(model, style, sw, sh, (size_t)sw * NS_BPP, NSTYLE_RGBA_F32,
-                                    1.0f);
-  g_free(style);
-  return s == NSTYLE_OK || ns_engine_error(error, "The style image could not be used");
+/* What a run paints with, as float pixels: the style; in region mode the region (grey) and,
+ * if there is one, the style for outside it. Built from the same parameters by the full run and
+ * the preview (there at its small size). */
+typedef struct {
+  float *style;
+  gint sw, sh;
+  float *mask; /* NULL: no region (cut-out mode) */
+  gint mw, mh;
+  float *outside; /* NULL: the photo stays outside the region */
+  gint ow, oh;
+} NsStyles;
+
+static void ns_styles_clear(NsStyles *s) {
+  g_free(s->style);
+  g_free(s->mask);
+  g_free(s->outside);
+  memset(s, 0, sizeof *s);
+}
+
+/* The styles on the model (after its content): style 0 is the style, with the region as its
+ * mask in region mode; the outside style, if any, is style 1 without a mask, so it paints the
+ * rest (the library matches a maskless style over 1 - the regions). Nothing else: where no
+ * style reaches, the library keeps the photo (content term only). */
+static gboolean ns_add_styles(NstyleModel *model, const NsStyles *s, GError **error) {
+  if (nstyle_clear_styles(model) != NSTYLE_OK ||
+      nstyle_add_style(model, s->style, s->sw, s->sh, (size_t)s->sw * NS_BPP, NSTYLE_RGBA_F32,
+                       1.0f) != NSTYLE_OK)
+    return ns_engine_error(error, "The style image could not be used");
+  if (s->mask && nstyle_set_style_mask(model, 0, s->mask, s->mw, s->mh, (size_t)s->mw * NS_MASK_BPP,
+                                       NSTYLE_MASK_GREY_F32) != NSTYLE_OK)
+    return ns_engine_error(error, "The region could not be used");
+  if (s->outside && nstyle_add_style(model, s->outside, s->ow, s->oh, (size_t)s->ow * NS_BPP,
+                                     NSTYLE_RGBA_F32, 1.0f) != NSTYLE_OK)
+    return ns_engine_error(error, "The outside style image could not be used");
+  return TRUE;
+}
+
+/* Reads the paintings (at most the side the engine scales them to) and adds them with the
+ * region `mask` (taken over, may be NULL). */
+static gboolean ns_model_add_styles(NstyleModel *model, const NsParams *p, float *mask, gint mw,
+                                    gint mh, GError **error) {
+  NsStyles s = {.mask = mask, .mw = mw, .mh = mh};
+  gint cap = ns_style_read_cap(model);
+  NsPicture style = ns_style_picture(p), outside = ns_outside_picture(p);
+  gboolean ok = (s.style = ns_read_picture(&style, cap, &s.sw, &s.sh, error)) != NULL &&
+                (!ns_has_outside(p) ||
+                 (s.outside = ns_read_picture(&outside, cap, &s.ow, &s.oh, error)) != NULL) &&
+                ns_add_styles(model, &s, error);
+  ns_styles_clear(&s);
+  return ok;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -707,10 +873,13 @@ NsRunStatus ns_core_run(NsImage image, NsDrawable drawable, const NsParams *p, c
   }
   NsRunStatus result = NS_RUN_ERROR;
   NstyleModel *model = NULL;
-  float *pixels = NULL;
+  float *pixels = NULL, *mask = NULL;
+  gint mw = 0, mh = 0;
   NsPreview preview = {NS_NO_LAYER, FALSE, FALSE, FALSE};
 
   gimp_progress_init("Neural Style: preparing");
+  /* The region first: a region that selects nothing is refused before the weights load. */
+  if (p->regions && !(mask = ns_read_region_mask(&t, p, G_MAXINT, &mw, &mh, error))) goto out;
   pixels = ns_read_region(&t, error);
   if (!pixels) goto out;
   model = ns_model_setup(p, &t, pixels, error);
@@ -718,9 +887,15 @@ NsRunStatus ns_core_run(NsImage image, NsDrawable drawable, const NsParams *p, c
   /* The engine copied the content: the buffer now takes previews and the result (allocated
    * before the run, so a long run cannot end in an out-of-memory). */
   gimp_progress_set_text("Neural Style: loading the style");
-  if (!ns_model_add_style(model, p, error)) goto out;
+  gboolean added = ns_model_add_styles(model, p, mask, mw, mh, error);
+  mask = NULL; /* freed by ns_model_add_styles */
+  if (!added) goto out;
 
+  gint64 started = g_get_monotonic_time();
   result = ns_optimise(model, &t, ui, pixels, &preview, error);
+  if (g_getenv("NSTYLE_GIMP_DEBUG"))
+    g_printerr("nstyle: optimised %d x %d in %.3f s (regions %d)\n", t.rw, t.rh,
+               (g_get_monotonic_time() - started) / (gdouble)G_TIME_SPAN_SECOND, p->regions);
   if (result == NS_RUN_OK) {
     if (ns_fetch_result(model, &t, pixels, error)) *out_layer = ns_commit_layer(&t, pixels, error);
     if (!NS_IS_LAYER(*out_layer)) result = NS_RUN_ERROR;
@@ -734,6 +909,7 @@ out:
     gimp_image_clean_all(image);
   nstyle_model_free(model);
   g_free(pixels);
+  g_free(mask);
   g_free(t.name);
   if (result != NS_RUN_OK) gimp_displays_flush();
   return result;
@@ -749,12 +925,26 @@ out:
 #define NS_PREVIEW_ITERATIONS 100
 #define NS_PREVIEW_FRAME_INTERVAL_S 1.0
 
+/* A painting read for a preview, kept while the source stays the same (key: file or image). */
+typedef struct {
+  gchar *key;
+  float *px;
+  gint w, h;
+} NsPictureCache;
+
+static void ns_picture_cache_clear(NsPictureCache *c) {
+  g_free(c->key);
+  g_free(c->px);
+  memset(c, 0, sizeof *c);
+}
+
 /* What one preview works on, owned by whoever holds it (main thread, then the worker). */
 typedef struct {
   guint number;
   NsParams params; /* style_file/backbone NULL: the pixels below are the inputs */
-  float *content, *style;
-  gint cw, ch, sw, sh;
+  float *content;
+  gint cw, ch;
+  NsStyles styles; /* the style, region and outside style, as the full run has them */
   gint64 started; /* g_get_monotonic_time() at ns_preview_worker_start */
   /* The full run these settings would start, for its estimate: the region's size, the working
    * size (0 resolved to the region's), the user's iterations and backbone. */
@@ -774,16 +964,14 @@ struct NsPreviewWorker {
   gboolean frame_new;
   NsEstimate estimate;   /* worker -> main: the newest estimate, error NULL when taken */
   gboolean estimate_new;
-  /* main thread only: the style read last time, reused while the style is the same */
-  gchar *style_key;
-  float *style;
-  gint sw, sh;
+  /* main thread only: the paintings read last time, reused while they are the same */
+  NsPictureCache style, outside;
 };
 
 static void ns_preview_job_free(NsPreviewJob *job) {
   if (!job) return;
   g_free(job->content);
-  g_free(job->style);
+  ns_styles_clear(&job->styles);
   g_free(job->full_backbone);
   g_free(job);
 }
@@ -812,12 +1000,11 @@ static void ns_preview_estimate(NsPreviewWorker *pw, NstyleModel *model,
              ns_apply_env_options(model, &error)) {
     uint32_t w = 0, h = 0;
     if (nstyle_set_content(model, blank, job->rw, job->rh, (size_t)job->rw * 4,
-                           NSTYLE_RGBA8) != NSTYLE_OK ||
-        nstyle_clear_styles(model) != NSTYLE_OK ||
-        nstyle_add_style(model, job->style, job->sw, job->sh, (size_t)job->sw * NS_BPP,
-                         NSTYLE_RGBA_F32, 1.0f) != NSTYLE_OK ||
-        nstyle_result_size(model, &w, &h) != NSTYLE_OK ||
-        nstyle_estimate_seconds(model, &e.seconds) != NSTYLE_OK)
+                           NSTYLE_RGBA8) != NSTYLE_OK)
+      g_set_error(&error, NS_ERROR, 0, "%s", nstyle_last_error());
+    else if (ns_add_styles(model, &job->styles, &error) &&
+             (nstyle_result_size(model, &w, &h) != NSTYLE_OK ||
+              nstyle_estimate_seconds(model, &e.seconds) != NSTYLE_OK))
       g_set_error(&error, NS_ERROR, 0, "%s", nstyle_last_error());
     e.width = (gint)w;
     e.height = (gint)h;
@@ -870,11 +1057,7 @@ static gboolean ns_preview_setup(NstyleModel *model, const NsPreviewJob *job, GE
   if (nstyle_set_content(model, job->content, job->cw, job->ch, (size_t)job->cw * NS_BPP,
                          NSTYLE_RGBA_F32) != NSTYLE_OK)
     return ns_engine_error(error, "The layer could not be used");
-  if (nstyle_clear_styles(model) != NSTYLE_OK ||
-      nstyle_add_style(model, job->style, job->sw, job->sh, (size_t)job->sw * NS_BPP,
-                       NSTYLE_RGBA_F32, 1.0f) != NSTYLE_OK)
-    return ns_engine_error(error, "The style image could not be used");
-  return TRUE;
+  return ns_add_styles(model, &job->styles, error);
 }
 
 /* Steps the job until it is done or superseded, publishing a frame when a scale ends, at
@@ -951,51 +1134,58 @@ NsPreviewWorker *ns_preview_worker_new(void) {
   return pw;
 }
 
-/* The style for a preview, read again only when the source changed. */
-static gboolean ns_preview_style(NsPreviewWorker *pw, const NsParams *p, GError **error) {
-  gchar *key = NS_IS_IMAGE(p->style_image)
-                   ? g_strdup_printf("image:%d", ns_image_id(p->style_image))
-                   : g_strdup_printf("file:%s", p->style_file ? p->style_file : "");
-  if (pw->style && g_strcmp0(key, pw->style_key) == 0) {
+/* A painting for a preview from the cache, read again only when its source changed; a copy
+ * into *px (job-owned). */
+static gboolean ns_preview_picture(NsPictureCache *c, const NsPicture *pic, float **px, gint *w,
+                                   gint *h, GError **error) {
+  gchar *key = NS_IS_IMAGE(pic->image) ? g_strdup_printf("image:%d", ns_image_id(pic->image))
+                                       : g_strdup_printf("file:%s", pic->file ? pic->file : "");
+  if (!c->px || g_strcmp0(key, c->key) != 0) {
+    ns_picture_cache_clear(c);
+    if (!ns_check_picture(pic, error) ||
+        !(c->px = ns_read_picture(pic, NS_STYLE_READ_FLOOR, &c->w, &c->h, error))) {
+      g_free(key);
+      return FALSE;
+    }
+    c->key = key;
+  } else {
     g_free(key);
-    return TRUE;
   }
-  g_free(pw->style);
-  g_free(pw->style_key);
-  pw->style_key = NULL;
-  pw->style = NULL;
-  if (!ns_check_style_source(p, error)) {
-    g_free(key);
-    return FALSE;
-  }
-  pw->style = ns_read_style(p, NS_STYLE_READ_FLOOR, &pw->sw, &pw->sh, error);
-  if (!pw->style) {
-    g_free(key);
-    return FALSE;
-  }
-  pw->style_key = key;
+  *px = g_memdup2(c->px, (gsize)c->w * c->h * NS_BPP);
+  *w = c->w;
+  *h = c->h;
   return TRUE;
+}
+
+/* The job's paintings and, in region mode, its region at the preview's size. */
+static gboolean ns_preview_styles(NsPreviewWorker *pw, const NsTarget *t, const NsParams *p,
+                                  NsStyles *s, GError **error) {
+  NsPicture style = ns_style_picture(p), outside = ns_outside_picture(p);
+  return ns_preview_picture(&pw->style, &style, &s->style, &s->sw, &s->sh, error) &&
+         (!ns_has_outside(p) ||
+          ns_preview_picture(&pw->outside, &outside, &s->outside, &s->ow, &s->oh, error)) &&
+         (!p->regions ||
+          (s->mask = ns_read_region_mask(t, p, NS_PREVIEW_SIDE, &s->mw, &s->mh, error)) != NULL);
 }
 
 guint ns_preview_worker_start(NsPreviewWorker *pw, NsImage image, NsDrawable drawable,
                               const NsParams *p, GError **error) {
   NsTarget t = {0};
+  NsPreviewJob *job = g_new0(NsPreviewJob, 1);
   gboolean ok = ns_core_check_abi(error) && ns_target_init(&t, image, drawable, p, error) &&
-                ns_preview_style(pw, p, error);
-  NsPreviewJob *job = NULL;
+                ns_preview_styles(pw, &t, p, &job->styles, error);
   if (ok) {
-    job = g_new0(NsPreviewJob, 1);
     job->started = g_get_monotonic_time();
     GeglBuffer *src = gimp_drawable_get_buffer(t.drawable);
     job->content = ns_read_scaled(src, t.rx, t.ry, t.rw, t.rh, NS_PREVIEW_SIDE, &job->cw,
                                   &job->ch, error);
     g_object_unref(src);
-    job->style = g_memdup2(pw->style, (gsize)pw->sw * pw->sh * NS_BPP);
-    job->sw = pw->sw;
-    job->sh = pw->sh;
     job->params = *p;
     job->params.style_file = NULL;
     job->params.style_image = NS_NO_IMAGE;
+    job->params.outside_file = NULL;
+    job->params.outside_image = NS_NO_IMAGE;
+    job->params.region_source = NS_NO_DRAWABLE;
     job->full_backbone = g_strdup(p->backbone);
     job->full_iterations = p->iterations;
     job->full_size = p->size == 0 ? ns_auto_size(&t) : p->size;
@@ -1058,8 +1248,8 @@ void ns_preview_worker_free(NsPreviewWorker *pw) {
   g_free(pw->frame.pixels);
   g_free(pw->frame.error);
   g_free(pw->estimate.error);
-  g_free(pw->style);
-  g_free(pw->style_key);
+  ns_picture_cache_clear(&pw->style);
+  ns_picture_cache_clear(&pw->outside);
   g_mutex_clear(&pw->lock);
   g_cond_clear(&pw->cond);
   g_free(pw);

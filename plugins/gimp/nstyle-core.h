@@ -3,7 +3,8 @@
  *
  * The same source is compiled against libgimp-2.0 (items are gint32 IDs) and libgimp-3.0
  * (items are objects); the few names that differ are mapped below. The core reads the drawable
- * (or the selection's bounding box of it) through GEGL, drives the nstyle C ABI in a worker
+ * (or the selection's bounding box of it; in region mode the whole drawable and the region as
+ * a grey mask, see NsParams.regions) through GEGL, drives the nstyle C ABI in a worker
  * thread, advances GIMP's progress, refreshes a preview layer in interactive runs, and adds the
  * result as a new layer above the drawable inside one undo group. On cancel or error the image
  * is left exactly as it was. No engine logic lives here: that is libnstyle.
@@ -23,6 +24,8 @@ typedef GimpDrawable *NsDrawable;
 typedef GimpLayer *NsLayer;
 #define NS_NO_IMAGE NULL
 #define NS_NO_LAYER NULL
+#define NS_NO_DRAWABLE NULL
+#define NS_IS_DRAWABLE(d) ((d) != NULL)
 #define NS_IS_IMAGE(i) ((i) != NULL)
 #define NS_IS_LAYER(l) ((l) != NULL)
 #else
@@ -32,6 +35,8 @@ typedef gint32 NsDrawable;
 typedef gint32 NsLayer;
 #define NS_NO_IMAGE (-1)
 #define NS_NO_LAYER (-1)
+#define NS_NO_DRAWABLE (-1)
+#define NS_IS_DRAWABLE(d) ((d) > 0)
 #define NS_IS_IMAGE(i) ((i) > 0)
 #define NS_IS_LAYER(l) ((l) > 0)
 #endif
@@ -60,6 +65,16 @@ typedef struct {
   gboolean preserve_colors;
   gdouble strength;      /* photo (0) ... painting (1): scales the style weight */
   const gchar *backbone; /* one of the backbone option's words; NULL or "" = the default */
+  /* Regions (the library's style masks, spatial control). FALSE: today's cut-out, the
+   * selection's bounding box is worked on and the new layer is cut to the selection by a layer
+   * mask. TRUE: the whole layer is worked on; the region (grey, soft edges kept) is the style's
+   * region: the style paints inside it and the optimisation paints across its edge; outside,
+   * the photo stays or the outside style paints. The new layer covers the whole layer, no
+   * mask. */
+  gboolean regions;
+  NsDrawable region_source;  /* NS_NO_DRAWABLE: the selection; else a channel or layer mask */
+  const gchar *outside_file; /* the style outside the region, as style_file/style_image; */
+  NsImage outside_image;     /* neither set: the photo stays outside */
 } NsParams;
 
 /* The option's default as text (e.g. backbone's). */

@@ -15,9 +15,11 @@
 #include "nstyle-ui.h"
 
 #define NS_DATA_KEY NS_PROC_NAME
-/* plug-in-nstyle with every argument (strength, backbone): GIMP 2.10's Script-Fu wants all of
- * a procedure's arguments, so plug-in-nstyle keeps the ones it always had. */
+/* plug-in-nstyle with more arguments: GIMP 2.10's Script-Fu wants all of a procedure's
+ * arguments, so plug-in-nstyle keeps the ones it always had, plug-in-nstyle2 adds strength and
+ * backbone (as it always did), plug-in-nstyle3 takes every argument (the regions too). */
 #define NS_PROC_NAME2 NS_PROC_NAME "2"
+#define NS_PROC_NAME3 NS_PROC_NAME "3"
 
 /* What is remembered between runs (gimp_set_data). */
 typedef struct {
@@ -31,6 +33,14 @@ typedef struct {
   gint32 style_from_image; /* dialog only: the style is one of the open images */
   gdouble strength;
   gchar backbone[32];
+  /* Regions (NsRegionChoice); region_channel and outside_image are dialog only. */
+  gint32 region_mode;
+  gint32 region_source;  /* NsRegionSource */
+  gint32 region_channel; /* channel ID, -1 none */
+  gint32 region_drawable; /* non-interactive runs: -1 = the selection */
+  gint32 outside;        /* NsOutsideSource */
+  gchar outside_file[4096];
+  gint32 outside_image;
 } NsVals;
 
 /* The engine's defaults (no style chosen yet). */
@@ -44,6 +54,7 @@ static void ns_vals_defaults(NsVals *v) {
   v->preserve_colors = (gint32)ns_ui_arg_default(NS_ARG_PRESERVE_COLORS);
   v->strength = ns_ui_arg_default(NS_ARG_STRENGTH);
   g_strlcpy(v->backbone, ns_option_default_text("backbone"), sizeof v->backbone);
+  v->region_channel = v->region_drawable = v->outside_image = -1;
 }
 
 static void query(void);
@@ -60,6 +71,7 @@ static GimpPDBArgType ns_pdb_type(NsArgType type) {
   case NS_ARG_TYPE_CHOICE: return GIMP_PDB_STRING;
   case NS_ARG_TYPE_INT: return GIMP_PDB_INT32;
   case NS_ARG_TYPE_DOUBLE: return GIMP_PDB_FLOAT;
+  case NS_ARG_TYPE_DRAWABLE: return GIMP_PDB_DRAWABLE;
   }
   return GIMP_PDB_STRING;
 }
@@ -85,6 +97,9 @@ static void query(void) {
                          3 + NS_N_ARGS_V1, G_N_ELEMENTS(return_vals), args, return_vals);
   gimp_plugin_menu_register(NS_PROC_NAME, NS_UI_MENU_PATH);
   gimp_install_procedure(NS_PROC_NAME2, NS_UI_BLURB, ns_ui_help, NS_UI_AUTHOR, NS_UI_AUTHOR,
+                         NS_UI_DATE, NULL, NS_UI_IMAGE_TYPES, GIMP_PLUGIN, 3 + NS_N_ARGS_V2,
+                         G_N_ELEMENTS(return_vals), args, return_vals);
+  gimp_install_procedure(NS_PROC_NAME3, NS_UI_BLURB, ns_ui_help, NS_UI_AUTHOR, NS_UI_AUTHOR,
                          NS_UI_DATE, NULL, NS_UI_IMAGE_TYPES, GIMP_PLUGIN, G_N_ELEMENTS(args),
                          G_N_ELEMENTS(return_vals), args, return_vals);
   for (guint i = 0; i < NS_N_ARGS; i++) g_free(args[3 + i].description);
@@ -97,6 +112,7 @@ typedef struct {
   GtkWidget *dialog;
   GtkWidget *settings;
   NsStylePicker style;
+  NsRegionPicker regions;
   GtkWidget *spin[NS_N_ARGS]; /* the numeric arguments' spin buttons */
   GtkAdjustment *strength;
   GtkWidget *backbone;
@@ -126,14 +142,16 @@ static void ns_changed(GtkWidget *widget, NsDialog *d) {
   ns_ui_preview_changed(d->preview);
 }
 
-static void ns_dialog_read(NsDialog *d, NsVals *v, NsParams *p);
+static void ns_regions_changed(NsDialog *d) { ns_ui_preview_changed(d->preview); }
+
+static void ns_dialog_read(NsDialog *d, NsVals *v, NsParams *p, GPtrArray *keep);
 
 /* The preview's view of the dialog (NsUiReadParams). */
 static gboolean ns_preview_params(gpointer data, NsParams *p, GPtrArray *keep) {
   NsDialog *d = data;
   NsVals *v = g_new0(NsVals, 1);
   g_ptr_array_add(keep, v);
-  ns_dialog_read(d, v, p);
+  ns_dialog_read(d, v, p, keep);
   if (v->style_from_image) return p->style_image > 0;
   return v->style_file[0] != '\0';
 }
@@ -143,6 +161,8 @@ static void ns_set_strength(gpointer data, gdouble value) {
 }
 
 static void ns_dialog_build(NsDialog *d, const NsVals *v, gint32 image) {
+  NsRegionChoice regions = {v->region_mode != 0, v->region_source, v->region_channel,
+                            v->outside, v->outside_file, v->outside_image};
   d->dialog = gimp_dialog_new(NS_UI_TITLE, NS_BINARY_NAME, NULL, 0, gimp_standard_help_func,
                               NS_PROC_NAME, "_Cancel", GTK_RESPONSE_CANCEL, "_OK",
                               GTK_RESPONSE_OK, NULL);
@@ -163,6 +183,8 @@ static void ns_dialog_build(NsDialog *d, const NsVals *v, gint32 image) {
 
   ns_ui_style_picker_init(&d->style, v->style_file, v->style_from_image, image);
   gtk_box_pack_start(GTK_BOX(d->settings), d->style.frame, FALSE, FALSE, 0);
+  ns_ui_region_picker_init(&d->regions, image, d->drawable, &regions);
+  gtk_box_pack_start(GTK_BOX(d->settings), d->regions.frame, FALSE, FALSE, 0);
 
   /* The painter's settings: strength, quality, size, iterations, colours. */
   GtkWidget *frame = gimp_frame_new("Settings");
@@ -219,6 +241,7 @@ static void ns_dialog_build(NsDialog *d, const NsVals *v, gint32 image) {
   g_signal_connect(d->style.file_radio, "toggled", G_CALLBACK(ns_changed), d);
   g_signal_connect(d->style.image_combo, "changed", G_CALLBACK(ns_changed), d);
   g_signal_connect(d->preserve, "toggled", G_CALLBACK(ns_changed), d);
+  ns_ui_region_picker_connect(&d->regions, G_CALLBACK(ns_regions_changed), d);
   for (guint i = NS_ARG_CONTENT_WEIGHT; i <= NS_ARG_TV_WEIGHT; i++)
     g_signal_connect(d->spin[i], "value-changed", G_CALLBACK(ns_changed), d);
 
@@ -237,10 +260,15 @@ static void ns_fill_params(const NsVals *v, NsParams *p) {
   p->preserve_colors = v->preserve_colors != 0;
   p->strength = v->strength;
   p->backbone = v->backbone;
+  p->regions = v->region_mode != 0;
+  p->region_source = v->region_drawable;
+  p->outside_file = v->outside == NS_OUTSIDE_FILE ? v->outside_file : NULL;
+  p->outside_image = -1; /* an open image: the dialog's (ns_ui_region_picker_params) */
 }
 
-/* The dialog's settings into *v (remembered) and *p (the run's, pointing into *v). */
-static void ns_dialog_read(NsDialog *d, NsVals *v, NsParams *p) {
+/* The dialog's settings into *v (remembered) and *p (the run's, pointing into *v and into
+ * strings added to `keep`). */
+static void ns_dialog_read(NsDialog *d, NsVals *v, NsParams *p, GPtrArray *keep) {
   gchar *file = ns_ui_style_picker_file(&d->style);
   g_strlcpy(v->style_file, file ? file : "", sizeof v->style_file);
   g_free(file);
@@ -255,8 +283,19 @@ static void ns_dialog_read(NsDialog *d, NsVals *v, NsParams *p) {
   gchar *backbone = ns_ui_choice_get(d->backbone);
   g_strlcpy(v->backbone, backbone, sizeof v->backbone);
   g_free(backbone);
+  NsRegionChoice regions;
+  gchar *outside_file = NULL;
+  ns_ui_region_picker_get(&d->regions, &regions, &outside_file);
+  v->region_mode = regions.on;
+  v->region_source = regions.source;
+  v->region_channel = regions.channel_id;
+  v->outside = regions.outside;
+  g_strlcpy(v->outside_file, outside_file ? outside_file : "", sizeof v->outside_file);
+  v->outside_image = regions.outside_image_id;
+  g_free(outside_file);
   ns_fill_params(v, p);
   if (v->style_from_image) p->style_image = ns_ui_style_picker_image_id(&d->style);
+  ns_ui_region_picker_params(&d->regions, p, keep);
 }
 
 /* Shows the dialog and, on OK, runs the filter with the dialog showing progress. The preview
@@ -274,14 +313,18 @@ static NsRunStatus ns_run_interactive(gint32 image, gint32 drawable, NsVals *v, 
       gtk_widget_destroy(d.dialog);
       return NS_RUN_CANCELLED;
     }
-  } while (!ns_ui_style_picker_ready(&d.style));
+  } while (!ns_ui_style_picker_ready(&d.style) || !ns_ui_region_picker_ready(&d.regions));
   ns_ui_preview_free(d.preview);
   d.preview = NULL;
   NsParams p;
-  ns_dialog_read(&d, v, &p);
+  GPtrArray *keep = g_ptr_array_new_with_free_func(g_free);
+  ns_dialog_read(&d, v, &p, keep);
   gimp_set_data(NS_DATA_KEY, v, sizeof *v);
   GtkWidget *const insensitive[] = {d.settings, NULL};
-  return ns_ui_run_in_dialog(d.dialog, insensitive, image, drawable, &p, layer, error);
+  NsRunStatus status =
+      ns_ui_run_in_dialog(d.dialog, insensitive, image, drawable, &p, layer, error);
+  g_ptr_array_free(keep, TRUE);
+  return status;
 }
 
 /* The remembered values, or the engine's defaults when there are none (or they are from a
@@ -290,6 +333,9 @@ static void ns_vals_load(NsVals *v) {
   ns_vals_defaults(v);
   if (gimp_get_data_size(NS_DATA_KEY) == sizeof *v) gimp_get_data(NS_DATA_KEY, v);
   v->style_file[sizeof v->style_file - 1] = '\0';
+  v->outside_file[sizeof v->outside_file - 1] = '\0';
+  /* Non-interactive only: a remembered item ID means nothing in another session. */
+  v->region_drawable = -1;
 }
 
 static void run(const gchar *name, gint nparams, const GimpParam *param, gint *nreturn_vals,
@@ -317,8 +363,11 @@ static void run(const gchar *name, gint nparams, const GimpParam *param, gint *n
   GError *error = NULL;
   gint32 layer = -1;
   if (run_mode == GIMP_RUN_NONINTERACTIVE) {
-    gboolean all = g_strcmp0(name, NS_PROC_NAME2) == 0;
-    if (nparams != 3 + (all ? NS_N_ARGS : NS_N_ARGS_V1)) {
+    guint nargs = g_strcmp0(name, NS_PROC_NAME3) == 0   ? NS_N_ARGS
+                  : g_strcmp0(name, NS_PROC_NAME2) == 0 ? NS_N_ARGS_V2
+                                                        : NS_N_ARGS_V1;
+    gboolean all = nargs > NS_N_ARGS_V1;
+    if ((guint)nparams != 3 + nargs) {
       values[0].data.d_status = GIMP_PDB_CALLING_ERROR;
       return;
     }
@@ -337,6 +386,22 @@ static void run(const gchar *name, gint nparams, const GimpParam *param, gint *n
     const gchar *backbone = all ? a[NS_ARG_BACKBONE].data.d_string : NULL;
     g_strlcpy(v.backbone, backbone && *backbone ? backbone : ns_option_default_text("backbone"),
               sizeof v.backbone);
+    /* plug-in-nstyle and plug-in-nstyle2: cut-out, as they always did. */
+    gboolean regions = nargs == NS_N_ARGS;
+    v.region_mode = regions ? a[NS_ARG_REGION_MODE].data.d_int32 : 0;
+    if (v.region_mode != 0 && v.region_mode != 1) {
+      static gchar message[] = "Invalid region-mode: 0 (cut-out) or 1 (regions)";
+      values[0].data.d_status = GIMP_PDB_CALLING_ERROR;
+      *nreturn_vals = 2;
+      values[1].type = GIMP_PDB_STRING;
+      values[1].data.d_string = message;
+      return;
+    }
+    v.region_drawable = regions ? a[NS_ARG_REGION_DRAWABLE].data.d_drawable : -1;
+    const gchar *outside = regions ? a[NS_ARG_OUTSIDE_STYLE_FILE].data.d_string : NULL;
+    g_strlcpy(v.outside_file, outside ? outside : "", sizeof v.outside_file);
+    v.outside = *v.outside_file ? NS_OUTSIDE_FILE : NS_OUTSIDE_PHOTO;
+    v.region_source = NS_IS_DRAWABLE(v.region_drawable) ? NS_REGION_CHANNEL : NS_REGION_SELECTION;
   }
 
   if (run_mode == GIMP_RUN_INTERACTIVE) {

@@ -75,6 +75,10 @@ static void ns_add_arguments(GimpProcedure *procedure) {
                                          ns_option_default_text(a->option), G_PARAM_READWRITE);
       break;
     }
+    case NS_ARG_TYPE_DRAWABLE:
+      gimp_procedure_add_drawable_argument(procedure, a->name, a->label, help, TRUE,
+                                           G_PARAM_READWRITE);
+      break;
     }
     g_free(help);
   }
@@ -95,6 +99,13 @@ static GimpProcedure *ns_create_procedure(GimpPlugIn *plug_in, const gchar *name
   gimp_procedure_add_boolean_aux_argument(procedure, "style-from-image", "Style from an open image",
                                           "Use one of the open images as the style", FALSE,
                                           G_PARAM_READWRITE);
+  /* Dialog only: where the region came from and what was outside it last time. */
+  gimp_procedure_add_int_aux_argument(procedure, "region-source", "Region source",
+                                      "0 the selection, 1 a channel, 2 the layer's mask", 0, 2,
+                                      NS_REGION_SELECTION, G_PARAM_READWRITE);
+  gimp_procedure_add_int_aux_argument(procedure, "outside-from", "Outside the region",
+                                      "0 keep the photo, 1 a painting file, 2 an open image", 0,
+                                      2, NS_OUTSIDE_PHOTO, G_PARAM_READWRITE);
   gimp_procedure_add_layer_return_value(procedure, NS_UI_RESULT_NAME, "Layer", NS_UI_RESULT_HELP,
                                         FALSE, G_PARAM_READWRITE);
   return procedure;
@@ -118,12 +129,13 @@ typedef struct {
   GimpProcedureConfig *config;
   GtkWidget *settings;
   NsStylePicker style;
+  NsRegionPicker regions;
   GimpDrawable *drawable;
   NsUiPreview *preview;
 } NsDialog;
 
 static void ns_params_from_config(GimpProcedureConfig *config, NsParams *p, gchar **style_file,
-                                  gchar **backbone);
+                                  gchar **backbone, gchar **outside_file);
 
 /* The style choice lives in the config too, so GIMP remembers it (and Save Settings keeps it). */
 static void ns_style_to_config(GtkWidget *widget, NsDialog *d) {
@@ -131,6 +143,19 @@ static void ns_style_to_config(GtkWidget *widget, NsDialog *d) {
   gchar *file = ns_ui_style_picker_file(&d->style);
   g_object_set(d->config, "style-from-image", ns_ui_style_picker_from_image(&d->style), NULL);
   if (file) g_object_set(d->config, ns_args[NS_ARG_STYLE_FILE].name, file, NULL);
+  g_free(file);
+}
+
+/* The region choice too (the channel and open image are not remembered: their IDs belong to
+ * this session). */
+static void ns_regions_to_config(NsDialog *d) {
+  NsRegionChoice c;
+  gchar *file = NULL;
+  ns_ui_region_picker_get(&d->regions, &c, &file);
+  g_object_set(d->config, ns_args[NS_ARG_REGION_MODE].name, c.on ? 1 : 0, "region-source",
+               (gint)c.source, "outside-from", (gint)c.outside, NULL);
+  g_object_set(d->config, ns_args[NS_ARG_OUTSIDE_STYLE_FILE].name,
+               c.outside == NS_OUTSIDE_FILE && file ? file : "", NULL);
   g_free(file);
 }
 
@@ -156,10 +181,12 @@ static void ns_tune_spins(GimpProcedureDialog *dialog) {
 /* The preview's view of the dialog (NsUiReadParams). */
 static gboolean ns_preview_params(gpointer data, NsParams *p, GPtrArray *keep) {
   NsDialog *d = data;
-  gchar *style_file = NULL, *backbone = NULL;
-  ns_params_from_config(d->config, p, &style_file, &backbone);
+  gchar *style_file = NULL, *backbone = NULL, *outside_file = NULL;
+  ns_params_from_config(d->config, p, &style_file, &backbone, &outside_file);
   g_ptr_array_add(keep, style_file);
   g_ptr_array_add(keep, backbone);
+  g_ptr_array_add(keep, outside_file);
+  ns_ui_region_picker_params(&d->regions, p, keep);
   if (ns_ui_style_picker_from_image(&d->style)) {
     p->style_image = gimp_image_get_by_id(ns_ui_style_picker_image_id(&d->style));
     return p->style_image != NULL;
@@ -172,10 +199,13 @@ static void ns_set_strength(gpointer data, gdouble value) {
 }
 
 static void ns_dialog_build(NsDialog *d, GimpProcedure *procedure, GimpImage *image) {
-  gchar *style_file = NULL;
+  gchar *style_file = NULL, *outside_file = NULL;
   gboolean from_image = FALSE;
+  gint region_mode = 0, region_source = 0, outside_from = 0;
   g_object_get(d->config, ns_args[NS_ARG_STYLE_FILE].name, &style_file, "style-from-image",
-               &from_image, NULL);
+               &from_image, ns_args[NS_ARG_REGION_MODE].name, &region_mode, "region-source",
+               &region_source, "outside-from", &outside_from,
+               ns_args[NS_ARG_OUTSIDE_STYLE_FILE].name, &outside_file, NULL);
 
   d->dialog = gimp_procedure_dialog_new(procedure, d->config, NS_UI_TITLE);
   GimpProcedureDialog *pd = GIMP_PROCEDURE_DIALOG(d->dialog);
@@ -185,6 +215,9 @@ static void ns_dialog_build(NsDialog *d, GimpProcedure *procedure, GimpImage *im
   g_free(style_file);
   g_signal_connect(d->style.file_chooser, "file-set", G_CALLBACK(ns_style_to_config), d);
   g_signal_connect(d->style.file_radio, "toggled", G_CALLBACK(ns_style_to_config), d);
+  NsRegionChoice regions = {region_mode != 0, region_source, -1, outside_from, outside_file, -1};
+  ns_ui_region_picker_init(&d->regions, image, d->drawable, &regions);
+  g_free(outside_file);
 
   /* The settings: widgets made by the procedure dialog from the arguments: strength (a
    * slider), quality (the backbone's words), size, iterations; the raw loss weights under
@@ -225,18 +258,21 @@ static void ns_dialog_build(NsDialog *d, GimpProcedure *procedure, GimpImage *im
                            d->preview);
   g_signal_connect_swapped(d->style.image_combo, "changed", G_CALLBACK(ns_ui_preview_changed),
                            d->preview);
+  ns_ui_region_picker_connect(&d->regions, G_CALLBACK(ns_ui_preview_changed), d->preview);
   gtk_box_pack_end(GTK_BOX(content), ns_ui_preview_widget(d->preview), FALSE, FALSE, 0);
 
   gtk_box_pack_start(GTK_BOX(content), d->style.frame, FALSE, FALSE, 0);
   gtk_box_reorder_child(GTK_BOX(content), d->style.frame, 0);
+  gtk_box_pack_start(GTK_BOX(content), d->regions.frame, FALSE, FALSE, 0);
+  gtk_box_reorder_child(GTK_BOX(content), d->regions.frame, 1);
   gtk_box_pack_end(GTK_BOX(content), ns_ui_progress_bar_new(), FALSE, FALSE, 0);
   gtk_widget_show_all(d->dialog);
 }
 
-/* The run's settings from the procedure config; *style_file and *backbone are newly
- * allocated. */
+/* The run's settings from the procedure config; *style_file, *backbone and *outside_file are
+ * newly allocated. */
 static void ns_params_from_config(GimpProcedureConfig *config, NsParams *p, gchar **style_file,
-                                  gchar **backbone) {
+                                  gchar **backbone, gchar **outside_file) {
   g_object_get(config, ns_args[NS_ARG_STYLE_FILE].name, style_file,
                ns_args[NS_ARG_SIZE].name, &p->size,
                ns_args[NS_ARG_ITERATIONS].name, &p->iterations,
@@ -249,6 +285,17 @@ static void ns_params_from_config(GimpProcedureConfig *config, NsParams *p, gcha
   p->style_file = *style_file;
   p->backbone = *backbone;
   p->style_image = NULL;
+  /* The region: the config keeps its own reference to the drawable while it lives. */
+  gint region_mode = 0;
+  GimpDrawable *region = NULL;
+  g_object_get(config, ns_args[NS_ARG_REGION_MODE].name, &region_mode,
+               ns_args[NS_ARG_REGION_DRAWABLE].name, &region,
+               ns_args[NS_ARG_OUTSIDE_STYLE_FILE].name, outside_file, NULL);
+  if (region) g_object_unref(region);
+  p->regions = region_mode != 0;
+  p->region_source = region;
+  p->outside_file = *outside_file;
+  p->outside_image = NULL;
 }
 
 static NsRunStatus ns_run_interactive(GimpProcedure *procedure, GimpImage *image,
@@ -266,24 +313,29 @@ static NsRunStatus ns_run_interactive(GimpProcedure *procedure, GimpImage *image
       gtk_widget_destroy(d.dialog);
       return NS_RUN_CANCELLED;
     }
-  } while (!ns_ui_style_picker_ready(&d.style));
+  } while (!ns_ui_style_picker_ready(&d.style) || !ns_ui_region_picker_ready(&d.regions));
   /* The preview stops (thread joined, model freed) before the full run. */
   g_signal_handlers_disconnect_by_data(config, d.preview);
   ns_ui_preview_free(d.preview);
   d.preview = NULL;
 
   ns_style_to_config(NULL, &d);
+  ns_regions_to_config(&d);
 
   NsParams p = {0};
-  gchar *style_file = NULL, *backbone = NULL;
-  ns_params_from_config(config, &p, &style_file, &backbone);
+  gchar *style_file = NULL, *backbone = NULL, *outside_file = NULL;
+  ns_params_from_config(config, &p, &style_file, &backbone, &outside_file);
   if (ns_ui_style_picker_from_image(&d.style))
     p.style_image = gimp_image_get_by_id(ns_ui_style_picker_image_id(&d.style));
-  GtkWidget *const insensitive[] = {d.style.frame, d.settings, NULL};
+  GPtrArray *keep = g_ptr_array_new_with_free_func(g_free);
+  ns_ui_region_picker_params(&d.regions, &p, keep);
+  GtkWidget *const insensitive[] = {d.style.frame, d.regions.frame, d.settings, NULL};
   NsRunStatus status = ns_ui_run_in_dialog(d.dialog, insensitive, image, drawable, &p, layer,
                                            error);
+  g_ptr_array_free(keep, TRUE);
   g_free(style_file);
   g_free(backbone);
+  g_free(outside_file);
   return status;
 }
 
@@ -304,11 +356,12 @@ static GimpValueArray *ns_run(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     status = ns_run_interactive(procedure, image, drawable, config, &layer, &error);
   } else {
     NsParams p = {0};
-    gchar *style_file = NULL, *backbone = NULL;
-    ns_params_from_config(config, &p, &style_file, &backbone);
+    gchar *style_file = NULL, *backbone = NULL, *outside_file = NULL;
+    ns_params_from_config(config, &p, &style_file, &backbone, &outside_file);
     status = ns_core_run(image, drawable, &p, NULL, &layer, &error);
     g_free(style_file);
     g_free(backbone);
+    g_free(outside_file);
   }
 
   if (status == NS_RUN_CANCELLED)

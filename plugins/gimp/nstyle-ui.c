@@ -13,7 +13,11 @@ const gchar ns_ui_help[] =
     "the style image (Gatys et al., VGG-19). With a selection, the engine works on the "
     "selection's bounding box and the new layer shows only inside the selection, through a "
     "layer mask made from it (soft edges kept; the mask can be edited); without one, the whole "
-    "layer. Alpha is kept. The source layer is never changed. Engine: libnstyle; "
+    "layer. With region-mode 1 the selection (or region-drawable, a channel or layer mask) is "
+    "instead the style's region: the whole layer is worked on, the style paints inside the "
+    "region and across its soft edge, and outside the photo stays (or outside-style-file "
+    "paints); the new layer covers the whole layer, with no mask. Alpha is kept. The source "
+    "layer is never changed. Engine: libnstyle; "
     "NSTYLE_DEVICE and NSTYLE_OPTIONS (key=value;...) in the environment tune it.";
 
 const NsArg ns_args[NS_N_ARGS] = {
@@ -31,6 +35,11 @@ const NsArg ns_args[NS_N_ARGS] = {
     [NS_ARG_STRENGTH] = {"strength", "strength", NS_ARG_TYPE_DOUBLE,
                          "Stren_gth: photo \xe2\x97\x82\xe2\x96\xb8 painting"},
     [NS_ARG_BACKBONE] = {"backbone", "backbone", NS_ARG_TYPE_CHOICE, "_Quality"},
+    [NS_ARG_REGION_MODE] = {"region-mode", NULL, NS_ARG_TYPE_INT,
+                            "Paint the style inside the selection, blend the edge"},
+    [NS_ARG_REGION_DRAWABLE] = {"region-drawable", NULL, NS_ARG_TYPE_DRAWABLE, "Region"},
+    [NS_ARG_OUTSIDE_STYLE_FILE] = {"outside-style-file", NULL, NS_ARG_TYPE_STRING,
+                                   "Outside style file"},
 };
 
 /* How the dialogs name the backbone option's words; a word not listed here shows as it is. */
@@ -48,6 +57,19 @@ const gchar *ns_ui_word_label(const gchar *word) {
 }
 
 #define NS_STYLE_FILE_HELP "Path of the style image (a painting), any format GIMP opens"
+#define NS_REGION_MODE_HELP                                                                     \
+  "Regions: 0 = cut-out (the selection's bounding box is worked on and the new layer is cut "  \
+  "to the selection by a layer mask); 1 = the selection (or region-drawable) is the style's "  \
+  "region: the whole layer is worked on, the style paints inside the region (soft edges "      \
+  "kept) and the optimisation paints across its edge, outside the photo stays (or "            \
+  "outside-style-file paints); the new layer covers the whole layer, no mask. "                \
+  "An empty selection or region is an error: 0 or 1 (default 0)"
+#define NS_REGION_DRAWABLE_HELP                                                                 \
+  "With region-mode 1: the style's region, a channel or layer mask of the image (white "       \
+  "paints, grey blends); none (-1) = the selection"
+#define NS_OUTSIDE_STYLE_FILE_HELP                                                              \
+  "With region-mode 1: a second style image (any format GIMP opens) painted outside the "      \
+  "region; empty = keep the photo there (default empty)"
 /* What size 0 means: the plug-in's own value, outside the engine's range. */
 #define NS_SIZE_ZERO_HELP "or 0 for the layer's (or selection's) own size"
 
@@ -60,6 +82,12 @@ static const NstyleOptionInfo *ns_arg_option(guint arg) {
 }
 
 void ns_ui_arg_range(guint arg, gdouble *lower, gdouble *upper, gdouble *default_value) {
+  if (arg == NS_ARG_REGION_MODE) { /* the plug-in's own: off (cut-out) or on */
+    *lower = 0.0;
+    *upper = 1.0;
+    *default_value = 0.0;
+    return;
+  }
   const NstyleOptionInfo *o = ns_arg_option(arg);
   *lower = arg == NS_ARG_SIZE ? 0.0 : o->min;
   *upper = o->max;
@@ -104,6 +132,9 @@ gchar *ns_ui_choice_get(GtkWidget *combo) {
 
 gchar *ns_ui_arg_help(guint arg) {
   if (arg == NS_ARG_STYLE_FILE) return g_strdup(NS_STYLE_FILE_HELP);
+  if (arg == NS_ARG_REGION_MODE) return g_strdup(NS_REGION_MODE_HELP);
+  if (arg == NS_ARG_REGION_DRAWABLE) return g_strdup(NS_REGION_DRAWABLE_HELP);
+  if (arg == NS_ARG_OUTSIDE_STYLE_FILE) return g_strdup(NS_OUTSIDE_STYLE_FILE_HELP);
   const NstyleOptionInfo *o = ns_arg_option(arg);
   /* "<Doc> (<unit>): <accepts>[, or 0 for ... own size] (default <default>)", every part but
    * the size-0 note from the table. */
@@ -258,6 +289,216 @@ gboolean ns_ui_style_picker_ready(const NsStylePicker *sp) {
   g_free(file);
   if (!ready) g_message("Choose a style file (a painting).");
   return ready;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The region picker.                                                                         */
+
+#if GIMP_MAJOR_VERSION >= 3
+static gboolean ns_channel_of_image(GimpImage *image, GimpItem *item, gpointer data) {
+  (void)item;
+  return gimp_image_get_id(image) == GPOINTER_TO_INT(data);
+}
+#else
+static gboolean ns_channel_of_image(gint32 image, gint32 item, gpointer data) {
+  (void)item;
+  return image == GPOINTER_TO_INT(data);
+}
+#endif
+
+/* A row of the picker holding one widget across both columns. */
+static void ns_picker_attach_wide(GtkWidget *layout, gint row, GtkWidget *widget) {
+#if GTK_CHECK_VERSION(3, 0, 0)
+  gtk_grid_attach(GTK_GRID(layout), widget, 0, row, 2, 1);
+#else
+  gtk_table_attach(GTK_TABLE(layout), widget, 0, 2, row, row + 1, GTK_FILL, GTK_FILL, 0, 0);
+#endif
+}
+
+static gboolean ns_active(GtkWidget *toggle) {
+  return gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(toggle));
+}
+
+static gint ns_combo_id(GtkWidget *combo) {
+  gint id = -1;
+  if (!gimp_int_combo_box_get_active(GIMP_INT_COMBO_BOX(combo), &id)) return -1;
+  return id;
+}
+
+static void ns_region_sensitivity(GtkWidget *widget, NsRegionPicker *rp) {
+  (void)widget;
+  gtk_widget_set_sensitive(rp->details, ns_active(rp->toggle));
+  gtk_widget_set_sensitive(rp->channel_combo, ns_active(rp->channel_radio));
+  gtk_widget_set_sensitive(rp->mask_radio, NS_IS_DRAWABLE(rp->layer_mask));
+  gtk_widget_set_sensitive(rp->file_chooser, ns_active(rp->file_radio));
+  gtk_widget_set_sensitive(rp->image_combo, ns_active(rp->image_radio));
+}
+
+void ns_ui_region_picker_init(NsRegionPicker *rp, NsImage image, NsDrawable drawable,
+                              const NsRegionChoice *start) {
+  memset(rp, 0, sizeof *rp);
+  rp->image = image;
+#if GIMP_MAJOR_VERSION >= 3
+  GimpLayerMask *mask = GIMP_IS_LAYER(drawable) ? gimp_layer_get_mask(GIMP_LAYER(drawable)) : NULL;
+  rp->layer_mask = mask ? GIMP_DRAWABLE(mask) : NULL;
+  gint image_id = gimp_image_get_id(image);
+#else
+  rp->layer_mask = gimp_item_is_layer(drawable) ? gimp_layer_get_mask(drawable) : -1;
+  gint image_id = image;
+#endif
+  rp->frame = gimp_frame_new("Regions");
+#if GTK_CHECK_VERSION(3, 0, 0)
+  GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 6);
+  GtkWidget *layout = gtk_grid_new();
+  gtk_grid_set_row_spacing(GTK_GRID(layout), 4);
+  gtk_grid_set_column_spacing(GTK_GRID(layout), 6);
+#else
+  GtkWidget *box = gtk_vbox_new(FALSE, 6);
+  GtkWidget *layout = gtk_table_new(8, 2, FALSE);
+  gtk_table_set_col_spacings(GTK_TABLE(layout), 6);
+  gtk_table_set_row_spacings(GTK_TABLE(layout), 4);
+#endif
+  gtk_container_add(GTK_CONTAINER(rp->frame), box);
+  rp->toggle = gtk_check_button_new_with_mnemonic(ns_args[NS_ARG_REGION_MODE].label);
+  gtk_widget_set_tooltip_text(
+      rp->toggle,
+      "On: the whole layer is worked on; the style paints inside the region (the selection, "
+      "or a channel or the layer's mask; soft edges kept) and the optimisation paints across "
+      "its edge; outside, the photo stays or a second style paints. The new layer covers the "
+      "whole layer. Off: the selection's bounding box is worked on and the new layer is cut to "
+      "the selection.");
+  gtk_box_pack_start(GTK_BOX(box), rp->toggle, FALSE, FALSE, 0);
+  rp->details = layout;
+  gtk_box_pack_start(GTK_BOX(box), layout, FALSE, FALSE, 0);
+
+  GtkWidget *label = gtk_label_new("Region:");
+  gtk_misc_set_alignment(GTK_MISC(label), 0.0, 0.5);
+  ns_picker_attach_wide(layout, 0, label);
+  rp->selection_radio = gtk_radio_button_new_with_mnemonic(NULL, "The s_election");
+  rp->channel_radio = gtk_radio_button_new_with_mnemonic_from_widget(
+      GTK_RADIO_BUTTON(rp->selection_radio), "C_hannel:");
+  rp->mask_radio = gtk_radio_button_new_with_mnemonic_from_widget(
+      GTK_RADIO_BUTTON(rp->selection_radio), "The _layer's mask");
+#if GIMP_MAJOR_VERSION >= 3
+  rp->channel_combo =
+      gimp_channel_combo_box_new(ns_channel_of_image, GINT_TO_POINTER(image_id), NULL);
+#else
+  rp->channel_combo = gimp_channel_combo_box_new(ns_channel_of_image, GINT_TO_POINTER(image_id));
+#endif
+  if (start->channel_id > 0)
+    gimp_int_combo_box_set_active(GIMP_INT_COMBO_BOX(rp->channel_combo), start->channel_id);
+  ns_picker_attach_wide(layout, 1, rp->selection_radio);
+  ns_picker_attach(layout, 2, rp->channel_radio, rp->channel_combo);
+  ns_picker_attach_wide(layout, 3, rp->mask_radio);
+
+  label = gtk_label_new("Outside the region:");
+  gtk_misc_set_alignment(GTK_MISC(label), 0.0, 0.5);
+  ns_picker_attach_wide(layout, 4, label);
+  rp->photo_radio = gtk_radio_button_new_with_mnemonic(NULL, "_Keep the photo");
+  rp->file_radio = gtk_radio_button_new_with_mnemonic_from_widget(
+      GTK_RADIO_BUTTON(rp->photo_radio), "Style _B from a file:");
+  rp->image_radio = gtk_radio_button_new_with_mnemonic_from_widget(
+      GTK_RADIO_BUTTON(rp->photo_radio), "Style B f_rom an open image:");
+  rp->file_chooser = gtk_file_chooser_button_new("Choose the style outside the region",
+                                                 GTK_FILE_CHOOSER_ACTION_OPEN);
+  ns_add_file_filter(rp->file_chooser, "Images", TRUE);
+  ns_add_file_filter(rp->file_chooser, "All files", FALSE);
+  if (start->outside_file && *start->outside_file)
+    gtk_file_chooser_set_filename(GTK_FILE_CHOOSER(rp->file_chooser), start->outside_file);
+#if GIMP_MAJOR_VERSION >= 3
+  rp->image_combo = gimp_image_combo_box_new(NULL, NULL, NULL);
+#else
+  rp->image_combo = gimp_image_combo_box_new(NULL, NULL);
+#endif
+  if (start->outside_image_id > 0)
+    gimp_int_combo_box_set_active(GIMP_INT_COMBO_BOX(rp->image_combo), start->outside_image_id);
+  ns_picker_attach_wide(layout, 5, rp->photo_radio);
+  ns_picker_attach(layout, 6, rp->file_radio, rp->file_chooser);
+  ns_picker_attach(layout, 7, rp->image_radio, rp->image_combo);
+
+  GtkWidget *source = start->source == NS_REGION_CHANNEL ? rp->channel_radio
+                      : start->source == NS_REGION_LAYER_MASK && NS_IS_DRAWABLE(rp->layer_mask)
+                          ? rp->mask_radio
+                          : rp->selection_radio;
+  gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(source), TRUE);
+  GtkWidget *outside = start->outside == NS_OUTSIDE_FILE    ? rp->file_radio
+                       : start->outside == NS_OUTSIDE_IMAGE ? rp->image_radio
+                                                            : rp->photo_radio;
+  gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(outside), TRUE);
+  gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(rp->toggle), start->on);
+  GtkWidget *const toggles[] = {rp->toggle, rp->selection_radio, rp->channel_radio,
+                                rp->mask_radio, rp->photo_radio, rp->file_radio,
+                                rp->image_radio};
+  for (guint i = 0; i < G_N_ELEMENTS(toggles); i++)
+    g_signal_connect(toggles[i], "toggled", G_CALLBACK(ns_region_sensitivity), rp);
+  ns_region_sensitivity(NULL, rp);
+}
+
+void ns_ui_region_picker_get(const NsRegionPicker *rp, NsRegionChoice *choice,
+                             gchar **outside_file) {
+  choice->on = ns_active(rp->toggle);
+  choice->source = ns_active(rp->channel_radio) ? NS_REGION_CHANNEL
+                   : ns_active(rp->mask_radio)  ? NS_REGION_LAYER_MASK
+                                                : NS_REGION_SELECTION;
+  choice->channel_id = ns_combo_id(rp->channel_combo);
+  choice->outside = ns_active(rp->file_radio)    ? NS_OUTSIDE_FILE
+                    : ns_active(rp->image_radio) ? NS_OUTSIDE_IMAGE
+                                                 : NS_OUTSIDE_PHOTO;
+  choice->outside_image_id = ns_combo_id(rp->image_combo);
+  *outside_file = gtk_file_chooser_get_filename(GTK_FILE_CHOOSER(rp->file_chooser));
+  choice->outside_file = *outside_file;
+}
+
+void ns_ui_region_picker_params(const NsRegionPicker *rp, NsParams *p, GPtrArray *keep) {
+  NsRegionChoice c;
+  gchar *file = NULL;
+  ns_ui_region_picker_get(rp, &c, &file);
+  g_ptr_array_add(keep, file);
+  p->regions = c.on;
+  p->region_source = NS_NO_DRAWABLE;
+  p->outside_file = NULL;
+  p->outside_image = NS_NO_IMAGE;
+  if (!c.on) return;
+  if (c.source == NS_REGION_LAYER_MASK) p->region_source = rp->layer_mask;
+#if GIMP_MAJOR_VERSION >= 3
+  if (c.source == NS_REGION_CHANNEL && c.channel_id > 0)
+    p->region_source = GIMP_DRAWABLE(gimp_channel_get_by_id(c.channel_id));
+  if (c.outside == NS_OUTSIDE_IMAGE && c.outside_image_id > 0)
+    p->outside_image = gimp_image_get_by_id(c.outside_image_id);
+#else
+  if (c.source == NS_REGION_CHANNEL) p->region_source = c.channel_id;
+  if (c.outside == NS_OUTSIDE_IMAGE) p->outside_image = c.outside_image_id;
+#endif
+  if (c.outside == NS_OUTSIDE_FILE) p->outside_file = file;
+}
+
+gboolean ns_ui_region_picker_ready(const NsRegionPicker *rp) {
+  NsRegionChoice c;
+  gchar *file = NULL;
+  ns_ui_region_picker_get(rp, &c, &file);
+  const gchar *missing = NULL;
+  if (!c.on)
+    missing = NULL;
+  else if (c.source == NS_REGION_CHANNEL && c.channel_id <= 0)
+    missing = "Choose the channel that is the style's region.";
+  else if (c.outside == NS_OUTSIDE_FILE && !(file && *file))
+    missing = "Choose the painting for outside the region, or keep the photo there.";
+  else if (c.outside == NS_OUTSIDE_IMAGE && c.outside_image_id <= 0)
+    missing = "Choose the open image for outside the region, or keep the photo there.";
+  g_free(file);
+  if (missing) g_message("%s", missing);
+  return missing == NULL;
+}
+
+void ns_ui_region_picker_connect(NsRegionPicker *rp, GCallback changed, gpointer data) {
+  GtkWidget *const toggles[] = {rp->toggle, rp->selection_radio, rp->channel_radio,
+                                rp->mask_radio, rp->photo_radio, rp->file_radio,
+                                rp->image_radio};
+  for (guint i = 0; i < G_N_ELEMENTS(toggles); i++)
+    g_signal_connect_swapped(toggles[i], "toggled", changed, data);
+  g_signal_connect_swapped(rp->channel_combo, "changed", changed, data);
+  g_signal_connect_swapped(rp->image_combo, "changed", changed, data);
+  g_signal_connect_swapped(rp->file_chooser, "file-set", changed, data);
 }
 
 /* ---------------------------------------------------------------------------------------- */

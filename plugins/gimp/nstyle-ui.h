@@ -39,20 +39,34 @@ enum {
   NS_ARG_TV_WEIGHT,
   NS_ARG_PRESERVE_COLORS,
   /* GIMP 2.10's plug-in-nstyle ends here (Script-Fu wants every argument, so old scripts keep
-   * calling it); plug-in-nstyle2 and GIMP 3.0's plug-in-nstyle (named arguments with defaults)
-   * take the rest too. */
+   * calling it); plug-in-nstyle2 ends after backbone, plug-in-nstyle3 takes every argument,
+   * and so does GIMP 3.0's plug-in-nstyle (named arguments with defaults). */
   NS_N_ARGS_V1,
   NS_ARG_STRENGTH = NS_N_ARGS_V1,
   NS_ARG_BACKBONE,
+  NS_N_ARGS_V2,
+  /* Regions (NsParams.regions): 0/1, the region (a channel or layer mask; none: the
+   * selection), the style outside the region ("": keep the photo). */
+  NS_ARG_REGION_MODE = NS_N_ARGS_V2,
+  NS_ARG_REGION_DRAWABLE,
+  NS_ARG_OUTSIDE_STYLE_FILE,
   NS_N_ARGS
 };
 
-/* CHOICE: one of the option's words (a string in 2.10, a GimpChoice in 3.0). */
-typedef enum { NS_ARG_TYPE_STRING, NS_ARG_TYPE_INT, NS_ARG_TYPE_DOUBLE, NS_ARG_TYPE_CHOICE } NsArgType;
+/* CHOICE: one of the option's words (a string in 2.10, a GimpChoice in 3.0). DRAWABLE: an
+ * item of the image, or none (-1 in 2.10, NULL in 3.0). */
+typedef enum {
+  NS_ARG_TYPE_STRING,
+  NS_ARG_TYPE_INT,
+  NS_ARG_TYPE_DOUBLE,
+  NS_ARG_TYPE_CHOICE,
+  NS_ARG_TYPE_DRAWABLE
+} NsArgType;
 
 typedef struct {
   const gchar *name;   /* the procedure argument, e.g. "content-weight" */
-  const gchar *option; /* the engine option it sets, e.g. "content_weight"; NULL for style-file */
+  const gchar *option; /* the engine option it sets, e.g. "content_weight"; NULL for the
+                        * plug-in's own (style-file and the region arguments) */
   NsArgType type;
   const gchar *label;  /* with a mnemonic, no colon */
 } NsArg;
@@ -60,7 +74,8 @@ typedef struct {
 extern const NsArg ns_args[NS_N_ARGS];
 
 /* Range and default of a numeric argument: the engine option's (libnstyle's option table),
- * except that size also takes 0, the plug-in's "the layer's or selection's own size". */
+ * except that size also takes 0, the plug-in's "the layer's or selection's own size", and
+ * region-mode (the plug-in's) is 0 or 1, default 0. */
 void ns_ui_arg_range(guint arg, gdouble *lower, gdouble *upper, gdouble *default_value);
 gdouble ns_ui_arg_default(guint arg);
 
@@ -127,6 +142,47 @@ void ns_ui_preview_set_test(NsUiPreview *pv, GtkWidget *dialog, NsStylePicker *p
 /* A "Diagnostics…" button: shows the library's self-check (nstyle_diagnostics(): versions,
  * libtorch, device, weights and their checksums) in a window the user can copy from. */
 GtkWidget *ns_ui_diagnostics_button(void);
+
+/* The region mode and its settings (NsParams.regions): a check button "Paint the style inside
+ * the selection, blend the edge" (off: today's cut-out), where the region comes from (the
+ * selection, a channel of the image, the layer's mask) and what happens outside it (keep the
+ * photo, a painting file, an open image). The rest is greyed while the check button is off. */
+typedef enum { NS_REGION_SELECTION, NS_REGION_CHANNEL, NS_REGION_LAYER_MASK } NsRegionSource;
+typedef enum { NS_OUTSIDE_PHOTO, NS_OUTSIDE_FILE, NS_OUTSIDE_IMAGE } NsOutsideSource;
+
+typedef struct {
+  GtkWidget *frame; /* "Regions", holding the rest */
+  GtkWidget *toggle, *details;
+  GtkWidget *selection_radio, *channel_radio, *channel_combo, *mask_radio;
+  GtkWidget *photo_radio, *file_radio, *file_chooser, *image_radio, *image_combo;
+  NsImage image;
+  NsDrawable layer_mask; /* the layer's mask, NS_NO_DRAWABLE when it has none */
+} NsRegionPicker;
+
+/* What the picker starts with (the remembered settings). channel_id and outside_image_id: -1
+ * for none. */
+typedef struct {
+  gboolean on;
+  NsRegionSource source;
+  gint channel_id;
+  NsOutsideSource outside;
+  const gchar *outside_file;
+  gint outside_image_id;
+} NsRegionChoice;
+
+void ns_ui_region_picker_init(NsRegionPicker *rp, NsImage image, NsDrawable drawable,
+                              const NsRegionChoice *start);
+/* The picker's state (outside_file newly allocated or NULL). */
+void ns_ui_region_picker_get(const NsRegionPicker *rp, NsRegionChoice *choice,
+                             gchar **outside_file);
+/* Sets p's region fields (regions, region_source, outside_file, outside_image) from the
+ * picker; a string it allocates goes into `keep` (freed with it). */
+void ns_ui_region_picker_params(const NsRegionPicker *rp, NsParams *p, GPtrArray *keep);
+/* Whether the region settings are complete (a channel, an outside painting chosen when asked
+ * for); if not, tells the user what to choose. */
+gboolean ns_ui_region_picker_ready(const NsRegionPicker *rp);
+/* Calls `changed(data)` whenever a region setting changes (the preview restarts). */
+void ns_ui_region_picker_connect(NsRegionPicker *rp, GCallback changed, gpointer data);
 
 /* A progress bar that takes over this plug-in's gimp_progress_* calls, so the core's progress
  * shows in the dialog. */

@@ -47,6 +47,11 @@
 (define (ns-call-all img lay style iters strength backbone)
   (plug-in-nstyle2 RUN-NONINTERACTIVE img lay style 0 iters 5.0 100.0 0.01 0 strength backbone))
 
+; plug-in-nstyle3: every argument; region-mode `mode`, strength 1, the default backbone.
+(define (ns-call-mode img lay style mode region outside iters)
+  (plug-in-nstyle3 RUN-NONINTERACTIVE img lay style 0 iters 5.0 100.0 0.01 0 1.0 "" mode region
+                   outside))
+
 ; --- tests only GIMP 2.10 has ---------------------------------------------------------------
 
 ; The arguments as the PDB lists them: type, name and description (which carries the
@@ -70,6 +75,12 @@
           (let ((arg (gimp-procedural-db-proc-arg "plug-in-nstyle2" i)))
             (ns-fact "reg2-arg" i (car arg) (cadr arg))
             (ns-fact (string-append "reg2-desc-" (number->string i)) (list-ref arg 2))
+            (loop (+ i 1))))))
+  (let ((info (gimp-procedural-db-proc-info "plug-in-nstyle3")))
+    (let loop ((i 0))
+      (if (< i (list-ref info 6))
+          (let ((arg (gimp-procedural-db-proc-arg "plug-in-nstyle3" i)))
+            (ns-fact "reg3-arg" i (car arg) (cadr arg))
             (loop (+ i 1)))))))
 
 ; RUN-WITH-LAST-VALS: the values of the last run, no dialog (there is no display here).

@@ -63,6 +63,20 @@
                   #:style-weight 100.0 #:tv-weight 0.01 #:preserve-colors 0
                   #:strength strength #:backbone backbone))
 
+;; region-mode `mode`, strength 1, the default backbone; region -1: the selection (the
+;; argument left out: its default, none).
+(define (ns-call-mode img lay style mode region outside iters)
+  (if (= region -1)
+      (plug-in-nstyle #:run-mode RUN-NONINTERACTIVE #:image img #:drawables (vector lay)
+                      #:style-file style #:size 0 #:iterations iters #:content-weight 5.0
+                      #:style-weight 100.0 #:tv-weight 0.01 #:preserve-colors 0
+                      #:strength 1.0 #:region-mode mode #:outside-style-file outside)
+      (plug-in-nstyle #:run-mode RUN-NONINTERACTIVE #:image img #:drawables (vector lay)
+                      #:style-file style #:size 0 #:iterations iters #:content-weight 5.0
+                      #:style-weight 100.0 #:tv-weight 0.01 #:preserve-colors 0
+                      #:strength 1.0 #:region-mode mode #:region-drawable region
+                      #:outside-style-file outside)))
+
 ; --- tests only GIMP 3.0 has ----------------------------------------------------------------
 
 ; (The arguments, their ranges and defaults are read from the profile's pluginrc.)

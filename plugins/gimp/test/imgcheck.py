@@ -8,6 +8,8 @@
   imgcheck.py size A W H                     A is W x H
   imgcheck.py varied A                       not one flat colour (some channel spans > 32 levels)
   imgcheck.py depth A BITS                   A is stored with BITS per channel
+  imgcheck.py change A B X0 X1              prints the mean |A-B| of the colour channels (0..255)
+                                             over the columns [X0,X1), full height (always 0)
   imgcheck.py sharper A B [RATIO]            A has RATIO (default 1.5) times B's high-frequency
                                              energy (mean |luma - mean of its 4 neighbours|)
 """
@@ -78,6 +80,11 @@ def main(argv):
         with open(args[0], "rb") as f:
             head = f.read(32)
         return head[24] == int(args[1])  # IHDR bit depth
+    if cmd == "change":
+        h = Image.open(args[0]).size[1]
+        d = mean_diff(args[0], args[1], (int(args[2]), 0, int(args[3]), h))
+        print(f"{d:.2f}")
+        return d is not None
     if cmd == "sharper":
         a, b = high_frequency(args[0]), high_frequency(args[1])
         ratio = float(args[2]) if len(args) > 2 else 1.5

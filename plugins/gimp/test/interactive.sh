@@ -121,4 +121,33 @@ grep -o 'NSFACT preview.*' "$pdir/gimp.log"
 preview_checks 2.10 "$pdir/gimp.log" "$pdir" 256 192
 result "2.10 preview never touches the image: one layer, clean, pixels identical" "$(
   grep -q 'NSFACT preview-after 1 0' "$pdir/gimp.log" && cmp -s "$pdir/src-before.png" "$pdir/src-after.png"; echo $?)"
+
+# The preview in region mode (issue 19): a small non-interactive region run remembers region
+# mode on (and strength 0.8: below the maximum, so the dialog's first test step changes it);
+# then the dialog opens on the photo with its left 96 columns selected and drives
+# itself as above. Its first preview (preview-1.png, 256 x 192 like the photo) must change the
+# left (inside the region) far more than the right (x >= 160, the photo kept there).
+rdir=$out/region-preview
+rm -rf "$rdir" && mkdir -p "$rdir"
+rscm=$(photo_scm "$rdir/style2.png" "200 20 40" "250 250 210" 12 "$out/style.png" "
+   (gimp-image-select-rectangle simg CHANNEL-OP-REPLACE 0 0 20 40)
+   (plug-in-nstyle3 RUN-NONINTERACTIVE simg slay \"$out/style.png\" 0 2 5.0 100.0 0.01 0 0.8 \"\" 1 -1 \"\")
+   (file-png-save2 RUN-NONINTERACTIVE img lay \"$rdir/src-before.png\" \"s\" 0 9 0 0 0 0 0 0 0)
+   (gimp-image-select-rectangle img CHANNEL-OP-REPLACE 0 0 96 192)
+   (gimp-image-clean-all img)
+   (catch #f (gimp-display-new img))
+   (catch 'error (plug-in-nstyle RUN-INTERACTIVE img lay \"\" 0 0 0 0 0 0))
+   (gimp-message (string-append \"NSFACT preview-after \" (number->string (car (gimp-image-get-layers img)))
+     \" \" (number->string (car (gimp-image-is-dirty img)))))")
+NSTYLE_GIMP_DEBUG=1 NSTYLE_GIMP_PREVIEW_TEST=$rdir NSTYLE_GIMP_PREVIEW_TEST_STYLE2=$rdir/style2.png \
+  GIMP2_DIRECTORY="$out/profile" timeout 300 ${NSTYLE_GIMP2_BIN:-gimp-console-2.10 -i} -d -f -b "$rscm" -b '(gimp-quit 0)' \
+  >"$rdir/gimp.log" 2>&1
+python=${NSTYLE_TEST_PYTHON:-$here/../../../.venv/bin/python}
+inside=$("$python" "$here/imgcheck.py" change "$rdir/preview-1.png" "$rdir/src-before.png" 0 64 2>/dev/null)
+outside=$("$python" "$here/imgcheck.py" change "$rdir/preview-1.png" "$rdir/src-before.png" 160 256 2>/dev/null)
+echo "NSFACT region-preview-change ${inside:-?} ${outside:-?}"
+result "2.10 region mode: the preview paints inside the selection (${inside:-?}) and keeps the photo outside (${outside:-?})" "$(
+  grep -q 'nstyle: region 256 x 192' "$rdir/gimp.log" &&
+    "$python" -c 'import sys; a, b = map(float, sys.argv[1:]); sys.exit(0 if a > 3 * b and a > 8 else 1)' "${inside:-0}" "${outside:-inf}"; echo $?)"
+result "2.10 region mode: the preview never touches the image" "$(grep -q 'NSFACT preview-after 1 0' "$rdir/gimp.log"; echo $?)"
 exit $failed

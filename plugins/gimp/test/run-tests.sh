@@ -64,6 +64,10 @@ style_distance() { # style_distance OUTPUT CONTENT STYLE
     "$python" -c 'import json,sys; print(json.load(sys.stdin)["style_distance"])'
 }
 lower() { "$python" -c 'import sys; a,b=map(float,sys.argv[1:]); print(a,"<",b); sys.exit(0 if a < b else 1)' "$@"; }
+# times A B K [MIN]: A > K times B, and A > MIN (default 0)
+times() { "$python" -c 'import sys; a,b,k=map(float,sys.argv[1:4]); m=float((sys.argv[4:] or [0])[0]); print(a,">",k,"x",b); sys.exit(0 if a > k * b and a > m else 1)' "$@"; }
+# near A B TOLERANCE: |A - B| <= TOLERANCE * B
+near() { "$python" -c 'import sys; a,b,t=map(float,sys.argv[1:]); print(a,"~",b); sys.exit(0 if a > 0 and abs(a - b) <= t * b else 1)' "$@"; }
 
 # The procedure arguments after run-mode, image and drawable(s), and the engine options they set.
 arg_names=(style-file size iterations content-weight style-weight tv-weight preserve-colors)
@@ -176,6 +180,55 @@ common_checks() {
   check "$v weights not found: execution error with the engine's message, image unchanged" bash -c "
     test '$(fact "$d/noweights.log" noweights-result) $(fact "$d/noweights.log" noweights-layers-after)' = 'failed 1' &&
     grep -q 'Neural Style could not start: .*no-such-weights.safetensors' '$d/noweights.log'"
+  region_checks "$v" "$d" "$log"
+}
+
+# Region mode (issue 19), on the PNGs of common-tests.scm's region tests: a 96 x 64 layer, its
+# left half the style's region. Mean |change| against the photo per side: inside (x < 36, well
+# inside the region) and outside (x >= 72, the far right quarter).
+region_checks() {
+  local v=$1 d=$2 log=$3 inside outside inside_b outside_b inside_c outside_c
+  inside=$(img change "$d/region-new.png" "$d/region-src.png" 0 36 2>/dev/null)
+  outside=$(img change "$d/region-new.png" "$d/region-src.png" 72 96 2>/dev/null)
+  inside_b=$(img change "$d/region-outside-new.png" "$d/region-src.png" 0 36 2>/dev/null)
+  outside_b=$(img change "$d/region-outside-new.png" "$d/region-src.png" 72 96 2>/dev/null)
+  inside_c=$(img change "$d/region-channel-new.png" "$d/region-src.png" 0 36 2>/dev/null)
+  outside_c=$(img change "$d/region-channel-new.png" "$d/region-src.png" 72 96 2>/dev/null)
+  echo "REGION $v mean |change| inside/outside: keep photo $inside/$outside; second style outside $inside_b/$outside_b; channel $inside_c/$outside_c"
+  check "$v region mode: one new layer on top covering the whole layer (96 x 64 at 0,0), no mask" \
+    test "$(fact "$log" region-layers-after) $(fact "$log" region-returned-is-top) $(fact "$log" region-geometry) $(fact "$log" region-has-mask)" = "2 1 96 64 0 0 0"
+  check "$v region mode: the style paints inside the selection ($inside), the photo stays outside ($outside)" \
+    times "${inside:-0}" "${outside:-inf}" 3 8
+  check "$v region mode: the source layer is bit-identical" cmp "$d/region-src.png" "$d/region-src-after.png"
+  check "$v region mode, second style outside: a second new layer" test "$(fact "$log" region-outside-layers-after)" = 3
+  check "$v region mode, second style outside: the right changes too ($outside_b vs $outside)" \
+    times "${outside_b:-0}" "${outside:-inf}" 3
+  check "$v region mode, a channel as the region: one new layer" test "$(fact "$log" region-channel-layers-after)" = 2
+  check "$v region mode, a channel as the region: inside ($inside_c) >> outside ($outside_c)" \
+    times "${inside_c:-0}" "${outside_c:-inf}" 3 8
+  check "$v region mode, nothing selected / an empty channel / a layer as region: errors that say why" bash -c "
+    test '$(fact "$log" region-none-result) $(fact "$log" region-empty-result) $(fact "$log" region-layer-result)' = 'failed failed failed' &&
+    grep -q 'Nothing is selected' '$log' && grep -q 'is empty over the layer' '$log' &&
+    grep -q 'The region must be a channel or a layer mask' '$log'"
+  check "$v region mode errors: no new layer, image clean, source identical" \
+    test "$(fact "$log" region-errors-layers-after) $(fact "$log" region-errors-dirty) $(cmp -s "$d/region-src.png" "$d/region-errors-src-after.png" && echo same)" = "1 0 same"
+  # A feathered selection stays soft: the region handed to the library (its debug line) has
+  # partly selected pixels, and its mass (mean x 48 x 40) is the selection's (the sum of its
+  # values, from GIMP's histogram, which weighs by the selection).
+  local partial mass
+  partial=$(sed -n 's/^.*nstyle: region 48 x 40, partly selected \([0-9]*\),.*$/\1/p' "$log" | head -n 1)
+  mass=$(sed -n 's/^.*nstyle: region 48 x 40, partly selected [0-9]*, mean \([0-9.]*\)$/\1/p' "$log" | head -n 1)
+  mass=$("$python" -c 'import sys; print(float(sys.argv[1]) * 48 * 40)' "${mass:-0}")
+  check "$v region mode, feathered selection: a new layer with no mask" test "$(fact "$log" region-soft-has-mask)" = 0
+  check "$v region mode, feathered selection: the region keeps the soft edge (${partial:-?} partly selected pixels)" \
+    test "${partial:-0}" -gt 100
+  check "$v region mode, feathered selection: the region is the selection (mass $mass vs $(fact "$log" region-soft-selection))" \
+    near "$mass" "$(fact "$log" region-soft-selection)" 0.02
+  # Time of the region run against the same run without regions (printed, not asserted).
+  local tr tp
+  tr=$(sed -n 's/^.*nstyle: optimised 96 x 64 in \([0-9.]*\) s (regions 1)$/\1/p' "$log" | head -n 1)
+  tp=$(sed -n 's/^.*nstyle: optimised 96 x 64 in \([0-9.]*\) s (regions 0)$/\1/p' "$log" | head -n 1)
+  echo "REGION $v time: region run ${tr:-?} s, same run without regions ${tp:-?} s, ratio $("$python" -c "import sys; print(round(float(sys.argv[1])/float(sys.argv[2]),2))" "${tr:-0}" "${tp:-1}" 2>/dev/null)"
 }
 
 # --------------------------------------------------------------------------------------------
@@ -194,6 +247,7 @@ test_gimp2() {
   local d=$work/2.10
   rm -rf "$d"
   mkdir -p "$d/profile/gradients"
+  "$python" "$here/make-images.py" "$d" # style2.png (style.png is drawn by GIMP below)
   check "2.10 install into GIMP2_DIRECTORY" env GIMP2_DIRECTORY="$d/profile" "$root/plugins/gimp/install.sh" 2.10 "$built"
   check "2.10 installed plug-in: rpath \$ORIGIN, library beside it" bash -c "
     readelf -d '$d/profile/plug-ins/nstyle/nstyle' | grep -q 'R.*PATH.*\\\$ORIGIN' &&
@@ -208,7 +262,8 @@ test_gimp2() {
   for t in '(ns-make-style)' '(ns-test-registered)' '(ns-test-basic)' '(ns-test-style)' \
     '(ns-test-selection)' '(ns-test-soft-selection)' '(ns-test-missing)' '(ns-test-indexed)' \
     '(ns-test-depth "u16" PRECISION-U16-GAMMA)' '(ns-test-depth "f32" PRECISION-FLOAT-LINEAR)' \
-    '(ns-test-gray)' '(ns-test-last-vals)' '(ns-test-out-of-range)' '(ns-test-lite)' '(ns-test-full-res)'; do
+    '(ns-test-gray)' '(ns-test-last-vals)' '(ns-test-out-of-range)' '(ns-test-lite)' '(ns-test-full-res)' \
+    '(ns-test-region)' '(ns-test-region-peer)' '(ns-test-region-channel)' '(ns-test-region-errors)' '(ns-test-region-soft)'; do
     batch+=(-b "(begin $pre $t)")
   done
   (cd "$d" && env -u DISPLAY GIMP2_DIRECTORY="$d/profile" NSTYLE_GIMP_DEBUG=1 timeout 600 gimp-console-2.10 -i -d -f \
@@ -227,6 +282,8 @@ test_gimp2() {
   check "2.10 registered: returns the new layer" test "$(fact "$log" reg-val)" = "0 14 layer"
   args=$(for i in 0 1 2 3 4 5 6 7 8 9 10 11; do fact "$log" "reg2-arg $i" | cut -d' ' -f2-; done | tr '\n' ' ')
   check "2.10 registered: plug-in-nstyle2 takes strength and backbone too" test "$args" = "0 run-mode 13 image 16 drawable 4 style-file 0 size 0 iterations 3 content-weight 3 style-weight 3 tv-weight 0 preserve-colors 3 strength 4 backbone "
+  args=$(for i in $(seq 0 14); do fact "$log" "reg3-arg $i" | cut -d' ' -f2-; done | tr '\n' ' ')
+  check "2.10 registered: plug-in-nstyle3 takes every argument (the regions too)" test "$args" = "0 run-mode 13 image 16 drawable 4 style-file 0 size 0 iterations 3 content-weight 3 style-weight 3 tv-weight 0 preserve-colors 3 strength 4 backbone 0 region-mode 16 region-drawable 4 outside-style-file "
   check "2.10 registered: strength and backbone help give the library's accepted values and defaults" bash -c "
     [[ '$(fact "$log" reg2-desc-10)' == *'$(opt get strength accepts)'*'(default $(opt get strength default_value))'* ]] &&
     [[ '$(fact "$log" reg2-desc-11)' == *'$(opt get backbone accepts)'*'(default $(opt get backbone default_value))'* ]]"
@@ -279,7 +336,8 @@ test_gimp3() {
   for t in '(ns-test-registered)' '(ns-test-basic)' '(ns-test-style)' \
     '(ns-test-selection)' '(ns-test-soft-selection)' '(ns-test-missing)' '(ns-test-indexed)' \
     '(ns-test-depth "u16" PRECISION-U16-NON-LINEAR)' '(ns-test-depth "f32" PRECISION-FLOAT-LINEAR)' \
-    '(ns-test-gray)' '(ns-test-last-vals)' '(ns-test-lite)' '(ns-test-full-res)'; do
+    '(ns-test-gray)' '(ns-test-last-vals)' '(ns-test-lite)' '(ns-test-full-res)' \
+    '(ns-test-region)' '(ns-test-region-peer)' '(ns-test-region-channel)' '(ns-test-region-errors)' '(ns-test-region-soft)'; do
     batch+=(-b "(begin $pre $t)")
   done
   local g3=(env -u DISPLAY HOME="$d" GIMP3_DIRECTORY="$d/profile" NSTYLE_DEVICE=cpu NSTYLE_GIMP_DEBUG=1
@@ -299,7 +357,7 @@ test_gimp3() {
   local args
   args=$(grep -o '(proc-arg [0-9]* "[^"]*" "[^"]*" "[^"]*"' "$def" | awk -F'"' '{print $6}' | tr '\n' ' ')
   check "3.0 registered: arguments in order, returns the new layer" \
-    test "$args" = "run-mode image drawables style-file size iterations content-weight style-weight tv-weight preserve-colors strength backbone layer "
+    test "$args" = "run-mode image drawables style-file size iterations content-weight style-weight tv-weight preserve-colors strength backbone region-mode region-drawable outside-style-file layer "
   # Each numeric argument's "min max default", as GIMP recorded the param spec, against the
   # library's option table; size also takes 0 (the layer's own size).
   local ranges=() i spec
@@ -321,7 +379,7 @@ test_gimp3() {
   check "3.0 registered: argument help gives the library's accepted values and defaults" help_from_library "${helps[@]}"
   check "3.0 registered under <Image>/Filters/Artistic for RGB*, GRAY*" bash -c "
     grep -q '(menu-path \"<Image>/Filters/Artistic\")' '$def' && grep -q '\"RGB\*, GRAY\*\"' '$def' &&
-    grep -q ' 12 1\$' '$def'"
+    grep -q ' 15 1\$' '$def'"
   common_checks 3.0 "$d" "$log"
 
   # Interactive: the dialog in full gimp-3.0 under Xvfb, screenshotted, then cancelled (Escape).
