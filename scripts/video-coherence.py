@@ -6,7 +6,7 @@ run: every frame on its own (no warped start, no temporal term), the warped star
 the warped start with the temporal term at the given weights. Writes a PNG of frames side by
 side (rows: the variants; columns: frames) to look at.
 
-    PYTHONPATH=plugins/python .venv/bin/python scripts/video-coherence.py \
+    .venv/bin/python scripts/video-coherence.py \
         [--size 128] [--frames 10] [--pan 3] [--iterations 30] [--weights 1e6,3e6,1e7] \
         [--photo PATH] [--style PATH] [--strip out/coherence.png]
 

@@ -54,6 +54,34 @@ def no_partial_files(directory):
     return [n for n in os.listdir(directory) if ".partial" in n] == []
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_the_clones_venv_runs_this_checkouts_package_and_the_shared_one_none():
+    """`make setup` makes .venv a venv of this clone layered over the shared one, with the
+    package installed editable: from anywhere, without PYTHONPATH, its python imports this
+    checkout's nstyle and the shared packages; the shared venv (every clone's) has no nstyle."""
+    marker = os.path.join(ROOT, ".venv", "shared-venv")
+    if not os.path.exists(marker):
+        pytest.skip("no layered .venv here (make venv makes it)")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), "-c",
+                          "import nstyle, torch, ray, cv2, imageio_ffmpeg, sys;"
+                          " print(nstyle.__file__); print(sys.prefix)"],
+                         cwd="/", env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    package, prefix = run.stdout.split()
+    assert package == os.path.join(ROOT, "plugins", "python", "nstyle", "__init__.py")
+    assert prefix == os.path.join(ROOT, ".venv")
+    with open(marker) as f:
+        shared = f.read().strip()
+    assert not os.path.islink(os.path.join(ROOT, ".venv"))
+    assert os.path.realpath(shared) != os.path.realpath(os.path.join(ROOT, ".venv"))
+    run = subprocess.run([os.path.join(shared, "bin", "python"), "-c", "import nstyle"],
+                         cwd="/", env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "No module named 'nstyle'" in run.stderr
+
+
 def test_local_batch_records_the_bad_input_and_resumes(folder):
     out = folder / "out"
     out.mkdir()

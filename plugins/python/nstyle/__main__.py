@@ -6,7 +6,8 @@
     python -m nstyle video in.mp4 out.mp4 --style S.jpg [run options] [--temporal-weight W]
         [--engine local|ray]
 
-Run from a source checkout (PYTHONPATH=plugins/python), the command uses the checkout's
+Run from a source checkout (the clone's .venv after `make setup`, which has the package installed
+editable, or PYTHONPATH=plugins/python), the command uses the checkout's
 target/release/libnstyle.so unless $NSTYLE_LIBRARY says otherwise.
 """
 
