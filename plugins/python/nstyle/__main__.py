@@ -117,6 +117,9 @@ def _video(args):
 
 def main(argv=None):
     _use_checkout_library()
+    from nstyle.batch import use_passive_openmp_waits
+
+    use_passive_openmp_waits()  # before nstyle.options() loads libtorch
     import nstyle
     from nstyle.video import (DEFAULT_CHUNK_FRAMES, DEFAULT_OVERLAP,
                               DEFAULT_TEMPORAL_WEIGHT)
