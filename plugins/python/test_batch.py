@@ -447,8 +447,9 @@ def check_video_file(path, source_meta):
 
 def test_video_in_chunks_on_local_and_ray_workers_keeps_the_clip(tmp_path, local_ray):
     """The file path end to end: 6 frames in chunks of 4 overlapping by 2 on 2 local workers
-    and on 2 Ray actors (the module's Ray, on loopback): frame count, size, rate and audio
-    kept, frames in order (each close to its own source frame's position in the pan)."""
+    and on 2 Ray actors (the module's Ray, on loopback), where one actor kills its own process
+    in the middle of its first frame: frame count, size, rate and audio kept, frames in order
+    (each nearer its own source frame than the far end's), the crashed chunk retried."""
     from nstyle.video import stylise_video
 
     clip = tmp_path / "clip.mp4"
@@ -458,9 +459,12 @@ def test_video_in_chunks_on_local_and_ray_workers_keeps_the_clip(tmp_path, local
                       {"size": 48, "iterations": 4, "scales": 1}, device="cpu")
     source_meta, source_frames = read_all(clip)
     chunks = {}
+    marker = tmp_path / "crashed"
     for engine in ("local", "ray"):
         out = tmp_path / ("chunked-%s.mp4" % engine)
         seen = chunks.setdefault(engine, [])
+        if engine == "ray":
+            cfg.crash_once = str(marker)
         assert stylise_video(str(clip), str(out), cfg, engine=engine, workers=2,
                              chunk_frames=4, overlap=2, on_chunk=seen.append) == FRAMES
         frames = check_video_file(out, source_meta)
@@ -469,6 +473,7 @@ def test_video_in_chunks_on_local_and_ray_workers_keeps_the_clip(tmp_path, local
             near = np.abs(frames[t].astype(int) - source_frames[t]).mean()
             far = np.abs(frames[t].astype(int) - source_frames[FRAMES - 1 - t]).mean()
             assert near < far, (engine, t, near, far)
+    assert marker.exists(), "the fault was not injected"
     assert [(c.start, c.end) for c in chunks["local"]] == [(0, 4), (2, 6)]
     assert chunks["ray"] == chunks["local"]
     assert no_partial_files(tmp_path)
