@@ -477,3 +477,23 @@ def test_video_in_chunks_on_local_and_ray_workers_keeps_the_clip(tmp_path, local
     assert [(c.start, c.end) for c in chunks["local"]] == [(0, 4), (2, 6)]
     assert chunks["ray"] == chunks["local"]
     assert no_partial_files(tmp_path)
+
+
+def test_cli_video_refuses_bad_input_clearly_and_writes_nothing(tmp_path):
+    write_image_atomically(str(tmp_path / "style.png"), stripes())
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42 but not a video")
+    clip = tmp_path / "clip.mp4"
+    panned_clip(clip, with_audio=False)
+    cases = [([str(tmp_path / "missing.mp4")], "no such file"),
+             ([str(broken)], "not a video ffmpeg can read"),
+             ([str(clip), "--chunk-frames", "4", "--overlap", "3"], "at most half the chunk")]
+    for extra, message in cases:
+        out = tmp_path / "out.mp4"
+        command = [sys.executable, "-m", "nstyle", "video", extra[0], str(out), "--style",
+                   str(tmp_path / "style.png"), "--size", "48", "--iterations", "2",
+                   "--device", "cpu"] + extra[1:]
+        run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 2, run.stderr
+        assert message in run.stderr and len(run.stderr.splitlines()) == 1, run.stderr
+        assert not out.exists() and no_partial_files(tmp_path)

@@ -133,8 +133,16 @@ def read_video(path):
     import imageio_ffmpeg
     import numpy as np
 
+    if not os.path.isfile(path):
+        raise OSError("%s: no such file" % path)
     reader = imageio_ffmpeg.read_frames(path)
-    meta = next(reader)
+    try:
+        meta = next(reader)
+    except (OSError, RuntimeError) as e:
+        # ffmpeg's whole log is in the message; its last line says what went wrong.
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        raise OSError("%s: not a video ffmpeg can read (%s)"
+                      % (path, lines[-1] if lines else e)) from None
     width, height = meta["size"]
 
     def frames():
@@ -598,6 +606,7 @@ def stylise_video_file(source, output, config, temporal_weight=DEFAULT_TEMPORAL_
     was written)."""
     import numpy as np
 
+    check_chunking(chunk_frames or 0, overlap if chunk_frames else 0)  # before any work
     meta, frames = read_video(source)
     folder, name = os.path.split(os.path.abspath(output))
     stem, suffix = os.path.splitext(name)
