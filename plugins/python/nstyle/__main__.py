@@ -13,6 +13,7 @@ target/release/libnstyle.so unless $NSTYLE_LIBRARY says otherwise.
 
 import argparse
 import os
+import signal
 import sys
 
 
@@ -153,6 +154,9 @@ def main(argv=None):
                        " %(default)s; at most half a chunk)")
     _add_run_options(video)
     args = parser.parse_args(argv)
+    # A polite kill (SIGTERM) ends the run like Ctrl-C does: through the `finally`s that stop
+    # the workers and remove the partial output.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         return _batch(args) if args.command == "batch" else _video(args)
     except (nstyle.Error, ValueError, OSError) as e:

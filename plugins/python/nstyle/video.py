@@ -435,8 +435,14 @@ class LocalChunks:
         return self._pending.popleft().result()
 
     def close(self):
+        """Stops what is left (an interrupted clip): queued chunks are dropped, running ones
+        cancelled at their next step; then the models are freed."""
         for future in self._pending:
             future.cancel()
+        with self._lock:
+            running = list(self._stylists)
+        for stylist in running:
+            stylist.model.cancel()
         self._pool.shutdown(wait=True)
         for stylist in self._stylists:
             stylist.close()
