@@ -99,16 +99,15 @@ def _video(args):
 
     started = time.monotonic()
 
-    def on_frame(index, seconds):
-        sys.stderr.write("frame %d: %.1f s\n" % (index + 1, seconds))
-
     def on_chunk(chunk):
-        sys.stderr.write("chunk of frames %d-%d done\n" % (chunk.start + 1, chunk.end))
+        # Chunks finish whole (several at once on several workers): one line each.
+        seconds = time.monotonic() - started
+        sys.stderr.write("frames %d-%d done (%.1f s)\n" % (chunk.start + 1, chunk.end, seconds))
 
     count = stylise_video(args.input, args.output, _config(args), args.temporal_weight,
                           warm_start=not args.no_warm_start, engine=args.engine,
                           address=args.address, gpus_per_worker=args.gpus_per_worker,
-                          on_frame=on_frame, workers=args.workers,
+                          workers=args.workers,
                           chunk_frames=args.chunk_frames, overlap=args.overlap,
                           on_chunk=on_chunk)
     sys.stderr.write("%d frames in %.1f s -> %s\n" % (count, time.monotonic() - started,
