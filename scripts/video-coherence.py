@@ -3,12 +3,15 @@
 measurement needs no optical flow: the mean absolute difference (0-255) between frame t and
 frame t-1 shifted by the pan, over their overlap, averaged over the clip. Compared in the same
 run: every frame on its own (no warped start, no temporal term), the warped start alone, and
-the warped start with the temporal term at the given weights. Writes a PNG of frames side by
-side (rows: the variants; columns: frames) to look at.
+the warped start with the temporal term at the given weights, and the clip in two overlapping
+chunks (nstyle.video.stylise_clip, the path --workers/--chunk-frames take; the default weight),
+whose seam is measured on its own: the differences of the frame pairs that touch the overlap,
+against the same pairs of the unchunked run. Writes a PNG of frames side by side (rows: the
+variants; columns: frames) to look at.
 
-    PYTHONPATH=plugins/python .venv/bin/python scripts/video-coherence.py \
+    .venv/bin/python scripts/video-coherence.py \
         [--size 128] [--frames 10] [--pan 3] [--iterations 30] [--weights 1e6,3e6,1e7] \
-        [--photo PATH] [--style PATH] [--strip out/coherence.png]
+        [--chunk-frames 6] [--overlap 2] [--photo PATH] [--style PATH] [--strip out/coherence.png]
 
 Without --photo/--style it uses the demo images ($NSTYLE_DEMO_DIR) or, failing those,
 synthetic ones.
@@ -30,7 +33,8 @@ if "NSTYLE_LIBRARY" not in os.environ and os.path.exists(built):
 
 from nstyle.batch import BatchConfig, Stylist  # noqa: E402
 from nstyle.imagefiles import read_image, write_image_atomically  # noqa: E402
-from nstyle.video import VIDEO_DEFAULTS, stylise_frames  # noqa: E402
+from nstyle.video import (DEFAULT_TEMPORAL_WEIGHT, VIDEO_DEFAULTS, LocalChunks,  # noqa: E402
+                          plan_chunks, stylise_clip, stylise_frames)
 
 
 def synthetic(width, height):
@@ -40,10 +44,14 @@ def synthetic(width, height):
     return (rgb * 255).astype(np.uint8)
 
 
+def pair_differences(frames, pan):
+    """[d_1, ...]: d_t the mean absolute difference of frame t and frame t-1 shifted by the pan."""
+    return [float(np.abs(frames[t][:, :-pan].astype(float) - frames[t - 1][:, pan:]).mean())
+            for t in range(1, len(frames))]
+
+
 def pan_difference(frames, pan):
-    return float(np.mean([np.abs(frames[t][:, :-pan].astype(float)
-                                 - frames[t - 1][:, pan:]).mean()
-                          for t in range(1, len(frames))]))
+    return float(np.mean(pair_differences(frames, pan)))
 
 
 def main():
@@ -53,6 +61,8 @@ def main():
     parser.add_argument("--pan", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--weights", default="1e6,3e6,1e7")
+    parser.add_argument("--chunk-frames", type=int, default=6)
+    parser.add_argument("--overlap", type=int, default=2)
     parser.add_argument("--photo")
     parser.add_argument("--style")
     parser.add_argument("--strip", default="out/coherence.png")
@@ -88,6 +98,7 @@ def main():
                  for w in map(float, args.weights.split(","))]
     rows = []
     baseline = None
+    by_label = {}
     print("%d frames %dx%d panned %d px/frame, %d iterations; source %.2f"
           % (args.frames, width, height, args.pan, args.iterations,
              pan_difference(frames, args.pan)))
@@ -97,12 +108,54 @@ def main():
         seconds = time.monotonic() - started
         difference = pan_difference(out, args.pan)
         baseline = baseline or difference
+        by_label[label] = out
         print("%-32s pan difference %6.2f  (%.2fx independent)  %5.1f s/frame"
               % (label, difference, difference / baseline, seconds / len(out)), flush=True)
-        rows.append(np.concatenate(out[:6], axis=1))
+        rows.append(np.concatenate(out[:12], axis=1))
+    stylist.close()
+
+    # The clip in chunks, one worker (the same work as several workers would do, in turn).
+    chunks = plan_chunks([False] * args.frames, args.chunk_frames, args.overlap)
+    runner = LocalChunks(config, 1)
+    started = time.monotonic()
+    try:
+        chunked = list(stylise_clip(iter(frames), runner, config, DEFAULT_TEMPORAL_WEIGHT,
+                                    chunk_frames=args.chunk_frames, overlap=args.overlap))
+    finally:
+        runner.close()
+    seconds = time.monotonic() - started
+    label = "chunks of %d, overlap %d" % (args.chunk_frames, args.overlap)
+    print("%-32s pan difference %6.2f  (%.2fx independent)  %5.1f s/frame  chunks %s"
+          % (label, pan_difference(chunked, args.pan), pan_difference(chunked, args.pan)
+             / baseline, seconds / len(chunked),
+             " ".join("[%d,%d)" % (c.start, c.end) for c in chunks)), flush=True)
+    rows.append(np.concatenate(chunked[:12], axis=1))
+    # The seam: the pairs (t-1, t) with t in the overlap or right after it.
+    seam = sorted({t for c in chunks if c.blend for t in range(c.start, c.end)
+                   if t <= c.start + c.blend})
+    unchunked = by_label.get("warped start + temporal %g" % DEFAULT_TEMPORAL_WEIGHT)
+    independent = by_label["independent frames"]
+
+    def at_seam(out):
+        d = pair_differences(out, args.pan)
+        return float(np.mean([d[t - 1] for t in seam]))
+
+    if seam:
+        line = "seam (pairs ending at frames %s): chunked %.2f, independent %.2f (%.2fx)" % (
+            ",".join(map(str, seam)), at_seam(chunked), at_seam(independent),
+            at_seam(chunked) / at_seam(independent))
+        if unchunked is not None:
+            line += ", unchunked %.2f (%.2fx)" % (at_seam(unchunked),
+                                                  at_seam(chunked) / at_seam(unchunked))
+        print(line)
+        print("per pair, chunked:   " + " ".join("%.1f" % d
+                                                  for d in pair_differences(chunked, args.pan)))
+        if unchunked is not None:
+            print("per pair, unchunked: " + " ".join(
+                "%.1f" % d for d in pair_differences(unchunked, args.pan)))
     os.makedirs(os.path.dirname(os.path.abspath(args.strip)), exist_ok=True)
     write_image_atomically(args.strip, np.concatenate(rows, axis=0))
-    print("frames side by side (rows as above, first 6 frames):", args.strip)
+    print("frames side by side (rows as above, first 12 frames):", args.strip)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -52,6 +53,34 @@ def config(folder, **kw):
 
 def no_partial_files(directory):
     return [n for n in os.listdir(directory) if ".partial" in n] == []
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_the_clones_venv_runs_this_checkouts_package_and_the_shared_one_none():
+    """`make setup` makes .venv a venv of this clone layered over the shared one, with the
+    package installed editable: from anywhere, without PYTHONPATH, its python imports this
+    checkout's nstyle and the shared packages; the shared venv (every clone's) has no nstyle."""
+    marker = os.path.join(ROOT, ".venv", "shared-venv")
+    if not os.path.exists(marker):
+        pytest.skip("no layered .venv here (make venv makes it)")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), "-c",
+                          "import nstyle, torch, ray, cv2, imageio_ffmpeg, sys;"
+                          " print(nstyle.__file__); print(sys.prefix)"],
+                         cwd="/", env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    package, prefix = run.stdout.split()
+    assert package == os.path.join(ROOT, "plugins", "python", "nstyle", "__init__.py")
+    assert prefix == os.path.join(ROOT, ".venv")
+    with open(marker) as f:
+        shared = f.read().strip()
+    assert not os.path.islink(os.path.join(ROOT, ".venv"))
+    assert os.path.realpath(shared) != os.path.realpath(os.path.join(ROOT, ".venv"))
+    run = subprocess.run([os.path.join(shared, "bin", "python"), "-c", "import nstyle"],
+                         cwd="/", env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "No module named 'nstyle'" in run.stderr
 
 
 def test_local_batch_records_the_bad_input_and_resumes(folder):
@@ -290,3 +319,181 @@ def test_a_scene_cut_restarts_the_temporal_chain():
     out = list(stylise_frames(stylist, frames, temporal_weight=1.0))
     assert len(out) == 3 and out[0].shape == (48, 64, 3)
     assert stylist.calls == [(False, False), (True, True), (False, False)]
+
+
+# --------------------------------------------------------------------------- video chunks
+
+def test_chunk_plan_covers_every_frame_and_overlaps_only_inside_a_shot():
+    from nstyle.video import Chunk, plan_chunks
+
+    # 23 frames, a cut at frame 13: shots [0, 13) and [13, 23).
+    cuts = [i == 13 for i in range(23)]
+    chunks = plan_chunks(cuts, chunk_frames=6, overlap=2)
+    assert chunks == [Chunk(0, 6, 0), Chunk(4, 10, 2), Chunk(8, 13, 2),
+                      Chunk(13, 19, 0), Chunk(17, 23, 2)]
+    for earlier, later in zip(chunks, chunks[1:]):
+        # Consecutive chunks share exactly `blend` frames, none across the cut.
+        assert earlier.end - later.start == later.blend
+        assert later.blend == (0 if later.start == 13 else 2)
+    assert all(c.end - c.start <= 6 for c in chunks)
+    # Each frame is owned once: a chunk's own frames are the ones after its blend.
+    owned = [f for c in chunks for f in range(c.start + c.blend, c.end)]
+    assert owned == list(range(23))
+    # 0: whole shots; the first frame's flag means nothing; an empty clip has no chunk.
+    assert plan_chunks(cuts, 0, 2) == [Chunk(0, 13, 0), Chunk(13, 23, 0)]
+    assert plan_chunks([True] * 3, 0, 0) == [Chunk(0, 1, 0), Chunk(1, 2, 0), Chunk(2, 3, 0)]
+    assert plan_chunks([], 6, 2) == []
+    # A chunk boundary right before a cut: the cut wins, the short chunk keeps its overlap.
+    assert plan_chunks([i == 7 for i in range(9)], 6, 2) == \
+        [Chunk(0, 6, 0), Chunk(4, 7, 2), Chunk(7, 9, 0)]
+    for chunk_frames, overlap in ((6, 4), (1, 0), (-1, 0), (6, -1)):
+        with pytest.raises(ValueError):
+            plan_chunks(cuts, chunk_frames, overlap)
+
+
+def test_assembler_cross_fades_each_overlap_and_yields_every_frame_once():
+    from nstyle.video import assemble, plan_chunks
+
+    cuts = [i == 13 for i in range(23)]
+    chunks = plan_chunks(cuts, chunk_frames=6, overlap=2)
+
+    def result(c, frame):  # chunk c's result for frame `frame`: a flat grey of its own
+        return np.full((4, 5, 3), 40 * c + frame, np.uint8)
+
+    results = [(chunk, [result(c, f) for f in range(chunk.start, chunk.end)])
+               for c, chunk in enumerate(chunks)]
+    out = list(assemble(iter(results), overlap=2))
+    assert len(out) == 23 and all(f.shape == (4, 5, 3) for f in out)
+    expected, faded = {}, []
+    for c, chunk in enumerate(chunks):
+        for f in range(chunk.start + chunk.blend, chunk.end):
+            expected[f] = 40 * c + f
+        for j in range(chunk.blend):       # weight of the later chunk: 1/3, 2/3
+            f = chunk.start + j
+            w = (j + 1) / (chunk.blend + 1)
+            expected[f] = round((40 * (c - 1) + f) * (1 - w) + (40 * c + f) * w)
+            faded.append(f)
+    for f, frame in enumerate(out):
+        assert (frame == expected[f]).all(), (f, frame[0, 0, 0], expected[f])
+    # The fades are where the plan overlaps: frames 4, 5, 8, 9 and 17, 18.
+    assert faded == [4, 5, 8, 9, 17, 18]
+    # A chunk that comes back short is an error, not a shifted clip.
+    with pytest.raises(ValueError):
+        list(assemble(iter([(chunks[0], [result(0, 0)] * 5)]), overlap=2))
+
+
+def test_two_chunks_on_two_local_workers_cross_fade_their_overlap(tmp_path):
+    """stylise_clip with 6 frames, chunks of 4 overlapping by 2 ([0, 4) and [2, 6)), on 2
+    in-process workers: every chunk gets its own frames, both run, and the output is the
+    first chunk's frames 0-1, the fades of frames 2-3 and the second chunk's frames 4-5."""
+    from nstyle.video import Chunk, LocalChunks, cross_fade, stylise_clip
+
+    write_image_atomically(str(tmp_path / "style.png"), stripes())
+    cfg = BatchConfig([(str(tmp_path / "style.png"), 1.0)],
+                      {"size": 48, "iterations": 4, "scales": 1, "stop_tolerance": 0},
+                      device="cpu").with_defaults(scales=1)
+    wide = photo(48 + PAN * 6, 36)
+    frames = [np.ascontiguousarray(wide[:, PAN * t:PAN * t + 48]) for t in range(6)]
+
+    class Recording(LocalChunks):
+        def __init__(self, *a):
+            super().__init__(*a)
+            self.inputs, self.results, self.threads = [], [], set()
+
+        def _run(self, *args):
+            self.threads.add(threading.get_ident())
+            return super()._run(*args)
+
+        def submit(self, chunk_frames, chunk_flows, *rest):
+            self.inputs.append((chunk_frames, chunk_flows))
+            super().submit(chunk_frames, chunk_flows, *rest)
+
+        def next_result(self):
+            self.results.append(super().next_result())
+            return self.results[-1]
+
+    runner = Recording(cfg, 2)
+    done = []
+    try:
+        out = list(stylise_clip(iter(frames), runner, cfg, chunk_frames=4, overlap=2,
+                                on_chunk=done.append))
+    finally:
+        runner.close()
+    assert done == [Chunk(0, 4, 0), Chunk(2, 6, 2)]
+    assert len(runner.threads) == 2, "the two chunks did not run on two workers"
+    for (chunk_frames, chunk_flows), chunk in zip(runner.inputs, done):
+        assert all((a == b).all() for a, b in zip(chunk_frames, frames[chunk.start:chunk.end]))
+        assert len(chunk_frames) == 4 and chunk_flows[0] is None
+        assert all(f is not None and not f.cut for f in chunk_flows[1:])
+    first, second = runner.results
+    assert len(out) == 6 and all(f.shape == (36, 48, 3) for f in out)
+    assert (out[0] == first[0]).all() and (out[1] == first[1]).all()
+    assert (out[2] == cross_fade(first[2], second[0], 1 / 3)).all()
+    assert (out[3] == cross_fade(first[3], second[1], 2 / 3)).all()
+    assert (out[4] == second[2]).all() and (out[5] == second[3]).all()
+    # Stylised, and the two chunks' versions of a shared frame are not the same picture.
+    assert np.abs(out[0].astype(int) - frames[0]).mean() > 2
+    assert np.abs(first[2].astype(int) - second[0]).mean() > 0.5
+
+
+def check_video_file(path, source_meta):
+    meta, frames = read_all(path)
+    assert len(frames) == FRAMES
+    assert meta["size"] == source_meta["size"]
+    assert meta["fps"] == pytest.approx(FPS)
+    assert meta.get("audio_codec"), "the audio track was dropped"
+    return frames
+
+
+def test_video_in_chunks_on_local_and_ray_workers_keeps_the_clip(tmp_path, local_ray):
+    """The file path end to end: 6 frames in chunks of 4 overlapping by 2 on 2 local workers
+    and on 2 Ray actors (the module's Ray, on loopback), where one actor kills its own process
+    in the middle of its first frame: frame count, size, rate and audio kept, frames in order
+    (each nearer its own source frame than the far end's), the crashed chunk retried."""
+    from nstyle.video import stylise_video
+
+    clip = tmp_path / "clip.mp4"
+    panned_clip(clip)
+    write_image_atomically(str(tmp_path / "style.png"), stripes())
+    cfg = BatchConfig([(str(tmp_path / "style.png"), 1.0)],
+                      {"size": 48, "iterations": 4, "scales": 1}, device="cpu")
+    source_meta, source_frames = read_all(clip)
+    chunks = {}
+    marker = tmp_path / "crashed"
+    for engine in ("local", "ray"):
+        out = tmp_path / ("chunked-%s.mp4" % engine)
+        seen = chunks.setdefault(engine, [])
+        if engine == "ray":
+            cfg.crash_once = str(marker)
+        assert stylise_video(str(clip), str(out), cfg, engine=engine, workers=2,
+                             chunk_frames=4, overlap=2, on_chunk=seen.append) == FRAMES
+        frames = check_video_file(out, source_meta)
+        # In order: frame t is nearer to source frame t's content than to the far end's.
+        for t in (0, FRAMES - 1):
+            near = np.abs(frames[t].astype(int) - source_frames[t]).mean()
+            far = np.abs(frames[t].astype(int) - source_frames[FRAMES - 1 - t]).mean()
+            assert near < far, (engine, t, near, far)
+    assert marker.exists(), "the fault was not injected"
+    assert [(c.start, c.end) for c in chunks["local"]] == [(0, 4), (2, 6)]
+    assert chunks["ray"] == chunks["local"]
+    assert no_partial_files(tmp_path)
+
+
+def test_cli_video_refuses_bad_input_clearly_and_writes_nothing(tmp_path):
+    write_image_atomically(str(tmp_path / "style.png"), stripes())
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42 but not a video")
+    clip = tmp_path / "clip.mp4"
+    panned_clip(clip, with_audio=False)
+    cases = [([str(tmp_path / "missing.mp4")], "no such file"),
+             ([str(broken)], "not a video ffmpeg can read"),
+             ([str(clip), "--chunk-frames", "4", "--overlap", "3"], "at most half the chunk")]
+    for extra, message in cases:
+        out = tmp_path / "out.mp4"
+        command = [sys.executable, "-m", "nstyle", "video", extra[0], str(out), "--style",
+                   str(tmp_path / "style.png"), "--size", "48", "--iterations", "2",
+                   "--device", "cpu"] + extra[1:]
+        run = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 2, run.stderr
+        assert message in run.stderr and len(run.stderr.splitlines()) == 1, run.stderr
+        assert not out.exists() and no_partial_files(tmp_path)

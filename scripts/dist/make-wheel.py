@@ -21,10 +21,22 @@ import sys
 import tempfile
 import zipfile
 
-TORCH_REQUIREMENT = "torch==2.11.0"
-# `pip install nstyle[batch]`: what nstyle.batch and nstyle.video need (the pins of mk/batch.mk).
-BATCH_EXTRA = ["ray==2.60.0", "opencv-python-headless==5.0.0.93", "imageio-ffmpeg==0.8.1",
-               "numpy>=1.24"]
+
+
+def project_requirements():
+    """(torch requirement, the `batch` extra) from plugins/python/pyproject.toml, the metadata
+    the clone's editable install (`make setup`) also uses, so that the two agree."""
+    import tomllib
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "plugins", "python", "pyproject.toml"), "rb") as f:
+        project = tomllib.load(f)["project"]
+    (torch,) = project["dependencies"]
+    # `pip install nstyle[batch]`: what nstyle.batch and nstyle.video need.
+    return torch, project["optional-dependencies"]["batch"]
+
+
+TORCH_REQUIREMENT, BATCH_EXTRA = project_requirements()
 
 
 def glibc_floor(path):

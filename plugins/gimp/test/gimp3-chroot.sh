@@ -54,7 +54,9 @@ _gimp3_bind() { # _gimp3_bind PATH: bind PATH at the same place inside the chroo
 
 gimp3_chroot_run() {
   local venv
-  venv=$(readlink -f "$_gimp3_root/.venv")
+  # The shared venv (libnstyle.so's RUNPATH points into its torch); .venv names it (an old
+  # clone's .venv is a link to it).
+  venv=$(cat "$_gimp3_root/.venv/shared-venv" 2>/dev/null || readlink -f "$_gimp3_root/.venv")
   _gimp3_umount "$GIMP3_CHROOT"
   mount -t proc proc "$GIMP3_CHROOT/proc" &&
     _gimp3_bind /dev && mount -t tmpfs tmpfs "$GIMP3_CHROOT/dev/shm" &&

@@ -92,7 +92,9 @@ bind() { # bind a file or folder at the same path inside the chroot
     mount --bind "$1" "$dst"
 }
 
-venv=$(readlink -f "$root/.venv" 2>/dev/null || true)
+# The shared venv (libnstyle.so's RUNPATH points into its torch); .venv names it (an old clone's
+# .venv is a link to it).
+venv=$(cat "$root/.venv/shared-venv" 2>/dev/null || readlink -f "$root/.venv" 2>/dev/null || true)
 unmount_under "$chroot_dir"
 trap 'unmount_under "$chroot_dir"' EXIT
 mount -t proc proc "$chroot_dir/proc" && bind /dev && mount -t tmpfs tmpfs "$chroot_dir/dev/shm" &&

@@ -4,14 +4,16 @@
         [--engine local|ray] [--address auto|HOST:PORT] [--workers N] [--gpus-per-worker G]
         [--size 512 --iterations 300 … every option of the library, as `nstyle run` names them]
     python -m nstyle video in.mp4 out.mp4 --style S.jpg [run options] [--temporal-weight W]
-        [--engine local|ray]
+        [--engine local|ray] [--workers N] [--chunk-frames N] [--overlap K]
 
-Run from a source checkout (PYTHONPATH=plugins/python), the command uses the checkout's
+Run from a source checkout (the clone's .venv after `make setup`, which has the package installed
+editable, or PYTHONPATH=plugins/python), the command uses the checkout's
 target/release/libnstyle.so unless $NSTYLE_LIBRARY says otherwise.
 """
 
 import argparse
 import os
+import signal
 import sys
 
 
@@ -97,13 +99,17 @@ def _video(args):
 
     started = time.monotonic()
 
-    def on_frame(index, seconds):
-        sys.stderr.write("frame %d: %.1f s\n" % (index + 1, seconds))
+    def on_chunk(chunk):
+        # Chunks finish whole (several at once on several workers): one line each.
+        seconds = time.monotonic() - started
+        sys.stderr.write("frames %d-%d done (%.1f s)\n" % (chunk.start + 1, chunk.end, seconds))
 
     count = stylise_video(args.input, args.output, _config(args), args.temporal_weight,
                           warm_start=not args.no_warm_start, engine=args.engine,
                           address=args.address, gpus_per_worker=args.gpus_per_worker,
-                          on_frame=on_frame)
+                          workers=args.workers,
+                          chunk_frames=args.chunk_frames, overlap=args.overlap,
+                          on_chunk=on_chunk)
     sys.stderr.write("%d frames in %.1f s -> %s\n" % (count, time.monotonic() - started,
                                                        args.output))
     return 0
@@ -111,8 +117,12 @@ def _video(args):
 
 def main(argv=None):
     _use_checkout_library()
+    from nstyle.batch import use_passive_openmp_waits
+
+    use_passive_openmp_waits()  # before nstyle.options() loads libtorch
     import nstyle
-    from nstyle.video import DEFAULT_TEMPORAL_WEIGHT
+    from nstyle.video import (DEFAULT_CHUNK_FRAMES, DEFAULT_OVERLAP,
+                              DEFAULT_TEMPORAL_WEIGHT)
 
     parser = argparse.ArgumentParser(prog="python -m nstyle", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -131,8 +141,21 @@ def main(argv=None):
                        help="weight of the temporal loss (0: none; default %(default)s)")
     video.add_argument("--no-warm-start", action="store_true",
                        help="start each frame from the content, not the warped previous result")
+    video.add_argument("--workers", type=int, default=None,
+                       help="workers stylising chunks at once (local: default 1; ray: default"
+                       " one per CPU)")
+    video.add_argument("--chunk-frames", type=int, default=None, metavar="N",
+                       help="cut each shot into chunks of N frames run on several workers (0:"
+                       " whole shots; default %d with several workers, 0 with one)"
+                       % DEFAULT_CHUNK_FRAMES)
+    video.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, metavar="K",
+                       help="frames a chunk shares with the next, cross-faded (default"
+                       " %(default)s; at most half a chunk)")
     _add_run_options(video)
     args = parser.parse_args(argv)
+    # A polite kill (SIGTERM) ends the run like Ctrl-C does: through the `finally`s that stop
+    # the workers and remove the partial output.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         return _batch(args) if args.command == "batch" else _video(args)
     except (nstyle.Error, ValueError, OSError) as e:

@@ -30,6 +30,17 @@ from nstyle.imagefiles import (IMAGE_SUFFIXES, BadImage, read_image,
 FAILURES_FILE = "failures.jsonl"
 
 
+def use_passive_openmp_waits():
+    """Makes libtorch's OpenMP threads sleep while they wait for each other instead of spinning
+    (OMP_WAIT_POLICY=PASSIVE), unless the environment already says. Read once, when libtorch
+    loads (the first Model, or nstyle.options()), so it must come before that; the workers call
+    it first thing. On a machine whose cores are busy with other work, spinning threads steal
+    the core their partner needs: measured on 2 cores at load 6-11, a 4-frame 48 px video took
+    25-38 s with 2 threads spinning (the default or ACTIVE) against 4.1 s with PASSIVE and
+    4.1-8.3 s with 1 thread (docs/batch-video.md)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 class BatchConfig:
     """What every worker needs to build its warm model: the style images with blend weights,
     library options (keys of nstyle.options()), device and weights file. `crash_once` is fault
@@ -61,6 +72,7 @@ class Stylist:
     and `stylise` then run one image each."""
 
     def __init__(self, config):
+        use_passive_openmp_waits()  # in a Ray actor this comes before libtorch loads
         self.config = config
         #: Who runs this model (a Ray actor's id), for fault reports.
         self.identity = None

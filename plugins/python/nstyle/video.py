@@ -13,19 +13,29 @@ for videos" (GCPR 2016):
   and pixels whose source lies outside the previous frame.
 
 A frame where the flow is mostly unreliable, or whose grey histogram differs much from the
-previous frame's, starts a new shot: it is stylised on its own. The flow is computed on the
-frames at the working size, one frame ahead of the stylisation in a second thread (OpenCV
-releases the GIL). Frames are read and written through imageio-ffmpeg (its
-wheel carries an ffmpeg binary); frame size, frame rate and the audio track are kept; the output
-is written under a temporary name and renamed.
+previous frame's, starts a new shot: it is stylised on its own.
+
+Distribution (stylise_clip): the driver reads the frames and computes the flow between
+consecutive ones in a thread pool, ahead of stylisation (OpenCV releases the GIL); the scene
+cuts split the clip into shots and long shots are cut into chunks of frames (chunk_ranges), each
+stylised in order on one worker (in-process threads or Ray actors, each with a warm model),
+several chunks at once. Consecutive chunks of a shot share a few frames; the later chunk starts
+cold there and the output cross-fades from the earlier chunk's frames to the later one's over
+them (Assembler), so every frame is written once, in order. Frames are read and written through
+imageio-ffmpeg (its wheel carries an ffmpeg binary); frame size, frame rate and the audio track
+are kept; the output is written under a temporary name and renamed.
 
     from nstyle.batch import BatchConfig
     from nstyle.video import stylise_video
-    stylise_video("in.mp4", "out.mp4", BatchConfig([("style.jpg", 1)], {"size": 256}))
+    stylise_video("in.mp4", "out.mp4", BatchConfig([("style.jpg", 1)], {"size": 256}),
+                  engine="local", workers=2, chunk_frames=48, overlap=4)
 """
 
+import itertools
 import os
+import threading
 import time
+from collections import deque, namedtuple
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 
@@ -123,8 +133,16 @@ def read_video(path):
     import imageio_ffmpeg
     import numpy as np
 
+    if not os.path.isfile(path):
+        raise OSError("%s: no such file" % path)
     reader = imageio_ffmpeg.read_frames(path)
-    meta = next(reader)
+    try:
+        meta = next(reader)
+    except (OSError, RuntimeError) as e:
+        # ffmpeg's whole log is in the message; its last line says what went wrong.
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        raise OSError("%s: not a video ffmpeg can read (%s)"
+                      % (path, lines[-1] if lines else e)) from None
     width, height = meta["size"]
 
     def frames():
@@ -150,146 +168,487 @@ def _writer(path, meta, source_path):
     return writer
 
 
-# --------------------------------------------------------------------------- stylisation
+# --------------------------------------------------------------------------- flow ahead
 
-def _flow_and_cut(previous_gray, gray, solver):
+class Flow(namedtuple("Flow", "backward mask cut")):
+    """What frame t needs from the pair (t-1, t): the backward flow, the reliability of each
+    pixel (0..1) and whether t starts a new shot; at the size the flow was computed at."""
+
+
+def flow_between(previous_gray, gray, solver=None):
+    """The Flow of frame `gray` after `previous_gray` (grey uint8 frames of one size)."""
     backward, forward = flows(previous_gray, gray, solver)
     mask = reliability(backward, forward)
-    return backward, mask, is_scene_cut(previous_gray, gray, mask)
+    return Flow(backward, mask, is_scene_cut(previous_gray, gray, mask))
 
 
-def _frames_with_flow(frames, working_size, pool):
-    """(frame, small, future of (backward flow, reliability, scene cut) or None) for each
-    frame: the flow between a frame and its predecessor at the working size, started one frame
-    ahead."""
+_solvers = threading.local()
+
+
+def _flow_in_pool(previous_gray, gray):
+    """flow_between with this thread's own DIS solver (a solver is not shared between threads)."""
+    solver = getattr(_solvers, "dis", None)
+    if solver is None:
+        solver = _solvers.dis = dis_flow()
+    return flow_between(previous_gray, gray, solver)
+
+
+def resize_flow(flow, size):
+    """`flow` (a Flow) at `size` (width, height): vectors scaled with the picture, the mask
+    resampled (it stays within 0..1). The same object when the size is already right."""
+    import cv2
+    import numpy as np
+
+    height, width = flow.backward.shape[:2]
+    if (width, height) == tuple(size):
+        return flow
+    backward = cv2.resize(flow.backward, tuple(size), interpolation=cv2.INTER_LINEAR)
+    backward = backward * np.array([size[0] / width, size[1] / height], dtype=np.float32)
+    mask = cv2.resize(flow.mask, tuple(size), interpolation=cv2.INTER_LINEAR)
+    return Flow(np.ascontiguousarray(backward), np.clip(mask, 0, 1), flow.cut)
+
+
+def flow_size(width, height, size):
+    """Where the driver computes the flow: the frame scaled so that its longer side is `size`
+    (never enlarged). The workers resample it to their model's working size when the library
+    rounds that differently (resize_flow)."""
+    scale = min(1.0, float(size) / max(width, height))
+    return max(1, int(round(width * scale))), max(1, int(round(height * scale)))
+
+
+def frames_with_flow(frames, size, pool, ahead=4):
+    """(frame, Flow future or None) for each frame: the flow between a frame and its predecessor
+    at `size`, computed in `pool` up to `ahead` frames ahead of the caller (so several pairs are
+    in flight at once when the pool has several threads)."""
     import cv2
 
-    solver = dis_flow()
     previous_gray = None
-    pending = None
+    pending = deque()
     for frame in frames:
-        small = cv2.resize(frame, working_size, interpolation=cv2.INTER_AREA)
+        small = cv2.resize(frame, tuple(size), interpolation=cv2.INTER_AREA)
         gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-        future = pool.submit(_flow_and_cut, previous_gray, gray, solver) \
+        future = pool.submit(_flow_in_pool, previous_gray, gray) \
             if previous_gray is not None else None
         previous_gray = gray
-        if pending is not None:
-            yield pending
-        pending = (frame, small, future)
-    if pending is not None:
-        yield pending
+        pending.append((frame, future))
+        if len(pending) > ahead:
+            yield pending.popleft()
+    while pending:
+        yield pending.popleft()
+
+
+# --------------------------------------------------------------------------- stylisation
+
+def _stylise_sequence(stylist, items, temporal_weight, warm_start, on_frame=None):
+    """Stylises (frame, flow) pairs in order on one warm Stylist: frame an (h, w, 3) uint8 RGB
+    array, flow a Flow, a future of one, or None (the frame starts a shot or a chunk). Yields
+    the stylised frames at the input's size."""
+    model = stylist.model
+    previous = None            # the previous stylised frame at the working size
+    working_size = None
+    for index, (frame, flow) in enumerate(items):
+        started = time.monotonic()
+        height, width = frame.shape[:2]
+        if working_size is None:
+            model.set_content(frame, width, height, format="rgb8")
+            working_size = model.result_size()
+        init = temporal = None
+        if previous is not None and flow is not None and (warm_start or temporal_weight):
+            flow = flow.result() if hasattr(flow, "result") else flow
+            if not flow.cut:
+                flow = resize_flow(flow, working_size)
+                warped = warp(previous, flow.backward)
+                if warm_start:
+                    init = warped
+                if temporal_weight > 0:
+                    temporal = (warped, flow.mask, temporal_weight)
+        stylised = stylist.stylise(frame, width, height, "rgb8", init=init,
+                                   temporal=temporal, out_size=working_size)
+        previous = stylised[:, :, :3].copy()
+        result = model.fetch_array(width, height, format="rgb8")
+        if on_frame:
+            on_frame(index, time.monotonic() - started)
+        yield result
 
 
 def stylise_frames(stylist, frames, temporal_weight=DEFAULT_TEMPORAL_WEIGHT, warm_start=True,
                    on_frame=None):
     """Stylises an iterator of (h, w, 3) uint8 RGB frames in order with one warm Stylist and
-    yields the stylised frames at the input's size. temporal_weight 0 and warm_start False
-    stylise every frame on its own (the baseline)."""
+    yields the stylised frames at the input's size (the flow is computed at the working size,
+    a few frames ahead, in a second thread). temporal_weight 0 and warm_start False stylise
+    every frame on its own (the baseline)."""
     import cv2  # noqa: F401 (fail early when OpenCV is missing)
 
-    model = stylist.model
-    previous = None            # the previous stylised frame at the working size
     frames = iter(frames)
     first = next(frames, None)
     if first is None:
         return
     height, width = first.shape[:2]
-    model.set_content(first, width, height, format="rgb8")
-    working_size = model.result_size()
-
-    def chained():
-        yield first
-        yield from frames
-
+    stylist.model.set_content(first, width, height, format="rgb8")
+    working_size = stylist.model.result_size()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        for index, (frame, small, flow) in enumerate(_frames_with_flow(chained(), working_size,
-                                                                        pool)):
-            started = time.monotonic()
-            init = temporal = None
-            if previous is not None and flow is not None and (warm_start or temporal_weight):
-                backward, mask, cut = flow.result()
-                if not cut:
-                    warped = warp(previous, backward)
-                    if warm_start:
-                        init = warped
-                    if temporal_weight > 0:
-                        temporal = (warped, mask, temporal_weight)
-            stylised = stylist.stylise(frame, width, height, "rgb8", init=init,
-                                       temporal=temporal, out_size=working_size)
-            previous = stylised[:, :, :3].copy()
-            result = model.fetch_array(width, height, format="rgb8")
-            if on_frame:
-                on_frame(index, time.monotonic() - started)
-            yield result
+        items = frames_with_flow(itertools.chain([first], frames), working_size, pool, ahead=1)
+        yield from _stylise_sequence(stylist, items, temporal_weight, warm_start, on_frame)
+
+
+def stylise_chunk(stylist, frames, chunk_flows, temporal_weight=DEFAULT_TEMPORAL_WEIGHT,
+                  warm_start=True):
+    """One chunk on a warm Stylist: its frames in order, the first one on its own, each later
+    one from its predecessor's result with chunk_flows[j] (a Flow at any size, or None).
+    Returns the stylised frames (a list)."""
+    items = zip(frames, [None] + list(chunk_flows[1:]))
+    return list(_stylise_sequence(stylist, items, temporal_weight, warm_start))
+
+
+# --------------------------------------------------------------------------- chunks
+
+#: Frames each chunk of a shot shares with the next; both chunks stylise them and the output
+#: cross-fades from the earlier chunk's to the later one's over them. The later chunk starts
+#: cold (its first frame stylised on its own), so its first frames are its least coherent ones
+#: and the fade hands over gradually.
+DEFAULT_OVERLAP = 4
+#: Frames per chunk with several workers (with one worker a shot is one chunk: cutting it would
+#: only add seams). Two seconds at 24 fps: the overlap costs 4/44 = 9 % more frames; a
+#: restarted worker redoes at most one chunk.
+DEFAULT_CHUNK_FRAMES = 48
+
+
+class Chunk(namedtuple("Chunk", "start end blend")):
+    """Frames [start, end) of the clip, stylised in order on one worker; its first `blend` frames
+    are the previous chunk's last ones (0 at the start of a shot)."""
+
+
+def chunk_ranges(cuts, chunk_frames, overlap):
+    """Yields the Chunks of a clip as soon as each is known, from an iterator of scene-cut flags
+    (one per frame: whether it starts a new shot; the first frame's is ignored). A shot is cut
+    into chunks of `chunk_frames` frames (0: never), each starting `overlap` frames before the
+    previous one ends; a scene cut ends a chunk without overlap."""
+    start, blend, index = 0, 0, -1
+    for index, cut in enumerate(cuts):
+        if index == 0:
+            continue
+        if cut:
+            yield Chunk(start, index, blend)
+            start, blend = index, 0
+        elif chunk_frames and index - start == chunk_frames:
+            yield Chunk(start, index, blend)
+            start, blend = index - overlap, overlap
+    if index >= 0:
+        yield Chunk(start, index + 1, blend)
+
+
+def check_chunking(chunk_frames, overlap):
+    """ValueError unless 0 <= 2 * overlap <= chunk_frames (or chunk_frames is 0: whole shots):
+    each chunk must have frames of its own between the overlaps at its two ends."""
+    if chunk_frames < 0 or overlap < 0:
+        raise ValueError("chunk frames and overlap must not be negative")
+    if chunk_frames and (chunk_frames < 2 or 2 * overlap > chunk_frames):
+        raise ValueError("a chunk of %d frames cannot overlap its neighbours by %d frames each"
+                         " (at most half the chunk)" % (chunk_frames, overlap))
+
+
+def plan_chunks(cuts, chunk_frames=DEFAULT_CHUNK_FRAMES, overlap=DEFAULT_OVERLAP):
+    """The list of Chunks for a clip whose scene-cut flags are `cuts` (chunk_ranges)."""
+    check_chunking(chunk_frames, overlap)
+    return list(chunk_ranges(cuts, chunk_frames, overlap))
+
+
+def cross_fade(earlier, later, weight):
+    """`later` over `earlier` (uint8 frames) with `later` weighing `weight` (0..1)."""
+    import numpy as np
+
+    mixed = earlier.astype(np.float32) * (1.0 - weight) + later.astype(np.float32) * weight
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+
+
+class Assembler:
+    """Puts the chunks' results together into the clip's frames, each frame once and in order:
+    outside overlaps a frame comes from its one chunk; frame j of an overlap of B frames is the
+    earlier chunk's result faded into the later one's with weight (j + 1) / (B + 1). Chunks
+    must be added in order; the last `overlap` frames of each are held back until the next."""
+
+    def __init__(self, overlap):
+        self.overlap = overlap
+        self.held = []          # the previous chunk's last frames, for the next one's fade
+
+    def add(self, chunk, frames):
+        """The frames that are final once `chunk`'s results (`frames`) are in."""
+        if len(frames) != chunk.end - chunk.start:
+            raise ValueError("chunk %s came back with %d frames" % (chunk, len(frames)))
+        if chunk.blend > len(self.held):
+            raise ValueError("chunk %s overlaps more than the previous chunk kept" % (chunk,))
+        out = self.held[:len(self.held) - chunk.blend]
+        fading = self.held[len(self.held) - chunk.blend:]
+        out += [cross_fade(earlier, later, (j + 1) / (chunk.blend + 1))
+                for j, (earlier, later) in enumerate(zip(fading, frames))]
+        body = list(frames[chunk.blend:])
+        keep = min(self.overlap, len(body))
+        out += body[:len(body) - keep]
+        self.held = body[len(body) - keep:]
+        return out
+
+    def finish(self):
+        """The frames still held (the last chunk's end)."""
+        out, self.held = self.held, []
+        return out
+
+
+def assemble(results, overlap):
+    """The clip's frames from an iterator of (Chunk, frames) in chunk order (Assembler)."""
+    assembler = Assembler(overlap)
+    for chunk, frames in results:
+        yield from assembler.add(chunk, frames)
+    yield from assembler.finish()
+
+
+# --------------------------------------------------------------------------- workers
+
+class LocalChunks:
+    """Chunks on in-process workers (threads, each with its own warm Stylist; the library runs
+    outside the GIL); results in submission order."""
+
+    def __init__(self, config, workers=1):
+        self.workers = max(1, int(workers))
+        cores = os.cpu_count() or 1
+        self.config = config.with_threads(max(1, cores // self.workers))
+        self._local = threading.local()
+        self._stylists = []
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=self.workers)
+        self._pending = deque()
+
+    def _run(self, frames, chunk_flows, temporal_weight, warm_start):
+        stylist = getattr(self._local, "stylist", None)
+        if stylist is None:
+            stylist = self._local.stylist = Stylist(self.config)
+            with self._lock:
+                self._stylists.append(stylist)
+        return stylise_chunk(stylist, frames, chunk_flows, temporal_weight, warm_start)
+
+    def submit(self, *args):
+        self._pending.append(self._pool.submit(self._run, *args))
+
+    def pending(self):
+        return len(self._pending)
+
+    def next_result(self):
+        return self._pending.popleft().result()
+
+    def close(self):
+        """Stops what is left (an interrupted clip): queued chunks are dropped, running ones
+        cancelled at their next step; then the models are freed."""
+        for future in self._pending:
+            future.cancel()
+        with self._lock:
+            running = list(self._stylists)
+        for stylist in running:
+            stylist.model.cancel()
+        self._pool.shutdown(wait=True)
+        for stylist in self._stylists:
+            stylist.close()
+        self._stylists.clear()
+
+
+class _RayVideoWorker:
+    """The Ray actor: a warm Stylist that stylises chunks."""
+
+    def __init__(self, config):
+        self.stylist = Stylist(config)
+
+    def stylise_chunk(self, frames, chunk_flows, temporal_weight, warm_start):
+        return stylise_chunk(self.stylist, frames, chunk_flows, temporal_weight, warm_start)
+
+
+class RayChunks:
+    """Chunks on Ray actors, one per worker, each with a warm Stylist (CPU actors: `threads` =
+    their CPUs; GPU actors one device each); a chunk goes to the next free actor, results come
+    back in submission order (ray.util.ActorPool). A dead actor is restarted and its chunk
+    retried. address: as RayEngine's (None: a local Ray on loopback for this run)."""
+
+    MAX_RESTARTS = 3
+    MAX_TASK_RETRIES = 3
+
+    def __init__(self, config, workers=None, gpus_per_worker=0, address=None):
+        from nstyle.batch import keep_ray_on_loopback, start_local_ray
+
+        if not address:
+            keep_ray_on_loopback()
+        import ray
+        from ray.util import ActorPool
+
+        self.ray = ray
+        self.started_here = False
+        if not ray.is_initialized():
+            if address:
+                ray.init(address=address)
+            else:
+                start_local_ray()
+                self.started_here = True
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.workers = max(1, int(workers or cpus))
+        gpus = float(gpus_per_worker or 0)
+        cpus_per_worker = 1 if gpus else max(1, cpus // self.workers)
+        config = config.with_threads(cpus_per_worker)
+        if gpus and config.device is None:
+            config.device = "cuda"
+        actor = ray.remote(num_cpus=cpus_per_worker, num_gpus=gpus,
+                           max_restarts=self.MAX_RESTARTS,
+                           max_task_retries=self.MAX_TASK_RETRIES)(_RayVideoWorker)
+        self.actors = [actor.remote(config) for _ in range(self.workers)]
+        self.pool = ActorPool(self.actors)
+        self._pending = 0
+
+    def submit(self, *args):
+        self.pool.submit(lambda actor, job: actor.stylise_chunk.remote(*job), args)
+        self._pending += 1
+
+    def pending(self):
+        return self._pending
+
+    def next_result(self):
+        self._pending -= 1
+        return self.pool.get_next()
+
+    def close(self):
+        for actor in self.actors:
+            try:
+                self.ray.kill(actor)
+            except Exception:
+                pass
+        self.actors = []
+        if self.started_here:
+            self.ray.shutdown()
+
+
+def make_chunk_runner(engine, config, workers=None, gpus_per_worker=0, address=None):
+    if engine == "local":
+        if gpus_per_worker:
+            config = config.with_threads(1)
+            config.device = config.device or "cuda"
+        return LocalChunks(config, workers or 1)
+    if engine == "ray":
+        return RayChunks(config, workers, gpus_per_worker, address)
+    raise ValueError("unknown engine %r (local or ray)" % (engine,))
+
+
+# --------------------------------------------------------------------------- the clip
+
+def _option_size(config):
+    import nstyle
+
+    value = config.options.get("size")
+    if value is None:
+        value = nstyle.option("size").default
+    return int(float(value))
+
+
+def stylise_clip(frames, runner, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT,
+                 warm_start=True, chunk_frames=None, overlap=DEFAULT_OVERLAP, on_chunk=None):
+    """Stylises an iterator of (h, w, 3) uint8 RGB frames on `runner`'s workers (LocalChunks or
+    RayChunks) and yields the stylised frames in order:
+
+    - the flow between consecutive frames is computed here, in a thread pool, ahead of the
+      frames' stylisation; it finds the scene cuts, and travels with each chunk to its worker;
+    - the clip is cut into chunks (chunk_ranges: at scene cuts, and every `chunk_frames` frames
+      of a shot with `overlap` frames shared; chunk_frames None: DEFAULT_CHUNK_FRAMES with
+      several workers, whole shots with one), each run in order on one worker, several at once;
+    - the results are put back together in order with a cross-fade over each overlap
+      (Assembler). At most two chunks per worker are in flight (memory)."""
+    if chunk_frames is None:
+        chunk_frames = DEFAULT_CHUNK_FRAMES if runner.workers > 1 else 0
+    if not chunk_frames:
+        overlap = 0
+    check_chunking(chunk_frames, overlap)
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        return
+    height, width = first.shape[:2]
+    size = flow_size(width, height, _option_size(config))
+    buffered = {}               # frame index -> (frame, Flow future or None)
+    in_flight = deque()         # chunks submitted, in order
+    assembler = Assembler(overlap)
+    limit = 2 * runner.workers
+
+    def collect():
+        chunk = in_flight.popleft()
+        results = runner.next_result()
+        if on_chunk:
+            on_chunk(chunk)
+        return assembler.add(chunk, results)
+
+    with ThreadPoolExecutor(max_workers=max(2, runner.workers)) as pool:
+        ahead = frames_with_flow(itertools.chain([first], frames), size, pool,
+                                 ahead=2 * max(2, runner.workers))
+
+        def cuts():
+            for index, (frame, flow) in enumerate(ahead):
+                buffered[index] = (frame, flow)
+                yield flow is None or flow.result().cut
+
+        for chunk in chunk_ranges(cuts(), chunk_frames, overlap):
+            while len(in_flight) >= limit:
+                yield from collect()
+            indices = range(chunk.start, chunk.end)
+            chunk_frames_ = [buffered[i][0] for i in indices]
+            chunk_flows = [None] + [buffered[i][1].result() for i in indices[1:]]
+            runner.submit(chunk_frames_, chunk_flows, temporal_weight, warm_start)
+            in_flight.append(chunk)
+            # The next chunk starts at chunk.end - overlap at the earliest.
+            for i in [i for i in buffered if i < chunk.end - overlap]:
+                del buffered[i]
+        while in_flight:
+            yield from collect()
+    yield from assembler.finish()
 
 
 def stylise_video_file(source, output, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT,
-                       warm_start=True, on_frame=None):
-    """Stylises the video file `source` into `output` (same size, frame rate and audio) with a
-    new warm Stylist; the output appears under its name only when complete. Returns the number
-    of frames."""
+                       warm_start=True, on_frame=None, engine="local", workers=None,
+                       gpus_per_worker=0, address=None, chunk_frames=None,
+                       overlap=DEFAULT_OVERLAP, on_chunk=None):
+    """Stylises the video file `source` into `output` (same frame count, size, frame rate and
+    audio) with stylise_clip on `engine`'s workers; the output appears under its name only when
+    complete. Returns the number of frames. on_frame(index, seconds since the previous frame
+    was written)."""
+    import numpy as np
+
+    check_chunking(chunk_frames or 0, overlap if chunk_frames else 0)  # before any work
     meta, frames = read_video(source)
     folder, name = os.path.split(os.path.abspath(output))
     stem, suffix = os.path.splitext(name)
     temporary = os.path.join(folder, ".%s.partial-%d%s" % (stem, os.getpid(), suffix))
-    stylist = Stylist(config.with_defaults(**VIDEO_DEFAULTS))
+    config = config.with_defaults(**VIDEO_DEFAULTS)
     count = 0
+    runner = make_chunk_runner(engine, config, workers, gpus_per_worker, address)
     try:
         writer = _writer(temporary, meta, source)
         try:
-            for result in stylise_frames(stylist, frames, temporal_weight, warm_start, on_frame):
-                writer.send(result.tobytes())
+            last = time.monotonic()
+            for result in stylise_clip(frames, runner, config, temporal_weight, warm_start,
+                                       chunk_frames, overlap, on_chunk):
+                writer.send(np.ascontiguousarray(result).tobytes())
+                if on_frame:
+                    now = time.monotonic()
+                    on_frame(count, now - last)
+                    last = now
                 count += 1
         finally:
             writer.close()
         os.replace(temporary, output)
     finally:
-        stylist.close()
+        runner.close()
         if os.path.exists(temporary):
             os.unlink(temporary)
     return count
 
 
-class _RayVideo:
-    """The Ray actor: the whole clip on one warm model (frames depend on their predecessors)."""
-
-    def run(self, *args, **kwargs):
-        return stylise_video_file(*args, **kwargs)
-
-
 def stylise_video(source, output, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT,
                   warm_start=True, engine="local", address=None, gpus_per_worker=0,
-                  on_frame=None):
-    """stylise_video_file here (`engine="local"`) or in one Ray actor (`engine="ray"`: a GPU of
-    a cluster, say; the paths must be visible to that node). Returns the number of frames."""
-    if engine == "local":
-        return stylise_video_file(source, output, config, temporal_weight, warm_start, on_frame)
-    if engine != "ray":
-        raise ValueError("unknown engine %r (local or ray)" % (engine,))
-    from nstyle.batch import keep_ray_on_loopback, start_local_ray
-
-    if not address:
-        keep_ray_on_loopback()
-    import ray
-
-    started_here = False
-    if not ray.is_initialized():
-        if address:
-            ray.init(address=address)
-        else:
-            start_local_ray()
-            started_here = True
-    try:
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        gpus = float(gpus_per_worker or 0)
-        threads = 1 if gpus else cpus
-        config = config.with_threads(threads)
-        if gpus and config.device is None:
-            config.device = "cuda"
-        actor = ray.remote(num_cpus=1 if gpus else cpus, num_gpus=gpus, max_restarts=1,
-                           max_task_retries=1)(_RayVideo).remote()
-        return ray.get(actor.run.remote(os.path.abspath(source), os.path.abspath(output),
-                                        config, temporal_weight, warm_start))
-    finally:
-        if started_here:
-            ray.shutdown()
+                  on_frame=None, workers=None, chunk_frames=None, overlap=DEFAULT_OVERLAP,
+                  on_chunk=None):
+    """stylise_video_file with in-process workers (`engine="local"`, `workers` default 1) or Ray
+    actors (`engine="ray"`, default one per CPU; on a cluster the paths are read and written
+    here, the frames travel to the actors). Returns the number of frames."""
+    return stylise_video_file(os.path.abspath(source), os.path.abspath(output), config,
+                              temporal_weight, warm_start, on_frame, engine, workers,
+                              gpus_per_worker, address, chunk_frames, overlap, on_chunk)
