@@ -30,7 +30,7 @@ for round in 1 2; do
         start=$(date +%s.%N)
         "$cli" run "${common[@]}" "${styles[@]}" --output "$out/$run.png" >"$out/$run-$round.log" 2>&1 \
             || { echo "$run failed:"; tail -3 "$out/$run-$round.log"; }
-        echo "$run round $round: $(echo "$(date +%s.%N) - $start" | bc) s wall; $(grep -o '[0-9]* evaluations' "$out/$run-$round.log" | head -1)"
+        echo "$run round $round: $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s wall; $(grep -o 'in [0-9.]* s' "$out/$run-$round.log" | head -1) in the engine"
     done
 done
 score() { "$cli" eval --output "$1" --content "$content" --style "$2" --mask "$3" --json --device cuda; }

@@ -33,7 +33,7 @@ for round in $(seq "$rounds"); do
         start=$(date +%s.%N)
         "$cli" run "${common[@]}" "${styles[@]}" --output "$out/$run.png" >"$out/$run.log" 2>&1
         end=$(date +%s.%N)
-        printf '%s round %s: %.1f s wall, load %s\n' "$run" "$round" "$(echo "$end - $start" | bc)" \
+        printf '%s round %s: %.1f s wall, load %s\n' "$run" "$round" "$(awk -v s="$start" -v e="$end" 'BEGIN { print e - s }')" \
             "$(cut -d' ' -f1 /proc/loadavg)"
     done
 done
