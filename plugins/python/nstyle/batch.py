@@ -242,10 +242,11 @@ class LocalEngine:
         self._stylists.clear()
 
 
-class RayEngine:
-    """Ray actors, one per worker, each holding a warm Stylist; images go to free actors. A
-    dead actor is restarted (max_restarts) and its image retried (max_task_retries). CPU actors
-    get `threads` = their CPUs; GPU actors one device each (Ray sets CUDA_VISIBLE_DEVICES).
+class RayActors:
+    """One Ray actor of `worker_class` per worker, each holding a warm Stylist built from
+    `config`. A dead actor is restarted (max_restarts) and its task retried (max_task_retries).
+    CPU actors get `threads` = their CPUs; GPU actors one device each (Ray sets
+    CUDA_VISIBLE_DEVICES).
 
     address: None (the Ray this process already started, else a new local one on loopback,
     stopped at close), "auto" (the cluster `ray start` made on this machine) or HOST:PORT.
@@ -254,7 +255,7 @@ class RayEngine:
     MAX_RESTARTS = 3
     MAX_TASK_RETRIES = 3
 
-    def __init__(self, config, workers=None, gpus_per_worker=0, address=None):
+    def __init__(self, worker_class, config, workers=None, gpus_per_worker=0, address=None):
         if not address:
             keep_ray_on_loopback()
         import ray
@@ -270,14 +271,31 @@ class RayEngine:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.workers = max(1, int(workers or cpus))
         gpus = float(gpus_per_worker or 0)
-        cpus_per_worker = max(1, cpus // self.workers) if not gpus else 1
+        cpus_per_worker = 1 if gpus else max(1, cpus // self.workers)
         config = config.with_threads(cpus_per_worker)
         if gpus and config.device is None:
             config.device = "cuda"
         actor = ray.remote(num_cpus=cpus_per_worker, num_gpus=gpus,
                            max_restarts=self.MAX_RESTARTS,
-                           max_task_retries=self.MAX_TASK_RETRIES)(_RayStylist)
+                           max_task_retries=self.MAX_TASK_RETRIES)(worker_class)
         self.actors = [actor.remote(config) for _ in range(self.workers)]
+
+    def close(self):
+        for actor in self.actors:
+            try:
+                self.ray.kill(actor)
+            except Exception:
+                pass
+        self.actors = []
+        if self.started_here:
+            self.ray.shutdown()
+
+
+class RayEngine(RayActors):
+    """Batch images on Ray actors (see RayActors); each image goes to the next free actor."""
+
+    def __init__(self, config, workers=None, gpus_per_worker=0, address=None):
+        super().__init__(_RayStylist, config, workers, gpus_per_worker, address)
 
     def results(self, jobs):
         ray = self.ray
@@ -306,16 +324,6 @@ class RayEngine:
                 job = next(queue, None)
                 if job is not None:
                     pending[actor.stylise_file.remote(*job)] = (actor, job)
-
-    def close(self):
-        for actor in self.actors:
-            try:
-                self.ray.kill(actor)
-            except Exception:
-                pass
-        self.actors = []
-        if self.started_here:
-            self.ray.shutdown()
 
 
 def keep_ray_on_loopback():

@@ -460,42 +460,19 @@ class _RayVideoWorker:
 
 
 class RayChunks:
-    """Chunks on Ray actors, one per worker, each with a warm Stylist (CPU actors: `threads` =
-    their CPUs; GPU actors one device each); a chunk goes to the next free actor, results come
-    back in submission order (ray.util.ActorPool). A dead actor is restarted and its chunk
-    retried. address: as RayEngine's (None: a local Ray on loopback for this run)."""
-
-    MAX_RESTARTS = 3
-    MAX_TASK_RETRIES = 3
+    """Chunks on Ray actors (nstyle.batch.RayActors: one per worker with a warm Stylist, a dead
+    one restarted and its chunk retried); a chunk goes to the next free actor, results come back
+    in submission order (ray.util.ActorPool). address: as RayActors' (None: a local Ray on
+    loopback for this run)."""
 
     def __init__(self, config, workers=None, gpus_per_worker=0, address=None):
-        from nstyle.batch import keep_ray_on_loopback, start_local_ray
+        from nstyle.batch import RayActors
 
-        if not address:
-            keep_ray_on_loopback()
-        import ray
+        self.actors = RayActors(_RayVideoWorker, config, workers, gpus_per_worker, address)
+        self.workers = self.actors.workers
         from ray.util import ActorPool
 
-        self.ray = ray
-        self.started_here = False
-        if not ray.is_initialized():
-            if address:
-                ray.init(address=address)
-            else:
-                start_local_ray()
-                self.started_here = True
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        self.workers = max(1, int(workers or cpus))
-        gpus = float(gpus_per_worker or 0)
-        cpus_per_worker = 1 if gpus else max(1, cpus // self.workers)
-        config = config.with_threads(cpus_per_worker)
-        if gpus and config.device is None:
-            config.device = "cuda"
-        actor = ray.remote(num_cpus=cpus_per_worker, num_gpus=gpus,
-                           max_restarts=self.MAX_RESTARTS,
-                           max_task_retries=self.MAX_TASK_RETRIES)(_RayVideoWorker)
-        self.actors = [actor.remote(config) for _ in range(self.workers)]
-        self.pool = ActorPool(self.actors)
+        self.pool = ActorPool(self.actors.actors)
         self._pending = 0
 
     def submit(self, *args):
@@ -510,14 +487,7 @@ class RayChunks:
         return self.pool.get_next()
 
     def close(self):
-        for actor in self.actors:
-            try:
-                self.ray.kill(actor)
-            except Exception:
-                pass
-        self.actors = []
-        if self.started_here:
-            self.ray.shutdown()
+        self.actors.close()
 
 
 def make_chunk_runner(engine, config, workers=None, gpus_per_worker=0, address=None):
