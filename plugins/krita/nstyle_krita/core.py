@@ -373,11 +373,12 @@ def prepare(doc, node, settings):
     if settings.selection_as_region:
         rect = (0, 0, doc.width(), doc.height())
         region_mask = selection_mask(doc, rect)
-        if region_mask is not None and not any(region_mask):
-            raise PluginError("The selection is empty: there is no region to paint.")
-        # Without a selection the style covers everything: there is no outside.
-        outside = load_style(settings.outside_style) \
-            if settings.outside_style and region_mask is not None else None
+        # As in GIMP: the option paints the selection, so nothing selected is an error, not
+        # the style over everything (that is what the option off does).
+        if region_mask is None or not any(region_mask):
+            raise PluginError("Nothing is selected: select the region to paint, or untick "
+                              "\"Paint the style inside the selection\".")
+        outside = load_style(settings.outside_style) if settings.outside_style else None
         content, fmt, depth, converted = read_layer(node, rect)
         return Job(node, rect, content, fmt, depth, None, style, settings, converted,
                    region_mask=region_mask, outside=outside)

@@ -395,6 +395,90 @@ def run_checks(work):
 
     check("thin_selection_worked_on_larger", thin)
 
+    # the selection as the style's region (library style masks): the whole layer is worked on,
+    # the style paints inside, the photo stays outside or a second style paints it
+    def region_run(outside_style=""):
+        doc_, paint_ = make_doc(name="region")
+        try:
+            sel_ = Selection()
+            sel_.select(0, 0, W // 2, H, 255)
+            doc_.setSelection(sel_)
+            source = bytes(paint_.pixelData(0, 0, W, H))
+            layer_ = core.stylize(doc_, paint_, core.Settings(**dict(
+                settings.as_dict(), iterations=12, selection_as_region=True,
+                outside_style=outside_style)))
+            doc_.waitForDone()
+            out = bytes(layer_.pixelData(0, 0, W, H))
+            if bytes(paint_.pixelData(0, 0, W, H)) != source:
+                return "source layer changed", None
+            if layer_.childNodes():
+                return "the new layer has children: %s" % [
+                    c.type() for c in layer_.childNodes()], None
+            if any(out[i + 3] != source[i + 3] for i in range(0, W * H * 4, 4)):
+                return "alpha not kept across the whole layer (masked, not painted?)", None
+
+            def change(x0, x1):
+                total = 0
+                for y in range(H):
+                    for x in range(x0, x1):
+                        i = (y * W + x) * 4
+                        total += sum(abs(out[i + c] - source[i + c]) for c in range(3))
+                return total / (3.0 * H * (x1 - x0))
+            return None, (change(0, 3 * W // 8), change(3 * W // 4, W))
+        finally:
+            doc_.close()
+
+    def region_keeps_photo_outside():
+        why, sides = region_run()
+        if why:
+            return why
+        inside, outside = sides
+        print("  region, photo kept outside: mean change %.1f inside, %.1f far outside"
+              % sides, file=sys.stderr)
+        if not (inside > 8 and outside < inside / 3):
+            return "change %.1f inside, %.1f far outside" % sides
+        return None
+
+    check("selection_as_region_paints_inside_keeps_photo_outside", region_keeps_photo_outside)
+
+    def region_second_style_outside():
+        second = os.path.join(work, "second-style.png")
+        img = QImage(24, 24, QImage.Format_RGB32)
+        for y in range(24):
+            for x in range(24):
+                img.setPixelColor(x, y, QColor(230, 30, 40) if x // 3 % 2 else QColor(30, 200, 60))
+        assert img.save(second), second
+        why, sides = region_run(outside_style=second)
+        if why:
+            return why
+        print("  region, second style outside: mean change %.1f inside, %.1f far outside"
+              % sides, file=sys.stderr)
+        if sides[1] < 8:
+            return "the second style hardly changed the outside: %.1f" % sides[1]
+        return None
+
+    check("selection_as_region_second_style_paints_outside", region_second_style_outside)
+
+    def region_empty_selection():
+        # Krita keeps no selection that selects nothing: an empty one is no selection.
+        doc_, paint_ = make_doc(name="region-empty")
+        try:
+            before = snapshot(doc_)
+            try:
+                core.stylize(doc_, paint_, core.Settings(**dict(
+                    settings.as_dict(), selection_as_region=True)))
+                return "no error raised"
+            except core.PluginError as e:
+                message = str(e)
+            if snapshot(doc_) != before:
+                return "document changed"
+            return None if "Nothing is selected" in message else "message %r" % message
+        finally:
+            doc_.close()
+
+    check("selection_as_region_without_selection_is_error_document_unchanged",
+          region_empty_selection)
+
     # 3. failures leave the document as it was
     def unchanged_after(settings_, expected_exc, name_, doc_args=()):
         doc_, paint_ = make_doc(*doc_args, name=name_)
