@@ -319,6 +319,8 @@ enum NstyleStatus nstyle_set_weights(struct NstyleModel *model,
  * - `content_weight`: weight of the content loss (detail kept from the photo); a finite number from 0 to 1000000000 (default `5`; applies from the next step)
  * - `style_weight`: weight of the style loss (texture taken from the style); a finite number from 0 to 1000000000 (default `100`; applies from the next step)
  * - `tv_weight`: weight of the total-variation smoothing; a finite number from 0 to 1000000000 (default `0.01`; applies from the next step)
+ * - `temporal_weight`: weight of the temporal term (video: how strongly the result keeps to the previous frame warped by optical flow); no effect without a temporal target; a finite number from 0 to 1000000000 (default `1`; applies from the next step)
+ * - `histogram_weight`: weight of the histogram style loss (Risser et al. 2017: each channel's distribution of the style's activations at relu1_1 and relu4_1 matched, besides the Gram matrices); 0 turns it off (it costs about a second evaluation at relu1_1); a finite number from 0 to 1000000000 (default `0`; rebuilds the targets, keeps the image)
  * - `optimizer`: L-BFGS (fewer iterations) or Adam; lbfgs or adam (default `lbfgs`; restarts the run)
  * - `init`: start from the content image or from seeded noise; content or random (default `content`; restarts the run)
  * - `seed`: seeds init=random; CPU runs are bit-identical per seed; a whole number in 0..=18446744073709551615 (default `0`; restarts the run)

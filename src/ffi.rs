@@ -432,9 +432,9 @@ pub extern "C" fn nstyle_set_weights(
         let weights = unsafe { weights.as_ref() }.ok_or_else(|| Error::arg("weights is NULL"))?;
         with_session(model, |session| {
             let mut settings = session.settings().clone();
-            settings.weights.content = weights.content as f64;
-            settings.weights.style = weights.style as f64;
-            settings.weights.tv = weights.tv as f64;
+            settings.weights.set("content", weights.content as f64)?;
+            settings.weights.set("style", weights.style as f64)?;
+            settings.weights.set("tv", weights.tv as f64)?;
             session.set_settings(settings)
         })
     })
@@ -454,6 +454,8 @@ pub extern "C" fn nstyle_set_weights(
 /// - `content_weight`: weight of the content loss (detail kept from the photo); a finite number from 0 to 1000000000 (default `5`; applies from the next step)
 /// - `style_weight`: weight of the style loss (texture taken from the style); a finite number from 0 to 1000000000 (default `100`; applies from the next step)
 /// - `tv_weight`: weight of the total-variation smoothing; a finite number from 0 to 1000000000 (default `0.01`; applies from the next step)
+/// - `temporal_weight`: weight of the temporal term (video: how strongly the result keeps to the previous frame warped by optical flow); no effect without a temporal target; a finite number from 0 to 1000000000 (default `1`; applies from the next step)
+/// - `histogram_weight`: weight of the histogram style loss (Risser et al. 2017: each channel's distribution of the style's activations at relu1_1 and relu4_1 matched, besides the Gram matrices); 0 turns it off (it costs about a second evaluation at relu1_1); a finite number from 0 to 1000000000 (default `0`; rebuilds the targets, keeps the image)
 /// - `optimizer`: L-BFGS (fewer iterations) or Adam; lbfgs or adam (default `lbfgs`; restarts the run)
 /// - `init`: start from the content image or from seeded noise; content or random (default `content`; restarts the run)
 /// - `seed`: seeds init=random; CPU runs are bit-identical per seed; a whole number in 0..=18446744073709551615 (default `0`; restarts the run)
@@ -513,9 +515,9 @@ pub extern "C" fn nstyle_step(
                     scale: report.scale,
                     scales: report.scales,
                     loss: report.losses.total,
-                    content_loss: report.losses.content,
-                    style_loss: report.losses.style,
-                    tv_loss: report.losses.tv,
+                    content_loss: report.losses.get("content"),
+                    style_loss: report.losses.get("style"),
+                    tv_loss: report.losses.get("tv"),
                 }
             };
         }
@@ -834,7 +836,10 @@ pub extern "C" fn nstyle_set_temporal(
         });
         with_session(model, |session| {
             let copy = image.copy(session.host_budget())?;
-            let target = TemporalTarget::new(copy, mask, temporal_weight as f64)?;
+            let target = TemporalTarget::new(copy, mask)?;
+            let mut settings = session.settings().clone();
+            settings.weights.set("temporal", temporal_weight as f64)?;
+            session.set_settings(settings)?;
             session.set_temporal(target);
             Ok(())
         })

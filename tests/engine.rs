@@ -221,9 +221,12 @@ fn several_styles_blend_and_weights_are_validated() {
     assert!(transfer.add_style(style_picture(8, 8), -1.0).is_err());
     transfer.step(2).unwrap();
     let mut bad = small_settings();
-    bad.weights.style = f64::NAN;
     assert!(matches!(
-        transfer.set_settings(bad),
+        bad.weights.set("style", f64::NAN),
+        Err(Error::Argument(_))
+    ));
+    assert!(matches!(
+        bad.set_option("style_weight", "nan"),
         Err(Error::Argument(_))
     ));
 }
@@ -285,7 +288,7 @@ fn a_huge_style_weight_stays_finite() {
         scales: ScaleCount::Fixed(1),
         ..small_settings()
     };
-    settings.weights.style = 1e6;
+    settings.weights.set("style", 1e6).unwrap();
     let mut transfer = ready_transfer(settings);
     let first = transfer.step(1).unwrap();
     let end = transfer.step(100).unwrap();
@@ -470,7 +473,7 @@ fn the_lite_backbone_runs_with_its_own_layers_and_refuses_vgg_names() {
         last.losses.total < first.losses.total,
         "{first:?} → {last:?}"
     );
-    assert!(last.losses.style > 0.0 && last.losses.content > 0.0);
+    assert!(last.losses.get("style") > 0.0 && last.losses.get("content") > 0.0);
 
     // VGG-19 layer names mean nothing to Lite0: refused, naming the backbone; nothing changes.
     let err = settings

@@ -158,7 +158,7 @@ fn regions_a_content_mask_and_a_temporal_term_are_probed_with_the_run() {
         "content mask probed"
     );
     let target =
-        nstyle::engine::temporal::TemporalTarget::new(content_picture(128, 96).into(), None, 1.0)
+        nstyle::engine::temporal::TemporalTarget::new(content_picture(128, 96).into(), None)
             .unwrap();
     transfer.set_temporal(target);
     let with_all = transfer.estimate().unwrap();

@@ -30,11 +30,15 @@ fn distance_to_magenta(result: &Picture, from: f32, to: f32) -> f64 {
     sum / (h * (x1 - x0)) as f64
 }
 
+/// One scale, and a temporal weight that puts the term on the scale of the content and style
+/// terms (about 1e9 here).
 fn settings() -> Settings {
-    Settings {
+    let mut settings = Settings {
         scales: nstyle::engine::schedule::ScaleCount::Fixed(1),
         ..small_settings()
-    }
+    };
+    settings.set_option("temporal_weight", "1e6").unwrap();
+    settings
 }
 
 fn run(target: Option<TemporalTarget>) -> Picture {
@@ -58,16 +62,11 @@ fn run_with(settings: Settings, target: Option<TemporalTarget>) -> Picture {
 }
 
 /// A magenta target weighted 1 on the left half of the image, 0 on the right.
-fn left_half_target(weight: f64) -> TemporalTarget {
+fn left_half_target() -> TemporalTarget {
     let mask: Vec<f32> = (0..HEIGHT)
         .flat_map(|_| (0..WIDTH).map(|x| if x < WIDTH / 2 { 1.0 } else { 0.0 }))
         .collect();
-    TemporalTarget::new(
-        SourceImage::from(magenta(WIDTH, HEIGHT)),
-        Some(&mask),
-        weight,
-    )
-    .unwrap()
+    TemporalTarget::new(SourceImage::from(magenta(WIDTH, HEIGHT)), Some(&mask)).unwrap()
 }
 
 #[test]
@@ -79,7 +78,7 @@ fn temporal_target_is_cut_to_the_tiles_of_a_tiled_stage() {
         ..settings()
     };
     let plain = run_with(tiled.clone(), None);
-    let pulled = run_with(tiled, Some(left_half_target(1e6)));
+    let pulled = run_with(tiled, Some(left_half_target()));
     let (plain_left, pulled_left) = (
         distance_to_magenta(&plain, 0.0, 0.4),
         distance_to_magenta(&pulled, 0.0, 0.4),
@@ -96,15 +95,9 @@ fn temporal_target_is_cut_to_the_tiles_of_a_tiled_stage() {
 #[test]
 fn temporal_target_pulls_where_weighted_and_not_where_zero() {
     // Both runs start from the photo. A magenta target weighted 1 on the left half, 0 on the
-    // right, pulls the left half only. (The weight puts the term on the scale of the content
-    // and style terms, about 1e9 here.)
-    let mask: Vec<f32> = (0..HEIGHT)
-        .flat_map(|_| (0..WIDTH).map(|x| if x < WIDTH / 2 { 1.0 } else { 0.0 }))
-        .collect();
-    let target =
-        TemporalTarget::new(SourceImage::from(magenta(WIDTH, HEIGHT)), Some(&mask), 1e6).unwrap();
+    // right, pulls the left half only.
     let plain = run(None);
-    let pulled = run(Some(target));
+    let pulled = run(Some(left_half_target()));
 
     let plain_left = distance_to_magenta(&plain, 0.0, 0.4);
     let pulled_left = distance_to_magenta(&pulled, 0.0, 0.4);
@@ -126,14 +119,23 @@ fn temporal_target_pulls_where_weighted_and_not_where_zero() {
 
 #[test]
 fn temporal_term_is_reported_in_the_loss_and_cleared() {
-    let target = TemporalTarget::new(SourceImage::from(magenta(40, 30)), None, 10.0).unwrap();
+    let target = TemporalTarget::new(SourceImage::from(magenta(40, 30)), None).unwrap();
     let mut transfer = ready_transfer(settings());
     transfer.set_temporal(target);
     let with = transfer.step(2).unwrap();
-    assert!(with.losses.temporal > 0.0, "{:?}", with.losses);
+    assert!(with.losses.get("temporal") > 0.0, "{:?}", with.losses);
     transfer.clear_temporal();
     let without = transfer.step(2).unwrap();
-    assert_eq!(without.losses.temporal, 0.0);
+    assert_eq!(without.losses.get("temporal"), 0.0);
+    assert!(
+        without
+            .losses
+            .terms
+            .iter()
+            .all(|(name, _)| *name != "temporal"),
+        "a cleared temporal term is no longer reported: {:?}",
+        without.losses
+    );
 }
 
 #[test]

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use common::{content_picture, cpu_transfer, small_settings, style_picture};
 use nstyle::engine::lite::Lite0;
-use nstyle::engine::loss_parts::LossParts;
+use nstyle::engine::loss::style::Style;
+use nstyle::engine::loss::{Inputs, LossParts};
 use nstyle::engine::metrics::{self, Evaluation};
 use nstyle::engine::network::{Backbone, Network};
-use nstyle::engine::objective::{Style, Targets};
+use nstyle::engine::objective::Objective;
 use nstyle::engine::schedule::ScaleCount;
 use nstyle::engine::schedule::Stage;
 use nstyle::engine::tiles::Layout;
@@ -198,12 +199,17 @@ fn lite_objective(settings: &Settings, result: &Picture) -> LossParts {
     };
     let styles = [Style::new(style_picture(96, 96).into(), 1.0)];
     let content = content_picture(result.width(), result.height()).into();
-    let targets = Targets::build(network, settings, &content, &styles, None, None, stage).unwrap();
+    let inputs = Inputs {
+        model: network,
+        settings,
+        content: &content,
+        styles: &styles,
+        content_mask: None,
+        temporal: None,
+    };
+    let targets = Objective::build(&inputs, stage).unwrap();
     let point = rgb_to_caffe(&result.to_tensor(tch::Device::Cpu).unwrap()).unwrap();
-    targets
-        .evaluate(network, settings.effective_weights(), &point)
-        .unwrap()
-        .parts
+    targets.evaluate(network, settings, &point).unwrap().parts
 }
 
 #[test]

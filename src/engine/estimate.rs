@@ -19,10 +19,12 @@ use std::time::Instant;
 use once_cell::sync::Lazy;
 use tch::{Device, Tensor};
 
-use crate::engine::objective::{network_input, tiled_layers, Style, Targets};
-use crate::engine::run::Inputs;
+use crate::engine::loss::style::Style;
+use crate::engine::loss::{stage_layers, Inputs, StageKind};
+use crate::engine::objective::{active_terms, Objective};
 use crate::engine::schedule::{fit_long_side, Stage, MIN_SIDE};
 use crate::engine::settings::{LayerChoice, OptimizerKind, Settings, WeightedLayer};
+use crate::engine::source::network_input;
 use crate::error::{Error, Result};
 
 /// Square probe sizes. Two, because an evaluation costs a fixed part (dispatch, reductions, the
@@ -90,12 +92,10 @@ struct ProbeKey {
     precision: &'static str,
     content: Vec<usize>,
     style: Vec<usize>,
-    /// Styles with a region (each its own guided term), a content mask, a temporal term: the
-    /// extra work they add to an evaluation is timed by the probe, so a run with them is not
-    /// priced at a plain run's rates.
-    regions: usize,
-    content_mask: bool,
-    temporal: bool,
+    /// The run's loss terms, each with what it adds to an evaluation's cost (styles with a
+    /// region, a content mask…): the probe times that work, so a run with it is not priced at
+    /// a plain run's rates.
+    terms: Vec<String>,
 }
 
 static PROBED: Lazy<Mutex<HashMap<ProbeKey, Rates>>> = Lazy::new(|| Mutex::new(HashMap::new()));
@@ -130,9 +130,9 @@ pub fn estimate(inputs: &Inputs, stages: &[Stage]) -> Result<Estimate> {
             precision: network.precision().name(),
             content: content_layers.iter().map(|(l, _)| *l).collect(),
             style: style_layers.iter().map(|(l, _)| *l).collect(),
-            regions: active(styles).filter(|s| s.region.is_some()).count(),
-            content_mask: inputs.content_mask.is_some(),
-            temporal: inputs.temporal.is_some(),
+            terms: active_terms(inputs)
+                .map(|term| format!("{} {}", term.name(), term.probe_key(inputs)))
+                .collect(),
         };
         if let Some(rates) = PROBED.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return Ok(*rates);
@@ -154,7 +154,7 @@ pub fn estimate(inputs: &Inputs, stages: &[Stage]) -> Result<Estimate> {
         None
     };
     let tiled = if stages.iter().any(|s| s.tiling.is_some()) {
-        let (content_layers, style_layers) = tiled_layers(settings)?;
+        let (content_layers, style_layers) = stage_layers(settings, StageKind::Tiled)?;
         Some(rates_for(content_layers, style_layers)?)
     } else {
         None
@@ -282,8 +282,11 @@ fn probe(
         .collect();
     union.sort();
     union.dedup();
-    let weights = settings.effective_weights();
     let device = network.device();
+    let probe_inputs = Inputs {
+        settings: &probe_settings,
+        ..*inputs
+    };
     let mut probes = Vec::new();
     for side in PROBE_SIDES {
         let stage = Stage {
@@ -292,22 +295,14 @@ fn probe(
             iterations: 1,
             tiling: None,
         };
-        let targets = Targets::build(
-            network,
-            &probe_settings,
-            content,
-            inputs.styles,
-            inputs.content_mask,
-            inputs.temporal,
-            stage,
-        )?;
+        let targets = Objective::build(&probe_inputs, stage)?;
         let point = network_input(content, side, side, device)?;
         probes.push((side as u64 * side as u64, targets, point));
     }
-    let evaluate = |(_, targets, point): &(u64, Targets, Tensor)| {
-        targets.evaluate(network, weights, point).map(|_| ())
+    let evaluate = |(_, targets, point): &(u64, Objective, Tensor)| {
+        targets.evaluate(network, settings, point).map(|_| ())
     };
-    let features = |(_, _, point): &(u64, Targets, Tensor)| {
+    let features = |(_, _, point): &(u64, Objective, Tensor)| {
         let _no_grad = tch::no_grad_guard();
         let maps = network.features(point, &union)?;
         finish(device, &maps)

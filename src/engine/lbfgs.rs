@@ -225,7 +225,7 @@ impl Optimizer for Lbfgs {
         }
         if here.grad_max_abs == 0.0 {
             // A stationary point: there is no direction to search in.
-            let parts = here.parts;
+            let parts = here.parts.clone();
             self.current = Some(here);
             return Ok(StepOutcome::Stalled(parts));
         }
@@ -284,7 +284,7 @@ impl Optimizer for Lbfgs {
         match best_trial {
             Some((new_point, accepted)) => {
                 self.remember(&new_point - &*point, &accepted.grad - &here.grad);
-                let parts = accepted.parts;
+                let parts = accepted.parts.clone();
                 *point = new_point;
                 self.current = Some(accepted);
                 Ok(StepOutcome::Moved(parts))
@@ -293,7 +293,7 @@ impl Optimizer for Lbfgs {
                 // Nothing decreased the loss: drop the memory so the next iteration restarts from
                 // steepest descent, and stay where we are.
                 self.forget();
-                let parts = here.parts;
+                let parts = here.parts.clone();
                 self.current = Some(here);
                 if any_finite_trial {
                     Ok(StepOutcome::Stalled(parts))
@@ -321,7 +321,7 @@ impl Optimizer for Lbfgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::loss_parts::LossParts;
+    use crate::engine::loss::LossParts;
     use tch::{Kind, Tensor};
 
     fn evaluation(loss: f64, grad: Tensor) -> Evaluation {

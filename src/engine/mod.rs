@@ -6,7 +6,6 @@ pub mod estimate;
 pub mod lbfgs;
 pub mod lite;
 pub mod loss;
-pub mod loss_parts;
 pub mod mask;
 pub mod memory;
 pub mod metrics;

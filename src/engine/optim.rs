@@ -2,7 +2,7 @@
 
 use tch::{Kind, Tensor};
 
-use crate::engine::loss_parts::LossParts;
+use crate::engine::loss::LossParts;
 use crate::error::Result;
 
 /// The objective at one point: its value, its parts and its gradient (same shape as the point),
@@ -54,7 +54,7 @@ pub fn gradient_facts(grad: &Tensor) -> [Tensor; 2] {
 pub type Objective<'a> = dyn FnMut(&Tensor) -> Result<Evaluation> + 'a;
 
 /// How one iteration ended.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum StepOutcome {
     /// The point moved; the loss and its parts at the accepted point.
     Moved(LossParts),

@@ -205,6 +205,33 @@ pub static OPTIONS: &[OptionSpec] = &[
         effect: Effect::Live,
     },
     OptionSpec {
+        key: "temporal_weight",
+        domain: Domain::Float {
+            min: 0.0,
+            max: 1e9,
+            min_exclusive: false,
+        },
+        default: "1",
+        unit: "",
+        doc: "weight of the temporal term (video: how strongly the result keeps to the previous \
+              frame warped by optical flow); no effect without a temporal target",
+        effect: Effect::Live,
+    },
+    OptionSpec {
+        key: "histogram_weight",
+        domain: Domain::Float {
+            min: 0.0,
+            max: 1e9,
+            min_exclusive: false,
+        },
+        default: "0",
+        unit: "",
+        doc: "weight of the histogram style loss (Risser et al. 2017: each channel's distribution \
+              of the style's activations at relu1_1 and relu4_1 matched, besides the Gram \
+              matrices); 0 turns it off (it costs about a second evaluation at relu1_1)",
+        effect: Effect::Retarget,
+    },
+    OptionSpec {
         key: "optimizer",
         domain: Domain::Choice(&["lbfgs", "adam"]),
         default: "lbfgs",

@@ -7,43 +7,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tch::Tensor;
 
-use crate::engine::loss_parts::LossParts;
-use crate::engine::mask::Mask;
-use crate::engine::network::Network;
-use crate::engine::objective::{network_input, Style, Targets, TiledTargets};
+pub use crate::engine::loss::Inputs;
+use crate::engine::loss::LossParts;
+use crate::engine::objective::{Objective, TiledObjective};
 use crate::engine::optim::{Evaluation, Optimizer, StepOutcome};
 use crate::engine::schedule::Stage;
 use crate::engine::settings::{LossWeights, Settings, STOP_WINDOW};
-use crate::engine::source::SourceImage;
-use crate::engine::temporal::TemporalTarget;
+use crate::engine::source::network_input;
 use crate::engine::tiles::{Tile, Tiling};
 use crate::error::{Error, Result};
 
 /// Consecutive blow-ups the guard absorbs (halving the step each time) before giving up.
 const MAX_RECOVERIES: u32 = 6;
 
-/// What a run reads but does not own: the network, the settings and the images.
-pub struct Inputs<'a> {
-    pub model: Network<'a>,
-    pub settings: &'a Settings,
-    pub content: &'a SourceImage,
-    pub styles: &'a [Style],
-    /// More (or less) photo where this mask is: the content term weighted by it.
-    pub content_mask: Option<&'a Mask>,
-    pub temporal: Option<&'a TemporalTarget>,
-}
-
 impl Inputs<'_> {
-    fn targets(&self, stage: Stage) -> Result<Targets> {
-        Targets::build(
-            self.model,
-            self.settings,
-            self.content,
-            self.styles,
-            self.content_mask,
-            self.temporal,
-            stage,
-        )
+    fn targets(&self, stage: Stage) -> Result<Objective> {
+        Objective::build(self, stage)
     }
 
     fn tiled_targets(
@@ -51,26 +30,16 @@ impl Inputs<'_> {
         stage: Stage,
         tiling: &Tiling,
         cancel: &AtomicBool,
-    ) -> Result<TiledTargets> {
+    ) -> Result<TiledObjective> {
         let cancelled = || cancel.swap(false, Ordering::SeqCst);
-        TiledTargets::build(
-            self.model,
-            self.settings,
-            self.content,
-            self.styles,
-            stage,
-            &tiling.layout,
-            &cancelled,
-        )?
-        .with_content_mask(self.content_mask, self.settings, stage, self.model.device())?
-        .with_temporal(self.temporal, stage, self.model.device())
+        TiledObjective::build(self, stage, &tiling.layout, &cancelled)
     }
 }
 
 /// Where a tiled stage stands: its shared targets, the pass and the tile being visited.
 struct TiledState {
     /// None until built (and after the settings or styles change them).
-    shared: Option<TiledTargets>,
+    shared: Option<TiledObjective>,
     pass: u32,
     /// This pass's tiles and the index of the one visited now (or next).
     tiles: Vec<Tile>,
@@ -82,7 +51,7 @@ struct TiledState {
 }
 
 impl TiledState {
-    fn new(shared: Option<TiledTargets>) -> TiledState {
+    fn new(shared: Option<TiledObjective>) -> TiledState {
         TiledState {
             shared,
             pass: 0,
@@ -103,7 +72,7 @@ struct Visit {
     start: Tensor,
     crop: Tensor,
     last_good: Tensor,
-    targets: Option<Targets>,
+    targets: Option<Objective>,
     left: u32,
     losses: LossParts,
 }
@@ -151,12 +120,13 @@ pub struct Run {
     last_good: Option<Tensor>,
     optimizer: Box<dyn Optimizer>,
     /// None until built for the current stage (and after the settings or styles change them).
-    targets: Option<Targets>,
+    targets: Option<Objective>,
     losses: LossParts,
     recoveries: u32,
-    /// Total losses of this stage's iterations so far, under `trend_weights` (for early stopping).
+    /// Total losses of this stage's iterations so far, under `trend_weights` and the strength
+    /// (for early stopping).
     trend: Vec<f64>,
-    trend_weights: Option<LossWeights>,
+    trend_weights: Option<(LossWeights, f64)>,
     /// The state of a tiled stage (None in a whole-image stage).
     tiled: Option<TiledState>,
 }
@@ -205,8 +175,8 @@ impl Run {
         self.plan.iter().map(|s| s.iterations).sum()
     }
 
-    pub fn losses(&self) -> LossParts {
-        self.losses
+    pub fn losses(&self) -> &LossParts {
+        &self.losses
     }
 
     pub fn recoveries(&self) -> u32 {
@@ -262,7 +232,7 @@ impl Run {
             };
             match outcome {
                 StepOutcome::Moved(losses) | StepOutcome::Stalled(losses) => {
-                    self.losses = losses;
+                    let total = losses.total;
                     self.done += 1;
                     self.done_in_stage += 1;
                     left -= 1;
@@ -270,10 +240,11 @@ impl Run {
                     let converged = match self.stage().tiling {
                         None => {
                             self.last_good = Some(duplicate(&self.image)?);
-                            self.converged(inputs.settings, losses.total)
+                            self.converged(inputs.settings, total)
                         }
-                        Some(_) => self.tile_step_done(inputs.settings, losses)?,
+                        Some(_) => self.tile_step_done(inputs.settings, &losses)?,
                     };
+                    self.losses = losses;
                     if converged {
                         // The rest of this stage's iterations would buy little: count them as
                         // done (progress jumps forward, never back) and go on to the next stage.
@@ -317,7 +288,7 @@ impl Run {
     /// is always the current result, and a cancel loses nothing), ends the visit when its
     /// iterations are done and the pass when its tiles are. True when a pass's mean tile loss
     /// fell by less than `stop_tolerance` from the previous pass's (the stage may end early).
-    fn tile_step_done(&mut self, settings: &Settings, losses: LossParts) -> Result<bool> {
+    fn tile_step_done(&mut self, settings: &Settings, losses: &LossParts) -> Result<bool> {
         let tiled = self.tiled.as_mut().expect("a tiled stage has its state");
         let visit = tiled.visit.as_mut().expect("a tile step has a visit");
         {
@@ -330,7 +301,7 @@ impl Run {
                 .f_add(&visit.start)?;
             visit.tile.window.of(&self.image)?.f_copy_(&blended)?;
         }
-        visit.losses = losses;
+        visit.losses = losses.clone();
         visit.left -= 1;
         if visit.left > 0 {
             return Ok(false);
@@ -398,9 +369,8 @@ impl Run {
             visit.targets = Some(shared.for_tile(inputs.model, visit.tile)?);
         }
         let targets = visit.targets.as_ref().expect("built above");
-        let weights = inputs.settings.effective_weights();
         let mut objective = |point: &Tensor| {
-            counted_evaluation(targets, inputs, weights, point, cancel, evaluations, poison)
+            counted_evaluation(targets, inputs, point, cancel, evaluations, poison)
         };
         self.optimizer.iterate(&mut visit.crop, &mut objective)
     }
@@ -409,8 +379,8 @@ impl Run {
     /// `stop_tolerance` (relative) over the last [`STOP_WINDOW`] iterations. Changed weights make
     /// losses incomparable, so the record starts again then.
     fn converged(&mut self, settings: &Settings, loss: f64) -> bool {
-        let weights = settings.effective_weights();
-        if self.trend_weights != Some(weights) {
+        let weights = (settings.weights.clone(), settings.strength);
+        if self.trend_weights.as_ref() != Some(&weights) {
             self.trend.clear();
             self.trend_weights = Some(weights);
         }
@@ -477,9 +447,8 @@ impl Run {
         poison: &Poison,
     ) -> Result<StepOutcome> {
         let targets = self.targets.as_ref().expect("built before iterating");
-        let weights = inputs.settings.effective_weights();
         let mut objective = |point: &Tensor| {
-            counted_evaluation(targets, inputs, weights, point, cancel, evaluations, poison)
+            counted_evaluation(targets, inputs, point, cancel, evaluations, poison)
         };
         self.optimizer.iterate(&mut self.image, &mut objective)
     }
@@ -488,9 +457,8 @@ impl Run {
 /// One evaluation for the optimiser: a pending cancel ends it first; it is counted, and the test
 /// hooks in `poison` act on it.
 fn counted_evaluation(
-    targets: &Targets,
+    targets: &Objective,
     inputs: &Inputs,
-    weights: LossWeights,
     point: &Tensor,
     cancel: &AtomicBool,
     evaluations: &mut u64,
@@ -500,7 +468,7 @@ fn counted_evaluation(
         return Err(Error::Cancelled);
     }
     *evaluations += 1;
-    let mut evaluation = targets.evaluate(inputs.model, weights, point)?;
+    let mut evaluation = targets.evaluate(inputs.model, inputs.settings, point)?;
     if poison.applies_to(*evaluations) {
         evaluation.parts.total = f64::NAN;
     }

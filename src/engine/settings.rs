@@ -8,37 +8,73 @@ use crate::engine::precision::PrecisionChoice;
 use crate::engine::schedule::ScaleCount;
 use crate::error::{Error, Result};
 
-/// Weights of the three loss terms.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LossWeights {
-    pub content: f64,
-    pub style: f64,
-    pub tv: f64,
-}
+/// The weight of each loss term, by the term's name: the option-table rows `<name>_weight`
+/// (`content_weight`, `style_weight`, `tv_weight`, …), in the table's order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LossWeights(Vec<(&'static str, f64)>);
 
 impl Default for LossWeights {
-    /// The Lua neural-style's content and style weights (our losses are normalised the same way);
-    /// the TV weight was chosen by looking at results (see the README).
+    /// The defaults of the option table: the Lua neural-style's content and style weights (our
+    /// losses are normalised the same way); the TV weight was chosen by looking at results.
     fn default() -> Self {
-        LossWeights {
-            content: 5.0,
-            style: 100.0,
-            tv: 0.01,
+        let mut weights = LossWeights(Vec::new());
+        for row in OPTIONS {
+            if let (Some(term), Ok(Value::Float(value))) = (
+                row.key.strip_suffix(WEIGHT_SUFFIX),
+                row.domain.parse(row.key, row.default),
+            ) {
+                weights.0.push((term, value));
+            }
         }
+        weights
     }
 }
 
+/// Option keys ending so are loss-term weights.
+const WEIGHT_SUFFIX: &str = "_weight";
+
 impl LossWeights {
+    /// The weight of term `name` (0 for a term the table has no weight for).
+    pub fn get(&self, name: &str) -> f64 {
+        self.0
+            .iter()
+            .find(|(term, _)| *term == name)
+            .map_or(0.0, |(_, weight)| *weight)
+    }
+
+    /// Sets the weight of a term the table has a row for (an argument error otherwise).
+    pub fn set(&mut self, name: &str, weight: f64) -> Result<()> {
+        check_weight(&format!("{name} weight"), weight)?;
+        match self.0.iter_mut().find(|(term, _)| *term == name) {
+            Some((_, slot)) => {
+                *slot = weight;
+                Ok(())
+            }
+            None => Err(Error::arg(format!("there is no loss term '{name}'"))),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, f64)> + '_ {
+        self.0.iter().copied()
+    }
+
     pub fn validate(&self) -> Result<()> {
-        for (name, value) in [
-            ("content", self.content),
-            ("style", self.style),
-            ("tv", self.tv),
-        ] {
+        for (name, value) in self.iter() {
             check_weight(&format!("{name} weight"), value)?;
         }
         Ok(())
     }
+}
+
+/// Which of a run's gains scale a loss term's weight ([`Settings::term_weight`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gain {
+    /// The weight as set (pixel-space terms: TV, temporal).
+    None,
+    /// The backbone's content gain.
+    Content,
+    /// The backbone's style gain and the strength.
+    Style,
 }
 
 /// A weight must be finite and not negative.
@@ -211,7 +247,7 @@ pub struct Settings {
     pub content_layers: LayerChoice,
     pub style_layers: LayerChoice,
     pub weights: LossWeights,
-    /// 0..1: moves the balance from the photo (0) to the style (1); see [`Settings::effective_weights`].
+    /// 0..1: moves the balance from the photo (0) to the style (1); see [`Settings::term_weight`].
     pub strength: f64,
     /// Relative loss decrease over [`STOP_WINDOW`] iterations under which a scale ends early.
     pub stop_tolerance: f64,
@@ -245,11 +281,7 @@ impl Default for Settings {
             backbone: Backbone::Vgg19,
             content_layers: LayerChoice::Auto,
             style_layers: LayerChoice::Auto,
-            weights: LossWeights {
-                content: 0.0,
-                style: 0.0,
-                tv: 0.0,
-            },
+            weights: LossWeights::default(),
             strength: 0.0,
             stop_tolerance: 0.0,
             precision: PrecisionChoice::Auto,
@@ -291,16 +323,18 @@ impl Settings {
         }
     }
 
-    /// The loss weights the optimisation uses: the expert weights with the style weight scaled by
-    /// the strength, ×1 at 0.5 and a factor of 1000 over the whole range (×0.03 … ×32), so that
-    /// equal steps of the knob look like equal steps from photo to painting; and both scaled by
-    /// the backbone's gains, so that one strength looks alike on either network.
-    pub fn effective_weights(&self) -> LossWeights {
+    /// The weight a loss term runs with, every gain applied here and only here: the expert
+    /// weight, the style terms' scaled by the strength (×1 at 0.5 and a factor of 1000 over the
+    /// whole range, ×0.03 … ×32, so that equal steps of the knob look like equal steps from photo
+    /// to painting), and feature terms by the backbone's gains, so that one strength looks alike
+    /// on either network.
+    pub fn term_weight(&self, name: &str, gain: Gain) -> f64 {
+        let weight = self.weights.get(name);
         let (content_gain, style_gain) = self.backbone.loss_gains();
-        LossWeights {
-            content: self.weights.content * content_gain,
-            style: self.weights.style * style_gain * STRENGTH_RANGE.powf(self.strength - 0.5),
-            tv: self.weights.tv,
+        match gain {
+            Gain::None => weight,
+            Gain::Content => weight * content_gain,
+            Gain::Style => weight * style_gain * STRENGTH_RANGE.powf(self.strength - 0.5),
         }
     }
 
@@ -383,9 +417,10 @@ impl Settings {
             ("scales", Word(_)) => self.scales = ScaleCount::Auto,
             ("scales", Int(v)) => self.scales = ScaleCount::Fixed(v as u32),
             ("keep_detail", Bool(v)) => self.keep_detail = v,
-            ("content_weight", Float(v)) => self.weights.content = v,
-            ("style_weight", Float(v)) => self.weights.style = v,
-            ("tv_weight", Float(v)) => self.weights.tv = v,
+            (key, Float(v)) if key.ends_with(WEIGHT_SUFFIX) => {
+                let term = key.strip_suffix(WEIGHT_SUFFIX).expect("checked");
+                self.weights.set(term, v).expect("a table weight row")
+            }
             ("strength", Float(v)) => self.strength = v,
             ("stop_tolerance", Float(v)) => self.stop_tolerance = v,
             ("optimizer", Word(w)) => self.optimizer = OptimizerKind::parse(w).expect("table word"),
@@ -424,9 +459,10 @@ impl Settings {
                 ScaleCount::Fixed(n) => n.to_string(),
             },
             "keep_detail" => u8::from(self.keep_detail).to_string(),
-            "content_weight" => self.weights.content.to_string(),
-            "style_weight" => self.weights.style.to_string(),
-            "tv_weight" => self.weights.tv.to_string(),
+            key if key.ends_with(WEIGHT_SUFFIX) => self
+                .weights
+                .get(key.strip_suffix(WEIGHT_SUFFIX).expect("checked"))
+                .to_string(),
             "strength" => self.strength.to_string(),
             "stop_tolerance" => self.stop_tolerance.to_string(),
             "optimizer" => match self.optimizer {
@@ -481,25 +517,25 @@ mod tests {
 
     #[test]
     fn weights_must_be_finite_and_non_negative() {
-        assert!(LossWeights {
-            content: f64::NAN,
-            ..Default::default()
-        }
-        .validate()
-        .is_err());
-        assert!(LossWeights {
-            style: -1.0,
-            ..Default::default()
-        }
-        .validate()
-        .is_err());
-        assert!(LossWeights {
-            tv: f64::INFINITY,
-            ..Default::default()
-        }
-        .validate()
-        .is_err());
-        assert!(LossWeights::default().validate().is_ok());
+        let mut weights = LossWeights::default();
+        assert!(weights.set("content", f64::NAN).is_err());
+        assert!(weights.set("style", -1.0).is_err());
+        assert!(weights.set("tv", f64::INFINITY).is_err());
+        assert!(weights.set("nope", 1.0).is_err());
+        assert_eq!(
+            weights,
+            LossWeights::default(),
+            "a refused weight changes nothing"
+        );
+        assert!(weights.validate().is_ok());
+        assert_eq!(
+            (
+                weights.get("content"),
+                weights.get("style"),
+                weights.get("tv")
+            ),
+            (5.0, 100.0, 0.01)
+        );
     }
 }
 

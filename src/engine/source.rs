@@ -246,6 +246,16 @@ pub fn try_vec<T: Clone + Default>(len: usize) -> Result<Vec<T>> {
     Ok(values)
 }
 
+/// `image` at `width`×`height` as the network's input on `device` (Caffe space, [1, 3, H, W]).
+pub fn network_input(
+    image: &SourceImage,
+    width: u32,
+    height: u32,
+    device: tch::Device,
+) -> Result<tch::Tensor> {
+    crate::engine::vgg::rgb_to_caffe(&image.picture_at(width, height)?.to_tensor(device)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

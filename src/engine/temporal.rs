@@ -17,21 +17,19 @@ use crate::engine::tiles::Window;
 use crate::engine::vgg::rgb_to_caffe;
 use crate::error::{Error, Result};
 
-/// A target image with its per-pixel weights and the term's weight.
+/// A target image with its per-pixel weights (the term's weight is the option `temporal_weight`).
 #[derive(Clone, Debug)]
 pub struct TemporalTarget {
     image: SourceImage,
     /// One value per pixel of `image`, 0..1, row-major.
     mask: Vec<f32>,
-    weight: f64,
 }
 
 impl TemporalTarget {
     /// `mask` holds `image`'s width × height values in 0..1 (NaN and values outside are refused:
     /// a weight map is the host's own computation, and a wrong one is a bug to report, not to
-    /// hide); `None` weighs every pixel 1. `weight` is the term's weight (finite, ≥ 0).
-    pub fn new(image: SourceImage, mask: Option<&[f32]>, weight: f64) -> Result<TemporalTarget> {
-        crate::engine::settings::check_weight("temporal weight", weight)?;
+    /// hide); `None` weighs every pixel 1.
+    pub fn new(image: SourceImage, mask: Option<&[f32]>) -> Result<TemporalTarget> {
         let pixels = image.width() as usize * image.height() as usize;
         let mask = match mask {
             None => vec![1.0; pixels],
@@ -52,15 +50,7 @@ impl TemporalTarget {
                 values.to_vec()
             }
         };
-        Ok(TemporalTarget {
-            image,
-            mask,
-            weight,
-        })
-    }
-
-    pub fn weight(&self) -> f64 {
-        self.weight
+        Ok(TemporalTarget { image, mask })
     }
 
     /// The target (Caffe space, [1, 3, H, W]) and its weights ([1, 1, H, W]) at a stage's size.
@@ -116,7 +106,7 @@ mod tests {
     #[test]
     fn loss_is_the_weighted_mean_squared_difference() {
         // A 2×1 target; the left pixel weighs 1, the right 0.
-        let target = TemporalTarget::new(grey(2, 1, 0), Some(&[1.0, 0.0]), 1.0).unwrap();
+        let target = TemporalTarget::new(grey(2, 1, 0), Some(&[1.0, 0.0])).unwrap();
         let stage = target.at(2, 1, Device::Cpu).unwrap();
         // The image 10 levels above the target everywhere: only the left pixel's 3 channels
         // count, (3 · 10²) / (3 · 2) = 50.
@@ -127,9 +117,8 @@ mod tests {
 
     #[test]
     fn bad_weight_maps_are_refused() {
-        assert!(TemporalTarget::new(grey(2, 1, 0), Some(&[1.0]), 1.0).is_err());
-        assert!(TemporalTarget::new(grey(2, 1, 0), Some(&[1.0, f32::NAN]), 1.0).is_err());
-        assert!(TemporalTarget::new(grey(2, 1, 0), Some(&[1.0, 1.5]), 1.0).is_err());
-        assert!(TemporalTarget::new(grey(2, 1, 0), None, -1.0).is_err());
+        assert!(TemporalTarget::new(grey(2, 1, 0), Some(&[1.0])).is_err());
+        assert!(TemporalTarget::new(grey(2, 1, 0), Some(&[1.0, f32::NAN])).is_err());
+        assert!(TemporalTarget::new(grey(2, 1, 0), Some(&[1.0, 1.5])).is_err());
     }
 }

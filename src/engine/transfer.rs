@@ -11,17 +11,17 @@ use tch::{Device, Tensor};
 use crate::engine::adam::Adam;
 use crate::engine::estimate;
 use crate::engine::lbfgs::Lbfgs;
-use crate::engine::loss_parts::LossParts;
+use crate::engine::loss::style::Style;
+use crate::engine::loss::LossParts;
 use crate::engine::mask::Mask;
 use crate::engine::memory;
 use crate::engine::network::{Backbone, Network, Networks};
-use crate::engine::objective::{network_input, Style};
 use crate::engine::optim::Optimizer;
 use crate::engine::picture::Picture;
 use crate::engine::run::{Inputs, Poison, Run};
 use crate::engine::schedule::{plan, Stage, MIN_SIDE};
 use crate::engine::settings::{check_weight, Init, OptimizerKind, Settings};
-use crate::engine::source::SourceImage;
+use crate::engine::source::{network_input, SourceImage};
 use crate::engine::temporal::TemporalTarget;
 use crate::engine::tiles::{self, Layout, Tiling};
 use crate::engine::vgg::{caffe_to_rgb, rgb_to_caffe, Vgg19};
@@ -47,7 +47,7 @@ const AUTO_TILE_MAX: u32 = 1024;
 const AUTO_WHOLE_STAGE_MAX_BYTES: u64 = 4 << 30;
 
 /// Where a session stands, for progress bars.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Progress {
     /// Iterations done over all scales, and planned.
     pub iteration: u32,
@@ -218,8 +218,9 @@ impl Transfer {
     }
 
     /// Pulls the result towards `target` where its weights are high (video: the previous
-    /// stylised frame warped by optical flow; see [`crate::engine::temporal`]). Replaces any
-    /// earlier target; the image being optimised is kept, its targets are rebuilt.
+    /// stylised frame warped by optical flow; see [`crate::engine::temporal`]); the term's
+    /// weight is the option `temporal_weight`. Replaces any earlier target; the image being
+    /// optimised is kept, its targets are rebuilt.
     pub fn set_temporal(&mut self, target: TemporalTarget) {
         self.temporal = Some(target);
         self.invalidate_targets();
@@ -337,7 +338,7 @@ impl Transfer {
             scales: run.plan().len() as u32,
             width: stage.width,
             height: stage.height,
-            losses: run.losses(),
+            losses: run.losses().clone(),
             evaluations: self.evaluations,
             recoveries: run.recoveries(),
         }

@@ -69,11 +69,11 @@ pub struct RunArgs {
     /// Feature network: vgg19 (the original method) or lite (EfficientNet-Lite0, much faster).
     #[arg(long, default_value_t = Settings::default().backbone.name().to_string())]
     backbone: String,
-    #[arg(long, default_value_t = Settings::default().weights.content)]
+    #[arg(long, default_value_t = Settings::default().weights.get("content"))]
     content_weight: f64,
-    #[arg(long, default_value_t = Settings::default().weights.style)]
+    #[arg(long, default_value_t = Settings::default().weights.get("style"))]
     style_weight: f64,
-    #[arg(long, default_value_t = Settings::default().weights.tv)]
+    #[arg(long, default_value_t = Settings::default().weights.get("tv"))]
     tv_weight: f64,
     /// lbfgs or adam.
     #[arg(long, default_value = "lbfgs")]
@@ -166,9 +166,9 @@ fn settings(args: &RunArgs) -> Result<Settings> {
     };
     settings.set_option("size", &args.size)?;
     settings.set_option("tile", &args.tile)?;
-    settings.weights.content = args.content_weight;
-    settings.weights.style = args.style_weight;
-    settings.weights.tv = args.tv_weight;
+    settings.weights.set("content", args.content_weight)?;
+    settings.weights.set("style", args.style_weight)?;
+    settings.weights.set("tv", args.tv_weight)?;
     for option in &args.options {
         let (key, value) = option
             .split_once('=')
