@@ -18,12 +18,13 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::engine::inputs::{self, InputData, InputSlot};
 use crate::engine::options::{self, Domain};
 use crate::engine::settings::check_weight;
 use crate::engine::temporal::TemporalTarget;
 use crate::engine::{self, SourceImage, Transfer};
 use crate::error::Error;
-use crate::pixels::{self, MaskFormat, PixelFormat};
+use crate::pixels::{self, HostFormat, MaskFormat, PixelFormat};
 use crate::text::{printable_line, shortened};
 
 /// Version of this ABI; grows only by addition. 2 added the option table (`nstyle_option_*`,
@@ -33,9 +34,21 @@ use crate::text::{printable_line, shortened};
 /// `nstyle_set_init_image`, `nstyle_set_temporal` and `nstyle_clear_temporal`; 5 added the
 /// content mask (`nstyle_set_content_mask`, `nstyle_clear_content_mask`) and the options
 /// `content_mask_gain` and `mask_softness`.
-pub const NSTYLE_ABI_VERSION: u32 = 5;
+///
+/// 6 is the first change that is not an addition: `nstyle_step` returns NSTYLE_DONE (not
+/// NSTYLE_OK) once the run is complete, as sqlite3_step returns SQLITE_DONE, so a host loop
+/// reads the end from the status instead of re-deriving it from the progress; a cancel stops
+/// only the step that is running (each step starts with the flag lowered); the last error is
+/// kept per model (`nstyle_errmsg`). It adds the one input call (`nstyle_set_input` with
+/// `NstyleImage`, `NstyleInput` and the grey plane formats in `NstyleFormat`; the per-input
+/// calls stay, as thin wrappers over it), the loss terms by name (`nstyle_progress_term_count`,
+/// `nstyle_progress_term`) and the options `temporal_weight` and `histogram_weight`. A host
+/// written for 5 keeps working except that it sees NSTYLE_DONE, not NSTYLE_OK, from the step
+/// that completes the run.
+pub const NSTYLE_ABI_VERSION: u32 = 6;
 
-/// Result of every call that can fail. On failure `nstyle_last_error()` says why.
+/// Result of every call that can fail. On failure `nstyle_errmsg(model)` says why (and
+/// `nstyle_last_error()`, on the calling thread).
 #[repr(C)]
 #[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +73,9 @@ pub enum NstyleStatus {
     NSTYLE_ERR_NUMERIC = 8,
     /// Caught panic or unexpected libtorch error.
     NSTYLE_ERR_INTERNAL = 9,
+    /// Not an error: `nstyle_step` completed the run (this step did the last iteration, or the
+    /// run was already complete and the step did nothing). Since ABI 6.
+    NSTYLE_DONE = 100,
 }
 
 /// Pixel layouts (passed as `uint32_t`). 16-bit and float channels are in native byte order;
@@ -77,6 +93,52 @@ pub enum NstyleFormat {
     /// IEEE half-float channels (Krita's 16-bit float layers); read like NSTYLE_RGBA_F32.
     /// Since ABI 2.
     NSTYLE_RGBA_F16 = 5,
+    /// One grey sample per pixel, 0..255: a plane of weights (regions, masks, temporal
+    /// weights). Since ABI 6, for `nstyle_set_input`.
+    NSTYLE_GREY8 = 6,
+    /// One grey sample per pixel, 0..65535. Since ABI 6.
+    NSTYLE_GREY16 = 7,
+    /// One float sample per pixel, 0..1 (clamped); NaN or infinity is NSTYLE_ERR_ARGUMENT.
+    /// Since ABI 6.
+    NSTYLE_GREY_F32 = 8,
+}
+
+/// The inputs `nstyle_set_input` sets or clears (passed as `uint32_t`). Since ABI 6.
+#[repr(C)]
+#[allow(non_camel_case_types, dead_code)]
+pub enum NstyleInput {
+    /// The photo (a colour image); restarts the run. Cannot be cleared.
+    NSTYLE_INPUT_CONTENT = 0,
+    /// Style `index` (a colour image): at the index after the last it adds a style (blend
+    /// weight 1), at an existing one it replaces that style's image (its weight and masks
+    /// stay); cleared, the style is removed and the later ones move down by one.
+    NSTYLE_INPUT_STYLE = 1,
+    /// Where on the content style `index` paints (a plane; see `nstyle_set_style_mask`).
+    NSTYLE_INPUT_STYLE_REGION = 2,
+    /// Which part of style `index`'s own image its style is taken from (a plane).
+    NSTYLE_INPUT_STYLE_SOURCE_REGION = 3,
+    /// Where the photo holds more (a plane; see `nstyle_set_content_mask`).
+    NSTYLE_INPUT_CONTENT_MASK = 4,
+    /// Where the optimisation starts (a colour image); restarts the run. Cleared: the content.
+    NSTYLE_INPUT_INIT_IMAGE = 5,
+    /// The temporal term's target (a colour image; see `nstyle_set_temporal`), with weights 1
+    /// everywhere until NSTYLE_INPUT_TEMPORAL_WEIGHTS sets them; its weight is the option
+    /// `temporal_weight`.
+    NSTYLE_INPUT_TEMPORAL_TARGET = 6,
+    /// The temporal term's per-pixel weights (a plane, resampled to the target's size; needs a
+    /// target). Cleared: 1 everywhere.
+    NSTYLE_INPUT_TEMPORAL_WEIGHTS = 7,
+}
+
+/// An image or a plane as the host holds it: `height` rows of `width` pixels, `stride_bytes`
+/// apart (the last row need not be padded), in `format` (an NstyleFormat). Since ABI 6.
+#[repr(C)]
+pub struct NstyleImage {
+    pub pixels: *const c_void,
+    pub width: u32,
+    pub height: u32,
+    pub stride_bytes: usize,
+    pub format: u32,
 }
 
 /// Kinds of option value (`NstyleOptionInfo.value_type`).
@@ -161,6 +223,8 @@ pub struct NstyleProgress {
 pub struct NstyleModel {
     session: Mutex<Transfer>,
     cancel: Arc<AtomicBool>,
+    /// The message of the last call on this model that failed (`nstyle_errmsg`).
+    last_error: Mutex<CString>,
 }
 
 thread_local! {
@@ -196,8 +260,39 @@ fn status_of(error: &Error) -> NstyleStatus {
 /// Runs the body of an exported function: a panic becomes NSTYLE_ERR_INTERNAL, an error its
 /// status, and either one is recorded for `nstyle_last_error`.
 fn boundary(body: impl FnOnce() -> Result<(), Error>) -> NstyleStatus {
+    status_boundary(|| body().map(|()| NstyleStatus::NSTYLE_OK))
+}
+
+/// [`boundary`] for a call on `model`: a failure is also recorded on the model, for
+/// `nstyle_errmsg` (a NULL model has nowhere to keep it: the thread's message says it).
+fn model_boundary(
+    model: *const NstyleModel,
+    body: impl FnOnce() -> Result<(), Error>,
+) -> NstyleStatus {
+    model_status_boundary(model, || body().map(|()| NstyleStatus::NSTYLE_OK))
+}
+
+fn model_status_boundary(
+    model: *const NstyleModel,
+    body: impl FnOnce() -> Result<NstyleStatus, Error>,
+) -> NstyleStatus {
+    let status = status_boundary(body);
+    if !matches!(status, NstyleStatus::NSTYLE_OK | NstyleStatus::NSTYLE_DONE) {
+        if let Ok(model) = model_ref(model) {
+            let message = LAST_ERROR.with(|slot| slot.borrow().clone());
+            *model
+                .last_error
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = message;
+        }
+    }
+    status
+}
+
+/// The boundary of a body that chooses its own success status (NSTYLE_OK or NSTYLE_DONE).
+fn status_boundary(body: impl FnOnce() -> Result<NstyleStatus, Error>) -> NstyleStatus {
     match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => NstyleStatus::NSTYLE_OK,
+        Ok(Ok(status)) => status,
         Ok(Err(error)) => {
             set_last_error(&error.to_string());
             status_of(&error)
@@ -255,13 +350,13 @@ fn required_str<'a>(text: *const c_char, what: &str) -> Result<&'a str, Error> {
     optional_str(text, what)?.ok_or_else(|| Error::arg(format!("{what} is NULL")))
 }
 
-/// A host image, checked (size, stride, format) but not yet copied.
+/// A host image or plane, checked (size, stride, format) but not yet copied.
 struct HostImage<'a> {
     bytes: &'a [u8],
     width: u32,
     height: u32,
     stride: usize,
-    format: PixelFormat,
+    format: HostFormat,
 }
 
 impl<'a> HostImage<'a> {
@@ -270,10 +365,9 @@ impl<'a> HostImage<'a> {
         width: u32,
         height: u32,
         stride: usize,
-        format: u32,
+        format: HostFormat,
     ) -> Result<Self, Error> {
-        let format = PixelFormat::from_raw(format)?;
-        let len = pixels::buffer_len(width, height, stride, format)?;
+        let len = format.buffer_len(width, height, stride)?;
         if pixels.is_null() {
             return Err(Error::arg("pixels is NULL"));
         }
@@ -288,8 +382,21 @@ impl<'a> HostImage<'a> {
         })
     }
 
+    /// A colour image from the calls that take one (`format` is an NstyleFormat below the
+    /// planes).
+    fn colour(
+        pixels: *const c_void,
+        width: u32,
+        height: u32,
+        stride: usize,
+        format: u32,
+    ) -> Result<Self, Error> {
+        let format = HostFormat::Colour(PixelFormat::from_raw(format)?);
+        HostImage::new(pixels, width, height, stride, format)
+    }
+
     /// The compact copy the session keeps, refused (NSTYLE_ERR_MEMORY) over `budget`.
-    fn copy(&self, budget: Option<u64>) -> Result<SourceImage, Error> {
+    fn read(&self, budget: Option<u64>) -> Result<InputData, Error> {
         let HostImage {
             bytes,
             width,
@@ -297,21 +404,46 @@ impl<'a> HostImage<'a> {
             stride,
             format,
         } = *self;
-        pixels::read_source(bytes, width, height, stride, format, budget)
+        format.read(bytes, width, height, stride, budget)
+    }
+
+    /// The compact copy of a colour image.
+    fn copy(&self, budget: Option<u64>) -> Result<SourceImage, Error> {
+        match self.read(budget)? {
+            InputData::Image(image) => Ok(image),
+            InputData::Plane(_) => Err(Error::arg("a colour image is needed here, not a plane")),
+        }
     }
 }
 
-/// ABI version of the loaded library (5). Compare with NSTYLE_ABI_VERSION from the header.
+/// ABI version of the loaded library (6). Compare with NSTYLE_ABI_VERSION from the header.
 #[no_mangle]
 pub extern "C" fn nstyle_abi_version() -> u32 {
     NSTYLE_ABI_VERSION
 }
 
 /// Message of the last failed call on this thread; never NULL. Valid until the next failing call
-/// on the same thread.
+/// on the same thread. For a call on a model, `nstyle_errmsg(model)` is the message to read
+/// (a worker thread's failure reads the same from the host's thread); this one remains for
+/// `nstyle_model_create`, which has no model when it fails.
 #[no_mangle]
 pub extern "C" fn nstyle_last_error() -> *const c_char {
     LAST_ERROR.with(|slot| slot.borrow().as_ptr())
+}
+
+/// Message of the last call on `model` that failed, from whichever thread made it ("no error"
+/// before any); never NULL. NULL `model`: the calling thread's `nstyle_last_error()`. Valid
+/// until the next call on the model that fails, or until the model is freed. Since ABI 6.
+#[no_mangle]
+pub extern "C" fn nstyle_errmsg(model: *const NstyleModel) -> *const c_char {
+    match model_ref(model) {
+        Ok(model) => model
+            .last_error
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ptr(),
+        Err(_) => nstyle_last_error(),
+    }
 }
 
 /// Finds and checks the VGG-19 weights (`weights_path` NULL: `$NSTYLE_WEIGHTS`, then the
@@ -344,6 +476,7 @@ pub extern "C" fn nstyle_model_create(
         let model = Box::new(NstyleModel {
             session: Mutex::new(session),
             cancel,
+            last_error: Mutex::new(CString::new("no error").expect("no NUL")),
         });
         // SAFETY: as above.
         unsafe { *out = Box::into_raw(model) };
@@ -374,9 +507,9 @@ pub extern "C" fn nstyle_set_content(
     stride_bytes: usize,
     format: u32,
 ) -> NstyleStatus {
-    boundary(|| {
+    model_boundary(model, || {
         model_ref(model)?;
-        let image = HostImage::new(pixels, width, height, stride_bytes, format)?;
+        let image = HostImage::colour(pixels, width, height, stride_bytes, format)?;
         with_session(model, |session| {
             let copy = image.copy(session.host_budget())?;
             session.set_content(copy);
@@ -397,11 +530,11 @@ pub extern "C" fn nstyle_add_style(
     format: u32,
     blend_weight: f32,
 ) -> NstyleStatus {
-    boundary(|| {
+    model_boundary(model, || {
         model_ref(model)?;
         // Cheap arguments first: a bad weight must not cost a copy of the pixels.
         check_weight("style blend weight", blend_weight as f64)?;
-        let image = HostImage::new(pixels, width, height, stride_bytes, format)?;
+        let image = HostImage::colour(pixels, width, height, stride_bytes, format)?;
         with_session(model, |session| {
             let copy = image.copy(session.host_budget())?;
             session.add_style(copy, blend_weight as f64)
@@ -412,7 +545,7 @@ pub extern "C" fn nstyle_add_style(
 /// Removes all style images (a step then fails with NSTYLE_ERR_STATE until one is added).
 #[no_mangle]
 pub extern "C" fn nstyle_clear_styles(model: *mut NstyleModel) -> NstyleStatus {
-    boundary(|| {
+    model_boundary(model, || {
         with_session(model, |session| {
             session.clear_styles();
             Ok(())
@@ -426,7 +559,7 @@ pub extern "C" fn nstyle_set_weights(
     model: *mut NstyleModel,
     weights: *const NstyleWeights,
 ) -> NstyleStatus {
-    boundary(|| {
+    model_boundary(model, || {
         model_ref(model)?;
         // SAFETY: a non-null pointer points to an NstyleWeights.
         let weights = unsafe { weights.as_ref() }.ok_or_else(|| Error::arg("weights is NULL"))?;
@@ -481,7 +614,7 @@ pub extern "C" fn nstyle_set_option(
     key: *const c_char,
     value: *const c_char,
 ) -> NstyleStatus {
-    boundary(|| {
+    model_boundary(model, || {
         model_ref(model)?;
         let key = required_str(key, "key")?;
         let value = required_str(value, "value")?;
@@ -493,17 +626,20 @@ pub extern "C" fn nstyle_set_option(
     })
 }
 
-/// Runs up to `iterations` more iterations and fills `progress` (may be NULL). Once the planned
-/// total is reached it returns NSTYLE_OK with `iteration == total` and does nothing more.
-/// Returns NSTYLE_ERR_CANCELLED if `nstyle_cancel` stopped it (a cancel made while no step runs
-/// stops the next step at once); the model stays usable.
+/// Runs up to `iterations` more iterations and fills `progress` (may be NULL). Returns
+/// NSTYLE_OK while iterations remain and NSTYLE_DONE once the run is complete (`iteration ==
+/// total`): from the step that does the last iteration, and from every step after it, which
+/// does nothing. Returns NSTYLE_ERR_CANCELLED if `nstyle_cancel` stopped it; a cancel stops
+/// only the step that is running (one made while no step runs is forgotten when the next step
+/// starts), and the model stays usable: the next step goes on. Since ABI 6 the end is
+/// NSTYLE_DONE (before, NSTYLE_OK with `iteration == total`).
 #[no_mangle]
 pub extern "C" fn nstyle_step(
     model: *mut NstyleModel,
     iterations: u32,
     progress: *mut NstyleProgress,
 ) -> NstyleStatus {
-    boundary(|| {
+    model_status_boundary(model, || {
         let result = with_session(model, |session| session.step(iterations));
         let report = with_session(model, |session| session.progress()).unwrap_or_default();
         if !progress.is_null() {
@@ -521,8 +657,80 @@ pub extern "C" fn nstyle_step(
                 }
             };
         }
-        result.map(|_| ())
+        let report = result?;
+        Ok(if report.total > 0 && report.iteration >= report.total {
+            NstyleStatus::NSTYLE_DONE
+        } else {
+            NstyleStatus::NSTYLE_OK
+        })
     })
+}
+
+/// How many loss terms the last step reported (`nstyle_progress_term` reads them): content,
+/// style and tv always, then the temporal term with a temporal target and the histogram term
+/// when its weight is above 0. 0 before the first step. Since ABI 6.
+#[no_mangle]
+pub extern "C" fn nstyle_progress_term_count(
+    model: *mut NstyleModel,
+    count: *mut u32,
+) -> NstyleStatus {
+    model_boundary(model, || {
+        model_ref(model)?;
+        if count.is_null() {
+            return Err(Error::arg("count is NULL"));
+        }
+        let terms = with_session(model, |session| Ok(session.last_losses().terms.len()))?;
+        // SAFETY: non-null and points to writable uint32_t storage (the documented contract).
+        unsafe { *count = terms as u32 };
+        Ok(())
+    })
+}
+
+/// Term `index` (0-based, below `nstyle_progress_term_count`) of the last step's loss: its name
+/// ("content", "style", "tv", "temporal", "histogram"; static, NUL-terminated) and its weighted
+/// value. The terms add up to the progress' `loss`. NSTYLE_ERR_ARGUMENT for an index past the
+/// terms or a NULL `name` or `value`. Since ABI 6.
+#[no_mangle]
+pub extern "C" fn nstyle_progress_term(
+    model: *mut NstyleModel,
+    index: u32,
+    name: *mut *const c_char,
+    value: *mut f64,
+) -> NstyleStatus {
+    model_boundary(model, || {
+        model_ref(model)?;
+        if name.is_null() || value.is_null() {
+            return Err(Error::arg("name or value is NULL"));
+        }
+        let losses = with_session(model, |session| Ok(session.last_losses().clone()))?;
+        let (term, weighted) = losses.terms.get(index as usize).ok_or_else(|| {
+            Error::arg(format!(
+                "term index {index} is out of range (the last step reported {})",
+                losses.terms.len()
+            ))
+        })?;
+        // SAFETY: both are non-null and point to writable storage (the documented contract).
+        unsafe {
+            *name = term_name_c(term).as_ptr();
+            *value = *weighted;
+        }
+        Ok(())
+    })
+}
+
+/// The terms' names as C strings, made once.
+fn term_name_c(name: &str) -> &'static CStr {
+    static NAMES: once_cell::sync::Lazy<Vec<CString>> = once_cell::sync::Lazy::new(|| {
+        engine::loss::TERMS
+            .iter()
+            .map(|term| CString::new(term.name()).expect("term names have no NUL"))
+            .collect()
+    });
+    NAMES
+        .iter()
+        .find(|c| c.to_bytes() == name.as_bytes())
+        .map(CString::as_c_str)
+        .unwrap_or(c"unknown")
 }
 
 /// Writes the current image into `pixels` at `width`×`height` (resampled from the working
@@ -537,7 +745,7 @@ pub extern "C" fn nstyle_fetch_result(
     stride_bytes: usize,
     format: u32,
 ) -> NstyleStatus {
-    boundary(|| {
+    model_boundary(model, || {
         model_ref(model)?;
         let format = PixelFormat::from_raw(format)?;
         let len = pixels::buffer_len(width, height, stride_bytes, format)?;
@@ -679,7 +887,7 @@ pub extern "C" fn nstyle_get_option(
     buffer_len: usize,
     needed: *mut usize,
 ) -> NstyleStatus {
-    boundary(|| {
+    model_boundary(model, || {
         model_ref(model)?;
         let key = required_str(key, "key")?;
         let value = with_session(model, |session| session.settings().get_option(key))?;
@@ -711,7 +919,7 @@ pub extern "C" fn nstyle_result_size(
     width: *mut u32,
     height: *mut u32,
 ) -> NstyleStatus {
-    boundary(|| {
+    model_boundary(model, || {
         model_ref(model)?;
         if width.is_null() || height.is_null() {
             return Err(Error::arg("width or height is NULL"));
@@ -741,7 +949,7 @@ pub extern "C" fn nstyle_estimate_seconds(
     model: *mut NstyleModel,
     out_seconds: *mut f64,
 ) -> NstyleStatus {
-    boundary(|| {
+    model_boundary(model, || {
         model_ref(model)?;
         if out_seconds.is_null() {
             return Err(Error::arg("out_seconds is NULL"));
@@ -794,9 +1002,9 @@ pub extern "C" fn nstyle_set_init_image(
     stride_bytes: usize,
     format: u32,
 ) -> NstyleStatus {
-    boundary(|| {
+    model_boundary(model, || {
         model_ref(model)?;
-        let image = HostImage::new(pixels, width, height, stride_bytes, format)?;
+        let image = HostImage::colour(pixels, width, height, stride_bytes, format)?;
         with_session(model, |session| {
             let copy = image.copy(session.host_budget())?;
             session.set_init_image(&copy)
@@ -825,10 +1033,10 @@ pub extern "C" fn nstyle_set_temporal(
     weights: *const f32,
     temporal_weight: f32,
 ) -> NstyleStatus {
-    boundary(|| {
+    model_boundary(model, || {
         model_ref(model)?;
         check_weight("temporal weight", temporal_weight as f64)?;
-        let image = HostImage::new(pixels, width, height, stride_bytes, format)?;
+        let image = HostImage::colour(pixels, width, height, stride_bytes, format)?;
         let mask = (!weights.is_null()).then(|| {
             // SAFETY: a non-null `weights` points to width × height readable floats (the
             // documented contract); HostImage::new checked that the product fits.
@@ -850,7 +1058,7 @@ pub extern "C" fn nstyle_set_temporal(
 /// when none is set. Since ABI 4.
 #[no_mangle]
 pub extern "C" fn nstyle_clear_temporal(model: *mut NstyleModel) -> NstyleStatus {
-    boundary(|| {
+    model_boundary(model, || {
         with_session(model, |session| {
             session.clear_temporal();
             Ok(())
@@ -910,7 +1118,7 @@ fn set_host_mask(
     (pixels, width, height, stride_bytes, format): HostMask,
     apply: fn(&mut Transfer, usize, Option<engine::Mask>) -> Result<(), Error>,
 ) -> NstyleStatus {
-    boundary(|| {
+    model_boundary(model, || {
         with_session(model, |session| {
             session.check_style_index(style_index as usize)?;
             let mask = read_host_mask(session, pixels, width, height, stride_bytes, format)?;
@@ -957,7 +1165,7 @@ pub extern "C" fn nstyle_clear_style_mask(
     model: *mut NstyleModel,
     style_index: u32,
 ) -> NstyleStatus {
-    boundary(|| {
+    model_boundary(model, || {
         with_session(model, |session| {
             session.set_style_region(style_index as usize, None)
         })
@@ -994,9 +1202,53 @@ pub extern "C" fn nstyle_clear_style_source_mask(
     model: *mut NstyleModel,
     style_index: u32,
 ) -> NstyleStatus {
-    boundary(|| {
+    model_boundary(model, || {
         with_session(model, |session| {
             session.set_style_source_mask(style_index as usize, None)
+        })
+    })
+}
+
+// ---- One call for every input. Since ABI 6. ----
+
+/// Sets input `input` (an NstyleInput) to `image` (copied), or clears it when `image` is NULL.
+/// `index` is the style's number for the style inputs (0-based, in the order added; for
+/// NSTYLE_INPUT_STYLE the number after the last adds a style) and 0 for the others. Colour
+/// inputs take formats NSTYLE_RGB8 … NSTYLE_RGBA_F16, planes NSTYLE_GREY8, NSTYLE_GREY16 and
+/// NSTYLE_GREY_F32; each input does what its per-input call does (`nstyle_set_content`,
+/// `nstyle_set_style_mask`, …; those remain as thin wrappers). NSTYLE_ERR_ARGUMENT for an
+/// unknown input, an index past the styles, a colour image where a plane goes or the other way
+/// round, clearing the content, a zero or oversized size, a short stride, an unknown format, a
+/// float plane with NaN or infinity, or a region or mask 0 everywhere; NSTYLE_ERR_STATE for
+/// temporal weights without a temporal target. On any error the model is as before the call.
+#[no_mangle]
+pub extern "C" fn nstyle_set_input(
+    model: *mut NstyleModel,
+    input: u32,
+    index: u32,
+    image: *const NstyleImage,
+) -> NstyleStatus {
+    model_boundary(model, || {
+        model_ref(model)?;
+        let slot = InputSlot::from_raw(input)?;
+        // SAFETY: a non-null pointer points to an NstyleImage (the documented contract).
+        let host = match unsafe { image.as_ref() } {
+            None => None,
+            Some(image) => Some(HostImage::new(
+                image.pixels,
+                image.width,
+                image.height,
+                image.stride_bytes,
+                HostFormat::from_raw(image.format)?,
+            )?),
+        };
+        with_session(model, |session| {
+            let plane = host
+                .as_ref()
+                .map(|h| matches!(h.format, HostFormat::Plane(_)));
+            inputs::check_input(session, slot, index as usize, plane)?;
+            let data = host.map(|h| h.read(session.host_budget())).transpose()?;
+            inputs::set_input(session, slot, index as usize, data)
         })
     })
 }
@@ -1018,7 +1270,7 @@ pub extern "C" fn nstyle_set_content_mask(
     stride_bytes: usize,
     format: u32,
 ) -> NstyleStatus {
-    boundary(|| {
+    model_boundary(model, || {
         with_session(model, |session| {
             let mask = read_host_mask(session, pixels, width, height, stride_bytes, format)?;
             session.set_content_mask(Some(mask));
@@ -1031,7 +1283,7 @@ pub extern "C" fn nstyle_set_content_mask(
 /// remove is not an error. Since ABI 5.
 #[no_mangle]
 pub extern "C" fn nstyle_clear_content_mask(model: *mut NstyleModel) -> NstyleStatus {
-    boundary(|| {
+    model_boundary(model, || {
         with_session(model, |session| {
             session.set_content_mask(None);
             Ok(())

@@ -236,6 +236,18 @@ pub fn read_mask(
     format: MaskFormat,
     budget: Option<u64>,
 ) -> Result<Mask> {
+    read_plane(bytes, width, height, stride, format, budget)?.selecting()
+}
+
+/// As [`read_mask`], with a plane 0 everywhere allowed ([`Mask::plane`]).
+pub fn read_plane(
+    bytes: &[u8],
+    width: u32,
+    height: u32,
+    stride: usize,
+    format: MaskFormat,
+    budget: Option<u64>,
+) -> Result<Mask> {
     let needed = mask_buffer_len(width, height, stride, format)?;
     if bytes.len() < needed {
         return Err(Error::arg(
@@ -273,7 +285,64 @@ pub fn read_mask(
             f32::from_ne_bytes([p[0], p[1], p[2], p[3]])
         })?),
     };
-    Mask::new(width, height, plane)
+    Mask::plane(width, height, plane)
+}
+
+/// A format number of the one image description (`NstyleImage`): the colour formats 0..=5,
+/// then the grey planes 6, 7 and 8 (8-bit, 16-bit, float), so that every input takes the same
+/// numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostFormat {
+    Colour(PixelFormat),
+    Plane(MaskFormat),
+}
+
+impl HostFormat {
+    pub fn from_raw(raw: u32) -> Result<HostFormat> {
+        let colours = FORMATS.len() as u32;
+        if raw < colours {
+            return Ok(HostFormat::Colour(FORMATS[raw as usize]));
+        }
+        match MASK_FORMATS.get((raw - colours) as usize) {
+            Some(plane) => Ok(HostFormat::Plane(*plane)),
+            None => Err(Error::arg(format!(
+                "unknown image format {raw} (expected 0..={}: colours 0..={}, grey planes {}..={})",
+                colours as usize + MASK_FORMATS.len() - 1,
+                colours - 1,
+                colours,
+                colours as usize + MASK_FORMATS.len() - 1
+            ))),
+        }
+    }
+
+    /// Checks the buffer description and returns the bytes it spans.
+    pub fn buffer_len(self, width: u32, height: u32, stride: usize) -> Result<usize> {
+        match self {
+            HostFormat::Colour(format) => buffer_len(width, height, stride, format),
+            HostFormat::Plane(format) => mask_buffer_len(width, height, stride, format),
+        }
+    }
+
+    /// Reads the buffer: a colour image, or a plane of weights (0 everywhere allowed here; the
+    /// input it is for decides).
+    pub fn read(
+        self,
+        bytes: &[u8],
+        width: u32,
+        height: u32,
+        stride: usize,
+        budget: Option<u64>,
+    ) -> Result<crate::engine::inputs::InputData> {
+        use crate::engine::inputs::InputData;
+        Ok(match self {
+            HostFormat::Colour(format) => {
+                InputData::Image(read_source(bytes, width, height, stride, format, budget)?)
+            }
+            HostFormat::Plane(format) => {
+                InputData::Plane(read_plane(bytes, width, height, stride, format, budget)?)
+            }
+        })
+    }
 }
 
 /// Splits four-channel rows into a three-channel plane and an alpha plane of samples that

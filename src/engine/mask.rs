@@ -30,6 +30,12 @@ impl Mask {
     /// region) and are clamped to 0..1; a mask with no sample above 0 is refused (it selects
     /// nothing: clear the mask instead).
     pub fn new(width: u32, height: u32, plane: Samples) -> Result<Mask> {
+        Mask::plane(width, height, plane)?.selecting()
+    }
+
+    /// A plane of weights as [`Mask::new`] takes it, 0 everywhere allowed (a weight map, such
+    /// as the temporal term's, may weigh nothing).
+    pub fn plane(width: u32, height: u32, plane: Samples) -> Result<Mask> {
         check_size(width, height)?;
         if plane.len() != width as usize * height as usize {
             return Err(Error::Internal("mask plane does not match its size".into()));
@@ -46,7 +52,16 @@ impl Mask {
             }
             other => other,
         };
-        let any_inside = match &plane {
+        Ok(Mask {
+            width,
+            height,
+            plane,
+        })
+    }
+
+    /// This mask, refused when no sample is above 0 (it selects nothing).
+    pub fn selecting(self) -> Result<Mask> {
+        let any_inside = match &self.plane {
             Samples::U8(v) => v.iter().any(|&s| s > 0),
             Samples::U16(v) => v.iter().any(|&s| s > 0),
             Samples::F32(v) => v.iter().any(|&s| s > 0.0),
@@ -56,11 +71,7 @@ impl Mask {
                 "the mask is 0 everywhere: it selects nothing (clear the mask instead)",
             ));
         }
-        Ok(Mask {
-            width,
-            height,
-            plane,
-        })
+        Ok(self)
     }
 
     /// A mask from float values in 0..1 (tests and the CLI's decoded files).

@@ -53,6 +53,24 @@ impl TemporalTarget {
         Ok(TemporalTarget { image, mask })
     }
 
+    /// This target with other per-pixel weights: `weights` resampled to the target's size
+    /// (None: 1 everywhere).
+    pub fn with_weights(
+        &self,
+        weights: Option<&crate::engine::mask::Mask>,
+    ) -> Result<TemporalTarget> {
+        let (width, height) = (self.image.width(), self.image.height());
+        let mask = match weights {
+            None => vec![1.0; width as usize * height as usize],
+            Some(plane) => plane
+                .values_at(width, height)?
+                .into_iter()
+                .map(|v| v.clamp(0.0, 1.0))
+                .collect(),
+        };
+        TemporalTarget::new(self.image.clone(), Some(&mask))
+    }
+
     /// The target (Caffe space, [1, 3, H, W]) and its weights ([1, 1, H, W]) at a stage's size.
     pub fn at(&self, width: u32, height: u32, device: Device) -> Result<StageTemporal> {
         let image = rgb_to_caffe(&self.image.picture_at(width, height)?.to_tensor(device)?)?;

@@ -128,8 +128,9 @@ impl Transfer {
         &self.settings
     }
 
-    /// The flag another thread sets to cancel a running `step`. A cancel is consumed by the step it
-    /// stops; one that arrives while no step runs stops the next one at once.
+    /// The flag another thread sets to cancel a running `step`. A cancel stops the step that is
+    /// running; each step starts with the flag lowered, so a cancel that came while no step ran
+    /// does not stop the next one.
     pub fn cancel_flag(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.cancel)
     }
@@ -207,6 +208,28 @@ impl Transfer {
         )))
     }
 
+    /// How many styles were added.
+    pub fn style_count(&self) -> usize {
+        self.styles.len()
+    }
+
+    /// Replaces style `index`'s image, keeping its blend weight and masks. Rebuilds the targets
+    /// and keeps the image.
+    pub fn replace_style_image(&mut self, index: usize, image: SourceImage) -> Result<()> {
+        self.style_mut(index)?.image = image;
+        self.invalidate_targets();
+        Ok(())
+    }
+
+    /// Removes style `index` (the later ones move down by one). Rebuilds the targets and keeps
+    /// the image.
+    pub fn remove_style(&mut self, index: usize) -> Result<()> {
+        self.check_style_index(index)?;
+        self.styles.remove(index);
+        self.invalidate_targets();
+        Ok(())
+    }
+
     fn style_mut(&mut self, index: usize) -> Result<&mut Style> {
         self.check_style_index(index)?;
         Ok(&mut self.styles[index])
@@ -246,6 +269,17 @@ impl Transfer {
         self.set_settings(settings)?;
         // An equal image compares equal and would not restart: a new start is what was asked.
         self.run = None;
+        Ok(())
+    }
+
+    /// Starts from the content again instead of an init image (option `init` reads `content`);
+    /// restarts the run if there was one. Harmless without an init image.
+    pub fn clear_init_image(&mut self) -> Result<()> {
+        if matches!(self.settings.init, Init::Image(_)) {
+            let mut settings = self.settings.clone();
+            settings.init = Init::Content;
+            self.set_settings(settings)?;
+        }
         Ok(())
     }
 
@@ -320,6 +354,14 @@ impl Transfer {
         self.poison.cancel_during = Some(evaluation);
     }
 
+    /// The loss terms of the last iteration (none before the first).
+    pub fn last_losses(&self) -> LossParts {
+        self.run
+            .as_ref()
+            .map(|run| run.losses().clone())
+            .unwrap_or_default()
+    }
+
     /// Where the session stands (plans the run if needed, which costs no network pass).
     pub fn progress(&mut self) -> Result<Progress> {
         self.ensure_run()?;
@@ -382,6 +424,8 @@ impl Transfer {
 
     /// Runs up to `iterations` more iterations. Returns at once when the plan is complete.
     pub fn step(&mut self, iterations: u32) -> Result<Progress> {
+        self.cancel
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         apply_threads(self.settings.threads);
         self.check_styles()?;
         self.ensure_run()?;
