@@ -28,7 +28,7 @@ export LIBTORCH_USE_PYTORCH := 1
 export PATH := $(VENV)/bin:$(PATH)
 export NSTYLE_DEMO_DIR := $(DEMO_DIR)
 
-.PHONY: all setup venv weights lite-weights demo-images build demo test lint clean
+.PHONY: all setup venv weights lite-weights demo-images build header demo test check lint clean
 
 all: build
 
@@ -83,17 +83,30 @@ $(DEMO_DIR)/content.png: $(VENV)/.complete scripts/demo_images.py
 build: venv
 	cargo build --release
 
+# The C header: build.rs generates it into cargo's OUT_DIR; this copies the newest into include/
+# (tests/header.rs fails while the copy is stale).
+header: build
+	cp "$$(ls -t target/release/build/nstyle-*/out/nstyle.h | head -n 1)" include/nstyle.h
+
 demo: setup
 	@mkdir -p out
 	target/release/nstyle run --content $(DEMO_DIR)/content.png --style $(DEMO_DIR)/style.png \
 		--output out/demo.png --size 512 --scales 2
 	@echo "demo result: $(CURDIR)/out/demo.png"
 
-test: setup
+# The quick tier, for every commit: everything that needs neither apt nor root (the Rust tests,
+# the C ABI test plain and under ASan + LSan with the C and C++ examples, the Python binding,
+# and the fuzz harness's committed inputs replayed with the system cc).
+check: setup
 	cargo test --release
-	$(MAKE) --no-print-directory c-test install-check
+	$(MAKE) --no-print-directory c-test python-test fuzz-replay
+
+# Everything: the quick tier, then the editors, batch and video, fuzzing, and the release on
+# clean Debian roots (apt and root).
+test: check
+	$(MAKE) --no-print-directory install-check
 	$(MAKE) --no-print-directory gimp-test
-	$(MAKE) --no-print-directory python-test krita-test batch-test
+	$(MAKE) --no-print-directory krita-test batch-test
 	$(MAKE) --no-print-directory fuzz-test
 	$(MAKE) --no-print-directory dist-test wheel-test
 

@@ -46,8 +46,9 @@ fn has_cuda_backend(lib_dir: &Path) -> bool {
     lib_dir.join("libtorch_cuda.so").exists()
 }
 
-/// Writes include/nstyle.h (only when its text changes, so builds stay incremental) and a copy
-/// in OUT_DIR. tests/header.rs fails when the committed header is not what this generates.
+/// Writes the C header into OUT_DIR only: a build never writes into the source tree. `make
+/// header` copies it to include/nstyle.h (what the plug-ins and C programs compile against), and
+/// tests/header.rs fails when that copy is not what this generates.
 fn generate_header() {
     let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let config =
@@ -63,5 +64,4 @@ fn generate_header() {
     };
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
     bindings.write_to_file(out_dir.join("nstyle.h"));
-    bindings.write_to_file(crate_dir.join("include/nstyle.h"));
 }

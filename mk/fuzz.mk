@@ -16,11 +16,15 @@
 # installed with apt-get when missing (tests/fuzz/run.sh setup). A finding fails the target and
 # leaves the input in target/fuzz/artifacts/<harness>/; see tests/fuzz/README.md.
 
-.PHONY: fuzz-test fuzz fuzz-tsan fuzz-build
+.PHONY: fuzz-test fuzz fuzz-tsan fuzz-build fuzz-replay
 
 FUZZ_SECONDS ?= 1800
 FUZZ_TEST_SECONDS ?= 60
 FUZZ_ENV := PYTHON=$(PYTHON)
+
+# The committed corpus and findings replayed once with the system cc (no apt): part of `make check`.
+fuzz-replay: build weights
+	$(FUZZ_ENV) tests/fuzz/run.sh replay
 
 fuzz-build: build weights
 	$(FUZZ_ENV) tests/fuzz/run.sh build

@@ -52,6 +52,7 @@ static void fail_at(const char *file, int line, const char *what) {
 static const char *status_name(int status) {
     static const char *names[] = {"OK",     "ARGUMENT", "STATE",     "IO",      "MODEL",
                                   "MEMORY", "DEVICE",   "CANCELLED", "NUMERIC", "INTERNAL"};
+    if (status == NSTYLE_DONE) return "DONE";
     return status >= 0 && status < (int)(sizeof names / sizeof *names) ? names[status] : "?";
 }
 
@@ -68,6 +69,19 @@ static const char *status_name(int status) {
     } while (0)
 
 #define CHECK_OK(call) CHECK_STATUS(call, NSTYLE_OK)
+
+/* A step that did its work: OK while iterations remain, DONE once the run is complete (tests
+ * that care which say so with CHECK_STATUS). */
+#define CHECK_STEPPED(call)                                                                      \
+    do {                                                                                         \
+        int got_ = (int)(call);                                                                  \
+        if (got_ != NSTYLE_OK && got_ != NSTYLE_DONE) {                                          \
+            char what_[512];                                                                     \
+            snprintf(what_, sizeof what_, "%s returned %s, expected OK or DONE", #call,          \
+                     status_name(got_));                                                         \
+            fail_at(__FILE__, __LINE__, what_);                                                  \
+        }                                                                                        \
+    } while (0)
 
 static void group_begin(const char *name) {
     group_name = name;
@@ -463,13 +477,13 @@ static void test_state(void) {
     CHECK_OK(set_content(m));
     CHECK_STATUS(nstyle_step(m, 1, &p), NSTYLE_ERR_STATE); /* content but no style */
     CHECK_OK(add_style(m));
-    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK_STEPPED(nstyle_step(m, 1, &p));
     CHECK(p.iteration == 1);
     CHECK_OK(nstyle_clear_styles(m));
     CHECK_STATUS(nstyle_step(m, 1, &p), NSTYLE_ERR_STATE);
     CHECK_OK(nstyle_fetch_result(m, out, CW, CH, sizeof out[0], NSTYLE_RGBA8));
     CHECK_OK(add_style(m));
-    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK_STATUS(nstyle_step(m, 1, &p), NSTYLE_DONE);
     CHECK(p.iteration == 2 && p.total == 2);
     /* Only zero blend weights: an argument error, not a crash. */
     CHECK_OK(nstyle_clear_styles(m));
@@ -531,7 +545,7 @@ static void test_initial_image_and_failed_calls(NstyleModel *m) {
     CHECK_OK(add_style(m));
     NstyleProgress p;
     memset(&p, 0, sizeof p);
-    CHECK_OK(nstyle_step(m, 10, &p));
+    CHECK_STATUS(nstyle_step(m, 10, &p), NSTYLE_DONE);
     CHECK(p.iteration == 2 && p.total == 2);
     CHECK(progress_sane(&p));
     group_end();
@@ -617,7 +631,7 @@ static void test_fetch_formats(NstyleModel *m) {
     group_begin("fetch: every format, padded stride, resampled size, alpha carried");
     NstyleProgress p;
     CHECK_OK(set_u(m, "iterations", 2));
-    CHECK_OK(nstyle_step(m, 2, &p));
+    CHECK_STEPPED(nstyle_step(m, 2, &p));
     const uint32_t formats[] = {NSTYLE_RGB8,     NSTYLE_RGBA8, NSTYLE_RGBA16,
                                 NSTYLE_RGBA_F32, NSTYLE_BGRA8, NSTYLE_RGBA_F16};
     /* Reference at a resampled size in RGBA_F32; every other format must agree within 1/255
@@ -714,20 +728,22 @@ static void test_fetch_formats(NstyleModel *m) {
 }
 
 static void test_total(NstyleModel *m) {
-    group_begin("step to the total: OK, iteration == total, then nothing changes");
+    group_begin("step to the total: OK while iterations remain, DONE at the end, then nothing");
     NstyleProgress p;
     CHECK_OK(set_u(m, "iterations", 3));
-    CHECK_OK(nstyle_step(m, 100, &p));
+    CHECK_STATUS(nstyle_step(m, 2, &p), NSTYLE_OK);
+    CHECK(p.iteration == 2 && p.total == 3);
+    CHECK_STATUS(nstyle_step(m, 100, &p), NSTYLE_DONE);
     CHECK(p.iteration == 3 && p.total == 3);
     CHECK(progress_sane(&p));
     static uint8_t a[CH][CW][4], b[CH][CW][4];
     CHECK_OK(nstyle_fetch_result(m, a, CW, CH, sizeof a[0], NSTYLE_RGBA8));
     NstyleProgress q;
     memset(&q, 0, sizeof q);
-    CHECK_OK(nstyle_step(m, 5, &q));
+    CHECK_STATUS(nstyle_step(m, 5, &q), NSTYLE_DONE);
     CHECK(q.iteration == 3 && q.total == 3);
     CHECK(q.loss == p.loss);
-    CHECK_OK(nstyle_step(m, 0, NULL));
+    CHECK_STATUS(nstyle_step(m, 0, NULL), NSTYLE_DONE);
     CHECK_OK(nstyle_fetch_result(m, b, CW, CH, sizeof b[0], NSTYLE_RGBA8));
     CHECK(memcmp(a, b, sizeof a) == 0);
     group_end();
@@ -744,7 +760,7 @@ static void test_progress(void) {
     unsigned last_iteration = 0, last_scale = 0, seen_scales = 0;
     for (int i = 0; i < 6; i++) {
         memset(&p, 0xFF, sizeof p);
-        CHECK_OK(nstyle_step(m, 1, &p));
+        CHECK_STEPPED(nstyle_step(m, 1, &p));
         CHECK(p.total == 4);
         CHECK(p.scales == 2);
         CHECK(p.scale < p.scales);
@@ -761,13 +777,13 @@ static void test_progress(void) {
     /* scales=auto at size 48 plans one scale; total follows the iterations option. */
     CHECK_OK(nstyle_set_option(m, "scales", "auto"));
     CHECK_OK(set_u(m, "iterations", 7));
-    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK_STEPPED(nstyle_step(m, 1, &p));
     CHECK(p.total == 7 && p.iteration == 1 && p.scales >= 1 && p.scale < p.scales);
     CHECK(progress_sane(&p));
     /* Loss weights change the reported terms: zero content weight gives zero content loss. */
     NstyleWeights w = {0, 100, 0.01f};
     CHECK_OK(nstyle_set_weights(m, &w));
-    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK_STEPPED(nstyle_step(m, 1, &p));
     CHECK(p.content_loss == 0 && progress_sane(&p));
     nstyle_model_free(m);
     group_end();
@@ -778,7 +794,7 @@ static uint8_t *run_seeded(NstyleModel *m, const char *seed) {
     NstyleProgress p;
     CHECK_OK(nstyle_set_option(m, "init", "random"));
     CHECK_OK(nstyle_set_option(m, "seed", seed));
-    CHECK_OK(nstyle_step(m, 3, &p));
+    CHECK_STEPPED(nstyle_step(m, 3, &p));
     CHECK(p.iteration == 3);
     if (out) CHECK_OK(nstyle_fetch_result(m, out, CW, CH, CW * 4, NSTYLE_RGBA8));
     return out;
@@ -817,7 +833,7 @@ static void test_memory(NstyleModel *m) {
     CHECK_OK(nstyle_set_option(m, "max_memory_mb", "auto"));
     CHECK_OK(set_u(m, "size", CW));
     CHECK_OK(set_u(m, "iterations", 1));
-    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK_STEPPED(nstyle_step(m, 1, &p));
     CHECK(p.iteration == 1);
     group_end();
 }
@@ -848,7 +864,7 @@ static void test_cancel(void) {
     CHECK_OK(set_content(m));
     CHECK_OK(add_style(m));
     NstyleProgress p;
-    CHECK_OK(nstyle_step(m, 1, &p)); /* plan and targets built: the next step is pure work */
+    CHECK_STEPPED(nstyle_step(m, 1, &p)); /* plan and targets built: the next step is pure work */
     struct canceller c = {m, 0.3, NULL};
     pthread_t thread;
     CHECK(pthread_create(&thread, NULL, cancel_later, &c) == 0);
@@ -861,15 +877,15 @@ static void test_cancel(void) {
     CHECK(c.thread_error != NULL);
     printf("     (cancelled after %.2f s at iteration %u)\n", took, p.iteration);
     unsigned at = p.iteration;
-    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK_STEPPED(nstyle_step(m, 1, &p));
     CHECK(p.iteration == at + 1);
     CHECK(progress_sane(&p));
-    /* A cancel while no step runs stops the next step at once; the one after works. */
+    /* A cancel while no step runs stops nothing: each step starts with the flag lowered. */
     nstyle_cancel(m);
-    CHECK_STATUS(nstyle_step(m, 1, &p), NSTYLE_ERR_CANCELLED);
-    CHECK(p.iteration == at + 1);
-    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK_STEPPED(nstyle_step(m, 1, &p));
     CHECK(p.iteration == at + 2);
+    /* The cancelled step's message is the model's, read from this thread. */
+    CHECK(strstr(nstyle_errmsg(m), "cancel") != NULL);
     nstyle_model_free(m);
     group_end();
 }
@@ -894,7 +910,7 @@ static void test_edge_cases(void) {
         CHECK_OK(nstyle_set_content(m, flat, CW, CW, sizeof flat[0], NSTYLE_RGB8));
         CHECK_OK(nstyle_clear_styles(m));
         CHECK_OK(nstyle_add_style(m, flat, CW, CW, sizeof flat[0], NSTYLE_RGB8, 1.0f));
-        CHECK_OK(nstyle_step(m, 1, NULL));
+        CHECK_STEPPED(nstyle_step(m, 1, NULL));
     }
     nstyle_model_free(m);
     group_end();
@@ -998,7 +1014,7 @@ static void test_estimate(void) {
     CHECK_OK(nstyle_estimate_seconds(m, &longer));
     CHECK(longer > seconds);
     NstyleProgress p;
-    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK_STEPPED(nstyle_step(m, 1, &p));
     CHECK(p.iteration == 1);
     nstyle_model_free(m);
     group_end();
@@ -1051,10 +1067,10 @@ static void test_style_masks(void) {
     CHECK_STATUS(nstyle_clear_style_source_mask(m, 7), NSTYLE_ERR_ARGUMENT);
     NstyleProgress p;
     CHECK_OK(nstyle_set_style_mask(m, 0, grey8, CW, CH, CW, NSTYLE_MASK_GREY8));
-    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK_STEPPED(nstyle_step(m, 1, &p));
     CHECK_OK(nstyle_set_style_mask(m, 0, grey16, CW, CH, CW * 2, NSTYLE_MASK_GREY16));
     CHECK_OK(nstyle_set_style_source_mask(m, 0, greyf, CW, CH, CW * 4, NSTYLE_MASK_GREY_F32));
-    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK_STEPPED(nstyle_step(m, 1, &p));
     CHECK(p.iteration == 2 && isfinite(p.loss));
     CHECK_OK(nstyle_clear_style_mask(m, 0));
     CHECK_OK(nstyle_clear_style_source_mask(m, 0));
@@ -1102,14 +1118,14 @@ static void test_content_mask(void) {
     CHECK_OK(add_style(m));
     NstyleProgress p;
     CHECK_OK(nstyle_set_content_mask(m, grey8, CW, CH, CW, NSTYLE_MASK_GREY8));
-    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK_STEPPED(nstyle_step(m, 1, &p));
     CHECK_OK(nstyle_set_content_mask(m, greyf, CW, CH, CW * 4, NSTYLE_MASK_GREY_F32));
-    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK_STEPPED(nstyle_step(m, 1, &p));
     CHECK(p.iteration == 2 && isfinite(p.loss));
     CHECK_STATUS(nstyle_clear_content_mask(NULL), NSTYLE_ERR_ARGUMENT);
     CHECK_OK(nstyle_clear_content_mask(m));
     CHECK_OK(nstyle_clear_content_mask(m));
-    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK_STEPPED(nstyle_step(m, 1, &p));
     nstyle_model_free(m);
     group_end();
 }
@@ -1143,7 +1159,7 @@ static void test_huge_images(void) {
     CHECK_OK(set_content(m));
     CHECK_OK(add_style(m));
     NstyleProgress p;
-    CHECK_OK(nstyle_step(m, 1, &p));
+    CHECK_STEPPED(nstyle_step(m, 1, &p));
     CHECK(p.iteration == 1);
     if (huge) {
         CHECK_STATUS(nstyle_fetch_result(m, huge, 65536, 65536, (size_t)65536 * 4, NSTYLE_RGBA8),
@@ -1205,13 +1221,108 @@ static void test_video_calls(void) {
     CHECK_OK(nstyle_set_temporal(m, magenta, CW, CH, row, NSTYLE_RGB8, weights, 1e6f));
     NstyleProgress p;
     memset(&p, 0, sizeof p);
-    CHECK_OK(nstyle_step(m, 10, &p));
-    /* The total includes the temporal term, which has no field of its own. */
+    CHECK_STATUS(nstyle_step(m, 10, &p), NSTYLE_DONE);
+    /* The total includes the temporal term, which has no field of its own: it is named. */
     CHECK(p.iteration == 3 && isfinite(p.loss));
     CHECK(p.loss > p.content_loss + p.style_loss + p.tv_loss);
+    uint32_t terms = 0;
+    CHECK_OK(nstyle_progress_term_count(m, &terms));
+    CHECK(terms == 4);
+    const char *name = NULL;
+    double value = 0;
+    CHECK_OK(nstyle_progress_term(m, 3, &name, &value));
+    CHECK(name && strcmp(name, "temporal") == 0 && value > 0);
     CHECK_OK(nstyle_clear_temporal(m));
     CHECK_OK(nstyle_clear_temporal(m));
     CHECK_OK(nstyle_set_option(m, "init", "content"));
+    nstyle_model_free(m);
+    group_end();
+}
+
+/* Since ABI 6: one input call, per-model errors, the loss terms by name. */
+static void test_abi6(void) {
+    group_begin("ABI 6: nstyle_set_input, nstyle_errmsg, nstyle_progress_term");
+    NstyleModel *m = new_model(2, 1);
+    if (!m) {
+        group_end();
+        return;
+    }
+    NstyleImage content = {content_rgba, CW, CH, sizeof content_rgba[0], NSTYLE_RGBA8};
+    NstyleImage style = {style_rgb, SW, SH, sizeof style_rgb[0], NSTYLE_RGB8};
+    static uint8_t left[CH][CW];
+    for (int y = 0; y < CH; y++)
+        for (int x = 0; x < CW; x++) left[y][x] = x < CW / 2 ? 255 : 0;
+    NstyleImage plane = {left, CW, CH, sizeof left[0], NSTYLE_GREY8};
+    static float holes[4] = {0.5f, NAN, 1.0f, 0.0f};
+    NstyleImage nan_plane = {holes, 2, 2, 2 * sizeof(float), NSTYLE_GREY_F32};
+    /* Misuse: a status and a message naming the argument; nothing applied. */
+    CHECK_STATUS(nstyle_set_input(NULL, NSTYLE_INPUT_CONTENT, 0, &content), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_input(m, 99, 0, &content), NSTYLE_ERR_ARGUMENT);
+    CHECK(strstr(nstyle_errmsg(m), "unknown input 99") != NULL);
+    CHECK_STATUS(nstyle_set_input(m, NSTYLE_INPUT_CONTENT, 0, &plane), NSTYLE_ERR_ARGUMENT);
+    CHECK(strstr(nstyle_errmsg(m), "colour image") != NULL);
+    CHECK_STATUS(nstyle_set_input(m, NSTYLE_INPUT_CONTENT, 1, &content), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_input(m, NSTYLE_INPUT_CONTENT, 0, NULL), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_input(m, NSTYLE_INPUT_STYLE, 1, &style), NSTYLE_ERR_ARGUMENT);
+    CHECK(strstr(nstyle_errmsg(m), "no style 1") != NULL);
+    CHECK_STATUS(nstyle_set_input(m, NSTYLE_INPUT_STYLE_REGION, 0, &plane), NSTYLE_ERR_ARGUMENT);
+    NstyleImage bad = content;
+    bad.format = 42;
+    CHECK_STATUS(nstyle_set_input(m, NSTYLE_INPUT_CONTENT, 0, &bad), NSTYLE_ERR_ARGUMENT);
+    CHECK(strstr(nstyle_errmsg(m), "format 42") != NULL);
+    bad = content;
+    bad.stride_bytes = 3;
+    CHECK_STATUS(nstyle_set_input(m, NSTYLE_INPUT_CONTENT, 0, &bad), NSTYLE_ERR_ARGUMENT);
+    bad = content;
+    bad.pixels = NULL;
+    CHECK_STATUS(nstyle_set_input(m, NSTYLE_INPUT_CONTENT, 0, &bad), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_set_input(m, NSTYLE_INPUT_TEMPORAL_WEIGHTS, 0, &plane), NSTYLE_ERR_STATE);
+    /* Still nothing set: a step is a state error. */
+    CHECK_STATUS(nstyle_step(m, 1, NULL), NSTYLE_ERR_STATE);
+    /* The content and a style through the one call; a region on the style; run to DONE. */
+    CHECK_OK(nstyle_set_input(m, NSTYLE_INPUT_CONTENT, 0, &content));
+    CHECK_OK(nstyle_set_input(m, NSTYLE_INPUT_STYLE, 0, &style));
+    CHECK_STATUS(nstyle_set_input(m, NSTYLE_INPUT_STYLE_REGION, 0, &nan_plane),
+                 NSTYLE_ERR_ARGUMENT);
+    CHECK(strstr(nstyle_errmsg(m), "finite") != NULL);
+    CHECK_OK(nstyle_set_input(m, NSTYLE_INPUT_STYLE_REGION, 0, &plane));
+    CHECK_OK(nstyle_set_input(m, NSTYLE_INPUT_CONTENT_MASK, 0, &plane));
+    NstyleProgress p;
+    CHECK_STATUS(nstyle_step(m, 1, &p), NSTYLE_OK);
+    CHECK_STATUS(nstyle_step(m, 1, &p), NSTYLE_DONE);
+    /* Every term by name; they add up to the loss. */
+    uint32_t count = 0;
+    CHECK_OK(nstyle_progress_term_count(m, &count));
+    CHECK(count == 3);
+    double sum = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        const char *name = NULL;
+        double value = -1;
+        CHECK_OK(nstyle_progress_term(m, i, &name, &value));
+        CHECK(name != NULL && value >= 0);
+        sum += value;
+    }
+    CHECK(fabs(sum - p.loss) <= 1e-6 * fabs(p.loss));
+    const char *name = NULL;
+    double value = 0;
+    CHECK_STATUS(nstyle_progress_term(m, count, &name, &value), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_progress_term(m, 0, NULL, &value), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_progress_term_count(m, NULL), NSTYLE_ERR_ARGUMENT);
+    /* A temporal target and its weights through the one call; then cleared. */
+    CHECK_OK(nstyle_set_input(m, NSTYLE_INPUT_TEMPORAL_TARGET, 0, &content));
+    CHECK_OK(nstyle_set_input(m, NSTYLE_INPUT_TEMPORAL_WEIGHTS, 0, &plane));
+    CHECK_STATUS(nstyle_set_input(m, NSTYLE_INPUT_TEMPORAL_WEIGHTS, 0, &content),
+                 NSTYLE_ERR_ARGUMENT);
+    CHECK_OK(nstyle_set_input(m, NSTYLE_INPUT_TEMPORAL_TARGET, 0, NULL));
+    /* Clearing a style removes it: a step then has none. */
+    CHECK_OK(nstyle_set_input(m, NSTYLE_INPUT_STYLE, 0, NULL));
+    CHECK_STATUS(nstyle_set_input(m, NSTYLE_INPUT_STYLE, 0, NULL), NSTYLE_ERR_ARGUMENT);
+    CHECK_OK(nstyle_set_option(m, "iterations", "5"));
+    CHECK_STATUS(nstyle_step(m, 1, NULL), NSTYLE_ERR_STATE);
+    CHECK(strstr(nstyle_errmsg(m), "no style") != NULL);
+    /* The message belongs to the model: another model's success does not clear it, and a
+     * NULL model reads the thread's. */
+    CHECK(nstyle_errmsg(NULL) != NULL);
     nstyle_model_free(m);
     group_end();
 }
@@ -1244,6 +1355,7 @@ int main(void) {
     test_video_calls();
     test_style_masks();
     test_content_mask();
+    test_abi6();
 
     printf("%s: %d failed check(s)\n", failures ? "FAIL" : "PASS", failures);
     return failures > 255 ? 255 : failures;

@@ -368,7 +368,6 @@ static void fill_pixels(Reader *r, uint8_t *p, size_t len, uint32_t format) {
 
 static NstyleModel *g_model;
 static uint32_t g_styles; /* styles the live model holds (masks need an existing index) */
-static bool g_cancel_pending; /* a cancel may still be waiting to stop the next step */
 static int g_steps_left;
 static int g_loads_left; /* weight loads (model creations) this input may still make */
 static NstyleOptionInfo g_options[64];
@@ -410,7 +409,8 @@ static uint32_t long_side_for(const char *size) {
     return value == 0 ? own : (uint32_t)value;
 }
 
-/* Every input starts here: same options, no style, the fixed content, no pending cancel. */
+/* Every input starts here: same options, no style, the fixed content (a cancel left from the
+ * last input stops nothing: each step starts with the flag lowered). */
 static void reset_model(void) {
     if (!g_model) g_model = create_cpu_model();
     for (uint32_t i = 0; i < g_option_count; i++)
@@ -426,20 +426,6 @@ static void reset_model(void) {
     g_op = "reset: set_content";
     expect(checked(nstyle_set_content(g_model, CONTENT8, 8, 8, 24, NSTYLE_RGB8)), NSTYLE_OK);
     g_content_w = g_content_h = 8;
-    if (g_cancel_pending) {
-        /* Consume the pending cancel with a one-iteration step (or let it run one). */
-        g_op = "reset: add_style";
-        expect(checked(nstyle_add_style(g_model, CONTENT8, 8, 8, 24, NSTYLE_RGB8, 1.0f)),
-               NSTYLE_OK);
-        g_op = "reset: step";
-        int st = checked(nstyle_step(g_model, 1, NULL));
-        REQUIRE(st == NSTYLE_OK || st == NSTYLE_ERR_CANCELLED, "reset step: status %d", st);
-        g_cancel_pending = false;
-        g_op = "reset: clear_styles";
-        expect(checked(nstyle_clear_styles(g_model)), NSTYLE_OK);
-        g_op = "reset: set_content";
-        expect(checked(nstyle_set_content(g_model, CONTENT8, 8, 8, 24, NSTYLE_RGB8)), NSTYLE_OK);
-    }
     g_steps_left = 2;
     g_loads_left = 1;
 }
@@ -589,7 +575,7 @@ static bool valid_weight(float f, double max) { return isfinite(f) && f >= 0 && 
 enum {
     OP_CREATE, OP_FREE, OP_CREATE_WEIGHTS, OP_SET_CONTENT, OP_ADD_STYLE, OP_CLEAR_STYLES,
     OP_SET_WEIGHTS, OP_SET_OPTION, OP_GET_OPTION, OP_OPTION_INFO, OP_OPTION_FIND, OP_RESULT_SIZE,
-    OP_STEP, OP_FETCH, OP_CANCEL, OP_MISC, OP_GUIDE, OP_COUNT
+    OP_STEP, OP_FETCH, OP_CANCEL, OP_MISC, OP_GUIDE, OP_INPUT, OP_TERMS, OP_COUNT
 };
 
 static void op_create(Reader *r) {
@@ -631,7 +617,6 @@ static void op_create(Reader *r) {
         if (cpu_like) {
             nstyle_model_free(g_model);
             g_model = m;
-            g_cancel_pending = false;
         } else {
             nstyle_model_free(m); /* a GPU model: not used here */
         }
@@ -643,7 +628,6 @@ static void op_free(Reader *r) {
     (void)r;
     nstyle_model_free(g_model); /* NULL is harmless too */
     g_model = NULL;
-    g_cancel_pending = false;
 }
 
 /* A weights file made of fuzz bytes (the library's own safetensors parser), or odd paths. */
@@ -930,13 +914,18 @@ static void op_step(Reader *r) {
         expect(st, NSTYLE_ERR_ARGUMENT);
         return;
     }
-    if (st == NSTYLE_ERR_CANCELLED) g_cancel_pending = false;
-    REQUIRE(st == NSTYLE_OK || st == NSTYLE_ERR_STATE || st == NSTYLE_ERR_ARGUMENT ||
-                st == NSTYLE_ERR_CANCELLED || st == NSTYLE_ERR_NUMERIC ||
-                st == NSTYLE_ERR_MEMORY,
+    REQUIRE(st == NSTYLE_OK || st == NSTYLE_DONE || st == NSTYLE_ERR_STATE ||
+                st == NSTYLE_ERR_ARGUMENT || st == NSTYLE_ERR_CANCELLED ||
+                st == NSTYLE_ERR_NUMERIC || st == NSTYLE_ERR_MEMORY,
             "step returned %d", st);
-    if (st == NSTYLE_OK && !null_progress) {
+    if (st != NSTYLE_OK && st != NSTYLE_DONE) {
+        const char *message = nstyle_errmsg(m);
+        REQUIRE(message && *message, "step failed with %d and no model message", st);
+    }
+    if ((st == NSTYLE_OK || st == NSTYLE_DONE) && !null_progress) {
         REQUIRE(p.iteration <= p.total, "progress %u of %u", p.iteration, p.total);
+        REQUIRE((st == NSTYLE_DONE) == (p.iteration == p.total), "status %d at %u of %u", st,
+                p.iteration, p.total);
         REQUIRE(p.scales >= 1 && p.scale < p.scales, "scale %u of %u", p.scale, p.scales);
         char *its = current_value("iterations");
         REQUIRE(p.total == (uint32_t)atol(its), "total %u, iterations option %s", p.total, its);
@@ -1030,7 +1019,6 @@ static void op_fetch(Reader *r) {
 
 static void op_cancel(Reader *r) {
     nstyle_cancel(u8(r) % 8 == 0 ? NULL : g_model);
-    if (g_model) g_cancel_pending = true;
 }
 
 /* Whether a valid mask buffer is one the library must refuse: a float sample that is NaN or
@@ -1147,6 +1135,106 @@ static void op_guide(Reader *r) {
     if (buf.ptr) buffer_free(&buf);
 }
 
+/* NstyleFormat for nstyle_set_input: the colours 0..5, then the grey planes 6..8. */
+static size_t bytes_per_input_pixel(uint32_t format) {
+    static const size_t bpp[] = {3, 4, 8, 16, 4, 8, 1, 2, 4};
+    return format < 9 ? bpp[format] : 0;
+}
+
+/* ABI 6's one input call: every slot (and unknown ones), indices past the styles, colour images
+ * and planes in either kind of slot, NULL to clear, and the descriptions' invalid kinds. */
+static void op_input(Reader *r) {
+    bool null_model;
+    NstyleModel *m = pick_model(r, &null_model);
+    uint32_t slot = u8(r) % 10; /* 8 and 9 are unknown */
+    uint32_t index = u8(r) % 4 == 0 ? g_styles + u8(r) % 3 : (g_styles ? u8(r) % g_styles : 0);
+    bool clear = u8(r) % 6 == 0;
+    Image im = describe(r, 9, bytes_per_input_pixel);
+    if (im.invalid && im.format >= 6 && im.format <= 8) im.format = 0xffffffffu; /* unknown */
+    bool plane = im.format >= 6 && im.format <= 8;
+    bool takes_plane = slot == 2 || slot == 3 || slot == 4 || slot == 7;
+    Buffer buf = {0};
+    NstyleImage image = {NULL, im.width, im.height, im.stride, im.format};
+    if (!clear && !im.null) {
+        size_t len = im.invalid ? 1 : im.len;
+        buf = buffer_new(len, u8(r) % 2);
+        fill_pixels(r, buf.ptr, len, im.format == 8 ? NSTYLE_RGBA_F32 : im.format);
+        if (plane && u8(r) % 8 == 0) memset(buf.ptr, 0, len); /* selects nothing */
+        image.pixels = buf.ptr;
+    }
+    bool refused = null_model || slot >= 8;
+    bool indexed = slot == 1 || slot == 2 || slot == 3;
+    if (!refused && clear) {
+        refused = slot == 0 || (indexed && index >= g_styles) || (!indexed && index != 0);
+    } else if (!refused) {
+        refused = im.invalid || im.null || plane != takes_plane ||
+                  (indexed && index > g_styles) || (slot != 1 && indexed && index == g_styles) ||
+                  (!indexed && index != 0);
+        if (!refused && plane) {
+            Image as_mask = im;
+            as_mask.format = im.format - 6; /* NstyleMaskFormat numbering */
+            bool nan_or_empty = mask_refused(&as_mask, buf.ptr);
+            bool empty_allowed = slot == 7; /* temporal weights may weigh nothing */
+            if (nan_or_empty) {
+                if (!empty_allowed) refused = true;
+                else if (im.format == 8) {
+                    for (size_t i = 0; i < (size_t)im.width * im.height && !refused; i++) {
+                        float f;
+                        memcpy(&f, buf.ptr + (i / im.width) * im.stride + (i % im.width) * 4, 4);
+                        refused = !isfinite(f);
+                    }
+                }
+            }
+        }
+    }
+    g_op = "nstyle_set_input";
+    int st = checked(nstyle_set_input(m, slot, index, clear ? NULL : &image));
+    if (refused) {
+        expect(st, NSTYLE_ERR_ARGUMENT);
+    } else {
+        REQUIRE(st == NSTYLE_OK || st == NSTYLE_ERR_MEMORY || (slot == 7 && st == NSTYLE_ERR_STATE),
+                "set_input(%u, %u) returned %d", slot, index, st);
+    }
+    if (st != NSTYLE_OK && !null_model) {
+        const char *message = nstyle_errmsg(m);
+        REQUIRE(message && *message, "set_input failed with %d and no model message", st);
+    }
+    if (st == NSTYLE_OK && m == g_model) {
+        if (slot == 1 && clear) g_styles--;
+        else if (slot == 1 && index == g_styles) g_styles++;
+        if (slot == 0) g_content_w = im.width, g_content_h = im.height;
+    }
+    if (buf.ptr) buffer_free(&buf);
+}
+
+/* The last step's loss terms by name: every index below the count answers with a name, the
+ * one after is ARGUMENT, NULL outputs are ARGUMENT. */
+static void op_terms(Reader *r) {
+    bool null_model;
+    NstyleModel *m = pick_model(r, &null_model);
+    uint32_t count = 99;
+    g_op = "nstyle_progress_term_count";
+    int st = checked(nstyle_progress_term_count(m, u8(r) % 8 == 0 ? NULL : &count));
+    if (null_model || count == 99) {
+        expect(st, NSTYLE_ERR_ARGUMENT);
+        return;
+    }
+    expect(st, NSTYLE_OK);
+    REQUIRE(count <= 5, "%u loss terms", count);
+    for (uint32_t i = 0; i <= count; i++) {
+        const char *name = NULL;
+        double value = NAN;
+        g_op = "nstyle_progress_term";
+        st = checked(nstyle_progress_term(m, i, &name, &value));
+        if (i == count) {
+            expect(st, NSTYLE_ERR_ARGUMENT);
+        } else {
+            expect(st, NSTYLE_OK);
+            REQUIRE(name && *name, "term %u has no name", i);
+        }
+    }
+}
+
 static void op_misc(Reader *r) {
     (void)r;
     g_op = "nstyle_abi_version";
@@ -1155,9 +1243,9 @@ static void op_misc(Reader *r) {
     check_last_error(NSTYLE_OK);
 }
 
-/* Op frequencies out of 32. Create and free cost a weights load (~0.3-0.7 s), so they are rare
+/* Op frequencies out of 36. Create and free cost a weights load (~0.3-0.7 s), so they are rare
  * and kept off the byte values fuzz data is full of (0x00, 0x01, 0xff). */
-static const uint8_t OP_TABLE[32] = {
+static const uint8_t OP_TABLE[36] = {
     OP_MISC, OP_OPTION_INFO, OP_CREATE_WEIGHTS, OP_CREATE_WEIGHTS,                  /*  0.. 3 */
     OP_SET_CONTENT, OP_SET_CONTENT, OP_SET_CONTENT, OP_ADD_STYLE,                    /*  4.. 7 */
     OP_ADD_STYLE, OP_ADD_STYLE, OP_CLEAR_STYLES, OP_SET_WEIGHTS,                     /*  8..11 */
@@ -1166,10 +1254,11 @@ static const uint8_t OP_TABLE[32] = {
     OP_OPTION_FIND, OP_CREATE, OP_RESULT_SIZE, OP_STEP,                              /* 20..23 */
     OP_STEP, OP_FETCH, OP_FETCH, OP_FREE,                                            /* 24..27 */
     OP_FETCH, OP_CANCEL, OP_GUIDE, OP_GUIDE,                                         /* 28..31 */
+    OP_INPUT, OP_INPUT, OP_INPUT, OP_TERMS,                                          /* 32..35 */
 };
 
 static void run_op(Reader *r) {
-    uint8_t op = OP_TABLE[u8(r) % 32];
+    uint8_t op = OP_TABLE[u8(r) % 36];
     if (g_trace) fprintf(stderr, "fuzz_abi: op %d at byte %zu\n", op, r->pos - 1);
     /* Ops that need a model create it again (the state a fresh model starts in). */
     if (!g_model && op != OP_FREE && op != OP_CREATE && op != OP_CREATE_WEIGHTS && op != OP_MISC &&
@@ -1212,6 +1301,8 @@ static void run_op(Reader *r) {
     case OP_FETCH: op_fetch(r); break;
     case OP_CANCEL: op_cancel(r); break;
     case OP_GUIDE: op_guide(r); break;
+    case OP_INPUT: op_input(r); break;
+    case OP_TERMS: op_terms(r); break;
     default: op_misc(r); break;
     }
 }

@@ -12,6 +12,9 @@
 #                                      target/fuzz/artifacts/, logs target/fuzz/{abi,images}.log;
 #                                      exits non-zero on a finding
 #   tests/fuzz/run.sh tsan             tests/c/test_threads.c under ThreadSanitizer
+#   tests/fuzz/run.sh replay           the ABI harness's committed corpus and findings replayed
+#                                      once, built with the system cc and ASan + UBSan (no
+#                                      libFuzzer, nothing from apt), then findings/check.sh
 #
 # Env: FUZZ_SEED (default 1: a fixed seed, so a bounded run is repeatable up to timing),
 #      FUZZ_ONLY=abi|images (one harness), FUZZ_FLAGS (extra libFuzzer flags),
@@ -200,13 +203,33 @@ tsan() {
     fi
 }
 
+# The committed inputs of the ABI harness through tests/fuzz/replay_main.c: `make check`'s fuzz
+# part on a machine without clang. Leaks are the sanitized C ABI test's job (lsan.supp there).
+replay() {
+    mkdir -p "$out"
+    local exe=$out/fuzz_abi_replay
+    if [[ ! $exe -nt tests/fuzz/fuzz_abi.c || ! $exe -nt tests/fuzz/replay_main.c ||
+          ! $exe -nt target/release/libnstyle.so || ! $exe -nt include/nstyle.h ]]; then
+        log "building $exe"
+        "${CC:-cc}" -std=c11 -g -O1 -Wall -Wextra -Werror -fno-omit-frame-pointer \
+            -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+            -Iinclude tests/fuzz/fuzz_abi.c tests/fuzz/replay_main.c -Ltarget/release -lnstyle \
+            -Wl,-rpath,"$root/target/release" -lm -o "$exe"
+    fi
+    local inputs=(tests/fuzz/corpus/abi)
+    [[ -d tests/fuzz/findings/abi ]] && inputs+=(tests/fuzz/findings/abi)
+    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 timeout 900 "$exe" "${inputs[@]}"
+    tests/fuzz/findings/check.sh
+}
+
 main() {
     case ${1:-} in
+    replay) replay ;;
     setup) setup ;;
     build) setup; build_abi; build_image ;;
     fuzz) setup; fuzz "${2:-60}" ;;
     tsan) setup; tsan ;;
-    *) echo "usage: $0 setup|build|fuzz SECONDS|tsan" >&2; exit 2 ;;
+    *) echo "usage: $0 setup|build|fuzz SECONDS|tsan|replay" >&2; exit 2 ;;
     esac
 }
 
