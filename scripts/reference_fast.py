@@ -130,7 +130,8 @@ def run(model, *inputs):
 
 
 def f32(v):
-    return repr(float(np.float32(v)))
+    """The shortest decimal that reads back as the same float32."""
+    return str(np.float32(v))
 
 
 def summary(out):
@@ -151,7 +152,7 @@ def rust_list(values, per_line=8, indent="        "):
     return ("\n" + indent).join(line + "," for line in lines)
 
 
-def transform_case(transform, img, vector, label):
+def transform_case(transform, img, vector, label, end=","):
     _, h, w, _ = img.shape
     m = resized(transform, w, h)
     fl = run(float_graph(m), img, vector)
@@ -165,7 +166,7 @@ def transform_case(transform, img, vector, label):
           f"float_int8_block_mean: {f32(np.abs(fb - qb).mean())},")
     print(f"        float_blocks: &[\n        {rust_list(fb)}\n    ],")
     print(f"        float_samples: &[\n        {rust_list(fs)}\n    ],")
-    print(f"        int8_blocks: &[\n        {rust_list(qb)}\n    ] }},")
+    print(f"        int8_blocks: &[\n        {rust_list(qb)}\n    ] }}{end}")
 
 
 def main():
@@ -197,8 +198,7 @@ def main():
     print(f"/// The crop (x, y, width, height) of the demo content.png.\n"
           f"const DEMO_CROP: (i64, i64, i64, i64) = {DEMO_CROP};")
     print("#[rustfmt::skip]\nconst DEMO: TransformReference =")
-    transform_case(transform, demo_crop(sys.argv[3]), vector, "demo content crop")
-    print(";")
+    transform_case(transform, demo_crop(sys.argv[3]), vector, "demo content crop", end=";")
 
 
 if __name__ == "__main__":
