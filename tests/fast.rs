@@ -375,6 +375,14 @@ fn any_size_and_batches() {
     let both = net.stylize(&Tensor::cat(&[&a, &b], 0), &vector).unwrap();
     let one = net.stylize(&b, &vector.view([100])).unwrap();
     assert!(both.get(1).unsqueeze(0).allclose(&one, 1e-5, 1e-5, false));
+    // Both memory layouts compute the same picture.
+    let mut net = net;
+    net.set_channels_last(false).unwrap();
+    let nchw = net.stylize(&a, &vector).unwrap();
+    let vector_nchw = net.style_vector(&a).unwrap();
+    net.set_channels_last(true).unwrap();
+    assert!(nchw.allclose(&net.stylize(&a, &vector).unwrap(), 1e-5, 1e-5, false));
+    assert!(vector_nchw.allclose(&net.style_vector(&a).unwrap(), 1e-4, 1e-4, false));
     // Too small, wrong shapes, non-finite vectors: argument errors.
     for (content, v) in [
         (content_image(7, 20), vector.shallow_clone()),

@@ -90,17 +90,17 @@ impl StylePredictor {
         })
     }
 
-    pub(crate) fn prepare(&mut self, device: Device, kind: Kind) -> Result<()> {
-        self.stem.prepare(device, kind)?;
+    pub(crate) fn prepare(&mut self, device: Device, kind: Kind, cl: bool) -> Result<()> {
+        self.stem.prepare(device, kind, cl)?;
         for b in &mut self.blocks {
             if let Some(e) = &mut b.expand {
-                e.prepare(device, kind)?;
+                e.prepare(device, kind, cl)?;
             }
-            b.depthwise.prepare(device, kind)?;
-            b.project.prepare(device, kind)?;
+            b.depthwise.prepare(device, kind, cl)?;
+            b.project.prepare(device, kind, cl)?;
         }
-        self.head.prepare(device, kind)?;
-        self.bottleneck.prepare(device, kind)
+        self.head.prepare(device, kind, cl)?;
+        self.bottleneck.prepare(device, kind, cl)
     }
 
     /// [N, 3, H, W] RGB 0..1 → [N, 100] fp32.

@@ -108,9 +108,9 @@ impl Transformer {
             .chain(self.expand.iter_mut())
     }
 
-    pub(crate) fn prepare(&mut self, device: Device, kind: Kind) -> Result<()> {
+    pub(crate) fn prepare(&mut self, device: Device, kind: Kind, cl: bool) -> Result<()> {
         for layer in self.layers_mut() {
-            layer.conv.prepare(device, kind)?;
+            layer.conv.prepare(device, kind, cl)?;
             if let Some(norm) = &mut layer.norm {
                 for (w, b) in [&mut norm.gamma, &mut norm.beta] {
                     // The norms run in fp32: only the device changes.
