@@ -4,7 +4,8 @@
 //! Per size: one untimed run, then the median of `--reps` runs of `style_vector` (the style image
 //! brought to 256×256 and predicted) plus `stylize` (the content at that size), engine time only
 //! (images decoded and resized beforehand), and the peak resident memory of the runs at that size
-//! (VmHWM, reset before each size through /proc/self/clear_refs). Also writes the first size's
+//! (VmHWM, reset before each size through /proc/self/clear_refs); the median's parts and the
+//! fastest total are printed. Also writes the first size's
 //! picture to `--output` when given.
 //!
 //! Images: `--content`/`--style`, else ../shared/images/tubingen.jpg × starry_night.jpg where
@@ -163,7 +164,7 @@ fn main() {
             tch::Cuda::synchronize(index as i64);
         }
     };
-    println!("size        vector s  stylize s  total s  peak RSS MiB");
+    println!("size        vector s  stylize s  total s  (fastest)  peak RSS MiB");
     for (i, &side) in sizes.iter().enumerate() {
         let picture = resized(&content_full, side).to_device(device);
         let style_image = style_image.to_device(device);
@@ -196,12 +197,13 @@ fn main() {
         let (vector, total) = times[times.len() / 2];
         let out = last.unwrap();
         println!(
-            "{:>4}x{:<4}  {:>8.3}  {:>9.3}  {:>7.3}  {:>12.0}",
+            "{:>4}x{:<4}  {:>8.3}  {:>9.3}  {:>7.3}  {:>9.3}  {:>12.0}",
             out.size()[3],
             out.size()[2],
             vector,
             total - vector,
             total,
+            times[0].1,
             status_kib("VmHWM:") as f64 / 1024.0
         );
         if i == 0 {
