@@ -79,7 +79,7 @@ pub struct FastNet {
     transformer: Transformer,
     device: Device,
     precision: Precision,
-    /// Lay activations and conv weights out channels-last (NHWC): on the CPU 1.2–1.5× faster than
+    /// Lay activations and conv weights out channels-last (NHWC): on the CPU 1.1–1.5× faster than
     /// NCHW at 1024 and 2048 px (`examples/fast_bench.rs --compare-layouts`); not measured on
     /// CUDA.
     channels_last: bool,
