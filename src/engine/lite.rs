@@ -484,7 +484,7 @@ pub fn receptive_reach(deepest: usize) -> u32 {
 
 /// TensorFlow "SAME" padding (before, after) of one dimension: the output is ceil(size / stride)
 /// and the odd pixel, if any, goes after.
-fn same_padding(size: i64, kernel: i64, stride: i64) -> (i64, i64) {
+pub(crate) fn same_padding(size: i64, kernel: i64, stride: i64) -> (i64, i64) {
     let out = (size + stride - 1) / stride;
     let total = ((out - 1) * stride + kernel - size).max(0);
     (total / 2, total - total / 2)

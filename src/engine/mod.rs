@@ -3,6 +3,7 @@
 pub mod adam;
 pub mod checksum;
 pub mod estimate;
+pub mod fast;
 pub mod inputs;
 pub mod lbfgs;
 pub mod lite;

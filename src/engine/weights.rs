@@ -134,8 +134,8 @@ pub fn load(path: &Path) -> Result<Vec<ConvWeights>> {
 }
 
 /// Parses a safetensors image ourselves: tch's reader panics on some malformed inputs and its
-/// messages do not say which tensor was wrong.
-fn parse(bytes: &[u8]) -> std::result::Result<HashMap<String, Tensor>, String> {
+/// messages do not say which tensor was wrong. Also the reader of the `fast` network's file.
+pub(crate) fn parse(bytes: &[u8]) -> std::result::Result<HashMap<String, Tensor>, String> {
     let header_end = header_end(bytes.get(..8), bytes.len() as u64)?;
     let data = &bytes[header_end..];
     let mut tensors = HashMap::new();
