@@ -60,7 +60,7 @@ impl Rate {
 
     /// The line through two timings (`pixels`, `seconds`); if noise made it fall, the larger
     /// timing scaled by pixels alone (never a negative cost).
-    fn through(small: (u64, f64), large: (u64, f64)) -> Rate {
+    pub fn through(small: (u64, f64), large: (u64, f64)) -> Rate {
         let per_pixel = (large.1 - small.1) / (large.0 - small.0) as f64;
         let fixed = large.1 - per_pixel * large.0 as f64;
         if per_pixel > 0.0 && fixed >= 0.0 {
@@ -179,6 +179,58 @@ pub fn estimate(inputs: &Inputs, stages: &[Stage]) -> Result<Estimate> {
         },
         whole,
         tiled,
+    })
+}
+
+/// `method=fast`'s one pass at `stage`'s size, priced by timing `picture` (the session's own
+/// fast picture) at the probe sizes, the fastest of [`PROBE_ROUNDS`] each; kept per device and
+/// threads for the life of the process.
+pub fn estimate_fast(
+    picture: impl Fn(u32, u32) -> Result<()>,
+    device: Device,
+    stage: Stage,
+) -> Result<Estimate> {
+    static FAST: Lazy<Mutex<HashMap<(String, i32), Rate>>> = Lazy::new(Default::default);
+    let key = (format!("{device:?}"), tch::get_num_threads());
+    let started = Instant::now();
+    let known = FAST
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&key)
+        .copied();
+    let (rate, probed) = match known {
+        Some(rate) => (rate, false),
+        None => {
+            let mut fastest = [f64::INFINITY; 2];
+            for side in PROBE_SIDES {
+                picture(side, side)?; // untimed: kernels are picked on first use
+            }
+            for _ in 0..PROBE_ROUNDS {
+                for (side, best) in PROBE_SIDES.iter().zip(&mut fastest) {
+                    *best = best.min(seconds_of(|| picture(*side, *side))?);
+                }
+            }
+            let pixels = |side: u32| side as u64 * side as u64;
+            let rate = Rate::through(
+                (pixels(PROBE_SIDES[0]), fastest[0]),
+                (pixels(PROBE_SIDES[1]), fastest[1]),
+            );
+            FAST.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, rate);
+            (rate, true)
+        }
+    };
+    Ok(Estimate {
+        seconds: rate.seconds(stage.width as u64 * stage.height as u64),
+        evaluations: 1.0,
+        probe_seconds: if probed {
+            started.elapsed().as_secs_f64()
+        } else {
+            0.0
+        },
+        whole: None,
+        tiled: None,
     })
 }
 

@@ -232,6 +232,17 @@ pub static OPTIONS: &[OptionSpec] = &[
         effect: Effect::Retarget,
     },
     OptionSpec {
+        key: "method",
+        domain: Domain::Choice(&["optimize", "fast"]),
+        default: "optimize",
+        unit: "",
+        doc: "optimize: the Gatys optimisation (iterations, scales and the loss options apply); \
+              fast: one pass of a feed-forward network (Ghiasi et al. 2017) for any style, in a \
+              fraction of a second, further from the style (strength, several styles, regions \
+              and the content mask apply)",
+        effect: Effect::Restart,
+    },
+    OptionSpec {
         key: "optimizer",
         domain: Domain::Choice(&["lbfgs", "adam"]),
         default: "lbfgs",
@@ -241,10 +252,11 @@ pub static OPTIONS: &[OptionSpec] = &[
     },
     OptionSpec {
         key: "init",
-        domain: Domain::Choice(&["content", "random"]),
+        domain: Domain::Choice(&["content", "random", "fast"]),
         default: "content",
         unit: "",
-        doc: "start from the content image or from seeded noise",
+        doc: "start from the content image, from seeded noise, or from the fast method's picture \
+              (a warm start)",
         effect: Effect::Restart,
     },
     OptionSpec {

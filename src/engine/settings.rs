@@ -107,19 +107,33 @@ impl OptimizerKind {
     }
 }
 
+/// How the picture is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Method {
+    /// The Gatys optimisation.
+    #[default]
+    Optimize,
+    /// One pass of the feed-forward network ([`crate::engine::instant`]).
+    Fast,
+}
+
 /// Where the optimisation starts.
 #[derive(Clone, Debug, Default)]
 pub enum Init {
     #[default]
     Content,
     Random,
+    /// The fast method's picture.
+    Fast,
     Image(Picture),
 }
 
 impl PartialEq for Init {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
-            (Init::Content, Init::Content) | (Init::Random, Init::Random) => true,
+            (Init::Content, Init::Content)
+            | (Init::Random, Init::Random)
+            | (Init::Fast, Init::Fast) => true,
             (Init::Image(a), Init::Image(b)) => a.rgb() == b.rgb() && a.width() == b.width(),
             _ => false,
         }
@@ -231,6 +245,7 @@ pub struct Settings {
     pub scales: ScaleCount,
     /// Re-inject the content's detail band when a finer scale starts.
     pub keep_detail: bool,
+    pub method: Method,
     pub optimizer: OptimizerKind,
     pub init: Init,
     pub seed: u64,
@@ -271,6 +286,7 @@ impl Default for Settings {
             iterations: 0,
             scales: ScaleCount::Auto,
             keep_detail: false,
+            method: Method::Optimize,
             optimizer: OptimizerKind::Lbfgs,
             init: Init::Content,
             seed: 0,
@@ -424,7 +440,10 @@ impl Settings {
             ("strength", Float(v)) => self.strength = v,
             ("stop_tolerance", Float(v)) => self.stop_tolerance = v,
             ("optimizer", Word(w)) => self.optimizer = OptimizerKind::parse(w).expect("table word"),
+            ("method", Word("fast")) => self.method = Method::Fast,
+            ("method", Word(_)) => self.method = Method::Optimize,
             ("init", Word("random")) => self.init = Init::Random,
+            ("init", Word("fast")) => self.init = Init::Fast,
             ("init", Word(_)) => self.init = Init::Content,
             ("seed", Int(v)) => self.seed = v,
             ("preserve_colors", Bool(v)) => self.preserve_colors = v,
@@ -469,9 +488,14 @@ impl Settings {
                 OptimizerKind::Lbfgs => "lbfgs".into(),
                 OptimizerKind::Adam => "adam".into(),
             },
+            "method" => match self.method {
+                Method::Optimize => "optimize".into(),
+                Method::Fast => "fast".into(),
+            },
             "init" => match self.init {
                 Init::Content => "content".into(),
                 Init::Random => "random".into(),
+                Init::Fast => "fast".into(),
                 Init::Image(_) => "image".into(),
             },
             "seed" => self.seed.to_string(),

@@ -10,6 +10,8 @@ use tch::{Device, Tensor};
 
 use crate::engine::adam::Adam;
 use crate::engine::estimate;
+use crate::engine::fast::{self as fastnet, FastNet};
+use crate::engine::instant::{self, FastInputs};
 use crate::engine::lbfgs::Lbfgs;
 use crate::engine::loss::style::Style;
 use crate::engine::loss::LossParts;
@@ -20,13 +22,17 @@ use crate::engine::optim::Optimizer;
 use crate::engine::picture::Picture;
 use crate::engine::run::{Inputs, Poison, Run};
 use crate::engine::schedule::{plan, Stage, MIN_SIDE};
-use crate::engine::settings::{check_weight, Init, OptimizerKind, Settings};
+use crate::engine::settings::{check_weight, Init, Method, OptimizerKind, Settings};
 use crate::engine::source::{network_input, SourceImage};
 use crate::engine::temporal::TemporalTarget;
 use crate::engine::tiles::{self, Layout, Tiling};
 use crate::engine::vgg::{caffe_to_rgb, rgb_to_caffe, Vgg19};
 use crate::error::{Error, Result};
 
+/// Host memory `method=fast` takes per pixel of its picture: 1233 MiB peak at 2048×1536 on the
+/// CPU with libtorch's ~340 MiB included (docs/engineering.md), about 290 bytes a pixel; kept
+/// above that for the copies around the network.
+const FAST_BYTES_PER_PIXEL: u64 = 400;
 /// Largest pixel change (0–255 scale) of an L-BFGS first iteration.
 const LBFGS_FIRST_STEP: f64 = 1.0;
 /// Image-sized fp32 tensors alive besides the L-BFGS pairs: image, last good, gradient, trial,
@@ -72,6 +78,8 @@ pub struct Transfer {
     content_mask: Option<Mask>,
     temporal: Option<TemporalTarget>,
     run: Option<Run>,
+    /// The feed-forward network of `method=fast` and `init=fast`, loaded when first needed.
+    fast: Option<FastNet>,
     cancel: Arc<AtomicBool>,
     evaluations: u64,
     poison: Poison,
@@ -98,6 +106,7 @@ impl Transfer {
             content_mask: None,
             temporal: None,
             run: None,
+            fast: None,
             cancel: Arc::new(AtomicBool::new(false)),
             evaluations: 0,
             poison: Poison::default(),
@@ -147,6 +156,11 @@ impl Transfer {
             self.networks
                 .prepare(settings.backbone, settings.precision)?;
         }
+        if settings.method == Method::Fast || settings.init == Init::Fast {
+            // Load the fast network now, so that a missing or damaged weights file is this
+            // call's error (naming the file) and the optimiser methods stay usable.
+            self.prepare_fast(&settings)?;
+        }
         if self.settings.needs_restart(&settings) {
             self.run = None;
         } else if self.settings.changes_targets(&settings) {
@@ -154,6 +168,42 @@ impl Transfer {
         }
         self.settings = settings;
         Ok(())
+    }
+
+    fn prepare_fast(&mut self, settings: &Settings) -> Result<()> {
+        let device = self.device();
+        let precision = fastnet::resolve_precision(settings.precision, device);
+        match &mut self.fast {
+            Some(net) => net.set_precision(precision),
+            None => {
+                let path = fastnet::resolve_path(None)?;
+                self.fast = Some(FastNet::load_with_precision(&path, device, precision)?);
+                Ok(())
+            }
+        }
+    }
+
+    /// The fast method's picture (RGB in 0..1, [1, 3, H, W]) at `width`×`height`.
+    fn fast_picture(&self, width: u32, height: u32) -> Result<Tensor> {
+        let net = self
+            .fast
+            .as_ref()
+            .ok_or_else(|| Error::State("the fast network is not loaded".into()))?;
+        let content = self
+            .content
+            .as_ref()
+            .ok_or_else(|| Error::State("no content image set".into()))?;
+        instant::fast_picture(
+            &FastInputs {
+                net,
+                settings: &self.settings,
+                content,
+                styles: &self.styles,
+                content_mask: self.content_mask.as_ref(),
+            },
+            width,
+            height,
+        )
     }
 
     pub fn set_content(&mut self, content: impl Into<SourceImage>) {
@@ -410,6 +460,14 @@ impl Transfer {
             return Err(Error::State("no content image set".into()));
         }
         self.check_styles()?;
+        if self.settings.method == Method::Fast {
+            let stage = self.fast_plan()?;
+            return estimate::estimate_fast(
+                |width, height| self.fast_picture(width, height).map(|_| ()),
+                self.device(),
+                stage,
+            );
+        }
         let stages = self.checked_plan()?;
         let inputs = Inputs {
             model: self.network()?,
@@ -429,6 +487,9 @@ impl Transfer {
         apply_threads(self.settings.threads);
         self.check_styles()?;
         self.ensure_run()?;
+        if self.settings.method == Method::Fast {
+            return self.fast_step(iterations);
+        }
         let network = self.networks.get(self.settings.backbone)?;
         let settings = &self.settings;
         let fits = |stage: &Stage| check_memory(network, settings, stage);
@@ -453,6 +514,51 @@ impl Transfer {
             &self.poison,
         );
         outcome.map(|()| self.current_progress())
+    }
+
+    /// `method=fast`: the whole picture is the one iteration of its plan.
+    fn fast_step(&mut self, iterations: u32) -> Result<Progress> {
+        let run = self.run.as_ref().expect("ensure_run made it");
+        if iterations > 0 && run.done() < run.total() {
+            if self.cancel.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                return Err(Error::Cancelled);
+            }
+            let stage = run.stage();
+            let image = rgb_to_caffe(&self.fast_picture(stage.width, stage.height)?)?;
+            self.evaluations += 1;
+            self.run
+                .as_mut()
+                .expect("ensure_run made it")
+                .complete_with(image);
+        }
+        Ok(self.current_progress())
+    }
+
+    /// The one stage of `method=fast`: the plan's last stage (the result's size), untiled, one
+    /// iteration; refused when too small for the network, or over the memory budget.
+    fn fast_plan(&self) -> Result<Stage> {
+        let last = *self.plan()?.last().expect("a plan has a stage");
+        if last.width.min(last.height) < MIN_SIDE {
+            return Err(Error::arg(format!(
+                "at size {} the image would be {}×{}: the fast method needs at least {MIN_SIDE} \
+                 px on the short side; use a larger size",
+                last.width.max(last.height),
+                last.width,
+                last.height
+            )));
+        }
+        let pixels = last.width as u64 * last.height as u64;
+        memory::check(
+            pixels * FAST_BYTES_PER_PIXEL,
+            memory::budget_bytes(self.settings.max_memory_mb, self.device()),
+            last.width.max(last.height),
+            0,
+        )?;
+        Ok(Stage {
+            iterations: 1,
+            tiling: None,
+            ..last
+        })
     }
 
     /// The plan the run executes, tiled where it will be, refused as the run would refuse it:
@@ -481,12 +587,37 @@ impl Transfer {
         if self.run.is_some() {
             return Ok(());
         }
+        if self.settings.method == Method::Fast {
+            let stage = self.fast_plan()?;
+            let content = self.content.as_ref().expect("planned above");
+            // Before its one step the picture is the photo, as any run's initial image.
+            let image = network_input(content, stage.width, stage.height, self.device())?;
+            let idle: Box<dyn Optimizer> = Box::new(Adam::new(1.0));
+            self.run = Some(Run::new(vec![stage], image, idle)?);
+            return Ok(());
+        }
         let stages = self.checked_plan()?;
         let settings = &self.settings;
         let first = stages[0];
         let device = self.device();
         let content = self.content.as_ref().expect("planned above");
         let image = match &settings.init {
+            Init::Fast => {
+                // The network's picture at the result's size, brought down to the first stage.
+                let last = *stages.last().expect("a plan has a stage");
+                let picture = self.fast_picture(last.width, last.height)?;
+                let small = if (first.width, first.height) == (last.width, last.height) {
+                    picture
+                } else {
+                    picture.f_internal_upsample_bilinear2d_aa(
+                        [first.height as i64, first.width as i64],
+                        false,
+                        None,
+                        None,
+                    )?
+                };
+                rgb_to_caffe(&small)?
+            }
             Init::Content => network_input(content, first.width, first.height, device)?,
             Init::Image(picture) => rgb_to_caffe(
                 &picture

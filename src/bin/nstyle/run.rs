@@ -75,10 +75,14 @@ pub struct RunArgs {
     style_weight: f64,
     #[arg(long, default_value_t = Settings::default().weights.get("tv"))]
     tv_weight: f64,
+    /// optimize (the Gatys optimisation) or fast (one pass of a feed-forward network, in a
+    /// fraction of a second, further from the style).
+    #[arg(long, default_value = "optimize")]
+    method: String,
     /// lbfgs or adam.
     #[arg(long, default_value = "lbfgs")]
     optimizer: String,
-    /// content, random, or the path of an image to start from.
+    /// content, random, fast (the fast method's picture), or the path of an image to start from.
     #[arg(long, default_value = "content")]
     init: String,
     #[arg(long, default_value_t = 0)]
@@ -154,6 +158,7 @@ fn settings(args: &RunArgs) -> Result<Settings> {
         init: match args.init.as_str() {
             "content" => Init::Content,
             "random" => Init::Random,
+            "fast" => Init::Fast,
             path => Init::Image(imageio::load(Path::new(path))?),
         },
         seed: args.seed,
@@ -164,6 +169,7 @@ fn settings(args: &RunArgs) -> Result<Settings> {
         backbone: Backbone::parse(&args.backbone)?,
         ..Settings::default()
     };
+    settings.set_option("method", &args.method)?;
     settings.set_option("size", &args.size)?;
     settings.set_option("tile", &args.tile)?;
     settings.weights.set("content", args.content_weight)?;
