@@ -36,7 +36,8 @@
  * kept per model (`nstyle_errmsg`). It adds the one input call (`nstyle_set_input` with
  * `NstyleImage`, `NstyleInput` and the grey plane formats in `NstyleFormat`; the per-input
  * calls stay, as thin wrappers over it), the loss terms by name (`nstyle_progress_term_count`,
- * `nstyle_progress_term`) and the options `temporal_weight` and `histogram_weight`. A host
+ * `nstyle_progress_term`), the estimate in words (`nstyle_estimate_text`), the options
+ * `method` (fast), `temporal_weight` and `histogram_weight`, and `init=fast`. A host
  * written for 5 keeps working except that it sees NSTYLE_DONE, not NSTYLE_OK, from the step
  * that completes the run.
  */
@@ -545,6 +546,17 @@ enum NstyleStatus nstyle_result_size(const struct NstyleModel *model,
  */
 enum NstyleStatus nstyle_estimate_seconds(struct NstyleModel *model,
                                           double *out_seconds);
+
+/**
+ * `nstyle_estimate_seconds` as a dialog says it, into `buffer` as NUL-terminated UTF-8 (the
+ * buffer convention of `nstyle_get_option`): "about 40 s on this machine", "about 3 min on this
+ * machine while other programs keep 1 of its 2 cores busy" (the time holds while they do).
+ * The same errors as `nstyle_estimate_seconds`. Since ABI 6.
+ */
+enum NstyleStatus nstyle_estimate_text(struct NstyleModel *model,
+                                       char *buffer,
+                                       size_t buffer_len,
+                                       size_t *needed);
 
 /**
  * Version of the loaded library, e.g. "0.1.0"; static, never NULL. Since ABI 4.

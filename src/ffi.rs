@@ -42,7 +42,8 @@ use crate::text::{printable_line, shortened};
 /// kept per model (`nstyle_errmsg`). It adds the one input call (`nstyle_set_input` with
 /// `NstyleImage`, `NstyleInput` and the grey plane formats in `NstyleFormat`; the per-input
 /// calls stay, as thin wrappers over it), the loss terms by name (`nstyle_progress_term_count`,
-/// `nstyle_progress_term`) and the options `temporal_weight` and `histogram_weight`. A host
+/// `nstyle_progress_term`), the estimate in words (`nstyle_estimate_text`), the options
+/// `method` (fast), `temporal_weight` and `histogram_weight`, and `init=fast`. A host
 /// written for 5 keeps working except that it sees NSTYLE_DONE, not NSTYLE_OK, from the step
 /// that completes the run.
 pub const NSTYLE_ABI_VERSION: u32 = 6;
@@ -892,23 +893,42 @@ pub extern "C" fn nstyle_get_option(
         model_ref(model)?;
         let key = required_str(key, "key")?;
         let value = with_session(model, |session| session.settings().get_option(key))?;
-        let size = value.len() + 1;
-        if !needed.is_null() {
-            // SAFETY: a non-null `needed` points to writable size_t storage.
-            unsafe { *needed = size };
-        }
-        if buffer.is_null() || buffer_len < size {
-            return Err(Error::arg(format!(
-                "the value of {key} needs a buffer of {size} bytes, not {buffer_len}"
-            )));
-        }
-        // SAFETY: `buffer` has `buffer_len` >= `size` writable bytes (the documented contract).
-        unsafe {
-            std::ptr::copy_nonoverlapping(value.as_ptr(), buffer.cast::<u8>(), value.len());
-            *buffer.add(value.len()) = 0;
-        }
-        Ok(())
+        write_text(
+            &value,
+            buffer,
+            buffer_len,
+            needed,
+            &format!("the value of {key}"),
+        )
     })
+}
+
+/// Writes `text` NUL-terminated into the caller's `buffer` of `buffer_len` bytes, `*needed` (if
+/// not NULL) set to the bytes it takes, also when the buffer is too small (then nothing is
+/// written and the call is NSTYLE_ERR_ARGUMENT).
+fn write_text(
+    text: &str,
+    buffer: *mut c_char,
+    buffer_len: usize,
+    needed: *mut usize,
+    what: &str,
+) -> Result<(), Error> {
+    let size = text.len() + 1;
+    if !needed.is_null() {
+        // SAFETY: a non-null `needed` points to writable size_t storage.
+        unsafe { *needed = size };
+    }
+    if buffer.is_null() || buffer_len < size {
+        return Err(Error::arg(format!(
+            "{what} needs a buffer of {size} bytes, not {buffer_len}"
+        )));
+    }
+    // SAFETY: `buffer` has `buffer_len` >= `size` writable bytes (the documented contract).
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buffer.cast::<u8>(), text.len());
+        *buffer.add(text.len()) = 0;
+    }
+    Ok(())
 }
 
 /// The size of the result for the current content and settings: the content's aspect with
@@ -959,6 +979,24 @@ pub extern "C" fn nstyle_estimate_seconds(
         // SAFETY: non-null and points to writable double storage (the documented contract).
         unsafe { *out_seconds = estimate.seconds };
         Ok(())
+    })
+}
+
+/// `nstyle_estimate_seconds` as a dialog says it, into `buffer` as NUL-terminated UTF-8 (the
+/// buffer convention of `nstyle_get_option`): "about 40 s on this machine", "about 3 min on this
+/// machine while other programs keep 1 of its 2 cores busy" (the time holds while they do).
+/// The same errors as `nstyle_estimate_seconds`. Since ABI 6.
+#[no_mangle]
+pub extern "C" fn nstyle_estimate_text(
+    model: *mut NstyleModel,
+    buffer: *mut c_char,
+    buffer_len: usize,
+    needed: *mut usize,
+) -> NstyleStatus {
+    model_boundary(model, || {
+        model_ref(model)?;
+        let text = with_session(model, |session| session.estimate_text())?;
+        write_text(&text, buffer, buffer_len, needed, "the estimate")
     })
 }
 

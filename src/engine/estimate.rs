@@ -415,6 +415,21 @@ pub fn describe_seconds(seconds: f64) -> String {
     }
 }
 
+/// An estimate as a dialog says it: "about 40 s on this machine", and when other programs kept
+/// cores busy while it was measured, how many (the time holds only while they do).
+pub fn describe_estimate(seconds: f64, others_load: f64, cores: i32) -> String {
+    let when = describe_seconds(seconds);
+    let busy = crate::engine::threads::busy_cores(others_load).min(cores.max(1));
+    if busy == 0 {
+        format!("{when} on this machine")
+    } else {
+        format!(
+            "{when} on this machine while other programs keep {busy} of its {} cores busy",
+            cores.max(1)
+        )
+    }
+}
+
 fn round_to(value: f64, step: u64) -> u64 {
     ((value / step as f64).round() as u64 * step).max(step)
 }

@@ -23,6 +23,7 @@ pub mod schedule;
 pub mod settings;
 pub mod source;
 pub mod temporal;
+pub mod threads;
 pub mod tiles;
 pub mod transfer;
 pub mod vgg;

@@ -25,6 +25,7 @@ use crate::engine::schedule::{plan, Stage, MIN_SIDE};
 use crate::engine::settings::{check_weight, Init, Method, OptimizerKind, Settings};
 use crate::engine::source::{network_input, SourceImage};
 use crate::engine::temporal::TemporalTarget;
+use crate::engine::threads::ThreadGovernor;
 use crate::engine::tiles::{self, Layout, Tiling};
 use crate::engine::vgg::{caffe_to_rgb, rgb_to_caffe, Vgg19};
 use crate::error::{Error, Result};
@@ -80,6 +81,8 @@ pub struct Transfer {
     run: Option<Run>,
     /// The feed-forward network of `method=fast` and `init=fast`, loaded when first needed.
     fast: Option<FastNet>,
+    /// The threads of `threads=0`: the cores other programs leave free.
+    governor: ThreadGovernor,
     cancel: Arc<AtomicBool>,
     evaluations: u64,
     poison: Poison,
@@ -107,6 +110,7 @@ impl Transfer {
             temporal: None,
             run: None,
             fast: None,
+            governor: ThreadGovernor::new(default_threads()),
             cancel: Arc::new(AtomicBool::new(false)),
             evaluations: 0,
             poison: Poison::default(),
@@ -404,6 +408,36 @@ impl Transfer {
         self.poison.cancel_during = Some(evaluation);
     }
 
+    /// The threads of the next step: the `threads` option when set; libtorch's default when the
+    /// user set OMP_NUM_THREADS; otherwise the cores other programs leave free
+    /// ([`crate::engine::threads`]). The user's settings always win.
+    fn apply_threads(&mut self) {
+        let wanted = if self.settings.threads != 0 {
+            self.settings.threads as i32
+        } else if std::env::var_os("OMP_NUM_THREADS").is_some() {
+            default_threads()
+        } else {
+            self.governor.threads()
+        };
+        set_threads(wanted);
+    }
+
+    /// [`Transfer::estimate`] as a dialog says it ([`estimate::describe_estimate`]): the time,
+    /// and whether other programs kept cores busy while it was measured.
+    pub fn estimate_text(&mut self) -> Result<String> {
+        let seconds = self.estimate()?.seconds;
+        Ok(estimate::describe_estimate(
+            seconds,
+            self.governor.others,
+            default_threads(),
+        ))
+    }
+
+    /// The load of other programs at the last thread decision, in cores (0 until decided).
+    pub fn others_load(&self) -> f64 {
+        self.governor.others
+    }
+
     /// The loss terms of the last iteration (none before the first).
     pub fn last_losses(&self) -> LossParts {
         self.run
@@ -455,7 +489,7 @@ impl Transfer {
     /// content or style, too small, over the memory budget).
     pub fn estimate(&mut self) -> Result<estimate::Estimate> {
         // The probe times the network with the threads the run's steps will have.
-        apply_threads(self.settings.threads);
+        self.apply_threads();
         if self.content.is_none() {
             return Err(Error::State("no content image set".into()));
         }
@@ -484,7 +518,7 @@ impl Transfer {
     pub fn step(&mut self, iterations: u32) -> Result<Progress> {
         self.cancel
             .store(false, std::sync::atomic::Ordering::SeqCst);
-        apply_threads(self.settings.threads);
+        self.apply_threads();
         self.check_styles()?;
         self.ensure_run()?;
         if self.settings.method == Method::Fast {
@@ -665,20 +699,19 @@ impl Transfer {
     }
 }
 
-/// libtorch's intra-op thread count before any was set: what `threads=0` restores.
+/// libtorch's intra-op thread count before any was set (one per physical core, or
+/// OMP_NUM_THREADS): the most `threads=0` uses.
 static DEFAULT_THREADS: OnceLock<i32> = OnceLock::new();
 
-/// Sets libtorch's intra-op threads for the calling thread (0: libtorch's default). The count is
-/// libtorch's process-wide setting, but OpenMP keeps it per thread once a thread has computed,
-/// so it is set again on each step's thread, and only when it differs (setting it resizes
-/// libtorch's thread pools).
-fn apply_threads(threads: u32) {
-    let default = *DEFAULT_THREADS.get_or_init(tch::get_num_threads);
-    let wanted = if threads == 0 {
-        default
-    } else {
-        threads as i32
-    };
+fn default_threads() -> i32 {
+    *DEFAULT_THREADS.get_or_init(tch::get_num_threads)
+}
+
+/// Sets libtorch's intra-op threads for the calling thread. The count is libtorch's
+/// process-wide setting, but OpenMP keeps it per thread once a thread has computed, so it is set
+/// again on each step's thread, and only when it differs (setting it resizes libtorch's thread
+/// pools).
+fn set_threads(wanted: i32) {
     if tch::get_num_threads() != wanted {
         tch::set_num_threads(wanted);
     }

@@ -285,13 +285,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     imageio::save(&result, &output)?;
     let progress = transfer.progress()?;
     eprintln!(
-        "nstyle: {} iterations ({} evaluations) in {:.2} s (model load {:.2} s, {} {}), loss {:.4e}, evaluations per scale {}, peak memory {}",
+        "nstyle: {} iterations ({} evaluations) in {:.2} s (model load {:.2} s, {} {}, {} threads, other programs {:.1} cores), loss {:.4e}, evaluations per scale {}, peak memory {}",
         progress.iteration,
         progress.evaluations,
         engine_seconds,
         load_seconds,
         device_name(transfer.device()),
         transfer.precision().name(),
+        tch::get_num_threads(),
+        transfer.others_load(),
         progress.losses.total,
         per_scale
             .iter()
