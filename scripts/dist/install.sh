@@ -296,7 +296,10 @@ do_gpu() {
       need=$((need + $(du -s -L --block-size=1 "$site/nvidia/$p/lib" | cut -f1)))
     done
     # Hard links take no room; a copy needs it all.
-    if ln "$site/torch/lib/libc10_cuda.so" "$stage/.linktest" 2>/dev/null; then rm -f "$stage/.linktest"
+    linked=" (copied)"
+    if ln "$site/torch/lib/libc10_cuda.so" "$stage/.linktest" 2>/dev/null; then
+      rm -f "$stage/.linktest"
+      linked=" (hard links to $site: no extra room taken)"
     else need_space "$parent" "$need" "the GPU add-on"
     fi
     echo "GPU add-on: taking torch $torch_version's CUDA half from $site ($(mib "$need") MiB)"
@@ -383,7 +386,7 @@ PY
   trap - EXIT
   rm -rf "$dest.old" "$downloads"
   [ "$downloaded" = 0 ] || echo "GPU add-on: downloaded $(mib "$downloaded") MiB"
-  echo "GPU add-on: installed $dest ($(mib "$installed") MiB on disk$([ -n "$torch_from" ] && echo ', hard links where the torch was on the same file system'))"
+  echo "GPU add-on: installed $dest, $(mib "$installed") MiB${linked:-}"
   "$here/bin/nstyle" doctor 2>/dev/null | grep -E '^(CUDA|NVIDIA driver|GPU)' | sed 's/^/  /' || true
 }
 
