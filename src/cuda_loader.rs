@@ -30,6 +30,7 @@ use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 /// The torch version whose CUDA half we load (the one the build links).
@@ -107,6 +108,17 @@ impl CudaStatus {
 }
 
 static STATUS: OnceLock<CudaStatus> = OnceLock::new();
+/// Set when the process was given `device=cpu` before the loader ran.
+static CPU_BEFORE_LOAD: AtomicBool = AtomicBool::new(false);
+
+/// Called for `device=cpu` (which loads nothing). libtorch sets up its autograd device threads
+/// once, at the first backward pass: CUDA loaded after a CPU run would have none, so a later
+/// `auto` or `cuda` in the same process stays on the CPU, with that reason.
+pub fn note_cpu_device() {
+    if STATUS.get().is_none() {
+        CPU_BEFORE_LOAD.store(true, Ordering::Relaxed);
+    }
+}
 
 /// Loads the CUDA half once (the first call does the work; later calls return its result).
 pub fn ensure() -> &'static CudaStatus {
@@ -132,7 +144,14 @@ fn load() -> CudaStatus {
         load_problem = load_addon(&mut status).err();
     }
     let driver_problem = probe_driver(&mut status).err();
-    let problems: Vec<String> = [driver_problem, load_problem]
+    let late = (status.origin.as_deref() != Some("already in the process")
+        && CPU_BEFORE_LOAD.load(Ordering::Relaxed))
+    .then(|| {
+        "this process ran on the CPU before the CUDA libraries were loaded (libtorch sets up its \
+         devices once): start a new process, or ask for auto or cuda (or the diagnostics) first"
+            .to_string()
+    });
+    let problems: Vec<String> = [driver_problem, load_problem, late]
         .into_iter()
         .flatten()
         .collect();

@@ -166,7 +166,10 @@ pub fn parse_device(spec: &str) -> Result<Device> {
                 Device::Cpu
             },
         ),
-        "cpu" => Ok(Device::Cpu),
+        "cpu" => {
+            crate::cuda_loader::note_cpu_device();
+            Ok(Device::Cpu)
+        }
         "cuda" => cuda_device(0, spec),
         _ => match spec.strip_prefix("cuda:").map(str::parse::<usize>) {
             Some(Ok(index)) => cuda_device(index, spec),
