@@ -179,7 +179,7 @@ fn candidates() -> Vec<Candidate> {
     let mut list = Vec::new();
     let mut push = |root: PathBuf, origin| {
         list.push(Candidate {
-            root,
+            root: lexical(&root),
             origin,
             explicit: false,
         })
@@ -226,6 +226,21 @@ fn candidates() -> Vec<Candidate> {
         }
     });
     list
+}
+
+/// `a/b/../c` as `a/c`, without touching the file system (the folder may not exist).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir if out.parent().is_some() => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn data_home() -> Option<PathBuf> {
