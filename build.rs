@@ -1,7 +1,7 @@
 //! Build script: makes the binary and the shared library find libtorch without LD_LIBRARY_PATH
 //! (an rpath to the libtorch that torch-sys linked), and generates the C header with cbindgen.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -35,15 +35,15 @@ fn link_libtorch() {
     if relocatable_rpath.is_none() {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib_dir.display());
     }
-    // Keep libtorch_cuda linked even though no symbol of ours refers to it directly: without it
-    // libtorch never registers its CUDA backend and `cuda` devices look absent.
-    if has_cuda_backend(&lib_dir) {
-        println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-ltorch_cuda,--as-needed");
-    }
-}
-
-fn has_cuda_backend(lib_dir: &Path) -> bool {
-    lib_dir.join("libtorch_cuda.so").exists()
+    // The CUDA half of libtorch is not linked: src/cuda_loader.rs loads it at run time. torch-sys
+    // asks for -ltorch_cuda (and -ltorch, whose only job is to pull in libtorch_cuda) whenever the
+    // libtorch it builds against has it; rustc links with --as-needed, and nothing of ours refers
+    // to either, so neither becomes NEEDED (tests/cuda_loader.rs checks it with readelf). The
+    // loader gets this folder as the last place to look: the source build's venv.
+    println!(
+        "cargo:rustc-env=NSTYLE_BUILD_LIBTORCH_LIB={}",
+        lib_dir.display()
+    );
 }
 
 /// Writes the C header into OUT_DIR only: a build never writes into the source tree. `make

@@ -1,43 +1,35 @@
 # Release bundle (docs/release.md). Included by the top Makefile, which defines `venv`, `weights`,
 # `lite-weights`, PYTHON, VENV, WEIGHTS, LITE_WEIGHTS and C_VERSION (mk/c.mk).
 #
-#   make dist        dist/nstyle-<version>-linux-x86_64.tar.xz: a CPU build of nstyle with its own
+#   make dist        dist/nstyle-<version>-linux-x86_64.tar.xz: the ordinary build (target/release:
+#                    it links libtorch_cpu only, the CUDA half is loaded at run time) with its own
 #                    libtorch (no CUDA libraries but the two small ones libtorch_cpu.so names), the
-#                    CLI, headers, pkg-config file, weights, GIMP 2.10/3.0 and Krita plug-ins and
-#                    install.sh; relocatable ($ORIGIN rpaths only)
+#                    CLI, headers, pkg-config file, weights, GIMP 2.10/3.0 and Krita plug-ins,
+#                    install.sh and the GPU add-on's pin list (install.sh --gpu); relocatable
+#                    ($ORIGIN rpaths only, set by patchelf)
 #   make dist-test   the bundle on a clean Debian system (scripts/dist/clean-system-test.sh)
-#
-# The CPU build has its own target folder (target/cpu) and a CPU-only view of the venv's libtorch
-# (target/libtorch-cpu): torch-sys links libtorch_cuda whenever it sees it.
+#   make gpu-pins    regenerates scripts/dist/gpu-pins.txt from the venv's torch (PyPI's hashes)
 
-.PHONY: dist dist-build-cpu dist-tools dist-test dist-krita-test
+.PHONY: dist dist-tools dist-test dist-krita-test gpu-pins
 
 DIST_DIR := dist
 DIST_NAME := nstyle-$(C_VERSION)-linux-x86_64
 DIST_TARBALL := $(DIST_DIR)/$(DIST_NAME).tar.xz
-LIBTORCH_CPU := $(CURDIR)/target/libtorch-cpu
-CPU_TARGET := $(CURDIR)/target/cpu
 TORCH_SITE = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
-$(LIBTORCH_CPU)/build-version: $(VENV)/.complete scripts/dist/libtorch-cpu.sh
-	scripts/dist/libtorch-cpu.sh $(PYTHON) $(LIBTORCH_CPU)
-
-# $ORIGIN: the library finds libtorch beside itself; ../lib: the CLI in bin/ finds lib/.
-dist-build-cpu: $(LIBTORCH_CPU)/build-version
-	env -u LIBTORCH_USE_PYTORCH LIBTORCH=$(LIBTORCH_CPU) CARGO_TARGET_DIR=$(CPU_TARGET) \
-		NSTYLE_RPATH='$$ORIGIN:$$ORIGIN/../lib' cargo build --release --lib --bins
+gpu-pins: venv
+	$(PYTHON) scripts/dist/gpu-pins.py $(PYTHON) scripts/dist/gpu-pins.txt
 
 dist-tools:
 	@command -v patchelf >/dev/null && pkg-config --exists gimp-2.0 gimpui-2.0 gegl-0.4 || { \
 		echo "installing patchelf and GIMP 2.10's development files (apt-get)"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q patchelf libgimp2.0-dev; }
 
-dist: dist-tools dist-build-cpu weights lite-weights
-	scripts/dist/make-dist.sh $(C_VERSION) $(CPU_TARGET)/release $(LIBTORCH_CPU) $(TORCH_SITE) \
-		$(DIST_DIR) $(WEIGHTS) $(LITE_WEIGHTS)
+dist: dist-tools build weights lite-weights
+	scripts/dist/make-dist.sh $(C_VERSION) target/release $(TORCH_SITE) $(DIST_DIR) $(WEIGHTS) $(LITE_WEIGHTS)
 
 dist-test: dist
-	PYTHON=$(PYTHON) scripts/dist/clean-system-test.sh $(DIST_TARBALL)
+	PYTHON=$(PYTHON) NSTYLE_DIST_TORCH_SITE=$(TORCH_SITE) scripts/dist/clean-system-test.sh $(DIST_TARBALL)
 	$(MAKE) --no-print-directory dist-krita-test
 
 # The bundle's Krita plug-in in Krita 5 (the GUI self-test of plugins/krita/test), installed by the

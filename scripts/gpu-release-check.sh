@@ -8,8 +8,9 @@
 # 2. the CPU bundle's CLI on a machine with an NVIDIA driver: its bin/nstyle and lib/libnstyle.so
 #    with the same libtorch_cpu.so, libc10.so, libgomp.so.1, libcudart.so.13 and libcupti.so.13
 #    the bundle vendors, taken from the device's torch 2.11 (the bundle's own are stripped copies
-#    of these; 340 MB does not fit the carry): doctor, a run on the CPU, and `--device cuda`
-#    refused with a message (the CPU build has no CUDA backend);
+#    of these; 340 MB does not fit the carry): its loader (src/cuda_loader.rs) finds the CUDA half
+#    beside that libtorch_cpu.so (same build ID), doctor names it, the driver and the GPU, `auto`
+#    picks the GPU, and NSTYLE_CUDA_DIR at a folder of another build is refused (CPU, reason);
 # 3. the wheel installed into the device's torch 2.11 environment (no dependencies: torch is
 #    there): its library finds that torch's libtorch through $ORIGIN/../torch/lib, and a CUDA run.
 # Each step prints PASS or FAIL; the exit status is 1 if any failed.
@@ -56,13 +57,19 @@ for lib in libcudart.so.13 libcupti.so.13; do
   [ -n "$found" ] && ln -s "$found" "$bundle/lib/$lib"
 done
 if [ -x "$b/cpu/nstyle" ]; then
-step "CPU bundle: doctor on a machine with a GPU" bash -c "set -o pipefail; env -u LD_LIBRARY_PATH '$bundle/bin/nstyle' doctor | tee '$out/doctor-cpu-bundle.txt' && grep -q 'not in this build' '$out/doctor-cpu-bundle.txt'"
-step "CPU bundle: a run on the CPU (device auto)" env -u LD_LIBRARY_PATH "$bundle/bin/nstyle" run \
-  --content "$b/content.jpg" --style "$b/style.jpg" --output "$out/cpu-bundle.png" --size 96 --iterations 10
-step "CPU bundle: --device cuda refused with a message" bash -c "
-  ! env -u LD_LIBRARY_PATH '$bundle/bin/nstyle' run --content '$b/content.jpg' --style '$b/style.jpg' \
-    --output '$out/never.png' --size 64 --iterations 2 --device cuda 2>'$out/cuda-refused.txt';
-  rc=\$?; cat '$out/cuda-refused.txt'; [ \$rc = 0 ] && grep -q 'CUDA is not available' '$out/cuda-refused.txt' && [ ! -e '$out/never.png' ]"
+step "bundle: doctor on a machine with a GPU loads the CUDA half at run time" bash -c "set -o pipefail; env -u LD_LIBRARY_PATH '$bundle/bin/nstyle' doctor | tee '$out/doctor-bundle.txt' &&
+  grep -q 'CUDA add-on  *loaded from' '$out/doctor-bundle.txt' && grep -q 'NVIDIA driver  *[0-9]' '$out/doctor-bundle.txt' &&
+  grep -q 'device  *Cuda(0)' '$out/doctor-bundle.txt'"
+step "bundle: a run on the GPU (device auto)" env -u LD_LIBRARY_PATH "$bundle/bin/nstyle" run \
+  --content "$b/content.jpg" --style "$b/style.jpg" --output "$out/bundle-auto.png" --size 96 --iterations 10
+step "bundle: an add-on of another build is refused: CPU, --device cuda an error with the reason" bash -c "
+  mkdir -p '$out/other/torch/lib' && ln -sf '$torch_lib/libtorch_cuda.so' '$torch_lib/libc10_cuda.so' '$out/other/torch/lib/' &&
+  printf 'torch 2.11.0\nlibtorch_cpu-build-id 00\nfile 1 0 torch/lib/libc10_cuda.so\n' >'$out/other/BUILD' &&
+  env -u LD_LIBRARY_PATH NSTYLE_CUDA_DIR='$out/other' '$bundle/bin/nstyle' doctor >'$out/doctor-other.txt';
+  cat '$out/doctor-other.txt'; grep -q 'device  *Cpu' '$out/doctor-other.txt' &&
+  ! env -u LD_LIBRARY_PATH NSTYLE_CUDA_DIR='$out/other' '$bundle/bin/nstyle' run --content '$b/content.jpg' --style '$b/style.jpg' \
+    --output '$out/never.png' --size 64 --iterations 2 --device cuda 2>'$out/cuda-refused.txt' &&
+  cat '$out/cuda-refused.txt' && grep -q 'CUDA cannot be used' '$out/cuda-refused.txt' && [ ! -e '$out/never.png' ]"
 fi
 
 if [ -n "${GPU_RELEASE_CHECK_SKIP_WHEEL:-}" ]; then # a smoke test of the script without a GPU

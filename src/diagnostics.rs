@@ -56,14 +56,45 @@ pub fn gather(abi_version: u32, device: Option<&str>) -> Diagnostics {
             .and_then(libtorch_version)
             .unwrap_or_else(|| "unknown (no version file beside it)".into()),
     );
-    let cuda_backend = crate::paths::loaded_library("libtorch_cuda.so").is_some();
-    let cuda_devices = tch::Cuda::device_count();
+    // The CUDA half is loaded (or refused) here, before any CUDA query (crate::cuda_loader).
+    let cuda = crate::cuda_loader::ensure();
+    line("CUDA add-on", cuda.addon_line());
+    line(
+        "NVIDIA driver",
+        match &cuda.driver {
+            Ok(driver) => driver.clone(),
+            Err(reason) => reason.clone(),
+        },
+    );
+    line(
+        "GPU",
+        if cuda.gpus.is_empty() {
+            "none".into()
+        } else {
+            cuda.gpus
+                .iter()
+                .enumerate()
+                .map(|(i, g)| {
+                    format!(
+                        "{i}: {}, {:.1} GiB, compute capability {}.{}",
+                        g.name,
+                        g.memory_bytes as f64 / (1u64 << 30) as f64,
+                        g.capability.0,
+                        g.capability.1
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        },
+    );
     line(
         "CUDA",
-        match (cuda_backend, cuda_devices) {
-            (false, _) => "not in this build (CPU libtorch)".into(),
-            (true, 0) => "built in; no usable GPU (driver or device missing)".into(),
-            (true, n) => format!("{n} device(s), cuDNN {}", tch::Cuda::cudnn_is_available()),
+        match &cuda.unusable {
+            Some(reason) => format!("not used: {reason}"),
+            None => match tch::Cuda::device_count() {
+                0 => "not used: torch sees no CUDA device".into(),
+                n => format!("{n} device(s), cuDNN {}", tch::Cuda::cudnn_is_available()),
+            },
         },
     );
     line("CPU", cpu_summary());

@@ -224,7 +224,7 @@ fn bad_settings_devices_and_weights_are_refused() {
         (vec!["--content-weight", "-1"], "content_weight"),
         (vec!["--tv-weight", "inf"], "tv_weight"),
         (vec!["--device", "tpu"], "unknown device"),
-        (vec!["--device", "cuda"], "CUDA is not available"),
+        (vec!["--device", "cuda"], "'cuda' requested but CUDA"),
         (
             vec!["--weights", "/nonexistent/weights.safetensors"],
             "/nonexistent/weights.safetensors",

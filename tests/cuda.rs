@@ -25,6 +25,17 @@ use nstyle::engine::schedule::ScaleCount;
 use nstyle::engine::{self, Precision, PrecisionChoice, Settings, Transfer};
 use nstyle::Error;
 
+/// Loads the CUDA half of libtorch before anything runs on the CPU: a process whose first model
+/// is `cpu` keeps CUDA off (src/cuda_loader.rs, `note_cpu_device`). Every test calls it first.
+fn cuda_first() {
+    let status = nstyle::cuda_loader::ensure();
+    assert!(
+        status.usable(),
+        "CUDA cannot be used: {:?}",
+        status.unusable
+    );
+}
+
 fn session(device: &str, precision: Precision, settings: Settings) -> Transfer {
     let model = engine::load_model(None, device, PrecisionChoice::Fixed(precision))
         .unwrap_or_else(|e| panic!("{device}: {e}"));
@@ -60,6 +71,7 @@ fn relative(a: f64, b: f64) -> f64 {
 #[test]
 #[ignore = "needs CUDA: run with --ignored on a GPU machine (scripts/gpu-check.sh)"]
 fn cpu_and_cuda_measure_an_image_alike_in_fp32() {
+    cuda_first();
     let load = |device| {
         engine::load_model(None, device, PrecisionChoice::Fixed(Precision::Fp32))
             .unwrap_or_else(|e| panic!("{device}: {e}"))
@@ -90,6 +102,7 @@ fn cpu_and_cuda_measure_an_image_alike_in_fp32() {
 #[test]
 #[ignore = "needs CUDA: run with --ignored on a GPU machine (scripts/gpu-check.sh)"]
 fn bf16_keeps_the_fp32_quality_on_cuda() {
+    cuda_first();
     let run = |precision| {
         let mut transfer = session("cuda", precision, settings(150));
         transfer.step(150).unwrap();
@@ -118,6 +131,7 @@ fn bf16_keeps_the_fp32_quality_on_cuda() {
 #[test]
 #[ignore = "needs CUDA: run with --ignored on a GPU machine (scripts/gpu-check.sh)"]
 fn cancel_from_another_thread_stops_a_cuda_step() {
+    cuda_first();
     let mut transfer = session("cuda", Precision::Bf16, settings(100_000));
     transfer.step(1).unwrap();
     let cancel = transfer.cancel_flag();
@@ -136,6 +150,7 @@ fn cancel_from_another_thread_stops_a_cuda_step() {
 #[test]
 #[ignore = "needs CUDA: run with --ignored on a GPU machine (scripts/gpu-check.sh)"]
 fn the_divergence_guard_recovers_on_cuda() {
+    cuda_first();
     let mut transfer = session("cuda", Precision::Bf16, settings(10));
     transfer.step(2).unwrap();
     let at = transfer.progress().unwrap().evaluations + 1;

@@ -11,6 +11,11 @@
 # the tarball and three small test images, and scripts/dist/inside-clean-system.sh does what a
 # user does: unpack, run, build against it, install into GIMP, run the filter, uninstall. The
 # scratch folder goes afterwards: the roots stay as clean as they were. Needs root (chroot).
+#
+# With NSTYLE_DIST_TORCH_SITE (the venv's site-packages; `make dist-test` sets it) the scratch
+# folder also gets the CUDA half of that torch 2.11.0 (torch/lib's CUDA libraries and nvidia/*/lib,
+# hard links where the file system allows, else a 3 GB copy) as an "installed torch", and the
+# steps inside install the GPU add-on from it with `install.sh --gpu --torch`.
 set -euo pipefail
 tarball=$(readlink -f "$1")
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -57,6 +62,18 @@ run_in() {
   mkdir -p "$scratch/home"
   cp "$tarball" "$root/scripts/dist/inside-clean-system.sh" "$root/plugins/c/nstyle_cli.c" "$scratch/"
   "$python" "$root/scripts/dist/test-images.py" "$scratch"
+  if [ -n "${NSTYLE_DIST_TORCH_SITE:-}" ]; then
+    local site=$NSTYLE_DIST_TORCH_SITE t=$scratch/torch-site f p
+    mkdir -p "$t/torch/lib" "$t/nvidia"
+    cp "$site/torch/version.py" "$t/torch/"
+    for f in libtorch_cpu.so libc10_cuda.so libtorch_cuda.so libtorch_cuda_linalg.so libtorch_nvshmem.so libcaffe2_nvrtc.so; do
+      ln "$site/torch/lib/$f" "$t/torch/lib/$f" 2>/dev/null || cp "$site/torch/lib/$f" "$t/torch/lib/$f"
+    done
+    for p in cu13 cudnn cusparselt nccl nvshmem; do
+      mkdir -p "$t/nvidia/$p"
+      cp -R -l "$site/nvidia/$p/lib" "$t/nvidia/$p/lib" 2>/dev/null || { rm -rf "$t/nvidia/$p/lib"; cp -R "$site/nvidia/$p/lib" "$t/nvidia/$p/lib"; }
+    done
+  fi
   mount -t proc proc "$system/proc"
   mount --bind /dev "$system/dev"
   local rc=0

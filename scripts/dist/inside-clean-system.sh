@@ -119,6 +119,36 @@ check "install.sh --krita where there is no Krita: a clear message, nothing made
   ! '$bundle/install.sh' --krita 2>nokrita.txt && grep -q 'Krita not found' nokrita.txt &&
   [ ! -e '$HOME/.local/share/krita' ]"
 
+# The GPU add-on from an installed torch 2.11.0 (clean-system-test.sh put one in torch-site/ when
+# asked): installed, found and loaded by the bundle's library, and on this machine without a
+# driver the CPU, with the reason; --device cuda refused with it; --uninstall --gpu removes it.
+if [ -d torch-site ]; then
+  addon=$bundle/lib/cuda-2.11.0
+  started=$(date +%s.%N)
+  check "install.sh --gpu --torch: the add-on from an installed torch 2.11.0, in lib/cuda-2.11.0" bash -c "
+    '$bundle/install.sh' --gpu --torch '$here/torch-site' | tee gpu-install.txt &&
+    [ -e '$addon/BUILD' ] && [ -e '$addon/torch/lib/libtorch_cuda.so' ] && [ -d '$addon/nvidia/cudnn/lib' ] &&
+    [ ! -e '$bundle/lib/.cuda-2.11.0.installing' ] && [ ! -e '$bundle/lib/.cuda-2.11.0.downloads' ] &&
+    grep -q 'GPU add-on: installed' gpu-install.txt"
+  echo "    install.sh --gpu --torch: $(seconds_since "$started") s"
+  check "doctor: the add-on loaded from the bundle; no driver here, so the CPU, with the reason" bash -c "
+    '$bundle/bin/nstyle' doctor | tee doctor-gpu.txt && grep -q 'status: ok' doctor-gpu.txt &&
+    grep -q 'CUDA add-on  *loaded from $addon/torch/lib (the bundle' doctor-gpu.txt &&
+    grep -q 'NVIDIA driver  *no NVIDIA driver' doctor-gpu.txt &&
+    grep -q 'CUDA  *not used: no NVIDIA driver' doctor-gpu.txt && grep -q 'device  *Cpu (asked: auto)' doctor-gpu.txt"
+  grep -E '^(CUDA|NVIDIA|GPU|device)' doctor-gpu.txt 2>/dev/null | sed 's/^/    /'
+  check "bin/nstyle run with the add-on loaded: on the CPU" bash -c "
+    '$bundle/bin/nstyle' run --content content.png --style style.png --output gpu-auto.png --size 32 \
+      --iterations 2 && [ -s gpu-auto.png ]"
+  check "bin/nstyle run --device cuda: refused with the reason, nothing written" bash -c "
+    ! '$bundle/bin/nstyle' run --content content.png --style style.png --output cuda.png --size 32 \
+      --iterations 1 --device cuda 2>cuda.txt && grep -q 'CUDA cannot be used: no NVIDIA driver' cuda.txt &&
+    [ ! -e cuda.png ] && cat cuda.txt"
+  check "install.sh --uninstall --gpu removes exactly the add-on" bash -c "
+    '$bundle/install.sh' --uninstall --gpu && [ ! -e '$addon' ] && [ -e '$bundle/lib/libtorch_cpu.so' ] &&
+    '$bundle/bin/nstyle' doctor >doctor-nogpu.txt && ! grep -q 'loaded from $addon' doctor-nogpu.txt"
+fi
+
 # Damage: a weights file with one byte changed, then a bundle without libtorch.
 weights=$bundle/share/nstyle/vgg19-caffe-q8-v1.safetensors
 cp "$weights" weights.orig

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Assembles the relocatable release bundle from a CPU build (`make dist` runs it):
+# Assembles the relocatable release bundle from the ordinary build (`make dist` runs it):
 #
-#   scripts/dist/make-dist.sh VERSION CPU_RELEASE_DIR LIBTORCH_VIEW TORCH_SITE OUT_DIR WEIGHTS...
+#   scripts/dist/make-dist.sh VERSION RELEASE_DIR TORCH_SITE OUT_DIR WEIGHTS...
 #
-# CPU_RELEASE_DIR  target/cpu/release: nstyle, libnstyle.so, libnstyle.a built with
-#                  NSTYLE_RPATH='$ORIGIN:$ORIGIN/../lib' against LIBTORCH_VIEW
-# LIBTORCH_VIEW    target/libtorch-cpu (scripts/dist/libtorch-cpu.sh)
-# TORCH_SITE       the venv's site-packages (licences of torch and the CUDA runtime)
+# RELEASE_DIR      target/release: nstyle, libnstyle.so, libnstyle.a (linked against libtorch_cpu
+#                  only; their rpath into the venv is replaced by $ORIGIN:$ORIGIN/../lib here)
+# TORCH_SITE       the venv's site-packages: libtorch_cpu.so & co., the CUDA runtime pieces it
+#                  names, the licences
 # OUT_DIR          dist/: gets nstyle-VERSION-linux-x86_64.tar.xz (and its .sha256)
 # WEIGHTS          the VGG-19 and EfficientNet-Lite0 weights files
 #
@@ -17,10 +17,11 @@
 # the Debian 13 chroot of the GIMP 3 tests (Debian 12 has no libgimp-3.0); NSTYLE_DIST_GIMP3=0
 # leaves it out.
 set -euo pipefail
-version=$1 release=$2 view=$3 site=$4 out=$5
-shift 5
+version=$1 release=$2 site=$3 out=$4
+shift 4
 weights=("$@")
 [ ${#weights[@]} -ge 2 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
+torch_lib=$site/torch/lib
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 name=nstyle-$version-linux-x86_64
 stage=$root/target/dist/$name
@@ -33,8 +34,21 @@ command -v patchelf >/dev/null || {
 for f in "$release/nstyle" "$release/libnstyle.so" "$release/libnstyle.a"; do
   [ -e "$f" ] || { echo "make-dist: $f is not built" >&2; exit 1; }
 done
-if readelf -d "$release/libnstyle.so" | grep -q 'libtorch_cuda'; then
-  echo "make-dist: $release/libnstyle.so links libtorch_cuda: not a CPU build" >&2
+# One build for the source tree, the wheel and the bundle: the CUDA half is loaded at run time
+# (src/cuda_loader.rs), never linked.
+for f in "$release/libnstyle.so" "$release/nstyle"; do
+  if readelf -d "$f" | grep NEEDED | grep -q -E 'lib(torch_cuda|c10_cuda|cudnn|cublas)|\[libtorch\.so\]'; then
+    echo "make-dist: $f links the CUDA half of libtorch (NEEDED):" >&2
+    readelf -d "$f" | grep NEEDED >&2
+    exit 1
+  fi
+done
+# The GPU add-on's pin list must be for this libtorch build.
+pins=$root/scripts/dist/gpu-pins.txt
+want_id=$(sed -n 's/^# nstyle-libtorch-cpu-build-id: //p' "$pins")
+have_id=$(readelf -n "$torch_lib/libtorch_cpu.so" 2>/dev/null | sed -n 's/.*Build ID: //p' | head -n 1)
+if [ "$want_id" != "$have_id" ]; then
+  echo "make-dist: scripts/dist/gpu-pins.txt is for libtorch_cpu build $want_id, the venv's is $have_id (make gpu-pins)" >&2
   exit 1
 fi
 
@@ -46,18 +60,24 @@ install -m 755 "$release/nstyle" "$stage/bin/nstyle"
 install -m 644 "$release/libnstyle.so" "$stage/lib/libnstyle.so"
 install -m 644 "$release/libnstyle.a" "$stage/lib/libnstyle.a"
 strip --strip-unneeded "$stage/bin/nstyle" "$stage/lib/libnstyle.so"
+# $ORIGIN: the library finds libtorch beside itself; ../lib: the CLI in bin/ finds lib/.
+patchelf --set-rpath '$ORIGIN:$ORIGIN/../lib' "$stage/bin/nstyle" "$stage/lib/libnstyle.so"
 strip --strip-debug "$stage/lib/libnstyle.a"
 # Shared libraries get mode 644: GIMP 2.10 tries to run every executable file in a plug-in
 # folder as a plug-in, and the loader needs no execute bit.
-vendored=(libtorch_cpu.so libc10.so libgomp.so.1 libcudart.so.13 libcupti.so.13)
-for lib in "${vendored[@]}"; do
-  install -m 644 "$(readlink -f "$view/lib/$lib")" "$stage/lib/$lib"
+# libtorch_cpu.so of the PyPI wheel names the CUDA runtime and CUPTI as NEEDED (the profiler's):
+# they are small (0.7 and 4 MB) and never initialise a GPU on their own.
+vendored=("$torch_lib/libtorch_cpu.so" "$torch_lib/libc10.so" "$torch_lib/libgomp.so.1"
+  "$site/nvidia/cu13/lib/libcudart.so.13" "$site/nvidia/cu13/lib/libcupti.so.13")
+for src in "${vendored[@]}"; do
+  lib=$(basename "$src")
+  install -m 644 "$(readlink -f "$src")" "$stage/lib/$lib"
   # Symbols for debuggers only (libtorch_cpu.so: 451 -> 358 MB); the dynamic symbols stay.
   strip --strip-unneeded "$stage/lib/$lib"
   # The wheel's rpaths point into its nvidia/ tree ($ORIGIN/../../nvidia/...), outside the bundle.
   patchelf --set-rpath '$ORIGIN' "$stage/lib/$lib"
 done
-cat "$view/build-version" >"$stage/lib/libtorch-version.txt"
+sed -n "s/^__version__ *= *['\"]\([^'\"+]*\).*/\1/p" "$site/torch/version.py" >"$stage/lib/libtorch-version.txt"
 
 # ---- headers, pkg-config, weights
 install -m 644 "$root/include/nstyle.h" "$root/include/nstyle.hpp" "$stage/include/"
@@ -79,6 +99,7 @@ for w in "${weights[@]}"; do
 done
 (cd "$stage/share/nstyle" && sha256sum -- *.safetensors >SHA256SUMS)
 echo "$version" >"$stage/share/nstyle/VERSION"
+install -m 644 "$pins" "$stage/share/nstyle/gpu-pins.txt"
 
 # ---- licences and provenance
 install -m 644 "$root/LICENSE" "$stage/share/licenses/nstyle/LICENSE"

@@ -158,12 +158,18 @@ fn probe_bf16() -> Option<Bf16Probe> {
 pub fn parse_device(spec: &str) -> Result<Device> {
     let spec = spec.trim();
     match spec {
-        "" | "auto" => Ok(if Cuda::is_available() {
-            Device::Cuda(0)
-        } else {
-            Device::Cpu
-        }),
-        "cpu" => Ok(Device::Cpu),
+        // The CUDA half of libtorch is loaded before the first CUDA query (crate::cuda_loader).
+        "" | "auto" => Ok(
+            if crate::cuda_loader::ensure().usable() && Cuda::is_available() {
+                Device::Cuda(0)
+            } else {
+                Device::Cpu
+            },
+        ),
+        "cpu" => {
+            crate::cuda_loader::note_cpu_device();
+            Ok(Device::Cpu)
+        }
         "cuda" => cuda_device(0, spec),
         _ => match spec.strip_prefix("cuda:").map(str::parse::<usize>) {
             Some(Ok(index)) => cuda_device(index, spec),
@@ -175,10 +181,15 @@ pub fn parse_device(spec: &str) -> Result<Device> {
 }
 
 fn cuda_device(index: usize, spec: &str) -> Result<Device> {
+    if let Some(reason) = &crate::cuda_loader::ensure().unusable {
+        return Err(Error::Device(format!(
+            "'{spec}' requested but CUDA cannot be used: {reason}"
+        )));
+    }
     let count = Cuda::device_count().max(0) as usize;
     if count == 0 {
         Err(Error::Device(format!(
-            "'{spec}' requested but CUDA is not available on this machine"
+            "'{spec}' requested but CUDA is not available on this machine (torch sees no device)"
         )))
     } else if index >= count {
         Err(Error::Device(format!(

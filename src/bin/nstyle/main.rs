@@ -32,6 +32,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Self-check for bug reports: versions, libtorch, device, weights found and their checksums.
     Doctor(doctor::DoctorArgs),
+    /// The GNU build ID of ELF files, one line each (install.sh --gpu matches libtorch builds).
+    #[command(hide = true)]
+    BuildId { files: Vec<PathBuf> },
 }
 
 /// Options every command that loads the network shares.
@@ -58,6 +61,15 @@ impl ModelArgs {
     }
 }
 
+fn build_ids(files: &[PathBuf]) -> nstyle::Result<ExitCode> {
+    for file in files {
+        let id = nstyle::cuda_loader::build_id(file)
+            .map_err(|e| nstyle::Error::Io(format!("{}: {e}", file.display())))?;
+        println!("{id}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
@@ -65,6 +77,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::eval(args),
         Command::Bench(args) => bench::bench(args),
         Command::Doctor(args) => Ok(doctor::doctor(args)),
+        Command::BuildId { files } => build_ids(&files),
     };
     match outcome {
         Ok(code) => code,
