@@ -215,7 +215,7 @@ pub fn at_layer(mask: &Tensor, height: i64, width: i64) -> Result<Option<LayerMa
 /// Weights already at a layer's positions as a [`LayerMask`]; None when they cover less than
 /// [`MIN_LAYER_AREA`].
 pub fn layer_mask(weights: Tensor) -> Result<Option<LayerMask>> {
-    let area = weights.f_square()?.f_sum(Kind::Double)?.double_value(&[]);
+    let area = crate::engine::readback::scalar(&weights.f_square()?.f_sum(Kind::Double)?)?;
     Ok((area >= MIN_LAYER_AREA).then_some(LayerMask { weights, area }))
 }
 

@@ -18,6 +18,7 @@ pub mod optim;
 pub mod options;
 pub mod picture;
 pub mod precision;
+pub mod readback;
 pub mod run;
 pub mod schedule;
 pub mod settings;

@@ -2,7 +2,7 @@
 //! autograd, by one builder for whole-image and tiled stages alike) and the evaluation of loss
 //! and image gradient at a point. The terms themselves are in [`crate::engine::loss`].
 
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 use crate::engine::loss::{
     layer_union, zero, Features, Inputs, LayerMaps, LossParts, StageBuild, StageKind, Term,
@@ -10,6 +10,7 @@ use crate::engine::loss::{
 };
 use crate::engine::network::Network;
 use crate::engine::optim::{gradient_facts, Evaluation};
+use crate::engine::readback;
 use crate::engine::schedule::Stage;
 use crate::engine::settings::Settings;
 use crate::engine::source::network_input;
@@ -122,8 +123,7 @@ impl Objective {
             .map(|t| t.to_kind(Kind::Double))
             .chain([finite, max_abs])
             .collect();
-        let read = Tensor::f_stack(&scalars, 0)?.f_to_device(Device::Cpu)?;
-        let values = Vec::<f64>::try_from(read)?;
+        let values = readback::values(&Tensor::f_stack(&scalars, 0)?)?;
         let n = self.terms.len();
         Ok(Evaluation {
             parts: LossParts {

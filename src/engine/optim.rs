@@ -20,8 +20,7 @@ pub struct Evaluation {
 impl Evaluation {
     /// Reads the gradient's facts from the device (one transfer).
     pub fn new(parts: LossParts, grad: Tensor) -> Result<Self> {
-        let facts = Tensor::stack(&gradient_facts(&grad), 0);
-        let facts = Vec::<f64>::try_from(facts.f_to_device(tch::Device::Cpu)?)?;
+        let facts = crate::engine::readback::values(&Tensor::f_stack(&gradient_facts(&grad), 0)?)?;
         Ok(Evaluation {
             parts,
             grad,
@@ -75,7 +74,8 @@ pub trait Optimizer: Send {
     fn evaluations(&self) -> u64;
 }
 
-/// Dot product of two same-shaped tensors, in f64.
+/// Dot product of two same-shaped tensors, in f64 (one counted read-back).
 pub fn dot(a: &Tensor, b: &Tensor) -> f64 {
-    a.reshape([-1]).dot(&b.reshape([-1])).double_value(&[])
+    let product = a.reshape([-1]).dot(&b.reshape([-1]));
+    crate::engine::readback::scalar(&product).unwrap_or(f64::NAN)
 }

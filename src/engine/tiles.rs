@@ -339,7 +339,8 @@ impl GramSum {
     /// summed squares: the sum then finishes as the region's guided Gram matrix.
     pub fn add_weighted(&mut self, features: &Tensor, weights: &Tensor) -> Result<()> {
         self.add_part(&features.f_mul(weights)?)?;
-        self.positions += weights.f_square()?.f_sum(Kind::Double)?.double_value(&[]);
+        self.positions +=
+            crate::engine::readback::scalar(&weights.f_square()?.f_sum(Kind::Double)?)?;
         Ok(())
     }
 
