@@ -109,7 +109,10 @@ pub fn gather(abi_version: u32, device: Option<&str>) -> Diagnostics {
         Ok(device) => {
             line("device", format!("{device:?} (asked: {requested})"));
             let precision = PrecisionChoice::Auto.resolve(device);
-            line("precision", format!("{} (auto)", precision.name()));
+            line(
+                "precision",
+                format!("{} (auto{})", precision.name(), bf16_reason(device)),
+            );
             line(
                 "memory budget",
                 match memory::budget_bytes(None, device) {
@@ -170,6 +173,31 @@ fn cpu_summary() -> String {
         .collect();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     format!("{model}, {cores} cores, {}", features.join(" "))
+}
+
+/// Why `auto` picked its precision on the CPU: the bf16 probe's timings and where they come from.
+fn bf16_reason(device: tch::Device) -> String {
+    use crate::engine::precision::{cpu_bf16_probe, ProbeSource};
+    if device.is_cuda() {
+        return String::new();
+    }
+    match cpu_bf16_probe() {
+        None => ": the CPU has no native bf16".into(),
+        Some(probe) => {
+            let source = match probe.source {
+                ProbeSource::Kept => "kept from an earlier probe on a quiet machine".to_string(),
+                ProbeSource::Probed => "probed now, kept for later processes".to_string(),
+                ProbeSource::ProbedBusy { others } => format!(
+                    "probed now while other programs used {others:.1} cores: used by this \
+                     process only"
+                ),
+            };
+            format!(
+                ": bf16 {:.1} ms, fp32 {:.1} ms a probe convolution; {source}",
+                probe.bf16_ms, probe.fp32_ms
+            )
+        }
+    }
 }
 
 /// One weights file: where it was found, its size and checksum, and what the manifest beside it

@@ -77,6 +77,21 @@ impl PrecisionChoice {
 pub struct Bf16Probe {
     pub fp32_ms: f64,
     pub bf16_ms: f64,
+    /// Where the decision comes from.
+    pub source: ProbeSource,
+}
+
+/// Where a process's bf16 decision comes from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ProbeSource {
+    /// An earlier process's probe on a quiet machine, kept in the per-user cache: every process
+    /// on this machine decides alike, whatever the load when it starts.
+    Kept,
+    /// This process's probe on a quiet machine (now kept for the next ones).
+    Probed,
+    /// This process's probe while other programs kept `others` cores busy: used by this
+    /// process (its picture's precision does not change mid-session) but not kept.
+    ProbedBusy { others: f64 },
 }
 
 impl Bf16Probe {
@@ -86,13 +101,92 @@ impl Bf16Probe {
     }
 }
 
-/// The CPU's bf16 probe, run once per process on first use. `None` when the CPU does not even
-/// claim bf16 instructions (oneDNN then emulates bf16 and it is always slower) or the probe
+/// The CPU's bf16 decision, made once per process on first use. `None` when the CPU does not
+/// even claim bf16 instructions (oneDNN then emulates bf16 and it is always slower) or the probe
 /// failed. The flag alone is no proof: machines that claim it differ in what it buys.
+///
+/// A probe under load decides by noise (seen here: fp32 one run, bf16 the next, the picture's
+/// precision with it), so a probe made while other programs left the machine quiet is kept per
+/// CPU model and libtorch in the per-user cache and every later process uses it; a busy probe
+/// serves its own process only.
 pub fn cpu_bf16_probe() -> Option<Bf16Probe> {
     static PROBE: once_cell::sync::Lazy<Option<Bf16Probe>> =
-        once_cell::sync::Lazy::new(|| cpu_claims_bf16().then(probe_bf16).flatten());
+        once_cell::sync::Lazy::new(|| cpu_claims_bf16().then(decide_bf16).flatten());
     *PROBE
+}
+
+/// Others' load (cores) over a probe under which it still counts as quiet.
+const QUIET_BELOW: f64 = 0.35;
+
+fn decide_bf16() -> Option<Bf16Probe> {
+    let record = probe_record_path();
+    if let Some(kept) = record.as_deref().and_then(read_probe_record) {
+        return Some(kept);
+    }
+    let window = crate::engine::threads::LoadWindow::start();
+    let mut probe = probe_bf16()?;
+    let others = window.others().unwrap_or(0.0);
+    if others < QUIET_BELOW {
+        probe.source = ProbeSource::Probed;
+        if let Some(path) = record {
+            write_probe_record(&path, &probe);
+        }
+    } else {
+        probe.source = ProbeSource::ProbedBusy { others };
+    }
+    Some(probe)
+}
+
+/// The kept probe's file: per CPU model and libtorch version, in the per-user cache.
+fn probe_record_path() -> Option<std::path::PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache")))?;
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let model = info
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown", |(_, v)| v.trim());
+    let key: String = format!("{model}-torch-{}", crate::cuda_loader::TORCH_VERSION)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    Some(cache.join("nstyle").join("cpu-bf16").join(key))
+}
+
+/// "fp32_ms bf16_ms" written by a quiet probe.
+fn read_probe_record(path: &std::path::Path) -> Option<Bf16Probe> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut numbers = text.split_whitespace().map(|v| v.parse::<f64>().ok());
+    let (fp32_ms, bf16_ms) = (numbers.next()??, numbers.next()??);
+    (fp32_ms.is_finite() && bf16_ms.is_finite() && fp32_ms > 0.0 && bf16_ms > 0.0).then_some(
+        Bf16Probe {
+            fp32_ms,
+            bf16_ms,
+            source: ProbeSource::Kept,
+        },
+    )
+}
+
+/// Best effort: a cache that cannot be written only means the next process probes again.
+fn write_probe_record(path: &std::path::Path, probe: &Bf16Probe) {
+    let Some(folder) = path.parent() else { return };
+    if std::fs::create_dir_all(folder).is_err() {
+        return;
+    }
+    // Written whole then renamed: a concurrent reader sees the old record or the new one.
+    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+    let text = format!("{} {}\n", probe.fp32_ms, probe.bf16_ms);
+    if std::fs::write(&temporary, text).is_ok() && std::fs::rename(&temporary, path).is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
 }
 
 fn cpu_bf16_wins() -> bool {
@@ -151,6 +245,7 @@ fn probe_bf16() -> Option<Bf16Probe> {
     Some(Bf16Probe {
         fp32_ms: fp32,
         bf16_ms: bf16,
+        source: ProbeSource::Probed,
     })
 }
 
@@ -197,5 +292,31 @@ fn cuda_device(index: usize, spec: &str) -> Result<Device> {
         )))
     } else {
         Ok(Device::Cuda(index))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quiet_probe_is_kept_and_read_back_and_a_damaged_record_ignored() {
+        let folder = std::env::temp_dir().join(format!("nstyle-bf16-{}", std::process::id()));
+        let path = folder.join("cpu-model");
+        let probe = Bf16Probe {
+            fp32_ms: 25.5,
+            bf16_ms: 11.25,
+            source: ProbeSource::Probed,
+        };
+        write_probe_record(&path, &probe);
+        let kept = read_probe_record(&path).expect("the record reads back");
+        assert_eq!((kept.fp32_ms, kept.bf16_ms), (25.5, 11.25));
+        assert_eq!(kept.source, ProbeSource::Kept);
+        assert!(kept.bf16_wins());
+        for damaged in ["", "25.5", "nan 3", "-1 2", "a b"] {
+            std::fs::write(&path, damaged).unwrap();
+            assert!(read_probe_record(&path).is_none(), "{damaged:?}");
+        }
+        std::fs::remove_dir_all(&folder).unwrap();
     }
 }

@@ -95,6 +95,21 @@ pub fn busy_cores(others: f64) -> i32 {
     (others - FREE_BELOW).max(0.0).ceil() as i32
 }
 
+/// The load of other programs over a stretch of work: started before it, read after it.
+pub struct LoadWindow(Option<(Instant, CpuTimes)>);
+
+impl LoadWindow {
+    pub fn start() -> LoadWindow {
+        LoadWindow(read_times().map(|t| (Instant::now(), t)))
+    }
+
+    /// Others' load in cores since the start (None where /proc cannot be read).
+    pub fn others(&self) -> Option<f64> {
+        let (at, before) = self.0?;
+        Some(others_load(before, read_times()?, at.elapsed()))
+    }
+}
+
 /// The threads for `cores` cores with `others` cores of load from other programs.
 pub fn threads_for(cores: i32, others: f64) -> i32 {
     (cores - busy_cores(others)).clamp(1, cores.max(1))
