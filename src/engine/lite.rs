@@ -592,62 +592,11 @@ fn assemble(
     Ok((convs, plans))
 }
 
-/// Parses a safetensors image holding F32 tensors only (our own reader, as in `weights.rs`: tch's
-/// panics on some malformed inputs and does not say which tensor was wrong).
+/// The project's one safetensors reader ([`super::weights::parse`]), with F32 tensors only.
 fn parse_f32_safetensors(bytes: &[u8]) -> std::result::Result<HashMap<String, Tensor>, String> {
-    let header_len = bytes
-        .get(..8)
-        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
-        .ok_or("file too short for a safetensors header")?;
-    let header_end = usize::try_from(header_len)
-        .ok()
-        .and_then(|len| len.checked_add(8))
-        .filter(|&end| end <= bytes.len())
-        .ok_or("safetensors header length exceeds the file")?;
-    let header: serde_json::Value = serde_json::from_slice(&bytes[8..header_end])
-        .map_err(|e| format!("safetensors header is not valid JSON: {e}"))?;
-    let entries = header
-        .as_object()
-        .ok_or("safetensors header is not an object")?;
-    let data = &bytes[header_end..];
-    let mut tensors = HashMap::new();
-    for (name, entry) in entries {
-        if name == "__metadata__" {
-            continue;
-        }
-        match entry["dtype"].as_str() {
-            Some("F32") => {}
-            Some(other) => return Err(format!("{name}: unsupported dtype {other}")),
-            None => return Err(format!("{name}: no dtype")),
-        }
-        let shape: Vec<i64> = entry["shape"]
-            .as_array()
-            .ok_or(format!("{name}: no shape"))?
-            .iter()
-            .map(|d| {
-                d.as_i64()
-                    .filter(|&d| (0..=1 << 24).contains(&d))
-                    .ok_or(format!("{name}: bad shape"))
-            })
-            .collect::<std::result::Result<_, _>>()?;
-        let (start, end) = match entry["data_offsets"].as_array().map(Vec::as_slice) {
-            Some([s, e]) => (
-                s.as_u64().unwrap_or(u64::MAX) as usize,
-                e.as_u64().unwrap_or(0) as usize,
-            ),
-            _ => return Err(format!("{name}: bad data_offsets")),
-        };
-        let expected = shape
-            .iter()
-            .try_fold(4usize, |n, &d| n.checked_mul(d as usize));
-        if start > end || end > data.len() || Some(end - start) != expected {
-            return Err(format!(
-                "{name}: data offsets do not match its shape or the file is truncated"
-            ));
-        }
-        let tensor = Tensor::f_from_data_size(&data[start..end], &shape, Kind::Float)
-            .map_err(|e| format!("{name}: {e}"))?;
-        tensors.insert(name.clone(), tensor);
+    let tensors = super::weights::parse(bytes)?;
+    if let Some((name, tensor)) = tensors.iter().find(|(_, t)| t.kind() != Kind::Float) {
+        return Err(format!("{name}: unsupported dtype {:?}", tensor.kind()));
     }
     Ok(tensors)
 }
