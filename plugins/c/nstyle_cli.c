@@ -281,7 +281,21 @@ static void on_sigint(int signal) {
     interrupted = 1;
 }
 
-static void show_progress(const NstyleProgress *p, bool tty) {
+/* The last step's loss terms by name ("content 1.2e+06, style 3.4e+06, tv 12"): the library
+ * names them (nstyle_progress_term), so a temporal or histogram term shows up here too. */
+static void show_terms(NstyleModel *model) {
+    uint32_t count = 0;
+    if (nstyle_progress_term_count(model, &count) != NSTYLE_OK) return;
+    for (uint32_t i = 0; i < count; i++) {
+        const char *name = NULL;
+        double value = 0.0;
+        if (nstyle_progress_term(model, i, &name, &value) != NSTYLE_OK) return;
+        fprintf(stderr, "%s%s %.3g", i ? ", " : " (", name, value);
+        if (i + 1 == count) fputc(')', stderr);
+    }
+}
+
+static void show_progress(NstyleModel *model, const NstyleProgress *p, bool tty) {
     enum { BAR = 30 };
     unsigned filled = p->total ? (unsigned)((uint64_t)p->iteration * BAR / p->total) : 0;
     char bar[BAR + 1];
@@ -289,16 +303,26 @@ static void show_progress(const NstyleProgress *p, bool tty) {
         bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
     if (filled >= BAR) bar[BAR - 1] = '=';
     bar[BAR] = '\0';
-    fprintf(stderr, "%s[%s] %u/%u scale %u/%u loss %.3g%s", tty ? "\r" : "", bar, p->iteration,
-            p->total, p->scale + 1, p->scales, p->loss, tty ? "   " : "\n");
+    fprintf(stderr, "%s[%s] %u/%u scale %u/%u loss %.3g", tty ? "\r" : "", bar, p->iteration,
+            p->total, p->scale + 1, p->scales, p->loss);
+    show_terms(model);
+    fputs(tty ? "   " : "\n", stderr);
     fflush(stderr);
 }
 
 /* ------------------------------------------------------------------ main */
 
-static int fail_call(const char *what) {
-    fprintf(stderr, "%s: %s failed: %s\n", program, what, nstyle_last_error());
+/* A failed call on `model`: its own message (nstyle_errmsg; NULL model, as after a failed
+ * nstyle_model_create: the thread's nstyle_last_error). */
+static int fail_call(const NstyleModel *model, const char *what) {
+    fprintf(stderr, "%s: %s failed: %s\n", program, what, nstyle_errmsg(model));
     return 1;
+}
+
+/* An image as nstyle_set_input takes it. */
+static NstyleImage image_of(const struct image *im) {
+    NstyleImage out = {im->pixels, im->width, im->height, stride_of(im), im->format};
+    return out;
 }
 
 int main(int argc, char **argv) {
@@ -341,23 +365,23 @@ int main(int argc, char **argv) {
     if (!read_netpbm(content_path, &content) || !read_netpbm(style_path, &style)) goto done;
 
     if (nstyle_model_create(NULL, getenv("NSTYLE_DEVICE"), &model) != NSTYLE_OK) {
-        rc = fail_call("loading the model");
+        rc = fail_call(NULL, "loading the model");
         goto done;
     }
     for (int i = 0; i < 2; i++) {
         if (values[i] && nstyle_set_option(model, keys[i], values[i]) != NSTYLE_OK) {
-            rc = fail_call(i == 0 ? "setting the size" : "setting the iterations");
+            rc = fail_call(model, i == 0 ? "setting the size" : "setting the iterations");
             goto done;
         }
     }
-    if (nstyle_set_content(model, content.pixels, content.width, content.height,
-                           stride_of(&content), content.format) != NSTYLE_OK) {
-        rc = fail_call("setting the content image");
+    /* One call for every input: the content, then style 0 (the index after the last adds one). */
+    NstyleImage content_image = image_of(&content), style_image = image_of(&style);
+    if (nstyle_set_input(model, NSTYLE_INPUT_CONTENT, 0, &content_image) != NSTYLE_OK) {
+        rc = fail_call(model, "setting the content image");
         goto done;
     }
-    if (nstyle_add_style(model, style.pixels, style.width, style.height, stride_of(&style),
-                         style.format, 1.0f) != NSTYLE_OK) {
-        rc = fail_call("adding the style image");
+    if (nstyle_set_input(model, NSTYLE_INPUT_STYLE, 0, &style_image) != NSTYLE_OK) {
+        rc = fail_call(model, "adding the style image");
         goto done;
     }
 
@@ -376,23 +400,24 @@ int main(int argc, char **argv) {
             fprintf(stderr, "%sinterrupted: writing the result so far\n", tty ? "\n" : "");
             break;
         }
+        /* NSTYLE_OK: iterations remain; NSTYLE_DONE: the run is complete. */
         NstyleStatus s = nstyle_step(model, chunk, &progress);
-        if (s != NSTYLE_OK) {
+        if (s != NSTYLE_OK && s != NSTYLE_DONE) {
             if (tty) fputc('\n', stderr);
-            rc = fail_call("style transfer");
+            rc = fail_call(model, "style transfer");
             goto done;
         }
         unsigned decile = progress.total ? progress.iteration * 10 / progress.total : 10;
-        if (tty || decile != last_decile) show_progress(&progress, tty);
+        if (tty || decile != last_decile || s == NSTYLE_DONE) show_progress(model, &progress, tty);
         last_decile = decile;
-        if (progress.iteration >= progress.total) break;
+        if (s == NSTYLE_DONE) break;
     }
     if (tty) fputc('\n', stderr);
 
     /* The result at the working size (the content's aspect with `size` as its longest side, as
      * the library rounds it), in the content's bit depth. */
     if (nstyle_result_size(model, &result.width, &result.height) != NSTYLE_OK) {
-        rc = fail_call("the result size");
+        rc = fail_call(model, "the result size");
         goto done;
     }
     result.format = content.format == NSTYLE_RGBA16 ? NSTYLE_RGBA16 : NSTYLE_RGBA8;
@@ -403,7 +428,7 @@ int main(int argc, char **argv) {
     }
     if (nstyle_fetch_result(model, result.pixels, result.width, result.height, stride_of(&result),
                             result.format) != NSTYLE_OK) {
-        rc = fail_call("fetching the result");
+        rc = fail_call(model, "fetching the result");
         goto done;
     }
     bool pam = ends_with(output_path, ".pam");

@@ -3,6 +3,7 @@
 //   g++ -std=c++17 -Wall -Wextra -Werror example.cpp $(pkg-config --cflags --libs nstyle)
 //   ./a.out [size] [iterations] [device]        (defaults: 64, 20, auto)
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -49,6 +50,11 @@ int main(int argc, char **argv) {
     const char *device = argc > 3 ? argv[3] : nullptr;
     const std::uint32_t w = 80, h = 60;
 
+    if (!nstyle::abi_compatible()) {
+        std::fprintf(stderr, "libnstyle %s has ABI %u, this program needs %u\n",
+                     nstyle::version().c_str(), nstyle::abi_version(), nstyle::header_abi_version);
+        return 1;
+    }
     try {
         nstyle::Model model(nullptr, device);
         model.set_option("size", size);
@@ -57,8 +63,16 @@ int main(int argc, char **argv) {
 
         const auto content = gradient(w, h);
         const auto style = stripes(48, 48);
-        model.set_content(content.data(), w, h, NSTYLE_RGBA8);
-        model.add_style(style.data(), 48, 48, NSTYLE_RGB8);
+        // One call for every input: the content, then style 0 (the index after the last adds one).
+        model.set_input(NSTYLE_INPUT_CONTENT, 0, content.data(), w, h, NSTYLE_RGBA8);
+        model.set_input(NSTYLE_INPUT_STYLE, 0, style.data(), 48, 48, NSTYLE_RGB8);
+        // A plane where a colour image goes is refused, with the model's own message.
+        try {
+            model.set_input(NSTYLE_INPUT_CONTENT, 0, content.data(), w, h, NSTYLE_GREY8);
+        } catch (const nstyle::Error &e) {
+            std::printf("expected error: %s (%s)\n", nstyle::status_name(e.status()), e.what());
+            if (e.status() != NSTYLE_ERR_ARGUMENT) return 1;
+        }
 
         // The option table: every option's default, range and help text, from the library.
         const nstyle::OptionInfo weight = nstyle::find_option("style_weight");
@@ -74,13 +88,14 @@ int main(int argc, char **argv) {
             model.set_option("size", 8);  // under the 16 px minimum
         } catch (const nstyle::Error &e) {
             std::printf("expected error: %s (%s)\n", nstyle::status_name(e.status()), e.what());
+            std::printf("errmsg: %s\n", model.errmsg().c_str());
         }
 
         // Regions: the style paints the left half only; the right half stays the photo.
         std::vector<std::uint8_t> left(std::size_t(w) * h);
         for (std::uint32_t y = 0; y < h; ++y)
             for (std::uint32_t x = 0; x < w; ++x) left[std::size_t(y) * w + x] = x < w / 2 ? 255 : 0;
-        model.set_style_mask(0, left.data(), w, h, NSTYLE_MASK_GREY8);
+        model.set_input(NSTYLE_INPUT_STYLE_REGION, 0, left.data(), w, h, NSTYLE_GREY8);
         try {
             model.set_style_mask(1, left.data(), w, h);  // there is only style 0
         } catch (const nstyle::Error &e) {
@@ -93,13 +108,25 @@ int main(int argc, char **argv) {
                     moved ? "holds a model" : "empty");
 
         std::printf("estimate: about %.1f s on this machine\n", moved.estimate_seconds());
+        // A cancel while no step runs is forgotten: the next step goes on.
+        moved.cancel();
         for (;;) {
-            const NstyleProgress p = moved.step(5);
-            std::printf("iteration %u/%u scale %u/%u loss %.4g (content %.3g style %.3g tv %.3g)\n",
-                        p.iteration, p.total, p.scale + 1, p.scales, p.loss, p.content_loss,
-                        p.style_loss, p.tv_loss);
-            if (p.iteration >= p.total) break;
+            const nstyle::Progress p = moved.step(5);
+            std::printf("iteration %u/%u scale %u/%u loss %.4g (", p.iteration, p.total,
+                        p.scale + 1, p.scales, p.loss);
+            double sum = 0.0;
+            for (std::size_t i = 0; i < p.terms.size(); ++i) {
+                std::printf("%s%s %.3g", i ? ", " : "", p.terms[i].name.c_str(), p.terms[i].value);
+                sum += p.terms[i].value;
+            }
+            std::printf(")\n");
+            if (p.terms.size() < 3 || std::fabs(sum - p.loss) > 1e-4 * std::fabs(p.loss) + 1e-9) {
+                std::fprintf(stderr, "the terms do not add up to the loss\n");
+                return 1;
+            }
+            if (p.done) break;  // NSTYLE_DONE: the run is complete
         }
+        if (!moved.step(1).done) return 1;  // a step after the end does nothing, still DONE
 
         // The result at the working size (no resampling), then at the content's size.
         const auto [rw, rh] = moved.result_size();

@@ -178,9 +178,31 @@ static float *ns_alloc_pixels(gint w, gint h, GError **error) {
   return px;
 }
 
-static gboolean ns_engine_error(GError **error, const gchar *what) {
-  g_set_error(error, NS_ERROR, 0, "%s: %s", what, nstyle_last_error());
+/* A failed call on `model`: its own message (nstyle_errmsg, the same on any thread). */
+static gboolean ns_engine_error(const NstyleModel *model, GError **error, const gchar *what) {
+  g_set_error(error, NS_ERROR, 0, "%s: %s", what, nstyle_errmsg(model));
   return FALSE;
+}
+
+/* One input of the model (nstyle_set_input): a colour image or a plane of floats. */
+static NstyleStatus ns_set_input(NstyleModel *model, NstyleInput input, uint32_t index,
+                                 const void *pixels, gint w, gint h, size_t stride,
+                                 NstyleFormat format) {
+  NstyleImage image = {pixels, (uint32_t)w, (uint32_t)h, stride, (uint32_t)format};
+  return nstyle_set_input(model, (uint32_t)input, index, &image);
+}
+
+gchar *ns_core_terms_text(NstyleModel *model) {
+  uint32_t count = 0;
+  if (nstyle_progress_term_count(model, &count) != NSTYLE_OK || count == 0) return NULL;
+  GString *text = g_string_new(NULL);
+  for (uint32_t i = 0; i < count; i++) {
+    const char *name = NULL;
+    double value = 0.0;
+    if (nstyle_progress_term(model, i, &name, &value) != NSTYLE_OK) break;
+    g_string_append_printf(text, "%s%s %.3g", i ? " \xc2\xb7 " : "", name, value);
+  }
+  return g_string_free(text, FALSE);
 }
 
 /* The library could not make a model: the reason and the self-check, for the user to act on
@@ -437,7 +459,7 @@ static float *ns_read_region_mask(const NsTarget *t, const NsParams *p, gint cap
 static gboolean ns_set_option(NstyleModel *model, const char *key, const gchar *value,
                               const gchar *arg, const gchar *note, GError **error) {
   if (nstyle_set_option(model, key, value) == NSTYLE_OK) return TRUE;
-  g_set_error(error, NS_ERROR, 0, "Invalid %s %s: %s%s", arg, value, nstyle_last_error(),
+  g_set_error(error, NS_ERROR, 0, "Invalid %s %s: %s%s", arg, value, nstyle_errmsg(model),
               note ? note : "");
   return FALSE;
 }
@@ -499,7 +521,7 @@ static gboolean ns_apply_env_options(NstyleModel *model, GError **error) {
     *eq = '\0';
     gchar *key = g_strstrip(item), *value = g_strstrip(eq + 1);
     if (nstyle_set_option(model, key, value) != NSTYLE_OK)
-      ok = ns_engine_error(error, "NSTYLE_OPTIONS");
+      ok = ns_engine_error(model, error, "NSTYLE_OPTIONS");
   }
   g_strfreev(items);
   return ok;
@@ -521,10 +543,10 @@ static NstyleModel *ns_model_setup(const NsParams *p, const NsTarget *t, const f
       nstyle_get_option(model, "backbone", backbone, sizeof backbone, NULL);
       g_printerr("nstyle: strength=%s backbone=%s\n", strength, backbone);
     }
-    if (nstyle_set_content(model, content, t->rw, t->rh, (size_t)t->rw * NS_BPP,
-                           NSTYLE_RGBA_F32) == NSTYLE_OK)
+    if (ns_set_input(model, NSTYLE_INPUT_CONTENT, 0, content, t->rw, t->rh,
+                     (size_t)t->rw * NS_BPP, NSTYLE_RGBA_F32) == NSTYLE_OK)
       return model;
-    ns_engine_error(error, "The layer could not be used");
+    ns_engine_error(model, error, "The layer could not be used");
   }
   nstyle_model_free(model);
   return NULL;
@@ -567,16 +589,17 @@ static void ns_styles_clear(NsStyles *s) {
  * rest (the library matches a maskless style over 1 - the regions). Nothing else: where no
  * style reaches, the library keeps the photo (content term only). */
 static gboolean ns_add_styles(NstyleModel *model, const NsStyles *s, GError **error) {
+  /* nstyle_set_input: a style at the index after the last adds it (blend weight 1). */
   if (nstyle_clear_styles(model) != NSTYLE_OK ||
-      nstyle_add_style(model, s->style, s->sw, s->sh, (size_t)s->sw * NS_BPP, NSTYLE_RGBA_F32,
-                       1.0f) != NSTYLE_OK)
-    return ns_engine_error(error, "The style image could not be used");
-  if (s->mask && nstyle_set_style_mask(model, 0, s->mask, s->mw, s->mh, (size_t)s->mw * NS_MASK_BPP,
-                                       NSTYLE_MASK_GREY_F32) != NSTYLE_OK)
-    return ns_engine_error(error, "The region could not be used");
-  if (s->outside && nstyle_add_style(model, s->outside, s->ow, s->oh, (size_t)s->ow * NS_BPP,
-                                     NSTYLE_RGBA_F32, 1.0f) != NSTYLE_OK)
-    return ns_engine_error(error, "The outside style image could not be used");
+      ns_set_input(model, NSTYLE_INPUT_STYLE, 0, s->style, s->sw, s->sh, (size_t)s->sw * NS_BPP,
+                   NSTYLE_RGBA_F32) != NSTYLE_OK)
+    return ns_engine_error(model, error, "The style image could not be used");
+  if (s->mask && ns_set_input(model, NSTYLE_INPUT_STYLE_REGION, 0, s->mask, s->mw, s->mh,
+                              (size_t)s->mw * NS_MASK_BPP, NSTYLE_GREY_F32) != NSTYLE_OK)
+    return ns_engine_error(model, error, "The region could not be used");
+  if (s->outside && ns_set_input(model, NSTYLE_INPUT_STYLE, 1, s->outside, s->ow, s->oh,
+                                 (size_t)s->ow * NS_BPP, NSTYLE_RGBA_F32) != NSTYLE_OK)
+    return ns_engine_error(model, error, "The outside style image could not be used");
   return TRUE;
 }
 
@@ -604,11 +627,14 @@ typedef struct {
 
   GMutex lock;
   GCond cond;
+  /* main -> worker: the user cancelled (atomic). nstyle_cancel stops only a running step, so
+   * the worker checks this between steps. */
+  gint cancel;
   /* worker -> main, under lock */
   gboolean done;
-  NstyleStatus status;
-  gchar *message; /* nstyle_last_error() is per thread: copied here by the worker */
+  NstyleStatus status; /* NSTYLE_DONE when the run completed; the message: nstyle_errmsg */
   NstyleProgress progress;
+  gchar *terms; /* the progress' loss terms in words (ns_core_terms_text), or NULL */
   gboolean progress_new;
   gboolean preview_ready; /* pixels hold a preview; the worker leaves them alone until cleared */
   /* main -> worker, under lock */
@@ -619,32 +645,44 @@ typedef struct {
 static void ns_worker_finish(NsWorker *w, NstyleStatus status) {
   g_mutex_lock(&w->lock);
   w->status = status;
-  if (status != NSTYLE_OK) w->message = g_strdup(nstyle_last_error());
   w->done = TRUE;
   g_cond_signal(&w->cond);
   g_mutex_unlock(&w->lock);
 }
 
+/* Publishes a step's progress and its loss terms; under w->lock. */
+static void ns_worker_set_progress(NsWorker *w, const NstyleProgress *p) {
+  w->progress = *p;
+  g_free(w->terms);
+  w->terms = ns_core_terms_text(w->model);
+  w->progress_new = TRUE;
+}
+
 /* One iteration a step, so progress and cancel answer within about one iteration; a preview
- * fetched between steps when the main thread asks. The final result is fetched by the main
- * thread after the join. */
+ * fetched between steps when the main thread asks. The run ends when a step returns
+ * NSTYLE_DONE (or fails, or is cancelled: by nstyle_cancel while it runs, by w->cancel between
+ * steps). The final result is fetched by the main thread after the join. */
 static gpointer ns_worker_main(gpointer data) {
   NsWorker *w = data;
   for (;;) {
+    if (g_atomic_int_get(&w->cancel)) {
+      ns_worker_finish(w, NSTYLE_ERR_CANCELLED);
+      return NULL;
+    }
     NstyleProgress p;
     memset(&p, 0, sizeof p);
     NstyleStatus s = nstyle_step(w->model, 1, &p);
-    if (s != NSTYLE_OK || p.iteration >= p.total) {
-      g_mutex_lock(&w->lock);
-      w->progress = p;
-      w->progress_new = s == NSTYLE_OK;
-      g_mutex_unlock(&w->lock);
+    if (s != NSTYLE_OK) {
+      if (s == NSTYLE_DONE) {
+        g_mutex_lock(&w->lock);
+        ns_worker_set_progress(w, &p);
+        g_mutex_unlock(&w->lock);
+      }
       ns_worker_finish(w, s);
       return NULL;
     }
     g_mutex_lock(&w->lock);
-    w->progress = p;
-    w->progress_new = TRUE;
+    ns_worker_set_progress(w, &p);
     if (w->want_preview && !w->preview_ready) {
       /* A fetch resamples to the region size: a few ms to a few hundred ms. */
       s = nstyle_fetch_result(w->model, w->pixels, w->rw, w->rh, (size_t)w->rw * NS_BPP,
@@ -666,6 +704,7 @@ typedef struct {
   gboolean done;
   gboolean progress_new;
   NstyleProgress progress;
+  gchar *terms; /* with progress_new: the loss terms in words (g_free), or NULL */
   gboolean preview_ready;
 } NsNews;
 
@@ -679,6 +718,7 @@ static NsNews ns_worker_wait(NsWorker *w) {
   n.done = w->done;
   n.progress_new = w->progress_new;
   n.progress = w->progress;
+  n.terms = w->progress_new ? g_strdup(w->terms) : NULL;
   n.preview_ready = w->preview_ready;
   w->progress_new = FALSE;
   g_mutex_unlock(&w->lock);
@@ -766,22 +806,25 @@ static void ns_preview_remove(NsPreview *pv, NsImage image) {
 /* ---------------------------------------------------------------------------------------- */
 /* Stepping with progress, previews and cancel.                                               */
 
-static void ns_show_progress(const NstyleProgress *p) {
-  gimp_progress_set_text_printf("Neural Style: iteration %u of %u (scale %u of %u)", p->iteration,
-                                p->total, p->scale + 1, p->scales);
+/* The progress and, after it, the loss terms by name ("content 1.2e+06 · style 3.4e+06 ·
+ * tv 12": the library names them, so a histogram term shows up too). */
+static void ns_show_progress(const NstyleProgress *p, const gchar *terms) {
+  gimp_progress_set_text_printf("Neural Style: iteration %u of %u (scale %u of %u)%s%s",
+                                p->iteration, p->total, p->scale + 1, p->scales,
+                                terms ? " \xe2\x80\x94 " : "", terms ? terms : "");
   gboolean updated = gimp_progress_update((gdouble)p->iteration / p->total);
   if (g_getenv("NSTYLE_GIMP_DEBUG"))
-    g_printerr("nstyle: iteration %u of %u, loss %g (progress %d)\n", p->iteration, p->total,
-               p->loss, updated);
+    g_printerr("nstyle: iteration %u of %u, loss %g = %s (progress %d)\n", p->iteration,
+               p->total, p->loss, terms ? terms : "?", updated);
 }
 
-/* What the run came to: done, stopped by the user (nstyle_cancel makes the step return
- * NSTYLE_ERR_CANCELLED; a cancel that came as the last step finished counts too), or failed with
- * the engine's message. */
+/* What the run came to: done (the last step returned NSTYLE_DONE), stopped by the user (a step
+ * stopped by nstyle_cancel, or the worker stopped between steps; a cancel that came as the last
+ * step finished counts too), or failed with the model's message. */
 static NsRunStatus ns_outcome(const NsWorker *w, const NsUi *ui, GError **error) {
   if (w->status == NSTYLE_ERR_CANCELLED || (ui->cancel && *ui->cancel)) return NS_RUN_CANCELLED;
-  if (w->status == NSTYLE_OK) return NS_RUN_OK;
-  g_set_error(error, NS_ERROR, 0, "Neural Style failed: %s", w->message ? w->message : "?");
+  if (w->status == NSTYLE_DONE) return NS_RUN_OK;
+  g_set_error(error, NS_ERROR, 0, "Neural Style failed: %s", nstyle_errmsg(w->model));
   return NS_RUN_ERROR;
 }
 
@@ -804,15 +847,17 @@ static NsRunStatus ns_optimise(NstyleModel *model, const NsTarget *t, const NsUi
   for (;;) {
     if (ui->pump) ui->pump(ui->pump_data);
     if (ui->cancel && *ui->cancel && !cancel_sent) {
-      nstyle_cancel(model);
+      g_atomic_int_set(&w.cancel, TRUE); /* between steps */
+      nstyle_cancel(model);              /* the step running now */
       cancel_sent = TRUE;
     }
     NsNews news = ns_worker_wait(&w);
     if (news.progress_new && news.progress.total > 0 &&
         news.progress.iteration != shown_iteration) {
       shown_iteration = news.progress.iteration;
-      ns_show_progress(&news.progress);
+      ns_show_progress(&news.progress, news.terms);
     }
+    g_free(news.terms);
     if (news.done) break;
     if (news.preview_ready) {
       if (!cancel_sent) ns_preview_show(pv, t, pixels);
@@ -828,7 +873,7 @@ static NsRunStatus ns_optimise(NstyleModel *model, const NsTarget *t, const NsUi
   ns_preview_remove(pv, t->image);
 
   NsRunStatus result = ns_outcome(&w, ui, error);
-  g_free(w.message);
+  g_free(w.terms);
   g_mutex_clear(&w.lock);
   g_cond_clear(&w.cond);
   return result;
@@ -840,7 +885,7 @@ static gboolean ns_fetch_result(NstyleModel *model, const NsTarget *t, float *pi
   if (nstyle_fetch_result(model, pixels, t->rw, t->rh, (size_t)t->rw * NS_BPP,
                           NSTYLE_RGBA_F32) == NSTYLE_OK)
     return TRUE;
-  return ns_engine_error(error, "Neural Style could not fetch the result");
+  return ns_engine_error(model, error, "Neural Style could not fetch the result");
 }
 
 /* The new layer with the result, as one undo step. */
@@ -999,13 +1044,13 @@ static void ns_preview_estimate(NsPreviewWorker *pw, NstyleModel *model,
              ns_set_option(model, "threads", "0", "threads", NULL, &error) &&
              ns_apply_env_options(model, &error)) {
     uint32_t w = 0, h = 0;
-    if (nstyle_set_content(model, blank, job->rw, job->rh, (size_t)job->rw * 4,
-                           NSTYLE_RGBA8) != NSTYLE_OK)
-      g_set_error(&error, NS_ERROR, 0, "%s", nstyle_last_error());
+    if (ns_set_input(model, NSTYLE_INPUT_CONTENT, 0, blank, job->rw, job->rh,
+                     (size_t)job->rw * 4, NSTYLE_RGBA8) != NSTYLE_OK)
+      g_set_error(&error, NS_ERROR, 0, "%s", nstyle_errmsg(model));
     else if (ns_add_styles(model, &job->styles, &error) &&
              (nstyle_result_size(model, &w, &h) != NSTYLE_OK ||
               nstyle_estimate_seconds(model, &e.seconds) != NSTYLE_OK))
-      g_set_error(&error, NS_ERROR, 0, "%s", nstyle_last_error());
+      g_set_error(&error, NS_ERROR, 0, "%s", nstyle_errmsg(model));
     e.width = (gint)w;
     e.height = (gint)h;
   }
@@ -1028,12 +1073,16 @@ static gboolean ns_preview_is_current(NsPreviewWorker *pw, guint number) {
 
 /* Publishes a frame (pixels, or an error) of job `number`, replacing an untaken one. */
 static void ns_preview_publish(NsPreviewWorker *pw, const NsPreviewJob *job, guchar *pixels,
-                               const NstyleProgress *progress, gchar *error) {
+                               const NstyleProgress *progress, gboolean done, gchar *terms,
+                               gchar *error) {
   g_mutex_lock(&pw->lock);
   g_free(pw->frame.pixels);
   g_free(pw->frame.error);
+  g_free(pw->frame.terms);
   pw->frame.pixels = pixels;
   pw->frame.error = error;
+  pw->frame.terms = terms;
+  pw->frame.done = done;
   pw->frame.width = job->cw;
   pw->frame.height = job->ch;
   pw->frame.job = job->number;
@@ -1054,14 +1103,16 @@ static gboolean ns_preview_setup(NstyleModel *model, const NsPreviewJob *job, GE
       !ns_set_option(model, "threads", "1", "threads", NULL, error) ||
       !ns_apply_env_options(model, error))
     return FALSE;
-  if (nstyle_set_content(model, job->content, job->cw, job->ch, (size_t)job->cw * NS_BPP,
-                         NSTYLE_RGBA_F32) != NSTYLE_OK)
-    return ns_engine_error(error, "The layer could not be used");
+  if (ns_set_input(model, NSTYLE_INPUT_CONTENT, 0, job->content, job->cw, job->ch,
+                   (size_t)job->cw * NS_BPP, NSTYLE_RGBA_F32) != NSTYLE_OK)
+    return ns_engine_error(model, error, "The layer could not be used");
   return ns_add_styles(model, &job->styles, error);
 }
 
-/* Steps the job until it is done or superseded, publishing a frame when a scale ends, at
- * most every NS_PREVIEW_FRAME_INTERVAL_S otherwise, and at the end. */
+/* Steps the job until it is done (a step returns NSTYLE_DONE) or superseded, publishing a
+ * frame when a scale ends, at most every NS_PREVIEW_FRAME_INTERVAL_S otherwise, and at the
+ * end. Superseded or closing is checked between steps here; nstyle_cancel stops a step that is
+ * running, and only then (so a CANCELLED is always one of those). */
 static void ns_preview_steps(NsPreviewWorker *pw, NstyleModel *model, const NsPreviewJob *job) {
   gint64 last_frame = g_get_monotonic_time();
   guint32 last_scale = 0;
@@ -1069,12 +1120,12 @@ static void ns_preview_steps(NsPreviewWorker *pw, NstyleModel *model, const NsPr
     NstyleProgress p;
     memset(&p, 0, sizeof p);
     NstyleStatus s = nstyle_step(model, 1, &p);
-    if (s == NSTYLE_ERR_CANCELLED) continue; /* superseded (checked above), or a stale cancel */
-    if (s != NSTYLE_OK) {
-      ns_preview_publish(pw, job, NULL, NULL, g_strdup(nstyle_last_error()));
+    if (s == NSTYLE_ERR_CANCELLED) return; /* superseded or closing */
+    if (s != NSTYLE_OK && s != NSTYLE_DONE) {
+      ns_preview_publish(pw, job, NULL, NULL, FALSE, NULL, g_strdup(nstyle_errmsg(model)));
       return;
     }
-    gboolean done = p.iteration >= p.total;
+    gboolean done = s == NSTYLE_DONE;
     gint64 now = g_get_monotonic_time();
     if (!done && p.scale == last_scale &&
         now - last_frame < NS_PREVIEW_FRAME_INTERVAL_S * G_TIME_SPAN_SECOND)
@@ -1084,10 +1135,11 @@ static void ns_preview_steps(NsPreviewWorker *pw, NstyleModel *model, const NsPr
     guchar *px = g_try_malloc((gsize)job->cw * job->ch * 4);
     if (px && nstyle_fetch_result(model, px, job->cw, job->ch, (size_t)job->cw * 4,
                                   NSTYLE_RGBA8) == NSTYLE_OK) {
-      ns_preview_publish(pw, job, px, &p, NULL);
+      ns_preview_publish(pw, job, px, &p, done, ns_core_terms_text(model), NULL);
     } else {
       g_free(px);
-      ns_preview_publish(pw, job, NULL, NULL, g_strdup(nstyle_last_error()));
+      ns_preview_publish(pw, job, NULL, NULL, FALSE, NULL,
+                         g_strdup(px ? nstyle_errmsg(model) : "Out of memory for the preview"));
       return;
     }
     if (done) return;
@@ -1119,7 +1171,7 @@ static gpointer ns_preview_main(gpointer data) {
     }
     if (model && ns_preview_is_current(pw, job->number)) ns_preview_estimate(pw, model, job);
     if (model && ns_preview_setup(model, job, &error)) ns_preview_steps(pw, model, job);
-    if (error) ns_preview_publish(pw, job, NULL, NULL, g_strdup(error->message));
+    if (error) ns_preview_publish(pw, job, NULL, NULL, FALSE, NULL, g_strdup(error->message));
     g_clear_error(&error);
     ns_preview_job_free(job);
   }
@@ -1217,6 +1269,7 @@ gboolean ns_preview_worker_take(NsPreviewWorker *pw, NsPreviewFrame *frame) {
     *frame = pw->frame;
     pw->frame.pixels = NULL;
     pw->frame.error = NULL;
+    pw->frame.terms = NULL;
   }
   pw->frame_new = FALSE;
   g_mutex_unlock(&pw->lock);
@@ -1247,6 +1300,7 @@ void ns_preview_worker_free(NsPreviewWorker *pw) {
   ns_preview_job_free(pw->pending);
   g_free(pw->frame.pixels);
   g_free(pw->frame.error);
+  g_free(pw->frame.terms);
   g_free(pw->estimate.error);
   ns_picture_cache_clear(&pw->style);
   ns_picture_cache_clear(&pw->outside);

@@ -115,6 +115,8 @@ typedef struct {
   gint width, height;
   guint job;      /* which start this frame belongs to (1, 2, ...) */
   NstyleProgress progress;
+  gboolean done;   /* the step returned NSTYLE_DONE: the preview is complete */
+  gchar *terms;    /* the loss terms in words, "content 1.2e+06 · style ..." (g_free), or NULL */
   gdouble seconds; /* since that start */
   gchar *error;    /* instead of pixels: why this job failed (g_free) */
 } NsPreviewFrame;
@@ -136,6 +138,10 @@ guint ns_preview_worker_start(NsPreviewWorker *pw, NsImage image, NsDrawable dra
 gboolean ns_preview_worker_take(NsPreviewWorker *pw, NsPreviewFrame *frame);
 gboolean ns_preview_worker_take_estimate(NsPreviewWorker *pw, NsEstimate *estimate);
 void ns_preview_worker_free(NsPreviewWorker *pw);
+
+/* The last step's loss terms by name, in words: "content 1.2e+06 · style 3.4e+06 · tv 12"
+ * (nstyle_progress_term); NULL before the first step. g_free. */
+gchar *ns_core_terms_text(NstyleModel *model);
 
 /* Whether the nstyle library loaded is the ABI this plug-in was built for; else *error. */
 gboolean ns_core_check_abi(GError **error);

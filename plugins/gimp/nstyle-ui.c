@@ -592,13 +592,13 @@ static void ns_ui_preview_test_frame(NsUiPreview *pv, const NsPreviewFrame *f, G
   const NstyleProgress *p = &f->progress;
   g_printerr("NSFACT preview-frame %u %u %u %d %d %.2f\n", f->job, p->iteration, p->total,
              f->width, f->height, seconds);
-  if (f->job == 4 && p->iteration < p->total && !pv->test_closing) {
+  if (f->job == 4 && !f->done && !pv->test_closing) {
     /* Close while preview 4 is still running, on its first frame: a fixed delay raced the
      * preview on an idle machine, where 100 lite iterations finish in about a second. */
     pv->test_closing = TRUE;
     g_idle_add_full(G_PRIORITY_HIGH, ns_ui_preview_test_close, pv->test_dialog, NULL);
   }
-  if (p->iteration < p->total) return;
+  if (!f->done) return;
   gchar *name = g_strdup_printf("%s/preview-%u.png", pv->test_dir, f->job);
   gdk_pixbuf_save(pb, name, "png", NULL, NULL);
   g_free(name);
@@ -661,6 +661,7 @@ static gboolean ns_ui_preview_poll(gpointer data) {
     ns_ui_preview_status(pv, f.error);
     g_free(f.error);
     g_free(f.pixels);
+    g_free(f.terms);
     return G_SOURCE_CONTINUE;
   }
   gdouble seconds = f.seconds + pv->start_delay_us / (gdouble)G_TIME_SPAN_SECOND;
@@ -669,12 +670,16 @@ static gboolean ns_ui_preview_poll(gpointer data) {
                                            f.height, f.width * 4,
                                            ns_ui_free_pixels, NULL);
   gtk_image_set_from_pixbuf(GTK_IMAGE(pv->picture), pb);
-  gchar *text = f.progress.iteration >= f.progress.total
-                    ? g_strdup_printf("Preview (fast, %d \xc3\x97 %d)", f.width, f.height)
-                    : g_strdup_printf("Preview: %u of %u\xe2\x80\xa6", f.progress.iteration,
-                                      f.progress.total);
+  /* The state (done: the step returned NSTYLE_DONE), then the loss terms by name. */
+  gchar *state = f.done ? g_strdup_printf("Preview (fast, %d \xc3\x97 %d)", f.width, f.height)
+                        : g_strdup_printf("Preview: %u of %u\xe2\x80\xa6", f.progress.iteration,
+                                          f.progress.total);
+  gchar *text = f.terms ? g_strdup_printf("%s\n%s", state, f.terms) : g_strdup(state);
   ns_ui_preview_status(pv, text);
+  if (pv->test_dir && f.terms) g_printerr("NSFACT preview-terms %u %s\n", f.job, f.terms);
   g_free(text);
+  g_free(state);
+  g_free(f.terms);
   if (pv->test_dir) ns_ui_preview_test_frame(pv, &f, pb, seconds);
   g_object_unref(pb);
   return G_SOURCE_CONTINUE;

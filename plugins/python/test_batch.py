@@ -115,6 +115,35 @@ def test_local_batch_records_the_bad_input_and_resumes(folder):
     assert (out / "photo1.png").exists()
 
 
+def test_a_stopped_stylist_stops_between_steps_and_before_its_next_picture(folder):
+    # ABI 6: a cancel stops only the running step, so Stylist.stop() (an interrupted clip) keeps
+    # its own flag: the run it interrupts and every later picture raise Cancelled.
+    from nstyle.batch import Stylist
+    stylist = Stylist(BatchConfig([(str(folder / "style.png"), 1.0)],
+                                  dict(OPTIONS, iterations=50), device="cpu"))
+    try:
+        frame = photo(64, 48)
+        steps = []
+        run = stylist.model.run
+
+        def run_and_stop(progress=None, **kw):       # stop() from the first progress report
+            def report(p):
+                steps.append(p.iteration)
+                stylist.stop()
+                return progress(p) if progress else None
+            return run(report, chunk=1, **kw)
+        stylist.model.run = run_and_stop
+        with pytest.raises(nstyle.Cancelled):
+            stylist.stylise(frame, 64, 48, "rgb8")
+        assert steps == [1]
+        stylist.model.run = run
+        with pytest.raises(nstyle.Cancelled):
+            stylist.stylise(frame, 64, 48, "rgb8")
+        assert stylist.model.step(1).iteration == 1   # usable (set_content restarted the run)
+    finally:
+        stylist.close()
+
+
 def test_cli_batch_exit_status_and_summary(folder):
     out = folder / "cli-out"
     env = dict(os.environ)

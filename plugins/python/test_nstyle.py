@@ -109,16 +109,39 @@ def test_constants_match_the_header():
     abi = int(re.search(r"#define NSTYLE_ABI_VERSION (\d+)", text).group(1))
     assert nstyle.ABI_VERSION == abi
     assert nstyle.abi_version() >= abi
-    statuses = dict((n, int(v)) for n, v in re.findall(r"NSTYLE_(OK|ERR_\w+) = (\d+)", text))
+    statuses = dict((n, int(v)) for n, v in
+                    re.findall(r"NSTYLE_(OK|DONE|ERR_\w+) = (\d+)", text))
     assert {s.name: int(s) for s in nstyle.Status} == statuses
-    formats = dict((n, int(v)) for n, v in re.findall(r"NSTYLE_((?:RGB|BGR)\w*) = (\d+)", text))
+    formats = dict((n, int(v)) for n, v in
+                   re.findall(r"NSTYLE_((?:RGB|BGR|GREY)\w*) = (\d+)", text))
     assert {f.name: int(f) for f in nstyle.Format} == formats
+    inputs = dict((n, int(v)) for n, v in re.findall(r"NSTYLE_INPUT_(\w+) = (\d+)", text))
+    assert {i.name: int(i) for i in nstyle.Input} == inputs
     body = re.search(r"typedef struct NstyleProgress \{(.*?)\} NstyleProgress;", text, re.S)
     body = re.sub(r"/\*.*?\*/", "", body.group(1), flags=re.S)
     fields = re.findall(r"(\w+(?:,\s*\w+)*);", body)
     names = [n.strip() for decl in fields for n in decl.split(",")]
     names = [n.split()[-1] for n in names]
-    assert list(nstyle.Progress.__slots__) == names
+    assert list(nstyle.Progress.FIELDS) == names
+
+
+def test_every_header_constant_and_struct_field_is_in_the_module():
+    text = open(HEADER).read()
+    code = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    constants = dict((n, int(v)) for n, v in re.findall(r"\b(NSTYLE_\w+) = (\d+)", code))
+    constants["NSTYLE_ABI_VERSION"] = nstyle.ABI_VERSION
+    assert len(constants) >= 40, constants
+    assert {k: int(v) for k, v in nstyle.CONSTANTS.items()} == constants
+    source = open(nstyle.__file__).read()
+    structs = {"NstyleProgress": nstyle._Progress, "NstyleOptionInfo": nstyle._OptionInfo,
+               "NstyleImage": nstyle._Image, "NstyleWeights": nstyle._Weights}
+    for name, cls in structs.items():
+        body = re.search(r"typedef struct %s \{(.*?)\} %s;" % (name, name), code, re.S).group(1)
+        fields = [n.strip().split()[-1].lstrip("*") for decl in re.findall(r"([^;]+);", body)
+                  for n in decl.split(",")]
+        assert [f for f, _ in cls._fields_] == fields, name
+        for field in fields:
+            assert '"%s"' % field in source
 
 
 # ----------------------------------------------------------------------------- running
@@ -138,6 +161,7 @@ def test_progress_reports_iterations_scales_and_losses():
             for v in (p.loss, p.content_loss, p.style_loss, p.tv_loss):
                 assert math.isfinite(v) and v >= 0
             assert p.loss > 0
+        assert [p.done for p in seen] == [False, False, True]
         again = m.step(3)
         assert again.iteration == again.total == 5 and again.done
         assert len(m.fetch(W, H)) == W * H * 4
@@ -171,12 +195,135 @@ def test_cancel_from_another_thread():
         assert len(m.fetch(W, H)) == W * H * 4
 
 
-def test_cancel_while_idle_stops_the_next_step():
+def test_step_says_done_through_its_status():
+    with ready_model(iterations=3, scales=1) as m:
+        lib = nstyle.library()
+        progress = nstyle._Progress()
+        assert lib.nstyle_step(m._h(), 2, progress) == nstyle.Status.OK
+        assert (progress.iteration, progress.total) == (2, 3)
+        assert lib.nstyle_step(m._h(), 5, progress) == nstyle.Status.DONE
+        assert progress.iteration == progress.total == 3
+        assert lib.nstyle_step(m._h(), 1, progress) == nstyle.Status.DONE  # nothing left
+        p = m.step(1)
+        assert p.done and p.iteration == 3          # DONE is not an error
+        m.set_option("iterations", 5)               # a restart: not done any more
+        p = m.step(1)
+        assert not p.done and p.iteration == 1
+
+
+def test_cancel_between_steps_does_not_stop_the_next_step():
     with ready_model(iterations=10) as m:
+        m.cancel()                                  # no step runs: forgotten
+        assert m.step(2).iteration == 2
         m.cancel()
+        assert m.step(1).iteration == 3
+        # run() keeps its own flag: a cancel between its steps stops it
+        seen = []
+
+        def cancel_once(p):
+            seen.append(p.iteration)
+            if len(seen) == 1:
+                m.cancel()
         with pytest.raises(nstyle.Cancelled):
-            m.step(10)
-        assert m.step(1).iteration == 1
+            m.run(cancel_once, chunk=1)
+        assert seen == [4]
+        # ... and is not held against the next run
+        m.cancel()
+        assert m.run(chunk=3).done
+
+
+def test_errmsg_is_the_models_and_reads_the_same_from_another_thread():
+    with small_model() as m, small_model() as other:
+        assert m.errmsg() == "no error"
+        with pytest.raises(nstyle.Error) as e:
+            m.set_option("no_such_option", 1)
+        failed = []
+
+        def elsewhere():
+            failed.append(m.errmsg())
+            try:
+                other.set_option("size", 8)        # another model fails on this thread
+            except nstyle.Error as err:
+                failed.append(err.message)
+        t = threading.Thread(target=elsewhere)
+        t.start()
+        t.join(30)
+        assert failed[0] == e.value.message and "no_such_option" in failed[0]
+        assert m.errmsg() == e.value.message        # the other model's failure is its own
+        assert other.errmsg() == failed[1] and "no_such_option" not in failed[1]
+        m.set_option("size", 32)                    # a success keeps the last failure
+        assert m.errmsg() == e.value.message
+        # a worker's failure reads the same on the host's thread
+        box = []
+        t = threading.Thread(target=lambda: box.append(
+            pytest.raises(nstyle.Error, m.step, 1).value))
+        t.start()
+        t.join(30)
+        assert box[0].status == nstyle.Status.ERR_STATE and m.errmsg() == box[0].message
+
+
+def test_progress_terms_add_up_to_the_loss():
+    with ready_model(iterations=3, scales=1) as m:
+        p = m.step(1)
+        assert list(p.terms) == ["content", "style", "tv"]
+        assert sum(p.terms.values()) == pytest.approx(p.loss, rel=1e-6)
+        assert (p.terms["content"], p.terms["style"], p.terms["tv"]) == \
+            (p.content_loss, p.style_loss, p.tv_loss)
+        assert "content %.3g" % p.content_loss in p.describe_terms()
+        target = bytes([255, 0, 255]) * (W * H)
+        m.set_temporal(target, W, H, weight=1e3, format="rgb8")
+        p = m.step(1)
+        assert list(p.terms) == ["content", "style", "tv", "temporal"]
+        assert p.terms["temporal"] > 0
+        assert sum(p.terms.values()) == pytest.approx(p.loss, rel=1e-6)
+        lib = nstyle.library()
+        name, value = nstyle.ctypes.c_char_p(), nstyle.ctypes.c_double()
+        assert lib.nstyle_progress_term(m._h(), 4, name, value) == nstyle.Status.ERR_ARGUMENT
+        assert "out of range" in m.errmsg()
+
+
+def test_set_input_runs_to_done_and_refuses_a_plane_in_a_colour_slot():
+    def result(use_set_input):
+        with small_model(iterations=3, scales=1, seed=5) as m:
+            if use_set_input:
+                m.set_input("content", 0, gradient_rgba8(), W, H)
+                m.set_input(nstyle.Input.STYLE, 0, stripes_rgb8(), 24, 24, format="rgb8")
+                m.set_input("style_region", 0, left_half_grey8(), W, H)
+                m.set_input("style_region", 0, None)    # cleared again
+            else:
+                m.set_content(gradient_rgba8(), W, H)
+                m.add_style(stripes_rgb8(), 24, 24, format="rgb8")
+            final = m.run()
+            assert final.done and final.iteration == 3
+            return m.fetch(W, H)
+    assert result(True) == result(False)
+    with ready_model() as m:
+        for slot, fmt in (("content", "grey8"), ("style", "grey16"), ("init_image", "grey_f32"),
+                          ("content_mask", "rgba8"), ("style_region", "rgb8")):
+            bpp = {"grey8": 1, "grey16": 2, "grey_f32": 4, "rgba8": 4, "rgb8": 3}[fmt]
+            with pytest.raises(nstyle.Error) as e:
+                m.set_input(slot, 0, bytes(W * H * bpp), W, H, format=fmt)
+            assert e.value.status == nstyle.Status.ERR_ARGUMENT, slot
+            assert e.value.message == m.errmsg() and "input" in e.value.message
+        with pytest.raises(nstyle.Error) as e:
+            m.set_input("content", 0, None)           # the content cannot be cleared
+        assert e.value.status == nstyle.Status.ERR_ARGUMENT
+        with pytest.raises(nstyle.Error) as e:
+            m.set_input("style_region", 3, left_half_grey8(), W, H)
+        assert e.value.status == nstyle.Status.ERR_ARGUMENT
+        with pytest.raises(nstyle.Error) as e:
+            m.set_input("temporal_weights", 0, left_half_grey8(), W, H)
+        assert e.value.status == nstyle.Status.ERR_STATE
+        with pytest.raises(nstyle.Error) as e:
+            m.set_input(99, 0, None)
+        assert e.value.status == nstyle.Status.ERR_ARGUMENT and "unknown input" in e.value.message
+        with pytest.raises(nstyle.Error):
+            m.set_input("no_such_slot", 0, None)
+        m.set_input("style", 1, stripes_rgb8(), 24, 24, format="rgb8")   # adds a second style
+        m.set_input("style", 1, None)                                     # removes it
+        with pytest.raises(nstyle.Error):
+            m.set_input("style", 1, None)
+        assert m.step(1).iteration == 1          # nothing above broke the model
 
 
 def test_close_cancels_a_running_step():
@@ -230,7 +377,7 @@ def test_errors_carry_status_and_engine_message():
             m.set_option("no_such_option", 1)
         assert e.value.status == nstyle.Status.ERR_ARGUMENT
         assert "no_such_option" in e.value.message
-        assert e.value.message == nstyle.last_error()
+        assert e.value.message == m.errmsg() == nstyle.last_error()
         with pytest.raises(nstyle.Error) as e:
             m.set_option("size", 8)  # under the 16 px minimum (0 means full size)
         assert e.value.status == nstyle.Status.ERR_ARGUMENT and e.value.message

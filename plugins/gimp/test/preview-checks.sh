@@ -19,6 +19,9 @@ preview_checks() {
   result "$tag preview appears: $w x $h, not flat" "$(
     [ "$(cut -d' ' -f2-3 <<<"$f1")" = "$w $h" ] && img size "$dir/preview-1.png" "$w" "$h" &&
       img varied "$dir/preview-1.png"; echo $?)"
+  # ABI 6: the status under the preview lists the loss terms by name (nstyle_progress_term).
+  result "$tag preview status lists the loss terms by name" "$(
+    grep -q 'NSFACT preview-terms 1 content [-0-9.e+]* [^ ]* style [-0-9.e+]* [^ ]* tv [-0-9.e+]*$' "$log"; echo $?)"
   result "$tag preview changes when strength changes" "$(img differ "$dir/preview-1.png" "$dir/preview-2.png" 1; echo $?)"
   result "$tag preview changes when the style changes" "$(img differ "$dir/preview-2.png" "$dir/preview-3.png" 1; echo $?)"
   # How soon the first frame comes is a figure (the NSFACT latency line above), not a check: on a

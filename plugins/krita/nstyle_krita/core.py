@@ -340,9 +340,15 @@ class Job:
                 self.result_size = fit_size(model, s.size, w, h)
                 self.add_styles(model)
                 self.engine_values = {k: model.get_option(k) for k in ("strength", "backbone")}
-                if self._cancelled:  # cancel() came before the model existed
-                    model.cancel()
-                model.run(progress, chunk=chunk)
+                if self._cancelled:  # cancel() came before the run: nothing stops it otherwise
+                    raise nstyle.Cancelled(nstyle.Status.ERR_CANCELLED, "cancelled")
+
+                def report(p):
+                    answer = progress(p) if progress is not None else None
+                    # The job's own flag, between steps (the library's cancel stops only the
+                    # step that is running).
+                    return False if self._cancelled else answer
+                model.run(report, chunk=chunk)
                 result = model.fetch(w, h, self.fmt)
             finally:
                 self._model = None

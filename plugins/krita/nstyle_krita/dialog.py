@@ -387,8 +387,9 @@ class NeuralStyleDialog(QDialog):
         self.preview_image.setPixmap(QPixmap.fromImage(image))
         p = frame.progress
         self.preview_status.setText(
-            "Preview (fast, %d \u00d7 %d)" % (frame.width, frame.height) if frame.done
-            else "Preview: %d of %d\u2026" % (p.iteration, p.total))
+            ("Preview (fast, %d \u00d7 %d)" % (frame.width, frame.height) if frame.done
+             else "Preview: %d of %d\u2026" % (p.iteration, p.total))
+            + ("\n" + p.describe_terms() if p.terms else ""))
         self.preview_frames.append((frame.number, frame.seconds + self._start_delay, frame))
 
     def stop_preview(self):

@@ -91,8 +91,8 @@ class Run:
             self.dialog.setMaximum(max(p.total, 1))
             self.dialog.setValue(min(p.iteration, p.total))
             self.dialog.setLabelText(
-                "Iteration %d of %d (scale %d of %d), loss %.4g"
-                % (p.iteration, p.total, p.scale + 1, p.scales, p.loss))
+                "Iteration %d of %d (scale %d of %d)\n%s"
+                % (p.iteration, p.total, p.scale + 1, p.scales, p.describe_terms()))
         if self.thread.is_alive():
             return
         self.timer.stop()

@@ -198,11 +198,11 @@ class Preview:
         model = self._setup(job)
         width, height = model.result_size()
         last_frame, last_scale = time.monotonic(), 0
-        while self._is_current(number):
+        while self._is_current(number):  # the worker's own check between steps
             try:
                 p = model.step(1)
             except nstyle.Cancelled:
-                continue  # superseded (checked above), or a stale cancel
+                return  # superseded or closing: start() and close() cancel only then
             now = time.monotonic()
             if not p.done and p.scale == last_scale and now - last_frame < FRAME_INTERVAL:
                 continue

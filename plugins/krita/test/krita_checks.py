@@ -551,6 +551,42 @@ def run_checks(work):
 
     check("cancel_from_another_thread", cancel)
 
+    def cancel_between_steps():
+        # ABI 6: the library's cancel stops only a running step; the job's own flag stops the
+        # run between steps (here from the progress callback, when no step runs), and a job
+        # cancelled before its run never starts one. The document is never changed.
+        doc_, paint_ = make_doc(name="cancel_between")
+        before = snapshot(doc_)
+        long_settings = core.Settings(**dict(settings.as_dict(), iterations=50))
+        outcomes = []
+        for when in ("between", "before"):
+            job = core.prepare(doc_, paint_, long_settings)
+            seen = []
+
+            def progress(p, job=job, seen=seen):
+                seen.append((p.iteration, p.done, dict(p.terms)))
+                job.cancel()
+            if when == "before":
+                job.cancel()
+            try:
+                job.run(progress, chunk=1)
+                outcomes.append((when, "finished", seen))
+            except nstyle.Cancelled:
+                outcomes.append((when, "cancelled", seen))
+        after = snapshot(doc_)
+        doc_.close()
+        between, before_ = outcomes
+        if between[1] != "cancelled" or len(between[2]) != 1:
+            return "cancel between steps: %s" % (between,)
+        iteration, done, terms = between[2][0]
+        if iteration != 1 or done or list(terms)[:3] != ["content", "style", "tv"]:
+            return "progress %s" % (between[2],)
+        if before_[1:] != ("cancelled", []):
+            return "cancel before the run: %s" % (before_,)
+        return None if after == before else "document changed"
+
+    check("cancel_between_steps_and_before_the_run", cancel_between_steps)
+
     # 4. other depths: the pixel path, then a run; the new layer keeps the depth
     pixel_path_checks(settings)
     for depth, model in (("U16", "RGBA"), ("F16", "RGBA"), ("F32", "RGBA"), ("U8", "GRAYA")):

@@ -19,16 +19,26 @@ Model.estimate_seconds() says roughly how long a run with the current content, s
 options takes on this machine (the library probes its network once, then answers at once);
 nstyle.describe_seconds() words it for a dialog ("about 3 min").
 
-Model.run() steps in chunks sized to report progress about twice a second, honours
-Model.cancel() from any thread and a progress callback that returns False; Model.step(n) is the
-single step underneath, for hosts that drive the loop themselves. Option defaults, ranges and
-tooltips come from nstyle.options() (the library's own table).
+Model.run() steps in chunks sized to report progress about twice a second until the library
+says the run is done (NSTYLE_DONE), honours Model.cancel() from any thread and a progress
+callback that returns False; Model.step(n) is the single step underneath, for hosts that drive
+the loop themselves: its Progress has `done` (from the step's status, NSTYLE_DONE) and `terms`
+(the loss terms by name: content, style, tv, and temporal / histogram when present; they add up
+to `loss`). Option defaults, ranges and tooltips come from nstyle.options() (the library's own
+table).
+
+Model.set_input(slot, index, pixels, width, height, format) is the one input call
+(nstyle_set_input): slots "content", "style", "style_region", "style_source_region",
+"content_mask", "init_image", "temporal_target", "temporal_weights" (or Input members); pixels
+None clears. set_content, set_style_mask and the other per-input methods remain.
 
 Pixels are bytes-like objects (bytes, bytearray, memoryview, array.array, ...) or numpy arrays.
 Formats: "rgb8", "rgba8", "bgra8" (Qt/Cairo ARGB32 on little-endian), "rgba16" (native-endian
 uint16), "rgba_f16" (half floats), "rgba_f32" (native float32, 0..1), non-premultiplied; float
-NaN reads as 0 and values are clamped to 0..1 by the library. Every failure raises nstyle.Error
-(nstyle.Cancelled for a cancelled step or run) with the engine's status and message.
+NaN reads as 0 and values are clamped to 0..1 by the library. Planes (regions, masks, temporal
+weights): "grey8", "grey16", "grey_f32". Every failure raises nstyle.Error (nstyle.Cancelled for
+a cancelled step or run) with the engine's status and message (a model's calls:
+nstyle_errmsg(model), the same from any thread; Model.errmsg()).
 
 The library is found via $NSTYLE_LIBRARY, then next to this package (inside its folder or
 beside it), then the system's search path. libnstyle.so finds libtorch through its own RUNPATH.
@@ -46,10 +56,14 @@ __all__ = [
     "ABI_VERSION",
     "Cancelled",
     "Error",
+    "CONSTANTS",
     "Format",
+    "Input",
     "MaskFormat",
     "Model",
     "Option",
+    "OptionEffect",
+    "OptionType",
     "Progress",
     "Status",
     "__version__",
@@ -65,7 +79,7 @@ __all__ = [
 ]
 
 #: The ABI version this binding was written for (NSTYLE_ABI_VERSION in include/nstyle.h).
-ABI_VERSION = 5
+ABI_VERSION = 6
 
 #: This binding's version; the library's is version() (the same in a release).
 __version__ = "0.1.0"
@@ -84,11 +98,13 @@ class Status(enum.IntEnum):
     ERR_CANCELLED = 7
     ERR_NUMERIC = 8
     ERR_INTERNAL = 9
+    #: Not an error: nstyle_step completed the run (since ABI 6).
+    DONE = 100
 
 
 class Format(enum.IntEnum):
     """NstyleFormat; methods also take the names "rgb8", "rgba8", "bgra8", "rgba16",
-    "rgba_f16", "rgba_f32"."""
+    "rgba_f16", "rgba_f32" (colours) and "grey8", "grey16", "grey_f32" (planes, since ABI 6)."""
 
     RGB8 = 0
     RGBA8 = 1
@@ -96,6 +112,9 @@ class Format(enum.IntEnum):
     RGBA_F32 = 3
     BGRA8 = 4
     RGBA_F16 = 5
+    GREY8 = 6
+    GREY16 = 7
+    GREY_F32 = 8
 
 
 # name -> (format, bytes per pixel, numpy dtype name, channels)
@@ -107,7 +126,51 @@ _FORMATS = {
     "bgra8": (Format.BGRA8, 4, "uint8", 4),
     "rgba_f16": (Format.RGBA_F16, 8, "float16", 4),
 }
-_FORMAT_NAMES = {f: name for name, (f, _, _, _) in _FORMATS.items()}
+# The planes (NstyleFormat 6..8), as _FORMATS.
+_PLANE_FORMATS = {
+    "grey8": (Format.GREY8, 1, "uint8", 1),
+    "grey16": (Format.GREY16, 2, "uint16", 1),
+    "grey_f32": (Format.GREY_F32, 4, "float32", 1),
+}
+_FORMAT_NAMES = {f: name for name, (f, _, _, _) in list(_FORMATS.items())
+                 + list(_PLANE_FORMATS.items())}
+
+
+class Input(enum.IntEnum):
+    """NstyleInput: the slots Model.set_input sets or clears (since ABI 6); methods also take
+    the lower-case names ("content", "style", "style_region", ...)."""
+
+    CONTENT = 0
+    STYLE = 1
+    STYLE_REGION = 2
+    STYLE_SOURCE_REGION = 3
+    CONTENT_MASK = 4
+    INIT_IMAGE = 5
+    TEMPORAL_TARGET = 6
+    TEMPORAL_WEIGHTS = 7
+
+
+# The slots that take a plane (the others take a colour image): the default format for them.
+_PLANE_INPUTS = (Input.STYLE_REGION, Input.STYLE_SOURCE_REGION, Input.CONTENT_MASK,
+                 Input.TEMPORAL_WEIGHTS)
+
+
+class OptionType(enum.IntEnum):
+    """NstyleOptionType (Option.kind is its lower-case name)."""
+
+    INT = 0
+    FLOAT = 1
+    CHOICE = 2
+    BOOL = 3
+    LAYERS = 4
+
+
+class OptionEffect(enum.IntEnum):
+    """NstyleOptionEffect (Option.effect is its lower-case name)."""
+
+    RESTART = 0
+    RETARGET = 1
+    LIVE = 2
 
 
 class MaskFormat(enum.IntEnum):
@@ -125,6 +188,50 @@ _MASK_FORMATS = {
     "grey_f32": (MaskFormat.GREY_F32, 4, "float32", 1),
 }
 
+#: Every constant of include/nstyle.h by its C name (tests compare it with the header).
+CONSTANTS = {
+    "NSTYLE_ABI_VERSION": ABI_VERSION,
+    "NSTYLE_OK": Status.OK,
+    "NSTYLE_ERR_ARGUMENT": Status.ERR_ARGUMENT,
+    "NSTYLE_ERR_STATE": Status.ERR_STATE,
+    "NSTYLE_ERR_IO": Status.ERR_IO,
+    "NSTYLE_ERR_MODEL": Status.ERR_MODEL,
+    "NSTYLE_ERR_MEMORY": Status.ERR_MEMORY,
+    "NSTYLE_ERR_DEVICE": Status.ERR_DEVICE,
+    "NSTYLE_ERR_CANCELLED": Status.ERR_CANCELLED,
+    "NSTYLE_ERR_NUMERIC": Status.ERR_NUMERIC,
+    "NSTYLE_ERR_INTERNAL": Status.ERR_INTERNAL,
+    "NSTYLE_DONE": Status.DONE,
+    "NSTYLE_RGB8": Format.RGB8,
+    "NSTYLE_RGBA8": Format.RGBA8,
+    "NSTYLE_RGBA16": Format.RGBA16,
+    "NSTYLE_RGBA_F32": Format.RGBA_F32,
+    "NSTYLE_BGRA8": Format.BGRA8,
+    "NSTYLE_RGBA_F16": Format.RGBA_F16,
+    "NSTYLE_GREY8": Format.GREY8,
+    "NSTYLE_GREY16": Format.GREY16,
+    "NSTYLE_GREY_F32": Format.GREY_F32,
+    "NSTYLE_OPTION_INT": OptionType.INT,
+    "NSTYLE_OPTION_FLOAT": OptionType.FLOAT,
+    "NSTYLE_OPTION_CHOICE": OptionType.CHOICE,
+    "NSTYLE_OPTION_BOOL": OptionType.BOOL,
+    "NSTYLE_OPTION_LAYERS": OptionType.LAYERS,
+    "NSTYLE_EFFECT_RESTART": OptionEffect.RESTART,
+    "NSTYLE_EFFECT_RETARGET": OptionEffect.RETARGET,
+    "NSTYLE_EFFECT_LIVE": OptionEffect.LIVE,
+    "NSTYLE_MASK_GREY8": MaskFormat.GREY8,
+    "NSTYLE_MASK_GREY16": MaskFormat.GREY16,
+    "NSTYLE_MASK_GREY_F32": MaskFormat.GREY_F32,
+    "NSTYLE_INPUT_CONTENT": Input.CONTENT,
+    "NSTYLE_INPUT_STYLE": Input.STYLE,
+    "NSTYLE_INPUT_STYLE_REGION": Input.STYLE_REGION,
+    "NSTYLE_INPUT_STYLE_SOURCE_REGION": Input.STYLE_SOURCE_REGION,
+    "NSTYLE_INPUT_CONTENT_MASK": Input.CONTENT_MASK,
+    "NSTYLE_INPUT_INIT_IMAGE": Input.INIT_IMAGE,
+    "NSTYLE_INPUT_TEMPORAL_TARGET": Input.TEMPORAL_TARGET,
+    "NSTYLE_INPUT_TEMPORAL_WEIGHTS": Input.TEMPORAL_WEIGHTS,
+}
+
 
 def _format_name(fmt):
     if isinstance(fmt[0], MaskFormat):
@@ -133,7 +240,8 @@ def _format_name(fmt):
 
 
 class Error(Exception):
-    """A failed call: `status` (a Status) and `message` (nstyle_last_error() or the binding's)."""
+    """A failed call: `status` (a Status) and `message` (for a model's calls
+    nstyle_errmsg(model), else nstyle_last_error(), or the binding's own)."""
 
     def __init__(self, status, message):
         try:
@@ -151,13 +259,18 @@ class Cancelled(Error):
 
 
 class Progress:
-    """Where a model stands after a step (NstyleProgress)."""
+    """Where a model stands after a step: NstyleProgress's fields (FIELDS), `terms` (the last
+    step's weighted loss terms by name, in the library's order: content, style, tv, then
+    temporal and histogram when present; they add up to `loss`) and `done` (the step returned
+    NSTYLE_DONE: the run is complete)."""
 
-    __slots__ = ("iteration", "total", "scale", "scales", "loss", "content_loss",
-                 "style_loss", "tv_loss")
+    #: NstyleProgress's fields, in order.
+    FIELDS = ("iteration", "total", "scale", "scales", "loss", "content_loss", "style_loss",
+              "tv_loss")
+    __slots__ = FIELDS + ("terms", "done")
 
     def __init__(self, iteration=0, total=0, scale=0, scales=0, loss=0.0, content_loss=0.0,
-                 style_loss=0.0, tv_loss=0.0):
+                 style_loss=0.0, tv_loss=0.0, terms=None, done=False):
         self.iteration = iteration
         self.total = total
         self.scale = scale
@@ -166,11 +279,12 @@ class Progress:
         self.content_loss = content_loss
         self.style_loss = style_loss
         self.tv_loss = tv_loss
+        self.terms = dict(terms) if terms else {}
+        self.done = bool(done)
 
-    @property
-    def done(self):
-        """True once the planned total of iterations is reached."""
-        return self.total > 0 and self.iteration >= self.total
+    def describe_terms(self):
+        """The terms in words for a dialog: "content 1.2e+06 · style 3.4e+06 · tv 12"."""
+        return " \u00b7 ".join("%s %.3g" % (name, value) for name, value in self.terms.items())
 
     @property
     def fraction(self):
@@ -206,6 +320,18 @@ class _Progress(ctypes.Structure):
     ]
 
 
+class _Image(ctypes.Structure):
+    """NstyleImage (since ABI 6)."""
+
+    _fields_ = [
+        ("pixels", ctypes.c_void_p),
+        ("width", ctypes.c_uint32),
+        ("height", ctypes.c_uint32),
+        ("stride_bytes", ctypes.c_size_t),
+        ("format", ctypes.c_uint32),
+    ]
+
+
 class _OptionInfo(ctypes.Structure):
     _fields_ = [
         ("key", ctypes.c_char_p),
@@ -229,6 +355,7 @@ _c_status = ctypes.c_int  # enum NstyleStatus
 FUNCTIONS = {
     "nstyle_abi_version": (ctypes.c_uint32, []),
     "nstyle_last_error": (ctypes.c_char_p, []),
+    "nstyle_errmsg": (ctypes.c_char_p, [_ModelPtr]),
     "nstyle_model_create": (_c_status, [ctypes.c_char_p, ctypes.c_char_p,
                                         ctypes.POINTER(_ModelPtr)]),
     "nstyle_model_free": (None, [_ModelPtr]),
@@ -241,6 +368,10 @@ FUNCTIONS = {
     "nstyle_set_weights": (_c_status, [_ModelPtr, ctypes.POINTER(_Weights)]),
     "nstyle_set_option": (_c_status, [_ModelPtr, ctypes.c_char_p, ctypes.c_char_p]),
     "nstyle_step": (_c_status, [_ModelPtr, ctypes.c_uint32, ctypes.POINTER(_Progress)]),
+    "nstyle_progress_term_count": (_c_status, [_ModelPtr, ctypes.POINTER(ctypes.c_uint32)]),
+    "nstyle_progress_term": (_c_status, [_ModelPtr, ctypes.c_uint32,
+                                         ctypes.POINTER(ctypes.c_char_p),
+                                         ctypes.POINTER(ctypes.c_double)]),
     "nstyle_fetch_result": (_c_status, [_ModelPtr, ctypes.c_void_p, ctypes.c_uint32,
                                         ctypes.c_uint32, ctypes.c_size_t, ctypes.c_uint32]),
     "nstyle_cancel": (None, [_ModelPtr]),
@@ -269,6 +400,8 @@ FUNCTIONS = {
                                                  ctypes.c_uint32, ctypes.c_uint32,
                                                  ctypes.c_size_t, ctypes.c_uint32]),
     "nstyle_clear_style_source_mask": (_c_status, [_ModelPtr, ctypes.c_uint32]),
+    "nstyle_set_input": (_c_status, [_ModelPtr, ctypes.c_uint32, ctypes.c_uint32,
+                                     ctypes.POINTER(_Image)]),
 
     "nstyle_set_content_mask": (_c_status, [_ModelPtr, ctypes.c_void_p, ctypes.c_uint32,
                                             ctypes.c_uint32, ctypes.c_size_t, ctypes.c_uint32]),
@@ -376,7 +509,8 @@ def abi_version():
 
 
 def last_error():
-    """nstyle_last_error(): message of the last failed call on this thread."""
+    """nstyle_last_error(): message of the last failed call on this thread (for a model's
+    calls, Model.errmsg() is the one to read)."""
     raw = library().nstyle_last_error()
     return raw.decode("utf-8", "replace") if raw else ""
 
@@ -438,9 +572,13 @@ def option(key):
     return Option(info)
 
 
-def _check(status):
-    if status != Status.OK:
-        message = last_error()
+def _check(status, handle=None):
+    """Raises for a failed status (NSTYLE_OK and NSTYLE_DONE are successes). `handle`: the
+    model the call was on (its message is nstyle_errmsg(handle)); None for calls without one."""
+    if status != Status.OK and status != Status.DONE:
+        lib = library()
+        raw = lib.nstyle_errmsg(handle) if handle is not None else lib.nstyle_last_error()
+        message = raw.decode("utf-8", "replace") if raw else ""
         if status == Status.ERR_CANCELLED:
             raise Cancelled(status, message)
         raise Error(status, message)
@@ -460,14 +598,38 @@ def _format(fmt):
 
 
 def _mask_format(fmt):
-    if isinstance(fmt, str) and fmt.lower() in _MASK_FORMATS:
-        return _MASK_FORMATS[fmt.lower()]
+    """A mask format (the names, MaskFormat or the plane Formats) as its plane Format entry."""
+    if isinstance(fmt, str) and fmt.lower() in _PLANE_FORMATS:
+        return _PLANE_FORMATS[fmt.lower()]
+    if isinstance(fmt, Format) and fmt in _FORMAT_NAMES and _FORMAT_NAMES[fmt] in _PLANE_FORMATS:
+        return _PLANE_FORMATS[_FORMAT_NAMES[fmt]]
     if not isinstance(fmt, (str, bool)) and isinstance(fmt, int):
-        for entry in _MASK_FORMATS.values():
+        for name, entry in _MASK_FORMATS.items():
             if entry[0] == fmt:
-                return entry
+                return _PLANE_FORMATS[name]
     raise Error(Status.ERR_ARGUMENT, "unknown mask format %r (one of %s)"
                 % (fmt, ", ".join(_MASK_FORMATS)))
+
+
+def _any_format(fmt):
+    """A colour or plane format by name or number, for set_input (the library checks that it
+    suits the slot)."""
+    if isinstance(fmt, MaskFormat) or isinstance(fmt, str) and fmt.lower() in _PLANE_FORMATS:
+        return _mask_format(fmt)
+    if isinstance(fmt, int) and not isinstance(fmt, bool) \
+            and fmt in (Format.GREY8, Format.GREY16, Format.GREY_F32):
+        return _PLANE_FORMATS[_FORMAT_NAMES[Format(fmt)]]
+    return _format(fmt)
+
+
+def _input(slot):
+    if isinstance(slot, str):
+        try:
+            return Input[slot.upper()]
+        except KeyError:
+            raise Error(Status.ERR_ARGUMENT, "unknown input %r (one of %s)" % (
+                slot, ", ".join(i.name.lower() for i in Input))) from None
+    return _index(slot, "input")   # an unknown number is the library's to refuse
 
 
 def _index(value, what):
@@ -584,6 +746,8 @@ class Model:
     device: None/"auto", "cpu", "cuda", "cuda:N".
     A context manager; close() frees it (also on garbage collection). One thread at a time
     may use it (calls are serialised here too); cancel() may be called from any thread.
+    A failed call raises Error with the model's own message (nstyle_errmsg), which errmsg()
+    also reads from any thread.
     """
 
     def __init__(self, weights=None, device=None):
@@ -591,6 +755,7 @@ class Model:
         self._handle = None
         self._lock = threading.Lock()          # serialises calls, and close() against them
         self._cancel_lock = threading.Lock()   # cancel() against close()
+        self._cancels = 0                      # cancel() calls so far: run() checks between steps
         handle = _ModelPtr()
         w = os.fsencode(weights) if weights is not None else None
         d = device.encode("utf-8") if isinstance(device, str) else device
@@ -600,14 +765,21 @@ class Model:
     # -- life cycle
 
     def close(self):
-        """Frees the model. A step running in another thread is cancelled first. Idempotent."""
+        """Frees the model. A step running in another thread is cancelled first (again and
+        again until it returns: a cancel stops only a step that is running). Idempotent."""
         if self._handle is None:
             return
-        self.cancel()
-        with self._lock, self._cancel_lock:
-            handle, self._handle = self._handle, None
-            if handle is not None:
-                self._lib.nstyle_model_free(handle)
+        while True:
+            self.cancel()
+            if self._lock.acquire(timeout=0.05):
+                break
+        try:
+            with self._cancel_lock:
+                handle, self._handle = self._handle, None
+                if handle is not None:
+                    self._lib.nstyle_model_free(handle)
+        finally:
+            self._lock.release()
 
     @property
     def closed(self):
@@ -633,37 +805,67 @@ class Model:
             raise Error(Status.ERR_STATE, "the model is closed")
         return self._handle
 
+    def _call(self, function, *args):
+        """function(handle, *args) under the lock; raises Error with nstyle_errmsg(model).
+        Returns the status (NSTYLE_OK or NSTYLE_DONE)."""
+        with self._lock:
+            handle = self._h()
+            status = function(handle, *args)
+            _check(status, handle)
+        return status
+
+    def errmsg(self):
+        """nstyle_errmsg(model): the message of the last call on this model that failed, from
+        whichever thread made it ("no error" before any)."""
+        handle = self._handle
+        if handle is None:
+            raise Error(Status.ERR_STATE, "the model is closed")
+        raw = self._lib.nstyle_errmsg(handle)
+        return raw.decode("utf-8", "replace") if raw else ""
+
     # -- images
+
+    def set_input(self, slot, index, pixels, width=0, height=0, format=None, stride=None):
+        """nstyle_set_input: sets input `slot` (an Input or its name: "content", "style",
+        "style_region", "style_source_region", "content_mask", "init_image",
+        "temporal_target", "temporal_weights") to `pixels` (copied), or clears it when pixels
+        is None (width, height and format are then ignored). index: the style's number for
+        the style slots (for "style" the number after the last adds a style), 0 for the others.
+        format: a colour format ("rgba8", ...) or a plane format ("grey8", "grey16",
+        "grey_f32"); None is "grey8" for the plane slots and "rgba8" for the others. A colour
+        image where a plane goes (or the other way round) is the library's ERR_ARGUMENT."""
+        slot = _input(slot)
+        index = _index(index, "index")
+        if pixels is None:
+            self._call(self._lib.nstyle_set_input, slot, index, None)
+            return
+        if format is None:
+            format = "grey8" if slot in _PLANE_INPUTS else "rgba8"
+        fmt = _any_format(format)
+        buf = _Pixels(pixels, _dim(width, "width"), _dim(height, "height"), fmt, stride, False)
+        image = _Image(buf.ptr, width, height, buf.stride, fmt[0])
+        self._call(self._lib.nstyle_set_input, slot, index, ctypes.byref(image))
+        del buf
 
     def set_content(self, pixels, width, height, format="rgba8", stride=None):
         """Sets the content image (copied); restarts the run. Alpha is carried to the result."""
-        fmt = _format(format)
-        buf = _Pixels(pixels, _dim(width, "width"), _dim(height, "height"), fmt, stride, False)
-        with self._lock:
-            _check(self._lib.nstyle_set_content(self._h(), buf.ptr, width, height, buf.stride,
-                                                fmt[0]))
+        self.set_input(Input.CONTENT, 0, pixels, width, height, _format(format)[0], stride)
 
     def add_style(self, pixels, width, height, format="rgba8", stride=None, weight=1.0):
         """Adds a style image (copied) with a blend weight; takes effect from the next step."""
         fmt = _format(format)
         buf = _Pixels(pixels, _dim(width, "width"), _dim(height, "height"), fmt, stride, False)
-        with self._lock:
-            _check(self._lib.nstyle_add_style(self._h(), buf.ptr, width, height, buf.stride,
-                                              fmt[0], float(weight)))
+        self._call(self._lib.nstyle_add_style, buf.ptr, width, height, buf.stride, fmt[0],
+                   float(weight))
 
     def clear_styles(self):
         """Removes every style image."""
-        with self._lock:
-            _check(self._lib.nstyle_clear_styles(self._h()))
+        self._call(self._lib.nstyle_clear_styles)
 
     def set_init_image(self, pixels, width, height, format="rgba8", stride=None):
         """Starts the run from this image (copied) instead of the content, e.g. the previous
         video frame's result warped to this frame. Restarts the run."""
-        fmt = _format(format)
-        buf = _Pixels(pixels, _dim(width, "width"), _dim(height, "height"), fmt, stride, False)
-        with self._lock:
-            _check(self._lib.nstyle_set_init_image(self._h(), buf.ptr, width, height,
-                                                   buf.stride, fmt[0]))
+        self.set_input(Input.INIT_IMAGE, 0, pixels, width, height, _format(format)[0], stride)
 
     def set_temporal(self, pixels, width, height, weights=None, weight=1.0, format="rgba8",
                      stride=None):
@@ -694,50 +896,39 @@ class Model:
                 mask_ptr = ctypes.cast(mask, ctypes.POINTER(ctypes.c_float))
         else:
             mask_ptr = None
-        with self._lock:
-            _check(self._lib.nstyle_set_temporal(self._h(), buf.ptr, width, height, buf.stride,
-                                                 fmt[0], mask_ptr, float(weight)))
+        self._call(self._lib.nstyle_set_temporal, buf.ptr, width, height, buf.stride, fmt[0],
+                   mask_ptr, float(weight))
         del mask
 
     def clear_temporal(self):
         """Removes the temporal target (a plain run again, from the current image)."""
-        with self._lock:
-            _check(self._lib.nstyle_clear_temporal(self._h()))
+        self._call(self._lib.nstyle_clear_temporal)
 
     # -- regions (since ABI 4)
-
-    def _set_mask(self, function, style_index, pixels, width, height, format, stride):
-        fmt = _mask_format(format)
-        index = _index(style_index, "style_index")
-        buf = _Pixels(pixels, _dim(width, "width"), _dim(height, "height"), fmt, stride, False)
-        with self._lock:
-            _check(function(self._h(), index, buf.ptr, width, height, buf.stride, fmt[0]))
 
     def set_style_mask(self, style_index, pixels, width, height, format="grey8", stride=None):
         """Gives style `style_index` (0-based, in the order added) a region: a grey mask over
         the content (any size, stretched to it; 0 outside, full inside, soft edges kept) where
         that style paints. Styles without a region share the rest; where none reaches the photo
         stays. format: "grey8", "grey16" or "grey_f32" (finite, 0..1)."""
-        self._set_mask(self._lib.nstyle_set_style_mask, style_index, pixels, width, height,
-                       format, stride)
+        fmt = _mask_format(format)
+        self.set_input(Input.STYLE_REGION, _index(style_index, "style_index"), pixels, width,
+                       height, fmt[0], stride)
 
     def clear_style_mask(self, style_index):
         """Removes style `style_index`'s region."""
-        with self._lock:
-            _check(self._lib.nstyle_clear_style_mask(self._h(),
-                                                     _index(style_index, "style_index")))
+        self.set_input(Input.STYLE_REGION, _index(style_index, "style_index"), None)
 
     def set_style_source_mask(self, style_index, pixels, width, height, format="grey8",
                               stride=None):
         """Takes style `style_index`'s style only from the masked part of its own image."""
-        self._set_mask(self._lib.nstyle_set_style_source_mask, style_index, pixels, width,
-                       height, format, stride)
+        fmt = _mask_format(format)
+        self.set_input(Input.STYLE_SOURCE_REGION, _index(style_index, "style_index"), pixels,
+                       width, height, fmt[0], stride)
 
     def clear_style_source_mask(self, style_index):
         """Removes the mask over style `style_index`'s image."""
-        with self._lock:
-            _check(self._lib.nstyle_clear_style_source_mask(
-                self._h(), _index(style_index, "style_index")))
+        self.set_input(Input.STYLE_SOURCE_REGION, _index(style_index, "style_index"), None)
 
     # -- content mask (since ABI 5)
 
@@ -746,15 +937,11 @@ class Model:
         content_mask_gain times (option, default 10) as much inside. Same formats as
         set_style_mask."""
         fmt = _mask_format(format)
-        buf = _Pixels(pixels, _dim(width, "width"), _dim(height, "height"), fmt, stride, False)
-        with self._lock:
-            _check(self._lib.nstyle_set_content_mask(self._h(), buf.ptr, width, height,
-                                                     buf.stride, fmt[0]))
+        self.set_input(Input.CONTENT_MASK, 0, pixels, width, height, fmt[0], stride)
 
     def clear_content_mask(self):
         """Removes the content mask."""
-        with self._lock:
-            _check(self._lib.nstyle_clear_content_mask(self._h()))
+        self.set_input(Input.CONTENT_MASK, 0, None)
 
     # -- settings
 
@@ -767,15 +954,13 @@ class Model:
         content, style, tv = (float(v) if v is not None else defaults[k].parse_default()
                               for k, v in given.items())
         weights = _Weights(content, style, tv)
-        with self._lock:
-            _check(self._lib.nstyle_set_weights(self._h(), ctypes.byref(weights)))
+        self._call(self._lib.nstyle_set_weights, ctypes.byref(weights))
 
     def set_option(self, key, value):
         """Sets an option (see include/nstyle.h): e.g. ("size", 512), ("preserve_colors", True)."""
         k = key.encode("utf-8") if isinstance(key, str) else key
         v = _option_value(value).encode("utf-8")
-        with self._lock:
-            _check(self._lib.nstyle_set_option(self._h(), k, v))
+        self._call(self._lib.nstyle_set_option, k, v)
 
     def set_options(self, **options):
         """set_option for each keyword."""
@@ -787,19 +972,19 @@ class Model:
         k = key.encode("utf-8") if isinstance(key, str) else key
         needed = ctypes.c_size_t(0)
         with self._lock:
-            status = self._lib.nstyle_get_option(self._h(), k, None, 0, ctypes.byref(needed))
+            handle = self._h()
+            status = self._lib.nstyle_get_option(handle, k, None, 0, ctypes.byref(needed))
             if needed.value == 0:
-                _check(status)
+                _check(status, handle)
             buf = ctypes.create_string_buffer(needed.value)
-            _check(self._lib.nstyle_get_option(self._h(), k, buf, needed.value, None))
+            _check(self._lib.nstyle_get_option(handle, k, buf, needed.value, None), handle)
         return buf.value.decode("utf-8")
 
     def result_size(self):
         """(width, height) of the result for the current content and settings, as the library
         rounds them (needs a content)."""
         w, h = ctypes.c_uint32(0), ctypes.c_uint32(0)
-        with self._lock:
-            _check(self._lib.nstyle_result_size(self._h(), ctypes.byref(w), ctypes.byref(h)))
+        self._call(self._lib.nstyle_result_size, ctypes.byref(w), ctypes.byref(h))
         return w.value, h.value
 
     def estimate_seconds(self):
@@ -808,31 +993,53 @@ class Model:
         once). An upper bound when stop_tolerance ends scales early. Needs a content and a
         style (Error with ERR_STATE before)."""
         seconds = ctypes.c_double(0.0)
-        with self._lock:
-            _check(self._lib.nstyle_estimate_seconds(self._h(), ctypes.byref(seconds)))
+        self._call(self._lib.nstyle_estimate_seconds, ctypes.byref(seconds))
         return seconds.value
 
     # -- running
 
+    def _terms(self, handle):
+        """The last step's loss terms by name (nstyle_progress_term_count/_term), in order."""
+        count = ctypes.c_uint32(0)
+        _check(self._lib.nstyle_progress_term_count(handle, ctypes.byref(count)), handle)
+        terms = {}
+        name = ctypes.c_char_p()
+        value = ctypes.c_double(0.0)
+        for i in range(count.value):
+            _check(self._lib.nstyle_progress_term(handle, i, ctypes.byref(name),
+                                                  ctypes.byref(value)), handle)
+            terms[name.value.decode("utf-8")] = value.value
+        return terms
+
     def step(self, n=1):
-        """Runs up to n more iterations; returns a Progress. Raises Cancelled if cancelled."""
+        """Runs up to n more iterations; returns a Progress whose `done` says the library
+        returned NSTYLE_DONE (the run is complete: this step did the last iteration, or there
+        was nothing left to do) and whose `terms` are the loss terms by name. Raises Cancelled
+        if cancel() stopped it while it ran (a cancel made while no step runs does not stop the
+        next step)."""
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < 2 ** 32:
             raise Error(Status.ERR_ARGUMENT, "iterations must be an integer >= 0, not %r" % (n,))
         progress = _Progress()
         with self._lock:
-            _check(self._lib.nstyle_step(self._h(), n, ctypes.byref(progress)))
-        return Progress(*(getattr(progress, k) for k in Progress.__slots__))
+            handle = self._h()
+            status = self._lib.nstyle_step(handle, n, ctypes.byref(progress))
+            _check(status, handle)
+            terms = self._terms(handle)
+        return Progress(*(getattr(progress, k) for k in Progress.FIELDS), terms=terms,
+                        done=status == Status.DONE)
 
     def run(self, progress=None, chunk=None, interval=0.5):
-        """Steps until the planned total is reached and returns the final Progress.
+        """Steps until the library says the run is done (NSTYLE_DONE) and returns the final
+        Progress.
 
         progress(p), if given, is called with a Progress after every chunk, in this thread and
         with no lock held (it may fetch() a preview). Returning False from it stops the run
         (Cancelled is raised, unless that was the last chunk); an exception it raises stops the
         run and propagates.
-        cancel() from any other thread stops the run within about one iteration: run() raises
-        Cancelled. Either way the model stays usable: run() or step() again continues from the
-        last finished iteration.
+        cancel() from any other thread while run() goes on stops it within about one
+        iteration (the library stops the step that is running; a cancel that comes between two
+        steps is seen here before the next one): run() raises Cancelled. Either way the model
+        stays usable: run() or step() again continues from the last finished iteration.
 
         chunk: iterations per step, or None (default) to size each chunk from the measured time
         per iteration so that it takes about `interval` seconds (default 0.5): the first chunk
@@ -852,6 +1059,7 @@ class Model:
             interval = float("nan")
         if not (math.isfinite(interval) and interval > 0):
             raise Error(Status.ERR_ARGUMENT, "interval must be a positive number of seconds")
+        cancels = self._cancels        # a cancel() from now on stops this run
         n = chunk or 1
         last = None                    # the previous chunk's Progress
         while True:
@@ -863,6 +1071,8 @@ class Model:
                 return p
             if answer is False:
                 raise Cancelled(Status.ERR_CANCELLED, "stopped by the progress callback")
+            if self._cancels != cancels:
+                raise Cancelled(Status.ERR_CANCELLED, "cancelled between steps")
             if chunk is None:
                 if last is not None and p.scale != last.scale:
                     n = 1              # a new scale: measure its (slower) iterations afresh
@@ -874,9 +1084,11 @@ class Model:
             last = p
 
     def cancel(self):
-        """Stops a running step() or run() (it raises Cancelled) or, if none runs, the next
-        one. Any thread."""
+        """Stops a running step() (it raises Cancelled) or run() (it raises Cancelled, also
+        when the cancel comes between its steps). A cancel while neither runs is forgotten: the
+        next step() or run() goes on. Any thread."""
         with self._cancel_lock:
+            self._cancels += 1
             if self._handle is not None:
                 self._lib.nstyle_cancel(self._handle)
 
@@ -884,9 +1096,7 @@ class Model:
         """Writes the current image into a writable buffer (or numpy array)."""
         fmt = _format(format)
         buf = _Pixels(pixels, _dim(width, "width"), _dim(height, "height"), fmt, stride, True)
-        with self._lock:
-            _check(self._lib.nstyle_fetch_result(self._h(), buf.ptr, width, height, buf.stride,
-                                                 fmt[0]))
+        self._call(self._lib.nstyle_fetch_result, buf.ptr, width, height, buf.stride, fmt[0])
         return pixels
 
     def fetch(self, width, height, format="rgba8"):

@@ -38,13 +38,17 @@ def _style(spec):
     return spec, 1.0
 
 
-def _add_run_options(parser):
+def _add_run_options(parser, own=()):
     """A flag per option of the library's table, named as `nstyle run` names it (--size,
-    --content-weight, --preserve-colors …), plus --set KEY=VALUE, --device and --weights."""
+    --content-weight, --preserve-colors …), plus --set KEY=VALUE, --device and --weights.
+    own: option keys the command has a flag of its own for (video's --temporal-weight, the
+    weight it gives each frame's temporal target: the library's option temporal_weight)."""
     import nstyle
 
     group = parser.add_argument_group("run options (the library's option table)")
     for option in nstyle.options():
+        if option.key in own:
+            continue
         flag = "--" + option.key.replace("_", "-")
         extra = {"nargs": "?", "const": "1"} if option.kind == "bool" else {}
         group.add_argument(flag, dest="option_" + option.key, metavar="VALUE", default=None,
@@ -151,7 +155,7 @@ def main(argv=None):
     video.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, metavar="K",
                        help="frames a chunk shares with the next, cross-faded (default"
                        " %(default)s; at most half a chunk)")
-    _add_run_options(video)
+    _add_run_options(video, own=("temporal_weight",))
     args = parser.parse_args(argv)
     # A polite kill (SIGTERM) ends the run like Ctrl-C does: through the `finally`s that stop
     # the workers and remove the partial output.

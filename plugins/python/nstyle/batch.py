@@ -76,6 +76,7 @@ class Stylist:
         self.config = config
         #: Who runs this model (a Ray actor's id), for fault reports.
         self.identity = None
+        self._stopped = threading.Event()
         self.model = nstyle.Model(weights=config.weights, device=config.device)
         for key, value in config.options.items():
             self.model.set_option(key, value)
@@ -88,6 +89,16 @@ class Stylist:
 
     def close(self):
         self.model.close()
+
+    def stop(self):
+        """Stops this Stylist's work for good (from any thread, e.g. an interrupted clip): the
+        running step is cancelled, and a later stylise() raises nstyle.Cancelled before its run
+        or after the run's next chunk (the library's cancel stops only a running step)."""
+        self._stopped.set()
+        self.model.cancel()
+
+    def _keep_going(self, progress):
+        return not self._stopped.is_set()
 
     def stylise(self, pixels, width, height, fmt, init=None, temporal=None, out_size=None):
         """Runs the model on one picture. init: an (h, w, 3) uint8 RGB array to start from;
@@ -110,7 +121,9 @@ class Stylist:
             model.set_temporal(np.ascontiguousarray(target), w, h, weights=weights,
                                weight=weight, format="rgb8")
         self._maybe_crash()
-        model.run()
+        if self._stopped.is_set():
+            raise nstyle.Cancelled(nstyle.Status.ERR_CANCELLED, "stopped")
+        model.run(self._keep_going)
         out_width, out_height = out_size or model.result_size()
         out_fmt = "rgba16" if fmt == "rgba16" else "rgba8"
         return model.fetch_array(out_width, out_height, format=out_fmt)

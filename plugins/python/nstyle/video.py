@@ -442,7 +442,7 @@ class LocalChunks:
         with self._lock:
             running = list(self._stylists)
         for stylist in running:
-            stylist.model.cancel()
+            stylist.stop()
         self._pool.shutdown(wait=True)
         for stylist in self._stylists:
             stylist.close()
