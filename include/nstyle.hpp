@@ -422,6 +422,19 @@ public:
         return seconds;
     }
 
+    // The estimate as a dialog says it (nstyle_estimate_text): "about 40 s on this machine",
+    // and whether other programs kept cores busy while it was measured.
+    std::string estimate_text() const {
+        std::size_t needed = 0;
+        const NstyleStatus status = nstyle_estimate_text(model_, nullptr, 0, &needed);
+        if (needed == 0) check(status, "nstyle_estimate_text");
+        std::string text(needed, '\0');
+        check(nstyle_estimate_text(model_, text.data(), text.size(), nullptr),
+              "nstyle_estimate_text");
+        text.resize(needed - 1);  // drop the NUL
+        return text;
+    }
+
     // Runs up to `iterations` more iterations; `done` in the result says the step returned
     // NSTYLE_DONE (the run is complete; later steps do nothing). Throws Error (e.g.
     // NSTYLE_ERR_CANCELLED when cancel() stopped this step).

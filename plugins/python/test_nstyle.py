@@ -764,6 +764,10 @@ def test_estimate_needs_a_content_and_a_style_then_grows_with_the_work():
         m.set_option("iterations", 4)
         larger = m.estimate_seconds()
         assert longer > small and larger > small
+        # In words, from the library: the time and this machine.
+        text = m.estimate_text()
+        assert text.startswith("about ") or text.startswith("under a second"), text
+        assert "on this machine" in text
         # Estimating starts nothing: the run begins at iteration 0.
         assert m.step(1).iteration == 1
 

@@ -383,6 +383,8 @@ FUNCTIONS = {
     "nstyle_result_size": (_c_status, [_ModelPtr, ctypes.POINTER(ctypes.c_uint32),
                                        ctypes.POINTER(ctypes.c_uint32)]),
     "nstyle_estimate_seconds": (_c_status, [_ModelPtr, ctypes.POINTER(ctypes.c_double)]),
+    "nstyle_estimate_text": (_c_status, [_ModelPtr, ctypes.c_char_p, ctypes.c_size_t,
+                                         ctypes.POINTER(ctypes.c_size_t)]),
     "nstyle_version": (ctypes.c_char_p, []),
     "nstyle_diagnostics": (ctypes.c_char_p, []),
     "nstyle_set_init_image": (_c_status, [_ModelPtr, ctypes.c_void_p, ctypes.c_uint32,
@@ -995,6 +997,19 @@ class Model:
         seconds = ctypes.c_double(0.0)
         self._call(self._lib.nstyle_estimate_seconds, ctypes.byref(seconds))
         return seconds.value
+
+    def estimate_text(self):
+        """The estimate as a dialog says it (nstyle_estimate_text): "about 40 s on this
+        machine", and whether other programs kept cores busy while it was measured."""
+        needed = ctypes.c_size_t(0)
+        with self._lock:
+            handle = self._h()
+            status = self._lib.nstyle_estimate_text(handle, None, 0, ctypes.byref(needed))
+            if needed.value == 0:
+                _check(status, handle)
+            buf = ctypes.create_string_buffer(needed.value)
+            _check(self._lib.nstyle_estimate_text(handle, buf, needed.value, None), handle)
+        return buf.value.decode("utf-8")
 
     # -- running
 
