@@ -2,13 +2,14 @@
 //! squared difference, weighted per position by the content mask when there is one
 //! (`content_mask_gain` inside it).
 
-use tch::Tensor;
+use tch::{Device, Tensor};
 
 use super::{
     indices, stage_layers, stage_mask, window_at_layer, zero, Features, Gain, Inputs, StageBuild,
     StageKind, Term, TermTargets, TileBuild, TiledBuild, TiledTerm,
 };
 use crate::engine::mask::{content_weights, content_weights_at_layer};
+use crate::engine::schedule::Stage;
 use crate::engine::settings::WeightedLayer;
 use crate::error::Result;
 
@@ -44,11 +45,7 @@ impl Term for Content {
 
     fn whole(&self, build: &StageBuild) -> Result<Box<dyn TermTargets>> {
         let settings = build.inputs.settings;
-        let mask = build
-            .inputs
-            .content_mask
-            .map(|mask| stage_mask(mask, build.stage, settings.mask_softness, build.device))
-            .transpose()?;
+        let mask = mask_at_stage(build.inputs, build.stage, build.device)?;
         let targets = settings
             .content_layers()?
             .into_iter()
@@ -79,11 +76,7 @@ impl Term for Content {
 
     fn tiled(&self, build: &TiledBuild) -> Result<Box<dyn TiledTerm>> {
         let settings = build.inputs.settings;
-        let mask = build
-            .inputs
-            .content_mask
-            .map(|m| stage_mask(m, build.stage, settings.mask_softness, build.device))
-            .transpose()?;
+        let mask = mask_at_stage(build.inputs, build.stage, build.device)?;
         Ok(Box::new(Tiled {
             layers: stage_layers(settings, StageKind::Tiled)?.0,
             mask: mask.map(|mask| (mask, settings.content_mask_gain)),
@@ -96,6 +89,14 @@ impl Term for Content {
             None => String::new(),
         }
     }
+}
+
+/// The content mask at the stage's size, softened (None without one).
+fn mask_at_stage(inputs: &Inputs, stage: Stage, device: Device) -> Result<Option<Tensor>> {
+    inputs
+        .content_mask
+        .map(|mask| stage_mask(mask, stage, inputs.settings.mask_softness, device))
+        .transpose()
 }
 
 impl TermTargets for Targets {

@@ -95,28 +95,11 @@ impl Term for StyleTerm {
             build.device,
             grams_of,
         )?;
-        let mut targets = Vec::new();
-        for group in &groups {
-            for (&(layer, weight), gram) in style_layers.iter().zip(&group.grams) {
-                let region = match &group.mask {
-                    None => None,
-                    Some(mask) => {
-                        let (_, _, h, w) = build.content.at(layer)?.size4()?;
-                        match at_layer(mask, h, w)? {
-                            Some(region) => Some(region),
-                            None => continue, // the region is too small at this layer
-                        }
-                    }
-                };
-                targets.push(LayerTarget {
-                    layer,
-                    weight: weight * group.share * region.as_ref().map_or(1.0, LayerMask::coverage),
-                    gram: gram.shallow_clone(),
-                    region,
-                });
-            }
-        }
-        Ok(Box::new(Targets(targets)))
+        let targets = layer_targets(&style_layers, &groups, |mask, layer| {
+            let (_, _, h, w) = build.content.at(layer)?.size4()?;
+            at_layer(mask, h, w) // None: the region is too small at this layer
+        })?;
+        Ok(Box::new(targets))
     }
 
     /// The Gram matrices of the whole style images at the stage's scale (global statistics,
@@ -209,29 +192,41 @@ struct Tiled {
 
 impl TiledTerm for Tiled {
     fn tile(&self, build: &TileBuild) -> Result<Box<dyn TermTargets>> {
-        let mut targets = Vec::new();
-        for group in &self.groups {
-            for (&(layer, weight), gram) in self.layers.iter().zip(&group.grams) {
-                let region = match &group.mask {
-                    None => None,
-                    Some(mask) => {
-                        let weights = window_at_layer(mask, &build.tile, build.content.at(layer)?)?;
-                        match layer_mask(build.interior(&weights, layer)?)? {
-                            Some(region) => Some(region),
-                            None => continue, // the region hardly reaches into this tile
-                        }
-                    }
-                };
-                targets.push(LayerTarget {
-                    layer,
-                    weight: weight * group.share * region.as_ref().map_or(1.0, LayerMask::coverage),
-                    gram: gram.shallow_clone(),
-                    region,
-                });
-            }
-        }
-        Ok(Box::new(Targets(targets)))
+        let targets = layer_targets(&self.layers, &self.groups, |mask, layer| {
+            let weights = window_at_layer(mask, &build.tile, build.content.at(layer)?)?;
+            // None: the region hardly reaches into this tile
+            layer_mask(build.interior(&weights, layer)?)
+        })?;
+        Ok(Box::new(targets))
     }
+}
+
+/// The targets of `groups` at `layers`, each group's region cut to the layer (and tile) by
+/// `region_at`; a layer the region does not reach (None) is left out of that group.
+fn layer_targets(
+    layers: &[WeightedLayer],
+    groups: &[RegionGroup],
+    mut region_at: impl FnMut(&Tensor, usize) -> Result<Option<LayerMask>>,
+) -> Result<Targets> {
+    let mut targets = Vec::new();
+    for group in groups {
+        for (&(layer, weight), gram) in layers.iter().zip(&group.grams) {
+            let region = match &group.mask {
+                None => None,
+                Some(mask) => match region_at(mask, layer)? {
+                    Some(region) => Some(region),
+                    None => continue,
+                },
+            };
+            targets.push(LayerTarget {
+                layer,
+                weight: weight * group.share * region.as_ref().map_or(1.0, LayerMask::coverage),
+                gram: gram.shallow_clone(),
+                region,
+            });
+        }
+    }
+    Ok(Targets(targets))
 }
 
 /// The Gram matrices of a style's features (of `input`, the style image as the network's input):
