@@ -4,6 +4,7 @@
 # printing each wall time and the ratios (busy / idle per build, new / old per condition).
 #
 #   scripts/busy-bench.sh OLD_NSTYLE NEW_NSTYLE [ROUNDS]
+#   RUNS="default-256 preview" scripts/busy-bench.sh …   (a subset of the runs below)
 #
 # Runs (tubingen × starry_night from ../shared, else the demo pair): the default at 256 px and at
 # 512 px, the dialogs' preview (lite, 256 px, 100 iterations, threads=1 as the hosts set it) and
@@ -36,7 +37,7 @@ declare -A runs=(
     [preview]="--size 256 --backbone lite --iterations 100 --set threads=1"
     [tiled-2048]="--size 2048 --tile 256 --iterations 40"
 )
-order=(default-256 default-512 preview tiled-2048)
+read -r -a order <<<"${RUNS:-default-256 default-512 preview tiled-2048}"
 declare -A wall
 printf '%-12s %-6s %-4s %8s %6s\n' run busy build wall_s load
 for ((round = 0; round < rounds; round++)); do

@@ -1007,7 +1007,7 @@ struct NsPreviewWorker {
   gboolean quit;
   NsPreviewFrame frame;  /* worker -> main: the newest, pixels NULL when taken */
   gboolean frame_new;
-  NsEstimate estimate;   /* worker -> main: the newest estimate, error NULL when taken */
+  NsEstimate estimate;   /* worker -> main: the newest estimate, strings NULL when taken */
   gboolean estimate_new;
   /* main thread only: the paintings read last time, reused while they are the same */
   NsPictureCache style, outside;
@@ -1051,6 +1051,18 @@ static void ns_preview_estimate(NsPreviewWorker *pw, NstyleModel *model,
              (nstyle_result_size(model, &w, &h) != NSTYLE_OK ||
               nstyle_estimate_seconds(model, &e.seconds) != NSTYLE_OK))
       g_set_error(&error, NS_ERROR, 0, "%s", nstyle_errmsg(model));
+    if (!error) {
+      /* The library's words: the time, and whether other programs kept cores busy while the
+       * probe measured it (the rates are cached: this costs no second probe). */
+      size_t needed = 0;
+      nstyle_estimate_text(model, NULL, 0, &needed);
+      e.words = needed ? g_malloc0(needed) : NULL;
+      if (!e.words || nstyle_estimate_text(model, e.words, needed, NULL) != NSTYLE_OK) {
+        g_free(e.words);
+        e.words = NULL;
+        g_set_error(&error, NS_ERROR, 0, "%s", nstyle_errmsg(model));
+      }
+    }
     e.width = (gint)w;
     e.height = (gint)h;
   }
@@ -1059,6 +1071,7 @@ static void ns_preview_estimate(NsPreviewWorker *pw, NstyleModel *model,
   g_clear_error(&error);
   g_mutex_lock(&pw->lock);
   g_free(pw->estimate.error);
+  g_free(pw->estimate.words);
   pw->estimate = e;
   pw->estimate_new = TRUE;
   g_mutex_unlock(&pw->lock);
@@ -1281,7 +1294,8 @@ gboolean ns_preview_worker_take_estimate(NsPreviewWorker *pw, NsEstimate *estima
   gboolean fresh = pw->estimate_new && pw->estimate.job == pw->current;
   if (fresh) {
     *estimate = pw->estimate;
-    pw->estimate.error = NULL;
+    pw->estimate.error = NULL; /* the taker owns the strings now */
+    pw->estimate.words = NULL;
   }
   pw->estimate_new = FALSE;
   g_mutex_unlock(&pw->lock);
@@ -1302,6 +1316,7 @@ void ns_preview_worker_free(NsPreviewWorker *pw) {
   g_free(pw->frame.error);
   g_free(pw->frame.terms);
   g_free(pw->estimate.error);
+  g_free(pw->estimate.words);
   ns_picture_cache_clear(&pw->style);
   ns_picture_cache_clear(&pw->outside);
   g_mutex_clear(&pw->lock);

@@ -126,6 +126,7 @@ typedef struct {
 typedef struct {
   guint job;
   gdouble seconds;
+  gchar *words;                     /* nstyle_estimate_text: "about 40 s on this machine…" */
   gint width, height;               /* the working size (nstyle_result_size) */
   gint region_width, region_height; /* the layer or selection: the new layer's size */
   gchar *error;                     /* instead: why there is no estimate (g_free) */

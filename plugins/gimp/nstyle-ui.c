@@ -612,34 +612,19 @@ static void ns_ui_free_pixels(guchar *pixels, gpointer data) {
   g_free(pixels);
 }
 
-/* "1 min 30 s" style words for an estimate (the library gives seconds; `nstyle run --estimate`
- * and the Python binding word them alike). */
-static gchar *ns_ui_seconds_text(gdouble seconds) {
-  if (seconds < 1) return g_strdup("under a second");
-  if (seconds < 90) {
-    gint step = seconds < 20 ? 1 : 5;
-    return g_strdup_printf("about %d s", MAX(step, (gint)floor(seconds / step + 0.5) * step));
-  }
-  if (seconds < 90 * 60) return g_strdup_printf("about %d min", (gint)floor(seconds / 60 + 0.5));
-  gint minutes = MAX(10, (gint)floor(seconds / 600 + 0.5) * 10);
-  return g_strdup_printf("about %d h %d min", minutes / 60, minutes % 60);
-}
-
 /* The full run's size and estimate, under the preview: what OK will cost on this machine. */
 static void ns_ui_show_estimate(NsUiPreview *pv, const NsEstimate *e) {
   gchar *text;
   if (e->error) {
     text = g_strdup_printf("Full run: %s", e->error);
   } else {
-    gchar *when = ns_ui_seconds_text(e->seconds);
+    const gchar *when = e->words ? e->words : "";
     gboolean full = e->width == e->region_width && e->height == e->region_height;
-    text = full ? g_strdup_printf("Full run: %d \xc3\x97 %d px (the layer's own size), %s on "
-                                  "this machine",
+    text = full ? g_strdup_printf("Full run: %d \xc3\x97 %d px (the layer's own size), %s",
                                   e->width, e->height, when)
                 : g_strdup_printf("Full run: %d \xc3\x97 %d px, scaled to the layer's %d \xc3\x97 "
-                                  "%d; %s on this machine",
+                                  "%d; %s",
                                   e->width, e->height, e->region_width, e->region_height, when);
-    g_free(when);
   }
   gtk_label_set_text(GTK_LABEL(pv->estimate), text);
   if (pv->test_dir)
@@ -655,6 +640,7 @@ static gboolean ns_ui_preview_poll(gpointer data) {
   if (pv->worker && ns_preview_worker_take_estimate(pv->worker, &e)) {
     ns_ui_show_estimate(pv, &e);
     g_free(e.error);
+    g_free(e.words);
   }
   if (!pv->worker || !ns_preview_worker_take(pv->worker, &f)) return G_SOURCE_CONTINUE;
   if (f.error) {

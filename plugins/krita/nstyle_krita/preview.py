@@ -49,12 +49,13 @@ class Frame:
 
 
 class Estimate:
-    """The full run of job `number`: `seconds` (Model.estimate_seconds), the working size and
-    the region (the new layer's size); or `error` instead."""
+    """The full run of job `number`: `seconds` (Model.estimate_seconds) and the library's words
+    for it (Model.estimate_text: the time, and whether other programs kept cores busy), the
+    working size and the region (the new layer's size); or `error` instead."""
 
-    def __init__(self, number, seconds=0.0, size=(0, 0), region=(0, 0), error=None):
+    def __init__(self, number, seconds=0.0, size=(0, 0), region=(0, 0), error=None, words=""):
         self.number, self.seconds, self.size, self.region = number, seconds, size, region
-        self.error = error
+        self.error, self.words = error, words
 
     @property
     def full(self):
@@ -63,12 +64,11 @@ class Estimate:
     def text(self):
         if self.error:
             return "Full run: %s" % self.error
-        when = nstyle.describe_seconds(self.seconds)
         if self.full:
-            return "Full run: %d \u00d7 %d px (the layer's own size), %s on this machine" % (
-                self.size + (when,))
-        return "Full run: %d \u00d7 %d px, scaled to the layer's %d \u00d7 %d; %s on this " \
-               "machine" % (self.size + self.region + (when,))
+            return "Full run: %d \u00d7 %d px (the layer's own size), %s" % (
+                self.size + (self.words,))
+        return "Full run: %d \u00d7 %d px, scaled to the layer's %d \u00d7 %d; %s" % (
+            self.size + self.region + (self.words,))
 
 
 class Preview:
@@ -186,7 +186,8 @@ class Preview:
         _, _, w, h = job.rect
         try:
             model = self._setup(job, full=True)
-            estimate = Estimate(number, model.estimate_seconds(), model.result_size(), (w, h))
+            estimate = Estimate(number, model.estimate_seconds(), model.result_size(), (w, h),
+                                words=model.estimate_text())
         except nstyle.Error as e:
             estimate = Estimate(number, region=(w, h), error=e.message)
         with self._cond:

@@ -309,10 +309,25 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 /// `--estimate`: the estimate in words and the facts behind it, on stdout.
 fn print_estimate(transfer: &mut Transfer, width: u32, height: u32) -> Result<ExitCode> {
     let estimate = transfer.estimate()?;
+    let busy = nstyle::engine::threads::busy_cores(transfer.others_load());
+    let while_busy = if busy > 0 {
+        format!("; other programs kept {busy} cores busy while this was measured")
+    } else {
+        String::new()
+    };
+    if transfer.settings().method == nstyle::engine::Method::Fast {
+        println!(
+            "{} ({:.2} s) for {width}×{height} on this machine ({}), one pass of the fast network{while_busy}",
+            nstyle::engine::estimate::describe_seconds(estimate.seconds),
+            estimate.seconds,
+            device_name(transfer.device()),
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let stages = transfer.stage_memory()?;
     let tiled = stages.iter().filter(|(s, _)| s.tiling.is_some()).count();
     println!(
-        "{} ({:.1} s) for {width}×{height} on this machine ({} {}), {} scales{}, {:.0} evaluations at most",
+        "{} ({:.1} s) for {width}×{height} on this machine ({} {}), {} scales{}, {:.0} evaluations at most{while_busy}",
         nstyle::engine::estimate::describe_seconds(estimate.seconds),
         estimate.seconds,
         device_name(transfer.device()),
