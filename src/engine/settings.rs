@@ -44,7 +44,7 @@ impl LossWeights {
 
     /// Sets the weight of a term the table has a row for (an argument error otherwise).
     pub fn set(&mut self, name: &str, weight: f64) -> Result<()> {
-        check_weight(&format!("{name} weight"), weight)?;
+        check_weight(&format!("{name}{WEIGHT_SUFFIX}"), weight)?;
         match self.0.iter_mut().find(|(term, _)| *term == name) {
             Some((_, slot)) => {
                 *slot = weight;
@@ -60,7 +60,7 @@ impl LossWeights {
 
     pub fn validate(&self) -> Result<()> {
         for (name, value) in self.iter() {
-            check_weight(&format!("{name} weight"), value)?;
+            check_weight(&format!("{name}{WEIGHT_SUFFIX}"), value)?;
         }
         Ok(())
     }

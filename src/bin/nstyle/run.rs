@@ -243,7 +243,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let mut per_scale: Vec<(String, u64)> = Vec::new();
     let mut counted = 0;
     loop {
-        let progress = match transfer.step(1) {
+        // Ctrl-C between two steps: each step starts with the library's cancel flag lowered, so
+        // the interruption is checked here as well as inside a step.
+        let step = if interrupt.seen() {
+            Err(Error::Cancelled)
+        } else {
+            transfer.step(1)
+        };
+        let progress = match step {
             Ok(progress) => progress,
             Err(Error::Cancelled) if interrupt.seen() => {
                 bar.abandon_with_message("interrupted");
