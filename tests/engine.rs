@@ -151,7 +151,9 @@ fn cancel_stops_a_step_and_the_session_stays_usable() {
     let mut transfer = ready_transfer(small_settings());
     transfer.step(1).unwrap();
     let image = transfer.result(64, 48).unwrap();
-    transfer.cancel_flag().store(true, Ordering::SeqCst);
+    // A cancel arriving during the next step's first evaluation stops that step.
+    let at = transfer.progress().unwrap().evaluations + 1;
+    transfer.cancel_during_evaluation(at);
     assert!(matches!(transfer.step(3), Err(Error::Cancelled)));
     assert_eq!(
         transfer.result(64, 48).unwrap().rgb(),
@@ -159,6 +161,8 @@ fn cancel_stops_a_step_and_the_session_stays_usable() {
         "cancel changed the image"
     );
     assert_eq!(transfer.progress().unwrap().iteration, 1);
+    // A cancel made while no step runs is forgotten when the next step starts.
+    transfer.cancel_flag().store(true, Ordering::SeqCst);
     assert_eq!(transfer.step(2).unwrap().iteration, 3);
 }
 

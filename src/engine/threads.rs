@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 /// that resizing libtorch's thread pool costs nothing measurable.
 const DECIDE_EVERY: Duration = Duration::from_millis(500);
 /// The shortest window whose load is trusted (jiffies are 10 ms).
-const MIN_WINDOW: Duration = Duration::from_millis(200);
+pub const MIN_WINDOW: Duration = Duration::from_millis(200);
 /// Load of others (in cores) under which a core still counts as free: a browser's or an
 /// editor's idle ticks are not a busy core.
 const FREE_BELOW: f64 = 0.35;

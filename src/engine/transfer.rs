@@ -425,7 +425,16 @@ impl Transfer {
     /// [`Transfer::estimate`] as a dialog says it ([`estimate::describe_estimate`]): the time,
     /// and whether other programs kept cores busy while it was measured.
     pub fn estimate_text(&mut self) -> Result<String> {
+        // A probe (a second or so) is itself a window on the others' load; a cached estimate
+        // takes milliseconds, and then the last thread decision's window speaks.
+        let window = crate::engine::threads::LoadWindow::start();
+        let started = std::time::Instant::now();
         let seconds = self.estimate()?.seconds;
+        if started.elapsed() >= crate::engine::threads::MIN_WINDOW {
+            if let Some(others) = window.others() {
+                self.governor.others = others;
+            }
+        }
         Ok(estimate::describe_estimate(
             seconds,
             self.governor.others,
