@@ -524,12 +524,7 @@ fn assemble(
                     tensor.size()
                 ));
             }
-            let finite = tensor
-                .f_isfinite()
-                .and_then(|t| t.f_all())
-                .ok()
-                .and_then(|t| bool::try_from(t).ok())
-                .unwrap_or(false);
+            let finite = crate::engine::weights::all_finite(tensor);
             if !finite {
                 return Err(format!("tensor {key} holds non-finite values"));
             }

@@ -225,6 +225,17 @@ fn parse_header(header: &[u8], data_len: usize) -> std::result::Result<Vec<Entry
     Ok(parsed)
 }
 
+/// Whether every value of `tensor` is finite (false when that cannot even be computed): the
+/// check every weights reader makes before trusting a tensor.
+pub(crate) fn all_finite(tensor: &Tensor) -> bool {
+    tensor
+        .f_isfinite()
+        .and_then(|t| t.f_all())
+        .ok()
+        .and_then(|t| bool::try_from(t).ok())
+        .unwrap_or(false)
+}
+
 /// Checks the weights file without reading its data: it exists, its header is sound, it holds
 /// every tensor the network needs with the right type and shape, and the file is long enough
 /// for them. What only the data can show (non-finite values) waits for [`load`]. Errors as
@@ -294,9 +305,7 @@ fn dequantise(
     let weight = table
         .index_select(0, &indices.flatten(0, -1).to_kind(Kind::Int64))
         .reshape(shape);
-    if !bool::try_from(weight.isfinite().all()).unwrap_or(false)
-        || !bool::try_from(bias.isfinite().all()).unwrap_or(false)
-    {
+    if !all_finite(&weight) || !all_finite(bias) {
         return Err(format!("{name} holds non-finite values"));
     }
     Ok(ConvWeights {

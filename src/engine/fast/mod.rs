@@ -332,12 +332,7 @@ fn check_vector(v: &Tensor, n: i64) -> Result<Tensor> {
             )))
         }
     };
-    let finite = v
-        .f_isfinite()
-        .and_then(|t| t.f_all())
-        .ok()
-        .and_then(|t| bool::try_from(t).ok())
-        .unwrap_or(false);
+    let finite = crate::engine::weights::all_finite(&v);
     if !finite {
         return Err(Error::arg("the style vector holds non-finite values"));
     }
@@ -365,12 +360,7 @@ impl Tensors {
                 tensor.size()
             ));
         }
-        let finite = tensor
-            .f_isfinite()
-            .and_then(|t| t.f_all())
-            .ok()
-            .and_then(|t| bool::try_from(t).ok())
-            .unwrap_or(false);
+        let finite = crate::engine::weights::all_finite(&tensor);
         if !finite {
             return Err(format!("tensor {name} holds non-finite values"));
         }
