@@ -40,8 +40,10 @@
  * `method` (fast), `temporal_weight` and `histogram_weight`, and `init=fast`. A host
  * written for 5 keeps working except that it sees NSTYLE_DONE, not NSTYLE_OK, from the step
  * that completes the run.
+ *
+ * 7 adds `nstyle_describe_seconds`.
  */
-#define NSTYLE_ABI_VERSION 6
+#define NSTYLE_ABI_VERSION 7
 
 /**
  * Result of every call that can fail. On failure `nstyle_errmsg(model)` says why (and
@@ -331,7 +333,7 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * ABI version of the loaded library (6). Compare with NSTYLE_ABI_VERSION from the header.
+ * ABI version of the loaded library (7). Compare with NSTYLE_ABI_VERSION from the header.
  */
 uint32_t nstyle_abi_version(void);
 
@@ -557,6 +559,17 @@ enum NstyleStatus nstyle_estimate_text(struct NstyleModel *model,
                                        char *buffer,
                                        size_t buffer_len,
                                        size_t *needed);
+
+/**
+ * `seconds` in the words of `nstyle_estimate_text` ("under a second", "about 40 s", "about 3
+ * min", "about 2 h 10 min"), into `buffer` as NUL-terminated UTF-8 (the buffer convention of
+ * `nstyle_get_option`), for a host's own timings, such as the time left of a batch. A negative
+ * or NaN `seconds` reads as 0. Since ABI 7.
+ */
+enum NstyleStatus nstyle_describe_seconds(double seconds,
+                                          char *buffer,
+                                          size_t buffer_len,
+                                          size_t *needed);
 
 /**
  * Version of the loaded library, e.g. "0.1.0"; static, never NULL. Since ABI 4.

@@ -194,6 +194,17 @@ inline NstyleStatus check(NstyleStatus status, const char *call,
 }
 } // namespace detail
 
+// A time in the library's words (nstyle_describe_seconds): "about 40 s", "about 3 min".
+inline std::string describe_seconds(double seconds) {
+    std::size_t needed = 0;
+    nstyle_describe_seconds(seconds, nullptr, 0, &needed);
+    std::string text(needed, '\0');
+    detail::check(nstyle_describe_seconds(seconds, text.data(), text.size(), nullptr),
+                  "nstyle_describe_seconds");
+    text.resize(needed - 1);  // drop the NUL
+    return text;
+}
+
 // One loss term of the last step (nstyle_progress_term): "content", "style", "tv", "temporal",
 // "histogram", and its weighted value.
 struct Term {

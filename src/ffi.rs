@@ -46,7 +46,9 @@ use crate::text::{printable_line, shortened};
 /// `method` (fast), `temporal_weight` and `histogram_weight`, and `init=fast`. A host
 /// written for 5 keeps working except that it sees NSTYLE_DONE, not NSTYLE_OK, from the step
 /// that completes the run.
-pub const NSTYLE_ABI_VERSION: u32 = 6;
+///
+/// 7 adds `nstyle_describe_seconds`.
+pub const NSTYLE_ABI_VERSION: u32 = 7;
 
 /// Result of every call that can fail. On failure `nstyle_errmsg(model)` says why (and
 /// `nstyle_last_error()`, on the calling thread).
@@ -417,7 +419,7 @@ impl<'a> HostImage<'a> {
     }
 }
 
-/// ABI version of the loaded library (6). Compare with NSTYLE_ABI_VERSION from the header.
+/// ABI version of the loaded library (7). Compare with NSTYLE_ABI_VERSION from the header.
 #[no_mangle]
 pub extern "C" fn nstyle_abi_version() -> u32 {
     NSTYLE_ABI_VERSION
@@ -997,6 +999,24 @@ pub extern "C" fn nstyle_estimate_text(
         model_ref(model)?;
         let text = with_session(model, |session| session.estimate_text())?;
         write_text(&text, buffer, buffer_len, needed, "the estimate")
+    })
+}
+
+/// `seconds` in the words of `nstyle_estimate_text` ("under a second", "about 40 s", "about 3
+/// min", "about 2 h 10 min"), into `buffer` as NUL-terminated UTF-8 (the buffer convention of
+/// `nstyle_get_option`), for a host's own timings, such as the time left of a batch. A negative
+/// or NaN `seconds` reads as 0. Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_describe_seconds(
+    seconds: f64,
+    buffer: *mut c_char,
+    buffer_len: usize,
+    needed: *mut usize,
+) -> NstyleStatus {
+    boundary(|| {
+        let seconds = if seconds.is_nan() { 0.0 } else { seconds };
+        let text = engine::estimate::describe_seconds(seconds);
+        write_text(&text, buffer, buffer_len, needed, "the time in words")
     })
 }
 

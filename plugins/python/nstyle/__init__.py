@@ -79,7 +79,7 @@ __all__ = [
 ]
 
 #: The ABI version this binding was written for (NSTYLE_ABI_VERSION in include/nstyle.h).
-ABI_VERSION = 6
+ABI_VERSION = 7
 
 #: This binding's version; the library's is version() (the same in a release).
 __version__ = "0.1.0"
@@ -385,6 +385,8 @@ FUNCTIONS = {
     "nstyle_estimate_seconds": (_c_status, [_ModelPtr, ctypes.POINTER(ctypes.c_double)]),
     "nstyle_estimate_text": (_c_status, [_ModelPtr, ctypes.c_char_p, ctypes.c_size_t,
                                          ctypes.POINTER(ctypes.c_size_t)]),
+    "nstyle_describe_seconds": (_c_status, [ctypes.c_double, ctypes.c_char_p, ctypes.c_size_t,
+                                            ctypes.POINTER(ctypes.c_size_t)]),
     "nstyle_version": (ctypes.c_char_p, []),
     "nstyle_diagnostics": (ctypes.c_char_p, []),
     "nstyle_set_init_image": (_c_status, [_ModelPtr, ctypes.c_void_p, ctypes.c_uint32,
@@ -472,21 +474,15 @@ def library_path():
 
 
 def describe_seconds(seconds):
-    """An estimate in words for a dialog: "about 40 s", "about 3 min", "about 2 h 10 min" (the
-    same words as `nstyle run --estimate`)."""
-    seconds = max(0.0, float(seconds))
-
-    def rounded(value, step):
-        return max(step, int(math.floor(value / step + 0.5)) * step)
-
-    if seconds < 1:
-        return "under a second"
-    if seconds < 90:
-        return "about %d s" % rounded(seconds, 1 if seconds < 20 else 5)
-    if seconds < 90 * 60:
-        return "about %d min" % int(math.floor(seconds / 60 + 0.5))
-    minutes = rounded(seconds / 60, 10)
-    return "about %d h %d min" % (minutes // 60, minutes % 60)
+    """A time in words for a dialog: "about 40 s", "about 3 min", "about 2 h 10 min" (the
+    library's words, nstyle_describe_seconds: the same as its estimates and `nstyle run
+    --estimate`)."""
+    lib = library()
+    needed = ctypes.c_size_t(0)
+    lib.nstyle_describe_seconds(float(seconds), None, 0, ctypes.byref(needed))
+    buf = ctypes.create_string_buffer(max(needed.value, 1))
+    _check(lib.nstyle_describe_seconds(float(seconds), buf, len(buf), None))
+    return buf.value.decode("utf-8")
 
 
 def version():
