@@ -41,7 +41,8 @@
  * written for 5 keeps working except that it sees NSTYLE_DONE, not NSTYLE_OK, from the step
  * that completes the run.
  *
- * 7 adds `nstyle_describe_seconds`.
+ * 7 adds `nstyle_describe_seconds` and the device list (`nstyle_device_count`,
+ * `nstyle_device_info`, `NstyleDeviceInfo`) for a host's device choice.
  */
 #define NSTYLE_ABI_VERSION 7
 
@@ -317,6 +318,33 @@ typedef struct NstyleOptionInfo {
 } NstyleOptionInfo;
 
 /**
+ * One device a host can offer (`nstyle_device_info`). Every string is static, NUL-terminated
+ * and never NULL. Since ABI 7.
+ */
+typedef struct NstyleDeviceInfo {
+  /**
+   * What `nstyle_model_create` takes: "cpu", "cuda:0", …
+   */
+  const char *id;
+  /**
+   * For a menu: "CPU (AMD EPYC …, 2 cores)", "NVIDIA H200 (139.8 GiB)".
+   */
+  const char *name;
+  /**
+   * The GPU's memory, or the machine's RAM for the CPU, in bytes.
+   */
+  uint64_t memory_bytes;
+  /**
+   * 1 when a model can run there; 0 with `reason` saying why not.
+   */
+  uint32_t usable;
+  /**
+   * Why the device cannot be used (no driver, a driver too old, …); "" when it can.
+   */
+  const char *reason;
+} NstyleDeviceInfo;
+
+/**
  * An image or a plane as the host holds it: `height` rows of `width` pixels, `stride_bytes`
  * apart (the last row need not be padded), in `format` (an NstyleFormat). Since ABI 6.
  */
@@ -570,6 +598,20 @@ enum NstyleStatus nstyle_describe_seconds(double seconds,
                                           char *buffer,
                                           size_t buffer_len,
                                           size_t *needed);
+
+/**
+ * How many devices `nstyle_device_info` lists: the CPU, then each GPU the NVIDIA driver
+ * reports. The first call looks for the CUDA half (as the first `auto` or `cuda` model does)
+ * and the list stays the same for the life of the process. Since ABI 7.
+ */
+uint32_t nstyle_device_count(void);
+
+/**
+ * Device `index` (0: the CPU) for a host's device choice: its id for `nstyle_model_create`,
+ * its name, memory and whether it can be used (with the reason when not).
+ * NSTYLE_ERR_ARGUMENT for a NULL `out` or an index past `nstyle_device_count()`. Since ABI 7.
+ */
+enum NstyleStatus nstyle_device_info(uint32_t index, struct NstyleDeviceInfo *out);
 
 /**
  * Version of the loaded library, e.g. "0.1.0"; static, never NULL. Since ABI 4.

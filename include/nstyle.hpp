@@ -230,6 +230,17 @@ inline OptionInfo option_info(std::uint32_t index) {
     return info;
 }
 
+// The CPU, then each GPU the NVIDIA driver reports (nstyle_device_info): `id` for Model's
+// device, `name` for a menu, `usable` and, when not, `reason`. Static strings.
+using DeviceInfo = NstyleDeviceInfo;
+
+inline std::vector<DeviceInfo> devices() {
+    std::vector<DeviceInfo> found(nstyle_device_count());
+    for (std::uint32_t i = 0; i < found.size(); ++i)
+        detail::check(nstyle_device_info(i, &found[i]), "nstyle_device_info");
+    return found;
+}
+
 inline OptionInfo find_option(const char *key) {
     OptionInfo info{};
     detail::check(nstyle_option_find(key, &info), "nstyle_option_find");

@@ -47,7 +47,8 @@ use crate::text::{printable_line, shortened};
 /// written for 5 keeps working except that it sees NSTYLE_DONE, not NSTYLE_OK, from the step
 /// that completes the run.
 ///
-/// 7 adds `nstyle_describe_seconds`.
+/// 7 adds `nstyle_describe_seconds` and the device list (`nstyle_device_count`,
+/// `nstyle_device_info`, `NstyleDeviceInfo`) for a host's device choice.
 pub const NSTYLE_ABI_VERSION: u32 = 7;
 
 /// Result of every call that can fail. On failure `nstyle_errmsg(model)` says why (and
@@ -195,6 +196,22 @@ pub struct NstyleOptionInfo {
     pub doc: *const c_char,
     /// The accepted values in words, for error messages and help text.
     pub accepts: *const c_char,
+}
+
+/// One device a host can offer (`nstyle_device_info`). Every string is static, NUL-terminated
+/// and never NULL. Since ABI 7.
+#[repr(C)]
+pub struct NstyleDeviceInfo {
+    /// What `nstyle_model_create` takes: "cpu", "cuda:0", …
+    pub id: *const c_char,
+    /// For a menu: "CPU (AMD EPYC …, 2 cores)", "NVIDIA H200 (139.8 GiB)".
+    pub name: *const c_char,
+    /// The GPU's memory, or the machine's RAM for the CPU, in bytes.
+    pub memory_bytes: u64,
+    /// 1 when a model can run there; 0 with `reason` saying why not.
+    pub usable: u32,
+    /// Why the device cannot be used (no driver, a driver too old, …); "" when it can.
+    pub reason: *const c_char,
 }
 
 /// Weights of the three loss terms (defaults 5, 100, 0.01). Finite and ≥ 0.
@@ -1017,6 +1034,45 @@ pub extern "C" fn nstyle_describe_seconds(
         let seconds = if seconds.is_nan() { 0.0 } else { seconds };
         let text = engine::estimate::describe_seconds(seconds);
         write_text(&text, buffer, buffer_len, needed, "the time in words")
+    })
+}
+
+/// How many devices `nstyle_device_info` lists: the CPU, then each GPU the NVIDIA driver
+/// reports. The first call looks for the CUDA half (as the first `auto` or `cuda` model does)
+/// and the list stays the same for the life of the process. Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_device_count() -> u32 {
+    catch_unwind(|| crate::devices::all().len() as u32).unwrap_or(0)
+}
+
+/// Device `index` (0: the CPU) for a host's device choice: its id for `nstyle_model_create`,
+/// its name, memory and whether it can be used (with the reason when not).
+/// NSTYLE_ERR_ARGUMENT for a NULL `out` or an index past `nstyle_device_count()`. Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_device_info(index: u32, out: *mut NstyleDeviceInfo) -> NstyleStatus {
+    boundary(|| {
+        if out.is_null() {
+            return Err(Error::arg("out is NULL"));
+        }
+        let devices = crate::devices::all();
+        let device = devices.get(index as usize).ok_or_else(|| {
+            Error::arg(format!(
+                "device index {index} is out of range (there are {})",
+                devices.len()
+            ))
+        })?;
+        // SAFETY: `out` is non-null and points to writable NstyleDeviceInfo storage; the strings
+        // are static (the list lives as long as the process).
+        unsafe {
+            *out = NstyleDeviceInfo {
+                id: device.id.as_ptr(),
+                name: device.name.as_ptr(),
+                memory_bytes: device.memory_bytes,
+                usable: u32::from(device.unusable.is_none()),
+                reason: device.unusable.as_deref().unwrap_or(c"").as_ptr(),
+            }
+        };
+        Ok(())
     })
 }
 

@@ -1,6 +1,7 @@
 //! nstyle: neural style transfer (Gatys et al.) with the original VGG-19, on libtorch.
 
 pub mod cuda_loader;
+pub mod devices;
 pub mod diagnostics;
 pub mod engine;
 pub mod error;

@@ -44,6 +44,7 @@ The library is found via $NSTYLE_LIBRARY, then next to this package (inside its 
 beside it), then the system's search path. libnstyle.so finds libtorch through its own RUNPATH.
 """
 
+import collections
 import ctypes
 import ctypes.util
 import enum
@@ -347,6 +348,16 @@ class _OptionInfo(ctypes.Structure):
     ]
 
 
+class _DeviceInfo(ctypes.Structure):
+    _fields_ = [
+        ("id", ctypes.c_char_p),
+        ("name", ctypes.c_char_p),
+        ("memory_bytes", ctypes.c_uint64),
+        ("usable", ctypes.c_uint32),
+        ("reason", ctypes.c_char_p),
+    ]
+
+
 _ModelPtr = ctypes.c_void_p
 _c_status = ctypes.c_int  # enum NstyleStatus
 
@@ -377,6 +388,8 @@ FUNCTIONS = {
     "nstyle_cancel": (None, [_ModelPtr]),
     "nstyle_option_count": (ctypes.c_uint32, []),
     "nstyle_option_info": (_c_status, [ctypes.c_uint32, ctypes.POINTER(_OptionInfo)]),
+    "nstyle_device_count": (ctypes.c_uint32, []),
+    "nstyle_device_info": (_c_status, [ctypes.c_uint32, ctypes.POINTER(_DeviceInfo)]),
     "nstyle_option_find": (_c_status, [ctypes.c_char_p, ctypes.POINTER(_OptionInfo)]),
     "nstyle_get_option": (_c_status, [_ModelPtr, ctypes.c_char_p, ctypes.c_char_p,
                                       ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
@@ -560,6 +573,29 @@ def options():
         _check(lib.nstyle_option_info(index, ctypes.byref(info)))
         rows.append(Option(info))
     return rows
+
+
+#: A device a host can offer (nstyle_device_info): `id` for Model(device=...), `name` for a menu,
+#: `memory_bytes`, and `reason` why it cannot be used (None when it can).
+Device = collections.namedtuple("Device", "id name memory_bytes reason")
+
+
+def devices():
+    """The CPU, then each GPU the NVIDIA driver reports (nstyle_device_count/_info): a list of
+    Device. The first call looks for the CUDA half, as the first "auto" or "cuda" model does."""
+    lib = library()
+    found = []
+    for index in range(lib.nstyle_device_count()):
+        info = _DeviceInfo()
+        _check(lib.nstyle_device_info(index, ctypes.byref(info)))
+        found.append(Device(_text(info.id), _text(info.name), int(info.memory_bytes),
+                            None if info.usable else _text(info.reason)))
+    return found
+
+
+def _text(raw):
+    """A static string of the library's as str."""
+    return raw.decode("utf-8", "replace")
 
 
 def option(key):
