@@ -41,8 +41,10 @@
  * written for 5 keeps working except that it sees NSTYLE_DONE, not NSTYLE_OK, from the step
  * that completes the run.
  *
- * 7 adds `nstyle_describe_seconds` and the device list (`nstyle_device_count`,
- * `nstyle_device_info`, `NstyleDeviceInfo`) for a host's device choice.
+ * 7 adds `nstyle_describe_seconds`, the device list (`nstyle_device_count`,
+ * `nstyle_device_info`, `NstyleDeviceInfo`) for a host's device choice, and the preview driver
+ * (`NstylePreview` and the `nstyle_preview_*` calls): one implementation of what a dialog's
+ * preview shows, and when, for every host.
  */
 #define NSTYLE_ABI_VERSION 7
 
@@ -245,6 +247,13 @@ typedef enum NstyleInput {
 typedef struct NstyleModel NstyleModel;
 
 /**
+ * An opaque preview driver (`nstyle_preview_create`): a thread of the library's own that
+ * shows the feed-forward network's picture first, estimates the full run, then refines with
+ * the optimiser, superseded by each `nstyle_preview_start`.
+ */
+typedef struct NstylePreview NstylePreview;
+
+/**
  * Weights of the three loss terms (defaults 5, 100, 0.01). Finite and ≥ 0.
  */
 typedef struct NstyleWeights {
@@ -355,6 +364,64 @@ typedef struct NstyleImage {
   size_t stride_bytes;
   uint32_t format;
 } NstyleImage;
+
+/**
+ * The newest frame of the newest job (`nstyle_preview_frame`). Since ABI 7.
+ */
+typedef struct NstylePreviewFrame {
+  /**
+   * The job it belongs to (`nstyle_preview_start`'s number); 0: none yet.
+   */
+  uint32_t job;
+  /**
+   * Grows with every frame published: show a frame when its serial changed.
+   */
+  uint32_t serial;
+  /**
+   * Its size: the model's content's, or that scaled down to the preview's side.
+   */
+  uint32_t width;
+  uint32_t height;
+  /**
+   * 1: the feed-forward network's picture, before the optimiser refines it.
+   */
+  uint32_t quick;
+  /**
+   * 1: the job's last frame.
+   */
+  uint32_t done;
+  /**
+   * NSTYLE_OK, or why the job failed (then there are no pixels; the message is
+   * NSTYLE_PREVIEW_TEXT_MESSAGE).
+   */
+  enum NstyleStatus status;
+  /**
+   * Seconds from the job's start to this frame.
+   */
+  double seconds;
+  struct NstyleProgress progress;
+} NstylePreviewFrame;
+
+/**
+ * The full run's estimate for the newest job (`nstyle_preview_estimate`). Since ABI 7.
+ */
+typedef struct NstylePreviewEstimate {
+  /**
+   * The job it belongs to; 0: not made yet.
+   */
+  uint32_t job;
+  /**
+   * NSTYLE_OK, or why the run cannot be estimated (the run would fail the same way; the
+   * message is NSTYLE_PREVIEW_TEXT_ESTIMATE).
+   */
+  enum NstyleStatus status;
+  /**
+   * The full run's result size and time.
+   */
+  uint32_t width;
+  uint32_t height;
+  double seconds;
+} NstylePreviewEstimate;
 
 #ifdef __cplusplus
 extern "C" {
@@ -756,6 +823,71 @@ enum NstyleStatus nstyle_set_content_mask(struct NstyleModel *model,
  * remove is not an error. Since ABI 5.
  */
 enum NstyleStatus nstyle_clear_content_mask(struct NstyleModel *model);
+
+/**
+ * Creates a preview driver for models on `device` (as `nstyle_model_create`: NULL or "auto",
+ * "cpu", "cuda", "cuda:N"), with the VGG-19 weights at `weights_path` (NULL: found as
+ * `nstyle_model_create` finds them). Returns at once: the weights load on the driver's thread
+ * at the first start. An unknown device fails here. Since ABI 7.
+ */
+enum NstyleStatus nstyle_preview_create(const char *weights_path,
+                                        const char *device,
+                                        struct NstylePreview **out);
+
+/**
+ * Stops the preview (within about one iteration) and frees it. NULL is harmless.
+ */
+void nstyle_preview_free(struct NstylePreview *preview);
+
+/**
+ * The longest side the preview works at (256 on the CPU, 512 on a GPU): read the content at
+ * about this size for `nstyle_preview_start`. Since ABI 7.
+ */
+enum NstyleStatus nstyle_preview_side(const struct NstylePreview *preview, uint32_t *side);
+
+/**
+ * Starts previewing the run `model` is set up for: its options and inputs are copied now
+ * (the model is not stepped or changed, and may be freed or changed afterwards); its content
+ * should be read at about `nstyle_preview_side`. `full_width`×`full_height` is the size of the
+ * picture the full run will work on (for its estimate), or 0×0 when the content is that
+ * picture. The job that runs stops within about one iteration. `*job` (may be NULL) gets the
+ * new job's number. Since ABI 7.
+ */
+enum NstyleStatus nstyle_preview_start(struct NstylePreview *preview,
+                                       const struct NstyleModel *model,
+                                       uint32_t full_width,
+                                       uint32_t full_height,
+                                       uint32_t *job);
+
+/**
+ * Fills `frame` with the newest frame of the newest job (job 0 when it has none yet) and,
+ * when `pixels` is not NULL and the frame has a picture, writes it there at the frame's size
+ * in `format` with `stride_bytes` per row (as `nstyle_fetch_result`). Call it with `pixels`
+ * NULL to learn the size and whether the serial changed; a frame is kept until a newer one
+ * replaces it. A job's failure is the frame's `status`, not this call's. Since ABI 7.
+ */
+enum NstyleStatus nstyle_preview_frame(struct NstylePreview *preview,
+                                       struct NstylePreviewFrame *frame,
+                                       void *pixels,
+                                       size_t stride_bytes,
+                                       uint32_t format);
+
+/**
+ * Fills `estimate` with the newest job's estimate of the full run (job 0 until it is made,
+ * which is after the last frame: the first estimate loads and probes the run's backbone). Since ABI 7.
+ */
+enum NstyleStatus nstyle_preview_estimate(struct NstylePreview *preview,
+                                          struct NstylePreviewEstimate *estimate);
+
+/**
+ * One of the preview's texts (an NstylePreviewText) into `buffer` as NUL-terminated UTF-8
+ * (the buffer convention of `nstyle_get_option`). Since ABI 7.
+ */
+enum NstyleStatus nstyle_preview_text(struct NstylePreview *preview,
+                                      uint32_t which,
+                                      char *buffer,
+                                      size_t buffer_len,
+                                      size_t *needed);
 
 #ifdef __cplusplus
 }  // extern "C"

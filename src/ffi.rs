@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -25,6 +25,7 @@ use crate::engine::temporal::TemporalTarget;
 use crate::engine::{self, SourceImage, Transfer};
 use crate::error::Error;
 use crate::pixels::{self, HostFormat, MaskFormat, PixelFormat};
+use crate::preview::Preview;
 use crate::text::{printable_line, shortened};
 
 /// Version of this ABI; grows only by addition. 2 added the option table (`nstyle_option_*`,
@@ -47,8 +48,10 @@ use crate::text::{printable_line, shortened};
 /// written for 5 keeps working except that it sees NSTYLE_DONE, not NSTYLE_OK, from the step
 /// that completes the run.
 ///
-/// 7 adds `nstyle_describe_seconds` and the device list (`nstyle_device_count`,
-/// `nstyle_device_info`, `NstyleDeviceInfo`) for a host's device choice.
+/// 7 adds `nstyle_describe_seconds`, the device list (`nstyle_device_count`,
+/// `nstyle_device_info`, `NstyleDeviceInfo`) for a host's device choice, and the preview driver
+/// (`NstylePreview` and the `nstyle_preview_*` calls): one implementation of what a dialog's
+/// preview shows, and when, for every host.
 pub const NSTYLE_ABI_VERSION: u32 = 7;
 
 /// Result of every call that can fail. On failure `nstyle_errmsg(model)` says why (and
@@ -237,6 +240,21 @@ pub struct NstyleProgress {
     pub content_loss: f64,
     pub style_loss: f64,
     pub tv_loss: f64,
+}
+
+impl From<&engine::Progress> for NstyleProgress {
+    fn from(report: &engine::Progress) -> Self {
+        NstyleProgress {
+            iteration: report.iteration,
+            total: report.total,
+            scale: report.scale,
+            scales: report.scales,
+            loss: report.losses.total,
+            content_loss: report.losses.get("content"),
+            style_loss: report.losses.get("style"),
+            tv_loss: report.losses.get("tv"),
+        }
+    }
 }
 
 /// An opaque style-transfer model: the network, the images, the settings and the optimisation.
@@ -665,18 +683,7 @@ pub extern "C" fn nstyle_step(
         let report = with_session(model, |session| session.progress()).unwrap_or_default();
         if !progress.is_null() {
             // SAFETY: a non-null pointer points to writable NstyleProgress storage.
-            unsafe {
-                *progress = NstyleProgress {
-                    iteration: report.iteration,
-                    total: report.total,
-                    scale: report.scale,
-                    scales: report.scales,
-                    loss: report.losses.total,
-                    content_loss: report.losses.get("content"),
-                    style_loss: report.losses.get("style"),
-                    tv_loss: report.losses.get("tv"),
-                }
-            };
+            unsafe { *progress = NstyleProgress::from(&report) };
         }
         let report = result?;
         Ok(if report.total > 0 && report.iteration >= report.total {
@@ -1403,5 +1410,292 @@ pub extern "C" fn nstyle_clear_content_mask(model: *mut NstyleModel) -> NstyleSt
             session.set_content_mask(None);
             Ok(())
         })
+    })
+}
+
+// ------------------------------------------------------------------------------------------
+// The preview driver (ABI 7): what a dialog shows while its user changes settings.
+
+/// An opaque preview driver (`nstyle_preview_create`): a thread of the library's own that
+/// shows the feed-forward network's picture first, estimates the full run, then refines with
+/// the optimiser, superseded by each `nstyle_preview_start`.
+pub struct NstylePreview {
+    driver: Preview,
+}
+
+/// The preview's texts (`nstyle_preview_text`, passed as `uint32_t`). Since ABI 7.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub enum NstylePreviewText {
+    /// Why the newest job failed; else what did not stop it ("no quick preview: …" when the
+    /// feed-forward network's weights are missing); else "".
+    NSTYLE_PREVIEW_TEXT_MESSAGE = 0,
+    /// The newest frame's loss terms, "content 1.2e+06 · style 3.4e+05 · tv 812", or "".
+    NSTYLE_PREVIEW_TEXT_TERMS = 1,
+    /// The full run's time in words ("about 40 s on this machine"), or why there is no
+    /// estimate, or "" before it is made.
+    NSTYLE_PREVIEW_TEXT_ESTIMATE = 2,
+}
+
+/// The newest frame of the newest job (`nstyle_preview_frame`). Since ABI 7.
+#[repr(C)]
+pub struct NstylePreviewFrame {
+    /// The job it belongs to (`nstyle_preview_start`'s number); 0: none yet.
+    pub job: u32,
+    /// Grows with every frame published: show a frame when its serial changed.
+    pub serial: u32,
+    /// Its size: the model's content's, or that scaled down to the preview's side.
+    pub width: u32,
+    pub height: u32,
+    /// 1: the feed-forward network's picture, before the optimiser refines it.
+    pub quick: u32,
+    /// 1: the job's last frame.
+    pub done: u32,
+    /// NSTYLE_OK, or why the job failed (then there are no pixels; the message is
+    /// NSTYLE_PREVIEW_TEXT_MESSAGE).
+    pub status: NstyleStatus,
+    /// Seconds from the job's start to this frame.
+    pub seconds: f64,
+    pub progress: NstyleProgress,
+}
+
+/// The full run's estimate for the newest job (`nstyle_preview_estimate`). Since ABI 7.
+#[repr(C)]
+pub struct NstylePreviewEstimate {
+    /// The job it belongs to; 0: not made yet.
+    pub job: u32,
+    /// NSTYLE_OK, or why the run cannot be estimated (the run would fail the same way; the
+    /// message is NSTYLE_PREVIEW_TEXT_ESTIMATE).
+    pub status: NstyleStatus,
+    /// The full run's result size and time.
+    pub width: u32,
+    pub height: u32,
+    pub seconds: f64,
+}
+
+fn preview_ref<'a>(preview: *const NstylePreview) -> Result<&'a NstylePreview, Error> {
+    // SAFETY: a non-null pointer must come from nstyle_preview_create and not be freed yet.
+    unsafe { preview.as_ref() }.ok_or_else(|| Error::arg("preview is NULL"))
+}
+
+/// Creates a preview driver for models on `device` (as `nstyle_model_create`: NULL or "auto",
+/// "cpu", "cuda", "cuda:N"), with the VGG-19 weights at `weights_path` (NULL: found as
+/// `nstyle_model_create` finds them). Returns at once: the weights load on the driver's thread
+/// at the first start. An unknown device fails here. Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_preview_create(
+    weights_path: *const c_char,
+    device: *const c_char,
+    out: *mut *mut NstylePreview,
+) -> NstyleStatus {
+    boundary(|| {
+        if out.is_null() {
+            return Err(Error::arg("out is NULL"));
+        }
+        // SAFETY: `out` is non-null and points to writable storage for a pointer.
+        unsafe { *out = std::ptr::null_mut() };
+        let weights = (!weights_path.is_null()).then(|| {
+            // SAFETY: a non-null string must be NUL-terminated (the documented contract).
+            let bytes = unsafe { CStr::from_ptr(weights_path) }.to_bytes();
+            PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+        });
+        let device = optional_str(device, "device")?.unwrap_or("auto");
+        let driver = Preview::new(weights, device)?;
+        // SAFETY: as above.
+        unsafe { *out = Box::into_raw(Box::new(NstylePreview { driver })) };
+        Ok(())
+    })
+}
+
+/// Stops the preview (within about one iteration) and frees it. NULL is harmless.
+#[no_mangle]
+pub extern "C" fn nstyle_preview_free(preview: *mut NstylePreview) {
+    if !preview.is_null() {
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: a non-null preview came from nstyle_preview_create and is freed once.
+            drop(unsafe { Box::from_raw(preview) });
+        }));
+    }
+}
+
+/// The longest side the preview works at (256 on the CPU, 512 on a GPU): read the content at
+/// about this size for `nstyle_preview_start`. Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_preview_side(
+    preview: *const NstylePreview,
+    side: *mut u32,
+) -> NstyleStatus {
+    boundary(|| {
+        let preview = preview_ref(preview)?;
+        if side.is_null() {
+            return Err(Error::arg("side is NULL"));
+        }
+        // SAFETY: non-null, points to writable storage.
+        unsafe { *side = preview.driver.side() };
+        Ok(())
+    })
+}
+
+/// Starts previewing the run `model` is set up for: its options and inputs are copied now
+/// (the model is not stepped or changed, and may be freed or changed afterwards); its content
+/// should be read at about `nstyle_preview_side`. `full_width`×`full_height` is the size of the
+/// picture the full run will work on (for its estimate), or 0×0 when the content is that
+/// picture. The job that runs stops within about one iteration. `*job` (may be NULL) gets the
+/// new job's number. Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_preview_start(
+    preview: *mut NstylePreview,
+    model: *const NstyleModel,
+    full_width: u32,
+    full_height: u32,
+    job: *mut u32,
+) -> NstyleStatus {
+    boundary(|| {
+        let preview = preview_ref(preview)?;
+        let full_size = match (full_width, full_height) {
+            (0, 0) => None,
+            (0, _) | (_, 0) => {
+                return Err(Error::arg(format!(
+                    "full size {full_width}×{full_height}: both sides or neither must be 0"
+                )))
+            }
+            size => Some(size),
+        };
+        let setup = with_session(model, |session| Ok(session.setup()))?;
+        let number = preview.driver.start(setup, full_size);
+        if !job.is_null() {
+            // SAFETY: non-null, points to writable storage.
+            unsafe { *job = number };
+        }
+        Ok(())
+    })
+}
+
+/// Fills `frame` with the newest frame of the newest job (job 0 when it has none yet) and,
+/// when `pixels` is not NULL and the frame has a picture, writes it there at the frame's size
+/// in `format` with `stride_bytes` per row (as `nstyle_fetch_result`). Call it with `pixels`
+/// NULL to learn the size and whether the serial changed; a frame is kept until a newer one
+/// replaces it. A job's failure is the frame's `status`, not this call's. Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_preview_frame(
+    preview: *mut NstylePreview,
+    frame: *mut NstylePreviewFrame,
+    pixels: *mut c_void,
+    stride_bytes: usize,
+    format: u32,
+) -> NstyleStatus {
+    boundary(|| {
+        let preview = preview_ref(preview)?;
+        if frame.is_null() {
+            return Err(Error::arg("frame is NULL"));
+        }
+        let newest = preview.driver.frame();
+        let info = match &newest {
+            None => NstylePreviewFrame {
+                job: 0,
+                serial: 0,
+                width: 0,
+                height: 0,
+                quick: 0,
+                done: 0,
+                status: NstyleStatus::NSTYLE_OK,
+                seconds: 0.0,
+                progress: NstyleProgress::default(),
+            },
+            Some(f) => NstylePreviewFrame {
+                job: f.job,
+                serial: f.serial,
+                width: f.width,
+                height: f.height,
+                quick: u32::from(f.quick),
+                done: u32::from(f.done),
+                status: f.error.as_ref().map_or(NstyleStatus::NSTYLE_OK, status_of),
+                seconds: f.seconds,
+                progress: NstyleProgress::from(&f.progress),
+            },
+        };
+        if let (false, Some(picture)) = (
+            pixels.is_null(),
+            newest.as_ref().and_then(|f| f.picture.as_ref()),
+        ) {
+            let format = PixelFormat::from_raw(format)?;
+            let len = pixels::buffer_len(info.width, info.height, stride_bytes, format)?;
+            // SAFETY: the caller promises `stride * (height - 1) + row` writable bytes there.
+            let bytes = unsafe { std::slice::from_raw_parts_mut(pixels.cast::<u8>(), len) };
+            pixels::write(picture, bytes, stride_bytes, format)?;
+        }
+        // SAFETY: non-null, points to writable NstylePreviewFrame storage.
+        unsafe { *frame = info };
+        Ok(())
+    })
+}
+
+/// Fills `estimate` with the newest job's estimate of the full run (job 0 until it is made,
+/// which is after the last frame: the first estimate loads and probes the run's backbone). Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_preview_estimate(
+    preview: *mut NstylePreview,
+    estimate: *mut NstylePreviewEstimate,
+) -> NstyleStatus {
+    boundary(|| {
+        let preview = preview_ref(preview)?;
+        if estimate.is_null() {
+            return Err(Error::arg("estimate is NULL"));
+        }
+        let made = preview.driver.estimate();
+        let mut info = NstylePreviewEstimate {
+            job: made.as_ref().map_or(0, |e| e.job),
+            status: NstyleStatus::NSTYLE_OK,
+            width: 0,
+            height: 0,
+            seconds: 0.0,
+        };
+        match made.map(|e| e.outcome) {
+            Some(Ok(value)) => {
+                info.width = value.width;
+                info.height = value.height;
+                info.seconds = value.seconds;
+            }
+            Some(Err(error)) => info.status = status_of(&error),
+            None => {}
+        }
+        // SAFETY: non-null, points to writable NstylePreviewEstimate storage.
+        unsafe { *estimate = info };
+        Ok(())
+    })
+}
+
+/// One of the preview's texts (an NstylePreviewText) into `buffer` as NUL-terminated UTF-8
+/// (the buffer convention of `nstyle_get_option`). Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_preview_text(
+    preview: *mut NstylePreview,
+    which: u32,
+    buffer: *mut c_char,
+    buffer_len: usize,
+    needed: *mut usize,
+) -> NstyleStatus {
+    boundary(|| {
+        let preview = preview_ref(preview)?;
+        let text = match which {
+            0 => preview
+                .driver
+                .frame()
+                .and_then(|f| f.error.map(|e| e.to_string()).or(f.note))
+                .unwrap_or_default(),
+            1 => preview
+                .driver
+                .frame()
+                .map(|f| f.terms_text())
+                .unwrap_or_default(),
+            2 => match preview.driver.estimate().map(|e| e.outcome) {
+                Some(Ok(value)) => value.words,
+                Some(Err(error)) => error.to_string(),
+                None => String::new(),
+            },
+            other => return Err(Error::arg(format!("unknown preview text {other}"))),
+        };
+        let text = printable_line(&text);
+        write_text(&text, buffer, buffer_len, needed, "the preview's text")
     })
 }

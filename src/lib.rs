@@ -7,6 +7,7 @@ pub mod engine;
 pub mod error;
 pub mod ffi;
 pub mod paths;
+pub mod preview;
 
 pub use error::{Error, Result};
 pub mod imageio;

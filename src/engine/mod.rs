@@ -35,7 +35,7 @@ pub use picture::Picture;
 pub use precision::{parse_device, Precision, PrecisionChoice};
 pub use settings::{Init, LossWeights, Method, OptimizerKind, Settings};
 pub use source::SourceImage;
-pub use transfer::{Progress, Transfer};
+pub use transfer::{Progress, Setup, Transfer};
 pub use vgg::Vgg19;
 
 use std::path::Path;

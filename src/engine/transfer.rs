@@ -70,6 +70,17 @@ pub struct Progress {
     pub recoveries: u32,
 }
 
+/// A session's settings and inputs, without its networks or its run: what a preview copies from
+/// a host's set-up model ([`Transfer::setup`], [`Transfer::use_setup`]).
+#[derive(Clone)]
+pub struct Setup {
+    pub settings: Settings,
+    pub content: Option<SourceImage>,
+    pub styles: Vec<Style>,
+    pub content_mask: Option<Mask>,
+    pub temporal: Option<TemporalTarget>,
+}
+
 pub struct Transfer {
     networks: Networks,
     settings: Settings,
@@ -78,6 +89,10 @@ pub struct Transfer {
     /// Where the content term weighs more (or less): `content_mask_gain` inside.
     content_mask: Option<Mask>,
     temporal: Option<TemporalTarget>,
+    /// The size of the picture the content is a reduced copy of, when it is one (a preview's
+    /// estimate of the full run): plans, and so the estimate and the result's size, are made for
+    /// it.
+    stands_for: Option<(u32, u32)>,
     run: Option<Run>,
     /// The feed-forward network of `method=fast` and `init=fast`, loaded when first needed.
     fast: Option<FastNet>,
@@ -108,6 +123,7 @@ impl Transfer {
             styles: Vec::new(),
             content_mask: None,
             temporal: None,
+            stands_for: None,
             run: None,
             fast: None,
             governor: ThreadGovernor::new(default_threads()),
@@ -208,6 +224,38 @@ impl Transfer {
             width,
             height,
         )
+    }
+
+    /// A copy of the settings and inputs (not the networks, the run or its progress).
+    pub fn setup(&self) -> Setup {
+        Setup {
+            settings: self.settings.clone(),
+            content: self.content.clone(),
+            styles: self.styles.clone(),
+            content_mask: self.content_mask.clone(),
+            temporal: self.temporal.clone(),
+        }
+    }
+
+    /// Takes `setup`'s settings (checked as [`Transfer::set_settings`] checks them: on an error
+    /// nothing changes) and inputs, and starts over.
+    pub fn use_setup(&mut self, setup: Setup) -> Result<()> {
+        self.set_settings(setup.settings)?;
+        self.content = setup.content;
+        self.styles = setup.styles;
+        self.content_mask = setup.content_mask;
+        self.temporal = setup.temporal;
+        self.run = None;
+        Ok(())
+    }
+
+    /// Says that the content is a reduced copy of a `width`×`height` picture (None: it is the
+    /// picture): plans, the estimate and the result's size are then those of the full picture.
+    pub fn set_stands_for(&mut self, size: Option<(u32, u32)>) {
+        if self.stands_for != size {
+            self.stands_for = size;
+            self.run = None;
+        }
     }
 
     pub fn set_content(&mut self, content: impl Into<SourceImage>) {
@@ -355,10 +403,13 @@ impl Transfer {
             .content
             .as_ref()
             .ok_or_else(|| Error::State("no content image set".into()))?;
+        let (width, height) = self
+            .stands_for
+            .unwrap_or((content.width(), content.height()));
         Ok(plan(
-            content.width(),
-            content.height(),
-            self.settings.long_side(content.width(), content.height()),
+            width,
+            height,
+            self.settings.long_side(width, height),
             self.settings.scales,
             self.settings.iterations,
         ))

@@ -17,6 +17,7 @@ use crate::engine::tiles::GramSum;
 use crate::error::{Error, Result};
 
 /// A style image, its share of the blend, and where it applies.
+#[derive(Clone)]
 pub struct Style {
     pub image: SourceImage,
     /// Styles without a region are blended, their weights normalised over them; a style with a
