@@ -12,6 +12,10 @@
  * Threads: one model is used by one thread at a time (concurrent calls on one model are
  * serialised); different models may run concurrently; nstyle_cancel may be called from any
  * thread at any time.
+ *
+ * A dialog's preview: nstyle_preview_create once, then on every change of settings a model set
+ * up as for the full run (its content read at nstyle_preview_side) given to
+ * nstyle_preview_start; poll nstyle_preview_frame and nstyle_preview_estimate from a timer.
  */
 
 #ifndef NSTYLE_H
@@ -240,6 +244,26 @@ typedef enum NstyleInput {
    */
   NSTYLE_INPUT_TEMPORAL_WEIGHTS = 7,
 } NstyleInput;
+
+/**
+ * The preview's texts (`nstyle_preview_text`, passed as `uint32_t`). Since ABI 7.
+ */
+typedef enum NstylePreviewText {
+  /**
+   * Why the newest job failed; else what did not stop it ("no quick preview: …" when the
+   * feed-forward network's weights are missing); else "".
+   */
+  NSTYLE_PREVIEW_TEXT_MESSAGE = 0,
+  /**
+   * The newest frame's loss terms, "content 1.2e+06 · style 3.4e+05 · tv 812", or "".
+   */
+  NSTYLE_PREVIEW_TEXT_TERMS = 1,
+  /**
+   * The full run's time in words ("about 40 s on this machine"), or why there is no
+   * estimate, or "" before it is made.
+   */
+  NSTYLE_PREVIEW_TEXT_ESTIMATE = 2,
+} NstylePreviewText;
 
 /**
  * An opaque style-transfer model: the network, the images, the settings and the optimisation.

@@ -136,7 +136,8 @@ def test_every_header_constant_and_struct_field_is_in_the_module():
     source = open(nstyle.__file__).read()
     structs = {"NstyleProgress": nstyle._Progress, "NstyleOptionInfo": nstyle._OptionInfo,
                "NstyleImage": nstyle._Image, "NstyleWeights": nstyle._Weights,
-               "NstyleDeviceInfo": nstyle._DeviceInfo}
+               "NstyleDeviceInfo": nstyle._DeviceInfo, "NstylePreviewFrame": nstyle._PreviewFrame,
+               "NstylePreviewEstimate": nstyle._PreviewEstimate}
     assert set(re.findall(r"typedef struct (\w+) \{", code)) == set(structs)
     for name, cls in structs.items():
         body = re.search(r"typedef struct %s \{(.*?)\} %s;" % (name, name), code, re.S).group(1)
@@ -785,6 +786,45 @@ def test_devices_list_the_cpu_first_and_say_why_a_gpu_is_unusable():
     past = nstyle._DeviceInfo()
     with pytest.raises(nstyle.Error, match="out of range"):
         nstyle._check(nstyle.library().nstyle_device_info(len(devices), ctypes.byref(past)))
+
+
+def test_preview_shows_the_quick_picture_then_refines_then_estimates():
+    with nstyle.Preview(device="cpu") as preview, ready_model() as model:
+        assert preview.side == 256
+        job = preview.start(model, full_size=(W * 4, H * 4))
+        frames, deadline = [], time.monotonic() + 120
+        while time.monotonic() < deadline and not (frames and frames[-1].done):
+            frame = preview.frame()
+            if frame is not None and (not frames or frame.serial != frames[-1].serial):
+                frames.append(frame)
+            time.sleep(0.01)
+        assert frames and frames[0].quick and frames[-1].done
+        assert all(f.job == job and f.error is None for f in frames)
+        last = frames[-1]
+        assert last.pixels.shape == (H, W, 4) and last.pixels.dtype.name == "uint8"
+        assert last.terms.startswith("content ")
+        while preview.estimate() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        estimate = preview.estimate()
+        assert estimate.job == job and estimate.error is None
+        assert "on this machine" in estimate.words and estimate.seconds > 0
+        with pytest.raises(nstyle.Error, match="full width"):
+            preview.start(model, full_size=(-1, 5))
+    with pytest.raises(nstyle.Error, match="closed"):
+        preview.start(model)
+
+
+def test_a_preview_job_that_cannot_run_says_why():
+    with nstyle.Preview(device="cpu") as preview, small_model() as model:
+        model.set_content(gradient_rgba8(), W, H)  # no style
+        preview.start(model)
+        deadline = time.monotonic() + 60
+        frame = preview.frame()
+        while (frame is None or not frame.done) and time.monotonic() < deadline:
+            time.sleep(0.01)
+            frame = preview.frame()
+        assert frame.pixels is None and frame.error.status == nstyle.Status.ERR_STATE
+        assert "no style" in str(frame.error)
 
 
 def test_describe_seconds_in_words():
