@@ -898,7 +898,7 @@ enum NstyleStatus nstyle_preview_frame(struct NstylePreview *preview,
 
 /**
  * Fills `estimate` with the newest job's estimate of the full run (job 0 until it is made,
- * which is after the last frame: the first estimate loads and probes the run's backbone). Since ABI 7.
+ * which is after the quick frame and before the refinement). Since ABI 7.
  */
 enum NstyleStatus nstyle_preview_estimate(struct NstylePreview *preview,
                                           struct NstylePreviewEstimate *estimate);

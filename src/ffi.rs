@@ -1631,7 +1631,7 @@ pub extern "C" fn nstyle_preview_frame(
 }
 
 /// Fills `estimate` with the newest job's estimate of the full run (job 0 until it is made,
-/// which is after the last frame: the first estimate loads and probes the run's backbone). Since ABI 7.
+/// which is after the quick frame and before the refinement). Since ABI 7.
 #[no_mangle]
 pub extern "C" fn nstyle_preview_estimate(
     preview: *mut NstylePreview,

@@ -5,13 +5,13 @@
 //!
 //! 1. shows the feed-forward network's picture first ("quick", a fraction of a second: the
 //!    answer a painter waits for), unless its weights are missing (a note says so);
-//! 2. refines with the optimiser from the quick picture: on the CPU with the light backbone,
+//! 2. estimates the full run's time at the full picture's size on a session of its own, so that
+//!    the preview's session never loads the full run's backbone;
+//! 3. refines with the optimiser from the quick picture: on the CPU with the light backbone,
 //!    100 iterations on one thread at 256 px (a busy machine slows many small operations on
 //!    spinning threads many times over), on a GPU with the run's own backbone and iterations at
 //!    512 px, publishing a frame when a scale ends, at most every second on the CPU (five a
-//!    second on a GPU), and at the end;
-//! 3. estimates the full run's time at the full picture's size on a session of its own, so that
-//!    the preview's session never loads the full run's backbone.
+//!    second on a GPU), and at the end.
 //! A new start supersedes the job that runs within about one iteration;
 //! the host polls [`Preview::frame`] and [`Preview::estimate`] (numbered, so it shows each once).
 
@@ -323,25 +323,25 @@ impl Worker {
         };
         self.check_current(job)?;
 
-        // 2. The optimiser, from the quick picture when there is one.
-        if full.method != Method::Fast {
-            let mut refine = preview;
-            if note.is_none() && matches!(full.init, Init::Content) {
-                refine.settings.set_option("init", "fast")?;
-            }
-            self.refine(job, refine, width, height, note, on_gpu)?;
-        }
-
-        // 3. The full run's estimate, last: the first one loads the run's backbone and probes it
-        // (seconds, not interruptible), which must not hold up the next change's quick frame
-        // while the user is still choosing; later ones take milliseconds (cached rates).
-        self.check_current(job)?;
+        // 2. The full run's estimate, as soon as the user has a picture: the first one loads
+        // the run's backbone and probes it (a few seconds, once per backbone and precision);
+        // later ones take milliseconds (cached rates).
         let estimate = self.estimate(job);
         self.shared.lock().estimate = Some(Estimate {
             job: job.number,
             outcome: estimate,
         });
-        Ok(())
+        if full.method == Method::Fast {
+            return Ok(());
+        }
+        self.check_current(job)?;
+
+        // 3. The optimiser, from the quick picture when there is one.
+        let mut refine = preview;
+        if note.is_none() && matches!(full.init, Init::Content) {
+            refine.settings.set_option("init", "fast")?;
+        }
+        self.refine(job, refine, width, height, note, on_gpu)
     }
 
     fn quick(&mut self, job: &Job, setup: Setup, width: u32, height: u32) -> Result<()> {

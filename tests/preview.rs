@@ -1,5 +1,5 @@
 //! The preview driver (`nstyle::preview`, the `nstyle_preview_*` calls): the quick picture
-//! first, the refined frames to the end, then the full run's estimate; a new start supersedes the
+//! first, the full run's estimate, the refined frames to the end; a new start supersedes the
 //! job that runs; a failing job says why; dropping the driver stops it.
 
 mod common;
@@ -46,7 +46,7 @@ fn frames_until_done(preview: &Preview, limit: Duration) -> Vec<Frame> {
 }
 
 #[test]
-fn the_quick_picture_comes_first_then_refined_frames_to_the_end_then_the_estimate() {
+fn the_quick_picture_comes_first_then_the_estimate_then_refined_frames_to_the_end() {
     let preview = Preview::new(None, "cpu").unwrap();
     assert_eq!(preview.side(), 256);
     let job = preview.start(setup(&[("size", "0")], true), Some((960, 720)));
@@ -75,7 +75,7 @@ fn the_quick_picture_comes_first_then_refined_frames_to_the_end_then_the_estimat
         frames.len()
     );
 
-    // The estimate, made after the refinement, is of the full run at the full picture's size
+    // The estimate, made before the refinement, is of the full run at the full picture's size
     // (size 0: the picture's own).
     let started = Instant::now();
     while preview.estimate().is_none() && started.elapsed() < Duration::from_secs(120) {
