@@ -31,9 +31,9 @@ built = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target",
 if "NSTYLE_LIBRARY" not in os.environ and os.path.exists(built):
     os.environ["NSTYLE_LIBRARY"] = os.path.normpath(built)
 
-from nstyle.batch import BatchConfig, Stylist  # noqa: E402
+from nstyle.batch import BatchConfig, LocalWorkers, Stylist  # noqa: E402
 from nstyle.imagefiles import read_image, write_image_atomically  # noqa: E402
-from nstyle.video import (DEFAULT_TEMPORAL_WEIGHT, VIDEO_DEFAULTS, LocalChunks,  # noqa: E402
+from nstyle.video import (DEFAULT_TEMPORAL_WEIGHT, VIDEO_DEFAULTS, ChunkStylist,  # noqa: E402
                           plan_chunks, stylise_clip, stylise_frames)
 
 
@@ -116,7 +116,7 @@ def main():
 
     # The clip in chunks, one worker (the same work as several workers would do, in turn).
     chunks = plan_chunks([False] * args.frames, args.chunk_frames, args.overlap)
-    runner = LocalChunks(config, 1)
+    runner = LocalWorkers(ChunkStylist, config, 1)
     started = time.monotonic()
     try:
         chunked = list(stylise_clip(iter(frames), runner, config, DEFAULT_TEMPORAL_WEIGHT,

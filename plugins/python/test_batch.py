@@ -415,7 +415,8 @@ def test_two_chunks_on_two_local_workers_cross_fade_their_overlap(tmp_path):
     """stylise_clip with 6 frames, chunks of 4 overlapping by 2 ([0, 4) and [2, 6)), on 2
     in-process workers: every chunk gets its own frames, both run, and the output is the
     first chunk's frames 0-1, the fades of frames 2-3 and the second chunk's frames 4-5."""
-    from nstyle.video import Chunk, LocalChunks, cross_fade, stylise_clip
+    from nstyle.batch import LocalWorkers
+    from nstyle.video import Chunk, ChunkStylist, cross_fade, stylise_clip
 
     write_image_atomically(str(tmp_path / "style.png"), stripes())
     cfg = BatchConfig([(str(tmp_path / "style.png"), 1.0)],
@@ -424,21 +425,21 @@ def test_two_chunks_on_two_local_workers_cross_fade_their_overlap(tmp_path):
     wide = photo(48 + PAN * 6, 36)
     frames = [np.ascontiguousarray(wide[:, PAN * t:PAN * t + 48]) for t in range(6)]
 
-    class Recording(LocalChunks):
+    class Recording(LocalWorkers):
         def __init__(self, *a):
-            super().__init__(*a)
+            super().__init__(ChunkStylist, *a)
             self.inputs, self.results, self.threads = [], [], set()
 
-        def _run(self, *args):
+        def _call(self, method, args):
             self.threads.add(threading.get_ident())
-            return super()._run(*args)
+            return super()._call(method, args)
 
-        def submit(self, chunk_frames, chunk_flows, *rest):
+        def submit(self, method, chunk_frames, chunk_flows, *rest):
             self.inputs.append((chunk_frames, chunk_flows))
-            super().submit(chunk_frames, chunk_flows, *rest)
+            return super().submit(method, chunk_frames, chunk_flows, *rest)
 
-        def next_result(self):
-            self.results.append(super().next_result())
+        def result(self, task):
+            self.results.append(super().result(task))
             return self.results[-1]
 
     runner = Recording(cfg, 2)

@@ -39,7 +39,7 @@ from collections import deque, namedtuple
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 
-from nstyle.batch import Stylist
+from nstyle.batch import Stylist, make_workers
 
 #: The temporal term's default weight, on the scale of the content and style terms (about 1e7
 #: and 1e9 at the default options). Measured on a panned clip (docs/batch-video.md).
@@ -403,102 +403,12 @@ def assemble(results, overlap):
 
 # --------------------------------------------------------------------------- workers
 
-class LocalChunks:
-    """Chunks on in-process workers (threads, each with its own warm Stylist; the library runs
-    outside the GIL); results in submission order."""
-
-    def __init__(self, config, workers=1):
-        self.workers = max(1, int(workers))
-        cores = os.cpu_count() or 1
-        self.config = config.with_threads(max(1, cores // self.workers))
-        self._local = threading.local()
-        self._stylists = []
-        self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=self.workers)
-        self._pending = deque()
-
-    def _run(self, frames, chunk_flows, temporal_weight, warm_start):
-        stylist = getattr(self._local, "stylist", None)
-        if stylist is None:
-            stylist = self._local.stylist = Stylist(self.config)
-            with self._lock:
-                self._stylists.append(stylist)
-        return stylise_chunk(stylist, frames, chunk_flows, temporal_weight, warm_start)
-
-    def submit(self, *args):
-        self._pending.append(self._pool.submit(self._run, *args))
-
-    def pending(self):
-        return len(self._pending)
-
-    def next_result(self):
-        return self._pending.popleft().result()
-
-    def close(self):
-        """Stops what is left (an interrupted clip): queued chunks are dropped, running ones
-        cancelled at their next step; then the models are freed."""
-        for future in self._pending:
-            future.cancel()
-        with self._lock:
-            running = list(self._stylists)
-        for stylist in running:
-            stylist.stop()
-        self._pool.shutdown(wait=True)
-        for stylist in self._stylists:
-            stylist.close()
-        self._stylists.clear()
-
-
-class _RayVideoWorker:
-    """The Ray actor: a warm Stylist that stylises chunks."""
-
-    def __init__(self, config):
-        self.stylist = Stylist(config)
+class ChunkStylist(Stylist):
+    """The worker of a clip (nstyle.batch.make_workers builds one per thread or Ray actor): a
+    warm Stylist that stylises chunks."""
 
     def stylise_chunk(self, frames, chunk_flows, temporal_weight, warm_start):
-        return stylise_chunk(self.stylist, frames, chunk_flows, temporal_weight, warm_start)
-
-
-class RayChunks:
-    """Chunks on Ray actors (nstyle.batch.RayActors: one per worker with a warm Stylist, a dead
-    one restarted and its chunk retried); a chunk goes to the next free actor, results come back
-    in submission order (ray.util.ActorPool). address: as RayActors' (None: a local Ray on
-    loopback for this run)."""
-
-    def __init__(self, config, workers=None, gpus_per_worker=0, address=None):
-        from nstyle.batch import RayActors
-
-        self.actors = RayActors(_RayVideoWorker, config, workers, gpus_per_worker, address)
-        self.workers = self.actors.workers
-        from ray.util import ActorPool
-
-        self.pool = ActorPool(self.actors.actors)
-        self._pending = 0
-
-    def submit(self, *args):
-        self.pool.submit(lambda actor, job: actor.stylise_chunk.remote(*job), args)
-        self._pending += 1
-
-    def pending(self):
-        return self._pending
-
-    def next_result(self):
-        self._pending -= 1
-        return self.pool.get_next()
-
-    def close(self):
-        self.actors.close()
-
-
-def make_chunk_runner(engine, config, workers=None, gpus_per_worker=0, address=None):
-    if engine == "local":
-        if gpus_per_worker:
-            config = config.with_threads(1)
-            config.device = config.device or "cuda"
-        return LocalChunks(config, workers or 1)
-    if engine == "ray":
-        return RayChunks(config, workers, gpus_per_worker, address)
-    raise ValueError("unknown engine %r (local or ray)" % (engine,))
+        return stylise_chunk(self, frames, chunk_flows, temporal_weight, warm_start)
 
 
 # --------------------------------------------------------------------------- the clip
@@ -512,10 +422,11 @@ def _option_size(config):
     return int(float(value))
 
 
-def stylise_clip(frames, runner, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT,
+def stylise_clip(frames, pool, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT,
                  warm_start=True, chunk_frames=None, overlap=DEFAULT_OVERLAP, on_chunk=None):
-    """Stylises an iterator of (h, w, 3) uint8 RGB frames on `runner`'s workers (LocalChunks or
-    RayChunks) and yields the stylised frames in order:
+    """Stylises an iterator of (h, w, 3) uint8 RGB frames on `pool`'s workers
+    (nstyle.batch.make_workers with ChunkStylist: threads or Ray actors) and yields the stylised
+    frames in order:
 
     - the flow between consecutive frames is computed here, in a thread pool, ahead of the
       frames' stylisation; it finds the scene cuts, and travels with each chunk to its worker;
@@ -525,7 +436,7 @@ def stylise_clip(frames, runner, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT
     - the results are put back together in order with a cross-fade over each overlap
       (Assembler). At most two chunks per worker are in flight (memory)."""
     if chunk_frames is None:
-        chunk_frames = DEFAULT_CHUNK_FRAMES if runner.workers > 1 else 0
+        chunk_frames = DEFAULT_CHUNK_FRAMES if pool.workers > 1 else 0
     if not chunk_frames:
         overlap = 0
     check_chunking(chunk_frames, overlap)
@@ -536,20 +447,20 @@ def stylise_clip(frames, runner, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT
     height, width = first.shape[:2]
     size = flow_size(width, height, _option_size(config))
     buffered = {}               # frame index -> (frame, Flow future or None)
-    in_flight = deque()         # chunks submitted, in order
+    in_flight = deque()         # (chunk, task) submitted, in order
     assembler = Assembler(overlap)
-    limit = 2 * runner.workers
+    limit = 2 * pool.workers
 
     def collect():
-        chunk = in_flight.popleft()
-        results = runner.next_result()
+        chunk, task = in_flight.popleft()
+        results = pool.result(task)
         if on_chunk:
             on_chunk(chunk)
         return assembler.add(chunk, results)
 
-    with ThreadPoolExecutor(max_workers=max(2, runner.workers)) as pool:
-        ahead = frames_with_flow(itertools.chain([first], frames), size, pool,
-                                 ahead=2 * max(2, runner.workers))
+    with ThreadPoolExecutor(max_workers=max(2, pool.workers)) as flow_pool:
+        ahead = frames_with_flow(itertools.chain([first], frames), size, flow_pool,
+                                 ahead=2 * max(2, pool.workers))
 
         def cuts():
             for index, (frame, flow) in enumerate(ahead):
@@ -562,8 +473,9 @@ def stylise_clip(frames, runner, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT
             indices = range(chunk.start, chunk.end)
             chunk_frames_ = [buffered[i][0] for i in indices]
             chunk_flows = [None] + [buffered[i][1].result() for i in indices[1:]]
-            runner.submit(chunk_frames_, chunk_flows, temporal_weight, warm_start)
-            in_flight.append(chunk)
+            task = pool.submit("stylise_chunk", chunk_frames_, chunk_flows, temporal_weight,
+                               warm_start)
+            in_flight.append((chunk, task))
             # The next chunk starts at chunk.end - overlap at the earliest.
             for i in [i for i in buffered if i < chunk.end - overlap]:
                 del buffered[i]
@@ -589,12 +501,12 @@ def stylise_video_file(source, output, config, temporal_weight=DEFAULT_TEMPORAL_
     temporary = os.path.join(folder, ".%s.partial-%d%s" % (stem, os.getpid(), suffix))
     config = config.with_defaults(**VIDEO_DEFAULTS)
     count = 0
-    runner = make_chunk_runner(engine, config, workers, gpus_per_worker, address)
+    pool = make_workers(engine, ChunkStylist, config, workers, gpus_per_worker, address)
     try:
         writer = _writer(temporary, meta, source)
         try:
             last = time.monotonic()
-            for result in stylise_clip(frames, runner, config, temporal_weight, warm_start,
+            for result in stylise_clip(frames, pool, config, temporal_weight, warm_start,
                                        chunk_frames, overlap, on_chunk):
                 writer.send(np.ascontiguousarray(result).tobytes())
                 if on_frame:
@@ -606,7 +518,7 @@ def stylise_video_file(source, output, config, temporal_weight=DEFAULT_TEMPORAL_
             writer.close()
         os.replace(temporary, output)
     finally:
-        runner.close()
+        pool.close()
         if os.path.exists(temporary):
             os.unlink(temporary)
     return count
