@@ -15,6 +15,11 @@ for videos" (GCPR 2016):
 A frame where the flow is mostly unreliable, or whose grey histogram differs much from the
 previous frame's, starts a new shot: it is stylised on its own.
 
+With method=fast (the feed-forward network: one pass a frame, fast enough for real time) there
+is no optimisation to start or pull: each frame is the network's output for it, blended with
+the previous output warped along the same flow where the flow holds,
+out = c·α·warped_previous + (1 − c·α)·fast(frame), α = fast_blend (_fast_sequence).
+
 Distribution (stylise_clip): the driver reads the frames and computes the flow between
 consecutive ones in a thread pool, ahead of stylisation (OpenCV releases the GIL); the scene
 cuts split the clip into shots and long shots are cut into chunks of frames (chunk_ranges), each
@@ -44,6 +49,12 @@ from nstyle.batch import Stylist, make_workers
 #: The temporal term's default weight, on the scale of the content and style terms (about 1e7
 #: and 1e9 at the default options). Measured on a panned clip (docs/batch-video.md).
 DEFAULT_TEMPORAL_WEIGHT = 3e6
+
+
+#: With method=fast, how much of the previous output (warped along the flow, where the flow
+#: holds) each frame keeps: out = c·α·warped_previous + (1 − c·α)·fast(frame). 0 is the
+#: network's output for each frame on its own. Measured on a panned clip (docs/batch-video.md).
+DEFAULT_FAST_BLEND = 0.7
 
 
 #: Options a video run has unless the caller sets them: one scale, because a frame starts from
@@ -239,11 +250,60 @@ def frames_with_flow(frames, size, pool, ahead=4):
 
 # --------------------------------------------------------------------------- stylisation
 
-def _stylise_sequence(stylist, items, temporal_weight, warm_start, on_frame=None):
+def blend_with_previous(stylised, warped_previous, mask, blend):
+    """c·α·warped_previous + (1 − c·α)·stylised, per pixel (float32 (h, w, 3) pictures, `mask`
+    the flow's reliability c (h, w), α = `blend`): where the flow holds, the frame keeps `blend`
+    of what was there a frame ago, so the feed-forward network's frame-to-frame jitter averages
+    out along the motion; where it does not (disocclusions, the edge a pan reveals), the new
+    output stands alone."""
+    weight = (mask * blend)[:, :, None]
+    return warped_previous * weight + stylised * (1.0 - weight)
+
+
+def check_fast_blend(blend):
+    """ValueError unless 0 <= blend < 1 (at 1 a frame would keep the previous output for good
+    wherever the flow holds)."""
+    if not 0 <= blend < 1:
+        raise ValueError("the fast blend must be at least 0 and under 1, not %g" % blend)
+
+
+def _fast_sequence(stylist, items, blend, on_frame=None):
+    """_stylise_sequence for method=fast: each frame is the network's output for it (one pass,
+    at the input's size), blended with the previous output warped into it along the flow
+    (blend_with_previous). A frame without a flow (the first of a shot or a chunk) or after a
+    scene cut starts afresh. The blend is an average along the motion with memory
+    1 / (1 − blend) frames: steadier the higher, but errors of the flow linger as long."""
+    import numpy as np
+
+    previous = None             # the previous output, float32 at the input's size
+    for index, (frame, flow) in enumerate(items):
+        started = time.monotonic()
+        height, width = frame.shape[:2]
+        stylised = stylist.stylise(frame, width, height, "rgb8", out_size=(width, height))
+        out = stylised[:, :, :3].astype(np.float32)
+        if previous is not None and flow is not None and blend > 0:
+            flow = flow.result() if hasattr(flow, "result") else flow
+            if not flow.cut:
+                flow = resize_flow(flow, (width, height))
+                out = blend_with_previous(out, warp(previous, flow.backward), flow.mask, blend)
+        previous = out
+        if on_frame:
+            on_frame(index, time.monotonic() - started)
+        yield np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _stylise_sequence(stylist, items, temporal_weight, warm_start,
+                      fast_blend=DEFAULT_FAST_BLEND, on_frame=None):
     """Stylises (frame, flow) pairs in order on one warm Stylist: frame an (h, w, 3) uint8 RGB
     array, flow a Flow, a future of one, or None (the frame starts a shot or a chunk). Yields
-    the stylised frames at the input's size."""
+    the stylised frames at the input's size. With method=fast the frames are the network's
+    output blended along the flow (_fast_sequence, `fast_blend`); otherwise each frame's
+    optimisation starts from the warped previous result (warm_start) and is pulled towards it
+    (temporal_weight)."""
     model = stylist.model
+    if model.get_option("method") == "fast":
+        yield from _fast_sequence(stylist, items, fast_blend, on_frame)
+        return
     previous = None            # the previous stylised frame at the working size
     working_size = None
     for index, (frame, flow) in enumerate(items):
@@ -272,11 +332,11 @@ def _stylise_sequence(stylist, items, temporal_weight, warm_start, on_frame=None
 
 
 def stylise_frames(stylist, frames, temporal_weight=DEFAULT_TEMPORAL_WEIGHT, warm_start=True,
-                   on_frame=None):
+                   on_frame=None, fast_blend=DEFAULT_FAST_BLEND):
     """Stylises an iterator of (h, w, 3) uint8 RGB frames in order with one warm Stylist and
     yields the stylised frames at the input's size (the flow is computed at the working size,
     a few frames ahead, in a second thread). temporal_weight 0 and warm_start False stylise
-    every frame on its own (the baseline)."""
+    every frame on its own (the baseline); with method=fast, fast_blend 0 does."""
     import cv2  # noqa: F401 (fail early when OpenCV is missing)
 
     frames = iter(frames)
@@ -288,16 +348,17 @@ def stylise_frames(stylist, frames, temporal_weight=DEFAULT_TEMPORAL_WEIGHT, war
     working_size = stylist.model.result_size()
     with ThreadPoolExecutor(max_workers=1) as pool:
         items = frames_with_flow(itertools.chain([first], frames), working_size, pool, ahead=1)
-        yield from _stylise_sequence(stylist, items, temporal_weight, warm_start, on_frame)
+        yield from _stylise_sequence(stylist, items, temporal_weight, warm_start, fast_blend,
+                                     on_frame)
 
 
 def stylise_chunk(stylist, frames, chunk_flows, temporal_weight=DEFAULT_TEMPORAL_WEIGHT,
-                  warm_start=True):
+                  warm_start=True, fast_blend=DEFAULT_FAST_BLEND):
     """One chunk on a warm Stylist: its frames in order, the first one on its own, each later
     one from its predecessor's result with chunk_flows[j] (a Flow at any size, or None).
     Returns the stylised frames (a list)."""
     items = zip(frames, [None] + list(chunk_flows[1:]))
-    return list(_stylise_sequence(stylist, items, temporal_weight, warm_start))
+    return list(_stylise_sequence(stylist, items, temporal_weight, warm_start, fast_blend))
 
 
 # --------------------------------------------------------------------------- chunks
@@ -407,8 +468,8 @@ class ChunkStylist(Stylist):
     """The worker of a clip (nstyle.batch.make_workers builds one per thread or Ray actor): a
     warm Stylist that stylises chunks."""
 
-    def stylise_chunk(self, frames, chunk_flows, temporal_weight, warm_start):
-        return stylise_chunk(self, frames, chunk_flows, temporal_weight, warm_start)
+    def stylise_chunk(self, frames, chunk_flows, temporal_weight, warm_start, fast_blend):
+        return stylise_chunk(self, frames, chunk_flows, temporal_weight, warm_start, fast_blend)
 
 
 # --------------------------------------------------------------------------- the clip
@@ -423,7 +484,8 @@ def _option_size(config):
 
 
 def stylise_clip(frames, pool, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT,
-                 warm_start=True, chunk_frames=None, overlap=DEFAULT_OVERLAP, on_chunk=None):
+                 warm_start=True, chunk_frames=None, overlap=DEFAULT_OVERLAP, on_chunk=None,
+                 fast_blend=DEFAULT_FAST_BLEND):
     """Stylises an iterator of (h, w, 3) uint8 RGB frames on `pool`'s workers
     (nstyle.batch.make_workers with ChunkStylist: threads or Ray actors) and yields the stylised
     frames in order:
@@ -474,7 +536,7 @@ def stylise_clip(frames, pool, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT,
             chunk_frames_ = [buffered[i][0] for i in indices]
             chunk_flows = [None] + [buffered[i][1].result() for i in indices[1:]]
             task = pool.submit("stylise_chunk", chunk_frames_, chunk_flows, temporal_weight,
-                               warm_start)
+                               warm_start, fast_blend)
             in_flight.append((chunk, task))
             # The next chunk starts at chunk.end - overlap at the earliest.
             for i in [i for i in buffered if i < chunk.end - overlap]:
@@ -487,7 +549,7 @@ def stylise_clip(frames, pool, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT,
 def stylise_video_file(source, output, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT,
                        warm_start=True, on_frame=None, engine="local", workers=None,
                        gpus_per_worker=0, address=None, chunk_frames=None,
-                       overlap=DEFAULT_OVERLAP, on_chunk=None):
+                       overlap=DEFAULT_OVERLAP, on_chunk=None, fast_blend=DEFAULT_FAST_BLEND):
     """Stylises the video file `source` into `output` (same frame count, size, frame rate and
     audio) with stylise_clip on `engine`'s workers; the output appears under its name only when
     complete. Returns the number of frames. on_frame(index, seconds since the previous frame
@@ -495,6 +557,7 @@ def stylise_video_file(source, output, config, temporal_weight=DEFAULT_TEMPORAL_
     import numpy as np
 
     check_chunking(chunk_frames or 0, overlap if chunk_frames else 0)  # before any work
+    check_fast_blend(fast_blend)
     meta, frames = read_video(source)
     folder, name = os.path.split(os.path.abspath(output))
     stem, suffix = os.path.splitext(name)
@@ -507,7 +570,7 @@ def stylise_video_file(source, output, config, temporal_weight=DEFAULT_TEMPORAL_
         try:
             last = time.monotonic()
             for result in stylise_clip(frames, pool, config, temporal_weight, warm_start,
-                                       chunk_frames, overlap, on_chunk):
+                                       chunk_frames, overlap, on_chunk, fast_blend):
                 writer.send(np.ascontiguousarray(result).tobytes())
                 if on_frame:
                     now = time.monotonic()
@@ -527,10 +590,11 @@ def stylise_video_file(source, output, config, temporal_weight=DEFAULT_TEMPORAL_
 def stylise_video(source, output, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT,
                   warm_start=True, engine="local", address=None, gpus_per_worker=0,
                   on_frame=None, workers=None, chunk_frames=None, overlap=DEFAULT_OVERLAP,
-                  on_chunk=None):
+                  on_chunk=None, fast_blend=DEFAULT_FAST_BLEND):
     """stylise_video_file with in-process workers (`engine="local"`, `workers` default 1) or Ray
     actors (`engine="ray"`, default one per CPU; on a cluster the paths are read and written
     here, the frames travel to the actors). Returns the number of frames."""
     return stylise_video_file(os.path.abspath(source), os.path.abspath(output), config,
                               temporal_weight, warm_start, on_frame, engine, workers,
-                              gpus_per_worker, address, chunk_frames, overlap, on_chunk)
+                              gpus_per_worker, address, chunk_frames, overlap, on_chunk,
+                              fast_blend)
