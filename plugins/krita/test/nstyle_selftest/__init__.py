@@ -217,14 +217,14 @@ class SelfTest:
             d.style_edit.setText(style2)
             yield PREVIEW_NEW_MS
             ok = yield from self.wait_for(finished, 90)
-        # closing mid-preview: the worker is cancelled and joined
+        # closing mid-preview: the library's driver is stopped and freed
         preview = d.preview
         d.strength.setValue(d.strength.minimum())
         yield 1500
         took = time.monotonic()
         d.reject()
         closed = time.monotonic() - took
-        yield from self.wait_for(lambda: not preview.thread.is_alive(), 30)
+        yield from self.wait_for(preview.closed, 30)
         took = time.monotonic() - took
         after = self.state(doc)
 
@@ -283,10 +283,10 @@ class SelfTest:
         # shared with other work it says more about the load than about the plug-in.
         print("  preview first frames after %s s" % [round(f[0], 2) for f in finals])
         self.check("preview_stops_when_the_dialog_closes_mid_preview",
-                   lambda: None if d.preview is None and not preview.thread.is_alive()
-                   and preview._model is None and closed < 0.5 and took < 5 else
-                   "dialog closed in %.2f s, worker alive %s, model %s, %.2f s" % (
-                       closed, preview.thread.is_alive(), preview._model, took))
+                   lambda: None if d.preview is None and preview.closed()
+                   and closed < 0.5 and took < 5 else
+                   "dialog closed in %.2f s, driver freed %s, %.2f s" % (
+                       closed, preview.closed(), took))
         self.check("preview_never_touches_the_document",
                    lambda: None if after == before else "document changed")
         self.close_doc(doc)
