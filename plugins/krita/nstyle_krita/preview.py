@@ -95,7 +95,7 @@ class Preview:
         self._shown = frame.serial
         if frame.error is not None:
             return Frame(frame.job, frame.seconds, error=frame.error.message or str(frame.error))
-        return Frame(frame.job, frame.seconds, pixels=frame.pixels.tobytes(), width=frame.width,
+        return Frame(frame.job, frame.seconds, pixels=frame.pixels, width=frame.width,
                      height=frame.height, progress=frame.progress, quick=frame.quick,
                      terms=frame.terms, note=frame.note)
 

@@ -453,6 +453,7 @@ FUNCTIONS = {
     "nstyle_result_size": (_c_status, [_ModelPtr, ctypes.POINTER(ctypes.c_uint32),
                                        ctypes.POINTER(ctypes.c_uint32)]),
     "nstyle_estimate_seconds": (_c_status, [_ModelPtr, ctypes.POINTER(ctypes.c_double)]),
+    "nstyle_style_side": (_c_status, [_ModelPtr, ctypes.POINTER(ctypes.c_uint32)]),
     "nstyle_estimate_text": (_c_status, [_ModelPtr, ctypes.c_char_p, ctypes.c_size_t,
                                          ctypes.POINTER(ctypes.c_size_t)]),
     "nstyle_describe_seconds": (_c_status, [ctypes.c_double, ctypes.c_char_p, ctypes.c_size_t,
@@ -1087,6 +1088,13 @@ class Model:
         self._call(self._lib.nstyle_estimate_seconds, ctypes.byref(seconds))
         return seconds.value
 
+    def style_side(self):
+        """The longest side a style image is used at for the current content and options
+        (nstyle_style_side): reading a style larger than this gains nothing."""
+        side = ctypes.c_uint32(0)
+        self._call(self._lib.nstyle_style_side, ctypes.byref(side))
+        return int(side.value)
+
     def estimate_text(self):
         """The estimate as a dialog says it (nstyle_estimate_text): "about 40 s on this
         machine", and whether other programs kept cores busy while it was measured."""
@@ -1224,7 +1232,7 @@ class Model:
 #: One frame of a Preview: `job` (Preview.start's number), `serial` (grows with every frame:
 #: show one whose serial changed), `width`, `height`, `quick` (the feed-forward network's
 #: picture, before the optimiser refines it), `done` (the job's last frame), `seconds` (since
-#: the start), `progress` (a Progress), `pixels` (a numpy array (h, w, channels) in the format
+#: the start), `progress` (a Progress), `pixels` (bytes, tightly packed rows in the format
 #: asked for; None when the job failed), `error` (an Error when it failed, else None), `note`
 #: (what did not stop it, e.g. why there is no quick picture; None if nothing) and `terms`
 #: (the loss terms in words).
@@ -1297,8 +1305,9 @@ class Preview:
         return buf.value.decode("utf-8")
 
     def frame(self, format="rgba8"):
-        """The newest job's newest frame (a PreviewFrame), or None before its first one."""
-        import numpy
+        """The newest job's newest frame (a PreviewFrame, its pixels tightly packed bytes in
+        `format`), or None before its first one. Needs no numpy (editors' Pythons may lack
+        it)."""
         fmt = _format(format)
         info = _PreviewFrame()
         with self._lock:
@@ -1310,10 +1319,10 @@ class Preview:
             if info.status == Status.OK:
                 # A newer frame may have come since: it has the same size (the job's), and the
                 # call below fills `info` again to match the pixels it writes.
-                pixels = numpy.empty((info.height, info.width, fmt[3]), dtype=fmt[2])
+                buf = ctypes.create_string_buffer(info.width * info.height * fmt[1])
                 _check(self._lib.nstyle_preview_frame(
-                    self._h(), ctypes.byref(info), pixels.ctypes.data,
-                    info.width * fmt[1], fmt[0]))
+                    self._h(), ctypes.byref(info), buf, info.width * fmt[1], fmt[0]))
+                pixels = buf.raw
             message = self._text(PreviewText.MESSAGE) or None
             terms = self._text(PreviewText.TERMS)
         progress = Progress(*(getattr(info.progress, k) for k in Progress.FIELDS),

@@ -237,6 +237,10 @@ class SelfTest:
                                                                  len(f.pixels), W, H)
             if len(set(f.pixels[0::4])) < 8:
                 return "flat preview"
+            first = [fr for n, _, fr in d.preview_frames if n == d.preview_frames[0][0]][0]
+            if not first.quick:
+                return "the first frame is not the feed-forward network's quick picture (%s)" \
+                    % (first.note or "no note")
             print("  preview latency: first frame %.2f s, finished %.2f s after the dialog "
                   "opened with a style; after a style change: %s" % (
                       finals[0][0], finals[0][1],
@@ -431,10 +435,13 @@ class SelfTest:
         source = bytes(paint.pixelData(0, 0, W, H))
         self.progress_seen = []
         self.dialog_values = dict(style=style, iterations=6, size=40)
+        ended = ext.ended_runs
         QTimer.singleShot(0, app.action(ACTION_ID).trigger)
         yield 200
+        # Until the run has ended: "no run in ext.runs" alone is also true in the moment between
+        # the dialog's OK and the run's start.
         ok = yield from self.wait_for(
-            lambda: self.dialog_values is None and not ext.runs, 120)
+            lambda: self.dialog_values is None and ext.ended_runs > ended and not ext.runs, 120)
         after = self.state(doc)
 
         def run_adds_layer():
