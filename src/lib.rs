@@ -1,5 +1,6 @@
 //! nstyle: neural style transfer (Gatys et al.) with the original VGG-19, on libtorch.
 
+pub mod cuda_graph;
 pub mod cuda_loader;
 pub mod devices;
 pub mod diagnostics;
