@@ -14,7 +14,7 @@
 
 use tch::{Kind, Tensor};
 
-use crate::engine::optim::{dot, Evaluation, Objective, Optimizer, StepOutcome};
+use crate::engine::optim::{dot, Evaluation, Objective, Optimizer, StepOutcome, UnreadEvaluation};
 use crate::error::Result;
 
 /// Armijo sufficient-decrease constant.
@@ -153,6 +153,21 @@ pub struct Lbfgs {
     evaluations: u64,
 }
 
+/// A point the line search tried and found acceptable, with what the history needs of it.
+struct Trial {
+    point: Tensor,
+    evaluation: Evaluation,
+    /// sᵀy of the step to it (s = Δpoint, y = Δgradient), read with its evaluation.
+    curvature: f64,
+}
+
+/// How a line search along a descent direction ended: the trial it accepted, if any, and whether
+/// any trial was finite.
+struct SearchEnd {
+    accepted: Option<Trial>,
+    any_finite_trial: bool,
+}
+
 impl Lbfgs {
     /// `first_step` is the largest change of any coordinate on a first iteration (before any
     /// curvature is known); the line search may shorten it.
@@ -181,14 +196,13 @@ impl Lbfgs {
         }
     }
 
-    fn remember(&mut self, s: Tensor, y: Tensor) {
-        let (s, y) = (s.reshape([-1]), y.reshape([-1]));
-        // The one read-back of an iteration outside the evaluations: the pair is kept only if
-        // its curvature is positive (the update then keeps H positive definite).
-        let curvature = dot(&s, &y);
+    /// Keeps the pair (s, y) if its curvature sᵀy is positive (the update then keeps H positive
+    /// definite).
+    fn remember(&mut self, s: Tensor, y: Tensor, curvature: f64) {
         if !(curvature > MIN_CURVATURE && curvature.is_finite()) {
             return;
         }
+        let (s, y) = (s.reshape([-1]), y.reshape([-1]));
         let limit = self.history_size as i64;
         let history = match self.history.take() {
             Some(h) if h.s.size()[1] == s.numel() as i64 => h,
@@ -208,9 +222,91 @@ impl Lbfgs {
         self.history = None;
     }
 
-    fn evaluate(&mut self, objective: &mut Objective, point: &Tensor) -> Result<Evaluation> {
+    fn evaluate(&mut self, objective: &mut Objective, point: &Tensor) -> Result<UnreadEvaluation> {
         self.evaluations += 1;
         objective(point)
+    }
+
+    /// The backtracking Armijo search from `point` (where the objective is `here`) along
+    /// `direction`. Each trial is read back in one transfer with the scalars the decisions need:
+    /// the step's curvature (for the history, if the trial is accepted) and, with the first
+    /// trial, the direction's slope. None when that slope is not a descent slope and the
+    /// direction came from the memory (the trial is discarded; the caller falls back to steepest
+    /// descent, whose slope this search then takes as it is).
+    fn line_search(
+        &mut self,
+        point: &Tensor,
+        objective: &mut Objective,
+        here: &Evaluation,
+        direction: &Tensor,
+    ) -> Result<Option<SearchEnd>> {
+        let slope_on_device = dot(&here.grad, direction);
+        let mut known_slope: Option<f64> = None;
+        let mut step = if self.pairs() == 0 {
+            // No curvature known yet: move no coordinate by more than `first_step`. (torch's
+            // unit-L1 first step is ~1e-8 px on a 512 px image: a change reduced precision
+            // cannot even measure, so the line search would never accept it.) The direction is
+            // −g here, whose largest element the evaluation already read.
+            (self.first_step / here.grad_max_abs.max(f64::MIN_POSITIVE)) * self.step_scale
+        } else {
+            self.step_scale
+        };
+
+        let mut accepted: Option<Trial> = None;
+        let mut any_finite_trial = false;
+        for _ in 0..self.max_line_search {
+            let trial_point = point + direction * step;
+            let unread = self.evaluate(objective, &trial_point)?;
+            let step_curvature = dot(&(&trial_point - point), &(unread.grad() - &here.grad));
+            let mut read_along = vec![step_curvature];
+            if known_slope.is_none() {
+                read_along.push(slope_on_device.shallow_clone());
+            }
+            let (trial, values) = unread.read_with(&read_along)?;
+            let step_curvature = values[0];
+            let slope = match known_slope {
+                Some(slope) => slope,
+                None => {
+                    let slope = values[1];
+                    if !(slope < 0.0 && slope.is_finite()) && self.pairs() > 0 {
+                        return Ok(None);
+                    }
+                    *known_slope.insert(slope)
+                }
+            };
+            if !trial.is_finite() {
+                step *= 0.1;
+                continue;
+            }
+            any_finite_trial = true;
+            let sufficient = here.loss() + ARMIJO_C1 * step * slope;
+            if trial.loss() <= sufficient {
+                accepted = Some(Trial {
+                    point: trial_point,
+                    evaluation: trial,
+                    curvature: step_curvature,
+                });
+                break;
+            }
+            // Minimum of the quadratic through f(0), f'(0) and f(step), kept within [0.1, 0.5]·step.
+            let curvature = trial.loss() - here.loss() - slope * step;
+            let interpolated = -slope * step * step / (2.0 * curvature);
+            let keep_best = accepted
+                .as_ref()
+                .is_none_or(|best| trial.loss() < best.evaluation.loss());
+            if trial.loss() < here.loss() && keep_best {
+                accepted = Some(Trial {
+                    point: trial_point,
+                    evaluation: trial,
+                    curvature: step_curvature,
+                });
+            }
+            step = interpolated.clamp(0.1 * step, 0.5 * step);
+        }
+        Ok(Some(SearchEnd {
+            accepted,
+            any_finite_trial,
+        }))
     }
 }
 
@@ -218,7 +314,7 @@ impl Optimizer for Lbfgs {
     fn iterate(&mut self, point: &mut Tensor, objective: &mut Objective) -> Result<StepOutcome> {
         let here = match self.current.take() {
             Some(evaluation) => evaluation,
-            None => self.evaluate(objective, point)?,
+            None => self.evaluate(objective, point)?.read()?,
         };
         if !here.is_finite() {
             return Ok(StepOutcome::NonFinite);
@@ -230,63 +326,33 @@ impl Optimizer for Lbfgs {
             return Ok(StepOutcome::Stalled(parts));
         }
         let mut direction = self.direction(&here.grad).view_as(&here.grad);
-        let mut slope = dot(&here.grad, &direction);
-        if !(slope < 0.0 && slope.is_finite()) {
-            // Not a descent direction: the memory is misleading, fall back to steepest descent.
-            self.forget();
-            direction = -&here.grad;
-            slope = -dot(&here.grad, &here.grad);
-        }
-        let mut step = if self.pairs() == 0 {
-            // No curvature known yet: move no coordinate by more than `first_step`. (torch's
-            // unit-L1 first step is ~1e-8 px on a 512 px image: a change reduced precision
-            // cannot even measure, so the line search would never accept it.) The direction is
-            // −g here, whose largest element the evaluation already read.
-            (self.first_step / here.grad_max_abs.max(f64::MIN_POSITIVE)) * self.step_scale
-        } else {
-            self.step_scale
-        };
-
-        let mut best_trial: Option<(Tensor, Evaluation)> = None;
-        let mut any_finite_trial = false;
-        for _ in 0..self.max_line_search {
-            let trial_point = &*point + &direction * step;
-            let trial = match self.evaluate(objective, &trial_point) {
-                Ok(trial) => trial,
+        let end = loop {
+            match self.line_search(point, objective, &here, &direction) {
+                Ok(Some(end)) => break end,
+                Ok(None) => {
+                    // Not a descent direction: the memory is misleading, fall back to steepest
+                    // descent.
+                    self.forget();
+                    direction = -&here.grad;
+                }
                 Err(error) => {
                     // Cancelled or failed mid-search: the point is untouched, keep what we knew.
                     self.current = Some(here);
                     return Err(error);
                 }
-            };
-            if !trial.is_finite() {
-                step *= 0.1;
-                continue;
             }
-            any_finite_trial = true;
-            let sufficient = here.loss() + ARMIJO_C1 * step * slope;
-            if trial.loss() <= sufficient {
-                best_trial = Some((trial_point, trial));
-                break;
-            }
-            // Minimum of the quadratic through f(0), f'(0) and f(step), kept within [0.1, 0.5]·step.
-            let curvature = trial.loss() - here.loss() - slope * step;
-            let interpolated = -slope * step * step / (2.0 * curvature);
-            let keep_best = best_trial
-                .as_ref()
-                .is_none_or(|(_, b)| trial.loss() < b.loss());
-            if trial.loss() < here.loss() && keep_best {
-                best_trial = Some((trial_point, trial));
-            }
-            step = interpolated.clamp(0.1 * step, 0.5 * step);
-        }
+        };
 
-        match best_trial {
-            Some((new_point, accepted)) => {
-                self.remember(&new_point - &*point, &accepted.grad - &here.grad);
-                let parts = accepted.parts.clone();
-                *point = new_point;
-                self.current = Some(accepted);
+        match end.accepted {
+            Some(trial) => {
+                self.remember(
+                    &trial.point - &*point,
+                    &trial.evaluation.grad - &here.grad,
+                    trial.curvature,
+                );
+                let parts = trial.evaluation.parts.clone();
+                *point = trial.point;
+                self.current = Some(trial.evaluation);
                 Ok(StepOutcome::Moved(parts))
             }
             None => {
@@ -295,7 +361,7 @@ impl Optimizer for Lbfgs {
                 self.forget();
                 let parts = here.parts.clone();
                 self.current = Some(here);
-                if any_finite_trial {
+                if end.any_finite_trial {
                     Ok(StepOutcome::Stalled(parts))
                 } else {
                     Ok(StepOutcome::NonFinite)
@@ -321,15 +387,10 @@ impl Optimizer for Lbfgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::loss::LossParts;
     use tch::{Kind, Tensor};
 
-    fn evaluation(loss: f64, grad: Tensor) -> Evaluation {
-        let parts = LossParts {
-            total: loss,
-            ..Default::default()
-        };
-        Evaluation::new(parts, grad).unwrap()
+    fn evaluation(loss: f64, grad: Tensor) -> UnreadEvaluation {
+        UnreadEvaluation::new(&Tensor::from(loss), &[], grad).unwrap()
     }
 
     fn values(t: &Tensor) -> Vec<f64> {
@@ -398,7 +459,9 @@ mod tests {
         for round in 0..16 {
             let s: Vec<f64> = (0..n).map(|_| random()).collect();
             let y = a(&s);
-            optimiser.remember(Tensor::from_slice(&s), Tensor::from_slice(&y));
+            let (s_tensor, y_tensor) = (Tensor::from_slice(&s), Tensor::from_slice(&y));
+            let curvature = dot(&s_tensor, &y_tensor).double_value(&[]);
+            optimiser.remember(s_tensor, y_tensor, curvature);
             pairs.push((s, y));
             let kept = &pairs[pairs.len().saturating_sub(limit)..];
             let g: Vec<f64> = (0..n).map(|_| random()).collect();
