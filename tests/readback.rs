@@ -1,9 +1,10 @@
 //! Device→host reads per unit of work (engine::readback counts every read of the loop), so that
-//! the loop's synchronisations are a tested number without a GPU: each L-BFGS evaluation is read
-//! back in one transfer with everything the iteration decides on (loss, its parts, the
-//! gradient's facts, the search direction's slope, the step's curvature), so an iteration reads
-//! once per evaluation and no more; a stage or tile visit adds a read per region layer (the
-//! region's area at that layer).
+//! the loop's synchronisations are a tested number without a GPU. Each L-BFGS trial is read back
+//! in one transfer with everything the iteration decides on (the loss, its parts, the gradient's
+//! facts, the search direction's slope, the step's curvature), and the start point of a stage or
+//! tile visit is read with its first trial: an iteration reads once, plus once per backtracking
+//! trial (the next trial's step is computed from that trial's loss). A stage or tile visit adds
+//! a read per region layer (the region's area at that layer).
 
 mod common;
 
@@ -12,8 +13,24 @@ use nstyle::engine::readback;
 use nstyle::engine::schedule::ScaleCount;
 use nstyle::engine::{Mask, Settings};
 
-/// (reads, evaluations) of each `step(1)` of a run.
-fn per_iteration(settings: Settings, region: bool) -> Vec<(u64, u64)> {
+/// What one `step(1)` of a run did.
+#[derive(Clone, Copy)]
+struct Step {
+    reads: u64,
+    evaluations: u64,
+    /// The scale (stage) it ran in.
+    scale: u32,
+}
+
+/// "reads/evaluations@scale", so that a failure's list of steps stays readable.
+impl std::fmt::Debug for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{}/{}@{}", self.reads, self.evaluations, self.scale)
+    }
+}
+
+/// Each `step(1)` of a run, to its end.
+fn steps(settings: Settings, region: bool) -> Vec<Step> {
     let mut transfer = ready_transfer(settings);
     if region {
         let left: Vec<f32> = (0..16).map(|i| f32::from(i % 4 < 2)).collect();
@@ -26,10 +43,11 @@ fn per_iteration(settings: Settings, region: bool) -> Vec<(u64, u64)> {
     loop {
         let before = readback::count();
         let progress = transfer.step(1).unwrap();
-        out.push((
-            readback::count() - before,
-            progress.evaluations - evaluations,
-        ));
+        out.push(Step {
+            reads: readback::count() - before,
+            evaluations: progress.evaluations - evaluations,
+            scale: progress.scale,
+        });
         evaluations = progress.evaluations;
         if progress.iteration >= progress.total {
             return out;
@@ -37,18 +55,47 @@ fn per_iteration(settings: Settings, region: bool) -> Vec<(u64, u64)> {
     }
 }
 
+/// The reads an L-BFGS iteration makes: one per evaluation, except that an iteration from an
+/// unevaluated start (`starts`) reads the start with its first trial.
+fn lbfgs_reads(step: &Step, starts: bool) -> u64 {
+    step.evaluations - u64::from(starts)
+}
+
 #[test]
-fn a_whole_image_iteration_reads_once_per_evaluation_and_no_more() {
+fn a_whole_image_iteration_reads_once_and_once_more_per_backtrack() {
     let settings = Settings {
         iterations: 8,
         scales: ScaleCount::Fixed(1),
         ..common::small_settings()
     };
-    let steps = per_iteration(settings, false);
-    eprintln!("(reads, evaluations) per iteration: {steps:?}");
-    // Backtracking or the start point's evaluation add evaluations, each with its one read.
-    for &(reads, evaluations) in &steps {
-        assert_eq!(reads, evaluations, "{steps:?}");
+    let steps = steps(settings, false);
+    eprintln!("reads/evaluations@scale per iteration: {steps:?}");
+    for (i, step) in steps.iter().enumerate() {
+        assert_eq!(step.reads, lbfgs_reads(step, i == 0), "{steps:?}");
+    }
+    // The first iteration evaluates the start and its first trial: one read for both.
+    assert_eq!(steps[0].reads, 1, "{steps:?}");
+    // Backtracking is rare: most iterations read exactly once.
+    let once = steps.iter().filter(|s| s.reads == 1).count();
+    assert!(2 * once > steps.len(), "{steps:?}");
+}
+
+#[test]
+fn a_stage_reads_once_per_evaluation_less_its_start() {
+    let settings = Settings {
+        size: 96,
+        iterations: 9,
+        scales: ScaleCount::Fixed(2),
+        ..common::small_settings()
+    };
+    let steps = steps(settings, false);
+    eprintln!("reads/evaluations@scale per iteration: {steps:?}");
+    for scale in 0..2 {
+        let stage: Vec<&Step> = steps.iter().filter(|s| s.scale == scale).collect();
+        let reads: u64 = stage.iter().map(|s| s.reads).sum();
+        let evaluations: u64 = stage.iter().map(|s| s.evaluations).sum();
+        assert!(!stage.is_empty(), "{steps:?}");
+        assert_eq!(reads, evaluations - 1, "scale {scale}: {steps:?}");
     }
 }
 
@@ -59,10 +106,13 @@ fn a_region_adds_one_read_per_style_layer_when_the_stage_starts() {
         scales: ScaleCount::Fixed(1),
         ..common::small_settings()
     };
-    let plain = per_iteration(settings.clone(), false);
-    let masked = per_iteration(settings, true);
+    let plain = steps(settings.clone(), false);
+    let masked = steps(settings, true);
     eprintln!("plain {plain:?}, region {masked:?}");
-    let extra = |i: usize| (masked[i].0 - masked[i].1) as i64 - (plain[i].0 - plain[i].1) as i64;
+    let extra = |i: usize| {
+        let own = |s: &Step| s.reads as i64 - lbfgs_reads(s, i == 0) as i64;
+        own(&masked[i]) - own(&plain[i])
+    };
     // The targets are built in the first step: one area per style layer (five).
     assert_eq!(extra(0), 5, "plain {plain:?}, region {masked:?}");
     for i in 1..masked.len() {
@@ -71,7 +121,7 @@ fn a_region_adds_one_read_per_style_layer_when_the_stage_starts() {
 }
 
 #[test]
-fn a_tile_visit_reads_as_a_whole_image_iteration_does() {
+fn a_tile_visit_reads_as_a_whole_image_stage_does() {
     let settings = Settings {
         size: 96,
         tile: Some(64),
@@ -79,10 +129,22 @@ fn a_tile_visit_reads_as_a_whole_image_iteration_does() {
         scales: ScaleCount::Fixed(1),
         ..common::small_settings()
     };
-    let steps = per_iteration(settings, false);
-    eprintln!("(reads, evaluations) per tiled iteration: {steps:?}");
-    // Without a region a visit's targets need no read: every iteration is as a whole image's.
-    for &(reads, evaluations) in &steps {
-        assert_eq!(reads, evaluations, "{steps:?}");
+    // 6 iterations: two passes of visits of 3 iterations each (tiles::tile_stage).
+    let per_visit = 3;
+    let steps = steps(settings, false);
+    eprintln!("reads/evaluations@scale per tile iteration: {steps:?}");
+    assert_eq!(steps.len() % per_visit, 0, "{steps:?}");
+    // Without a region a visit's targets need no read: each visit reads as a stage does.
+    for (i, step) in steps.iter().enumerate() {
+        assert_eq!(
+            step.reads,
+            lbfgs_reads(step, i % per_visit == 0),
+            "{steps:?}"
+        );
+    }
+    for visit in steps.chunks(per_visit) {
+        let reads: u64 = visit.iter().map(|s| s.reads).sum();
+        let evaluations: u64 = visit.iter().map(|s| s.evaluations).sum();
+        assert_eq!(reads, evaluations - 1, "{steps:?}");
     }
 }

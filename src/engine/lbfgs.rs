@@ -11,10 +11,19 @@
 //! of kernel launches and host synchronisations per iteration at m = 100), while the compact form
 //! is two matrix-vector products over the stored pairs, a few m×m operations and one more
 //! product, all queued on the device without reading anything back.
+//!
+//! The host reads once per evaluation and no more (on a GPU each read waits for the queued work):
+//! a trial's loss comes back with the scalars its decisions need, the direction's slope and the
+//! step's curvature sᵀy, and a first iteration's start point with its first trial (whose step is
+//! computed on the device from the start's gradient). An iteration whose first trial is accepted
+//! reads once; each backtracking trial reads once more, since its step comes from the last
+//! trial's loss.
 
 use tch::{Kind, Tensor};
 
-use crate::engine::optim::{dot, Evaluation, Objective, Optimizer, StepOutcome, UnreadEvaluation};
+use crate::engine::optim::{
+    dot, read_together, Evaluation, Objective, Optimizer, StepOutcome, UnreadEvaluation,
+};
 use crate::error::Result;
 
 /// Armijo sufficient-decrease constant.
@@ -161,6 +170,14 @@ struct Trial {
     curvature: f64,
 }
 
+/// What a line search knows before it starts when its first trial was read with the start
+/// point: the slope, the first step and that trial.
+struct FirstTrial {
+    slope: f64,
+    step: f64,
+    trial: Trial,
+}
+
 /// How a line search along a descent direction ended: the trial it accepted, if any, and whether
 /// any trial was finite.
 struct SearchEnd {
@@ -227,53 +244,81 @@ impl Lbfgs {
         objective(point)
     }
 
+    /// The first step of steepest descent without curvature known: no coordinate moves by more
+    /// than `first_step`. (torch's unit-L1 first step is ~1e-8 px on a 512 px image: a change
+    /// reduced precision cannot even measure, so the line search would never accept it.)
+    fn first_step(&self, grad_max_abs: f64) -> f64 {
+        (self.first_step / grad_max_abs.max(f64::MIN_POSITIVE)) * self.step_scale
+    }
+
+    /// [`Lbfgs::first_step`] on the device, from the largest |gradient element| there (f64): the
+    /// same f64 operations, so the same value (`max` differs only for NaN, where the start is not
+    /// finite and its trial is discarded).
+    fn first_step_on_device(&self, grad_max_abs: &Tensor) -> Result<Tensor> {
+        Ok(
+            Tensor::f_full([], self.first_step, (Kind::Double, grad_max_abs.device()))?
+                .f_div(&grad_max_abs.f_clamp_min(f64::MIN_POSITIVE)?)?
+                .f_mul_scalar(self.step_scale)?,
+        )
+    }
+
     /// The backtracking Armijo search from `point` (where the objective is `here`) along
     /// `direction`. Each trial is read back in one transfer with the scalars the decisions need:
     /// the step's curvature (for the history, if the trial is accepted) and, with the first
-    /// trial, the direction's slope. None when that slope is not a descent slope and the
-    /// direction came from the memory (the trial is discarded; the caller falls back to steepest
-    /// descent, whose slope this search then takes as it is).
+    /// trial, the direction's slope. `first`: the slope, the step and the first trial when they
+    /// were read already (with the start point's evaluation). None when the slope is not a
+    /// descent slope and the direction came from the memory (the trial is discarded; the caller
+    /// falls back to steepest descent, whose slope this search then takes as it is).
     fn line_search(
         &mut self,
         point: &Tensor,
         objective: &mut Objective,
         here: &Evaluation,
         direction: &Tensor,
+        first: Option<FirstTrial>,
     ) -> Result<Option<SearchEnd>> {
-        let slope_on_device = dot(&here.grad, direction);
-        let mut known_slope: Option<f64> = None;
-        let mut step = if self.pairs() == 0 {
-            // No curvature known yet: move no coordinate by more than `first_step`. (torch's
-            // unit-L1 first step is ~1e-8 px on a 512 px image: a change reduced precision
-            // cannot even measure, so the line search would never accept it.) The direction is
-            // −g here, whose largest element the evaluation already read.
-            (self.first_step / here.grad_max_abs.max(f64::MIN_POSITIVE)) * self.step_scale
-        } else {
-            self.step_scale
+        // Read with the first trial, unless that was read already.
+        let slope_on_device = first.is_none().then(|| dot(&here.grad, direction));
+        let (mut known_slope, mut step, mut first_trial) = match first {
+            Some(first) => (Some(first.slope), first.step, Some(first.trial)),
+            None if self.pairs() == 0 => (None, self.first_step(here.grad_max_abs), None),
+            None => (None, self.step_scale, None),
         };
 
         let mut accepted: Option<Trial> = None;
         let mut any_finite_trial = false;
         for _ in 0..self.max_line_search {
-            let trial_point = point + direction * step;
-            let unread = self.evaluate(objective, &trial_point)?;
-            let step_curvature = dot(&(&trial_point - point), &(unread.grad() - &here.grad));
-            let mut read_along = vec![step_curvature];
-            if known_slope.is_none() {
-                read_along.push(slope_on_device.shallow_clone());
-            }
-            let (trial, values) = unread.read_with(&read_along)?;
-            let step_curvature = values[0];
-            let slope = match known_slope {
-                Some(slope) => slope,
+            let Trial {
+                point: trial_point,
+                evaluation: trial,
+                curvature: step_curvature,
+            } = match first_trial.take() {
+                Some(trial) => trial,
                 None => {
-                    let slope = values[1];
-                    if !(slope < 0.0 && slope.is_finite()) && self.pairs() > 0 {
-                        return Ok(None);
+                    let trial_point = point + direction * step;
+                    let unread = self.evaluate(objective, &trial_point)?;
+                    let step_curvature =
+                        dot(&(&trial_point - point), &(unread.grad() - &here.grad));
+                    let mut read_along = vec![step_curvature];
+                    if let (None, Some(slope)) = (known_slope, &slope_on_device) {
+                        read_along.push(slope.shallow_clone());
                     }
-                    *known_slope.insert(slope)
+                    let (trial, values) = unread.read_with(&read_along)?;
+                    if known_slope.is_none() {
+                        let slope = values[1];
+                        if !(slope < 0.0 && slope.is_finite()) && self.pairs() > 0 {
+                            return Ok(None);
+                        }
+                        known_slope = Some(slope);
+                    }
+                    Trial {
+                        point: trial_point,
+                        evaluation: trial,
+                        curvature: values[0],
+                    }
                 }
             };
+            let slope = known_slope.expect("read with the first trial");
             if !trial.is_finite() {
                 step *= 0.1;
                 continue;
@@ -308,26 +353,115 @@ impl Lbfgs {
             any_finite_trial,
         }))
     }
+
+    /// The first iteration from a point not evaluated yet, with no curvature known (a new stage or
+    /// tile visit, or after a reset): steepest descent, whose first trial is evaluated before the
+    /// start point is read (its first step is computed on the device from the start's gradient),
+    /// and both are read in one transfer with the slope and the step's curvature. The decisions
+    /// are those of a start read first: a start that is not finite, or stationary, ends the
+    /// iteration and its trial is discarded.
+    fn iterate_from_unread_start(
+        &mut self,
+        point: &mut Tensor,
+        objective: &mut Objective,
+    ) -> Result<StepOutcome> {
+        let start = self.evaluate(objective, point)?;
+        let direction = -start.grad();
+        let step_on_device = self.first_step_on_device(&start.grad_max_abs())?;
+        // The host's f64 step multiplies an f32 direction as an f32 (libtorch's scalar rule);
+        // the device's is made that f32 the same way.
+        let trial_point = &*point + &direction * step_on_device.to_kind(direction.kind());
+        // An error here leaves no start known: the next iteration evaluates it again.
+        let trial = self.evaluate(objective, &trial_point)?;
+        let step_curvature = dot(&(&trial_point - &*point), &(trial.grad() - start.grad()));
+        let slope = dot(start.grad(), &direction);
+        let (evaluations, values) =
+            read_together(vec![start, trial], &[step_curvature, slope, step_on_device])?;
+        let [here, trial]: [Evaluation; 2] = evaluations
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("two evaluations were read"));
+        if !here.is_finite() {
+            return Ok(StepOutcome::NonFinite);
+        }
+        if here.grad_max_abs == 0.0 {
+            return Ok(self.stall_at(here));
+        }
+        let first = FirstTrial {
+            slope: values[1],
+            step: values[2],
+            trial: Trial {
+                point: trial_point,
+                evaluation: trial,
+                curvature: values[0],
+            },
+        };
+        match self.line_search(point, objective, &here, &direction, Some(first)) {
+            Ok(end) => Ok(self.conclude(
+                point,
+                here,
+                end.expect("without pairs the search takes any slope"),
+            )),
+            Err(error) => {
+                self.current = Some(here);
+                Err(error)
+            }
+        }
+    }
+
+    /// A stationary point: there is no direction to search in.
+    fn stall_at(&mut self, here: Evaluation) -> StepOutcome {
+        let parts = here.parts.clone();
+        self.current = Some(here);
+        StepOutcome::Stalled(parts)
+    }
+
+    /// Moves to the accepted trial, or stays where the search found nothing better.
+    fn conclude(&mut self, point: &mut Tensor, here: Evaluation, end: SearchEnd) -> StepOutcome {
+        match end.accepted {
+            Some(trial) => {
+                self.remember(
+                    &trial.point - &*point,
+                    &trial.evaluation.grad - &here.grad,
+                    trial.curvature,
+                );
+                let parts = trial.evaluation.parts.clone();
+                *point = trial.point;
+                self.current = Some(trial.evaluation);
+                StepOutcome::Moved(parts)
+            }
+            None => {
+                // Nothing decreased the loss: drop the memory so the next iteration restarts from
+                // steepest descent, and stay where we are.
+                self.forget();
+                let parts = here.parts.clone();
+                self.current = Some(here);
+                if end.any_finite_trial {
+                    StepOutcome::Stalled(parts)
+                } else {
+                    StepOutcome::NonFinite
+                }
+            }
+        }
+    }
 }
 
 impl Optimizer for Lbfgs {
     fn iterate(&mut self, point: &mut Tensor, objective: &mut Objective) -> Result<StepOutcome> {
         let here = match self.current.take() {
             Some(evaluation) => evaluation,
+            None if self.pairs() == 0 => return self.iterate_from_unread_start(point, objective),
+            // Pairs kept without a current point (a non-finite start, no reset): read it first.
             None => self.evaluate(objective, point)?.read()?,
         };
         if !here.is_finite() {
             return Ok(StepOutcome::NonFinite);
         }
         if here.grad_max_abs == 0.0 {
-            // A stationary point: there is no direction to search in.
-            let parts = here.parts.clone();
-            self.current = Some(here);
-            return Ok(StepOutcome::Stalled(parts));
+            return Ok(self.stall_at(here));
         }
         let mut direction = self.direction(&here.grad).view_as(&here.grad);
         let end = loop {
-            match self.line_search(point, objective, &here, &direction) {
+            match self.line_search(point, objective, &here, &direction, None) {
                 Ok(Some(end)) => break end,
                 Ok(None) => {
                     // Not a descent direction: the memory is misleading, fall back to steepest
@@ -342,32 +476,7 @@ impl Optimizer for Lbfgs {
                 }
             }
         };
-
-        match end.accepted {
-            Some(trial) => {
-                self.remember(
-                    &trial.point - &*point,
-                    &trial.evaluation.grad - &here.grad,
-                    trial.curvature,
-                );
-                let parts = trial.evaluation.parts.clone();
-                *point = trial.point;
-                self.current = Some(trial.evaluation);
-                Ok(StepOutcome::Moved(parts))
-            }
-            None => {
-                // Nothing decreased the loss: drop the memory so the next iteration restarts from
-                // steepest descent, and stay where we are.
-                self.forget();
-                let parts = here.parts.clone();
-                self.current = Some(here);
-                if end.any_finite_trial {
-                    Ok(StepOutcome::Stalled(parts))
-                } else {
-                    Ok(StepOutcome::NonFinite)
-                }
-            }
-        }
+        Ok(self.conclude(point, here, end))
     }
 
     fn reset(&mut self) {
@@ -479,6 +588,26 @@ mod tests {
                     "round {round}: {e} vs {o}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn the_first_step_made_on_the_device_moves_the_point_as_the_hosts_does() {
+        // The first iteration from an unread start computes its step on the device: the same
+        // f64 operations, and the same f32 multiply, must give the same trial point bit for bit.
+        let direction = Tensor::randn([1000], (Kind::Float, tch::Device::Cpu)) * 37.0;
+        let point = Tensor::randn([1000], (Kind::Float, tch::Device::Cpu)) * 100.0;
+        let mut optimiser = Lbfgs::new(5, 1.0);
+        optimiser.scale_steps(0.5f64.powi(3));
+        for grad_max_abs in [0.0, 1e-300, 3.7e-9, 0.123_456_789, 1.0, 255.0, 7.3e12] {
+            let host = optimiser.first_step(grad_max_abs);
+            let device = optimiser
+                .first_step_on_device(&Tensor::from(grad_max_abs))
+                .unwrap();
+            assert_eq!(device.double_value(&[]).to_bits(), host.to_bits());
+            let from_host = &point + &direction * host;
+            let from_device = &point + &direction * device.to_kind(direction.kind());
+            assert!(from_host.equal(&from_device), "{grad_max_abs}");
         }
     }
 

@@ -48,6 +48,12 @@ impl UnreadEvaluation {
         self.poisoned = true;
     }
 
+    /// The largest |gradient element| as a one-element f64 tensor on the device: what
+    /// [`Evaluation::grad_max_abs`] will read.
+    pub fn grad_max_abs(&self) -> Tensor {
+        self.scalars.get(self.names.len() as i64 + 2)
+    }
+
     /// Reads the evaluation back (one transfer).
     pub fn read(self) -> Result<Evaluation> {
         Ok(self.read_with(&[])?.0)
@@ -56,17 +62,15 @@ impl UnreadEvaluation {
     /// Reads the evaluation and `extra` (one-element tensors on the same device, any float kind)
     /// back in one transfer; the extra values come back as f64 in their order.
     pub fn read_with(self, extra: &[Tensor]) -> Result<(Evaluation, Vec<f64>)> {
-        let values = if extra.is_empty() {
-            readback::values(&self.scalars)?
-        } else {
-            let all: Vec<Tensor> = std::iter::once(self.scalars.shallow_clone())
-                .chain(extra.iter().map(|t| t.to_kind(Kind::Double).reshape([1])))
-                .collect();
-            readback::values(&Tensor::f_cat(&all, 0)?)?
-        };
+        let (mut evaluations, values) = read_together(vec![self], extra)?;
+        Ok((evaluations.remove(0), values))
+    }
+
+    /// The evaluation from its scalars as read back, in [`UnreadEvaluation::scalars`] order.
+    fn with_values(self, values: &[f64]) -> Evaluation {
         let n = self.names.len();
         let total = if self.poisoned { f64::NAN } else { values[0] };
-        let evaluation = Evaluation {
+        Evaluation {
             parts: LossParts {
                 total,
                 terms: self
@@ -79,9 +83,37 @@ impl UnreadEvaluation {
             grad: self.grad,
             grad_finite: values[n + 1] != 0.0,
             grad_max_abs: values[n + 2],
-        };
-        Ok((evaluation, values[n + 3..].to_vec()))
+        }
     }
+}
+
+/// Reads `evaluations` and `extra` (one-element tensors on their device, any float kind) back in
+/// one transfer; the extra values come back as f64 in their order.
+pub fn read_together(
+    evaluations: Vec<UnreadEvaluation>,
+    extra: &[Tensor],
+) -> Result<(Vec<Evaluation>, Vec<f64>)> {
+    let values = match (evaluations.as_slice(), extra) {
+        ([only], []) => readback::values(&only.scalars)?,
+        _ => {
+            let all: Vec<Tensor> = evaluations
+                .iter()
+                .map(|e| e.scalars.shallow_clone())
+                .chain(extra.iter().map(|t| t.to_kind(Kind::Double).reshape([1])))
+                .collect();
+            readback::values(&Tensor::f_cat(&all, 0)?)?
+        }
+    };
+    let mut rest = values.as_slice();
+    let evaluations = evaluations
+        .into_iter()
+        .map(|unread| {
+            let (own, after) = rest.split_at(unread.names.len() + 3);
+            rest = after;
+            unread.with_values(own)
+        })
+        .collect();
+    Ok((evaluations, rest.to_vec()))
 }
 
 /// The objective at one point, read back: its value, its parts and its gradient (same shape as
