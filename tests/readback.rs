@@ -3,8 +3,10 @@
 //! in one transfer with everything the iteration decides on (the loss, its parts, the gradient's
 //! facts, the search direction's slope, the step's curvature), and the start point of a stage or
 //! tile visit is read with its first trial: an iteration reads once, plus once per backtracking
-//! trial (the next trial's step is computed from that trial's loss). A stage or tile visit adds
-//! a read per region layer (the region's area at that layer).
+//! trial (the next trial's step is computed from that trial's loss). Masks add one read where
+//! their targets are built: a region's areas at every style layer, once per stage (or per tile
+//! visit, cut to the tile); a style's source mask, once per style and stage (summed over the
+//! tiles of the style image in a tiled stage).
 
 mod common;
 
@@ -29,14 +31,23 @@ impl std::fmt::Debug for Step {
     }
 }
 
+/// The masks a run may have: a region for its style, a mask over its style image.
+#[derive(Clone, Copy, PartialEq)]
+enum Masks {
+    None,
+    Region,
+    StyleSource,
+}
+
 /// Each `step(1)` of a run, to its end.
-fn steps(settings: Settings, region: bool) -> Vec<Step> {
+fn steps(settings: Settings, masks: Masks) -> Vec<Step> {
     let mut transfer = ready_transfer(settings);
-    if region {
-        let left: Vec<f32> = (0..16).map(|i| f32::from(i % 4 < 2)).collect();
-        transfer
-            .set_style_region(0, Some(Mask::from_values(4, 4, left).unwrap()))
-            .unwrap();
+    let left: Vec<f32> = (0..16).map(|i| f32::from(i % 4 < 2)).collect();
+    let left = Mask::from_values(4, 4, left).unwrap();
+    match masks {
+        Masks::None => {}
+        Masks::Region => transfer.set_style_region(0, Some(left)).unwrap(),
+        Masks::StyleSource => transfer.set_style_source_mask(0, Some(left)).unwrap(),
     }
     let mut out = Vec::new();
     let mut evaluations = 0;
@@ -68,7 +79,7 @@ fn a_whole_image_iteration_reads_once_and_once_more_per_backtrack() {
         scales: ScaleCount::Fixed(1),
         ..common::small_settings()
     };
-    let steps = steps(settings, false);
+    let steps = steps(settings, Masks::None);
     eprintln!("reads/evaluations@scale per iteration: {steps:?}");
     for (i, step) in steps.iter().enumerate() {
         assert_eq!(step.reads, lbfgs_reads(step, i == 0), "{steps:?}");
@@ -88,7 +99,7 @@ fn a_stage_reads_once_per_evaluation_less_its_start() {
         scales: ScaleCount::Fixed(2),
         ..common::small_settings()
     };
-    let steps = steps(settings, false);
+    let steps = steps(settings, Masks::None);
     eprintln!("reads/evaluations@scale per iteration: {steps:?}");
     for scale in 0..2 {
         let stage: Vec<&Step> = steps.iter().filter(|s| s.scale == scale).collect();
@@ -99,25 +110,40 @@ fn a_stage_reads_once_per_evaluation_less_its_start() {
     }
 }
 
+/// The reads of each step of a run with `masks` beyond those of its L-BFGS iterations.
+fn mask_reads(settings: Settings, masks: Masks, starts: impl Fn(usize) -> bool) -> Vec<u64> {
+    let steps = steps(settings, masks);
+    eprintln!("reads/evaluations@scale per iteration: {steps:?}");
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| step.reads - lbfgs_reads(step, starts(i)))
+        .collect()
+}
+
 #[test]
-fn a_region_adds_one_read_per_style_layer_when_the_stage_starts() {
+fn a_region_adds_one_read_when_the_stage_starts() {
     let settings = Settings {
         iterations: 4,
         scales: ScaleCount::Fixed(1),
         ..common::small_settings()
     };
-    let plain = steps(settings.clone(), false);
-    let masked = steps(settings, true);
-    eprintln!("plain {plain:?}, region {masked:?}");
-    let extra = |i: usize| {
-        let own = |s: &Step| s.reads as i64 - lbfgs_reads(s, i == 0) as i64;
-        own(&masked[i]) - own(&plain[i])
+    // The targets are built in the first step: the region's area at every style layer, read
+    // together.
+    let extra = mask_reads(settings, Masks::Region, |i| i == 0);
+    assert_eq!(extra, [1, 0, 0, 0]);
+}
+
+#[test]
+fn a_style_source_mask_adds_one_read_when_the_stage_starts() {
+    let settings = Settings {
+        iterations: 3,
+        scales: ScaleCount::Fixed(1),
+        ..common::small_settings()
     };
-    // The targets are built in the first step: one area per style layer (five).
-    assert_eq!(extra(0), 5, "plain {plain:?}, region {masked:?}");
-    for i in 1..masked.len() {
-        assert_eq!(extra(i), 0, "plain {plain:?}, region {masked:?}");
-    }
+    // The style's guided Grams: the mask's area at every style layer, read together.
+    let extra = mask_reads(settings, Masks::StyleSource, |i| i == 0);
+    assert_eq!(extra, [1, 0, 0]);
 }
 
 #[test]
@@ -131,14 +157,14 @@ fn a_tile_visit_reads_as_a_whole_image_stage_does() {
     };
     // 6 iterations: two passes of visits of 3 iterations each (tiles::tile_stage).
     let per_visit = 3;
-    let steps = steps(settings, false);
+    let steps = steps(settings, Masks::None);
     eprintln!("reads/evaluations@scale per tile iteration: {steps:?}");
     assert_eq!(steps.len() % per_visit, 0, "{steps:?}");
     // Without a region a visit's targets need no read: each visit reads as a stage does.
     for (i, step) in steps.iter().enumerate() {
         assert_eq!(
             step.reads,
-            lbfgs_reads(step, i % per_visit == 0),
+            lbfgs_reads(step, i.is_multiple_of(per_visit)),
             "{steps:?}"
         );
     }
@@ -147,4 +173,28 @@ fn a_tile_visit_reads_as_a_whole_image_stage_does() {
         let evaluations: u64 = visit.iter().map(|s| s.evaluations).sum();
         assert_eq!(reads, evaluations - 1, "{steps:?}");
     }
+}
+
+#[test]
+fn a_region_adds_one_read_per_tile_visit_and_a_style_source_mask_one_per_tiled_stage() {
+    let settings = Settings {
+        size: 96,
+        tile: Some(64),
+        iterations: 4,
+        scales: ScaleCount::Fixed(1),
+        ..common::small_settings()
+    };
+    // 4 iterations: two passes of visits of 2 iterations each (tiles::tile_stage).
+    let per_visit = 2;
+    let visit_starts = |i: usize| i.is_multiple_of(per_visit);
+    // Each visit cuts the region to its tile: its area at every style layer, read together.
+    let region = mask_reads(settings.clone(), Masks::Region, visit_starts);
+    for (i, &extra) in region.iter().enumerate() {
+        assert_eq!(extra, u64::from(visit_starts(i)), "{region:?}");
+    }
+    // The style's Grams are summed over the tiles of its image when the stage starts: the mask's
+    // areas in all of them, at every style layer, read together.
+    let source = mask_reads(settings, Masks::StyleSource, visit_starts);
+    assert_eq!(source[0], 1, "{source:?}");
+    assert!(source[1..].iter().all(|&extra| extra == 0), "{source:?}");
 }

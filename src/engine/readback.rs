@@ -33,9 +33,3 @@ pub fn values(tensor: &Tensor) -> Result<Vec<f64>> {
         .f_to_device(Device::Cpu)?;
     Ok(Vec::<f64>::try_from(host)?)
 }
-
-/// The value of a one-element tensor as f64, in one transfer.
-pub fn scalar(tensor: &Tensor) -> Result<f64> {
-    counted();
-    Ok(tensor.f_double_value(&[])?)
-}
