@@ -7,10 +7,15 @@
 //! their targets are built: a region's areas at every style layer, once per stage (or per tile
 //! visit, cut to the tile); a style's source mask, once per style and stage (summed over the
 //! tiles of the style image in a tiled stage).
+//!
+//! Uploads are counted too (on a GPU they are queued from page-locked memory without waiting, but
+//! each is still a transfer): an iteration makes none (the Caffe mean Lite0 converts from stays on
+//! the device), a tile visit one (its blending ramps).
 
 mod common;
 
 use common::ready_transfer;
+use nstyle::engine::network::Backbone;
 use nstyle::engine::readback;
 use nstyle::engine::schedule::ScaleCount;
 use nstyle::engine::{Mask, Settings};
@@ -19,15 +24,22 @@ use nstyle::engine::{Mask, Settings};
 #[derive(Clone, Copy)]
 struct Step {
     reads: u64,
+    /// Host→device uploads (engine::readback::upload).
+    uploads: u64,
     evaluations: u64,
     /// The scale (stage) it ran in.
     scale: u32,
 }
 
-/// "reads/evaluations@scale", so that a failure's list of steps stays readable.
+/// "reads/evaluations@scale" (and "+N up" with uploads), so that a failure's list of steps stays
+/// readable.
 impl std::fmt::Debug for Step {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "{}/{}@{}", self.reads, self.evaluations, self.scale)
+        write!(f, "{}/{}@{}", self.reads, self.evaluations, self.scale)?;
+        if self.uploads > 0 {
+            write!(f, "+{} up", self.uploads)?;
+        }
+        Ok(())
     }
 }
 
@@ -52,10 +64,11 @@ fn steps(settings: Settings, masks: Masks) -> Vec<Step> {
     let mut out = Vec::new();
     let mut evaluations = 0;
     loop {
-        let before = readback::count();
+        let (reads, uploads) = (readback::reads(), readback::uploads());
         let progress = transfer.step(1).unwrap();
         out.push(Step {
-            reads: readback::count() - before,
+            reads: readback::reads() - reads,
+            uploads: readback::uploads() - uploads,
             evaluations: progress.evaluations - evaluations,
             scale: progress.scale,
         });
@@ -197,4 +210,39 @@ fn a_region_adds_one_read_per_tile_visit_and_a_style_source_mask_one_per_tiled_s
     let source = mask_reads(settings, Masks::StyleSource, visit_starts);
     assert_eq!(source[0], 1, "{source:?}");
     assert!(source[1..].iter().all(|&extra| extra == 0), "{source:?}");
+}
+
+#[test]
+fn an_iteration_uploads_nothing_with_either_backbone() {
+    for backbone in [Backbone::Vgg19, Backbone::Lite] {
+        let settings = Settings {
+            iterations: 4,
+            scales: ScaleCount::Fixed(1),
+            backbone,
+            ..common::small_settings()
+        };
+        let steps = steps(settings, Masks::None);
+        eprintln!("{backbone:?}: {steps:?}");
+        // The first step uploads the stage's images (content, style) for its targets.
+        assert!(steps[1..].iter().all(|s| s.uploads == 0), "{steps:?}");
+    }
+}
+
+#[test]
+fn a_tile_visit_uploads_its_blending_ramps_once() {
+    let settings = Settings {
+        size: 96,
+        tile: Some(64),
+        iterations: 4,
+        scales: ScaleCount::Fixed(1),
+        ..common::small_settings()
+    };
+    let per_visit = 2;
+    let steps = steps(settings, Masks::None);
+    eprintln!("{steps:?}");
+    // The first step builds the stage's targets too.
+    for (i, step) in steps.iter().enumerate().skip(1) {
+        let expected = u64::from(i.is_multiple_of(per_visit));
+        assert_eq!(step.uploads, expected, "{steps:?}");
+    }
 }

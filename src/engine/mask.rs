@@ -118,9 +118,14 @@ impl Mask {
     /// The mask stretched to `width`×`height` as a [1, 1, height, width] fp32 tensor.
     pub fn tensor_at(&self, width: u32, height: u32, device: Device) -> Result<Tensor> {
         let values = self.values_at(width, height)?;
-        Ok(Tensor::f_from_slice(&values)?
-            .f_view([1, 1, height as i64, width as i64])?
-            .f_to_device(device)?)
+        Ok(
+            crate::engine::readback::upload(&Tensor::f_from_slice(&values)?, device)?.f_view([
+                1,
+                1,
+                height as i64,
+                width as i64,
+            ])?,
+        )
     }
 }
 
@@ -154,7 +159,7 @@ pub fn soften(mask: &Tensor, percent: f64) -> Result<Tensor> {
         .collect();
     let total: f32 = taps.iter().sum();
     let taps: Vec<f32> = taps.iter().map(|t| t / total).collect();
-    let kernel = Tensor::f_from_slice(&taps)?.f_to_device(mask.device())?;
+    let kernel = crate::engine::readback::upload(&Tensor::f_from_slice(&taps)?, mask.device())?;
     let across = kernel.f_view([1, 1, 1, 2 * radius + 1])?;
     let down = kernel.f_view([1, 1, 2 * radius + 1, 1])?;
     let padded = small.f_pad([radius, radius, radius, radius], "replicate", None)?;

@@ -184,12 +184,17 @@ impl Layout {
                 .collect()
         };
         let [left, top, right, bottom] = tile.crop;
-        let across = Tensor::f_from_slice(&ramp(tile.window.width, left, right))?;
-        let down = Tensor::f_from_slice(&ramp(tile.window.height, top, bottom))?;
+        let (width, height) = (tile.window.width as i64, tile.window.height as i64);
+        // The two ramps go up in one upload, not the plane they span, which is made on the
+        // device (the same fp32 products).
+        let mut ramps = ramp(tile.window.width, left, right);
+        ramps.extend(ramp(tile.window.height, top, bottom));
+        let ramps = crate::engine::readback::upload(&Tensor::f_from_slice(&ramps)?, device)?;
+        let across = ramps.f_narrow(0, 0, width)?;
+        let down = ramps.f_narrow(0, width, height)?;
         Ok(down
-            .f_view([1, 1, tile.window.height as i64, 1])?
-            .f_mul(&across.f_view([1, 1, 1, tile.window.width as i64])?)?
-            .f_to_device(device)?)
+            .f_view([1, 1, height, 1])?
+            .f_mul(&across.f_view([1, 1, 1, width])?)?)
     }
 
     /// Weight of the pixel `distance` pixels in from an edge (0 at the edge's first pixel).
