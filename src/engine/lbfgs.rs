@@ -162,7 +162,8 @@ pub struct Lbfgs {
     evaluations: u64,
 }
 
-/// A point the line search tried and found acceptable, with what the history needs of it.
+/// A point the line search tried, read back, with what the history needs of it if it is
+/// accepted.
 struct Trial {
     point: Tensor,
     evaluation: Evaluation,
