@@ -357,7 +357,11 @@ fn probe(
         probes.push((side as u64 * side as u64, targets, point));
     }
     let evaluate = |(_, targets, point): &(u64, Objective, Tensor)| {
-        targets.evaluate(network, settings, point).map(|_| ())
+        // Read back as the optimiser reads it: on a GPU that waits for the evaluation's work.
+        targets
+            .evaluate(network, settings, point)?
+            .read()
+            .map(|_| ())
     };
     let features = |(_, _, point): &(u64, Objective, Tensor)| {
         let _no_grad = tch::no_grad_guard();

@@ -728,9 +728,10 @@ impl Transfer {
                     .resized(first.width, first.height)
                     .to_tensor(device)?,
             )?,
-            Init::Random => {
-                random_image(first.width, first.height, settings.seed)?.f_to_device(device)?
-            }
+            Init::Random => crate::engine::readback::upload(
+                &random_image(first.width, first.height, settings.seed)?,
+                device,
+            )?,
         };
         let optimizer: Box<dyn Optimizer> = match settings.optimizer {
             OptimizerKind::Lbfgs => Box::new(Lbfgs::new(settings.lbfgs_history, LBFGS_FIRST_STEP)),
