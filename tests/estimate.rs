@@ -37,12 +37,22 @@ fn before_the_content_and_the_style_the_estimate_is_a_state_error() {
     );
 }
 
+/// The tests' settings on one thread: the probe's rates are kept per thread count, and with
+/// `threads=0` the count follows the load of other programs, so two estimates made moments
+/// apart on a busy machine could be priced with different rates.
+fn pinned_settings() -> Settings {
+    Settings {
+        threads: 1,
+        ..small_settings()
+    }
+}
+
 #[test]
 fn the_estimate_grows_with_size_and_iterations_and_is_cached() {
     let base = Settings {
         size: 64,
         iterations: 10,
-        ..small_settings()
+        ..pinned_settings()
     };
     let mut transfer = session(base.clone());
     let first = transfer.estimate().unwrap();
@@ -89,7 +99,7 @@ fn tiled_stages_are_priced_per_tile_and_counted_in_evaluations() {
         iterations: 10,
         scales: ScaleCount::Fixed(1),
         tile,
-        ..small_settings()
+        ..pinned_settings()
     };
     let whole = session(settings(None)).estimate().unwrap();
     let tiled = session(settings(Some(64))).estimate().unwrap();
@@ -114,7 +124,7 @@ fn tiled_stages_are_priced_per_tile_and_counted_in_evaluations() {
 fn the_estimate_refuses_what_the_run_would_refuse_and_changes_nothing() {
     let mut transfer = session(Settings {
         size: 16,
-        ..small_settings()
+        ..pinned_settings()
     });
     // 16 px on the long side of a 4:3 content is 12 px on the short one: under the minimum.
     let err = transfer.estimate().unwrap_err();
@@ -122,12 +132,12 @@ fn the_estimate_refuses_what_the_run_would_refuse_and_changes_nothing() {
     let mut transfer = session(Settings {
         size: 96,
         max_memory_mb: Some(1),
-        ..small_settings()
+        ..pinned_settings()
     });
     let err = transfer.estimate().unwrap_err();
     assert!(matches!(err, Error::Memory(_)), "{err:?}");
     // Estimating neither starts nor moves the run.
-    let mut transfer = session(small_settings());
+    let mut transfer = session(pinned_settings());
     transfer.estimate().unwrap();
     let p = transfer.step(2).unwrap();
     assert_eq!(p.iteration, 2);
@@ -141,7 +151,7 @@ fn regions_a_content_mask_and_a_temporal_term_are_probed_with_the_run() {
     let settings = Settings {
         size: 72,
         iterations: 10,
-        ..small_settings()
+        ..pinned_settings()
     };
     let mut transfer = session(settings);
     transfer.estimate().unwrap();
