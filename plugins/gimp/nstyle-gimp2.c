@@ -175,11 +175,7 @@ static void ns_dialog_build(NsDialog *d, const NsVals *v, gint32 image) {
   gtk_container_set_border_width(GTK_CONTAINER(main_vbox), 12);
   gtk_box_pack_start(GTK_BOX(gtk_dialog_get_content_area(GTK_DIALOG(d->dialog))), main_vbox,
                      TRUE, TRUE, 0);
-  GtkWidget *hbox = gtk_hbox_new(FALSE, 12);
-  gtk_box_pack_start(GTK_BOX(main_vbox), hbox, TRUE, TRUE, 0);
-
   d->settings = gtk_vbox_new(FALSE, 12);
-  gtk_box_pack_start(GTK_BOX(hbox), d->settings, TRUE, TRUE, 0);
 
   ns_ui_style_picker_init(&d->style, v->style_file, v->style_from_image, image);
   gtk_box_pack_start(GTK_BOX(d->settings), d->style.frame, FALSE, FALSE, 0);
@@ -229,7 +225,9 @@ static void ns_dialog_build(NsDialog *d, const NsVals *v, gint32 image) {
   gtk_box_pack_end(GTK_BOX(d->settings), diagnostics_row, FALSE, FALSE, 0);
 
   d->preview = ns_ui_preview_new(image, d->drawable, ns_preview_params, d);
-  gtk_box_pack_start(GTK_BOX(hbox), ns_ui_preview_widget(d->preview), FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(main_vbox),
+                     ns_ui_columns(d->settings, ns_ui_preview_widget(d->preview), NULL), TRUE,
+                     TRUE, 0);
   ns_ui_preview_set_test(d->preview, d->dialog, &d->style, ns_set_strength, d);
   /* Whatever changes what the preview shows, or what the full run costs (size, iterations,
    * quality: the estimate under the preview), restarts it. */

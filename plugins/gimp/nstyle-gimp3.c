@@ -124,6 +124,8 @@ static void nstyle_plug_in_init(NstylePlugIn *self) { (void)self; }
 /* The dialog: the procedure's settings plus the style chooser; after OK it stays open with a
  * progress bar and a Cancel that stops the engine. */
 
+#define NS_SETTINGS_WIDTH 480 /* px, the settings column */
+
 typedef struct {
   GtkWidget *dialog;
   GimpProcedureConfig *config;
@@ -235,7 +237,6 @@ static void ns_dialog_build(NsDialog *d, GimpProcedure *procedure, GimpImage *im
                                                ns_args[NS_ARG_SIZE].name,
                                                ns_args[NS_ARG_ITERATIONS].name,
                                                "ns-advanced-expander", NULL);
-  gimp_procedure_dialog_fill(pd, "ns-settings", NULL);
 
   /* preserve-colors is an int 0/1 (as in GIMP 2.10): a check button bound to it. */
   const NsArg *preserve_arg = &ns_args[NS_ARG_PRESERVE_COLORS];
@@ -259,12 +260,23 @@ static void ns_dialog_build(NsDialog *d, GimpProcedure *procedure, GimpImage *im
   g_signal_connect_swapped(d->style.image_combo, "changed", G_CALLBACK(ns_ui_preview_changed),
                            d->preview);
   ns_ui_region_picker_connect(&d->regions, G_CALLBACK(ns_ui_preview_changed), d->preview);
-  gtk_box_pack_end(GTK_BOX(content), ns_ui_preview_widget(d->preview), FALSE, FALSE, 0);
 
-  gtk_box_pack_start(GTK_BOX(content), d->style.frame, FALSE, FALSE, 0);
-  gtk_box_reorder_child(GTK_BOX(content), d->style.frame, 0);
-  gtk_box_pack_start(GTK_BOX(content), d->regions.frame, FALSE, FALSE, 0);
-  gtk_box_reorder_child(GTK_BOX(content), d->regions.frame, 1);
+  /* Side by side, as in GIMP 2.10: what paints where (the style and the regions), how (the
+   * settings), the preview. Stacked, the dialog was taller than a laptop's screen (issue 26),
+   * and GTK 3's rows are taller than GTK 2's, so the regions get a column of their own here.
+   * The settings box is packed here rather than by gimp_procedure_dialog_fill, which can only
+   * stack; the dialog keeps its own reference to it, hence the one taken here (as fill takes
+   * one). */
+  GtkWidget *what = gtk_box_new(GTK_ORIENTATION_VERTICAL, 12);
+  gtk_box_pack_start(GTK_BOX(what), d->style.frame, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(what), d->regions.frame, FALSE, FALSE, 0);
+  GtkWidget *how = gimp_frame_new("Settings");
+  gtk_container_add(GTK_CONTAINER(how), g_object_ref(d->settings));
+  /* Wide enough for the strength slider to be one (its natural width is a knob's). */
+  gtk_widget_set_size_request(how, NS_SETTINGS_WIDTH, -1);
+  GtkWidget *columns = ns_ui_columns(what, how, ns_ui_preview_widget(d->preview), NULL);
+  gtk_box_pack_start(GTK_BOX(content), columns, TRUE, TRUE, 0);
+  gtk_box_reorder_child(GTK_BOX(content), columns, 0);
   gtk_box_pack_end(GTK_BOX(content), ns_ui_progress_bar_new(), FALSE, FALSE, 0);
   gtk_widget_show_all(d->dialog);
 }

@@ -6,6 +6,7 @@
 #include "nstyle-ui.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <string.h>
 
 const gchar ns_ui_help[] =
@@ -187,6 +188,28 @@ GtkWidget *ns_ui_arg_spin(guint arg, gdouble value) {
   gtk_widget_set_tooltip_text(spin, help);
   g_free(help);
   return spin;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Layout.                                                                                    */
+
+#define NS_UI_COLUMN_SPACING 12
+
+GtkWidget *ns_ui_columns(GtkWidget *first, ...) {
+#if GTK_CHECK_VERSION(3, 0, 0)
+  GtkWidget *columns = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, NS_UI_COLUMN_SPACING);
+#else
+  GtkWidget *columns = gtk_hbox_new(FALSE, NS_UI_COLUMN_SPACING);
+#endif
+  va_list args;
+  va_start(args, first);
+  for (GtkWidget *column = first, *next; column; column = next) {
+    next = va_arg(args, GtkWidget *);
+    /* The settings share the width the dialog gets; the preview (last) keeps its own. */
+    gtk_box_pack_start(GTK_BOX(columns), column, next != NULL, next != NULL, 0);
+  }
+  va_end(args);
+  return columns;
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -98,6 +98,11 @@ void ns_ui_arg_steps(guint arg, gdouble *step, gdouble *page, guint *digits);
 /* A spin button for a numeric argument: its range, steps, digits and tooltip, set to value. */
 GtkWidget *ns_ui_arg_spin(guint arg, gdouble value);
 
+/* The dialogs' layout: the settings in one or more columns with the preview beside them, as
+ * one widget (a preview under the settings makes the dialog taller than a laptop's screen).
+ * NULL-terminated; the last column is the preview, which keeps its own width. */
+GtkWidget *ns_ui_columns(GtkWidget *first, ...) G_GNUC_NULL_TERMINATED;
+
 /* The style: a painting file or one of the open images. */
 typedef struct {
   GtkWidget *frame; /* "Style", holding the rest */

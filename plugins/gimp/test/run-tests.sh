@@ -34,7 +34,7 @@ relay_results() {
     case $line in
     PASS*) pass "${line#PASS }" ;;
     FAIL*) fail "${line#FAIL }" ;;
-    *preview-latency* | *"estimate shown"*) echo "$line" ;;
+    *preview-latency* | *"estimate shown"* | *dialog-size*) echo "$line" ;;
     esac
   done
 }
