@@ -24,6 +24,7 @@ out=${1:-$root/target/gimp-test/interactive3}
 mkdir -p "$out" && out=$(cd "$out" && pwd)
 shots=$root/target/gimp-test/screenshots
 shot=$shots/dialog-gimp3.0.png
+device_shot=$shots/device-choice-gimp3.0.png
 mkdir -p "$shots"
 lib=$root/target/release/libnstyle.so
 weights=${NSTYLE_WEIGHTS:-${XDG_CACHE_HOME:-$HOME/.cache}/nstyle/vgg19-caffe-q8-v1.safetensors}
@@ -122,7 +123,7 @@ for _ in $(seq 1 240); do
   sleep 0.5
 done
 result "3.0 dialog opens" "$([ -n "$win" ]; echo $?)"
-rm -f "$shot"
+rm -f "$shot" "$device_shot"
 if [ -n "$win" ]; then
   # The dialog drives its preview itself (NSTYLE_GIMP_PREVIEW_TEST, see nstyle-ui.h): wait for
   # the first preview to finish before the screenshot.
@@ -141,6 +142,18 @@ if [ -n "$win" ]; then
   sleep 1
   import -window root "$shot"
   import -window "$win" "$out/dialog-only.png"
+  # The device choice, opened (a click on the combo box, where the dialog reported it), then
+  # closed by a click on the row it opened on (the active one: nothing changes).
+  combo=$(grep -o 'NSFACT device-combo .*' "$out/gimp.log" | tail -n 1 | cut -d' ' -f3-)
+  if [ -n "$combo" ]; then
+    read -r cx cy cw ch <<<"$combo"
+    xdotool mousemove --window "$win" $((cx + cw / 2)) $((cy + ch / 2)) click 1 2>/dev/null
+    sleep 1.5
+    import -window root "$device_shot"
+    xdotool mousemove --window "$win" $((cx + cw / 2)) $((cy + ch / 2)) click 1 2>/dev/null
+    sleep 0.5
+    xdotool mousemove 0 $((screen_h - 1)) 2>/dev/null
+  fi
   xdotool search --onlyvisible --name . 2>/dev/null | while read -r w; do
     echo "window $w: $(xdotool getwindowname "$w" 2>/dev/null) $(xdotool getwindowgeometry "$w" 2>/dev/null | tr '\n' ' ')"
   done >"$out/windows.txt"
@@ -181,6 +194,15 @@ if [ -n "$win" ]; then
   result "3.0 dialog fits a $screen_w x $screen_h screen: $max_w x $max_h, at most $screen_w x $((screen_h - NS_SCREEN_MARGIN)) (${NS_SCREEN_MARGIN} px left for a panel and the title bar)" "$(
     [ "$max_w" -gt 0 ] && [ "$max_w" -le "$screen_w" ] && [ "$max_h" -le $((screen_h - NS_SCREEN_MARGIN)) ]; echo $?)"
 fi
+# The device choice: "Auto", then the library's devices (nstyle.devices(), by the Python
+# binding on the same library) in its order, by name, an unusable one with its reason.
+want=$(NSTYLE_LIBRARY=$lib "$python" -c 'import nstyle
+for i, d in enumerate(nstyle.devices(), 1):
+    print(i, d.id, int(d.reason is None), d.name if d.reason is None else "%s — cannot be used: %s" % (d.name, d.reason))' 2>&1)
+got=$(grep -o 'NSFACT device-row .*' "$out/gimp.log" | cut -d' ' -f3- | head -n "$(wc -l <<<"$want")")
+echo "NSFACT device-choice 3.0: Auto; $(cut -d' ' -f2- <<<"$got" | tr '\n' ';')"
+result "3.0 device choice: Auto, then the library's devices by name ($(wc -l <<<"$want") here), screenshot $device_shot" "$(
+  [ -n "$got" ] && [ "$got" = "$want" ] && [ -s "$device_shot" ]; echo $?)"
 result "3.0 cancel: the call returns, no layer added" "$(grep -q 'NSFACT interactive-after 1' "$out/gimp.log"; echo $?)"
 . "$here/preview-checks.sh"
 preview_checks 3.0 "$out/gimp.log" "$out/preview" 256 192
