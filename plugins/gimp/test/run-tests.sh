@@ -306,8 +306,8 @@ test_gimp2() {
   check "2.10 registered: plug-in-nstyle3 takes the regions too (as it always did)" test "$args" = "0 run-mode 13 image 16 drawable 4 style-file 0 size 0 iterations 3 content-weight 3 style-weight 3 tv-weight 0 preserve-colors 3 strength 4 backbone 0 region-mode 16 region-drawable 4 outside-style-file "
   args=$(for i in $(seq 0 15); do fact "$log" "reg4-arg $i" | cut -d' ' -f2-; done | tr '\n' ' ')
   check "2.10 registered: plug-in-nstyle4 takes every argument (the device too)" test "$args" = "0 run-mode 13 image 16 drawable 4 style-file 0 size 0 iterations 3 content-weight 3 style-weight 3 tv-weight 0 preserve-colors 3 strength 4 backbone 0 region-mode 16 region-drawable 4 outside-style-file 4 device "
-  check "2.10 registered: device's help names auto, cpu, cuda:N and the NSTYLE_DEVICE override" bash -c "
-    [[ '$(fact "$log" reg4-desc-15)' == *auto*cpu*cuda:N*NSTYLE_DEVICE*'(default auto)'* ]]"
+  check "2.10 registered: device's help names auto, cpu, cuda:N and the NSTYLE_DEVICE override" bash -c '
+    echo "$1"; [[ $1 == *auto*cpu*cuda:N*NSTYLE_DEVICE*"(default auto)"* ]]' _ "$(fact "$log" reg4-desc-15)"
   check "2.10 registered: strength and backbone help give the library's accepted values and defaults" bash -c "
     [[ '$(fact "$log" reg2-desc-10)' == *'$(opt get strength accepts)'*'(default $(opt get strength default_value))'* ]] &&
     [[ '$(fact "$log" reg2-desc-11)' == *'$(opt get backbone accepts)'*'(default $(opt get backbone default_value))'* ]]"
@@ -409,7 +409,7 @@ test_gimp3() {
   check "3.0 registered: argument help gives the library's accepted values and defaults" help_from_library "${helps[@]}"
   check "3.0 registered under <Image>/Filters/Artistic for RGB*, GRAY*" bash -c "
     grep -q '(menu-path \"<Image>/Filters/Artistic\")' '$def' && grep -q '\"RGB\*, GRAY\*\"' '$def' &&
-    grep -q ' 15 1\$' '$def'"
+    grep -q ' 16 1\$' '$def'"  # (16 arguments, 1 return value)
   common_checks 3.0 "$d" "$log"
   device_checks 3.0 "$log" "$d/device.log"
 
