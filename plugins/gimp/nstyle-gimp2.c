@@ -193,7 +193,7 @@ static void ns_dialog_build(NsDialog *d, const NsVals *v, gint32 image) {
   /* The painter's settings: strength, quality, size, iterations, colours. */
   GtkWidget *frame = gimp_frame_new("Settings");
   gtk_box_pack_start(GTK_BOX(d->settings), frame, FALSE, FALSE, 0);
-  GtkWidget *table = ns_settings_table(frame, 7);
+  GtkWidget *table = ns_settings_table(frame, 5);
   gdouble lower, upper, def, step, page;
   guint digits;
   ns_ui_arg_range(NS_ARG_STRENGTH, &lower, &upper, &def);
@@ -220,10 +220,6 @@ static void ns_dialog_build(NsDialog *d, const NsVals *v, gint32 image) {
   g_free(help);
   gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(d->preserve), v->preserve_colors != 0);
   gtk_table_attach(GTK_TABLE(table), d->preserve, 0, 3, 4, 5, GTK_FILL, GTK_FILL, 0, 0);
-  d->device = ns_ui_device_combo(v->device);
-  gimp_table_attach_aligned(GTK_TABLE(table), 0, 5, "_Device:", 0.0, 0.5, d->device, 2, FALSE);
-  GtkWidget *note = ns_ui_device_override_note();
-  if (note) gtk_table_attach(GTK_TABLE(table), note, 1, 3, 6, 7, GTK_FILL, GTK_FILL, 0, 0);
 
   /* The raw loss weights, for experts. */
   GtkWidget *advanced = gtk_expander_new_with_mnemonic("_Advanced: loss weights");
@@ -237,9 +233,24 @@ static void ns_dialog_build(NsDialog *d, const NsVals *v, gint32 image) {
   gtk_box_pack_end(GTK_BOX(d->settings), diagnostics_row, FALSE, FALSE, 0);
 
   d->preview = ns_ui_preview_new(image, d->drawable, ns_preview_params, d);
-  gtk_box_pack_start(GTK_BOX(main_vbox),
-                     ns_ui_columns(d->settings, ns_ui_preview_widget(d->preview), NULL), TRUE,
-                     TRUE, 0);
+  /* The device under the preview and the full run's estimate, which it decides (the settings
+   * column is as tall as a laptop's screen allows already). */
+  GtkWidget *right = gtk_vbox_new(FALSE, 12);
+  gtk_box_pack_start(GTK_BOX(right), ns_ui_preview_widget(d->preview), FALSE, FALSE, 0);
+  GtkWidget *device_box = gtk_vbox_new(FALSE, 6);
+  GtkWidget *device_label = gtk_label_new_with_mnemonic("_Device:");
+  gtk_misc_set_alignment(GTK_MISC(device_label), 0.0, 0.5);
+  d->device = ns_ui_device_combo(v->device);
+  gtk_label_set_mnemonic_widget(GTK_LABEL(device_label), d->device);
+  gtk_box_pack_start(GTK_BOX(device_box), device_label, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(device_box), d->device, FALSE, FALSE, 0);
+  GtkWidget *note = ns_ui_device_override_note();
+  if (note) {
+    gtk_label_set_line_wrap(GTK_LABEL(note), TRUE);
+    gtk_box_pack_start(GTK_BOX(device_box), note, FALSE, FALSE, 0);
+  }
+  gtk_box_pack_start(GTK_BOX(right), device_box, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(main_vbox), ns_ui_columns(d->settings, right, NULL), TRUE, TRUE, 0);
   ns_ui_preview_set_test(d->preview, d->dialog, &d->style, ns_set_strength, d);
   /* Whatever changes what the preview shows, or what the full run costs (size, iterations,
    * quality: the estimate under the preview), restarts it. */
@@ -335,7 +346,7 @@ static NsRunStatus ns_run_interactive(gint32 image, gint32 drawable, NsVals *v, 
   GPtrArray *keep = g_ptr_array_new_with_free_func(g_free);
   ns_dialog_read(&d, v, &p, keep);
   gimp_set_data(NS_DATA_KEY, v, sizeof *v);
-  GtkWidget *const insensitive[] = {d.settings, NULL};
+  GtkWidget *const insensitive[] = {d.settings, d.device, NULL};
   NsRunStatus status =
       ns_ui_run_in_dialog(d.dialog, insensitive, image, drawable, &p, layer, error);
   g_ptr_array_free(keep, TRUE);

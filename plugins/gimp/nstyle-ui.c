@@ -202,6 +202,8 @@ GtkWidget *ns_ui_arg_spin(guint arg, gdouble value) {
 
 enum { NS_DEVICE_COL_ID, NS_DEVICE_COL_LABEL, NS_DEVICE_COL_USABLE, NS_DEVICE_N_COLS };
 
+#define NS_DEVICE_ROW_CHARS 40
+
 #define NS_DEVICE_AUTO_HELP                                                                     \
   "Auto: the library picks, a CUDA GPU when one can be used, else the CPU"
 
@@ -262,6 +264,14 @@ GtkWidget *ns_ui_device_combo(const gchar *device) {
   GtkWidget *combo = gtk_combo_box_new_with_model(GTK_TREE_MODEL(store));
   g_object_unref(store);
   GtkCellRenderer *cell = gtk_cell_renderer_text_new();
+  /* A long reason must not widen the dialog past a laptop's screen: the rows are cut with an
+   * ellipsis at about NS_DEVICE_ROW_CHARS, and the tooltip has every reason in full. */
+#if GTK_CHECK_VERSION(3, 0, 0)
+  g_object_set(cell, "ellipsize", PANGO_ELLIPSIZE_END, "max-width-chars", NS_DEVICE_ROW_CHARS,
+               NULL);
+#else
+  g_object_set(cell, "ellipsize", PANGO_ELLIPSIZE_END, "width-chars", NS_DEVICE_ROW_CHARS, NULL);
+#endif
   gtk_cell_layout_pack_start(GTK_CELL_LAYOUT(combo), cell, TRUE);
   /* An unusable device is greyed out and cannot be chosen. */
   gtk_cell_layout_set_attributes(GTK_CELL_LAYOUT(combo), cell, "text", NS_DEVICE_COL_LABEL,

@@ -22,6 +22,7 @@ from .core import HOST_DEFAULTS, Settings, engine_options
 
 GROUP = "nstyle"
 AUTO = "auto"  # the library picks (nstyle.Model(device=None))
+DEVICE_ROW_CHARS = 28
 
 # Fields shown, in order: (setting, label, decimals of a float field). The rest (precision,
 # seed) pass through from the remembered settings.
@@ -177,6 +178,10 @@ def device_combo(devices):
     its reason in the row and in its tooltip."""
     box = QComboBox()
     box.setObjectName("nstyle_device")
+    # A long reason must not widen the dialog: the box keeps a name's width and cuts the rest
+    # (the popup and the row's tooltip show it).
+    box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(DEVICE_ROW_CHARS)
     box.addItem("Auto", AUTO)
     box.setItemData(0, "The library picks: a CUDA GPU when one can be used, else the CPU.",
                     Qt.ToolTipRole)
