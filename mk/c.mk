@@ -4,7 +4,9 @@
 #   make c-test          ABI test (plain and under ASan+LSan), the C++ example, the C CLI
 #   make install         PREFIX ?= /usr/local (DESTDIR honoured): lib, headers, pkg-config, weights
 #   make install-check   install into a scratch PREFIX, build a program with pkg-config, run it
-#                        with no NSTYLE_WEIGHTS and an empty HOME (so the installed weights are used)
+#                        with no NSTYLE_WEIGHTS and an empty HOME (so the installed weights are used);
+#                        then the GIMP plug-in's installers into a simulated Flathub GIMP profile
+#                        (plugins/gimp/test/flatpak-install.sh; needs libgimp2.0-dev)
 
 .PHONY: c-test c-test-abi c-test-sanitized c-test-cpp c-test-cli install install-check
 
@@ -108,4 +110,5 @@ install-check: build weights lite-weights $(C_FIXTURES)/.made
 	cd $(C_ICHECK) && ! env -u NSTYLE_WEIGHTS -u XDG_CACHE_HOME HOME=$(C_ICHECK)/home NSTYLE_DEVICE=cpu \
 		./app $(CURDIR)/$(C_FIXTURES)/content.ppm $(CURDIR)/$(C_FIXTURES)/style.ppm out2.ppm 24 2
 	mv $(C_ICHECK)/weights.moved $(C_ICHECK)/prefix/share/nstyle/$(C_WEIGHTS_NAME)
-	@echo "install-check: ok (installed into $(C_ICHECK)/prefix; weights found next to the library)"
+	plugins/gimp/test/flatpak-install.sh $(C_ICHECK)/flatpak $(CURDIR)/target/release/libnstyle.so
+	@echo "install-check: ok (installed into $(C_ICHECK)/prefix; weights found next to the library; GIMP's installers into a simulated Flatpak profile)"

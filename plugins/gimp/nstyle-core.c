@@ -521,11 +521,26 @@ static gboolean ns_apply_env_options(NstyleModel *model, GError **error) {
   return ok;
 }
 
+const gchar *ns_core_device(const NsParams *p) {
+  const gchar *env = g_getenv("NSTYLE_DEVICE");
+  if (env && *env) return env;
+  if (!p->device || !*p->device || g_strcmp0(p->device, NS_DEVICE_AUTO) == 0) return NULL;
+  return p->device;
+}
+
+/* The device in the progress line. The library does not say which device an auto model chose
+ * (no option or call reads it back), so this is the id it was asked for. */
+static const gchar *ns_device_words(const NsParams *p) {
+  const gchar *device = ns_core_device(p);
+  return device ? device : NS_DEVICE_AUTO;
+}
+
 /* A model with the weights loaded, the settings applied and the region as its content. */
 static NstyleModel *ns_model_setup(const NsParams *p, const NsTarget *t, const float *content,
                                    GError **error) {
   NstyleModel *model = NULL;
-  if (nstyle_model_create(NULL, g_getenv("NSTYLE_DEVICE"), &model) != NSTYLE_OK) {
+  if (g_getenv("NSTYLE_GIMP_DEBUG")) g_printerr("nstyle: device=%s\n", ns_device_words(p));
+  if (nstyle_model_create(NULL, ns_core_device(p), &model) != NSTYLE_OK) {
     ns_start_error(error);
     return NULL;
   }
@@ -798,14 +813,16 @@ static void ns_preview_remove(NsPreview *pv, NsImage image) {
 
 /* The progress and, after it, the loss terms by name ("content 1.2e+06 · style 3.4e+06 ·
  * tv 12": the library names them, so a histogram term shows up too). */
-static void ns_show_progress(const NstyleProgress *p, const gchar *terms) {
-  gimp_progress_set_text_printf("Neural Style: iteration %u of %u (scale %u of %u)%s%s",
-                                p->iteration, p->total, p->scale + 1, p->scales,
+static void ns_show_progress(const NstyleProgress *p, const gchar *terms, const gchar *device) {
+  gchar *text = g_strdup_printf("Neural Style on %s: iteration %u of %u (scale %u of %u)%s%s",
+                                device, p->iteration, p->total, p->scale + 1, p->scales,
                                 terms ? " \xe2\x80\x94 " : "", terms ? terms : "");
+  gimp_progress_set_text(text);
   gboolean updated = gimp_progress_update((gdouble)p->iteration / p->total);
   if (g_getenv("NSTYLE_GIMP_DEBUG"))
-    g_printerr("nstyle: iteration %u of %u, loss %g = %s (progress %d)\n", p->iteration,
-               p->total, p->loss, terms ? terms : "?", updated);
+    g_printerr("nstyle: iteration %u of %u, loss %g = %s (progress %d: %s)\n", p->iteration,
+               p->total, p->loss, terms ? terms : "?", updated, text);
+  g_free(text);
 }
 
 /* What the run came to: done (the last step returned NSTYLE_DONE), stopped by the user (a step
@@ -823,7 +840,8 @@ static NsRunStatus ns_outcome(const NsWorker *w, const NsUi *ui, GError **error)
  * forwards a cancel to nstyle_cancel (allowed from any thread). Previews use `pixels`; the
  * preview layer is gone when this returns. */
 static NsRunStatus ns_optimise(NstyleModel *model, const NsTarget *t, const NsUi *ui,
-                               float *pixels, NsPreview *pv, GError **error) {
+                               const gchar *device, float *pixels, NsPreview *pv,
+                               GError **error) {
   NsWorker w = {.model = model, .rw = t->rw, .rh = t->rh, .pixels = pixels};
   g_mutex_init(&w.lock);
   g_cond_init(&w.cond);
@@ -845,7 +863,7 @@ static NsRunStatus ns_optimise(NstyleModel *model, const NsTarget *t, const NsUi
     if (news.progress_new && news.progress.total > 0 &&
         news.progress.iteration != shown_iteration) {
       shown_iteration = news.progress.iteration;
-      ns_show_progress(&news.progress, news.terms);
+      ns_show_progress(&news.progress, news.terms, device);
     }
     g_free(news.terms);
     if (news.done) break;
@@ -927,7 +945,7 @@ NsRunStatus ns_core_run(NsImage image, NsDrawable drawable, const NsParams *p, c
   if (!added) goto out;
 
   gint64 started = g_get_monotonic_time();
-  result = ns_optimise(model, &t, ui, pixels, &preview, error);
+  result = ns_optimise(model, &t, ui, ns_device_words(p), pixels, &preview, error);
   if (g_getenv("NSTYLE_GIMP_DEBUG"))
     g_printerr("nstyle: optimised %d x %d in %.3f s (regions %d)\n", t.rw, t.rh,
                (g_get_monotonic_time() - started) / (gdouble)G_TIME_SPAN_SECOND, p->regions);

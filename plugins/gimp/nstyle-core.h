@@ -75,7 +75,19 @@ typedef struct {
   NsDrawable region_source;  /* NS_NO_DRAWABLE: the selection; else a channel or layer mask */
   const gchar *outside_file; /* the style outside the region, as style_file/style_image; */
   NsImage outside_image;     /* neither set: the photo stays outside */
+  /* Where the engine runs: an id of the library's device list (nstyle_device_info: "cpu",
+   * "cuda:0", ...), or NS_DEVICE_AUTO (also NULL or ""): the library picks. $NSTYLE_DEVICE,
+   * when set, overrides it (ns_core_device). */
+  const gchar *device;
 } NsParams;
+
+#define NS_DEVICE_AUTO "auto"
+
+/* The device every model of a run with these settings is made on (nstyle_model_create's
+ * argument): $NSTYLE_DEVICE when it is set (the override for tests and experts, as before the
+ * dialogs had a choice), else params->device; NULL for auto. The preview's model takes the
+ * same. */
+const gchar *ns_core_device(const NsParams *params);
 
 /* The option's default as text (e.g. backbone's). */
 const gchar *ns_option_default_text(const char *key);

@@ -17,9 +17,11 @@
 #define NS_DATA_KEY NS_PROC_NAME
 /* plug-in-nstyle with more arguments: GIMP 2.10's Script-Fu wants all of a procedure's
  * arguments, so plug-in-nstyle keeps the ones it always had, plug-in-nstyle2 adds strength and
- * backbone (as it always did), plug-in-nstyle3 takes every argument (the regions too). */
+ * backbone (as it always did), plug-in-nstyle3 the regions (as it always did), plug-in-nstyle4
+ * takes every argument (the device too). */
 #define NS_PROC_NAME2 NS_PROC_NAME "2"
 #define NS_PROC_NAME3 NS_PROC_NAME "3"
+#define NS_PROC_NAME4 NS_PROC_NAME "4"
 
 /* What is remembered between runs (gimp_set_data). */
 typedef struct {
@@ -41,6 +43,7 @@ typedef struct {
   gint32 outside;        /* NsOutsideSource */
   gchar outside_file[4096];
   gint32 outside_image;
+  gchar device[64]; /* NsParams.device */
 } NsVals;
 
 /* The engine's defaults (no style chosen yet). */
@@ -55,6 +58,7 @@ static void ns_vals_defaults(NsVals *v) {
   v->strength = ns_ui_arg_default(NS_ARG_STRENGTH);
   g_strlcpy(v->backbone, ns_option_default_text("backbone"), sizeof v->backbone);
   v->region_channel = v->region_drawable = v->outside_image = -1;
+  g_strlcpy(v->device, NS_DEVICE_AUTO, sizeof v->device);
 }
 
 static void query(void);
@@ -100,6 +104,9 @@ static void query(void) {
                          NS_UI_DATE, NULL, NS_UI_IMAGE_TYPES, GIMP_PLUGIN, 3 + NS_N_ARGS_V2,
                          G_N_ELEMENTS(return_vals), args, return_vals);
   gimp_install_procedure(NS_PROC_NAME3, NS_UI_BLURB, ns_ui_help, NS_UI_AUTHOR, NS_UI_AUTHOR,
+                         NS_UI_DATE, NULL, NS_UI_IMAGE_TYPES, GIMP_PLUGIN, 3 + NS_N_ARGS_V3,
+                         G_N_ELEMENTS(return_vals), args, return_vals);
+  gimp_install_procedure(NS_PROC_NAME4, NS_UI_BLURB, ns_ui_help, NS_UI_AUTHOR, NS_UI_AUTHOR,
                          NS_UI_DATE, NULL, NS_UI_IMAGE_TYPES, GIMP_PLUGIN, G_N_ELEMENTS(args),
                          G_N_ELEMENTS(return_vals), args, return_vals);
   for (guint i = 0; i < NS_N_ARGS; i++) g_free(args[3 + i].description);
@@ -117,6 +124,7 @@ typedef struct {
   GtkAdjustment *strength;
   GtkWidget *backbone;
   GtkWidget *preserve;
+  GtkWidget *device;
   gint32 drawable;
   NsUiPreview *preview;
 } NsDialog;
@@ -175,11 +183,7 @@ static void ns_dialog_build(NsDialog *d, const NsVals *v, gint32 image) {
   gtk_container_set_border_width(GTK_CONTAINER(main_vbox), 12);
   gtk_box_pack_start(GTK_BOX(gtk_dialog_get_content_area(GTK_DIALOG(d->dialog))), main_vbox,
                      TRUE, TRUE, 0);
-  GtkWidget *hbox = gtk_hbox_new(FALSE, 12);
-  gtk_box_pack_start(GTK_BOX(main_vbox), hbox, TRUE, TRUE, 0);
-
   d->settings = gtk_vbox_new(FALSE, 12);
-  gtk_box_pack_start(GTK_BOX(hbox), d->settings, TRUE, TRUE, 0);
 
   ns_ui_style_picker_init(&d->style, v->style_file, v->style_from_image, image);
   gtk_box_pack_start(GTK_BOX(d->settings), d->style.frame, FALSE, FALSE, 0);
@@ -229,7 +233,24 @@ static void ns_dialog_build(NsDialog *d, const NsVals *v, gint32 image) {
   gtk_box_pack_end(GTK_BOX(d->settings), diagnostics_row, FALSE, FALSE, 0);
 
   d->preview = ns_ui_preview_new(image, d->drawable, ns_preview_params, d);
-  gtk_box_pack_start(GTK_BOX(hbox), ns_ui_preview_widget(d->preview), FALSE, FALSE, 0);
+  /* The device under the preview and the full run's estimate, which it decides (the settings
+   * column is as tall as a laptop's screen allows already). */
+  GtkWidget *right = gtk_vbox_new(FALSE, 12);
+  gtk_box_pack_start(GTK_BOX(right), ns_ui_preview_widget(d->preview), FALSE, FALSE, 0);
+  GtkWidget *device_box = gtk_vbox_new(FALSE, 6);
+  GtkWidget *device_label = gtk_label_new_with_mnemonic("_Device:");
+  gtk_misc_set_alignment(GTK_MISC(device_label), 0.0, 0.5);
+  d->device = ns_ui_device_combo(v->device);
+  gtk_label_set_mnemonic_widget(GTK_LABEL(device_label), d->device);
+  gtk_box_pack_start(GTK_BOX(device_box), device_label, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(device_box), d->device, FALSE, FALSE, 0);
+  GtkWidget *note = ns_ui_device_override_note();
+  if (note) {
+    gtk_label_set_line_wrap(GTK_LABEL(note), TRUE);
+    gtk_box_pack_start(GTK_BOX(device_box), note, FALSE, FALSE, 0);
+  }
+  gtk_box_pack_start(GTK_BOX(right), device_box, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(main_vbox), ns_ui_columns(d->settings, right, NULL), TRUE, TRUE, 0);
   ns_ui_preview_set_test(d->preview, d->dialog, &d->style, ns_set_strength, d);
   /* Whatever changes what the preview shows, or what the full run costs (size, iterations,
    * quality: the estimate under the preview), restarts it. */
@@ -241,6 +262,7 @@ static void ns_dialog_build(NsDialog *d, const NsVals *v, gint32 image) {
   g_signal_connect(d->style.file_radio, "toggled", G_CALLBACK(ns_changed), d);
   g_signal_connect(d->style.image_combo, "changed", G_CALLBACK(ns_changed), d);
   g_signal_connect(d->preserve, "toggled", G_CALLBACK(ns_changed), d);
+  g_signal_connect(d->device, "changed", G_CALLBACK(ns_changed), d);
   ns_ui_region_picker_connect(&d->regions, G_CALLBACK(ns_regions_changed), d);
   for (guint i = NS_ARG_CONTENT_WEIGHT; i <= NS_ARG_TV_WEIGHT; i++)
     g_signal_connect(d->spin[i], "value-changed", G_CALLBACK(ns_changed), d);
@@ -264,6 +286,7 @@ static void ns_fill_params(const NsVals *v, NsParams *p) {
   p->region_source = v->region_drawable;
   p->outside_file = v->outside == NS_OUTSIDE_FILE ? v->outside_file : NULL;
   p->outside_image = -1; /* an open image: the dialog's (ns_ui_region_picker_params) */
+  p->device = v->device;
 }
 
 /* The dialog's settings into *v (remembered) and *p (the run's, pointing into *v and into
@@ -283,6 +306,9 @@ static void ns_dialog_read(NsDialog *d, NsVals *v, NsParams *p, GPtrArray *keep)
   gchar *backbone = ns_ui_choice_get(d->backbone);
   g_strlcpy(v->backbone, backbone, sizeof v->backbone);
   g_free(backbone);
+  gchar *device = ns_ui_device_get(d->device);
+  g_strlcpy(v->device, device, sizeof v->device);
+  g_free(device);
   NsRegionChoice regions;
   gchar *outside_file = NULL;
   ns_ui_region_picker_get(&d->regions, &regions, &outside_file);
@@ -320,7 +346,7 @@ static NsRunStatus ns_run_interactive(gint32 image, gint32 drawable, NsVals *v, 
   GPtrArray *keep = g_ptr_array_new_with_free_func(g_free);
   ns_dialog_read(&d, v, &p, keep);
   gimp_set_data(NS_DATA_KEY, v, sizeof *v);
-  GtkWidget *const insensitive[] = {d.settings, NULL};
+  GtkWidget *const insensitive[] = {d.settings, d.device, NULL};
   NsRunStatus status =
       ns_ui_run_in_dialog(d.dialog, insensitive, image, drawable, &p, layer, error);
   g_ptr_array_free(keep, TRUE);
@@ -363,7 +389,8 @@ static void run(const gchar *name, gint nparams, const GimpParam *param, gint *n
   GError *error = NULL;
   gint32 layer = -1;
   if (run_mode == GIMP_RUN_NONINTERACTIVE) {
-    guint nargs = g_strcmp0(name, NS_PROC_NAME3) == 0   ? NS_N_ARGS
+    guint nargs = g_strcmp0(name, NS_PROC_NAME4) == 0   ? NS_N_ARGS
+                  : g_strcmp0(name, NS_PROC_NAME3) == 0 ? NS_N_ARGS_V3
                   : g_strcmp0(name, NS_PROC_NAME2) == 0 ? NS_N_ARGS_V2
                                                         : NS_N_ARGS_V1;
     gboolean all = nargs > NS_N_ARGS_V1;
@@ -387,7 +414,7 @@ static void run(const gchar *name, gint nparams, const GimpParam *param, gint *n
     g_strlcpy(v.backbone, backbone && *backbone ? backbone : ns_option_default_text("backbone"),
               sizeof v.backbone);
     /* plug-in-nstyle and plug-in-nstyle2: cut-out, as they always did. */
-    gboolean regions = nargs == NS_N_ARGS;
+    gboolean regions = nargs >= NS_N_ARGS_V3;
     v.region_mode = regions ? a[NS_ARG_REGION_MODE].data.d_int32 : 0;
     if (v.region_mode != 0 && v.region_mode != 1) {
       static gchar message[] = "Invalid region-mode: 0 (cut-out) or 1 (regions)";
@@ -402,6 +429,9 @@ static void run(const gchar *name, gint nparams, const GimpParam *param, gint *n
     g_strlcpy(v.outside_file, outside ? outside : "", sizeof v.outside_file);
     v.outside = *v.outside_file ? NS_OUTSIDE_FILE : NS_OUTSIDE_PHOTO;
     v.region_source = NS_IS_DRAWABLE(v.region_drawable) ? NS_REGION_CHANNEL : NS_REGION_SELECTION;
+    /* Before plug-in-nstyle4: the library picks (or $NSTYLE_DEVICE), as they always did. */
+    const gchar *device = nargs == NS_N_ARGS ? a[NS_ARG_DEVICE].data.d_string : NULL;
+    g_strlcpy(v.device, device && *device ? device : NS_DEVICE_AUTO, sizeof v.device);
   }
 
   if (run_mode == GIMP_RUN_INTERACTIVE) {

@@ -6,6 +6,8 @@
  * (the procedure config).
  */
 
+#include <string.h>
+
 #include <libgimp/gimp.h>
 #include <libgimp/gimpui.h>
 
@@ -53,7 +55,8 @@ static void ns_add_arguments(GimpProcedure *procedure) {
       ns_ui_arg_range(i, &lower, &upper, &value);
     switch (a->type) {
     case NS_ARG_TYPE_STRING:
-      gimp_procedure_add_string_argument(procedure, a->name, a->label, help, "",
+      gimp_procedure_add_string_argument(procedure, a->name, a->label, help,
+                                         i == NS_ARG_DEVICE ? NS_DEVICE_AUTO : "",
                                          G_PARAM_READWRITE);
       break;
     case NS_ARG_TYPE_INT:
@@ -124,6 +127,8 @@ static void nstyle_plug_in_init(NstylePlugIn *self) { (void)self; }
 /* The dialog: the procedure's settings plus the style chooser; after OK it stays open with a
  * progress bar and a Cancel that stops the engine. */
 
+#define NS_SETTINGS_WIDTH 480 /* px, the settings column */
+
 typedef struct {
   GtkWidget *dialog;
   GimpProcedureConfig *config;
@@ -132,10 +137,16 @@ typedef struct {
   NsRegionPicker regions;
   GimpDrawable *drawable;
   NsUiPreview *preview;
+  GtkWidget *device;
 } NsDialog;
 
-static void ns_params_from_config(GimpProcedureConfig *config, NsParams *p, gchar **style_file,
-                                  gchar **backbone, gchar **outside_file);
+/* The strings an NsParams from the config points to (g_free each). */
+typedef struct {
+  gchar *style_file, *backbone, *outside_file, *device;
+} NsConfigStrings;
+
+static void ns_params_from_config(GimpProcedureConfig *config, NsParams *p, NsConfigStrings *own);
+static void ns_config_strings_free(NsConfigStrings *own);
 
 /* The style choice lives in the config too, so GIMP remembers it (and Save Settings keeps it). */
 static void ns_style_to_config(GtkWidget *widget, NsDialog *d) {
@@ -181,17 +192,25 @@ static void ns_tune_spins(GimpProcedureDialog *dialog) {
 /* The preview's view of the dialog (NsUiReadParams). */
 static gboolean ns_preview_params(gpointer data, NsParams *p, GPtrArray *keep) {
   NsDialog *d = data;
-  gchar *style_file = NULL, *backbone = NULL, *outside_file = NULL;
-  ns_params_from_config(d->config, p, &style_file, &backbone, &outside_file);
-  g_ptr_array_add(keep, style_file);
-  g_ptr_array_add(keep, backbone);
-  g_ptr_array_add(keep, outside_file);
+  NsConfigStrings own = {0};
+  ns_params_from_config(d->config, p, &own);
+  g_ptr_array_add(keep, own.style_file);
+  g_ptr_array_add(keep, own.backbone);
+  g_ptr_array_add(keep, own.outside_file);
+  g_ptr_array_add(keep, own.device);
   ns_ui_region_picker_params(&d->regions, p, keep);
   if (ns_ui_style_picker_from_image(&d->style)) {
     p->style_image = gimp_image_get_by_id(ns_ui_style_picker_image_id(&d->style));
     return p->style_image != NULL;
   }
-  return style_file && *style_file;
+  return own.style_file && *own.style_file;
+}
+
+/* The device choice lives in the config (GIMP remembers it; the preview restarts on its notify). */
+static void ns_device_to_config(GtkWidget *combo, NsDialog *d) {
+  gchar *device = ns_ui_device_get(combo);
+  g_object_set(d->config, ns_args[NS_ARG_DEVICE].name, device, NULL);
+  g_free(device);
 }
 
 static void ns_set_strength(gpointer data, gdouble value) {
@@ -199,13 +218,14 @@ static void ns_set_strength(gpointer data, gdouble value) {
 }
 
 static void ns_dialog_build(NsDialog *d, GimpProcedure *procedure, GimpImage *image) {
-  gchar *style_file = NULL, *outside_file = NULL;
+  gchar *style_file = NULL, *outside_file = NULL, *device = NULL;
   gboolean from_image = FALSE;
   gint region_mode = 0, region_source = 0, outside_from = 0;
   g_object_get(d->config, ns_args[NS_ARG_STYLE_FILE].name, &style_file, "style-from-image",
                &from_image, ns_args[NS_ARG_REGION_MODE].name, &region_mode, "region-source",
                &region_source, "outside-from", &outside_from,
-               ns_args[NS_ARG_OUTSIDE_STYLE_FILE].name, &outside_file, NULL);
+               ns_args[NS_ARG_OUTSIDE_STYLE_FILE].name, &outside_file,
+               ns_args[NS_ARG_DEVICE].name, &device, NULL);
 
   d->dialog = gimp_procedure_dialog_new(procedure, d->config, NS_UI_TITLE);
   GimpProcedureDialog *pd = GIMP_PROCEDURE_DIALOG(d->dialog);
@@ -235,7 +255,6 @@ static void ns_dialog_build(NsDialog *d, GimpProcedure *procedure, GimpImage *im
                                                ns_args[NS_ARG_SIZE].name,
                                                ns_args[NS_ARG_ITERATIONS].name,
                                                "ns-advanced-expander", NULL);
-  gimp_procedure_dialog_fill(pd, "ns-settings", NULL);
 
   /* preserve-colors is an int 0/1 (as in GIMP 2.10): a check button bound to it. */
   const NsArg *preserve_arg = &ns_args[NS_ARG_PRESERVE_COLORS];
@@ -246,6 +265,24 @@ static void ns_dialog_build(NsDialog *d, GimpProcedure *procedure, GimpImage *im
   g_object_bind_property(d->config, preserve_arg->name, preserve, "active",
                          G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
   gtk_box_pack_start(GTK_BOX(d->settings), preserve, FALSE, FALSE, 0);
+
+  /* The device: the library's list, not a text field (the argument is a string so that a
+   * script can name any device, and the list is read when the dialog opens, not when GIMP
+   * registers the plug-in). */
+  GtkWidget *device_row = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 6);
+  GtkWidget *device_label = gtk_label_new_with_mnemonic(ns_args[NS_ARG_DEVICE].label);
+  gtk_label_set_xalign(GTK_LABEL(device_label), 0.0);
+  d->device = ns_ui_device_combo(device);
+  g_free(device);
+  gtk_widget_set_hexpand(d->device, TRUE);
+  gtk_label_set_mnemonic_widget(GTK_LABEL(device_label), d->device);
+  gtk_box_pack_start(GTK_BOX(device_row), device_label, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(device_row), d->device, TRUE, TRUE, 0);
+  gtk_box_pack_start(GTK_BOX(d->settings), device_row, FALSE, FALSE, 0);
+  GtkWidget *note = ns_ui_device_override_note();
+  if (note) gtk_box_pack_start(GTK_BOX(d->settings), note, FALSE, FALSE, 0);
+  ns_device_to_config(d->device, d); /* an empty remembered device reads as auto */
+  g_signal_connect(d->device, "changed", G_CALLBACK(ns_device_to_config), d);
   GtkWidget *diagnostics = ns_ui_diagnostics_button();
   gtk_widget_set_halign(diagnostics, GTK_ALIGN_START);
   gtk_box_pack_end(GTK_BOX(d->settings), diagnostics, FALSE, FALSE, 0);
@@ -259,21 +296,38 @@ static void ns_dialog_build(NsDialog *d, GimpProcedure *procedure, GimpImage *im
   g_signal_connect_swapped(d->style.image_combo, "changed", G_CALLBACK(ns_ui_preview_changed),
                            d->preview);
   ns_ui_region_picker_connect(&d->regions, G_CALLBACK(ns_ui_preview_changed), d->preview);
-  gtk_box_pack_end(GTK_BOX(content), ns_ui_preview_widget(d->preview), FALSE, FALSE, 0);
 
-  gtk_box_pack_start(GTK_BOX(content), d->style.frame, FALSE, FALSE, 0);
-  gtk_box_reorder_child(GTK_BOX(content), d->style.frame, 0);
-  gtk_box_pack_start(GTK_BOX(content), d->regions.frame, FALSE, FALSE, 0);
-  gtk_box_reorder_child(GTK_BOX(content), d->regions.frame, 1);
+  /* Side by side, as in GIMP 2.10: what paints where (the style and the regions), how (the
+   * settings), the preview. Stacked, the dialog was taller than a laptop's screen (issue 26),
+   * and GTK 3's rows are taller than GTK 2's, so the regions get a column of their own here.
+   * The settings box is packed here rather than by gimp_procedure_dialog_fill, which can only
+   * stack; the dialog keeps its own reference to it, hence the one taken here (as fill takes
+   * one). */
+  GtkWidget *what = gtk_box_new(GTK_ORIENTATION_VERTICAL, 12);
+  gtk_box_pack_start(GTK_BOX(what), d->style.frame, FALSE, FALSE, 0);
+  gtk_box_pack_start(GTK_BOX(what), d->regions.frame, FALSE, FALSE, 0);
+  GtkWidget *how = gimp_frame_new("Settings");
+  gtk_container_add(GTK_CONTAINER(how), g_object_ref(d->settings));
+  /* Wide enough for the strength slider to be one (its natural width is a knob's). */
+  gtk_widget_set_size_request(how, NS_SETTINGS_WIDTH, -1);
+  GtkWidget *columns = ns_ui_columns(what, how, ns_ui_preview_widget(d->preview), NULL);
+  gtk_box_pack_start(GTK_BOX(content), columns, TRUE, TRUE, 0);
+  gtk_box_reorder_child(GTK_BOX(content), columns, 0);
   gtk_box_pack_end(GTK_BOX(content), ns_ui_progress_bar_new(), FALSE, FALSE, 0);
   gtk_widget_show_all(d->dialog);
 }
 
-/* The run's settings from the procedure config; *style_file, *backbone and *outside_file are
- * newly allocated. */
-static void ns_params_from_config(GimpProcedureConfig *config, NsParams *p, gchar **style_file,
-                                  gchar **backbone, gchar **outside_file) {
-  g_object_get(config, ns_args[NS_ARG_STYLE_FILE].name, style_file,
+static void ns_config_strings_free(NsConfigStrings *own) {
+  g_free(own->style_file);
+  g_free(own->backbone);
+  g_free(own->outside_file);
+  g_free(own->device);
+  memset(own, 0, sizeof *own);
+}
+
+/* The run's settings from the procedure config, pointing into *own. */
+static void ns_params_from_config(GimpProcedureConfig *config, NsParams *p, NsConfigStrings *own) {
+  g_object_get(config, ns_args[NS_ARG_STYLE_FILE].name, &own->style_file,
                ns_args[NS_ARG_SIZE].name, &p->size,
                ns_args[NS_ARG_ITERATIONS].name, &p->iterations,
                ns_args[NS_ARG_CONTENT_WEIGHT].name, &p->content_weight,
@@ -281,20 +335,22 @@ static void ns_params_from_config(GimpProcedureConfig *config, NsParams *p, gcha
                ns_args[NS_ARG_TV_WEIGHT].name, &p->tv_weight,
                ns_args[NS_ARG_PRESERVE_COLORS].name, &p->preserve_colors,
                ns_args[NS_ARG_STRENGTH].name, &p->strength,
-               ns_args[NS_ARG_BACKBONE].name, backbone, NULL);
-  p->style_file = *style_file;
-  p->backbone = *backbone;
+               ns_args[NS_ARG_BACKBONE].name, &own->backbone,
+               ns_args[NS_ARG_DEVICE].name, &own->device, NULL);
+  p->style_file = own->style_file;
+  p->backbone = own->backbone;
+  p->device = own->device;
   p->style_image = NULL;
   /* The region: the config keeps its own reference to the drawable while it lives. */
   gint region_mode = 0;
   GimpDrawable *region = NULL;
   g_object_get(config, ns_args[NS_ARG_REGION_MODE].name, &region_mode,
                ns_args[NS_ARG_REGION_DRAWABLE].name, &region,
-               ns_args[NS_ARG_OUTSIDE_STYLE_FILE].name, outside_file, NULL);
+               ns_args[NS_ARG_OUTSIDE_STYLE_FILE].name, &own->outside_file, NULL);
   if (region) g_object_unref(region);
   p->regions = region_mode != 0;
   p->region_source = region;
-  p->outside_file = *outside_file;
+  p->outside_file = own->outside_file;
   p->outside_image = NULL;
 }
 
@@ -323,8 +379,8 @@ static NsRunStatus ns_run_interactive(GimpProcedure *procedure, GimpImage *image
   ns_regions_to_config(&d);
 
   NsParams p = {0};
-  gchar *style_file = NULL, *backbone = NULL, *outside_file = NULL;
-  ns_params_from_config(config, &p, &style_file, &backbone, &outside_file);
+  NsConfigStrings own = {0};
+  ns_params_from_config(config, &p, &own);
   if (ns_ui_style_picker_from_image(&d.style))
     p.style_image = gimp_image_get_by_id(ns_ui_style_picker_image_id(&d.style));
   GPtrArray *keep = g_ptr_array_new_with_free_func(g_free);
@@ -333,9 +389,7 @@ static NsRunStatus ns_run_interactive(GimpProcedure *procedure, GimpImage *image
   NsRunStatus status = ns_ui_run_in_dialog(d.dialog, insensitive, image, drawable, &p, layer,
                                            error);
   g_ptr_array_free(keep, TRUE);
-  g_free(style_file);
-  g_free(backbone);
-  g_free(outside_file);
+  ns_config_strings_free(&own);
   return status;
 }
 
@@ -356,12 +410,10 @@ static GimpValueArray *ns_run(GimpProcedure *procedure, GimpRunMode run_mode, Gi
     status = ns_run_interactive(procedure, image, drawable, config, &layer, &error);
   } else {
     NsParams p = {0};
-    gchar *style_file = NULL, *backbone = NULL, *outside_file = NULL;
-    ns_params_from_config(config, &p, &style_file, &backbone, &outside_file);
+    NsConfigStrings own = {0};
+    ns_params_from_config(config, &p, &own);
     status = ns_core_run(image, drawable, &p, NULL, &layer, &error);
-    g_free(style_file);
-    g_free(backbone);
-    g_free(outside_file);
+    ns_config_strings_free(&own);
   }
 
   if (status == NS_RUN_CANCELLED)

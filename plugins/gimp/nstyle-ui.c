@@ -6,6 +6,7 @@
 #include "nstyle-ui.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <string.h>
 
 const gchar ns_ui_help[] =
@@ -17,8 +18,9 @@ const gchar ns_ui_help[] =
     "instead the style's region: the whole layer is worked on, the style paints inside the "
     "region and across its soft edge, and outside the photo stays (or outside-style-file "
     "paints); the new layer covers the whole layer, with no mask. Alpha is kept. The source "
-    "layer is never changed. Engine: libnstyle; "
-    "NSTYLE_DEVICE and NSTYLE_OPTIONS (key=value;...) in the environment tune it.";
+    "layer is never changed. device picks where the engine runs (auto, cpu, cuda:N). Engine: "
+    "libnstyle; NSTYLE_DEVICE (overriding device) and NSTYLE_OPTIONS (key=value;...) in the "
+    "environment tune it.";
 
 const NsArg ns_args[NS_N_ARGS] = {
     [NS_ARG_STYLE_FILE] = {"style-file", NULL, NS_ARG_TYPE_STRING, "Style _file"},
@@ -40,6 +42,7 @@ const NsArg ns_args[NS_N_ARGS] = {
     [NS_ARG_REGION_DRAWABLE] = {"region-drawable", NULL, NS_ARG_TYPE_DRAWABLE, "Region"},
     [NS_ARG_OUTSIDE_STYLE_FILE] = {"outside-style-file", NULL, NS_ARG_TYPE_STRING,
                                    "Outside style file"},
+    [NS_ARG_DEVICE] = {"device", NULL, NS_ARG_TYPE_STRING, "_Device"},
 };
 
 /* How the dialogs name the backbone option's words; a word not listed here shows as it is. */
@@ -70,6 +73,10 @@ const gchar *ns_ui_word_label(const gchar *word) {
 #define NS_OUTSIDE_STYLE_FILE_HELP                                                              \
   "With region-mode 1: a second style image (any format GIMP opens) painted outside the "      \
   "region; empty = keep the photo there (default empty)"
+#define NS_DEVICE_HELP                                                                          \
+  "Where the engine runs: auto (the library picks a CUDA GPU when one can be used, else the "  \
+  "CPU), cpu, cuda or cuda:N (the ids of the dialog's device list); NSTYLE_DEVICE in the "     \
+  "environment overrides it (default auto)"
 /* What size 0 means: the plug-in's own value, outside the engine's range. */
 #define NS_SIZE_ZERO_HELP "or 0 for the layer's (or selection's) own size"
 
@@ -135,6 +142,7 @@ gchar *ns_ui_arg_help(guint arg) {
   if (arg == NS_ARG_REGION_MODE) return g_strdup(NS_REGION_MODE_HELP);
   if (arg == NS_ARG_REGION_DRAWABLE) return g_strdup(NS_REGION_DRAWABLE_HELP);
   if (arg == NS_ARG_OUTSIDE_STYLE_FILE) return g_strdup(NS_OUTSIDE_STYLE_FILE_HELP);
+  if (arg == NS_ARG_DEVICE) return g_strdup(NS_DEVICE_HELP);
   const NstyleOptionInfo *o = ns_arg_option(arg);
   /* "<Doc> (<unit>): <accepts>[, or 0 for ... own size] (default <default>)", every part but
    * the size-0 note from the table. */
@@ -187,6 +195,135 @@ GtkWidget *ns_ui_arg_spin(guint arg, gdouble value) {
   gtk_widget_set_tooltip_text(spin, help);
   g_free(help);
   return spin;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The device choice.                                                                         */
+
+enum { NS_DEVICE_COL_ID, NS_DEVICE_COL_LABEL, NS_DEVICE_COL_USABLE, NS_DEVICE_N_COLS };
+
+#define NS_DEVICE_ROW_CHARS 40
+
+#define NS_DEVICE_AUTO_HELP                                                                     \
+  "Auto: the library picks, a CUDA GPU when one can be used, else the CPU"
+
+/* For the tests (NSTYLE_GIMP_PREVIEW_TEST): where the combo box is in its window, to click;
+ * after each allocation, once the window is realized (translating needs it). */
+static gboolean ns_device_test_report(gpointer data) {
+  GtkWidget *combo = data;
+  GtkAllocation a;
+  gint x = 0, y = 0;
+  gtk_widget_get_allocation(combo, &a);
+  if (gtk_widget_translate_coordinates(combo, gtk_widget_get_toplevel(combo), 0, 0, &x, &y))
+    g_printerr("NSFACT device-combo %d %d %d %d\n", x, y, a.width, a.height);
+  g_object_unref(combo);
+  return G_SOURCE_REMOVE;
+}
+
+static void ns_device_test_allocated(GtkWidget *combo, GtkAllocation *allocation, gpointer data) {
+  (void)allocation;
+  (void)data;
+  g_idle_add(ns_device_test_report, g_object_ref(combo));
+}
+
+GtkWidget *ns_ui_device_combo(const gchar *device) {
+  if (!device || !*device) device = NS_DEVICE_AUTO;
+  GtkListStore *store =
+      gtk_list_store_new(NS_DEVICE_N_COLS, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_BOOLEAN);
+  GtkTreeIter iter;
+  gtk_list_store_insert_with_values(store, &iter, -1, NS_DEVICE_COL_ID, NS_DEVICE_AUTO,
+                                    NS_DEVICE_COL_LABEL, "Auto", NS_DEVICE_COL_USABLE, TRUE, -1);
+  gint active = 0, rows = 1;
+  GString *help = g_string_new("Where the style transfer runs (the preview and its estimate "
+                               "too). " NS_DEVICE_AUTO_HELP ".");
+  for (uint32_t i = 0, n = nstyle_device_count(); i < n; i++) {
+    NstyleDeviceInfo info;
+    if (nstyle_device_info(i, &info) != NSTYLE_OK) continue;
+    /* The reason in the row itself: a combo box's rows have no tooltips of their own. */
+    gchar *label = info.usable ? g_strdup(info.name)
+                               : g_strdup_printf("%s \xe2\x80\x94 cannot be used: %s", info.name,
+                                                 info.reason);
+    gtk_list_store_insert_with_values(store, &iter, -1, NS_DEVICE_COL_ID, info.id,
+                                      NS_DEVICE_COL_LABEL, label, NS_DEVICE_COL_USABLE,
+                                      (gboolean)(info.usable != 0), -1);
+    if (!info.usable)
+      g_string_append_printf(help, "\n%s cannot be used: %s", info.name, info.reason);
+    if (g_getenv("NSTYLE_GIMP_PREVIEW_TEST"))
+      g_printerr("NSFACT device-row %d %s %u %s\n", rows, info.id, info.usable, label);
+    if (g_strcmp0(info.id, device) == 0) active = rows;
+    rows++;
+    g_free(label);
+  }
+  if (active == 0 && g_strcmp0(device, NS_DEVICE_AUTO) != 0) {
+    gchar *label = g_strdup_printf("%s (not found on this machine)", device);
+    gtk_list_store_insert_with_values(store, &iter, -1, NS_DEVICE_COL_ID, device,
+                                      NS_DEVICE_COL_LABEL, label, NS_DEVICE_COL_USABLE, TRUE, -1);
+    g_free(label);
+    active = rows;
+  }
+  GtkWidget *combo = gtk_combo_box_new_with_model(GTK_TREE_MODEL(store));
+  g_object_unref(store);
+  GtkCellRenderer *cell = gtk_cell_renderer_text_new();
+  /* A long reason must not widen the dialog past a laptop's screen: the rows are cut with an
+   * ellipsis at about NS_DEVICE_ROW_CHARS, and the tooltip has every reason in full. */
+#if GTK_CHECK_VERSION(3, 0, 0)
+  g_object_set(cell, "ellipsize", PANGO_ELLIPSIZE_END, "max-width-chars", NS_DEVICE_ROW_CHARS,
+               NULL);
+#else
+  g_object_set(cell, "ellipsize", PANGO_ELLIPSIZE_END, "width-chars", NS_DEVICE_ROW_CHARS, NULL);
+#endif
+  gtk_cell_layout_pack_start(GTK_CELL_LAYOUT(combo), cell, TRUE);
+  /* An unusable device is greyed out and cannot be chosen. */
+  gtk_cell_layout_set_attributes(GTK_CELL_LAYOUT(combo), cell, "text", NS_DEVICE_COL_LABEL,
+                                 "sensitive", NS_DEVICE_COL_USABLE, NULL);
+  gtk_combo_box_set_active(GTK_COMBO_BOX(combo), active);
+  gtk_widget_set_tooltip_text(combo, help->str);
+  if (g_getenv("NSTYLE_GIMP_PREVIEW_TEST"))
+    g_signal_connect(combo, "size-allocate", G_CALLBACK(ns_device_test_allocated), NULL);
+  g_string_free(help, TRUE);
+  return combo;
+}
+
+gchar *ns_ui_device_get(GtkWidget *combo) {
+  GtkTreeIter iter;
+  gchar *id = NULL;
+  if (gtk_combo_box_get_active_iter(GTK_COMBO_BOX(combo), &iter))
+    gtk_tree_model_get(gtk_combo_box_get_model(GTK_COMBO_BOX(combo)), &iter, NS_DEVICE_COL_ID,
+                       &id, -1);
+  return id ? id : g_strdup(NS_DEVICE_AUTO);
+}
+
+GtkWidget *ns_ui_device_override_note(void) {
+  const gchar *env = g_getenv("NSTYLE_DEVICE");
+  if (!env || !*env) return NULL;
+  gchar *text = g_strdup_printf("NSTYLE_DEVICE=%s in the environment overrides this", env);
+  GtkWidget *note = gtk_label_new(text);
+  g_free(text);
+  gimp_label_set_attributes(GTK_LABEL(note), PANGO_ATTR_STYLE, PANGO_STYLE_ITALIC, -1);
+  gtk_misc_set_alignment(GTK_MISC(note), 0.0, 0.5);
+  return note;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Layout.                                                                                    */
+
+#define NS_UI_COLUMN_SPACING 12
+
+GtkWidget *ns_ui_columns(GtkWidget *first, ...) {
+#if GTK_CHECK_VERSION(3, 0, 0)
+  GtkWidget *columns = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, NS_UI_COLUMN_SPACING);
+#else
+  GtkWidget *columns = gtk_hbox_new(FALSE, NS_UI_COLUMN_SPACING);
+#endif
+  va_list args;
+  va_start(args, first);
+  for (GtkWidget *column = first, *next; column; column = next) {
+    next = va_arg(args, GtkWidget *);
+    /* The settings share the width the dialog gets; the preview (last) keeps its own. */
+    gtk_box_pack_start(GTK_BOX(columns), column, next != NULL, next != NULL, 0);
+  }
+  va_end(args);
+  return columns;
 }
 
 /* ---------------------------------------------------------------------------------------- */

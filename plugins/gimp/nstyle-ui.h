@@ -39,8 +39,9 @@ enum {
   NS_ARG_TV_WEIGHT,
   NS_ARG_PRESERVE_COLORS,
   /* GIMP 2.10's plug-in-nstyle ends here (Script-Fu wants every argument, so old scripts keep
-   * calling it); plug-in-nstyle2 ends after backbone, plug-in-nstyle3 takes every argument,
-   * and so does GIMP 3.0's plug-in-nstyle (named arguments with defaults). */
+   * calling it); plug-in-nstyle2 ends after backbone, plug-in-nstyle3 after the regions,
+   * plug-in-nstyle4 takes every argument, and so does GIMP 3.0's plug-in-nstyle (named
+   * arguments with defaults). */
   NS_N_ARGS_V1,
   NS_ARG_STRENGTH = NS_N_ARGS_V1,
   NS_ARG_BACKBONE,
@@ -50,6 +51,9 @@ enum {
   NS_ARG_REGION_MODE = NS_N_ARGS_V2,
   NS_ARG_REGION_DRAWABLE,
   NS_ARG_OUTSIDE_STYLE_FILE,
+  NS_N_ARGS_V3,
+  /* NsParams.device: "auto" (the default), "cpu", "cuda:0", ... */
+  NS_ARG_DEVICE = NS_N_ARGS_V3,
   NS_N_ARGS
 };
 
@@ -97,6 +101,26 @@ void ns_ui_arg_steps(guint arg, gdouble *step, gdouble *page, guint *digits);
 
 /* A spin button for a numeric argument: its range, steps, digits and tooltip, set to value. */
 GtkWidget *ns_ui_arg_spin(guint arg, gdouble value);
+
+/* The device choice: a combo box of "Auto", then each device of the library's list
+ * (nstyle_device_info) by name; a device the library cannot use is greyed out, its reason in
+ * its row and in the tooltip. `device` (an id, or "auto"/NULL) is active; an id the list does
+ * not have (a GPU gone since it was remembered) gets a row of its own, so the run says why it
+ * fails rather than silently using another device. ns_ui_device_get: the active id (newly
+ * allocated). The first call asks the library for its list, which looks for the GPU add-on
+ * and the driver (a moment, once per process). */
+GtkWidget *ns_ui_device_combo(const gchar *device);
+gchar *ns_ui_device_get(GtkWidget *combo);
+/* (With NSTYLE_GIMP_PREVIEW_TEST set, each device row is reported on stderr as "NSFACT
+ * device-row ROW ID USABLE LABEL", and where the combo box lies in its window as "NSFACT
+ * device-combo X Y W H".) */
+/* A label saying that $NSTYLE_DEVICE overrides the choice, or NULL when it is not set. */
+GtkWidget *ns_ui_device_override_note(void);
+
+/* The dialogs' layout: the settings in one or more columns with the preview beside them, as
+ * one widget (a preview under the settings makes the dialog taller than a laptop's screen).
+ * NULL-terminated; the last column is the preview, which keeps its own width. */
+GtkWidget *ns_ui_columns(GtkWidget *first, ...) G_GNUC_NULL_TERMINATED;
 
 /* The style: a painting file or one of the open images. */
 typedef struct {

@@ -85,6 +85,12 @@ remove_dir() { # remove_dir DEST: only a folder this script (or an older nstyle 
 
 # ---------------------------------------------------------------- GIMP
 
+# Flathub's GIMP keeps its profile here (or in ~/.config/GIMP when that existed before it was
+# installed: it is given that folder too). It runs plug-ins inside its sandbox, which sees the
+# home but has its own /usr, /lib and /etc: the bundle's plug-in folder holds every library it
+# loads (rpath $ORIGIN), so it works from a profile in the home as it is.
+flatpak_gimp=$HOME/.var/app/org.gimp.GIMP/config/GIMP
+
 gimp_profiles() { # one "VERSION PROFILE" line per GIMP found
   found=""
   for v in 2.10 3.0; do
@@ -92,19 +98,28 @@ gimp_profiles() { # one "VERSION PROFILE" line per GIMP found
     if [ -n "$override" ]; then
       echo "$v $override"; found=1; continue
     fi
-    for p in "$config/GIMP/$v" "$HOME/.var/app/org.gimp.GIMP/config/GIMP/$v"; do
+    for p in "$config/GIMP/$v" "$flatpak_gimp/$v"; do
       if [ -d "$p" ]; then echo "$v $p"; found=1; fi
     done
   done
   [ -n "$found" ] && return 0
-  # No profile yet (GIMP never started): the installed program says which version it is.
-  for cmd in gimp-3.0 gimp-2.10 gimp; do
-    command -v "$cmd" >/dev/null 2>&1 || continue
-    case $("$cmd" --version 2>/dev/null) in
-    *" 3."*) echo "3.0 $config/GIMP/3.0" ;;
-    *" 2.10"*) echo "2.10 $config/GIMP/2.10" ;;
-    esac
-  done | sort -u
+  # No profile yet (GIMP never started): the installed program says which version it is, and
+  # for Flathub's GIMP (where most Linux users get GIMP 3) flatpak does.
+  {
+    for cmd in gimp-3.0 gimp-2.10 gimp; do
+      command -v "$cmd" >/dev/null 2>&1 || continue
+      case $("$cmd" --version 2>/dev/null) in
+      *" 3."*) echo "3.0 $config/GIMP/3.0" ;;
+      *" 2.10"*) echo "2.10 $config/GIMP/2.10" ;;
+      esac
+    done
+    if command -v flatpak >/dev/null 2>&1; then
+      case $(flatpak info org.gimp.GIMP 2>/dev/null | sed -n 's/^ *Version: *//p') in
+      3.*) echo "3.0 $flatpak_gimp/3.0" ;;
+      2.10*) echo "2.10 $flatpak_gimp/2.10" ;;
+      esac
+    fi
+  } | sort -u
 }
 
 do_gimp() {
@@ -126,6 +141,13 @@ do_gimp() {
     fi
     replace_dir "$src" "$dest"
     echo "GIMP $v: installed $dest (Filters > Artistic > Neural Style...; restart GIMP)"
+    case $profile in
+    "$flatpak_gimp"/*)
+      # The library looks for the GPU add-on beside itself (here: the plug-in's folder) and in
+      # $XDG_DATA_HOME/nstyle, which in the sandbox is ~/.var/app/org.gimp.GIMP/data, not the
+      # ~/.local/share where install.sh --gpu may have put it.
+      echo "GIMP $v: Flathub's GIMP runs the plug-in in its sandbox, where the GPU add-on is not found: it runs on the CPU there (Diagnostics... in the dialog says why)" ;;
+    esac
   done
 }
 

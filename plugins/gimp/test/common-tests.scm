@@ -171,6 +171,16 @@
     (ns-fact "noweights-result" (if (catch #f (ns-run img lay 2)) "success" "failed"))
     (ns-fact "noweights-layers-after" (ns-layer-count img))))
 
+; The device argument (ns-call-device: every argument) on a small layer: whether the call
+; succeeded, and the layers after it. run-tests.sh runs it with NSTYLE_DEVICE=cpu (which
+; overrides the argument) and without (the argument reaches nstyle_model_create).
+(define (ns-test-device tag device)
+  (let* ((c (ns-make-content RGB ns-u8 32 32 32 32 0 0))
+         (img (car c)) (lay (cadr c)))
+    (ns-fact (string-append tag "-result")
+             (if (catch #f (ns-call-device img lay ns-style 2 device)) "success" "failed"))
+    (ns-fact (string-append tag "-layers-after") (ns-layer-count img))))
+
 ; Strength and the lite backbone through the procedure (ns-call-all: every argument): a new
 ; layer, changed; the log shows what the library read back (NSTYLE_GIMP_DEBUG).
 (define (ns-test-lite)

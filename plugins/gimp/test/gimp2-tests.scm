@@ -52,6 +52,11 @@
   (plug-in-nstyle3 RUN-NONINTERACTIVE img lay style 0 iters 5.0 100.0 0.01 0 1.0 "" mode region
                    outside))
 
+; plug-in-nstyle4: every argument; strength 1, the default backbone, no regions, `device`.
+(define (ns-call-device img lay style iters device)
+  (plug-in-nstyle4 RUN-NONINTERACTIVE img lay style 0 iters 5.0 100.0 0.01 0 1.0 "" 0 -1 ""
+                   device))
+
 ; --- tests only GIMP 2.10 has ---------------------------------------------------------------
 
 ; The arguments as the PDB lists them: type, name and description (which carries the
@@ -81,6 +86,13 @@
       (if (< i (list-ref info 6))
           (let ((arg (gimp-procedural-db-proc-arg "plug-in-nstyle3" i)))
             (ns-fact "reg3-arg" i (car arg) (cadr arg))
+            (loop (+ i 1))))))
+  (let ((info (gimp-procedural-db-proc-info "plug-in-nstyle4")))
+    (let loop ((i 0))
+      (if (< i (list-ref info 6))
+          (let ((arg (gimp-procedural-db-proc-arg "plug-in-nstyle4" i)))
+            (ns-fact "reg4-arg" i (car arg) (cadr arg))
+            (ns-fact (string-append "reg4-desc-" (number->string i)) (list-ref arg 2))
             (loop (+ i 1)))))))
 
 ; RUN-WITH-LAST-VALS: the values of the last run, no dialog (there is no display here).

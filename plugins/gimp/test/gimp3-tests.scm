@@ -77,6 +77,12 @@
                       #:strength 1.0 #:region-mode mode #:region-drawable region
                       #:outside-style-file outside)))
 
+;; Every argument it needs, and `device`.
+(define (ns-call-device img lay style iters device)
+  (plug-in-nstyle #:run-mode RUN-NONINTERACTIVE #:image img #:drawables (vector lay)
+                  #:style-file style #:size 0 #:iterations iters #:content-weight 5.0
+                  #:style-weight 100.0 #:tv-weight 0.01 #:preserve-colors 0 #:device device))
+
 ; --- tests only GIMP 3.0 has ----------------------------------------------------------------
 
 ; (The arguments, their ranges and defaults are read from the profile's pluginrc.)

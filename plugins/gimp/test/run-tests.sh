@@ -35,7 +35,7 @@ relay_results() {
     case $line in
     PASS*) pass "${line#PASS }" ;;
     FAIL*) fail "${line#FAIL }" ;;
-    *preview-latency* | *"estimate shown"*) echo "$line" ;;
+    *preview-latency* | *"estimate shown"* | *dialog-size* | *device-choice*) echo "$line" ;;
     esac
   done
 }
@@ -185,6 +185,22 @@ common_checks() {
   region_checks "$v" "$d" "$log"
 }
 
+# The device argument (issue 27): LOG is the main batch's (NSTYLE_DEVICE=cpu, which overrides
+# the argument: a device that does not exist still runs, on the CPU), DLOG a run without
+# NSTYLE_DEVICE and with NSTYLE_GIMP_DEBUG (the device the model was asked for, the progress
+# line): "cpu" runs there and the progress names it, "cuda:63" fails with the library's word.
+device_checks() {
+  local v=$1 log=$2 dlog=$3
+  check "$v device: NSTYLE_DEVICE=cpu overrides the argument (device cuda:63 runs, on the CPU)" \
+    test "$(fact "$log" device-override-result) $(fact "$log" device-override-layers-after)" = "success 2"
+  check "$v device cpu without NSTYLE_DEVICE: the model is made on cpu, the progress line names it" bash -c "
+    test '$(fact "$dlog" device-cpu-result) $(fact "$dlog" device-cpu-layers-after)' = 'success 2' &&
+    grep -q 'nstyle: device=cpu\$' '$dlog' && grep -q 'Neural Style on cpu: iteration [0-9]* of [0-9]*' '$dlog'"
+  check "$v device cuda:63 without NSTYLE_DEVICE: refused with the library's reason, no layer" bash -c "
+    test '$(fact "$dlog" device-bad-result) $(fact "$dlog" device-bad-layers-after)' = 'failed 1' &&
+    grep -q 'nstyle: device=cuda:63\$' '$dlog' && grep -q \"Neural Style could not start: .*'cuda:63'\" '$dlog'"
+}
+
 # Region mode (issue 19), on the PNGs of common-tests.scm's region tests: a 96 x 64 layer, its
 # left half the style's region. Mean |change| against the photo per side: inside (x < 36, well
 # inside the region) and outside (x >= 72, the far right quarter).
@@ -265,7 +281,8 @@ test_gimp2() {
     '(ns-test-selection)' '(ns-test-soft-selection)' '(ns-test-missing)' '(ns-test-indexed)' \
     '(ns-test-depth "u16" PRECISION-U16-GAMMA)' '(ns-test-depth "f32" PRECISION-FLOAT-LINEAR)' \
     '(ns-test-gray)' '(ns-test-last-vals)' '(ns-test-out-of-range)' '(ns-test-lite)' '(ns-test-full-res)' \
-    '(ns-test-region)' '(ns-test-region-peer)' '(ns-test-region-channel)' '(ns-test-region-errors)' '(ns-test-region-soft)'; do
+    '(ns-test-region)' '(ns-test-region-peer)' '(ns-test-region-channel)' '(ns-test-region-errors)' '(ns-test-region-soft)' \
+    '(ns-test-device "device-override" "cuda:63")'; do
     batch+=(-b "(begin $pre $t)")
   done
   (cd "$d" && env -u DISPLAY GIMP2_DIRECTORY="$d/profile" NSTYLE_GIMP_DEBUG=1 timeout 600 gimp-console-2.10 -i -d -f \
@@ -274,6 +291,9 @@ test_gimp2() {
   (cd "$d" && env -u DISPLAY GIMP2_DIRECTORY="$d/profile" NSTYLE_WEIGHTS="$d/no-such-weights.safetensors" \
     timeout 300 gimp-console-2.10 -i -d -f -b "(begin $pre (ns-test-no-weights))" -b '(gimp-quit 0)') \
     >"$d/noweights.log" 2>&1
+  (cd "$d" && env -u DISPLAY -u NSTYLE_DEVICE GIMP2_DIRECTORY="$d/profile" NSTYLE_GIMP_DEBUG=1 \
+    timeout 300 gimp-console-2.10 -i -d -f -b "(begin $pre (ns-test-device \"device-cpu\" \"cpu\"))" \
+    -b "(begin $pre (ns-test-device \"device-bad\" \"cuda:63\"))" -b '(gimp-quit 0)') >"$d/device.log" 2>&1
   check "2.10 gimp-console ran (rc $rc, log $log)" test $rc = 0
   # gimp-console 2.10 exits 0 even when a batch command fails: count the failures.
   check "2.10 no batch command failed" bash -c "! grep -q 'batch command experienced an execution error' '$log'"
@@ -285,7 +305,11 @@ test_gimp2() {
   args=$(for i in 0 1 2 3 4 5 6 7 8 9 10 11; do fact "$log" "reg2-arg $i" | cut -d' ' -f2-; done | tr '\n' ' ')
   check "2.10 registered: plug-in-nstyle2 takes strength and backbone too" test "$args" = "0 run-mode 13 image 16 drawable 4 style-file 0 size 0 iterations 3 content-weight 3 style-weight 3 tv-weight 0 preserve-colors 3 strength 4 backbone "
   args=$(for i in $(seq 0 14); do fact "$log" "reg3-arg $i" | cut -d' ' -f2-; done | tr '\n' ' ')
-  check "2.10 registered: plug-in-nstyle3 takes every argument (the regions too)" test "$args" = "0 run-mode 13 image 16 drawable 4 style-file 0 size 0 iterations 3 content-weight 3 style-weight 3 tv-weight 0 preserve-colors 3 strength 4 backbone 0 region-mode 16 region-drawable 4 outside-style-file "
+  check "2.10 registered: plug-in-nstyle3 takes the regions too (as it always did)" test "$args" = "0 run-mode 13 image 16 drawable 4 style-file 0 size 0 iterations 3 content-weight 3 style-weight 3 tv-weight 0 preserve-colors 3 strength 4 backbone 0 region-mode 16 region-drawable 4 outside-style-file "
+  args=$(for i in $(seq 0 15); do fact "$log" "reg4-arg $i" | cut -d' ' -f2-; done | tr '\n' ' ')
+  check "2.10 registered: plug-in-nstyle4 takes every argument (the device too)" test "$args" = "0 run-mode 13 image 16 drawable 4 style-file 0 size 0 iterations 3 content-weight 3 style-weight 3 tv-weight 0 preserve-colors 3 strength 4 backbone 0 region-mode 16 region-drawable 4 outside-style-file 4 device "
+  check "2.10 registered: device's help names auto, cpu, cuda:N and the NSTYLE_DEVICE override" bash -c '
+    echo "$1"; [[ $1 == *auto*cpu*cuda:N*NSTYLE_DEVICE*"(default auto)"* ]]' _ "$(fact "$log" reg4-desc-15)"
   check "2.10 registered: strength and backbone help give the library's accepted values and defaults" bash -c "
     [[ '$(fact "$log" reg2-desc-10)' == *'$(opt get strength accepts)'*'(default $(opt get strength default_value))'* ]] &&
     [[ '$(fact "$log" reg2-desc-11)' == *'$(opt get backbone accepts)'*'(default $(opt get backbone default_value))'* ]]"
@@ -300,6 +324,7 @@ test_gimp2() {
     test '$(fact "$log" range-result) $(fact "$log" range-layers-after)' = 'failed 1' &&
     grep -qF \"Invalid iterations 2000000: \" '$log' && grep -qF \"$(opt get iterations accepts)\" '$log'"
   common_checks 2.10 "$d" "$log"
+  device_checks 2.10 "$log" "$d/device.log"
 
   # Interactive: the dialog under Xvfb, OK, then Escape mid-run (xdotool).
   relay_results < <(env -u NSTYLE_GIMP2_BIN "$here/interactive.sh" "$built" "$d/interactive" 2>>"$d/interactive.log")
@@ -339,7 +364,8 @@ test_gimp3() {
     '(ns-test-selection)' '(ns-test-soft-selection)' '(ns-test-missing)' '(ns-test-indexed)' \
     '(ns-test-depth "u16" PRECISION-U16-NON-LINEAR)' '(ns-test-depth "f32" PRECISION-FLOAT-LINEAR)' \
     '(ns-test-gray)' '(ns-test-last-vals)' '(ns-test-lite)' '(ns-test-full-res)' \
-    '(ns-test-region)' '(ns-test-region-peer)' '(ns-test-region-channel)' '(ns-test-region-errors)' '(ns-test-region-soft)'; do
+    '(ns-test-region)' '(ns-test-region-peer)' '(ns-test-region-channel)' '(ns-test-region-errors)' '(ns-test-region-soft)' \
+    '(ns-test-device "device-override" "cuda:63")'; do
     batch+=(-b "(begin $pre $t)")
   done
   local g3=(env -u DISPLAY HOME="$d" GIMP3_DIRECTORY="$d/profile" NSTYLE_DEVICE=cpu NSTYLE_GIMP_DEBUG=1
@@ -349,6 +375,10 @@ test_gimp3() {
   local rc=$?
   (cd "$d" && gimp3_chroot_run "${g3[@]/#NSTYLE_DEVICE=cpu/NSTYLE_WEIGHTS=$d/no-such-weights.safetensors}" \
     -b "(begin $pre (ns-test-no-weights))") >"$d/noweights.log" 2>&1
+  # (run-tests.sh exports NSTYLE_DEVICE, which the chroot inherits: unset first.)
+  (cd "$d" && gimp3_chroot_run env -u NSTYLE_DEVICE "${g3[@]/#NSTYLE_DEVICE=cpu/NSTYLE_GIMP_DEBUG=1}" \
+    -b "(begin $pre (ns-test-device \"device-cpu\" \"cpu\"))" \
+    -b "(begin $pre (ns-test-device \"device-bad\" \"cuda:63\"))") >"$d/device.log" 2>&1
   # GIMP 3 exits 70 when a batch command failed, and stops there.
   check "3.0 gimp-console ran, no batch command failed (rc $rc, log $log)" bash -c "
     test $rc = 0 && ! grep -q 'batch command experienced an execution error' '$log'"
@@ -359,7 +389,7 @@ test_gimp3() {
   local args
   args=$(grep -o '(proc-arg [0-9]* "[^"]*" "[^"]*" "[^"]*"' "$def" | awk -F'"' '{print $6}' | tr '\n' ' ')
   check "3.0 registered: arguments in order, returns the new layer" \
-    test "$args" = "run-mode image drawables style-file size iterations content-weight style-weight tv-weight preserve-colors strength backbone region-mode region-drawable outside-style-file layer "
+    test "$args" = "run-mode image drawables style-file size iterations content-weight style-weight tv-weight preserve-colors strength backbone region-mode region-drawable outside-style-file device layer "
   # Each numeric argument's "min max default", as GIMP recorded the param spec, against the
   # library's option table; size also takes 0 (the layer's own size).
   local ranges=() i spec
@@ -381,8 +411,9 @@ test_gimp3() {
   check "3.0 registered: argument help gives the library's accepted values and defaults" help_from_library "${helps[@]}"
   check "3.0 registered under <Image>/Filters/Artistic for RGB*, GRAY*" bash -c "
     grep -q '(menu-path \"<Image>/Filters/Artistic\")' '$def' && grep -q '\"RGB\*, GRAY\*\"' '$def' &&
-    grep -q ' 15 1\$' '$def'"
+    grep -q ' 16 1\$' '$def'"  # (16 arguments, 1 return value)
   common_checks 3.0 "$d" "$log"
+  device_checks 3.0 "$log" "$d/device.log"
 
   # Interactive: the dialog in full gimp-3.0 under Xvfb, screenshotted, then cancelled (Escape).
   relay_results < <("$here/interactive3.sh" "$d/interactive" "$built" 2>>"$d/interactive.log")

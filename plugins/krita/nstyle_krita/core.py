@@ -312,6 +312,12 @@ class Job:
     def total(self):
         return self.settings.iterations
 
+    @property
+    def device(self):
+        """The device the job's model is made on, as chosen ("auto", "cpu", "cuda:0", ...): the
+        library does not say which device an auto model took, so "auto" stays "auto"."""
+        return self.settings.device or "auto"
+
     def add_styles(self, model):
         """The job's styles on `model` (after its content): the style, with the selection as its
         region in region mode, and the style for the rest if there is one."""
@@ -332,8 +338,7 @@ class Job:
         `chunk` iterations). Raises nstyle.Error / nstyle.Cancelled."""
         s = self.settings
         _, _, w, h = self.rect
-        device = None if s.device in ("", "auto") else s.device
-        with nstyle.Model(device=device) as model:
+        with nstyle.Model(device=None if self.device == "auto" else self.device) as model:
             self._model = model
             try:
                 for key in ENGINE_KEYS:

@@ -12,7 +12,7 @@ import os
 import time
 
 from PyQt5.QtCore import Qt, QTimer
-from PyQt5.QtGui import QImage, QPixmap
+from PyQt5.QtGui import QImage, QPixmap, QStandardItemModel
 from PyQt5.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
                              QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                              QLineEdit, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
@@ -21,7 +21,8 @@ from . import core
 from .core import HOST_DEFAULTS, Settings, engine_options
 
 GROUP = "nstyle"
-DEVICES = ("auto", "cpu", "cuda")
+AUTO = "auto"  # the library picks (nstyle.Model(device=None))
+DEVICE_ROW_CHARS = 28
 
 # Fields shown, in order: (setting, label, decimals of a float field). The rest (precision,
 # seed) pass through from the remembered settings.
@@ -171,6 +172,46 @@ def _changed(box):
     return box.valueChanged
 
 
+def device_combo(devices):
+    """A combo box of "Auto", then each of the library's devices (nstyle.devices()) by name, its
+    id as the item's data; a device the library cannot use is greyed out (not selectable), with
+    its reason in the row and in its tooltip."""
+    box = QComboBox()
+    box.setObjectName("nstyle_device")
+    # A long reason must not widen the dialog: the box keeps a name's width and cuts the rest
+    # (the popup and the row's tooltip show it).
+    box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(DEVICE_ROW_CHARS)
+    box.addItem("Auto", AUTO)
+    box.setItemData(0, "The library picks: a CUDA GPU when one can be used, else the CPU.",
+                    Qt.ToolTipRole)
+    for device in devices:
+        if device.reason is None:
+            box.addItem(device.name, device.id)
+            box.setItemData(box.count() - 1, "%s (%s)" % (device.name, device.id), Qt.ToolTipRole)
+            continue
+        box.addItem("%s \u2014 cannot be used: %s" % (device.name, device.reason), device.id)
+        box.setItemData(box.count() - 1, device.reason, Qt.ToolTipRole)
+        model = box.model()
+        if isinstance(model, QStandardItemModel):
+            model.item(box.count() - 1).setEnabled(False)
+    box.setToolTip("Where the style transfer runs (the preview and its estimate too). "
+                   "Auto: the library picks, a CUDA GPU when one can be used, else the CPU.")
+    return box
+
+
+def set_device(box, device):
+    """Makes `device` (an id, or "auto"/"") the combo's choice. An id the list does not have (a
+    GPU gone since it was remembered, or a test's) gets a row of its own, so the run says why it
+    fails instead of silently running elsewhere."""
+    device = device or AUTO
+    index = box.findData(device)
+    if index < 0:
+        box.addItem("%s (not found on this machine)" % device, device)
+        index = box.count() - 1
+    box.setCurrentIndex(index)
+
+
 def _with_slider(box):
     """A row of a slider over the spin box's range and the spin box, kept in step."""
     slider = QSlider(Qt.Horizontal)
@@ -258,12 +299,8 @@ class NeuralStyleDialog(QDialog):
             widget = _with_slider(box) if key == "strength" else box
             (advanced if key in ADVANCED else form).addRow(label, widget)
 
-        self.device = QComboBox()
-        self.device.setEditable(True)
-        self.device.addItems(DEVICES)
-        self.device.setCurrentText(s.device or "auto")
-        self.device.setToolTip("auto: a CUDA GPU if there is one, else the CPU; or cpu, cuda, "
-                               "cuda:N.")
+        self.device = device_combo(core.nstyle.devices())
+        set_device(self.device, s.device)
         form.addRow("Device:", self.device)
         form.addRow(self.advanced)
 
@@ -346,7 +383,7 @@ class NeuralStyleDialog(QDialog):
         self.style_edit.textChanged.connect(self.preview_changed)
         self.region_box.toggled.connect(self.preview_changed)
         self.outside_edit.textChanged.connect(self.preview_changed)
-        self.device.currentTextChanged.connect(self.preview_changed)
+        self.device.currentIndexChanged.connect(self.preview_changed)
         for box in self.fields.values():
             _changed(box).connect(self.preview_changed)
         self.preview_changed()
@@ -421,6 +458,10 @@ class NeuralStyleDialog(QDialog):
         for key, box in self.fields.items():
             _set(box, HOST_DEFAULTS.get(key, self._options[key].parse_default()))
 
+    def set_device(self, device):
+        """Chooses the device `device` (an id, or "auto")."""
+        set_device(self.device, device)
+
     def _browse(self, edit, title):
         path, _ = QFileDialog.getOpenFileName(
             self, title, edit.text(),
@@ -433,7 +474,7 @@ class NeuralStyleDialog(QDialog):
         values.update({key: _get(box) for key, box in self.fields.items()})
         values.update(
             style=self.style_edit.text().strip(),
-            device=self.device.currentText().strip() or "auto",
+            device=self.device.currentData() or AUTO,
             selection_as_region=self.region_box.isChecked(),
             outside_style=self.outside_edit.text().strip(),
         )

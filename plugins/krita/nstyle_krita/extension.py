@@ -52,7 +52,8 @@ class Run:
         self._started = time.monotonic()
         self.elapsed = None
 
-        dialog = QProgressDialog("Starting the engine\u2026", "Cancel", 0, job.total, parent)
+        dialog = QProgressDialog("Starting the engine on %s\u2026" % job.device, "Cancel", 0,
+                                 job.total, parent)
         dialog.setWindowTitle(TITLE)
         dialog.setObjectName("nstyle_progress")
         dialog.setWindowModality(Qt.WindowModal)
@@ -92,8 +93,9 @@ class Run:
             self.dialog.setMaximum(max(p.total, 1))
             self.dialog.setValue(min(p.iteration, p.total))
             self.dialog.setLabelText(
-                "Iteration %d of %d (scale %d of %d)\n%s"
-                % (p.iteration, p.total, p.scale + 1, p.scales, p.describe_terms()))
+                "Iteration %d of %d (scale %d of %d) on %s\n%s"
+                % (p.iteration, p.total, p.scale + 1, p.scales, self.job.device,
+                   p.describe_terms()))
         if self.thread.is_alive():
             return
         self.timer.stop()

@@ -14,7 +14,7 @@ import time
 import traceback
 
 from krita import Extension, Krita, Selection
-from PyQt5.QtCore import QTimer
+from PyQt5.QtCore import Qt, QTimer
 from PyQt5.QtGui import QColor, QImage
 from PyQt5.QtWidgets import QApplication, QMessageBox, QProgressDialog, QPushButton
 
@@ -31,6 +31,7 @@ class SelfTest:
         self.dialog_values = None     # what the modal handler types into the next dialog
         self.boxes = []               # texts of the message boxes it closed
         self.progress_seen = []       # (value, maximum) of the progress dialog
+        self.progress_labels = []     # its texts
         self.seen_others = set()
         self.work = os.path.join(os.path.dirname(RESULTS), "gui-work")
         os.makedirs(self.work, exist_ok=True)
@@ -82,6 +83,7 @@ class SelfTest:
                 continue
             if isinstance(w, QProgressDialog) and w.objectName() == "nstyle_progress":
                 self.progress_seen.append((w.value(), w.maximum()))
+                self.progress_labels.append(w.labelText())
             elif isinstance(w, QMessageBox) and w.objectName() == "nstyle_error":
                 self.boxes.append(w.text())
                 w.accept()
@@ -99,7 +101,7 @@ class SelfTest:
                         getattr(w, key).setValue(v[key])
                 if "preserve_colors" in v:
                     w.preserve_colors.setChecked(v["preserve_colors"])
-                w.device.setCurrentText(v.get("device", "cpu"))
+                w.set_device(v.get("device", "cpu"))
                 w.buttons.button(w.buttons.Ok).click()
 
     def finish(self):
@@ -192,7 +194,7 @@ class SelfTest:
         img.save(style2)
         d = dlg.NeuralStyleDialog(source=(doc, paint))
         d.style_edit.setText(style)
-        d.device.setCurrentText("cpu")
+        d.set_device("cpu")
         d.restore_defaults()
         d.show()
         finals = []
@@ -351,7 +353,7 @@ class SelfTest:
             d.style_weight.setValue(250.0)
             d.tv_weight.setValue(0.02)
             d.preserve_colors.setChecked(True)
-            d.device.setCurrentText("cpu")
+            d.set_device("cpu")
             d.accept()
             again = dlg.NeuralStyleDialog().settings()
             want = dict(style=style, iterations=123, size=320, content_weight=7.5,
@@ -411,6 +413,44 @@ class SelfTest:
 
         self.check("dialog_diagnostics_button_shows_the_self_check", diagnostics_button)
 
+        def device_choice():
+            # Auto, then every device of the library's list by name, an unusable one greyed out
+            # with its reason; the choice is what the settings (and so the model) get.
+            import nstyle
+            d = dlg.NeuralStyleDialog()
+            try:
+                box, devices = d.device, nstyle.devices()
+                rows = [(box.itemText(i), box.itemData(i), box.model().item(i).isEnabled())
+                        for i in range(box.count())]
+                print("  device choice: %s" % rows, flush=True)
+                if rows[0][1] != "auto" or len(rows) != len(devices) + 1:
+                    return "rows %s for the library's %s" % (rows, devices)
+                for (text, data, enabled), device in zip(rows[1:], devices):
+                    if data != device.id or not text.startswith(device.name) or \
+                            enabled != (device.reason is None) or \
+                            (device.reason is not None and device.reason not in text):
+                        return "row %r for %s" % ((text, data, enabled), device)
+                d.set_device("cpu")
+                if d.settings().device != "cpu":
+                    return "chose cpu, settings say %r" % d.settings().device
+                d.set_device("cuda:63")  # not on this machine: a row of its own, passed on
+                if d.settings().device != "cuda:63" or "not found" not in box.currentText():
+                    return "cuda:63: %r, %r" % (d.settings().device, box.currentText())
+                # A GPU the library cannot use (this machine has none: a list made up here).
+                gpu = nstyle.Device("cuda:0", "NVIDIA T (8.0 GiB)", 8 << 30, "driver too old")
+                made = dlg.device_combo([devices[0], gpu])
+                row = (made.itemText(2), made.model().item(2).isEnabled(),
+                       made.itemData(2, Qt.ToolTipRole))
+                made.deleteLater()
+                if row != ("NVIDIA T (8.0 GiB) \u2014 cannot be used: driver too old", False,
+                           "driver too old"):
+                    return "an unusable GPU's row: %r" % (row,)
+                return None
+            finally:
+                d.deleteLater()
+
+        self.check("dialog_device_choice_lists_the_library_devices", device_choice)
+
         def bundle():
             import nstyle
             pykrita = os.path.dirname(os.path.dirname(os.path.abspath(nstyle.__file__)))
@@ -434,6 +474,7 @@ class SelfTest:
         before = self.state(doc)
         source = bytes(paint.pixelData(0, 0, W, H))
         self.progress_seen = []
+        self.progress_labels = []
         self.dialog_values = dict(style=style, iterations=6, size=40)
         ended = ext.ended_runs
         QTimer.singleShot(0, app.action(ACTION_ID).trigger)
@@ -484,10 +525,18 @@ class SelfTest:
             values = [v for v, _ in self.progress_seen]
             return None if values else "no progress dialog seen"
 
+        def progress_names_the_device():
+            # The device chosen in the dialog (cpu here), in the progress dialog's text.
+            said = [t for t in self.progress_labels if t.startswith("Iteration ")]
+            if not said:
+                return "no iteration shown: %s" % self.progress_labels[-3:]
+            return None if " on cpu\n" in said[-1] else "progress says %r" % said[-1]
+
         self.check("gui_run_adds_one_layer_above_active", run_adds_layer)
         self.check("gui_run_source_identical", source_same)
         self.check("gui_run_confined_to_selection", confined)
         self.check("gui_progress_dialog_shown", progress_shown)
+        self.check("gui_progress_names_the_device", progress_names_the_device)
         self.close_doc(doc)
 
         # 2. Cancel in the progress dialog stops a long run; the document stays as it was
