@@ -1077,7 +1077,7 @@ static NstyleModel *ns_preview_model(NsPreviewWorker *pw, const NsTarget *t, con
 
 guint ns_preview_worker_start(NsPreviewWorker *pw, NsImage image, NsDrawable drawable,
                               const NsParams *p, GError **error) {
-  const gchar *device = g_getenv("NSTYLE_DEVICE");
+  const gchar *device = ns_core_device(p); /* the chosen device, or $NSTYLE_DEVICE */
   NsTarget t = {0};
   NstyleModel *model = NULL;
   uint32_t job = 0;
