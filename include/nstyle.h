@@ -45,8 +45,8 @@
  * written for 5 keeps working except that it sees NSTYLE_DONE, not NSTYLE_OK, from the step
  * that completes the run.
  *
- * 7 adds `nstyle_describe_seconds`, `nstyle_style_side` (the size a style is used at), the
- * device list (`nstyle_device_count`,
+ * 7 adds `nstyle_describe_seconds`, `nstyle_style_side` (the size a style is used at),
+ * `nstyle_model_device` (where a model runs), the device list (`nstyle_device_count`,
  * `nstyle_device_info`, `NstyleDeviceInfo`) for a host's device choice, and the preview driver
  * (`NstylePreview` and the `nstyle_preview_*` calls): one implementation of what a dialog's
  * preview shows, and when, for every host.
@@ -687,6 +687,16 @@ enum NstyleStatus nstyle_estimate_text(struct NstyleModel *model,
                                        char *buffer,
                                        size_t buffer_len,
                                        size_t *needed);
+
+/**
+ * The device the model runs on, "cpu" or "cuda:N" (what `auto` became), into `buffer` as
+ * NUL-terminated UTF-8 (the buffer convention of `nstyle_get_option`): for a progress line that
+ * names it. Since ABI 7.
+ */
+enum NstyleStatus nstyle_model_device(struct NstyleModel *model,
+                                      char *buffer,
+                                      size_t buffer_len,
+                                      size_t *needed);
 
 /**
  * `seconds` in the words of `nstyle_estimate_text` ("under a second", "about 40 s", "about 3

@@ -448,6 +448,13 @@ public:
         return seconds;
     }
 
+    // The device the model runs on, "cpu" or "cuda:N" (nstyle_model_device).
+    std::string device() const {
+        char text[32] = {0};
+        check(nstyle_model_device(model_, text, sizeof text, nullptr), "nstyle_model_device");
+        return text;
+    }
+
     // The longest side a style image is used at (nstyle_style_side): no need to read more.
     std::uint32_t style_side() const {
         std::uint32_t side = 0;

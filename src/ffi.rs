@@ -48,8 +48,8 @@ use crate::text::{printable_line, shortened};
 /// written for 5 keeps working except that it sees NSTYLE_DONE, not NSTYLE_OK, from the step
 /// that completes the run.
 ///
-/// 7 adds `nstyle_describe_seconds`, `nstyle_style_side` (the size a style is used at), the
-/// device list (`nstyle_device_count`,
+/// 7 adds `nstyle_describe_seconds`, `nstyle_style_side` (the size a style is used at),
+/// `nstyle_model_device` (where a model runs), the device list (`nstyle_device_count`,
 /// `nstyle_device_info`, `NstyleDeviceInfo`) for a host's device choice, and the preview driver
 /// (`NstylePreview` and the `nstyle_preview_*` calls): one implementation of what a dialog's
 /// preview shows, and when, for every host.
@@ -1053,6 +1053,27 @@ pub extern "C" fn nstyle_estimate_text(
         model_ref(model)?;
         let text = with_session(model, |session| session.estimate_text())?;
         write_text(&text, buffer, buffer_len, needed, "the estimate")
+    })
+}
+
+/// The device the model runs on, "cpu" or "cuda:N" (what `auto` became), into `buffer` as
+/// NUL-terminated UTF-8 (the buffer convention of `nstyle_get_option`): for a progress line that
+/// names it. Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_model_device(
+    model: *mut NstyleModel,
+    buffer: *mut c_char,
+    buffer_len: usize,
+    needed: *mut usize,
+) -> NstyleStatus {
+    model_boundary(model, || {
+        model_ref(model)?;
+        let device = with_session(model, |session| Ok(session.device()))?;
+        let text = match device {
+            tch::Device::Cuda(index) => format!("cuda:{index}"),
+            _ => "cpu".to_string(),
+        };
+        write_text(&text, buffer, buffer_len, needed, "the device")
     })
 }
 

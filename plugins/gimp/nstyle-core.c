@@ -843,6 +843,9 @@ static NsRunStatus ns_optimise(NstyleModel *model, const NsTarget *t, const NsUi
                                const gchar *device, float *pixels, NsPreview *pv,
                                GError **error) {
   NsWorker w = {.model = model, .rw = t->rw, .rh = t->rh, .pixels = pixels};
+  /* The progress line names where the model runs ("auto" became "cpu" or "cuda:N"). */
+  gchar used[32];
+  if (nstyle_model_device(model, used, sizeof used, NULL) == NSTYLE_OK) device = used;
   g_mutex_init(&w.lock);
   g_cond_init(&w.cond);
   gimp_progress_set_text("Neural Style");

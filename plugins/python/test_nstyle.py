@@ -785,6 +785,8 @@ def test_devices_list_the_cpu_first_and_say_why_a_gpu_is_unusable():
     for index, gpu in enumerate(devices[1:]):
         assert gpu.id == "cuda:%d" % index
         assert gpu.reason is None or gpu.reason  # a reason is never empty
+    with small_model() as m:
+        assert m.device() == "cpu"
     past = nstyle._DeviceInfo()
     with pytest.raises(nstyle.Error, match="out of range"):
         nstyle._check(nstyle.library().nstyle_device_info(len(devices), ctypes.byref(past)))

@@ -1376,6 +1376,10 @@ static void test_abi7(void) {
     CHECK(style_side == CW);
     CHECK_STATUS(nstyle_style_side(NULL, &style_side), NSTYLE_ERR_ARGUMENT);
     CHECK_STATUS(nstyle_style_side(m, NULL), NSTYLE_ERR_ARGUMENT);
+    char where[16];
+    CHECK_OK(nstyle_model_device(m, where, sizeof where, NULL));
+    CHECK(strcmp(where, "cpu") == 0);
+    CHECK_STATUS(nstyle_model_device(NULL, where, sizeof where, NULL), NSTYLE_ERR_ARGUMENT);
     CHECK_OK(nstyle_preview_frame(preview, &frame, NULL, 0, NSTYLE_RGBA8));
     CHECK(frame.job == 0);
     CHECK_STATUS(nstyle_preview_start(preview, NULL, 0, 0, &job), NSTYLE_ERR_ARGUMENT);

@@ -305,6 +305,7 @@ class Job:
         self.settings = settings
         self.result_size = None     # the engine's working size, set by run()
         self.engine_values = {}     # strength and backbone as the library read them, by run()
+        self.used_device = None     # where the model runs ("cpu", "cuda:0"), by run()
         self._model = None
         self._cancelled = False
 
@@ -314,8 +315,8 @@ class Job:
 
     @property
     def device(self):
-        """The device the job's model is made on, as chosen ("auto", "cpu", "cuda:0", ...): the
-        library does not say which device an auto model took, so "auto" stays "auto"."""
+        """The device the job's model is made on, as chosen ("auto", "cpu", "cuda:0", ...); once
+        run() made the model, `used_device` says what "auto" became."""
         return self.settings.device or "auto"
 
     def add_styles(self, model):
@@ -340,6 +341,7 @@ class Job:
         _, _, w, h = self.rect
         with nstyle.Model(device=None if self.device == "auto" else self.device) as model:
             self._model = model
+            self.used_device = model.device()
             try:
                 for key in ENGINE_KEYS:
                     if key != "size":

@@ -94,7 +94,7 @@ class Run:
             self.dialog.setValue(min(p.iteration, p.total))
             self.dialog.setLabelText(
                 "Iteration %d of %d (scale %d of %d) on %s\n%s"
-                % (p.iteration, p.total, p.scale + 1, p.scales, self.job.device,
+                % (p.iteration, p.total, p.scale + 1, p.scales, self.job.used_device or self.job.device,
                    p.describe_terms()))
         if self.thread.is_alive():
             return

@@ -456,6 +456,8 @@ FUNCTIONS = {
     "nstyle_style_side": (_c_status, [_ModelPtr, ctypes.POINTER(ctypes.c_uint32)]),
     "nstyle_estimate_text": (_c_status, [_ModelPtr, ctypes.c_char_p, ctypes.c_size_t,
                                          ctypes.POINTER(ctypes.c_size_t)]),
+    "nstyle_model_device": (_c_status, [_ModelPtr, ctypes.c_char_p, ctypes.c_size_t,
+                                        ctypes.POINTER(ctypes.c_size_t)]),
     "nstyle_describe_seconds": (_c_status, [ctypes.c_double, ctypes.c_char_p, ctypes.c_size_t,
                                             ctypes.POINTER(ctypes.c_size_t)]),
     "nstyle_version": (ctypes.c_char_p, []),
@@ -1087,6 +1089,13 @@ class Model:
         seconds = ctypes.c_double(0.0)
         self._call(self._lib.nstyle_estimate_seconds, ctypes.byref(seconds))
         return seconds.value
+
+    def device(self):
+        """The device the model runs on, "cpu" or "cuda:N" (nstyle_model_device: what "auto"
+        became)."""
+        buf = ctypes.create_string_buffer(32)
+        self._call(self._lib.nstyle_model_device, buf, len(buf), None)
+        return buf.value.decode("utf-8")
 
     def style_side(self):
         """The longest side a style image is used at for the current content and options
