@@ -18,10 +18,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::engine::inputs::{self, InputData, InputSlot};
-use crate::engine::options::{self, Domain};
-use crate::engine::settings::check_weight;
-use crate::engine::temporal::TemporalTarget;
+use crate::engine::config::options::{self, Domain};
+use crate::engine::config::settings::check_weight;
+use crate::engine::image::temporal::TemporalTarget;
+use crate::engine::session::inputs::{self, InputData, InputSlot};
 use crate::engine::{self, SourceImage, Transfer};
 use crate::error::Error;
 use crate::pixels::{self, HostFormat, MaskFormat, PixelFormat};

@@ -1,5 +1,5 @@
-//! Device→host reads per unit of work (engine::readback counts every read of the loop), so that
-//! the loop's synchronisations are a tested number without a GPU: today each L-BFGS iteration
+//! Device→host reads per unit of work (engine::device::readback counts each read of the loop), so
+//! that the loop's synchronisations are a tested number without a GPU: today each L-BFGS iteration
 //! reads once per evaluation (loss, its parts and the gradient's facts, batched) plus twice more
 //! (the search direction's slope and the new pair's curvature); a stage or tile visit adds a read
 //! per region layer (the region's area at that layer). The GPU loop (issue 27) lowers these; the
@@ -8,8 +8,8 @@
 mod common;
 
 use common::ready_transfer;
-use nstyle::engine::readback;
-use nstyle::engine::schedule::ScaleCount;
+use nstyle::engine::device::readback;
+use nstyle::engine::plan::schedule::ScaleCount;
 use nstyle::engine::{Mask, Settings};
 
 /// (reads, evaluations) of each `step(1)` of a run.

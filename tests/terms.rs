@@ -4,13 +4,13 @@
 mod common;
 
 use common::{content_picture, ready_transfer, small_settings, style_picture};
+use nstyle::engine::features::network::Network;
+use nstyle::engine::image::source::network_input;
+use nstyle::engine::image::temporal::TemporalTarget;
 use nstyle::engine::loss::style::Style;
 use nstyle::engine::loss::{Inputs, LossParts};
-use nstyle::engine::network::Network;
-use nstyle::engine::objective::Objective;
-use nstyle::engine::schedule::Stage;
-use nstyle::engine::source::network_input;
-use nstyle::engine::temporal::TemporalTarget;
+use nstyle::engine::plan::schedule::Stage;
+use nstyle::engine::session::objective::Objective;
 use nstyle::engine::{self, Mask, Picture, Precision, PrecisionChoice, Settings, SourceImage};
 
 fn all_terms_transfer(settings: Settings) -> nstyle::engine::Transfer {

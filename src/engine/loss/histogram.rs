@@ -20,7 +20,7 @@ use super::{
     Features, Gain, Inputs, StageBuild, StageKind, Term, TermTargets, TileBuild, TiledBuild,
     TiledTerm,
 };
-use crate::engine::network::Network;
+use crate::engine::features::network::Network;
 use crate::error::{Error, Result};
 
 pub struct Histogram;
@@ -109,7 +109,7 @@ impl Term for Histogram {
 /// The quantile functions of every style, blended by the styles' shares.
 fn blended(
     inputs: &Inputs,
-    stage: crate::engine::schedule::Stage,
+    stage: crate::engine::plan::schedule::Stage,
     layers: &[usize],
     mut quantiles_of: impl FnMut(&Tensor) -> Result<Vec<Tensor>>,
 ) -> Result<Targets> {

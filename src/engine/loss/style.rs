@@ -8,12 +8,12 @@ use super::{
     indices, stage_layers, stage_mask, window_at_layer, zero, Features, Gain, Inputs, StageBuild,
     StageKind, Term, TermTargets, TileBuild, TiledBuild, TiledTerm,
 };
-use crate::engine::mask::{at_layer, layer_mask, LayerMask, Mask};
-use crate::engine::network::Network;
-use crate::engine::schedule::{fit_long_side, Stage, MIN_SIDE};
-use crate::engine::settings::{Settings, WeightedLayer};
-use crate::engine::source::{network_input, SourceImage};
-use crate::engine::tiles::GramSum;
+use crate::engine::config::settings::{Settings, WeightedLayer};
+use crate::engine::features::network::Network;
+use crate::engine::image::mask::{at_layer, layer_mask, LayerMask, Mask};
+use crate::engine::image::source::{network_input, SourceImage};
+use crate::engine::plan::schedule::{fit_long_side, Stage, MIN_SIDE};
+use crate::engine::plan::tiles::GramSum;
 use crate::error::{Error, Result};
 
 /// A style image, its share of the blend, and where it applies.

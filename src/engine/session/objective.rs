@@ -4,17 +4,17 @@
 
 use tch::{Kind, Tensor};
 
+use crate::engine::config::settings::Settings;
+use crate::engine::device::readback;
+use crate::engine::features::network::Network;
+use crate::engine::image::source::network_input;
 use crate::engine::loss::{
     layer_union, zero, Features, Inputs, LayerMaps, LossParts, StageBuild, StageKind, Term,
     TermTargets, TileBuild, TiledBuild, TiledTerm, TERMS,
 };
-use crate::engine::network::Network;
 use crate::engine::optim::{gradient_facts, Evaluation};
-use crate::engine::readback;
-use crate::engine::schedule::Stage;
-use crate::engine::settings::Settings;
-use crate::engine::source::network_input;
-use crate::engine::tiles::{Layout, Tile};
+use crate::engine::plan::schedule::Stage;
+use crate::engine::plan::tiles::{Layout, Tile};
 use crate::error::Result;
 
 /// The terms a run with these inputs has, in [`TERMS`] order.
@@ -43,7 +43,7 @@ pub struct Objective {
     layers: Vec<usize>,
     terms: Vec<(&'static dyn Term, Box<dyn TermTargets>)>,
     /// For a tile: the tile and each layer's stride, so that the terms see only the features
-    /// its margins leave (see [`crate::engine::tiles`]).
+    /// its margins leave (see [`crate::engine::plan::tiles`]).
     tile: Option<(Tile, Vec<u32>)>,
 }
 

@@ -12,11 +12,11 @@
 
 use tch::{Device, Kind, Tensor};
 
-use crate::engine::lite::Placement;
-use crate::engine::mask::MIN_LAYER_AREA;
-use crate::engine::network::Backbone;
-use crate::engine::schedule::Stage;
-use crate::engine::vgg::Layer;
+use crate::engine::features::lite::Placement;
+use crate::engine::features::network::Backbone;
+use crate::engine::features::vgg::Layer;
+use crate::engine::image::mask::MIN_LAYER_AREA;
+use crate::engine::plan::schedule::Stage;
 use crate::error::{Error, Result};
 
 /// Iterations a tile gets per visit at most: enough for L-BFGS (which starts afresh on each tile)
@@ -340,7 +340,7 @@ impl GramSum {
     pub fn add_weighted(&mut self, features: &Tensor, weights: &Tensor) -> Result<()> {
         self.add_part(&features.f_mul(weights)?)?;
         self.positions +=
-            crate::engine::readback::scalar(&weights.f_square()?.f_sum(Kind::Double)?)?;
+            crate::engine::device::readback::scalar(&weights.f_square()?.f_sum(Kind::Double)?)?;
         Ok(())
     }
 
@@ -405,7 +405,9 @@ mod tests {
         // stem (3×3 stride 2): one pixel either side of its 2×2 cell; block0 (3×3) adds 2 px;
         // block1 (3×3 stride 2) 2; block2 (3×3 at stride 4) 4; block3 (5×5 stride 2, whose
         // odd padding pixel can fall before) 8; block4 (5×5 at stride 8) 16.
-        let reach: Vec<u32> = (0..6).map(crate::engine::lite::receptive_reach).collect();
+        let reach: Vec<u32> = (0..6)
+            .map(crate::engine::features::lite::receptive_reach)
+            .collect();
         assert_eq!(reach, [1, 3, 5, 9, 17, 33]);
         let l = Layout::new(64, Backbone::Lite).unwrap();
         assert_eq!((l.margin, l.feather, l.align), (12, 8, 4));

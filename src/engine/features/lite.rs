@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 
 use tch::{Device, Kind, Tensor};
 
-use crate::engine::precision::{Precision, PrecisionChoice};
-use crate::engine::weights::WeightsFile;
+use crate::engine::device::precision::{Precision, PrecisionChoice};
+use crate::engine::features::weights::WeightsFile;
 use crate::error::{Error, Result};
 
 /// File name of the converted weights, versioned so that a changed conversion never meets an old
@@ -524,7 +524,7 @@ fn assemble(
                     tensor.size()
                 ));
             }
-            let finite = crate::engine::weights::all_finite(tensor);
+            let finite = crate::engine::features::weights::all_finite(tensor);
             if !finite {
                 return Err(format!("tensor {key} holds non-finite values"));
             }

@@ -10,11 +10,11 @@ use std::path::PathBuf;
 
 use tch::{Device, Tensor};
 
-use crate::engine::lite::{self, Lite0, LITE_LAYERS};
-use crate::engine::precision::{Precision, PrecisionChoice};
-use crate::engine::tiles::{self, Tile};
-use crate::engine::vgg::{caffe_to_rgb, Layer, Vgg19};
-use crate::engine::weights;
+use crate::engine::device::precision::{Precision, PrecisionChoice};
+use crate::engine::features::lite::{self, Lite0, LITE_LAYERS};
+use crate::engine::features::vgg::{caffe_to_rgb, Layer, Vgg19};
+use crate::engine::features::weights;
+use crate::engine::plan::tiles::{self, Tile};
 use crate::error::{Error, Result};
 
 /// Which feature network a run uses.
@@ -134,7 +134,7 @@ pub struct Networks {
 /// VGG-19, or where to load it from once a run needs it.
 enum VggSlot {
     Loaded(Vgg19),
-    /// A weights file whose header [`crate::engine::weights::check`] found sound.
+    /// A weights file whose header [`crate::engine::features::weights::check`] found sound.
     Pending(PathBuf),
 }
 

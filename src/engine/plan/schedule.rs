@@ -2,7 +2,7 @@
 //! the next scale, and spend most iterations where they are cheap (a 4× smaller side is 16× fewer
 //! pixels per evaluation).
 
-use crate::engine::tiles::Tiling;
+use crate::engine::plan::tiles::Tiling;
 use crate::error::{Error, Result};
 
 /// How many scales to use.
@@ -57,7 +57,7 @@ pub struct Stage {
     pub height: u32,
     /// Iterations of the whole image, or for a tiled stage, tile iterations over all its passes.
     pub iterations: u32,
-    /// How the stage is cut into tiles, when it is (see [`crate::engine::tiles`]).
+    /// How the stage is cut into tiles, when it is (see [`crate::engine::plan::tiles`]).
     pub tiling: Option<Tiling>,
 }
 

@@ -8,8 +8,8 @@
 
 use tch::{Device, Kind, Tensor};
 
-use crate::engine::picture::{check_size, resize_plane, Picture};
-use crate::engine::source::{reduced_plane, Samples};
+use crate::engine::image::picture::{check_size, resize_plane, Picture};
+use crate::engine::image::source::{reduced_plane, Samples};
 use crate::error::{Error, Result};
 
 /// A region's summed squared weight at a layer below which the layer leaves the region out: a
@@ -215,7 +215,7 @@ pub fn at_layer(mask: &Tensor, height: i64, width: i64) -> Result<Option<LayerMa
 /// Weights already at a layer's positions as a [`LayerMask`]; None when they cover less than
 /// [`MIN_LAYER_AREA`].
 pub fn layer_mask(weights: Tensor) -> Result<Option<LayerMask>> {
-    let area = crate::engine::readback::scalar(&weights.f_square()?.f_sum(Kind::Double)?)?;
+    let area = crate::engine::device::readback::scalar(&weights.f_square()?.f_sum(Kind::Double)?)?;
     Ok((area >= MIN_LAYER_AREA).then_some(LayerMask { weights, area }))
 }
 

@@ -1,4 +1,8 @@
-//! What every optimiser shares: the objective it minimises and what one iteration reports.
+//! The optimisers, [`lbfgs`] (the default) and [`adam`], and what they share: the objective they
+//! minimise and what one iteration reports.
+
+pub mod adam;
+pub mod lbfgs;
 
 use tch::{Kind, Tensor};
 
@@ -20,7 +24,8 @@ pub struct Evaluation {
 impl Evaluation {
     /// Reads the gradient's facts from the device (one transfer).
     pub fn new(parts: LossParts, grad: Tensor) -> Result<Self> {
-        let facts = crate::engine::readback::values(&Tensor::f_stack(&gradient_facts(&grad), 0)?)?;
+        let facts =
+            crate::engine::device::readback::values(&Tensor::f_stack(&gradient_facts(&grad), 0)?)?;
         Ok(Evaluation {
             parts,
             grad,
@@ -77,5 +82,5 @@ pub trait Optimizer: Send {
 /// Dot product of two same-shaped tensors, in f64 (one counted read-back).
 pub fn dot(a: &Tensor, b: &Tensor) -> f64 {
     let product = a.reshape([-1]).dot(&b.reshape([-1]));
-    crate::engine::readback::scalar(&product).unwrap_or(f64::NAN)
+    crate::engine::device::readback::scalar(&product).unwrap_or(f64::NAN)
 }

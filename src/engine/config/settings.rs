@@ -1,11 +1,11 @@
 //! Everything a caller can set about a run, with the defaults and the validation shared by the
 //! CLI and the C ABI.
 
-use crate::engine::network::Backbone;
-use crate::engine::options::{self, Effect, Value, OPTIONS};
-use crate::engine::picture::Picture;
-use crate::engine::precision::PrecisionChoice;
-use crate::engine::schedule::ScaleCount;
+use crate::engine::config::options::{self, Effect, Value, OPTIONS};
+use crate::engine::device::precision::PrecisionChoice;
+use crate::engine::features::network::Backbone;
+use crate::engine::image::picture::Picture;
+use crate::engine::plan::schedule::ScaleCount;
 use crate::error::{Error, Result};
 
 /// The weight of each loss term, by the term's name: the option-table rows `<name>_weight`
@@ -113,7 +113,7 @@ pub enum Method {
     /// The Gatys optimisation.
     #[default]
     Optimize,
-    /// One pass of the feed-forward network ([`crate::engine::instant`]).
+    /// One pass of the feed-forward network ([`crate::engine::session::instant`]).
     Fast,
 }
 

@@ -5,8 +5,8 @@
 
 use tch::{Device, Kind, Tensor};
 
-use crate::engine::precision::Precision;
-use crate::engine::weights::{ConvWeights, CONV_LAYERS};
+use crate::engine::device::precision::Precision;
+use crate::engine::features::weights::{ConvWeights, CONV_LAYERS};
 use crate::error::{Error, Result};
 
 /// Caffe VGG mean pixel, in B, G, R order, on the 0–255 scale.

@@ -1,0 +1,10 @@
+//! The feature networks (the backbone) whose activations the losses compare: VGG-19, the
+//! method's original ([`vgg`]), and EfficientNet-Lite0, a light one for speed ([`lite`]), behind
+//! one shape ([`network`]); and their weights files, found, checked against the installed
+//! checksums ([`checksum`]) and read ([`weights`]).
+
+pub mod checksum;
+pub mod lite;
+pub mod network;
+pub mod vgg;
+pub mod weights;
