@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::engine::config::options::{self, Domain};
-use crate::engine::config::settings::check_weight;
+use crate::engine::config::values::check_weight;
 use crate::engine::image::temporal::TemporalTarget;
 use crate::engine::session::inputs::{self, InputData, InputSlot};
 use crate::engine::{self, SourceImage, Transfer};

@@ -1,16 +1,20 @@
-//! The style engine: the method of Gatys et al. in parts that read as it works.
+//! The style engine: the method of Gatys et al. in parts that read as it works, listed from the
+//! bottom up. Each part imports only from the parts above it in this list, so no two parts (and
+//! no two sibling files inside a part) import each other in a circle:
 //!
-//! - [`image`]: the content, styles, masks and temporal target as the host gave them.
-//! - [`features`]: the backbone (VGG-19 or EfficientNet-Lite0) whose activations are compared,
-//!   and its weights files.
-//! - [`loss`]: the loss terms (content, style, histogram, total variation, temporal).
-//! - [`optim`]: the optimisers (L-BFGS, Adam) that minimise them over the image.
-//! - [`plan`]: the multi-scale stages, the tiles of large stages, the memory they need.
-//! - [`config`]: the option table and the settings it fills.
-//! - [`session`]: a session that takes the inputs and runs the stages (or the fast network).
-//! - [`fast`]: the feed-forward network of `method=fast` and `init=fast`.
-//! - [`device`]: device, precision, CPU threads and reads back to the host.
-//! - [`metrics`]: scores of a result (SSIM, style distance) for `nstyle eval` and the tests.
+//! 1. [`device`]: device, precision, CPU threads and the counted reads back to the host.
+//! 2. [`features`]: the backbone (VGG-19 or EfficientNet-Lite0) whose activations the losses
+//!    compare, and its weights files.
+//! 3. [`image`]: the content, styles, masks and temporal target as the host gave them.
+//! 4. [`plan`]: the multi-scale stages, the tiles of large stages, the memory they need.
+//! 5. [`config`]: the option table and the settings it fills.
+//! 6. [`loss`]: the loss terms (content, style, histogram, total variation, temporal).
+//! 7. [`optim`]: the optimisers (L-BFGS, Adam) that minimise them over the image.
+//! 8. [`session`]: a session that takes the inputs and runs the stages, or the fast network.
+//!
+//! Beside the chain: [`fast`], the feed-forward network of `method=fast` and `init=fast` (it
+//! needs only `device` and `features`), and [`metrics`], the scores of a result for
+//! `nstyle eval` and the tests (up to `loss`).
 
 pub mod config;
 pub mod device;

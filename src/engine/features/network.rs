@@ -11,10 +11,9 @@ use std::path::PathBuf;
 use tch::{Device, Tensor};
 
 use crate::engine::device::precision::{Precision, PrecisionChoice};
-use crate::engine::features::lite::{self, Lite0, LITE_LAYERS};
+use crate::engine::features::lite::{self, Lite0, Placement, LITE_LAYERS};
 use crate::engine::features::vgg::{caffe_to_rgb, Layer, Vgg19};
 use crate::engine::features::weights;
-use crate::engine::plan::tiles::{self, Tile};
 use crate::error::{Error, Result};
 
 /// Which feature network a run uses.
@@ -107,7 +106,7 @@ impl Backbone {
     /// either side: the margin a tile's loss leaves out at its inner edges.
     pub fn receptive_radius(self, index: usize) -> u32 {
         match self {
-            Backbone::Vgg19 => tiles::receptive_radius(Layer::from_index(index)),
+            Backbone::Vgg19 => Layer::from_index(index).receptive_radius(),
             Backbone::Lite => lite::receptive_reach(index),
         }
     }
@@ -242,31 +241,31 @@ impl Network<'_> {
         self.features_placed(image, layers, None)
     }
 
-    /// [`Network::features`] of `image`, the window of `tile` cut from its image: computed as
-    /// the whole image's features there are, up to the margins the tile leaves out. VGG-19's
-    /// padding is the same everywhere (tile origins are on its pooling grid); Lite0's depends
-    /// on where the window lies.
+    /// [`Network::features`] of `image`, a tile's window cut from its image at `placement`:
+    /// computed as the whole image's features there are, up to the margins the tile leaves out.
+    /// VGG-19's padding is the same everywhere (tile origins are on its pooling grid); Lite0's
+    /// depends on where the window lies.
     pub fn tile_features(
         &self,
         image: &Tensor,
         layers: &[usize],
-        tile: &Tile,
+        placement: Placement,
     ) -> Result<Vec<Tensor>> {
-        self.features_placed(image, layers, Some(tile))
+        self.features_placed(image, layers, Some(placement))
     }
 
     fn features_placed(
         &self,
         image: &Tensor,
         layers: &[usize],
-        tile: Option<&Tile>,
+        placement: Option<Placement>,
     ) -> Result<Vec<Tensor>> {
         match self {
             Network::Vgg(vgg) => vgg.features(image, &vgg_layers(layers)),
             Network::Lite(lite) => lite.features_placed(
                 &lite::rgb_to_lite(&caffe_to_rgb(image)?)?,
                 layers,
-                tile.map(Tile::placement),
+                placement,
             ),
         }
     }
@@ -278,18 +277,18 @@ impl Network<'_> {
         }
     }
 
-    /// As [`Network::features`] (of the window of `tile`, when there is one, as
+    /// As [`Network::features`] (of a tile's window at `placement`, when there is one, as
     /// [`Network::tile_features`]) for the losses of an evaluation: VGG's maps stay in its
     /// precision ([`crate::engine::loss`] widens them where it must).
     pub fn loss_features(
         &self,
         image: &Tensor,
         layers: &[usize],
-        tile: Option<&Tile>,
+        placement: Option<Placement>,
     ) -> Result<Vec<Tensor>> {
         match self {
             Network::Vgg(vgg) => vgg.features_native(image, &vgg_layers(layers)),
-            Network::Lite(_) => self.features_placed(image, layers, tile),
+            Network::Lite(_) => self.features_placed(image, layers, placement),
         }
     }
 

@@ -85,6 +85,20 @@ impl Layer {
         }
         (activations, pooled)
     }
+
+    /// Receptive-field radius of this layer's features in pixels: 3×3 convolutions and 2×2
+    /// poolings up to it (a tiled stage's margin, see [`crate::engine::plan::tiles`]).
+    pub fn receptive_radius(self) -> u32 {
+        let (mut field, mut jump) = (1u32, 1u32);
+        for l in self.up_to() {
+            field += 2 * jump;
+            if l.pools_after() && l < self {
+                field += jump;
+                jump *= 2;
+            }
+        }
+        field.div_ceil(2)
+    }
 }
 
 /// Conv layers followed by a 2×2 max pool (the last ones of blocks 1–4; block 5's is never needed).

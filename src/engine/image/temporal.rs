@@ -14,7 +14,7 @@ use tch::{Device, Kind, Tensor};
 use crate::engine::features::vgg::rgb_to_caffe;
 use crate::engine::image::picture::resize_plane;
 use crate::engine::image::source::SourceImage;
-use crate::engine::plan::tiles::Window;
+use crate::engine::image::window::Window;
 use crate::error::{Error, Result};
 
 /// A target image with its per-pixel weights (the term's weight is the option `temporal_weight`).

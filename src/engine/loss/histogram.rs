@@ -150,7 +150,7 @@ fn tiled_quantiles(
         if (build.cancelled)() {
             return Err(Error::Cancelled);
         }
-        let features = model.tile_features(&tile.window.of(input)?, layers, &tile)?;
+        let features = model.tile_features(&tile.window.of(input)?, layers, tile.placement())?;
         for (i, (f, layer)) in features.iter().zip(layers).enumerate() {
             let inside = tile.interior(f, model.backbone().stride(*layer))?;
             let (_, _, fh, fw) = inside.size4()?;

@@ -25,7 +25,8 @@ pub use crate::engine::config::settings::Gain;
 pub use functions::*;
 pub use parts::LossParts;
 
-use crate::engine::config::settings::{Settings, WeightedLayer};
+use crate::engine::config::settings::Settings;
+use crate::engine::config::values::WeightedLayer;
 use crate::engine::features::network::Network;
 use crate::engine::image::mask::Mask;
 use crate::engine::image::source::SourceImage;
@@ -140,7 +141,7 @@ impl LayerMaps {
         }
         let maps = match tile {
             None => model.features(image, layers)?,
-            Some(tile) => model.tile_features(image, layers, tile)?,
+            Some(tile) => model.tile_features(image, layers, tile.placement())?,
         };
         Ok(LayerMaps(layers.iter().copied().zip(maps).collect()))
     }

@@ -8,7 +8,8 @@ use super::{
     indices, stage_layers, stage_mask, window_at_layer, zero, Features, Gain, Inputs, StageBuild,
     StageKind, Term, TermTargets, TileBuild, TiledBuild, TiledTerm,
 };
-use crate::engine::config::settings::{Settings, WeightedLayer};
+use crate::engine::config::settings::Settings;
+use crate::engine::config::values::WeightedLayer;
 use crate::engine::features::network::Network;
 use crate::engine::image::mask::{at_layer, layer_mask, LayerMask, Mask};
 use crate::engine::image::source::{network_input, SourceImage};
@@ -150,7 +151,8 @@ fn tiled_grams(
         if (build.cancelled)() {
             return Err(Error::Cancelled);
         }
-        let features = model.tile_features(&tile.window.of(input)?, style_indices, &tile)?;
+        let features =
+            model.tile_features(&tile.window.of(input)?, style_indices, tile.placement())?;
         for ((sum, f), layer) in sums.iter_mut().zip(features).zip(style_indices) {
             let stride = model.backbone().stride(*layer);
             match &source_mask {

@@ -19,7 +19,8 @@ use std::time::Instant;
 use once_cell::sync::Lazy;
 use tch::{Device, Tensor};
 
-use crate::engine::config::settings::{LayerChoice, OptimizerKind, Settings, WeightedLayer};
+use crate::engine::config::settings::{OptimizerKind, Settings};
+use crate::engine::config::values::{LayerChoice, WeightedLayer};
 use crate::engine::image::source::network_input;
 use crate::engine::loss::style::Style;
 use crate::engine::loss::{stage_layers, Inputs, StageKind};

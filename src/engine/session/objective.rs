@@ -82,8 +82,8 @@ impl Objective {
         point: &Tensor,
     ) -> Result<Evaluation> {
         let image = point.f_detach()?.set_requires_grad(true);
-        let tile = self.tile.as_ref().map(|(tile, _)| tile);
-        let mut maps = model.loss_features(&image, &self.layers, tile)?;
+        let placement = self.tile.as_ref().map(|(tile, _)| tile.placement());
+        let mut maps = model.loss_features(&image, &self.layers, placement)?;
         if let Some((tile, strides)) = &self.tile {
             maps = maps
                 .iter()

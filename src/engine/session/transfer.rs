@@ -8,7 +8,8 @@ use std::sync::{Arc, OnceLock};
 
 use tch::{Device, Tensor};
 
-use crate::engine::config::settings::{check_weight, Init, Method, OptimizerKind, Settings};
+use crate::engine::config::settings::{Init, Method, OptimizerKind, Settings};
+use crate::engine::config::values::check_weight;
 use crate::engine::device::threads::ThreadGovernor;
 use crate::engine::fast::{self as fastnet, FastNet};
 use crate::engine::features::network::{Backbone, Network, Networks};
@@ -23,8 +24,8 @@ use crate::engine::optim::adam::Adam;
 use crate::engine::optim::lbfgs::Lbfgs;
 use crate::engine::optim::Optimizer;
 use crate::engine::plan::memory;
-use crate::engine::plan::schedule::{plan, Stage, MIN_SIDE};
-use crate::engine::plan::tiles::{self, Layout, Tiling};
+use crate::engine::plan::schedule::{self, plan, Stage, MIN_SIDE};
+use crate::engine::plan::tiles::{Layout, Tiling};
 use crate::engine::session::estimate;
 use crate::engine::session::instant::{self, FastInputs};
 use crate::engine::session::run::{Inputs, Poison, Run};
@@ -826,7 +827,7 @@ fn assign_tiles(network: Network, settings: &Settings, stage: Stage) -> Result<S
             }
         }
     };
-    tiles::tile_stage(stage, Layout::new(tile, network.backbone())?)
+    schedule::tile_stage(stage, Layout::new(tile, network.backbone())?)
 }
 
 /// Host memory a result at `width`×`height` takes while it is made: float RGB and alpha at that
