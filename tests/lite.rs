@@ -272,7 +272,7 @@ fn auto_precision_is_fp32_on_the_cpu() {
 /// the image's, and they do not match.
 #[test]
 fn tile_features_are_the_whole_images_features_inside_the_margins() {
-    use nstyle::engine::features::network::Backbone;
+    use nstyle::engine::features::backbone::Backbone;
     use nstyle::engine::plan::tiles::Layout;
     let net = model(Precision::Fp32);
     let mut unplaced_mismatch = false;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{content_picture, cpu_transfer, small_settings, style_picture};
-use nstyle::engine::features::network::Backbone;
+use nstyle::engine::features::backbone::Backbone;
 use nstyle::engine::{metrics, Mask, Picture, Precision, PrecisionChoice, Settings, Transfer};
 use nstyle::Error;
 

@@ -8,8 +8,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{content_picture, cpu_transfer, small_settings, style_picture};
+use nstyle::engine::features::backbone::{Backbone, Network};
 use nstyle::engine::features::lite::Lite0;
-use nstyle::engine::features::network::{Backbone, Network};
 use nstyle::engine::features::vgg::rgb_to_caffe;
 use nstyle::engine::loss::style::Style;
 use nstyle::engine::loss::{Inputs, LossParts};
@@ -190,7 +190,7 @@ fn transposed(picture: &Picture) -> Picture {
 fn lite_objective(settings: &Settings, result: &Picture) -> LossParts {
     let path = nstyle::engine::features::lite::resolve_path(None).unwrap();
     let lite = Lite0::load(&path, tch::Device::Cpu, Precision::Fp32).unwrap();
-    let network = Network::Lite(&lite);
+    let network: Network = &lite;
     let stage = Stage {
         width: result.width(),
         height: result.height(),

@@ -55,7 +55,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         iterations: args.iterations + 1,
         scales: ScaleCount::Fixed(1),
         precision,
-        backbone: nstyle::engine::features::network::Backbone::parse(&args.backbone)?,
+        backbone: nstyle::engine::features::backbone::Backbone::parse(&args.backbone)?,
         // Every timed iteration runs: no early end.
         stop_tolerance: 0.0,
         ..Settings::default()

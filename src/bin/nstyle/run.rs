@@ -10,7 +10,7 @@ use std::time::Instant;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use nstyle::engine::config::values::check_weight;
-use nstyle::engine::features::network::Backbone;
+use nstyle::engine::features::backbone::Backbone;
 use nstyle::engine::plan::schedule::ScaleCount;
 use nstyle::engine::{Init, Mask, OptimizerKind, PrecisionChoice, Progress, Settings, Transfer};
 use nstyle::imageio;

@@ -4,7 +4,7 @@
 use crate::engine::config::options::{self, Effect, Value, OPTIONS};
 use crate::engine::config::values::{check_weight, LayerChoice, WeightedLayer};
 use crate::engine::device::precision::PrecisionChoice;
-use crate::engine::features::network::Backbone;
+use crate::engine::features::backbone::Backbone;
 use crate::engine::image::picture::Picture;
 use crate::engine::plan::schedule::ScaleCount;
 use crate::error::{Error, Result};

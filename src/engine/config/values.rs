@@ -2,7 +2,7 @@
 //! their weights, and the rule every weight obeys. The option table ([`super::options`]) parses
 //! them and the settings ([`super::settings`]) hold them; both import them from here.
 
-use crate::engine::features::network::Backbone;
+use crate::engine::features::backbone::Backbone;
 use crate::error::{Error, Result};
 use crate::text::shortened;
 

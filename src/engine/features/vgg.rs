@@ -61,7 +61,7 @@ impl Layer {
         POOL_AFTER.contains(&self.0)
     }
 
-    pub fn index(self) -> usize {
+    pub const fn index(self) -> usize {
         self.0
     }
 

@@ -27,7 +27,7 @@ pub use parts::LossParts;
 
 use crate::engine::config::settings::Settings;
 use crate::engine::config::values::WeightedLayer;
-use crate::engine::features::network::Network;
+use crate::engine::features::backbone::Network;
 use crate::engine::image::mask::Mask;
 use crate::engine::image::source::SourceImage;
 use crate::engine::image::temporal::TemporalTarget;
@@ -129,7 +129,8 @@ impl Features<'_> {
 pub struct LayerMaps(BTreeMap<usize, Tensor>);
 
 impl LayerMaps {
-    /// The maps of `layers` of `image` ([`Network::features`], or the tile's when `tile` is set).
+    /// The maps of `layers` of `image` (the window of `tile`, when it is set), as
+    /// [`crate::engine::features::backbone::FeatureNetwork::features_at`] computes them.
     pub fn of(
         model: Network,
         image: &Tensor,
@@ -139,10 +140,7 @@ impl LayerMaps {
         if layers.is_empty() {
             return Ok(LayerMaps(BTreeMap::new()));
         }
-        let maps = match tile {
-            None => model.features(image, layers)?,
-            Some(tile) => model.tile_features(image, layers, tile.placement())?,
-        };
+        let maps = model.features_at(image, layers, tile.map(Tile::placement))?;
         Ok(LayerMaps(layers.iter().copied().zip(maps).collect()))
     }
 

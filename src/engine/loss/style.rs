@@ -10,7 +10,7 @@ use super::{
 };
 use crate::engine::config::settings::Settings;
 use crate::engine::config::values::WeightedLayer;
-use crate::engine::features::network::Network;
+use crate::engine::features::backbone::Network;
 use crate::engine::image::mask::{at_layer, layer_mask, LayerMask, Mask};
 use crate::engine::image::source::{network_input, SourceImage};
 use crate::engine::plan::schedule::{fit_long_side, Stage, MIN_SIDE};
@@ -86,7 +86,7 @@ impl Term for StyleTerm {
         let style_layers = settings.style_layers()?;
         let style_indices = indices(&style_layers);
         let grams_of = |input: &Tensor, style: &Style| {
-            let features = model.features(input, &style_indices)?;
+            let features = model.features_at(input, &style_indices, None)?;
             style_grams(&features, input, style, build.device)
         };
         let groups = style_groups(
@@ -151,8 +151,11 @@ fn tiled_grams(
         if (build.cancelled)() {
             return Err(Error::Cancelled);
         }
-        let features =
-            model.tile_features(&tile.window.of(input)?, style_indices, tile.placement())?;
+        let features = model.features_at(
+            &tile.window.of(input)?,
+            style_indices,
+            Some(tile.placement()),
+        )?;
         for ((sum, f), layer) in sums.iter_mut().zip(features).zip(style_indices) {
             let stride = model.backbone().stride(*layer);
             match &source_mask {

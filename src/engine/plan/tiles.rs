@@ -12,8 +12,8 @@
 
 use tch::{Device, Kind, Tensor};
 
+use crate::engine::features::backbone::Backbone;
 use crate::engine::features::lite::Placement;
-use crate::engine::features::network::Backbone;
 use crate::engine::image::mask::MIN_LAYER_AREA;
 use crate::engine::image::window::Window;
 use crate::error::{Error, Result};

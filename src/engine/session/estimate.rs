@@ -358,7 +358,7 @@ fn probe(
     };
     let features = |(_, _, point): &(u64, Objective, Tensor)| {
         let _no_grad = tch::no_grad_guard();
-        let maps = network.features(point, &union)?;
+        let maps = network.features_at(point, &union, None)?;
         finish(device, &maps)
     };
     // One untimed pass of each (oneDNN picks its kernels for a new shape on first use), then

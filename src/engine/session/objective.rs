@@ -6,7 +6,7 @@ use tch::{Kind, Tensor};
 
 use crate::engine::config::settings::Settings;
 use crate::engine::device::readback;
-use crate::engine::features::network::Network;
+use crate::engine::features::backbone::Network;
 use crate::engine::image::source::network_input;
 use crate::engine::loss::{
     layer_union, zero, Features, Inputs, LayerMaps, LossParts, StageBuild, StageKind, Term,

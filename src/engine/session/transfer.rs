@@ -12,7 +12,8 @@ use crate::engine::config::settings::{Init, Method, OptimizerKind, Settings};
 use crate::engine::config::values::check_weight;
 use crate::engine::device::threads::ThreadGovernor;
 use crate::engine::fast::{self as fastnet, FastNet};
-use crate::engine::features::network::{Backbone, Network, Networks};
+use crate::engine::features::backbone::{Backbone, Network};
+use crate::engine::features::network::Networks;
 use crate::engine::features::vgg::{caffe_to_rgb, rgb_to_caffe, Vgg19};
 use crate::engine::image::mask::Mask;
 use crate::engine::image::picture::Picture;
@@ -746,8 +747,11 @@ fn stage_bytes(network: Network, settings: &Settings, stage: &Stage) -> Result<(
     let weights = network.compute_weight_bytes();
     Ok(match &stage.tiling {
         None => {
-            let activations =
-                network.activation_elements(stage.width, stage.height, settings.deepest_layer()?);
+            let activations = network.backbone().activation_elements(
+                stage.width,
+                stage.height,
+                settings.deepest_layer()?,
+            );
             let needed = memory::estimate_bytes(
                 stage.width,
                 stage.height,
@@ -762,7 +766,7 @@ fn stage_bytes(network: Network, settings: &Settings, stage: &Stage) -> Result<(
             // The largest window (slivers merged into a neighbour add a few pixels).
             let side = tiling.layout.tile + tiling.layout.align;
             let deepest = network.backbone().tile_deepest();
-            let activations = network.activation_elements(side, side, deepest);
+            let activations = network.backbone().activation_elements(side, side, deepest);
             let tile = memory::estimate_bytes(
                 side,
                 side,
