@@ -12,6 +12,10 @@
  * Threads: one model is used by one thread at a time (concurrent calls on one model are
  * serialised); different models may run concurrently; nstyle_cancel may be called from any
  * thread at any time.
+ *
+ * A dialog's preview: nstyle_preview_create once, then on every change of settings a model set
+ * up as for the full run (its content read at nstyle_preview_side) given to
+ * nstyle_preview_start; poll nstyle_preview_frame and nstyle_preview_estimate from a timer.
  */
 
 #ifndef NSTYLE_H
@@ -40,8 +44,14 @@
  * `method` (fast), `temporal_weight` and `histogram_weight`, and `init=fast`. A host
  * written for 5 keeps working except that it sees NSTYLE_DONE, not NSTYLE_OK, from the step
  * that completes the run.
+ *
+ * 7 adds `nstyle_describe_seconds`, `nstyle_style_side` (the size a style is used at), the
+ * device list (`nstyle_device_count`,
+ * `nstyle_device_info`, `NstyleDeviceInfo`) for a host's device choice, and the preview driver
+ * (`NstylePreview` and the `nstyle_preview_*` calls): one implementation of what a dialog's
+ * preview shows, and when, for every host.
  */
-#define NSTYLE_ABI_VERSION 6
+#define NSTYLE_ABI_VERSION 7
 
 /**
  * Result of every call that can fail. On failure `nstyle_errmsg(model)` says why (and
@@ -237,9 +247,36 @@ typedef enum NstyleInput {
 } NstyleInput;
 
 /**
+ * The preview's texts (`nstyle_preview_text`, passed as `uint32_t`). Since ABI 7.
+ */
+typedef enum NstylePreviewText {
+  /**
+   * Why the newest job failed; else what did not stop it ("no quick preview: …" when the
+   * feed-forward network's weights are missing); else "".
+   */
+  NSTYLE_PREVIEW_TEXT_MESSAGE = 0,
+  /**
+   * The newest frame's loss terms, "content 1.2e+06 · style 3.4e+05 · tv 812", or "".
+   */
+  NSTYLE_PREVIEW_TEXT_TERMS = 1,
+  /**
+   * The full run's time in words ("about 40 s on this machine"), or why there is no
+   * estimate, or "" before it is made.
+   */
+  NSTYLE_PREVIEW_TEXT_ESTIMATE = 2,
+} NstylePreviewText;
+
+/**
  * An opaque style-transfer model: the network, the images, the settings and the optimisation.
  */
 typedef struct NstyleModel NstyleModel;
+
+/**
+ * An opaque preview driver (`nstyle_preview_create`): a thread of the library's own that
+ * shows the feed-forward network's picture first, estimates the full run, then refines with
+ * the optimiser, superseded by each `nstyle_preview_start`.
+ */
+typedef struct NstylePreview NstylePreview;
 
 /**
  * Weights of the three loss terms (defaults 5, 100, 0.01). Finite and ≥ 0.
@@ -315,6 +352,33 @@ typedef struct NstyleOptionInfo {
 } NstyleOptionInfo;
 
 /**
+ * One device a host can offer (`nstyle_device_info`). Every string is static, NUL-terminated
+ * and never NULL. Since ABI 7.
+ */
+typedef struct NstyleDeviceInfo {
+  /**
+   * What `nstyle_model_create` takes: "cpu", "cuda:0", …
+   */
+  const char *id;
+  /**
+   * For a menu: "CPU (AMD EPYC …, 2 cores)", "NVIDIA H200 (139.8 GiB)".
+   */
+  const char *name;
+  /**
+   * The GPU's memory, or the machine's RAM for the CPU, in bytes.
+   */
+  uint64_t memory_bytes;
+  /**
+   * 1 when a model can run there; 0 with `reason` saying why not.
+   */
+  uint32_t usable;
+  /**
+   * Why the device cannot be used (no driver, a driver too old, …); "" when it can.
+   */
+  const char *reason;
+} NstyleDeviceInfo;
+
+/**
  * An image or a plane as the host holds it: `height` rows of `width` pixels, `stride_bytes`
  * apart (the last row need not be padded), in `format` (an NstyleFormat). Since ABI 6.
  */
@@ -326,12 +390,70 @@ typedef struct NstyleImage {
   uint32_t format;
 } NstyleImage;
 
+/**
+ * The newest frame of the newest job (`nstyle_preview_frame`). Since ABI 7.
+ */
+typedef struct NstylePreviewFrame {
+  /**
+   * The job it belongs to (`nstyle_preview_start`'s number); 0: none yet.
+   */
+  uint32_t job;
+  /**
+   * Grows with every frame published: show a frame when its serial changed.
+   */
+  uint32_t serial;
+  /**
+   * Its size: the model's content's, or that scaled down to the preview's side.
+   */
+  uint32_t width;
+  uint32_t height;
+  /**
+   * 1: the feed-forward network's picture, before the optimiser refines it.
+   */
+  uint32_t quick;
+  /**
+   * 1: the job's last frame.
+   */
+  uint32_t done;
+  /**
+   * NSTYLE_OK, or why the job failed (then there are no pixels; the message is
+   * NSTYLE_PREVIEW_TEXT_MESSAGE).
+   */
+  enum NstyleStatus status;
+  /**
+   * Seconds from the job's start to this frame.
+   */
+  double seconds;
+  struct NstyleProgress progress;
+} NstylePreviewFrame;
+
+/**
+ * The full run's estimate for the newest job (`nstyle_preview_estimate`). Since ABI 7.
+ */
+typedef struct NstylePreviewEstimate {
+  /**
+   * The job it belongs to; 0: not made yet.
+   */
+  uint32_t job;
+  /**
+   * NSTYLE_OK, or why the run cannot be estimated (the run would fail the same way; the
+   * message is NSTYLE_PREVIEW_TEXT_ESTIMATE).
+   */
+  enum NstyleStatus status;
+  /**
+   * The full run's result size and time.
+   */
+  uint32_t width;
+  uint32_t height;
+  double seconds;
+} NstylePreviewEstimate;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
 /**
- * ABI version of the loaded library (6). Compare with NSTYLE_ABI_VERSION from the header.
+ * ABI version of the loaded library (7). Compare with NSTYLE_ABI_VERSION from the header.
  */
 uint32_t nstyle_abi_version(void);
 
@@ -407,7 +529,7 @@ enum NstyleStatus nstyle_set_weights(struct NstyleModel *model,
  * option table (`nstyle_option_info` gives the same facts at run time):
  *
  * <!-- options:begin -->
- * - `size`: longest side of the working image and result; 0 (or full) is the content's own size (stages that do not fit the memory budget are optimised in tiles); a whole number in 16..=16384 or '0' or 'full', in px (default `512`; restarts the run)
+ * - `size`: longest side of the working image and result; 0 (or full) is the content's own size, within this range and raised for a very thin content (stages that do not fit the memory budget are optimised in tiles); a whole number in 16..=16384 or '0' or 'full', in px (default `512`; restarts the run)
  * - `tile`: long side of the overlapping tiles a large stage is optimised in (with layers down to relu3_1, or block2 on lite, style statistics of the whole style image); auto tiles only a stage that does not fit the memory budget, a number tiles every stage longer than it; a whole number in 64..=16384 or 'auto', in px (default `auto`; restarts the run)
  * - `iterations`: iterations over all scales, at most: a scale may end early (stop_tolerance); a whole number in 1..=1000000 (default `300`; restarts the run)
  * - `scales`: number of scales; auto starts from about a quarter of size; a whole number in 1..=8 or 'auto' (default `auto`; restarts the run)
@@ -533,6 +655,14 @@ enum NstyleStatus nstyle_result_size(const struct NstyleModel *model,
                                      uint32_t *height);
 
 /**
+ * The longest side a style image is used at for the current content and options (the
+ * result's long side times `style_scale`), in `*side`: a host need not read a style image at
+ * more than this (a larger one is brought down to it). NSTYLE_ERR_STATE before a content is
+ * set. Since ABI 7.
+ */
+enum NstyleStatus nstyle_style_side(const struct NstyleModel *model, uint32_t *side);
+
+/**
  * Roughly how many seconds the run the current content, styles and options describe takes on
  * this machine, from its start, in `*out_seconds` (for a dialog: "about 3 min"). The library
  * times a short probe of the network the run will use (its backbone, precision, threads and
@@ -557,6 +687,31 @@ enum NstyleStatus nstyle_estimate_text(struct NstyleModel *model,
                                        char *buffer,
                                        size_t buffer_len,
                                        size_t *needed);
+
+/**
+ * `seconds` in the words of `nstyle_estimate_text` ("under a second", "about 40 s", "about 3
+ * min", "about 2 h 10 min"), into `buffer` as NUL-terminated UTF-8 (the buffer convention of
+ * `nstyle_get_option`), for a host's own timings, such as the time left of a batch. A negative
+ * or NaN `seconds` reads as 0. Since ABI 7.
+ */
+enum NstyleStatus nstyle_describe_seconds(double seconds,
+                                          char *buffer,
+                                          size_t buffer_len,
+                                          size_t *needed);
+
+/**
+ * How many devices `nstyle_device_info` lists: the CPU, then each GPU the NVIDIA driver
+ * reports. The first call looks for the CUDA half (as the first `auto` or `cuda` model does)
+ * and the list stays the same for the life of the process. Since ABI 7.
+ */
+uint32_t nstyle_device_count(void);
+
+/**
+ * Device `index` (0: the CPU) for a host's device choice: its id for `nstyle_model_create`,
+ * its name, memory and whether it can be used (with the reason when not).
+ * NSTYLE_ERR_ARGUMENT for a NULL `out` or an index past `nstyle_device_count()`. Since ABI 7.
+ */
+enum NstyleStatus nstyle_device_info(uint32_t index, struct NstyleDeviceInfo *out);
 
 /**
  * Version of the loaded library, e.g. "0.1.0"; static, never NULL. Since ABI 4.
@@ -701,6 +856,71 @@ enum NstyleStatus nstyle_set_content_mask(struct NstyleModel *model,
  * remove is not an error. Since ABI 5.
  */
 enum NstyleStatus nstyle_clear_content_mask(struct NstyleModel *model);
+
+/**
+ * Creates a preview driver for models on `device` (as `nstyle_model_create`: NULL or "auto",
+ * "cpu", "cuda", "cuda:N"), with the VGG-19 weights at `weights_path` (NULL: found as
+ * `nstyle_model_create` finds them). Returns at once: the weights load on the driver's thread
+ * at the first start. An unknown device fails here. Since ABI 7.
+ */
+enum NstyleStatus nstyle_preview_create(const char *weights_path,
+                                        const char *device,
+                                        struct NstylePreview **out);
+
+/**
+ * Stops the preview (within about one iteration) and frees it. NULL is harmless.
+ */
+void nstyle_preview_free(struct NstylePreview *preview);
+
+/**
+ * The longest side the preview works at (256 on the CPU, 512 on a GPU): read the content at
+ * about this size for `nstyle_preview_start`. Since ABI 7.
+ */
+enum NstyleStatus nstyle_preview_side(const struct NstylePreview *preview, uint32_t *side);
+
+/**
+ * Starts previewing the run `model` is set up for: its options and inputs are copied now
+ * (the model is not stepped or changed, and may be freed or changed afterwards); its content
+ * should be read at about `nstyle_preview_side`. `full_width`×`full_height` is the size of the
+ * picture the full run will work on (for its estimate), or 0×0 when the content is that
+ * picture. The job that runs stops within about one iteration. `*job` (may be NULL) gets the
+ * new job's number. Since ABI 7.
+ */
+enum NstyleStatus nstyle_preview_start(struct NstylePreview *preview,
+                                       const struct NstyleModel *model,
+                                       uint32_t full_width,
+                                       uint32_t full_height,
+                                       uint32_t *job);
+
+/**
+ * Fills `frame` with the newest frame of the newest job (job 0 when it has none yet) and,
+ * when `pixels` is not NULL and the frame has a picture, writes it there at the frame's size
+ * in `format` with `stride_bytes` per row (as `nstyle_fetch_result`). Call it with `pixels`
+ * NULL to learn the size and whether the serial changed; a frame is kept until a newer one
+ * replaces it. A job's failure is the frame's `status`, not this call's. Since ABI 7.
+ */
+enum NstyleStatus nstyle_preview_frame(struct NstylePreview *preview,
+                                       struct NstylePreviewFrame *frame,
+                                       void *pixels,
+                                       size_t stride_bytes,
+                                       uint32_t format);
+
+/**
+ * Fills `estimate` with the newest job's estimate of the full run (job 0 until it is made,
+ * which is after the quick frame and before the refinement). Since ABI 7.
+ */
+enum NstyleStatus nstyle_preview_estimate(struct NstylePreview *preview,
+                                          struct NstylePreviewEstimate *estimate);
+
+/**
+ * One of the preview's texts (an NstylePreviewText) into `buffer` as NUL-terminated UTF-8
+ * (the buffer convention of `nstyle_get_option`). Since ABI 7.
+ */
+enum NstyleStatus nstyle_preview_text(struct NstylePreview *preview,
+                                      uint32_t which,
+                                      char *buffer,
+                                      size_t buffer_len,
+                                      size_t *needed);
 
 #ifdef __cplusplus
 }  // extern "C"

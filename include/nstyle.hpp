@@ -194,6 +194,17 @@ inline NstyleStatus check(NstyleStatus status, const char *call,
 }
 } // namespace detail
 
+// A time in the library's words (nstyle_describe_seconds): "about 40 s", "about 3 min".
+inline std::string describe_seconds(double seconds) {
+    std::size_t needed = 0;
+    nstyle_describe_seconds(seconds, nullptr, 0, &needed);
+    std::string text(needed, '\0');
+    detail::check(nstyle_describe_seconds(seconds, text.data(), text.size(), nullptr),
+                  "nstyle_describe_seconds");
+    text.resize(needed - 1);  // drop the NUL
+    return text;
+}
+
 // One loss term of the last step (nstyle_progress_term): "content", "style", "tv", "temporal",
 // "histogram", and its weighted value.
 struct Term {
@@ -217,6 +228,21 @@ inline OptionInfo option_info(std::uint32_t index) {
     OptionInfo info{};
     detail::check(nstyle_option_info(index, &info), "nstyle_option_info");
     return info;
+}
+
+// The CPU, then each GPU the NVIDIA driver reports (nstyle_device_info): `id` for Model's
+// device, `name` for a menu, `usable` and, when not, `reason`. Static strings.
+using DeviceInfo = NstyleDeviceInfo;
+
+inline double memory_gib(const DeviceInfo &device) noexcept {
+    return double(device.memory_bytes) / double(1ull << 30);
+}
+
+inline std::vector<DeviceInfo> devices() {
+    std::vector<DeviceInfo> found(nstyle_device_count());
+    for (std::uint32_t i = 0; i < found.size(); ++i)
+        detail::check(nstyle_device_info(i, &found[i]), "nstyle_device_info");
+    return found;
 }
 
 inline OptionInfo find_option(const char *key) {
@@ -422,6 +448,13 @@ public:
         return seconds;
     }
 
+    // The longest side a style image is used at (nstyle_style_side): no need to read more.
+    std::uint32_t style_side() const {
+        std::uint32_t side = 0;
+        check(nstyle_style_side(model_, &side), "nstyle_style_side");
+        return side;
+    }
+
     // The estimate as a dialog says it (nstyle_estimate_text): "about 40 s on this machine",
     // and whether other programs kept cores busy while it was measured.
     std::string estimate_text() const {
@@ -504,6 +537,92 @@ private:
     }
 
     NstyleModel *model_ = nullptr;
+    friend class Preview;
+};
+
+inline const char *preview_text_name(NstylePreviewText which) noexcept {
+    switch (which) {
+    case NSTYLE_PREVIEW_TEXT_MESSAGE: return "message";
+    case NSTYLE_PREVIEW_TEXT_TERMS: return "terms";
+    case NSTYLE_PREVIEW_TEXT_ESTIMATE: return "estimate";
+    }
+    return "unknown";
+}
+
+// Whether `frame` is one to show: of a job, and not the one shown last (its serial).
+inline bool is_new_frame(const NstylePreviewFrame &frame, std::uint32_t shown_serial) noexcept {
+    return frame.job != 0 && frame.serial != shown_serial;
+}
+
+// Whether `frame` is the feed-forward network's picture, before the optimiser refines it.
+inline bool is_quick_frame(const NstylePreviewFrame &frame) noexcept { return frame.quick != 0; }
+
+// The library's preview driver (nstyle_preview_*, since ABI 7): a thread of its own shows the
+// feed-forward network's picture first, refines it with the optimiser, then estimates the full
+// run; each start() supersedes the job that runs. Poll frame() and estimate() from a timer.
+class Preview {
+public:
+    explicit Preview(const char *weights = nullptr, const char *device = nullptr) {
+        NstylePreview *preview = nullptr;
+        detail::check(nstyle_preview_create(weights, device, &preview), "nstyle_preview_create");
+        preview_ = preview;
+    }
+    ~Preview() { nstyle_preview_free(preview_); }
+    Preview(const Preview &) = delete;
+    Preview &operator=(const Preview &) = delete;
+
+    // The longest side the preview works at: read the content at about this size.
+    std::uint32_t side() const {
+        std::uint32_t side = 0;
+        detail::check(nstyle_preview_side(preview_, &side), "nstyle_preview_side");
+        return side;
+    }
+
+    // Starts previewing the run `model` is set up for (copied now); `full`: the size of the
+    // picture the full run works on ({0, 0}: the content's). Returns the job's number.
+    std::uint32_t start(const Model &model, Size full = {0, 0}) {
+        std::uint32_t job = 0;
+        detail::check(nstyle_preview_start(preview_, model.model_, full.width, full.height, &job),
+                      "nstyle_preview_start");
+        return job;
+    }
+
+    // The newest frame's facts (job 0: none yet); with `pixels`, its picture written there in
+    // `format` (`stride` 0: packed rows at the frame's width).
+    NstylePreviewFrame frame(void *pixels = nullptr, NstyleFormat format = NSTYLE_RGBA8,
+                             std::size_t stride = 0) {
+        NstylePreviewFrame info{};
+        if (pixels) {
+            detail::check(nstyle_preview_frame(preview_, &info, nullptr, 0, format),
+                          "nstyle_preview_frame");
+            if (!stride) stride = std::size_t(info.width) * bytes_per_pixel(format);
+        }
+        detail::check(nstyle_preview_frame(preview_, &info, pixels, stride, format),
+                      "nstyle_preview_frame");
+        return info;
+    }
+
+    // The newest job's estimate of the full run (job 0: not made yet).
+    NstylePreviewEstimate estimate() {
+        NstylePreviewEstimate info{};
+        detail::check(nstyle_preview_estimate(preview_, &info), "nstyle_preview_estimate");
+        return info;
+    }
+
+    // One of the texts: NSTYLE_PREVIEW_TEXT_MESSAGE, _TERMS or _ESTIMATE.
+    std::string text(NstylePreviewText which) {
+        std::size_t needed = 0;
+        nstyle_preview_text(preview_, std::uint32_t(which), nullptr, 0, &needed);
+        std::string text(needed ? needed : 1, '\0');
+        detail::check(nstyle_preview_text(preview_, std::uint32_t(which), text.data(),
+                                          text.size(), nullptr),
+                      "nstyle_preview_text");
+        text.resize(text.size() - 1);  // drop the NUL
+        return text;
+    }
+
+private:
+    NstylePreview *preview_ = nullptr;
 };
 
 } // namespace nstyle

@@ -6,8 +6,9 @@
 #                       imageio-ffmpeg (video I/O: its wheel carries an ffmpeg binary) into the
 #                       set-up venv under a stamp of their own; 219 MB download (ray 79 MB,
 #                       opencv 61 MB, imageio-ffmpeg 68 MB, numpy 17 MB, the rest 14 MB), part of `setup`
-#   make batch-test     pytest of batch and video (48–64 px, a few iterations; a local Ray on
-#                       loopback started and stopped by the tests), part of `make test`
+#   make batch-test     pytest of batch and video (48–64 px, a few iterations, the fast network's
+#                       video; a local Ray on loopback started and stopped by the tests), part of
+#                       `make test`
 #
 # `make setup` installs the package editable into this clone's .venv (scripts/dev-venv.sh, a small
 # venv layered over the shared one, which serves every clone and so never points at one), so
@@ -34,7 +35,7 @@ $(BATCH_STAMP): $(VENV)/.complete
 		pytest==$(BATCH_PYTEST_VERSION)
 	touch $@
 
-batch-test: build weights lite-weights venv $(BATCH_STAMP)
+batch-test: build weights lite-weights fast-weights venv $(BATCH_STAMP)
 	NSTYLE_LIBRARY=$(CURDIR)/target/release/libnstyle.so NSTYLE_WEIGHTS=$(WEIGHTS) \
 		RAY_USAGE_STATS_ENABLED=0 \
 		timeout 1200 env -u PYTHONPATH .venv/bin/python -m pytest -v -p no:cacheprovider \

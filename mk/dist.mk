@@ -1,5 +1,6 @@
 # Release bundle (docs/release.md). Included by the top Makefile, which defines `venv`, `weights`,
-# `lite-weights`, PYTHON, VENV, WEIGHTS, LITE_WEIGHTS and C_VERSION (mk/c.mk).
+# `lite-weights`, PYTHON, VENV, WEIGHTS, LITE_WEIGHTS and C_VERSION (mk/c.mk), and on
+# `fast-weights`, FAST_WEIGHTS and FAST_DIR (mk/fast.mk).
 #
 #   make dist        dist/nstyle-<version>-linux-x86_64.tar.xz: the ordinary build (target/release:
 #                    it links libtorch_cpu only, the CUDA half is loaded at run time) with its own
@@ -25,8 +26,9 @@ dist-tools:
 		echo "installing patchelf and GIMP 2.10's development files (apt-get)"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q patchelf libgimp2.0-dev; }
 
-dist: dist-tools build weights lite-weights
-	scripts/dist/make-dist.sh $(C_VERSION) target/release $(TORCH_SITE) $(DIST_DIR) $(WEIGHTS) $(LITE_WEIGHTS)
+dist: dist-tools build weights lite-weights fast-weights
+	NSTYLE_FAST_LICENSE=$(FAST_DIR)/LICENSE scripts/dist/make-dist.sh $(C_VERSION) target/release \
+		$(TORCH_SITE) $(DIST_DIR) $(WEIGHTS) $(LITE_WEIGHTS) $(FAST_WEIGHTS)
 
 dist-test: dist
 	PYTHON=$(PYTHON) NSTYLE_DIST_TORCH_SITE=$(TORCH_SITE) scripts/dist/clean-system-test.sh $(DIST_TARBALL)
@@ -45,10 +47,10 @@ dist-krita-test:
 # ---- the wheel: the binding, libnstyle.so (RUNPATH into the PyPI torch) and the weights
 .PHONY: wheel wheel-test
 
-wheel: build weights lite-weights dist-tools
+wheel: build weights lite-weights fast-weights dist-tools
 	rm -f $(DIST_DIR)/nstyle-$(C_VERSION)-*.whl
 	$(PYTHON) scripts/dist/make-wheel.py $(C_VERSION) target/release/libnstyle.so plugins/python/nstyle \
-		$(DIST_DIR) $(WEIGHTS) $(LITE_WEIGHTS)
+		$(DIST_DIR) $(WEIGHTS) $(LITE_WEIGHTS) $(FAST_WEIGHTS)
 
 # A fresh venv each time, torch from the registry (pip's own cache makes that a local copy after
 # the first time), an empty HOME (no ~/.cache/nstyle to fall back on), a stylise call.

@@ -17,13 +17,13 @@
 GIMP_BUILD := target/gimp
 GIMP_LIB := target/release/libnstyle.so
 
-gimp-plugin: build weights lite-weights
+gimp-plugin: build weights lite-weights fast-weights
 	@built=; \
 	if pkg-config --exists gimp-2.0 gimpui-2.0 gegl-0.4; then \
-		plugins/gimp/build.sh 2 $(GIMP_BUILD)/2.10/nstyle $(GIMP_LIB) $(WEIGHTS) $(LITE_WEIGHTS) || exit 1; built=1; \
+		plugins/gimp/build.sh 2 $(GIMP_BUILD)/2.10/nstyle $(GIMP_LIB) $(WEIGHTS) $(LITE_WEIGHTS) $(FAST_WEIGHTS) || exit 1; built=1; \
 	else echo "gimp-plugin: no libgimp-2.0 development files (apt-get install libgimp2.0-dev): GIMP 2.10 plug-in not built"; fi; \
 	if pkg-config --exists gimp-3.0 gimpui-3.0 gegl-0.4; then \
-		plugins/gimp/build.sh 3 $(GIMP_BUILD)/3.0/nstyle $(GIMP_LIB) $(WEIGHTS) $(LITE_WEIGHTS) || exit 1; built=1; \
+		plugins/gimp/build.sh 3 $(GIMP_BUILD)/3.0/nstyle $(GIMP_LIB) $(WEIGHTS) $(LITE_WEIGHTS) $(FAST_WEIGHTS) || exit 1; built=1; \
 	else echo "gimp-plugin: no libgimp-3.0 development files: GIMP 3.0 plug-in not built"; fi; \
 	test -n "$$built" || { echo "gimp-plugin: neither libgimp-2.0 nor libgimp-3.0 is installed" >&2; exit 1; }
 
@@ -31,5 +31,5 @@ install-gimp: gimp-plugin
 	@if [ -x $(GIMP_BUILD)/2.10/nstyle/nstyle ]; then plugins/gimp/install.sh 2.10 $(GIMP_BUILD)/2.10/nstyle; fi
 	@if [ -x $(GIMP_BUILD)/3.0/nstyle/nstyle ]; then plugins/gimp/install.sh 3.0 $(GIMP_BUILD)/3.0/nstyle; fi
 
-gimp-test: build weights lite-weights venv
-	plugins/gimp/test/run-tests.sh
+gimp-test: build weights lite-weights fast-weights venv
+	NSTYLE_FAST_WEIGHTS=$(FAST_WEIGHTS) plugins/gimp/test/run-tests.sh

@@ -39,16 +39,18 @@ python-test: build weights lite-weights $(PYTEST_VENV)/.complete
 		timeout 900 $(PYTEST_VENV)/bin/python -m pytest -v -p no:cacheprovider \
 		plugins/python/test_nstyle.py
 
-install-krita: build weights lite-weights
-	bash plugins/krita/install.sh $(KRITA_DATA) $(KRITA_RC) $(PY_LIB) $(WEIGHTS) $(LITE_WEIGHTS)
+install-krita: build weights lite-weights fast-weights
+	bash plugins/krita/install.sh $(KRITA_DATA) $(KRITA_RC) $(PY_LIB) $(WEIGHTS) $(LITE_WEIGHTS) \
+		$(FAST_WEIGHTS)
 
 uninstall-krita:
 	rm -rf $(KRITA_DATA)/pykrita/nstyle_krita $(KRITA_DATA)/pykrita/nstyle \
 		$(KRITA_DATA)/pykrita/nstyle.desktop $(KRITA_DATA)/pykrita/libnstyle.so \
-		$(KRITA_DATA)/pykrita/$(notdir $(WEIGHTS)) $(KRITA_DATA)/pykrita/$(notdir $(LITE_WEIGHTS))
+		$(KRITA_DATA)/pykrita/$(notdir $(WEIGHTS)) $(KRITA_DATA)/pykrita/$(notdir $(LITE_WEIGHTS)) \
+		$(KRITA_DATA)/pykrita/$(notdir $(FAST_WEIGHTS))
 
-krita-test: build weights lite-weights
-	plugins/krita/test/run-tests.sh $(PY_LIB) $(WEIGHTS) $(LITE_WEIGHTS)
+krita-test: build weights lite-weights fast-weights
+	plugins/krita/test/run-tests.sh $(PY_LIB) $(WEIGHTS) $(LITE_WEIGHTS) $(FAST_WEIGHTS)
 
 krita52-test: build weights lite-weights
 	NSTYLE_KRITA52_CHROOT=$${NSTYLE_KRITA52_CHROOT:-$(CACHE)/krita52-trixie-v1} \

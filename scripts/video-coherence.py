@@ -9,8 +9,17 @@ whose seam is measured on its own: the differences of the frame pairs that touch
 against the same pairs of the unchunked run. Writes a PNG of frames side by side (rows: the
 variants; columns: frames) to look at.
 
+With --method fast the variants are the fast network's output for every frame on its own, that
+output blended with the previous one along the flow at each --blends value (nstyle.video's
+fast path), and, unless --refine-iterations is 0, the other way to steady it: the optimisation
+started from the fast output (init=fast) with the temporal term, for that many iterations. Each
+row also gives frames per second (the whole run, and from the second frame on: the first pays
+the style vector). --clip writes the panned source as a video, to time `python -m nstyle video`
+itself on it.
+
     .venv/bin/python scripts/video-coherence.py \
         [--size 128] [--frames 10] [--pan 3] [--iterations 30] [--weights 1e6,3e6,1e7] \
+        [--method optimize|fast] [--blends 0.5,0.7,0.8] [--refine-iterations 5] [--clip PATH] \
         [--chunk-frames 6] [--overlap 2] [--photo PATH] [--style PATH] [--strip out/coherence.png]
 
 Without --photo/--style it uses the demo images ($NSTYLE_DEMO_DIR) or, failing those,
@@ -31,10 +40,11 @@ built = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target",
 if "NSTYLE_LIBRARY" not in os.environ and os.path.exists(built):
     os.environ["NSTYLE_LIBRARY"] = os.path.normpath(built)
 
-from nstyle.batch import BatchConfig, Stylist  # noqa: E402
+from nstyle.batch import BatchConfig, LocalWorkers, Stylist  # noqa: E402
 from nstyle.imagefiles import read_image, write_image_atomically  # noqa: E402
-from nstyle.video import (DEFAULT_TEMPORAL_WEIGHT, VIDEO_DEFAULTS, LocalChunks,  # noqa: E402
-                          plan_chunks, stylise_clip, stylise_frames)
+from nstyle.video import (DEFAULT_FAST_BLEND, DEFAULT_TEMPORAL_WEIGHT,  # noqa: E402
+                          VIDEO_DEFAULTS, ChunkStylist, plan_chunks, stylise_clip,
+                          stylise_frames)
 
 
 def synthetic(width, height):
@@ -54,6 +64,58 @@ def pan_difference(frames, pan):
     return float(np.mean(pair_differences(frames, pan)))
 
 
+def detail(frames):
+    """Mean absolute Laplacian of the frames' grey levels: what a steadier but blurrier result
+    loses (a blend that averages along a flow that is a little off softens the strokes)."""
+    import cv2
+
+    return float(np.mean([np.abs(cv2.Laplacian(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY),
+                                               cv2.CV_32F)).mean() for f in frames]))
+
+
+def write_clip(path, frames, fps=24):
+    """The frames as a video file (H.264 through imageio-ffmpeg), for timing the command."""
+    import imageio_ffmpeg
+
+    height, width = frames[0].shape[:2]
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    writer = imageio_ffmpeg.write_frames(path, (width, height), fps=fps, quality=9,
+                                         macro_block_size=1)
+    writer.send(None)
+    for frame in frames:
+        writer.send(np.ascontiguousarray(frame).tobytes())
+    writer.close()
+
+
+def timed(frames):
+    """(list of frames, seconds for all, seconds from the first frame's arrival to the last's)."""
+    started = time.monotonic()
+    out, stamps = [], []
+    for frame in frames:
+        out.append(frame)
+        stamps.append(time.monotonic())
+    return out, stamps[-1] - started, stamps[-1] - stamps[0]
+
+
+def variants_for(args):
+    """(label, stylise_frames keywords, options set on the model first) for each variant."""
+    if args.method == "fast":
+        variants = [("fast, each frame on its own", {"fast_blend": 0.0}, {})]
+        variants += [("fast, blend %g" % alpha, {"fast_blend": alpha}, {})
+                     for alpha in map(float, args.blends.split(","))]
+        if args.refine_iterations:
+            variants.append(("fast start + temporal %g, %d it." % (
+                DEFAULT_TEMPORAL_WEIGHT, args.refine_iterations),
+                {"temporal_weight": DEFAULT_TEMPORAL_WEIGHT, "warm_start": False},
+                {"method": "optimize", "init": "fast", "iterations": args.refine_iterations}))
+        return variants
+    variants = [("independent frames", {"temporal_weight": 0.0, "warm_start": False}, {}),
+                ("warped start only", {"temporal_weight": 0.0, "warm_start": True}, {})]
+    variants += [("warped start + temporal %g" % w, {"temporal_weight": w, "warm_start": True},
+                  {}) for w in map(float, args.weights.split(","))]
+    return variants
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=128)
@@ -61,6 +123,10 @@ def main():
     parser.add_argument("--pan", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--weights", default="1e6,3e6,1e7")
+    parser.add_argument("--method", choices=("optimize", "fast"), default="optimize")
+    parser.add_argument("--blends", default="0.5,0.7,0.8")
+    parser.add_argument("--refine-iterations", type=int, default=5)
+    parser.add_argument("--clip")
     parser.add_argument("--chunk-frames", type=int, default=6)
     parser.add_argument("--overlap", type=int, default=2)
     parser.add_argument("--photo")
@@ -90,42 +156,49 @@ def main():
         write_image_atomically(style_path, colours[((s[1] + 2 * s[0]) // 4) % 3])
     frames = [np.ascontiguousarray(wide[:, args.pan * t:args.pan * t + width])
               for t in range(args.frames)]
-    config = BatchConfig([(style_path, 1.0)], dict(VIDEO_DEFAULTS, size=args.size,
-                                                   iterations=args.iterations), device="cpu")
+    if args.clip:
+        write_clip(args.clip, frames)
+        print("the panned source as a video:", args.clip)
+    options = dict(VIDEO_DEFAULTS, size=args.size, iterations=args.iterations)
+    if args.method == "fast":
+        options["method"] = "fast"
+    config = BatchConfig([(style_path, 1.0)], options, device="cpu")
     stylist = Stylist(config)
-    variants = [("independent frames", 0.0, False), ("warped start only", 0.0, True)]
-    variants += [("warped start + temporal %g" % w, w, True)
-                 for w in map(float, args.weights.split(","))]
     rows = []
-    baseline = None
+    baseline = baseline_detail = None
     by_label = {}
-    print("%d frames %dx%d panned %d px/frame, %d iterations; source %.2f"
-          % (args.frames, width, height, args.pan, args.iterations,
+    print("%d frames %dx%d panned %d px/frame, method %s, %d iterations; source %.2f"
+          % (args.frames, width, height, args.pan, args.method, args.iterations,
              pan_difference(frames, args.pan)))
-    for label, weight, warm in variants:
-        started = time.monotonic()
-        out = list(stylise_frames(stylist, frames, temporal_weight=weight, warm_start=warm))
-        seconds = time.monotonic() - started
+    for label, keywords, model_options in variants_for(args):
+        for key, value in model_options.items():
+            stylist.model.set_option(key, value)
+        out, seconds, after_first = timed(stylise_frames(stylist, frames, **keywords))
         difference = pan_difference(out, args.pan)
         baseline = baseline or difference
+        baseline_detail = baseline_detail or detail(out)
         by_label[label] = out
-        print("%-32s pan difference %6.2f  (%.2fx independent)  %5.1f s/frame"
-              % (label, difference, difference / baseline, seconds / len(out)), flush=True)
+        print("%-40s pan difference %6.2f  (%.2fx the first row)  detail %.2fx  %6.2f s/frame"
+              "  %5.2f fps  (%5.2f after the first frame)"
+              % (label, difference, difference / baseline, detail(out) / baseline_detail,
+                 seconds / len(out), len(out) / seconds,
+                 (len(out) - 1) / after_first if after_first else 0), flush=True)
         rows.append(np.concatenate(out[:12], axis=1))
     stylist.close()
 
     # The clip in chunks, one worker (the same work as several workers would do, in turn).
     chunks = plan_chunks([False] * args.frames, args.chunk_frames, args.overlap)
-    runner = LocalChunks(config, 1)
+    runner = LocalWorkers(ChunkStylist, config, 1)
     started = time.monotonic()
     try:
         chunked = list(stylise_clip(iter(frames), runner, config, DEFAULT_TEMPORAL_WEIGHT,
-                                    chunk_frames=args.chunk_frames, overlap=args.overlap))
+                                    chunk_frames=args.chunk_frames, overlap=args.overlap,
+                                    fast_blend=DEFAULT_FAST_BLEND))
     finally:
         runner.close()
     seconds = time.monotonic() - started
     label = "chunks of %d, overlap %d" % (args.chunk_frames, args.overlap)
-    print("%-32s pan difference %6.2f  (%.2fx independent)  %5.1f s/frame  chunks %s"
+    print("%-40s pan difference %6.2f  (%.2fx the first row)  %6.2f s/frame  chunks %s"
           % (label, pan_difference(chunked, args.pan), pan_difference(chunked, args.pan)
              / baseline, seconds / len(chunked),
              " ".join("[%d,%d)" % (c.start, c.end) for c in chunks)), flush=True)
@@ -133,8 +206,12 @@ def main():
     # The seam: the pairs (t-1, t) with t in the overlap or right after it.
     seam = sorted({t for c in chunks if c.blend for t in range(c.start, c.end)
                    if t <= c.start + c.blend})
-    unchunked = by_label.get("warped start + temporal %g" % DEFAULT_TEMPORAL_WEIGHT)
-    independent = by_label["independent frames"]
+    if args.method == "fast":
+        unchunked = by_label.get("fast, blend %g" % DEFAULT_FAST_BLEND)
+        independent = by_label["fast, each frame on its own"]
+    else:
+        unchunked = by_label.get("warped start + temporal %g" % DEFAULT_TEMPORAL_WEIGHT)
+        independent = by_label["independent frames"]
 
     def at_seam(out):
         d = pair_differences(out, args.pan)

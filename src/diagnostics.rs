@@ -158,12 +158,7 @@ fn libtorch_version(libtorch: &Path) -> Option<String> {
 
 fn cpu_summary() -> String {
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = info
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map_or("unknown", |(_, v)| v.trim())
-        .to_string();
+    let model = crate::devices::cpu_model();
     let flags: Vec<&str> = info
         .lines()
         .find(|l| l.starts_with("flags"))

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     /// A caller-supplied value is invalid (NaN weight, zero size, unknown option…).
     #[error("invalid argument: {0}")]

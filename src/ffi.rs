@@ -25,6 +25,7 @@ use crate::engine::session::inputs::{self, InputData, InputSlot};
 use crate::engine::{self, SourceImage, Transfer};
 use crate::error::Error;
 use crate::pixels::{self, HostFormat, MaskFormat, PixelFormat};
+use crate::preview::Preview;
 use crate::text::{printable_line, shortened};
 
 /// Version of this ABI; grows only by addition. 2 added the option table (`nstyle_option_*`,
@@ -46,7 +47,13 @@ use crate::text::{printable_line, shortened};
 /// `method` (fast), `temporal_weight` and `histogram_weight`, and `init=fast`. A host
 /// written for 5 keeps working except that it sees NSTYLE_DONE, not NSTYLE_OK, from the step
 /// that completes the run.
-pub const NSTYLE_ABI_VERSION: u32 = 6;
+///
+/// 7 adds `nstyle_describe_seconds`, `nstyle_style_side` (the size a style is used at), the
+/// device list (`nstyle_device_count`,
+/// `nstyle_device_info`, `NstyleDeviceInfo`) for a host's device choice, and the preview driver
+/// (`NstylePreview` and the `nstyle_preview_*` calls): one implementation of what a dialog's
+/// preview shows, and when, for every host.
+pub const NSTYLE_ABI_VERSION: u32 = 7;
 
 /// Result of every call that can fail. On failure `nstyle_errmsg(model)` says why (and
 /// `nstyle_last_error()`, on the calling thread).
@@ -195,6 +202,22 @@ pub struct NstyleOptionInfo {
     pub accepts: *const c_char,
 }
 
+/// One device a host can offer (`nstyle_device_info`). Every string is static, NUL-terminated
+/// and never NULL. Since ABI 7.
+#[repr(C)]
+pub struct NstyleDeviceInfo {
+    /// What `nstyle_model_create` takes: "cpu", "cuda:0", …
+    pub id: *const c_char,
+    /// For a menu: "CPU (AMD EPYC …, 2 cores)", "NVIDIA H200 (139.8 GiB)".
+    pub name: *const c_char,
+    /// The GPU's memory, or the machine's RAM for the CPU, in bytes.
+    pub memory_bytes: u64,
+    /// 1 when a model can run there; 0 with `reason` saying why not.
+    pub usable: u32,
+    /// Why the device cannot be used (no driver, a driver too old, …); "" when it can.
+    pub reason: *const c_char,
+}
+
 /// Weights of the three loss terms (defaults 5, 100, 0.01). Finite and ≥ 0.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -218,6 +241,21 @@ pub struct NstyleProgress {
     pub content_loss: f64,
     pub style_loss: f64,
     pub tv_loss: f64,
+}
+
+impl From<&engine::Progress> for NstyleProgress {
+    fn from(report: &engine::Progress) -> Self {
+        NstyleProgress {
+            iteration: report.iteration,
+            total: report.total,
+            scale: report.scale,
+            scales: report.scales,
+            loss: report.losses.total,
+            content_loss: report.losses.get("content"),
+            style_loss: report.losses.get("style"),
+            tv_loss: report.losses.get("tv"),
+        }
+    }
 }
 
 /// An opaque style-transfer model: the network, the images, the settings and the optimisation.
@@ -347,6 +385,29 @@ fn optional_str<'a>(text: *const c_char, what: &str) -> Result<Option<&'a str>, 
         .map_err(|_| Error::arg(format!("{what} is not valid UTF-8")))
 }
 
+/// A path argument (NULL: none). Paths are bytes on Unix, not necessarily UTF-8.
+fn optional_path<'a>(path: *const c_char) -> Option<&'a Path> {
+    (!path.is_null()).then(|| {
+        // SAFETY: a non-null string must be NUL-terminated (the documented contract).
+        let bytes = unsafe { CStr::from_ptr(path) }.to_bytes();
+        Path::new(std::ffi::OsStr::from_bytes(bytes))
+    })
+}
+
+/// The shape of every create call: `*out` is NULL until `make` succeeds, then the new object
+/// (which the matching free call takes back).
+fn create_into<T>(out: *mut *mut T, make: impl FnOnce() -> Result<T, Error>) -> Result<(), Error> {
+    if out.is_null() {
+        return Err(Error::arg("out is NULL"));
+    }
+    // SAFETY: `out` is non-null and points to writable storage for a pointer.
+    unsafe { *out = std::ptr::null_mut() };
+    let object = make()?;
+    // SAFETY: as above.
+    unsafe { *out = Box::into_raw(Box::new(object)) };
+    Ok(())
+}
+
 fn required_str<'a>(text: *const c_char, what: &str) -> Result<&'a str, Error> {
     optional_str(text, what)?.ok_or_else(|| Error::arg(format!("{what} is NULL")))
 }
@@ -417,7 +478,7 @@ impl<'a> HostImage<'a> {
     }
 }
 
-/// ABI version of the loaded library (6). Compare with NSTYLE_ABI_VERSION from the header.
+/// ABI version of the loaded library (7). Compare with NSTYLE_ABI_VERSION from the header.
 #[no_mangle]
 pub extern "C" fn nstyle_abi_version() -> u32 {
     NSTYLE_ABI_VERSION
@@ -460,28 +521,16 @@ pub extern "C" fn nstyle_model_create(
     out: *mut *mut NstyleModel,
 ) -> NstyleStatus {
     boundary(|| {
-        if out.is_null() {
-            return Err(Error::arg("out is NULL"));
-        }
-        // SAFETY: `out` is non-null and points to writable storage for a pointer.
-        unsafe { *out = std::ptr::null_mut() };
-        // Paths are bytes on Unix, not necessarily UTF-8.
-        let weights = (!weights_path.is_null()).then(|| {
-            // SAFETY: a non-null string must be NUL-terminated (the documented contract).
-            let bytes = unsafe { CStr::from_ptr(weights_path) }.to_bytes();
-            Path::new(std::ffi::OsStr::from_bytes(bytes))
-        });
-        let device = optional_str(device, "device")?.unwrap_or("auto");
-        let session = engine::open(weights, device)?;
-        let cancel = session.cancel_flag();
-        let model = Box::new(NstyleModel {
-            session: Mutex::new(session),
-            cancel,
-            last_error: Mutex::new(CString::new("no error").expect("no NUL")),
-        });
-        // SAFETY: as above.
-        unsafe { *out = Box::into_raw(model) };
-        Ok(())
+        create_into(out, || {
+            let device = optional_str(device, "device")?.unwrap_or("auto");
+            let session = engine::open(optional_path(weights_path), device)?;
+            let cancel = session.cancel_flag();
+            Ok(NstyleModel {
+                session: Mutex::new(session),
+                cancel,
+                last_error: Mutex::new(CString::new("no error").expect("no NUL")),
+            })
+        })
     })
 }
 
@@ -578,7 +627,7 @@ pub extern "C" fn nstyle_set_weights(
 /// option table (`nstyle_option_info` gives the same facts at run time):
 ///
 /// <!-- options:begin -->
-/// - `size`: longest side of the working image and result; 0 (or full) is the content's own size (stages that do not fit the memory budget are optimised in tiles); a whole number in 16..=16384 or '0' or 'full', in px (default `512`; restarts the run)
+/// - `size`: longest side of the working image and result; 0 (or full) is the content's own size, within this range and raised for a very thin content (stages that do not fit the memory budget are optimised in tiles); a whole number in 16..=16384 or '0' or 'full', in px (default `512`; restarts the run)
 /// - `tile`: long side of the overlapping tiles a large stage is optimised in (with layers down to relu3_1, or block2 on lite, style statistics of the whole style image); auto tiles only a stage that does not fit the memory budget, a number tiles every stage longer than it; a whole number in 64..=16384 or 'auto', in px (default `auto`; restarts the run)
 /// - `iterations`: iterations over all scales, at most: a scale may end early (stop_tolerance); a whole number in 1..=1000000 (default `300`; restarts the run)
 /// - `scales`: number of scales; auto starts from about a quarter of size; a whole number in 1..=8 or 'auto' (default `auto`; restarts the run)
@@ -646,18 +695,7 @@ pub extern "C" fn nstyle_step(
         let report = with_session(model, |session| session.progress()).unwrap_or_default();
         if !progress.is_null() {
             // SAFETY: a non-null pointer points to writable NstyleProgress storage.
-            unsafe {
-                *progress = NstyleProgress {
-                    iteration: report.iteration,
-                    total: report.total,
-                    scale: report.scale,
-                    scales: report.scales,
-                    loss: report.losses.total,
-                    content_loss: report.losses.get("content"),
-                    style_loss: report.losses.get("style"),
-                    tv_loss: report.losses.get("tv"),
-                }
-            };
+            unsafe { *progress = NstyleProgress::from(&report) };
         }
         let report = result?;
         Ok(if report.total > 0 && report.iteration >= report.total {
@@ -955,6 +993,24 @@ pub extern "C" fn nstyle_result_size(
     })
 }
 
+/// The longest side a style image is used at for the current content and options (the
+/// result's long side times `style_scale`), in `*side`: a host need not read a style image at
+/// more than this (a larger one is brought down to it). NSTYLE_ERR_STATE before a content is
+/// set. Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_style_side(model: *const NstyleModel, side: *mut u32) -> NstyleStatus {
+    model_boundary(model, || {
+        model_ref(model)?;
+        if side.is_null() {
+            return Err(Error::arg("side is NULL"));
+        }
+        let value = with_session(model, |session| session.style_side())?;
+        // SAFETY: non-null, points to writable uint32_t storage.
+        unsafe { *side = value };
+        Ok(())
+    })
+}
+
 /// Roughly how many seconds the run the current content, styles and options describe takes on
 /// this machine, from its start, in `*out_seconds` (for a dialog: "about 3 min"). The library
 /// times a short probe of the network the run will use (its backbone, precision, threads and
@@ -997,6 +1053,63 @@ pub extern "C" fn nstyle_estimate_text(
         model_ref(model)?;
         let text = with_session(model, |session| session.estimate_text())?;
         write_text(&text, buffer, buffer_len, needed, "the estimate")
+    })
+}
+
+/// `seconds` in the words of `nstyle_estimate_text` ("under a second", "about 40 s", "about 3
+/// min", "about 2 h 10 min"), into `buffer` as NUL-terminated UTF-8 (the buffer convention of
+/// `nstyle_get_option`), for a host's own timings, such as the time left of a batch. A negative
+/// or NaN `seconds` reads as 0. Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_describe_seconds(
+    seconds: f64,
+    buffer: *mut c_char,
+    buffer_len: usize,
+    needed: *mut usize,
+) -> NstyleStatus {
+    boundary(|| {
+        let seconds = if seconds.is_nan() { 0.0 } else { seconds };
+        let text = engine::session::estimate::describe_seconds(seconds);
+        write_text(&text, buffer, buffer_len, needed, "the time in words")
+    })
+}
+
+/// How many devices `nstyle_device_info` lists: the CPU, then each GPU the NVIDIA driver
+/// reports. The first call looks for the CUDA half (as the first `auto` or `cuda` model does)
+/// and the list stays the same for the life of the process. Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_device_count() -> u32 {
+    catch_unwind(|| crate::devices::all().len() as u32).unwrap_or(0)
+}
+
+/// Device `index` (0: the CPU) for a host's device choice: its id for `nstyle_model_create`,
+/// its name, memory and whether it can be used (with the reason when not).
+/// NSTYLE_ERR_ARGUMENT for a NULL `out` or an index past `nstyle_device_count()`. Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_device_info(index: u32, out: *mut NstyleDeviceInfo) -> NstyleStatus {
+    boundary(|| {
+        if out.is_null() {
+            return Err(Error::arg("out is NULL"));
+        }
+        let devices = crate::devices::all();
+        let device = devices.get(index as usize).ok_or_else(|| {
+            Error::arg(format!(
+                "device index {index} is out of range (there are {})",
+                devices.len()
+            ))
+        })?;
+        // SAFETY: `out` is non-null and points to writable NstyleDeviceInfo storage; the strings
+        // are static (the list lives as long as the process).
+        unsafe {
+            *out = NstyleDeviceInfo {
+                id: device.id.as_ptr(),
+                name: device.name.as_ptr(),
+                memory_bytes: device.memory_bytes,
+                usable: u32::from(device.unusable.is_none()),
+                reason: device.unusable.as_deref().unwrap_or(c"").as_ptr(),
+            }
+        };
+        Ok(())
     })
 }
 
@@ -1327,5 +1440,284 @@ pub extern "C" fn nstyle_clear_content_mask(model: *mut NstyleModel) -> NstyleSt
             session.set_content_mask(None);
             Ok(())
         })
+    })
+}
+
+// ------------------------------------------------------------------------------------------
+// The preview driver (ABI 7): what a dialog shows while its user changes settings.
+
+/// An opaque preview driver (`nstyle_preview_create`): a thread of the library's own that
+/// shows the feed-forward network's picture first, estimates the full run, then refines with
+/// the optimiser, superseded by each `nstyle_preview_start`.
+pub struct NstylePreview {
+    driver: Preview,
+}
+
+/// The preview's texts (`nstyle_preview_text`, passed as `uint32_t`). Since ABI 7.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub enum NstylePreviewText {
+    /// Why the newest job failed; else what did not stop it ("no quick preview: …" when the
+    /// feed-forward network's weights are missing); else "".
+    NSTYLE_PREVIEW_TEXT_MESSAGE = 0,
+    /// The newest frame's loss terms, "content 1.2e+06 · style 3.4e+05 · tv 812", or "".
+    NSTYLE_PREVIEW_TEXT_TERMS = 1,
+    /// The full run's time in words ("about 40 s on this machine"), or why there is no
+    /// estimate, or "" before it is made.
+    NSTYLE_PREVIEW_TEXT_ESTIMATE = 2,
+}
+
+/// The newest frame of the newest job (`nstyle_preview_frame`). Since ABI 7.
+#[repr(C)]
+pub struct NstylePreviewFrame {
+    /// The job it belongs to (`nstyle_preview_start`'s number); 0: none yet.
+    pub job: u32,
+    /// Grows with every frame published: show a frame when its serial changed.
+    pub serial: u32,
+    /// Its size: the model's content's, or that scaled down to the preview's side.
+    pub width: u32,
+    pub height: u32,
+    /// 1: the feed-forward network's picture, before the optimiser refines it.
+    pub quick: u32,
+    /// 1: the job's last frame.
+    pub done: u32,
+    /// NSTYLE_OK, or why the job failed (then there are no pixels; the message is
+    /// NSTYLE_PREVIEW_TEXT_MESSAGE).
+    pub status: NstyleStatus,
+    /// Seconds from the job's start to this frame.
+    pub seconds: f64,
+    pub progress: NstyleProgress,
+}
+
+/// The full run's estimate for the newest job (`nstyle_preview_estimate`). Since ABI 7.
+#[repr(C)]
+pub struct NstylePreviewEstimate {
+    /// The job it belongs to; 0: not made yet.
+    pub job: u32,
+    /// NSTYLE_OK, or why the run cannot be estimated (the run would fail the same way; the
+    /// message is NSTYLE_PREVIEW_TEXT_ESTIMATE).
+    pub status: NstyleStatus,
+    /// The full run's result size and time.
+    pub width: u32,
+    pub height: u32,
+    pub seconds: f64,
+}
+
+fn preview_ref<'a>(preview: *const NstylePreview) -> Result<&'a NstylePreview, Error> {
+    // SAFETY: a non-null pointer must come from nstyle_preview_create and not be freed yet.
+    unsafe { preview.as_ref() }.ok_or_else(|| Error::arg("preview is NULL"))
+}
+
+/// Creates a preview driver for models on `device` (as `nstyle_model_create`: NULL or "auto",
+/// "cpu", "cuda", "cuda:N"), with the VGG-19 weights at `weights_path` (NULL: found as
+/// `nstyle_model_create` finds them). Returns at once: the weights load on the driver's thread
+/// at the first start. An unknown device fails here. Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_preview_create(
+    weights_path: *const c_char,
+    device: *const c_char,
+    out: *mut *mut NstylePreview,
+) -> NstyleStatus {
+    boundary(|| {
+        create_into(out, || {
+            let device = optional_str(device, "device")?.unwrap_or("auto");
+            let weights = optional_path(weights_path).map(Path::to_path_buf);
+            Ok(NstylePreview {
+                driver: Preview::new(weights, device)?,
+            })
+        })
+    })
+}
+
+/// Stops the preview (within about one iteration) and frees it. NULL is harmless.
+#[no_mangle]
+pub extern "C" fn nstyle_preview_free(preview: *mut NstylePreview) {
+    if !preview.is_null() {
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: a non-null preview came from nstyle_preview_create and is freed once.
+            drop(unsafe { Box::from_raw(preview) });
+        }));
+    }
+}
+
+/// The longest side the preview works at (256 on the CPU, 512 on a GPU): read the content at
+/// about this size for `nstyle_preview_start`. Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_preview_side(
+    preview: *const NstylePreview,
+    side: *mut u32,
+) -> NstyleStatus {
+    boundary(|| {
+        let preview = preview_ref(preview)?;
+        if side.is_null() {
+            return Err(Error::arg("side is NULL"));
+        }
+        // SAFETY: non-null, points to writable storage.
+        unsafe { *side = preview.driver.side() };
+        Ok(())
+    })
+}
+
+/// Starts previewing the run `model` is set up for: its options and inputs are copied now
+/// (the model is not stepped or changed, and may be freed or changed afterwards); its content
+/// should be read at about `nstyle_preview_side`. `full_width`×`full_height` is the size of the
+/// picture the full run will work on (for its estimate), or 0×0 when the content is that
+/// picture. The job that runs stops within about one iteration. `*job` (may be NULL) gets the
+/// new job's number. Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_preview_start(
+    preview: *mut NstylePreview,
+    model: *const NstyleModel,
+    full_width: u32,
+    full_height: u32,
+    job: *mut u32,
+) -> NstyleStatus {
+    boundary(|| {
+        let preview = preview_ref(preview)?;
+        let full_size = match (full_width, full_height) {
+            (0, 0) => None,
+            (0, _) | (_, 0) => {
+                return Err(Error::arg(format!(
+                    "full size {full_width}×{full_height}: both sides or neither must be 0"
+                )))
+            }
+            size => Some(size),
+        };
+        let setup = with_session(model, |session| Ok(session.setup()))?;
+        let number = preview.driver.start(setup, full_size);
+        if !job.is_null() {
+            // SAFETY: non-null, points to writable storage.
+            unsafe { *job = number };
+        }
+        Ok(())
+    })
+}
+
+/// Fills `frame` with the newest frame of the newest job (job 0 when it has none yet) and,
+/// when `pixels` is not NULL and the frame has a picture, writes it there at the frame's size
+/// in `format` with `stride_bytes` per row (as `nstyle_fetch_result`). Call it with `pixels`
+/// NULL to learn the size and whether the serial changed; a frame is kept until a newer one
+/// replaces it. A job's failure is the frame's `status`, not this call's. Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_preview_frame(
+    preview: *mut NstylePreview,
+    frame: *mut NstylePreviewFrame,
+    pixels: *mut c_void,
+    stride_bytes: usize,
+    format: u32,
+) -> NstyleStatus {
+    boundary(|| {
+        let preview = preview_ref(preview)?;
+        if frame.is_null() {
+            return Err(Error::arg("frame is NULL"));
+        }
+        let newest = preview.driver.frame();
+        let info = match &newest {
+            None => NstylePreviewFrame {
+                job: 0,
+                serial: 0,
+                width: 0,
+                height: 0,
+                quick: 0,
+                done: 0,
+                status: NstyleStatus::NSTYLE_OK,
+                seconds: 0.0,
+                progress: NstyleProgress::default(),
+            },
+            Some(f) => NstylePreviewFrame {
+                job: f.job,
+                serial: f.serial,
+                width: f.width,
+                height: f.height,
+                quick: u32::from(f.quick),
+                done: u32::from(f.done),
+                status: f.error.as_ref().map_or(NstyleStatus::NSTYLE_OK, status_of),
+                seconds: f.seconds,
+                progress: NstyleProgress::from(&f.progress),
+            },
+        };
+        if let (false, Some(picture)) = (
+            pixels.is_null(),
+            newest.as_ref().and_then(|f| f.picture.as_ref()),
+        ) {
+            let format = PixelFormat::from_raw(format)?;
+            let len = pixels::buffer_len(info.width, info.height, stride_bytes, format)?;
+            // SAFETY: the caller promises `stride * (height - 1) + row` writable bytes there.
+            let bytes = unsafe { std::slice::from_raw_parts_mut(pixels.cast::<u8>(), len) };
+            pixels::write(picture, bytes, stride_bytes, format)?;
+        }
+        // SAFETY: non-null, points to writable NstylePreviewFrame storage.
+        unsafe { *frame = info };
+        Ok(())
+    })
+}
+
+/// Fills `estimate` with the newest job's estimate of the full run (job 0 until it is made,
+/// which is after the quick frame and before the refinement). Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_preview_estimate(
+    preview: *mut NstylePreview,
+    estimate: *mut NstylePreviewEstimate,
+) -> NstyleStatus {
+    boundary(|| {
+        let preview = preview_ref(preview)?;
+        if estimate.is_null() {
+            return Err(Error::arg("estimate is NULL"));
+        }
+        let made = preview.driver.estimate();
+        let mut info = NstylePreviewEstimate {
+            job: made.as_ref().map_or(0, |e| e.job),
+            status: NstyleStatus::NSTYLE_OK,
+            width: 0,
+            height: 0,
+            seconds: 0.0,
+        };
+        match made.map(|e| e.outcome) {
+            Some(Ok(value)) => {
+                info.width = value.width;
+                info.height = value.height;
+                info.seconds = value.seconds;
+            }
+            Some(Err(error)) => info.status = status_of(&error),
+            None => {}
+        }
+        // SAFETY: non-null, points to writable NstylePreviewEstimate storage.
+        unsafe { *estimate = info };
+        Ok(())
+    })
+}
+
+/// One of the preview's texts (an NstylePreviewText) into `buffer` as NUL-terminated UTF-8
+/// (the buffer convention of `nstyle_get_option`). Since ABI 7.
+#[no_mangle]
+pub extern "C" fn nstyle_preview_text(
+    preview: *mut NstylePreview,
+    which: u32,
+    buffer: *mut c_char,
+    buffer_len: usize,
+    needed: *mut usize,
+) -> NstyleStatus {
+    boundary(|| {
+        let preview = preview_ref(preview)?;
+        let text = match which {
+            0 => preview
+                .driver
+                .frame()
+                .and_then(|f| f.error.map(|e| e.to_string()).or(f.note))
+                .unwrap_or_default(),
+            1 => preview
+                .driver
+                .frame()
+                .map(|f| f.terms_text())
+                .unwrap_or_default(),
+            2 => match preview.driver.estimate().map(|e| e.outcome) {
+                Some(Ok(value)) => value.words,
+                Some(Err(error)) => error.to_string(),
+                None => String::new(),
+            },
+            other => return Err(Error::arg(format!("unknown preview text {other}"))),
+        };
+        let text = printable_line(&text);
+        write_text(&text, buffer, buffer_len, needed, "the preview's text")
     })
 }

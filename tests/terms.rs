@@ -76,6 +76,8 @@ fn parts_at_a_point(settings: &Settings) -> nstyle::engine::loss::LossParts {
         .unwrap()
         .evaluate(network, settings, &point)
         .unwrap()
+        .read()
+        .unwrap()
         .parts
 }
 

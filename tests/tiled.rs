@@ -209,7 +209,12 @@ fn lite_objective(settings: &Settings, result: &Picture) -> LossParts {
     };
     let targets = Objective::build(&inputs, stage).unwrap();
     let point = rgb_to_caffe(&result.to_tensor(tch::Device::Cpu).unwrap()).unwrap();
-    targets.evaluate(network, settings, &point).unwrap().parts
+    targets
+        .evaluate(network, settings, &point)
+        .unwrap()
+        .read()
+        .unwrap()
+        .parts
 }
 
 #[test]

@@ -479,12 +479,6 @@ static gboolean ns_set_option_double(NstyleModel *model, const char *key, gdoubl
   return ns_set_option(model, key, text, arg, NULL, error);
 }
 
-/* Size 0: the region's own longest side, brought into the range the engine takes. */
-static gint ns_auto_size(const NsTarget *t) {
-  const NstyleOptionInfo *o = ns_option("size");
-  return (gint)CLAMP((gdouble)MAX(t->rw, t->rh), o->min, o->max);
-}
-
 /* The procedure's arguments as engine options, at working size `size`; the engine checks
  * their ranges. */
 static gboolean ns_apply_params(NstyleModel *model, const NsParams *p, gint size,
@@ -535,7 +529,7 @@ static NstyleModel *ns_model_setup(const NsParams *p, const NsTarget *t, const f
     ns_start_error(error);
     return NULL;
   }
-  gint size = p->size == 0 ? ns_auto_size(t) : p->size;
+  gint size = p->size; /* 0: the region's own size, as the library rules it */
   if (ns_apply_params(model, p, size, error) && ns_apply_env_options(model, error)) {
     if (g_getenv("NSTYLE_GIMP_DEBUG")) { /* what the library was given, as it reads it back */
       gchar strength[64] = "?", backbone[64] = "?";
@@ -552,16 +546,12 @@ static NstyleModel *ns_model_setup(const NsParams *p, const NsTarget *t, const f
   return NULL;
 }
 
-/* The longest side worth reading the style at: the engine scales the style so its longest side
- * is the working image's (nstyle_result_size, as the library rounds it) times style_scale. No
- * cap when the library cannot say. */
+/* The longest side worth reading the style at: a margin over the side the library uses it at
+ * (nstyle_style_side). No cap when the library cannot say. */
 static gint ns_style_read_cap(const NstyleModel *model) {
-  uint32_t w = 0, h = 0;
-  gchar text[G_ASCII_DTOSTR_BUF_SIZE];
-  if (nstyle_result_size(model, &w, &h) != NSTYLE_OK ||
-      nstyle_get_option(model, "style_scale", text, sizeof text, NULL) != NSTYLE_OK)
-    return G_MAXINT;
-  gdouble side = NS_STYLE_READ_MARGIN * MAX(w, h) * g_ascii_strtod(text, NULL);
+  uint32_t used = 0;
+  if (nstyle_style_side(model, &used) != NSTYLE_OK) return G_MAXINT;
+  gdouble side = NS_STYLE_READ_MARGIN * used;
   return (gint)CLAMP(side, NS_STYLE_READ_FLOOR, G_MAXINT);
 }
 
@@ -961,14 +951,7 @@ out:
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* The preview: a worker thread with its own model, restarted for each new job.                */
-
-/* Plug-in choices for the preview (not engine values): the small copy's longest side, the
- * backbone and iterations, and how often a partial preview is shown. */
-#define NS_PREVIEW_SIDE 256
-#define NS_PREVIEW_BACKBONE "lite"
-#define NS_PREVIEW_ITERATIONS 100
-#define NS_PREVIEW_FRAME_INTERVAL_S 1.0
+/* The preview: the library's driver (nstyle_preview_*), fed a model set up as for the full run. */
 
 /* A painting read for a preview, kept while the source stays the same (key: file or image). */
 typedef struct {
@@ -983,226 +966,36 @@ static void ns_picture_cache_clear(NsPictureCache *c) {
   memset(c, 0, sizeof *c);
 }
 
-/* What one preview works on, owned by whoever holds it (main thread, then the worker). */
-typedef struct {
-  guint number;
-  NsParams params; /* style_file/backbone NULL: the pixels below are the inputs */
-  float *content;
-  gint cw, ch;
-  NsStyles styles; /* the style, region and outside style, as the full run has them */
-  gint64 started; /* g_get_monotonic_time() at ns_preview_worker_start */
-  /* The full run these settings would start, for its estimate: the region's size, the working
-   * size (0 resolved to the region's), the user's iterations and backbone. */
-  gint rw, rh, full_size, full_iterations;
-  gchar *full_backbone;
-} NsPreviewJob;
-
+/* What the preview shows, when and at which size is the library's (nstyle_preview_*): this is
+ * only the GIMP side of it, reading the layer and the paintings and handing frames over. */
 struct NsPreviewWorker {
-  GMutex lock;
-  GCond cond;
-  GThread *thread;
-  NstyleModel *model; /* the worker's; nstyle_cancel from the main thread under lock */
-  NsPreviewJob *pending; /* main -> worker */
-  guint current;         /* number of the newest job started */
-  gboolean quit;
-  NsPreviewFrame frame;  /* worker -> main: the newest, pixels NULL when taken */
-  gboolean frame_new;
-  NsEstimate estimate;   /* worker -> main: the newest estimate, strings NULL when taken */
-  gboolean estimate_new;
-  /* main thread only: the paintings read last time, reused while they are the same */
+  NstylePreview *preview;
+  gchar *device;        /* the device it was created for ("auto" when NULL) */
+  guint current;        /* the newest job started */
+  guint shown_serial;   /* the frame taken last */
+  guint shown_estimate; /* the job whose estimate was taken last */
+  gint rw, rh;          /* the newest job's region: the new layer's size */
+  /* the paintings read last time, reused while they are the same */
   NsPictureCache style, outside;
 };
 
-static void ns_preview_job_free(NsPreviewJob *job) {
-  if (!job) return;
-  g_free(job->content);
-  ns_styles_clear(&job->styles);
-  g_free(job->full_backbone);
-  g_free(job);
+NsPreviewWorker *ns_preview_worker_new(void) { return g_new0(NsPreviewWorker, 1); }
+
+/* The driver for `device`: made at the first start, made again when the device changes. */
+static gboolean ns_preview_driver(NsPreviewWorker *pw, const gchar *device, GError **error) {
+  if (pw->preview && g_strcmp0(pw->device, device) == 0) return TRUE;
+  nstyle_preview_free(pw->preview);
+  pw->preview = NULL;
+  g_free(pw->device);
+  pw->device = g_strdup(device);
+  if (nstyle_preview_create(NULL, device, &pw->preview) == NSTYLE_OK) return TRUE;
+  ns_start_error(error);
+  return FALSE;
 }
 
-/* The estimate of the full run (nstyle_estimate_seconds) for the job's settings at the region's
- * size. The library's probe must time the network as the full run will use it: threads=0 (the
- * run's default, every core), not the preview's one thread, which the worker's model keeps
- * from the last preview. The estimate depends on the content's size, not its pixels: a blank
- * RGBA8 region of that size stands in for the layer (read at full size it would cost a float
- * copy of the whole layer per settings change). */
-static void ns_preview_estimate(NsPreviewWorker *pw, NstyleModel *model,
-                                const NsPreviewJob *job) {
-  NsEstimate e = {0};
-  e.job = job->number;
-  e.region_width = job->rw;
-  e.region_height = job->rh;
-  NsParams full = job->params;
-  full.iterations = job->full_iterations;
-  full.backbone = job->full_backbone;
-  GError *error = NULL;
-  guchar *blank = g_try_malloc0((gsize)job->rw * job->rh * 4);
-  if (!blank) {
-    g_set_error(&error, NS_ERROR, 0, "The layer is too large to estimate");
-  } else if (ns_apply_params(model, &full, job->full_size, &error) &&
-             ns_set_option(model, "threads", "0", "threads", NULL, &error) &&
-             ns_apply_env_options(model, &error)) {
-    uint32_t w = 0, h = 0;
-    if (ns_set_input(model, NSTYLE_INPUT_CONTENT, 0, blank, job->rw, job->rh,
-                     (size_t)job->rw * 4, NSTYLE_RGBA8) != NSTYLE_OK)
-      g_set_error(&error, NS_ERROR, 0, "%s", nstyle_errmsg(model));
-    else if (ns_add_styles(model, &job->styles, &error) &&
-             (nstyle_result_size(model, &w, &h) != NSTYLE_OK ||
-              nstyle_estimate_seconds(model, &e.seconds) != NSTYLE_OK))
-      g_set_error(&error, NS_ERROR, 0, "%s", nstyle_errmsg(model));
-    if (!error) {
-      /* The library's words: the time, and whether other programs kept cores busy while the
-       * probe measured it (the rates are cached: this costs no second probe). */
-      size_t needed = 0;
-      nstyle_estimate_text(model, NULL, 0, &needed);
-      e.words = needed ? g_malloc0(needed) : NULL;
-      if (!e.words || nstyle_estimate_text(model, e.words, needed, NULL) != NSTYLE_OK) {
-        g_free(e.words);
-        e.words = NULL;
-        g_set_error(&error, NS_ERROR, 0, "%s", nstyle_errmsg(model));
-      }
-    }
-    e.width = (gint)w;
-    e.height = (gint)h;
-  }
-  g_free(blank);
-  if (error) e.error = g_strdup(error->message);
-  g_clear_error(&error);
-  g_mutex_lock(&pw->lock);
-  g_free(pw->estimate.error);
-  g_free(pw->estimate.words);
-  pw->estimate = e;
-  pw->estimate_new = TRUE;
-  g_mutex_unlock(&pw->lock);
-}
-
-static gboolean ns_preview_is_current(NsPreviewWorker *pw, guint number) {
-  g_mutex_lock(&pw->lock);
-  gboolean current = !pw->quit && pw->current == number;
-  g_mutex_unlock(&pw->lock);
-  return current;
-}
-
-/* Publishes a frame (pixels, or an error) of job `number`, replacing an untaken one. */
-static void ns_preview_publish(NsPreviewWorker *pw, const NsPreviewJob *job, guchar *pixels,
-                               const NstyleProgress *progress, gboolean done, gchar *terms,
-                               gchar *error) {
-  g_mutex_lock(&pw->lock);
-  g_free(pw->frame.pixels);
-  g_free(pw->frame.error);
-  g_free(pw->frame.terms);
-  pw->frame.pixels = pixels;
-  pw->frame.error = error;
-  pw->frame.terms = terms;
-  pw->frame.done = done;
-  pw->frame.width = job->cw;
-  pw->frame.height = job->ch;
-  pw->frame.job = job->number;
-  if (progress) pw->frame.progress = *progress;
-  pw->frame.seconds = (g_get_monotonic_time() - job->started) / (gdouble)G_TIME_SPAN_SECOND;
-  pw->frame_new = TRUE;
-  g_mutex_unlock(&pw->lock);
-}
-
-/* Sets the job up on the worker's model; FALSE with *error. */
-static gboolean ns_preview_setup(NstyleModel *model, const NsPreviewJob *job, GError **error) {
-  /* threads=1: libtorch's OpenMP threads spin while they wait, so on a machine whose cores are
-   * busy (the full run, other programs) a preview of many small operations takes many times
-   * longer on several threads (100 iterations at 256 px: 2 s on one thread, over 100 s on two
-   * spinning threads at load 4). The library sets it on the thread of each step (OpenMP keeps
-   * the count per thread); a run with the default threads=0 gets libtorch's default back. */
-  if (!ns_apply_params(model, &job->params, MAX(job->cw, job->ch), error) ||
-      !ns_set_option(model, "threads", "1", "threads", NULL, error) ||
-      !ns_apply_env_options(model, error))
-    return FALSE;
-  if (ns_set_input(model, NSTYLE_INPUT_CONTENT, 0, job->content, job->cw, job->ch,
-                   (size_t)job->cw * NS_BPP, NSTYLE_RGBA_F32) != NSTYLE_OK)
-    return ns_engine_error(model, error, "The layer could not be used");
-  return ns_add_styles(model, &job->styles, error);
-}
-
-/* Steps the job until it is done (a step returns NSTYLE_DONE) or superseded, publishing a
- * frame when a scale ends, at most every NS_PREVIEW_FRAME_INTERVAL_S otherwise, and at the
- * end. Superseded or closing is checked between steps here; nstyle_cancel stops a step that is
- * running, and only then (so a CANCELLED is always one of those). */
-static void ns_preview_steps(NsPreviewWorker *pw, NstyleModel *model, const NsPreviewJob *job) {
-  gint64 last_frame = g_get_monotonic_time();
-  guint32 last_scale = 0;
-  while (ns_preview_is_current(pw, job->number)) {
-    NstyleProgress p;
-    memset(&p, 0, sizeof p);
-    NstyleStatus s = nstyle_step(model, 1, &p);
-    if (s == NSTYLE_ERR_CANCELLED) return; /* superseded or closing */
-    if (s != NSTYLE_OK && s != NSTYLE_DONE) {
-      ns_preview_publish(pw, job, NULL, NULL, FALSE, NULL, g_strdup(nstyle_errmsg(model)));
-      return;
-    }
-    gboolean done = s == NSTYLE_DONE;
-    gint64 now = g_get_monotonic_time();
-    if (!done && p.scale == last_scale &&
-        now - last_frame < NS_PREVIEW_FRAME_INTERVAL_S * G_TIME_SPAN_SECOND)
-      continue;
-    last_scale = p.scale;
-    last_frame = now;
-    guchar *px = g_try_malloc((gsize)job->cw * job->ch * 4);
-    if (px && nstyle_fetch_result(model, px, job->cw, job->ch, (size_t)job->cw * 4,
-                                  NSTYLE_RGBA8) == NSTYLE_OK) {
-      ns_preview_publish(pw, job, px, &p, done, ns_core_terms_text(model), NULL);
-    } else {
-      g_free(px);
-      ns_preview_publish(pw, job, NULL, NULL, FALSE, NULL,
-                         g_strdup(px ? nstyle_errmsg(model) : "Out of memory for the preview"));
-      return;
-    }
-    if (done) return;
-  }
-}
-
-static gpointer ns_preview_main(gpointer data) {
-  NsPreviewWorker *pw = data;
-  for (;;) {
-    g_mutex_lock(&pw->lock);
-    while (!pw->quit && !pw->pending) g_cond_wait(&pw->cond, &pw->lock);
-    NsPreviewJob *job = pw->quit ? NULL : pw->pending;
-    pw->pending = NULL;
-    NstyleModel *model = pw->model;
-    g_mutex_unlock(&pw->lock);
-    if (!job) break;
-
-    GError *error = NULL;
-    if (!model) {
-      /* Loading the weights takes seconds: here, not in the dialog's thread. */
-      if (nstyle_model_create(NULL, g_getenv("NSTYLE_DEVICE"), &model) != NSTYLE_OK) {
-        ns_start_error(&error);
-        model = NULL;
-      } else {
-        g_mutex_lock(&pw->lock);
-        pw->model = model;
-        g_mutex_unlock(&pw->lock);
-      }
-    }
-    if (model && ns_preview_is_current(pw, job->number)) ns_preview_estimate(pw, model, job);
-    if (model && ns_preview_setup(model, job, &error)) ns_preview_steps(pw, model, job);
-    if (error) ns_preview_publish(pw, job, NULL, NULL, FALSE, NULL, g_strdup(error->message));
-    g_clear_error(&error);
-    ns_preview_job_free(job);
-  }
-  return NULL;
-}
-
-NsPreviewWorker *ns_preview_worker_new(void) {
-  NsPreviewWorker *pw = g_new0(NsPreviewWorker, 1);
-  g_mutex_init(&pw->lock);
-  g_cond_init(&pw->cond);
-  pw->thread = g_thread_new("nstyle-preview", ns_preview_main, pw);
-  return pw;
-}
-
-/* A painting for a preview from the cache, read again only when its source changed; a copy
- * into *px (job-owned). */
-static gboolean ns_preview_picture(NsPictureCache *c, const NsPicture *pic, float **px, gint *w,
-                                   gint *h, GError **error) {
+/* A painting for a preview from the cache, read again only when its source changed. */
+static const NsPictureCache *ns_preview_picture(NsPictureCache *c, const NsPicture *pic,
+                                                GError **error) {
   gchar *key = NS_IS_IMAGE(pic->image) ? g_strdup_printf("image:%d", ns_image_id(pic->image))
                                        : g_strdup_printf("file:%s", pic->file ? pic->file : "");
   if (!c->px || g_strcmp0(key, c->key) != 0) {
@@ -1210,116 +1003,160 @@ static gboolean ns_preview_picture(NsPictureCache *c, const NsPicture *pic, floa
     if (!ns_check_picture(pic, error) ||
         !(c->px = ns_read_picture(pic, NS_STYLE_READ_FLOOR, &c->w, &c->h, error))) {
       g_free(key);
-      return FALSE;
+      return NULL;
     }
     c->key = key;
   } else {
     g_free(key);
   }
-  *px = g_memdup2(c->px, (gsize)c->w * c->h * NS_BPP);
-  *w = c->w;
-  *h = c->h;
-  return TRUE;
+  return c;
 }
 
-/* The job's paintings and, in region mode, its region at the preview's size. */
-static gboolean ns_preview_styles(NsPreviewWorker *pw, const NsTarget *t, const NsParams *p,
-                                  NsStyles *s, GError **error) {
-  NsPicture style = ns_style_picture(p), outside = ns_outside_picture(p);
-  return ns_preview_picture(&pw->style, &style, &s->style, &s->sw, &s->sh, error) &&
-         (!ns_has_outside(p) ||
-          ns_preview_picture(&pw->outside, &outside, &s->outside, &s->ow, &s->oh, error)) &&
-         (!p->regions ||
-          (s->mask = ns_read_region_mask(t, p, NS_PREVIEW_SIDE, &s->mw, &s->mh, error)) != NULL);
+/* The model the preview copies: the full run's settings and paintings, the region (and in
+ * region mode its mask) read at the preview's side. */
+static NstyleModel *ns_preview_model(NsPreviewWorker *pw, const NsTarget *t, const NsParams *p,
+                                     const gchar *device, GError **error) {
+  uint32_t side = 0;
+  if (nstyle_preview_side(pw->preview, &side) != NSTYLE_OK) {
+    g_set_error(error, NS_ERROR, 0, "%s", nstyle_last_error());
+    return NULL;
+  }
+  const NsPictureCache *style, *outside = NULL;
+  NsPicture style_pic = ns_style_picture(p), outside_pic = ns_outside_picture(p);
+  if (!(style = ns_preview_picture(&pw->style, &style_pic, error)) ||
+      (ns_has_outside(p) && !(outside = ns_preview_picture(&pw->outside, &outside_pic, error))))
+    return NULL;
+  NsStyles s = {0};
+  gint cw = 0, ch = 0;
+  GeglBuffer *src = gimp_drawable_get_buffer(t->drawable);
+  float *content = ns_read_scaled(src, t->rx, t->ry, t->rw, t->rh, (gint)side, &cw, &ch, error);
+  g_object_unref(src);
+  if (!content) return NULL;
+  if (p->regions && !(s.mask = ns_read_region_mask(t, p, (gint)side, &s.mw, &s.mh, error))) {
+    g_free(content);
+    return NULL;
+  }
+  /* The paintings are the cache's: lent, not copied (ns_add_styles copies them in). */
+  s.style = style->px, s.sw = style->w, s.sh = style->h;
+  if (outside) s.outside = outside->px, s.ow = outside->w, s.oh = outside->h;
+  NstyleModel *model = NULL;
+  gint size = p->size; /* 0: the region's own size, as the library rules it */
+  if (nstyle_model_create(NULL, device, &model) != NSTYLE_OK) {
+    ns_start_error(error);
+    model = NULL;
+  } else if (!ns_apply_params(model, p, size, error) || !ns_apply_env_options(model, error) ||
+             (ns_set_input(model, NSTYLE_INPUT_CONTENT, 0, content, cw, ch, (size_t)cw * NS_BPP,
+                           NSTYLE_RGBA_F32) != NSTYLE_OK &&
+              !ns_engine_error(model, error, "The layer could not be used")) ||
+             !ns_add_styles(model, &s, error)) {
+    nstyle_model_free(model);
+    model = NULL;
+  }
+  g_free(s.mask);
+  g_free(content);
+  return model;
 }
 
 guint ns_preview_worker_start(NsPreviewWorker *pw, NsImage image, NsDrawable drawable,
                               const NsParams *p, GError **error) {
+  const gchar *device = g_getenv("NSTYLE_DEVICE");
   NsTarget t = {0};
-  NsPreviewJob *job = g_new0(NsPreviewJob, 1);
-  gboolean ok = ns_core_check_abi(error) && ns_target_init(&t, image, drawable, p, error) &&
-                ns_preview_styles(pw, &t, p, &job->styles, error);
-  if (ok) {
-    job->started = g_get_monotonic_time();
-    GeglBuffer *src = gimp_drawable_get_buffer(t.drawable);
-    job->content = ns_read_scaled(src, t.rx, t.ry, t.rw, t.rh, NS_PREVIEW_SIDE, &job->cw,
-                                  &job->ch, error);
-    g_object_unref(src);
-    job->params = *p;
-    job->params.style_file = NULL;
-    job->params.style_image = NS_NO_IMAGE;
-    job->params.outside_file = NULL;
-    job->params.outside_image = NS_NO_IMAGE;
-    job->params.region_source = NS_NO_DRAWABLE;
-    job->full_backbone = g_strdup(p->backbone);
-    job->full_iterations = p->iterations;
-    job->full_size = p->size == 0 ? ns_auto_size(&t) : p->size;
-    job->rw = t.rw;
-    job->rh = t.rh;
-    job->params.backbone = NS_PREVIEW_BACKBONE;
-    job->params.iterations = NS_PREVIEW_ITERATIONS;
-    ok = job->content != NULL;
+  NstyleModel *model = NULL;
+  uint32_t job = 0;
+  if (ns_core_check_abi(error) && ns_target_init(&t, image, drawable, p, error) &&
+      ns_preview_driver(pw, device, error) &&
+      (model = ns_preview_model(pw, &t, p, device, error)) != NULL) {
+    if (nstyle_preview_start(pw->preview, model, (uint32_t)t.rw, (uint32_t)t.rh, &job) ==
+        NSTYLE_OK) {
+      pw->current = job;
+      pw->rw = t.rw;
+      pw->rh = t.rh;
+    } else {
+      g_set_error(error, NS_ERROR, 0, "The preview could not start: %s", nstyle_last_error());
+    }
   }
+  nstyle_model_free(model);
   g_free(t.name);
-  if (!ok) {
-    ns_preview_job_free(job);
-    return 0;
+  return job;
+}
+
+/* One of the driver's texts (NstylePreviewText), NULL when empty. */
+static gchar *ns_preview_text(NsPreviewWorker *pw, NstylePreviewText which) {
+  size_t needed = 0;
+  nstyle_preview_text(pw->preview, which, NULL, 0, &needed);
+  gchar *text = needed > 1 ? g_malloc0(needed) : NULL;
+  if (text && nstyle_preview_text(pw->preview, which, text, needed, NULL) != NSTYLE_OK) {
+    g_free(text);
+    text = NULL;
   }
-  g_mutex_lock(&pw->lock);
-  job->number = ++pw->current;
-  ns_preview_job_free(pw->pending);
-  pw->pending = job;
-  if (pw->model) nstyle_cancel(pw->model); /* the step running for the previous job */
-  g_cond_signal(&pw->cond);
-  g_mutex_unlock(&pw->lock);
-  return job->number;
+  return text;
 }
 
 gboolean ns_preview_worker_take(NsPreviewWorker *pw, NsPreviewFrame *frame) {
-  g_mutex_lock(&pw->lock);
-  gboolean fresh = pw->frame_new && pw->frame.job == pw->current;
-  if (fresh) {
-    *frame = pw->frame;
-    pw->frame.pixels = NULL;
-    pw->frame.error = NULL;
-    pw->frame.terms = NULL;
+  NstylePreviewFrame info;
+  if (!pw->preview ||
+      nstyle_preview_frame(pw->preview, &info, NULL, 0, NSTYLE_RGBA8) != NSTYLE_OK ||
+      info.job != pw->current || info.serial == pw->shown_serial)
+    return FALSE;
+  memset(frame, 0, sizeof *frame);
+  if (info.status == NSTYLE_OK) {
+    /* The frames of one job share its size: a newer one that came since fills `info` again to
+     * match the pixels written. */
+    frame->pixels = g_try_malloc((gsize)info.width * info.height * 4);
+    if (!frame->pixels) {
+      frame->error = g_strdup("Out of memory for the preview");
+    } else if (nstyle_preview_frame(pw->preview, &info, frame->pixels, (size_t)info.width * 4,
+                                    NSTYLE_RGBA8) != NSTYLE_OK) {
+      g_free(frame->pixels);
+      frame->pixels = NULL;
+      frame->error = g_strdup(nstyle_last_error());
+    }
+  } else {
+    frame->error = ns_preview_text(pw, NSTYLE_PREVIEW_TEXT_MESSAGE);
+    if (!frame->error) frame->error = g_strdup("The preview failed");
   }
-  pw->frame_new = FALSE;
-  g_mutex_unlock(&pw->lock);
-  return fresh;
+  pw->shown_serial = info.serial;
+  frame->job = info.job;
+  frame->width = (gint)info.width;
+  frame->height = (gint)info.height;
+  frame->progress = info.progress;
+  frame->done = info.done != 0;
+  frame->quick = info.quick != 0;
+  frame->seconds = info.seconds;
+  if (!frame->error) {
+    frame->terms = ns_preview_text(pw, NSTYLE_PREVIEW_TEXT_TERMS);
+    frame->note = ns_preview_text(pw, NSTYLE_PREVIEW_TEXT_MESSAGE);
+  }
+  return TRUE;
 }
 
 gboolean ns_preview_worker_take_estimate(NsPreviewWorker *pw, NsEstimate *estimate) {
-  g_mutex_lock(&pw->lock);
-  gboolean fresh = pw->estimate_new && pw->estimate.job == pw->current;
-  if (fresh) {
-    *estimate = pw->estimate;
-    pw->estimate.error = NULL; /* the taker owns the strings now */
-    pw->estimate.words = NULL;
+  NstylePreviewEstimate info;
+  if (!pw->preview || nstyle_preview_estimate(pw->preview, &info) != NSTYLE_OK ||
+      info.job != pw->current || info.job == pw->shown_estimate)
+    return FALSE;
+  pw->shown_estimate = info.job;
+  memset(estimate, 0, sizeof *estimate);
+  estimate->job = info.job;
+  estimate->region_width = pw->rw;
+  estimate->region_height = pw->rh;
+  gchar *text = ns_preview_text(pw, NSTYLE_PREVIEW_TEXT_ESTIMATE);
+  if (info.status == NSTYLE_OK) {
+    estimate->seconds = info.seconds;
+    estimate->width = (gint)info.width;
+    estimate->height = (gint)info.height;
+    estimate->words = text;
+  } else {
+    estimate->error = text ? text : g_strdup("no estimate");
   }
-  pw->estimate_new = FALSE;
-  g_mutex_unlock(&pw->lock);
-  return fresh;
+  return TRUE;
 }
 
 void ns_preview_worker_free(NsPreviewWorker *pw) {
   if (!pw) return;
-  g_mutex_lock(&pw->lock);
-  pw->quit = TRUE;
-  if (pw->model) nstyle_cancel(pw->model);
-  g_cond_signal(&pw->cond);
-  g_mutex_unlock(&pw->lock);
-  g_thread_join(pw->thread); /* within about one iteration (or the weights' load) */
-  nstyle_model_free(pw->model);
-  ns_preview_job_free(pw->pending);
-  g_free(pw->frame.pixels);
-  g_free(pw->frame.error);
-  g_free(pw->frame.terms);
-  g_free(pw->estimate.error);
-  g_free(pw->estimate.words);
+  nstyle_preview_free(pw->preview); /* stops its job within about one iteration */
+  g_free(pw->device);
   ns_picture_cache_clear(&pw->style);
   ns_picture_cache_clear(&pw->outside);
-  g_mutex_clear(&pw->lock);
-  g_cond_clear(&pw->cond);
   g_free(pw);
 }

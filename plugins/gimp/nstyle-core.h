@@ -102,12 +102,12 @@ typedef enum {
 NsRunStatus ns_core_run(NsImage image, NsDrawable drawable, const NsParams *params,
                         const NsUi *ui, NsLayer *out_layer, GError **error);
 
-/* The preview: the current settings on a small copy of the layer (region), with the lite
- * backbone and a few iterations, computed by a worker thread with its own model; it never
- * touches the image. Main thread: ns_preview_worker_start reads the pixels (the style is read
- * again only when it changed) and (re)starts the worker, cancelling what it was doing;
- * ns_preview_worker_take returns the newest frame, if any; ns_preview_worker_free cancels,
- * joins the thread and frees the model. */
+/* The preview: the current settings on a small copy of the layer (region), computed by the
+ * library's preview driver (nstyle_preview_*: the quick feed-forward picture first, then the
+ * optimiser's refinement, and the full run's estimate); it never touches the image. Main
+ * thread: ns_preview_worker_start reads the pixels (the style is read again only when it
+ * changed) and (re)starts the driver, superseding what it was doing; ns_preview_worker_take
+ * returns the newest frame, if any; ns_preview_worker_free stops and frees the driver. */
 typedef struct NsPreviewWorker NsPreviewWorker;
 
 typedef struct {
@@ -115,14 +115,16 @@ typedef struct {
   gint width, height;
   guint job;      /* which start this frame belongs to (1, 2, ...) */
   NstyleProgress progress;
-  gboolean done;   /* the step returned NSTYLE_DONE: the preview is complete */
+  gboolean done;   /* the job's last frame: the preview is complete */
+  gboolean quick;  /* the feed-forward network's picture, before the optimiser refines it */
   gchar *terms;    /* the loss terms in words, "content 1.2e+06 · style ..." (g_free), or NULL */
+  gchar *note;     /* what did not stop the preview, e.g. why there is no quick picture, or NULL */
   gdouble seconds; /* since that start */
   gchar *error;    /* instead of pixels: why this job failed (g_free) */
 } NsPreviewFrame;
 
-/* How long the full run with a preview job's settings would take (nstyle_estimate_seconds,
- * computed by the worker before that preview), and the result's size. */
+/* How long the full run with a preview job's settings would take (the driver's estimate, made
+ * after the quick picture), and the result's size. */
 typedef struct {
   guint job;
   gdouble seconds;

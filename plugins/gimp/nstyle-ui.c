@@ -590,8 +590,8 @@ static void ns_ui_preview_test_act(NsUiPreview *pv, guint job) {
 static void ns_ui_preview_test_frame(NsUiPreview *pv, const NsPreviewFrame *f, GdkPixbuf *pb,
                                      gdouble seconds) {
   const NstyleProgress *p = &f->progress;
-  g_printerr("NSFACT preview-frame %u %u %u %d %d %.2f\n", f->job, p->iteration, p->total,
-             f->width, f->height, seconds);
+  g_printerr("NSFACT preview-frame %u %u %u %d %d %.2f %s\n", f->job, p->iteration, p->total,
+             f->width, f->height, seconds, f->quick ? "quick" : "refined");
   if (f->job == 4 && !f->done && !pv->test_closing) {
     /* Close while preview 4 is still running, on its first frame: a fixed delay raced the
      * preview on an idle machine, where 100 lite iterations finish in about a second. */
@@ -648,6 +648,7 @@ static gboolean ns_ui_preview_poll(gpointer data) {
     g_free(f.error);
     g_free(f.pixels);
     g_free(f.terms);
+    g_free(f.note);
     return G_SOURCE_CONTINUE;
   }
   gdouble seconds = f.seconds + pv->start_delay_us / (gdouble)G_TIME_SPAN_SECOND;
@@ -656,11 +657,18 @@ static gboolean ns_ui_preview_poll(gpointer data) {
                                            f.height, f.width * 4,
                                            ns_ui_free_pixels, NULL);
   gtk_image_set_from_pixbuf(GTK_IMAGE(pv->picture), pb);
-  /* The state (done: the step returned NSTYLE_DONE), then the loss terms by name. */
-  gchar *state = f.done ? g_strdup_printf("Preview (fast, %d \xc3\x97 %d)", f.width, f.height)
-                        : g_strdup_printf("Preview: %u of %u\xe2\x80\xa6", f.progress.iteration,
-                                          f.progress.total);
-  gchar *text = f.terms ? g_strdup_printf("%s\n%s", state, f.terms) : g_strdup(state);
+  /* The state (quick: the feed-forward network's picture; done: the last frame), then the
+   * loss terms by name, then what the library noted (e.g. why there is no quick picture). */
+  gchar *state = f.quick ? (f.done ? g_strdup_printf("Preview (quick, %d \xc3\x97 %d)", f.width,
+                                                     f.height)
+                                   : g_strdup("Quick preview; refining\xe2\x80\xa6"))
+                 : f.done ? g_strdup_printf("Preview (fast, %d \xc3\x97 %d)", f.width, f.height)
+                          : g_strdup_printf("Preview: %u of %u\xe2\x80\xa6",
+                                            f.progress.iteration, f.progress.total);
+  gchar *text = g_strdup_printf("%s%s%s%s%s", state, f.terms ? "\n" : "",
+                                f.terms ? f.terms : "", f.note ? "\n" : "",
+                                f.note ? f.note : "");
+  g_free(f.note);
   ns_ui_preview_status(pv, text);
   if (pv->test_dir && f.terms) g_printerr("NSFACT preview-terms %u %s\n", f.job, f.terms);
   g_free(text);
@@ -689,8 +697,9 @@ NsUiPreview *ns_ui_preview_new(NsImage image, NsDrawable drawable, NsUiReadParam
   pv->picture = gtk_image_new();
   gtk_widget_set_size_request(pv->picture, NS_UI_PREVIEW_SIDE, NS_UI_PREVIEW_SIDE);
   gtk_widget_set_tooltip_text(pv->picture,
-                              "The current settings on a small copy of the layer, with the "
-                              "fast network and few iterations; the image is not changed. OK "
+                              "The current settings on a small copy of the layer: first the "
+                              "feed-forward network's quick picture, then refined with the "
+                              "light network and few iterations; the image is not changed. OK "
                               "runs the full job with the chosen quality.");
   pv->status = gtk_label_new(" ");
   pv->estimate = gtk_label_new("Full run: estimating\xe2\x80\xa6");

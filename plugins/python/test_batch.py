@@ -319,35 +319,110 @@ def test_scene_cuts_are_found_and_a_pan_is_not_one():
     assert is_scene_cut(before, other, reliability(backward, forward))
 
 
+class StandInModel:
+    """The part of nstyle.Model the video sequence code touches, without a network."""
+
+    def __init__(self, method="optimize"):
+        self.method = method
+
+    def get_option(self, key):
+        assert key == "method", key
+        return self.method
+
+    def set_content(self, pixels, width, height, format):
+        self.size = (width, height)
+
+    def result_size(self):
+        return self.size
+
+    def fetch_array(self, width, height, format):
+        return np.zeros((height, width, 3), np.uint8)
+
+
+class StandInStylist:
+    """A Stylist whose every picture is one flat grey: `levels[k]` for its k-th call (RGBA)."""
+
+    def __init__(self, method="optimize", levels=None):
+        self.model = StandInModel(method)
+        self.levels = levels
+        self.calls = []
+
+    def stylise(self, frame, width, height, fmt, init=None, temporal=None, out_size=None):
+        self.calls.append((init is not None, temporal is not None))
+        level = self.levels[len(self.calls) - 1] if self.levels else 128
+        return np.dstack([np.full(frame.shape, level, np.uint8),
+                          np.full(frame.shape[:2], 255, np.uint8)])
+
+
+def pan_then_cut():
+    """Three frames: a photo, the photo panned 3 px to the left, then another picture."""
+    wide = photo(64 + 3, 48)
+    return [wide[:, :64].copy(), wide[:, 3:].copy(), stripes(64)[:48].copy()]
+
+
 def test_a_scene_cut_restarts_the_temporal_chain():
     """stylise_frames with a stand-in for the model: the frame after a pan gets the warped
     start and the temporal target, the frame after a cut neither."""
     from nstyle.video import stylise_frames
 
-    class Model:
-        def set_content(self, pixels, width, height, format):
-            self.size = (width, height)
-
-        def result_size(self):
-            return self.size
-
-        def fetch_array(self, width, height, format):
-            return np.zeros((height, width, 3), np.uint8)
-
-    class Stylist:
-        model = Model()
-        calls = []
-
-        def stylise(self, frame, width, height, fmt, init=None, temporal=None, out_size=None):
-            self.calls.append((init is not None, temporal is not None))
-            return np.dstack([frame, np.full(frame.shape[:2], 255, np.uint8)])
-
-    wide = photo(64 + 3, 48)
-    frames = [wide[:, :64].copy(), wide[:, 3:].copy(), stripes(64)[:48].copy()]
-    stylist = Stylist()
-    out = list(stylise_frames(stylist, frames, temporal_weight=1.0))
+    stylist = StandInStylist()
+    out = list(stylise_frames(stylist, pan_then_cut(), temporal_weight=1.0))
     assert len(out) == 3 and out[0].shape == (48, 64, 3)
     assert stylist.calls == [(False, False), (True, True), (False, False)]
+
+
+def test_the_fast_method_blends_the_warped_previous_output_and_a_cut_restarts_it():
+    """method=fast with a stand-in network whose outputs are flat greys 0, 200, 100: the frame
+    after the pan is c·α·0 + (1 − c·α)·200 (c the flow's reliability: 1 inside, 0 on the strip
+    the pan reveals at the right edge), the frame after the cut its own output alone; the
+    optimisation's init and temporal target are never set."""
+    from nstyle.video import stylise_frames
+
+    stylist = StandInStylist("fast", levels=[0, 200, 100])
+    out = list(stylise_frames(stylist, pan_then_cut(), fast_blend=0.7))
+    assert stylist.calls == [(False, False)] * 3
+    assert (out[0] == 0).all()
+    inside = out[1][8:40, 8:48].astype(float)
+    assert np.abs(inside - 200 * 0.3).max() <= 1      # c = 1 there: 70 % of the warped black
+    assert (out[1][:, -2:] == 200).all()              # revealed: nothing to keep
+    assert (out[2] == 100).all()                      # a new shot: no blend
+    # fast_blend 0: every frame is the network's output on its own.
+    stylist = StandInStylist("fast", levels=[0, 200, 100])
+    out = list(stylise_frames(stylist, pan_then_cut(), fast_blend=0))
+    assert [int(f.mean()) for f in out] == [0, 200, 100]
+
+
+def test_fast_video_runs_and_its_blend_steadies_a_pan(tmp_path):
+    """`method=fast` through the file path on the real network: frame count and size kept, and
+    on the panned clip the default blend changes much less from frame to frame (the pan taken
+    out) than the network's output for each frame on its own (fast_blend 0), which shifts its
+    brush texture with every frame the pan does not move by a multiple of the network's stride
+    (4 px; the pan is 2 px)."""
+    from nstyle.video import DEFAULT_FAST_BLEND, stylise_video
+
+    clip = tmp_path / "clip.mp4"
+    panned_clip(clip, with_audio=False)
+    write_image_atomically(str(tmp_path / "style.png"), stripes())
+    cfg = BatchConfig([(str(tmp_path / "style.png"), 1.0)], {"size": 64, "method": "fast"},
+                      device="cpu")
+    blended, per_frame = tmp_path / "blended.mp4", tmp_path / "per-frame.mp4"
+    assert stylise_video(str(clip), str(blended), cfg) == FRAMES
+    assert stylise_video(str(clip), str(per_frame), cfg, fast_blend=0) == FRAMES
+    source_meta, source_frames = read_all(clip)
+    results = {}
+    for path in (blended, per_frame):
+        meta, frames = read_all(path)
+        assert len(frames) == FRAMES and meta["size"] == source_meta["size"]
+        # Stylised, not the photo.
+        assert np.abs(frames[0].astype(int) - source_frames[0]).mean() > 5
+        results[path] = pan_difference(frames)
+    print("fast video pan difference: blend %g %.2f, per frame %.2f (ratio %.2f)"
+          % (DEFAULT_FAST_BLEND, results[blended], results[per_frame],
+             results[blended] / results[per_frame]))
+    assert results[blended] < 0.6 * results[per_frame]
+    with pytest.raises(ValueError):
+        stylise_video(str(clip), str(tmp_path / "never.mp4"), cfg, fast_blend=1.0)
+    assert not (tmp_path / "never.mp4").exists() and no_partial_files(tmp_path)
 
 
 # --------------------------------------------------------------------------- video chunks
@@ -415,7 +490,8 @@ def test_two_chunks_on_two_local_workers_cross_fade_their_overlap(tmp_path):
     """stylise_clip with 6 frames, chunks of 4 overlapping by 2 ([0, 4) and [2, 6)), on 2
     in-process workers: every chunk gets its own frames, both run, and the output is the
     first chunk's frames 0-1, the fades of frames 2-3 and the second chunk's frames 4-5."""
-    from nstyle.video import Chunk, LocalChunks, cross_fade, stylise_clip
+    from nstyle.batch import LocalWorkers
+    from nstyle.video import Chunk, ChunkStylist, cross_fade, stylise_clip
 
     write_image_atomically(str(tmp_path / "style.png"), stripes())
     cfg = BatchConfig([(str(tmp_path / "style.png"), 1.0)],
@@ -424,21 +500,21 @@ def test_two_chunks_on_two_local_workers_cross_fade_their_overlap(tmp_path):
     wide = photo(48 + PAN * 6, 36)
     frames = [np.ascontiguousarray(wide[:, PAN * t:PAN * t + 48]) for t in range(6)]
 
-    class Recording(LocalChunks):
+    class Recording(LocalWorkers):
         def __init__(self, *a):
-            super().__init__(*a)
+            super().__init__(ChunkStylist, *a)
             self.inputs, self.results, self.threads = [], [], set()
 
-        def _run(self, *args):
+        def _call(self, method, args):
             self.threads.add(threading.get_ident())
-            return super()._run(*args)
+            return super()._call(method, args)
 
-        def submit(self, chunk_frames, chunk_flows, *rest):
+        def submit(self, method, chunk_frames, chunk_flows, *rest):
             self.inputs.append((chunk_frames, chunk_flows))
-            super().submit(chunk_frames, chunk_flows, *rest)
+            return super().submit(method, chunk_frames, chunk_flows, *rest)
 
-        def next_result(self):
-            self.results.append(super().next_result())
+        def result(self, task):
+            self.results.append(super().result(task))
             return self.results[-1]
 
     runner = Recording(cfg, 2)

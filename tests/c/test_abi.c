@@ -1327,6 +1327,96 @@ static void test_abi6(void) {
     group_end();
 }
 
+/* Since ABI 7: time words, the device list, the preview driver. */
+static void test_abi7(void) {
+    group_begin("ABI 7: nstyle_describe_seconds, nstyle_device_*, nstyle_style_side, nstyle_preview_*");
+    char words[64];
+    size_t needed = 0;
+    CHECK_OK(nstyle_describe_seconds(185.0, words, sizeof words, &needed));
+    CHECK(strcmp(words, "about 3 min") == 0 && needed == strlen(words) + 1);
+    CHECK_STATUS(nstyle_describe_seconds(1.0, words, 3, &needed), NSTYLE_ERR_ARGUMENT);
+    CHECK_OK(nstyle_describe_seconds(NAN, words, sizeof words, NULL));
+    CHECK(strcmp(words, "under a second") == 0);
+
+    uint32_t devices = nstyle_device_count();
+    CHECK(devices >= 1);
+    NstyleDeviceInfo device;
+    CHECK_OK(nstyle_device_info(0, &device));
+    CHECK(strcmp(device.id, "cpu") == 0 && device.usable == 1 && device.reason[0] == 0);
+    CHECK(strncmp(device.name, "CPU (", 5) == 0 && device.memory_bytes > 0);
+    CHECK_STATUS(nstyle_device_info(devices, &device), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_device_info(0, NULL), NSTYLE_ERR_ARGUMENT);
+
+    /* Preview misuse: a status, never a crash. */
+    NstylePreview *preview = NULL;
+    CHECK_STATUS(nstyle_preview_create(NULL, "cpu", NULL), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_preview_create(NULL, "tpu", &preview), NSTYLE_ERR_DEVICE);
+    CHECK(preview == NULL);
+    uint32_t side = 0, job = 0;
+    CHECK_STATUS(nstyle_preview_side(NULL, &side), NSTYLE_ERR_ARGUMENT);
+    NstylePreviewFrame frame;
+    NstylePreviewEstimate estimate;
+    CHECK_STATUS(nstyle_preview_frame(NULL, &frame, NULL, 0, NSTYLE_RGBA8), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_preview_estimate(NULL, &estimate), NSTYLE_ERR_ARGUMENT);
+    nstyle_preview_free(NULL);
+
+    CHECK_OK(nstyle_preview_create(NULL, "cpu", &preview));
+    NstyleModel *m = ready_model(4, 1);
+    if (!preview || !m) {
+        nstyle_model_free(m);
+        nstyle_preview_free(preview);
+        group_end();
+        return;
+    }
+    CHECK_OK(nstyle_preview_side(preview, &side));
+    CHECK(side == 256);
+    /* The side a style is used at: the result's (CW at size CW) times style_scale 1. */
+    uint32_t style_side = 0;
+    CHECK_OK(nstyle_style_side(m, &style_side));
+    CHECK(style_side == CW);
+    CHECK_STATUS(nstyle_style_side(NULL, &style_side), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_style_side(m, NULL), NSTYLE_ERR_ARGUMENT);
+    CHECK_OK(nstyle_preview_frame(preview, &frame, NULL, 0, NSTYLE_RGBA8));
+    CHECK(frame.job == 0);
+    CHECK_STATUS(nstyle_preview_start(preview, NULL, 0, 0, &job), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_preview_start(preview, m, 0, 100, &job), NSTYLE_ERR_ARGUMENT);
+    CHECK_STATUS(nstyle_preview_text(preview, 9, words, sizeof words, NULL), NSTYLE_ERR_ARGUMENT);
+
+    /* A job: the quick frame first, refined frames, the last one done, then the estimate. */
+    CHECK_OK(nstyle_preview_start(preview, m, CW * 10, CH * 10, &job));
+    CHECK(job == 1);
+    nstyle_model_free(m); /* the preview copied what it needs */
+    uint8_t pixels[CH][CW][4];
+    uint32_t shown = 0, frames = 0, quick_first = 0;
+    for (int waited = 0; waited < 120000; waited += 10) {
+        CHECK_OK(nstyle_preview_frame(preview, &frame, pixels, sizeof pixels[0], NSTYLE_RGBA8));
+        if (frame.job != 0 && frame.serial != shown) {
+            if (frames++ == 0) quick_first = frame.quick;
+            shown = frame.serial;
+            CHECK(frame.status == NSTYLE_OK && frame.width == CW && frame.height == CH);
+            if (frame.done) break;
+        }
+        usleep(10000);
+    }
+    CHECK(frames >= 2 && quick_first == 1 && frame.done == 1);
+    CHECK(frame.progress.iteration == frame.progress.total && frame.progress.total > 0);
+    CHECK_OK(nstyle_preview_text(preview, NSTYLE_PREVIEW_TEXT_TERMS, words, sizeof words, NULL));
+    CHECK(strncmp(words, "content ", 8) == 0);
+    for (int waited = 0; waited < 120000; waited += 10) {
+        CHECK_OK(nstyle_preview_estimate(preview, &estimate));
+        if (estimate.job) break;
+        usleep(10000);
+    }
+    CHECK(estimate.job == job && estimate.status == NSTYLE_OK && estimate.seconds > 0);
+    /* The full run's size: the picture the content stands for, at the model's size (CW). */
+    CHECK(estimate.width == CW && estimate.height == CH);
+    char text[256];
+    CHECK_OK(nstyle_preview_text(preview, NSTYLE_PREVIEW_TEXT_ESTIMATE, text, sizeof text, NULL));
+    CHECK(strstr(text, "on this machine") != NULL);
+    nstyle_preview_free(preview);
+    group_end();
+}
+
 int main(void) {
     make_images();
     test_version();
@@ -1356,6 +1446,7 @@ int main(void) {
     test_style_masks();
     test_content_mask();
     test_abi6();
+    test_abi7();
 
     printf("%s: %d failed check(s)\n", failures ? "FAIL" : "PASS", failures);
     return failures > 255 ? 255 : failures;

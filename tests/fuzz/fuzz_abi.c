@@ -1235,12 +1235,65 @@ static void op_terms(Reader *r) {
     }
 }
 
+/* ABI 7's calls that need no run: time words for odd numbers and buffers, the device list past
+ * its end, the style side on the model (or NULL), and the preview driver's misuse and a create
+ * and free with no job. The case comes from a counter, not from the input, so that the inputs
+ * found before ABI 7 still take the paths they were found on. */
+static void op_abi7(void) {
+    static unsigned calls;
+    static const double seconds[] = {0.0, -1.0, NAN, INFINITY, 1e300, 89.5, 5399.0};
+    unsigned call = calls++;
+    char text[32];
+    size_t needed = 0;
+    g_op = "nstyle_describe_seconds";
+    int st = checked(nstyle_describe_seconds(seconds[call % 7], call % 3 ? text : NULL,
+                                             call % 3 == 2 ? 3 : sizeof text, &needed));
+    if (call % 3 == 1) {
+        expect(st, NSTYLE_OK);
+        REQUIRE(needed == strlen(text) + 1, "needed %zu for '%s'", needed, text);
+    } else {
+        expect(st, NSTYLE_ERR_ARGUMENT);
+    }
+    NstyleDeviceInfo device;
+    g_op = "nstyle_device_info";
+    uint32_t devices = nstyle_device_count();
+    expect(checked(nstyle_device_info(devices + call % 2, &device)), NSTYLE_ERR_ARGUMENT);
+    expect(checked(nstyle_device_info(0, &device)), NSTYLE_OK);
+    REQUIRE(device.id && device.name && device.reason && device.usable == 1, "the CPU entry");
+    uint32_t side = 0;
+    g_op = "nstyle_style_side";
+    st = checked(nstyle_style_side(g_model, call % 4 ? &side : NULL));
+    if (!g_model || call % 4 == 0) expect(st, NSTYLE_ERR_ARGUMENT);
+    else expect2(st, NSTYLE_OK, NSTYLE_ERR_STATE); /* ERR_STATE: no content yet */
+    if (st == NSTYLE_OK) REQUIRE(side >= 16, "style side %u", side);
+    NstylePreviewFrame frame;
+    NstylePreviewEstimate estimate;
+    g_op = "nstyle_preview_*";
+    expect(checked(nstyle_preview_frame(NULL, &frame, NULL, 0, NSTYLE_RGBA8)), NSTYLE_ERR_ARGUMENT);
+    expect(checked(nstyle_preview_estimate(NULL, &estimate)), NSTYLE_ERR_ARGUMENT);
+    expect(checked(nstyle_preview_start(NULL, g_model, 0, 0, NULL)), NSTYLE_ERR_ARGUMENT);
+    if (call % 8 == 0) {
+        NstylePreview *preview = NULL;
+        expect(checked(nstyle_preview_create(NULL, "cpu", &preview)), NSTYLE_OK);
+        expect(checked(nstyle_preview_frame(preview, &frame, NULL, 0, NSTYLE_RGBA8)), NSTYLE_OK);
+        REQUIRE(frame.job == 0, "a frame before any start");
+        expect(checked(nstyle_preview_estimate(preview, &estimate)), NSTYLE_OK);
+        expect(checked(nstyle_preview_text(preview, 3 + call, text, sizeof text, NULL)),
+               NSTYLE_ERR_ARGUMENT);
+        expect(checked(nstyle_preview_start(preview, NULL, 0, 0, NULL)), NSTYLE_ERR_ARGUMENT);
+        expect(checked(nstyle_preview_start(preview, g_model, 0, 1 + call, NULL)),
+               NSTYLE_ERR_ARGUMENT);
+        nstyle_preview_free(preview);
+    }
+}
+
 static void op_misc(Reader *r) {
     (void)r;
     g_op = "nstyle_abi_version";
     REQUIRE(nstyle_abi_version() == NSTYLE_ABI_VERSION, "ABI version %u", nstyle_abi_version());
     REQUIRE(nstyle_option_count() == g_option_count, "option count changed");
     check_last_error(NSTYLE_OK);
+    op_abi7();
 }
 
 /* Op frequencies out of 36. Create and free cost a weights load (~0.3-0.7 s), so they are rare

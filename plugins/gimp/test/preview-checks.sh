@@ -22,6 +22,11 @@ preview_checks() {
   # ABI 6: the status under the preview lists the loss terms by name (nstyle_progress_term).
   result "$tag preview status lists the loss terms by name" "$(
     grep -q 'NSFACT preview-terms 1 content [-0-9.e+]* [^ ]* style [-0-9.e+]* [^ ]* tv [-0-9.e+]*$' "$log"; echo $?)"
+  # The library's driver shows the feed-forward network's quick picture first (its weights are
+  # installed beside the plug-in), then refines it.
+  result "$tag preview: the quick picture comes first, then the refinement" "$(
+    grep -o 'NSFACT preview-frame 1 .*' "$log" | head -n 1 | grep -q ' quick$' &&
+      grep -q 'NSFACT preview-frame 1 .* refined$' "$log"; echo $?)"
   result "$tag preview changes when strength changes" "$(img differ "$dir/preview-1.png" "$dir/preview-2.png" 1; echo $?)"
   result "$tag preview changes when the style changes" "$(img differ "$dir/preview-2.png" "$dir/preview-3.png" 1; echo $?)"
   # How soon the first frame comes is a figure (the NSFACT latency line above), not a check: on a

@@ -18,6 +18,7 @@ cli=$root/target/release/nstyle
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/nstyle
 weights=${NSTYLE_WEIGHTS:-$cache/vgg19-caffe-q8-v1.safetensors}
 lite=${NSTYLE_LITE_WEIGHTS:-$cache/efficientnet-lite0-v1.safetensors}
+fast=${NSTYLE_FAST_WEIGHTS:-$cache/magenta-arbitrary-v1.safetensors}
 python=${NSTYLE_TEST_PYTHON:-$root/.venv/bin/python}
 versions=${*:-2.10 3.0}
 [ "${NSTYLE_GIMP3:-1}" = 0 ] && versions=${versions//3.0/}
@@ -47,7 +48,7 @@ img() { "$python" "$here/imgcheck.py" "$@"; }
 # The library's option table (options.py): what the registered defaults and ranges must be.
 opt() { "$python" "$here/options.py" "$lib" "$@"; }
 
-for f in "$lib" "$cli" "$weights" "$lite" "$python"; do
+for f in "$lib" "$cli" "$weights" "$lite" "$fast" "$python"; do
   if [ ! -e "$f" ]; then
     echo "run-tests.sh: $f is missing: run 'make build weights lite-weights venv' first" >&2
     exit 2
@@ -173,8 +174,9 @@ common_checks() {
     '$python' '$here/imgcheck.py' differ '$d/lite-new.png' '$d/lite-src.png' 1"
   check "$v strength and backbone reach the library (read back: strength=0.9 backbone=lite)" \
     grep -q 'nstyle: strength=0.9 backbone=lite' "$log"
-  check "$v the installed bundle holds both weights (VGG-19, Lite0)" \
-    test -f "$d/profile/plug-ins/nstyle/$(basename "$weights")" -a -f "$d/profile/plug-ins/nstyle/$(basename "$lite")"
+  check "$v the installed bundle holds the three weights (VGG-19, Lite0, the fast network)" \
+    test -f "$d/profile/plug-ins/nstyle/$(basename "$weights")" -a -f "$d/profile/plug-ins/nstyle/$(basename "$lite")" \
+      -a -f "$d/profile/plug-ins/nstyle/$(basename "$fast")"
 
   # Weights not found (a GIMP started with NSTYLE_WEIGHTS naming a missing file).
   check "$v weights not found: execution error with the engine's message, image unchanged" bash -c "
@@ -241,7 +243,7 @@ test_gimp2() {
       >"$work/apt-gimp2.log" 2>&1 || { fail "2.10 install GIMP" "see $work/apt-gimp2.log"; return; }
   fi
   local built=$work/build-2.10/nstyle
-  check "2.10 plug-in builds" "$root/plugins/gimp/build.sh" 2 "$built" "$lib" "$weights" "$lite"
+  check "2.10 plug-in builds" "$root/plugins/gimp/build.sh" 2 "$built" "$lib" "$weights" "$lite" "$fast"
   [ -x "$built/nstyle" ] || return
 
   local d=$work/2.10
@@ -315,7 +317,7 @@ test_gimp3() {
   local built=$work/build-3.0/nstyle
   check "3.0 plug-in builds (in the chroot)" gimp3_chroot_run "$root/plugins/gimp/build.sh" 3 "$built" "$lib"
   [ -x "$built/nstyle" ] || return
-  cp "$weights" "$lite" "$built/"
+  cp "$weights" "$lite" "$fast" "$built/"
 
   local d=$work/3.0
   rm -rf "$d"

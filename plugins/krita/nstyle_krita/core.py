@@ -265,10 +265,13 @@ def fit_size(model, requested, width, height):
     larger than the region (a small selection is not worked on at more pixels than it has); a
     region so thin that the library's working image would be narrower than its smallest `size`
     is worked on larger, within its range."""
+    if requested == 0:
+        # The region's own size: the library's rule (within the option's range, and raised
+        # until the working image is not too thin), as in every host.
+        model.set_option("size", 0)
+        return model.result_size()
     opt = nstyle.option("size")
     lo, hi = int(opt.minimum), int(opt.maximum)
-    if requested == 0:
-        requested = max(width, height)
     size = max(lo, min(requested, max(width, height), hi))
     model.set_option("size", size)
     w, h = model.result_size()

@@ -368,7 +368,11 @@ class NeuralStyleDialog(QDialog):
             self.preview_status.setText(str(e) if isinstance(e, core.PluginError) else e.message)
             return
         self._start_delay = time.monotonic() - changed_at
-        self.preview_number = self.preview.start(job)
+        try:
+            self.preview_number = self.preview.start(job)
+        except core.nstyle.Error as e:
+            self.preview_status.setText(e.message)
+            return
         self.preview_status.setText("Preview: starting\u2026")
 
     def _poll_preview(self):
@@ -386,14 +390,18 @@ class NeuralStyleDialog(QDialog):
                        QImage.Format_RGBA8888).copy()
         self.preview_image.setPixmap(QPixmap.fromImage(image))
         p = frame.progress
-        self.preview_status.setText(
-            ("Preview (fast, %d \u00d7 %d)" % (frame.width, frame.height) if frame.done
-             else "Preview: %d of %d\u2026" % (p.iteration, p.total))
-            + ("\n" + p.describe_terms() if p.terms else ""))
+        if frame.quick:
+            state = ("Preview (quick, %d \u00d7 %d)" % (frame.width, frame.height) if frame.done
+                     else "Quick preview; refining\u2026")
+        else:
+            state = ("Preview (fast, %d \u00d7 %d)" % (frame.width, frame.height) if frame.done
+                     else "Preview: %d of %d\u2026" % (p.iteration, p.total))
+        self.preview_status.setText(state + ("\n" + frame.terms if frame.terms else "")
+                                    + ("\n" + frame.note if frame.note else ""))
         self.preview_frames.append((frame.number, frame.seconds + self._start_delay, frame))
 
     def stop_preview(self):
-        """Stops the preview: the worker is cancelled and ends on its own, freeing its model
+        """Stops the preview: the library's driver stops and is freed on a thread of its own
         (Preview.close), so OK and Cancel answer at once."""
         if self.preview is not None:
             self._poll.stop()

@@ -2,6 +2,7 @@
 Model.run steps the engine and reports progress) behind a progress dialog with a working Cancel,
 the new layer on success, a message box on failure."""
 
+import os
 import threading
 import time
 
@@ -116,6 +117,10 @@ class Run:
                 self.message = "The style transfer failed: %s" % error
             show_error(self.message, self.dialog.parent())
         self._result = None
+        if os.environ.get("NSTYLE_KRITA_SELFTEST"):  # the self-test's log: how each run ended
+            print("  [nstyle] run ended: %s in %.1f s%s" % (
+                self.outcome, self.elapsed, ": " + self.message if self.message else ""),
+                flush=True)
         if self.on_end is not None:
             self.on_end(self)
 
@@ -124,6 +129,7 @@ class NeuralStyleExtension(Extension):
     def __init__(self, parent):
         super().__init__(parent)
         self.runs = []
+        self.ended_runs = 0  # how many runs have ended, however (the self-test waits on it)
         self.dialog = None
 
     def setup(self):
@@ -149,6 +155,8 @@ class NeuralStyleExtension(Extension):
         accepted = self.dialog.exec_() == QDialog.Accepted
         settings = self.dialog.settings()
         self.dialog = None
+        if os.environ.get("NSTYLE_KRITA_SELFTEST"):
+            print("  [nstyle] dialog %s" % ("accepted" if accepted else "closed"), flush=True)
         if accepted:
             self.start(doc, doc.activeNode(), settings)
 
@@ -166,6 +174,7 @@ class NeuralStyleExtension(Extension):
         def ended(run):
             if run in self.runs:
                 self.runs.remove(run)
+            self.ended_runs += 1
             if on_end is not None:
                 on_end(run)
 

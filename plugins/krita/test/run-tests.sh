@@ -3,7 +3,7 @@
 # resources under target/krita-test, or $NSTYLE_KRITA_TEST_OUT (the user's own Krita is never
 # touched). krita52-chroot.sh runs this script again inside Krita 5.2.
 #
-#   plugins/krita/test/run-tests.sh LIBNSTYLE_SO WEIGHTS [LITE_WEIGHTS]
+#   plugins/krita/test/run-tests.sh LIBNSTYLE_SO WEIGHTS [LITE_WEIGHTS [FAST_WEIGHTS]]
 #
 # 1. kritarunner (QT_QPA_PLATFORM=offscreen, no X server) runs krita_checks.py: the plug-in's
 #    processing path from this checkout (the binding finds the library via $NSTYLE_LIBRARY).
@@ -17,13 +17,14 @@
 # --krita (the plug-in with its own library, libtorch and weights in nstyle_krita/vendor/).
 set -uo pipefail
 
-if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+if [ $# -lt 2 ] || [ $# -gt 4 ]; then
     sed -n '2,16p' "$0" >&2
     exit 2
 fi
 lib=$(realpath "$1")
 weights=$(realpath "$2")
 lite=${3:+$(realpath "$3")}
+fast=${4:+$(realpath "$4")}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 out=${NSTYLE_KRITA_TEST_OUT:-$root/target/krita-test}
@@ -93,7 +94,7 @@ if [ -n "${NSTYLE_KRITA_BUNDLE:-}" ]; then
         >"$out/install.log" 2>&1 || { cat "$out/install.log"; status=1; }
     cat "$out/install.log"
 else
-    bash "$root/plugins/krita/install.sh" "$out/data/krita" "$out/config/kritarc" "$lib" "$weights" $lite \
+    bash "$root/plugins/krita/install.sh" "$out/data/krita" "$out/config/kritarc" "$lib" "$weights" $lite $fast \
         >"$out/install.log" 2>&1 || { cat "$out/install.log"; status=1; }
 fi
 cp -r "$here/nstyle_selftest" "$out/data/krita/pykrita/"

@@ -44,6 +44,7 @@ The library is found via $NSTYLE_LIBRARY, then next to this package (inside its 
 beside it), then the system's search path. libnstyle.so finds libtorch through its own RUNPATH.
 """
 
+import collections
 import ctypes
 import ctypes.util
 import enum
@@ -61,14 +62,20 @@ __all__ = [
     "Input",
     "MaskFormat",
     "Model",
+    "Device",
     "Option",
     "OptionEffect",
     "OptionType",
+    "Preview",
+    "PreviewEstimate",
+    "PreviewFrame",
+    "PreviewText",
     "Progress",
     "Status",
     "__version__",
     "abi_version",
     "describe_seconds",
+    "devices",
     "diagnostics",
     "last_error",
     "library",
@@ -79,7 +86,7 @@ __all__ = [
 ]
 
 #: The ABI version this binding was written for (NSTYLE_ABI_VERSION in include/nstyle.h).
-ABI_VERSION = 6
+ABI_VERSION = 7
 
 #: This binding's version; the library's is version() (the same in a release).
 __version__ = "0.1.0"
@@ -153,6 +160,14 @@ class Input(enum.IntEnum):
 # The slots that take a plane (the others take a colour image): the default format for them.
 _PLANE_INPUTS = (Input.STYLE_REGION, Input.STYLE_SOURCE_REGION, Input.CONTENT_MASK,
                  Input.TEMPORAL_WEIGHTS)
+
+
+class PreviewText(enum.IntEnum):
+    """NstylePreviewText: the texts Preview reads (since ABI 7)."""
+
+    MESSAGE = 0
+    TERMS = 1
+    ESTIMATE = 2
 
 
 class OptionType(enum.IntEnum):
@@ -230,6 +245,9 @@ CONSTANTS = {
     "NSTYLE_INPUT_INIT_IMAGE": Input.INIT_IMAGE,
     "NSTYLE_INPUT_TEMPORAL_TARGET": Input.TEMPORAL_TARGET,
     "NSTYLE_INPUT_TEMPORAL_WEIGHTS": Input.TEMPORAL_WEIGHTS,
+    "NSTYLE_PREVIEW_TEXT_MESSAGE": PreviewText.MESSAGE,
+    "NSTYLE_PREVIEW_TEXT_TERMS": PreviewText.TERMS,
+    "NSTYLE_PREVIEW_TEXT_ESTIMATE": PreviewText.ESTIMATE,
 }
 
 
@@ -347,7 +365,46 @@ class _OptionInfo(ctypes.Structure):
     ]
 
 
+class _DeviceInfo(ctypes.Structure):
+    _fields_ = [
+        ("id", ctypes.c_char_p),
+        ("name", ctypes.c_char_p),
+        ("memory_bytes", ctypes.c_uint64),
+        ("usable", ctypes.c_uint32),
+        ("reason", ctypes.c_char_p),
+    ]
+
+
+class _PreviewFrame(ctypes.Structure):
+    """NstylePreviewFrame (since ABI 7)."""
+
+    _fields_ = [
+        ("job", ctypes.c_uint32),
+        ("serial", ctypes.c_uint32),
+        ("width", ctypes.c_uint32),
+        ("height", ctypes.c_uint32),
+        ("quick", ctypes.c_uint32),
+        ("done", ctypes.c_uint32),
+        ("status", ctypes.c_int),
+        ("seconds", ctypes.c_double),
+        ("progress", _Progress),
+    ]
+
+
+class _PreviewEstimate(ctypes.Structure):
+    """NstylePreviewEstimate (since ABI 7)."""
+
+    _fields_ = [
+        ("job", ctypes.c_uint32),
+        ("status", ctypes.c_int),
+        ("width", ctypes.c_uint32),
+        ("height", ctypes.c_uint32),
+        ("seconds", ctypes.c_double),
+    ]
+
+
 _ModelPtr = ctypes.c_void_p
+_PreviewPtr = ctypes.c_void_p
 _c_status = ctypes.c_int  # enum NstyleStatus
 
 #: Every function of include/nstyle.h: name -> (restype, argtypes). The tests compare it with
@@ -377,14 +434,30 @@ FUNCTIONS = {
     "nstyle_cancel": (None, [_ModelPtr]),
     "nstyle_option_count": (ctypes.c_uint32, []),
     "nstyle_option_info": (_c_status, [ctypes.c_uint32, ctypes.POINTER(_OptionInfo)]),
+    "nstyle_device_count": (ctypes.c_uint32, []),
+    "nstyle_preview_create": (_c_status, [ctypes.c_char_p, ctypes.c_char_p,
+                                          ctypes.POINTER(_PreviewPtr)]),
+    "nstyle_preview_free": (None, [_PreviewPtr]),
+    "nstyle_preview_side": (_c_status, [_PreviewPtr, ctypes.POINTER(ctypes.c_uint32)]),
+    "nstyle_preview_start": (_c_status, [_PreviewPtr, _ModelPtr, ctypes.c_uint32,
+                                         ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32)]),
+    "nstyle_preview_frame": (_c_status, [_PreviewPtr, ctypes.POINTER(_PreviewFrame),
+                                         ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint32]),
+    "nstyle_preview_estimate": (_c_status, [_PreviewPtr, ctypes.POINTER(_PreviewEstimate)]),
+    "nstyle_preview_text": (_c_status, [_PreviewPtr, ctypes.c_uint32, ctypes.c_char_p,
+                                        ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
+    "nstyle_device_info": (_c_status, [ctypes.c_uint32, ctypes.POINTER(_DeviceInfo)]),
     "nstyle_option_find": (_c_status, [ctypes.c_char_p, ctypes.POINTER(_OptionInfo)]),
     "nstyle_get_option": (_c_status, [_ModelPtr, ctypes.c_char_p, ctypes.c_char_p,
                                       ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]),
     "nstyle_result_size": (_c_status, [_ModelPtr, ctypes.POINTER(ctypes.c_uint32),
                                        ctypes.POINTER(ctypes.c_uint32)]),
     "nstyle_estimate_seconds": (_c_status, [_ModelPtr, ctypes.POINTER(ctypes.c_double)]),
+    "nstyle_style_side": (_c_status, [_ModelPtr, ctypes.POINTER(ctypes.c_uint32)]),
     "nstyle_estimate_text": (_c_status, [_ModelPtr, ctypes.c_char_p, ctypes.c_size_t,
                                          ctypes.POINTER(ctypes.c_size_t)]),
+    "nstyle_describe_seconds": (_c_status, [ctypes.c_double, ctypes.c_char_p, ctypes.c_size_t,
+                                            ctypes.POINTER(ctypes.c_size_t)]),
     "nstyle_version": (ctypes.c_char_p, []),
     "nstyle_diagnostics": (ctypes.c_char_p, []),
     "nstyle_set_init_image": (_c_status, [_ModelPtr, ctypes.c_void_p, ctypes.c_uint32,
@@ -472,21 +545,15 @@ def library_path():
 
 
 def describe_seconds(seconds):
-    """An estimate in words for a dialog: "about 40 s", "about 3 min", "about 2 h 10 min" (the
-    same words as `nstyle run --estimate`)."""
-    seconds = max(0.0, float(seconds))
-
-    def rounded(value, step):
-        return max(step, int(math.floor(value / step + 0.5)) * step)
-
-    if seconds < 1:
-        return "under a second"
-    if seconds < 90:
-        return "about %d s" % rounded(seconds, 1 if seconds < 20 else 5)
-    if seconds < 90 * 60:
-        return "about %d min" % int(math.floor(seconds / 60 + 0.5))
-    minutes = rounded(seconds / 60, 10)
-    return "about %d h %d min" % (minutes // 60, minutes % 60)
+    """A time in words for a dialog: "about 40 s", "about 3 min", "about 2 h 10 min" (the
+    library's words, nstyle_describe_seconds: the same as its estimates and `nstyle run
+    --estimate`)."""
+    lib = library()
+    needed = ctypes.c_size_t(0)
+    lib.nstyle_describe_seconds(float(seconds), None, 0, ctypes.byref(needed))
+    buf = ctypes.create_string_buffer(max(needed.value, 1))
+    _check(lib.nstyle_describe_seconds(float(seconds), buf, len(buf), None))
+    return buf.value.decode("utf-8")
 
 
 def version():
@@ -564,6 +631,29 @@ def options():
         _check(lib.nstyle_option_info(index, ctypes.byref(info)))
         rows.append(Option(info))
     return rows
+
+
+#: A device a host can offer (nstyle_device_info): `id` for Model(device=...), `name` for a menu,
+#: `memory_bytes`, and `reason` why it cannot be used (None when it can).
+Device = collections.namedtuple("Device", "id name memory_bytes reason")
+
+
+def devices():
+    """The CPU, then each GPU the NVIDIA driver reports (nstyle_device_count/_info): a list of
+    Device. The first call looks for the CUDA half, as the first "auto" or "cuda" model does."""
+    lib = library()
+    found = []
+    for index in range(lib.nstyle_device_count()):
+        info = _DeviceInfo()
+        _check(lib.nstyle_device_info(index, ctypes.byref(info)))
+        found.append(Device(_text(info.id), _text(info.name), int(info.memory_bytes),
+                            None if info.usable else _text(info.reason)))
+    return found
+
+
+def _text(raw):
+    """A static string of the library's as str."""
+    return raw.decode("utf-8", "replace")
 
 
 def option(key):
@@ -998,6 +1088,13 @@ class Model:
         self._call(self._lib.nstyle_estimate_seconds, ctypes.byref(seconds))
         return seconds.value
 
+    def style_side(self):
+        """The longest side a style image is used at for the current content and options
+        (nstyle_style_side): reading a style larger than this gains nothing."""
+        side = ctypes.c_uint32(0)
+        self._call(self._lib.nstyle_style_side, ctypes.byref(side))
+        return int(side.value)
+
     def estimate_text(self):
         """The estimate as a dialog says it (nstyle_estimate_text): "about 40 s on this
         machine", and whether other programs kept cores busy while it was measured."""
@@ -1130,3 +1227,143 @@ class Model:
         out = numpy.empty((_dim(height, "height"), _dim(width, "width"), fmt[3]),
                           dtype=fmt[2])
         return self.fetch_into(out, width, height, format)
+
+
+#: One frame of a Preview: `job` (Preview.start's number), `serial` (grows with every frame:
+#: show one whose serial changed), `width`, `height`, `quick` (the feed-forward network's
+#: picture, before the optimiser refines it), `done` (the job's last frame), `seconds` (since
+#: the start), `progress` (a Progress), `pixels` (bytes, tightly packed rows in the format
+#: asked for; None when the job failed), `error` (an Error when it failed, else None), `note`
+#: (what did not stop it, e.g. why there is no quick picture; None if nothing) and `terms`
+#: (the loss terms in words).
+PreviewFrame = collections.namedtuple(
+    "PreviewFrame", "job serial width height quick done seconds progress pixels error note terms")
+
+#: A Preview's estimate of the full run: `job`, `seconds`, `words` ("about 40 s on this
+#: machine"), the result's `width` and `height`; or `error` (an Error: why there is none).
+PreviewEstimate = collections.namedtuple("PreviewEstimate",
+                                         "job seconds words width height error")
+
+
+class Preview:
+    """The library's preview driver (nstyle_preview_*): what a dialog shows while its user
+    changes settings. A thread of the library's own shows the feed-forward network's picture
+    first, refines it with the optimiser (the light backbone on the CPU, the run's own on a
+    GPU), then estimates the full run; each start() supersedes the job that runs.
+
+        preview = nstyle.Preview(device="auto")
+        model = nstyle.Model(...)            # set up as for the full run, the content read at
+        ...                                  # about preview.side
+        preview.start(model, full_size=(4000, 3000))
+        frame = preview.frame()              # poll: None until the job's first frame
+        preview.close()
+    """
+
+    def __init__(self, weights=None, device=None):
+        self._lib = library()
+        handle = _PreviewPtr()
+        w = os.fsencode(weights) if weights is not None else None
+        d = device.encode("utf-8") if device is not None else None
+        _check(self._lib.nstyle_preview_create(w, d, ctypes.byref(handle)))
+        self._handle = handle
+        self._lock = threading.Lock()
+
+    def _h(self):
+        if self._handle is None:
+            raise Error(Status.ERR_STATE, "the preview is closed")
+        return self._handle
+
+    @property
+    def side(self):
+        """The longest side the preview works at (256 on the CPU, 512 on a GPU): read the
+        content at about this size."""
+        side = ctypes.c_uint32(0)
+        with self._lock:
+            _check(self._lib.nstyle_preview_side(self._h(), ctypes.byref(side)))
+        return int(side.value)
+
+    def start(self, model, full_size=None):
+        """Starts previewing the run `model` (a Model) is set up for; its options and inputs are
+        copied now. full_size: (width, height) of the picture the full run works on when the
+        model's content is a reduced copy of it, for the estimate. Returns the job number."""
+        width, height = full_size if full_size is not None else (0, 0)
+        job = ctypes.c_uint32(0)
+        for value, what in ((width, "width"), (height, "height")):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2 ** 32:
+                raise Error(Status.ERR_ARGUMENT,
+                            "full %s must be an integer >= 0, not %r" % (what, value))
+        with model._lock, self._lock:
+            _check(self._lib.nstyle_preview_start(self._h(), model._h(), width, height,
+                                                  ctypes.byref(job)))
+        return int(job.value)
+
+    def _text(self, which):
+        needed = ctypes.c_size_t(0)
+        self._lib.nstyle_preview_text(self._h(), which, None, 0, ctypes.byref(needed))
+        buf = ctypes.create_string_buffer(max(needed.value, 1))
+        _check(self._lib.nstyle_preview_text(self._h(), which, buf, len(buf), None))
+        return buf.value.decode("utf-8")
+
+    def frame(self, format="rgba8"):
+        """The newest job's newest frame (a PreviewFrame, its pixels tightly packed bytes in
+        `format`), or None before its first one. Needs no numpy (editors' Pythons may lack
+        it)."""
+        fmt = _format(format)
+        info = _PreviewFrame()
+        with self._lock:
+            _check(self._lib.nstyle_preview_frame(self._h(), ctypes.byref(info), None, 0,
+                                                  fmt[0]))
+            if info.job == 0:
+                return None
+            pixels = None
+            if info.status == Status.OK:
+                # A newer frame may have come since: it has the same size (the job's), and the
+                # call below fills `info` again to match the pixels it writes.
+                buf = ctypes.create_string_buffer(info.width * info.height * fmt[1])
+                _check(self._lib.nstyle_preview_frame(
+                    self._h(), ctypes.byref(info), buf, info.width * fmt[1], fmt[0]))
+                pixels = buf.raw
+            message = self._text(PreviewText.MESSAGE) or None
+            terms = self._text(PreviewText.TERMS)
+        progress = Progress(*(getattr(info.progress, k) for k in Progress.FIELDS),
+                            done=bool(info.done))
+        error = None
+        if info.status != Status.OK:
+            error = Error(Status(info.status), message or "")
+        return PreviewFrame(int(info.job), int(info.serial), int(info.width), int(info.height),
+                            bool(info.quick), bool(info.done), float(info.seconds), progress,
+                            pixels, error, None if error else message, terms)
+
+    def estimate(self):
+        """The newest job's estimate of the full run (a PreviewEstimate), or None before it is
+        made (after the job's last frame)."""
+        info = _PreviewEstimate()
+        with self._lock:
+            _check(self._lib.nstyle_preview_estimate(self._h(), ctypes.byref(info)))
+            if info.job == 0:
+                return None
+            words = self._text(PreviewText.ESTIMATE)
+        if info.status != Status.OK:
+            return PreviewEstimate(int(info.job), None, None, None, None,
+                                   Error(Status(info.status), words))
+        return PreviewEstimate(int(info.job), float(info.seconds), words, int(info.width),
+                               int(info.height), None)
+
+    def close(self):
+        """Stops the job (within about one iteration) and frees the driver. Idempotent."""
+        with self._lock:
+            handle, self._handle = self._handle, None
+        if handle is not None:
+            self._lib.nstyle_preview_free(handle)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass

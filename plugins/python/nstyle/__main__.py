@@ -4,7 +4,8 @@
         [--engine local|ray] [--address auto|HOST:PORT] [--workers N] [--gpus-per-worker G]
         [--size 512 --iterations 300 … every option of the library, as `nstyle run` names them]
     python -m nstyle video in.mp4 out.mp4 --style S.jpg [run options] [--temporal-weight W]
-        [--engine local|ray] [--workers N] [--chunk-frames N] [--overlap K]
+        [--method fast [--fast-blend A]] [--engine local|ray] [--workers N] [--chunk-frames N]
+        [--overlap K]
 
 Run from a source checkout (the clone's .venv after `make setup`, which has the package installed
 editable, or PYTHONPATH=plugins/python), the command uses the checkout's
@@ -113,9 +114,10 @@ def _video(args):
                           address=args.address, gpus_per_worker=args.gpus_per_worker,
                           workers=args.workers,
                           chunk_frames=args.chunk_frames, overlap=args.overlap,
-                          on_chunk=on_chunk)
-    sys.stderr.write("%d frames in %.1f s -> %s\n" % (count, time.monotonic() - started,
-                                                       args.output))
+                          on_chunk=on_chunk, fast_blend=args.fast_blend)
+    seconds = time.monotonic() - started
+    sys.stderr.write("%d frames in %.1f s (%.2f frames/s) -> %s\n"
+                     % (count, seconds, count / seconds if seconds > 0 else 0.0, args.output))
     return 0
 
 
@@ -125,7 +127,7 @@ def main(argv=None):
 
     use_passive_openmp_waits()  # before nstyle.options() loads libtorch
     import nstyle
-    from nstyle.video import (DEFAULT_CHUNK_FRAMES, DEFAULT_OVERLAP,
+    from nstyle.video import (DEFAULT_CHUNK_FRAMES, DEFAULT_FAST_BLEND, DEFAULT_OVERLAP,
                               DEFAULT_TEMPORAL_WEIGHT)
 
     parser = argparse.ArgumentParser(prog="python -m nstyle", description=__doc__.split("\n")[0])
@@ -145,6 +147,10 @@ def main(argv=None):
                        help="weight of the temporal loss (0: none; default %(default)s)")
     video.add_argument("--no-warm-start", action="store_true",
                        help="start each frame from the content, not the warped previous result")
+    video.add_argument("--fast-blend", type=float, default=DEFAULT_FAST_BLEND, metavar="A",
+                       help="with --method fast: how much of the previous output, warped along"
+                       " the flow where it holds, each frame keeps (0: the network's output for"
+                       " each frame on its own; default %(default)s)")
     video.add_argument("--workers", type=int, default=None,
                        help="workers stylising chunks at once (local: default 1; ray: default"
                        " one per CPU)")

@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 import time
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import nstyle
@@ -69,12 +70,13 @@ class BatchConfig:
 
 class Stylist:
     """A warm model: the network, the styles and the options are loaded once; `stylise_file`
-    and `stylise` then run one image each."""
+    and `stylise` then run one image each. The worker of a batch (make_workers)."""
 
     def __init__(self, config):
         use_passive_openmp_waits()  # in a Ray actor this comes before libtorch loads
         self.config = config
-        #: Who runs this model (a Ray actor's id), for fault reports.
+        #: Who runs this model (a Ray actor's id, set by the actor; None in-process), for fault
+        #: reports.
         self.identity = None
         self._stopped = threading.Event()
         self.model = nstyle.Model(weights=config.weights, device=config.device)
@@ -86,6 +88,8 @@ class Stylist:
             except BadImage as e:
                 raise nstyle.Error(nstyle.Status.ERR_ARGUMENT, "style %s" % e) from None
             self.model.add_style(pixels, width, height, format=fmt, weight=weight)
+        #: When this model was ready (time.time()): how long a restarted worker took to return.
+        self.ready = time.time()
 
     def close(self):
         self.model.close()
@@ -149,8 +153,8 @@ class Stylist:
             result.update(status="failed", error="%s: %s" % (source, e))
         except OSError as e:
             result.update(status="failed", error="%s: %s" % (output, e))
-        result["seconds"] = time.monotonic() - started
-        result["pid"] = os.getpid()
+        result.update(seconds=time.monotonic() - started, pid=os.getpid(), actor=self.identity,
+                      worker_ready=self.ready)
         return result
 
     def _maybe_crash(self):
@@ -200,66 +204,82 @@ def plan_jobs(sources, output_dir):
     return jobs, skipped
 
 
-# --------------------------------------------------------------------------- engines
+# --------------------------------------------------------------------------- workers
 
-class LocalEngine:
-    """In-process workers (threads, each with its own warm Stylist; the library runs outside
-    the GIL). No Ray needed."""
+class LocalWorkers:
+    """`workers` threads in this process, each with a warm worker of its own (`worker_class(
+    config)`, built on the thread's first task; the library runs outside the GIL) and
+    `threads` = cores / workers libtorch threads. No Ray needed. The same interface as
+    RayWorkers (submit, wait, result, failure, close), so that batch and video drive both
+    engines with one loop each; tasks are concurrent.futures Futures."""
 
-    def __init__(self, config, workers=1):
+    def __init__(self, worker_class, config, workers=1):
         self.workers = max(1, int(workers))
         cores = os.cpu_count() or 1
         self.config = config.with_threads(max(1, cores // self.workers))
+        self.worker_class = worker_class
         self._local = threading.local()
-        self._stylists = []
+        self._built = []
         self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=self.workers)
 
-    def _stylist(self):
-        stylist = getattr(self._local, "stylist", None)
-        if stylist is None:
-            stylist = Stylist(self.config)
-            self._local.stylist = stylist
+    def _call(self, method, args):
+        worker = getattr(self._local, "worker", None)
+        if worker is None:
+            worker = self._local.worker = self.worker_class(self.config)
             with self._lock:
-                self._stylists.append(stylist)
-        return stylist
+                self._built.append(worker)
+        return getattr(worker, method)(*args)
 
-    def _one(self, job):
-        return self._stylist().stylise_file(*job)
+    def submit(self, method, *args):
+        """A task: `method` of a worker with `args`, on the next free thread (queued until
+        one is)."""
+        return self._pool.submit(self._call, method, args)
 
-    def results(self, jobs):
-        """Yields one result dict per job as they finish."""
-        jobs = list(jobs)
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            pending = {}
-            queue = iter(jobs)
-            for job in queue:
-                pending[pool.submit(self._one, job)] = job
-                if len(pending) >= self.workers:
-                    break
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    job = pending.pop(future)
-                    try:
-                        yield future.result()
-                    except Exception as e:  # the worker's trouble: recorded, not retried here
-                        yield {"input": job[0], "output": job[1], "status": "failed",
-                               "error": "worker error: %s" % e}
-                    for job in queue:
-                        pending[pool.submit(self._one, job)] = job
-                        break
+    def wait(self, tasks):
+        """The finished ones of `tasks`, once at least one is."""
+        done, _ = wait(tasks, return_when=FIRST_COMPLETED)
+        return done
+
+    def result(self, task):
+        """The task's return value (waiting for it), or the exception its worker raised."""
+        return task.result()
+
+    def failure(self, error):
+        """A failed task's error (as result() raised it) in words, for the failures file."""
+        return "worker error: %s" % error
 
     def close(self):
-        for stylist in self._stylists:
-            stylist.close()
-        self._stylists.clear()
+        """Stops what is left (an interrupted run): queued tasks are dropped, running ones
+        cancelled at their next step (the workers' stop()); then the models are freed."""
+        with self._lock:
+            running = list(self._built)
+        for worker in running:
+            worker.stop()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for worker in self._built:
+            worker.close()
+        self._built.clear()
 
 
-class RayActors:
-    """One Ray actor of `worker_class` per worker, each holding a warm Stylist built from
-    `config`. A dead actor is restarted (max_restarts) and its task retried (max_task_retries).
+class _RayTask:
+    """A task given to RayWorkers: queued in the driver until an actor is free, then running
+    there (`ref`: its Ray object)."""
+
+    __slots__ = ("method", "args", "actor", "ref", "finished")
+
+    def __init__(self, method, args):
+        self.method, self.args = method, args
+        self.actor = self.ref = None
+        self.finished = False
+
+
+class RayWorkers:
+    """One Ray actor per worker, each holding a warm worker (`worker_class(config)`) in a
+    process of its own; a task goes to the next free actor (FIFO: the driver queues it until
+    one is). A dead actor is restarted (max_restarts) and its task retried (max_task_retries).
     CPU actors get `threads` = their CPUs; GPU actors one device each (Ray sets
-    CUDA_VISIBLE_DEVICES).
+    CUDA_VISIBLE_DEVICES). The same interface as LocalWorkers.
 
     address: None (the Ray this process already started, else a new local one on loopback,
     stopped at close), "auto" (the cluster `ray start` made on this machine) or HOST:PORT.
@@ -290,8 +310,53 @@ class RayActors:
             config.device = "cuda"
         actor = ray.remote(num_cpus=cpus_per_worker, num_gpus=gpus,
                            max_restarts=self.MAX_RESTARTS,
-                           max_task_retries=self.MAX_TASK_RETRIES)(worker_class)
-        self.actors = [actor.remote(config) for _ in range(self.workers)]
+                           max_task_retries=self.MAX_TASK_RETRIES)(_RayWorker)
+        self.actors = [actor.remote(worker_class, config) for _ in range(self.workers)]
+        self._idle = list(self.actors)
+        self._queue = deque()
+        self._running = {}          # Ray object -> _RayTask
+
+    def _dispatch(self):
+        while self._queue and self._idle:
+            task = self._queue.popleft()
+            task.actor = self._idle.pop(0)
+            task.ref = task.actor.call.remote(task.method, *task.args)
+            self._running[task.ref] = task
+
+    def submit(self, method, *args):
+        task = _RayTask(method, args)
+        self._queue.append(task)
+        self._dispatch()
+        return task
+
+    def wait(self, tasks):
+        """The finished ones of `tasks`, once at least one is. A task that finishes frees its
+        actor for the next queued one."""
+        while True:
+            done = [task for task in tasks if task.finished]
+            if done:
+                return done
+            ready, _ = self.ray.wait(list(self._running), num_returns=1)
+            for ref in ready:
+                task = self._running.pop(ref)
+                task.finished = True
+                self._idle.append(task.actor)
+            self._dispatch()
+
+    def result(self, task):
+        self.wait([task])
+        return self.ray.get(task.ref)
+
+    def failure(self, error):
+        exceptions = self.ray.exceptions
+        if isinstance(error, exceptions.RayTaskError):
+            # The worker raised (out of memory, a device error): not retried.
+            return "worker error: %s" % (getattr(error, "cause", None) or error)
+        if isinstance(error, exceptions.RayError):
+            # Retries exhausted, or the task itself kills its worker every time.
+            return "worker died %d times: %s" % (self.MAX_TASK_RETRIES + 1,
+                                                 str(error).splitlines()[0])
+        return "worker error: %s" % error
 
     def close(self):
         for actor in self.actors:
@@ -300,43 +365,24 @@ class RayActors:
             except Exception:
                 pass
         self.actors = []
+        self._idle, self._running = [], {}
+        self._queue.clear()
         if self.started_here:
             self.ray.shutdown()
 
 
-class RayEngine(RayActors):
-    """Batch images on Ray actors (see RayActors); each image goes to the next free actor."""
+class _RayWorker:
+    """The Ray actor: a worker (`worker_class(config)`, e.g. a Stylist) in its own process,
+    told its actor id (fault reports name it)."""
 
-    def __init__(self, config, workers=None, gpus_per_worker=0, address=None):
-        super().__init__(_RayStylist, config, workers, gpus_per_worker, address)
+    def __init__(self, worker_class, config):
+        import ray
 
-    def results(self, jobs):
-        ray = self.ray
-        queue = iter(jobs)
-        pending = {}
-        for actor in self.actors:
-            job = next(queue, None)
-            if job is None:
-                break
-            pending[actor.stylise_file.remote(*job)] = (actor, job)
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            for ref in ready:
-                actor, job = pending.pop(ref)
-                try:
-                    yield ray.get(ref)
-                except ray.exceptions.RayTaskError as e:
-                    # The worker raised (out of memory, a device error): not retried.
-                    yield {"input": job[0], "output": job[1], "status": "failed",
-                           "error": "worker error: %s" % (getattr(e, "cause", None) or e)}
-                except ray.exceptions.RayError as e:
-                    # Retries exhausted, or the image itself kills its worker every time.
-                    yield {"input": job[0], "output": job[1], "status": "failed",
-                           "error": "worker died %d times: %s"
-                           % (self.MAX_TASK_RETRIES + 1, str(e).splitlines()[0])}
-                job = next(queue, None)
-                if job is not None:
-                    pending[actor.stylise_file.remote(*job)] = (actor, job)
+        self.worker = worker_class(config)
+        self.worker.identity = ray.get_runtime_context().get_actor_id()
+
+    def call(self, method, *args):
+        return getattr(self.worker, method)(*args)
 
 
 def keep_ray_on_loopback():
@@ -360,32 +406,44 @@ def start_local_ray(num_cpus=None):
              log_to_driver=False)
 
 
-class _RayStylist:
-    """The actor: a Stylist in its own process."""
-
-    def __init__(self, config):
-        import ray
-
-        self.actor = ray.get_runtime_context().get_actor_id()
-        self.stylist = Stylist(config)
-        self.stylist.identity = self.actor
-        self.ready = time.time()
-
-    def stylise_file(self, source, output):
-        result = self.stylist.stylise_file(source, output)
-        result.update(actor=self.actor, worker_ready=self.ready)
-        return result
-
-
-def make_engine(kind, config, workers=None, gpus_per_worker=0, address=None):
-    if kind == "local":
+def make_workers(engine, worker_class, config, workers=None, gpus_per_worker=0, address=None):
+    """The workers of a batch or a clip, each holding a warm `worker_class(config)` (a Stylist
+    or a subclass): engine "local" (LocalWorkers: threads here, default 1; with
+    gpus_per_worker, device cuda and 1 libtorch thread each) or "ray" (RayWorkers: actors,
+    default one per CPU of the Ray; address as RayWorkers')."""
+    if engine == "local":
         if gpus_per_worker:
             config = config.with_threads(1)
             config.device = config.device or "cuda"
-        return LocalEngine(config, workers or 1)
-    if kind == "ray":
-        return RayEngine(config, workers, gpus_per_worker, address)
-    raise ValueError("unknown engine %r (local or ray)" % (kind,))
+        return LocalWorkers(worker_class, config, workers or 1)
+    if engine == "ray":
+        return RayWorkers(worker_class, config, workers, gpus_per_worker, address)
+    raise ValueError("unknown engine %r (local or ray)" % (engine,))
+
+
+def batch_results(pool, jobs):
+    """Yields one result dict per (input, output) job as they finish, on `pool`'s workers
+    (make_workers with Stylist), one job per worker at a time. A job whose worker fails (an
+    exception, or a Ray actor that died more often than it is retried) is a "failed" result."""
+    queue = iter(jobs)
+    running = {}
+
+    def start_next():
+        job = next(queue, None)
+        if job is not None:
+            running[pool.submit("stylise_file", *job)] = job
+
+    for _ in range(pool.workers):
+        start_next()
+    while running:
+        for task in pool.wait(list(running)):
+            job = running.pop(task)
+            try:
+                yield pool.result(task)
+            except Exception as e:
+                yield {"input": job[0], "output": job[1], "status": "failed",
+                       "error": pool.failure(e)}
+            start_next()
 
 
 # --------------------------------------------------------------------------- the run
@@ -437,15 +495,16 @@ def run_batch(jobs, config, engine="local", workers=None, gpus_per_worker=0, add
     started = time.monotonic()
     done, failed = [], []
     reporter = ProgressLine(len(jobs)) if progress else None
-    runner = make_engine(engine, config, workers, gpus_per_worker, address) if jobs else None
+    pool = make_workers(engine, Stylist, config, workers, gpus_per_worker, address) \
+        if jobs else None
     try:
-        for result in (runner.results(jobs) if runner else ()):
+        for result in (batch_results(pool, jobs) if pool else ()):
             (done if result["status"] == "done" else failed).append(result)
             if reporter:
                 reporter.update(result)
     finally:
-        if runner:
-            runner.close()
+        if pool:
+            pool.close()
     summary = {"done": done, "skipped": list(skipped), "failed": failed,
                "seconds": time.monotonic() - started}
     if output_dir is not None:

@@ -15,6 +15,11 @@ for videos" (GCPR 2016):
 A frame where the flow is mostly unreliable, or whose grey histogram differs much from the
 previous frame's, starts a new shot: it is stylised on its own.
 
+With method=fast (the feed-forward network: one pass a frame, fast enough for real time) there
+is no optimisation to start or pull: each frame is the network's output for it, blended with
+the previous output warped along the same flow where the flow holds,
+out = c·α·warped_previous + (1 − c·α)·fast(frame), α = fast_blend (_fast_sequence).
+
 Distribution (stylise_clip): the driver reads the frames and computes the flow between
 consecutive ones in a thread pool, ahead of stylisation (OpenCV releases the GIL); the scene
 cuts split the clip into shots and long shots are cut into chunks of frames (chunk_ranges), each
@@ -39,11 +44,17 @@ from collections import deque, namedtuple
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 
-from nstyle.batch import Stylist
+from nstyle.batch import Stylist, make_workers
 
 #: The temporal term's default weight, on the scale of the content and style terms (about 1e7
 #: and 1e9 at the default options). Measured on a panned clip (docs/batch-video.md).
 DEFAULT_TEMPORAL_WEIGHT = 3e6
+
+
+#: With method=fast, how much of the previous output (warped along the flow, where the flow
+#: holds) each frame keeps: out = c·α·warped_previous + (1 − c·α)·fast(frame). 0 is the
+#: network's output for each frame on its own. Measured on a panned clip (docs/batch-video.md).
+DEFAULT_FAST_BLEND = 0.7
 
 
 #: Options a video run has unless the caller sets them: one scale, because a frame starts from
@@ -239,11 +250,60 @@ def frames_with_flow(frames, size, pool, ahead=4):
 
 # --------------------------------------------------------------------------- stylisation
 
-def _stylise_sequence(stylist, items, temporal_weight, warm_start, on_frame=None):
+def blend_with_previous(stylised, warped_previous, mask, blend):
+    """c·α·warped_previous + (1 − c·α)·stylised, per pixel (float32 (h, w, 3) pictures, `mask`
+    the flow's reliability c (h, w), α = `blend`): where the flow holds, the frame keeps `blend`
+    of what was there a frame ago, so the feed-forward network's frame-to-frame jitter averages
+    out along the motion; where it does not (disocclusions, the edge a pan reveals), the new
+    output stands alone."""
+    weight = (mask * blend)[:, :, None]
+    return warped_previous * weight + stylised * (1.0 - weight)
+
+
+def check_fast_blend(blend):
+    """ValueError unless 0 <= blend < 1 (at 1 a frame would keep the previous output for good
+    wherever the flow holds)."""
+    if not 0 <= blend < 1:
+        raise ValueError("the fast blend must be at least 0 and under 1, not %g" % blend)
+
+
+def _fast_sequence(stylist, items, blend, on_frame=None):
+    """_stylise_sequence for method=fast: each frame is the network's output for it (one pass,
+    at the input's size), blended with the previous output warped into it along the flow
+    (blend_with_previous). A frame without a flow (the first of a shot or a chunk) or after a
+    scene cut starts afresh. The blend is an average along the motion with memory
+    1 / (1 − blend) frames: steadier the higher, but errors of the flow linger as long."""
+    import numpy as np
+
+    previous = None             # the previous output, float32 at the input's size
+    for index, (frame, flow) in enumerate(items):
+        started = time.monotonic()
+        height, width = frame.shape[:2]
+        stylised = stylist.stylise(frame, width, height, "rgb8", out_size=(width, height))
+        out = stylised[:, :, :3].astype(np.float32)
+        if previous is not None and flow is not None and blend > 0:
+            flow = flow.result() if hasattr(flow, "result") else flow
+            if not flow.cut:
+                flow = resize_flow(flow, (width, height))
+                out = blend_with_previous(out, warp(previous, flow.backward), flow.mask, blend)
+        previous = out
+        if on_frame:
+            on_frame(index, time.monotonic() - started)
+        yield np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _stylise_sequence(stylist, items, temporal_weight, warm_start,
+                      fast_blend=DEFAULT_FAST_BLEND, on_frame=None):
     """Stylises (frame, flow) pairs in order on one warm Stylist: frame an (h, w, 3) uint8 RGB
     array, flow a Flow, a future of one, or None (the frame starts a shot or a chunk). Yields
-    the stylised frames at the input's size."""
+    the stylised frames at the input's size. With method=fast the frames are the network's
+    output blended along the flow (_fast_sequence, `fast_blend`); otherwise each frame's
+    optimisation starts from the warped previous result (warm_start) and is pulled towards it
+    (temporal_weight)."""
     model = stylist.model
+    if model.get_option("method") == "fast":
+        yield from _fast_sequence(stylist, items, fast_blend, on_frame)
+        return
     previous = None            # the previous stylised frame at the working size
     working_size = None
     for index, (frame, flow) in enumerate(items):
@@ -272,11 +332,11 @@ def _stylise_sequence(stylist, items, temporal_weight, warm_start, on_frame=None
 
 
 def stylise_frames(stylist, frames, temporal_weight=DEFAULT_TEMPORAL_WEIGHT, warm_start=True,
-                   on_frame=None):
+                   on_frame=None, fast_blend=DEFAULT_FAST_BLEND):
     """Stylises an iterator of (h, w, 3) uint8 RGB frames in order with one warm Stylist and
     yields the stylised frames at the input's size (the flow is computed at the working size,
     a few frames ahead, in a second thread). temporal_weight 0 and warm_start False stylise
-    every frame on its own (the baseline)."""
+    every frame on its own (the baseline); with method=fast, fast_blend 0 does."""
     import cv2  # noqa: F401 (fail early when OpenCV is missing)
 
     frames = iter(frames)
@@ -288,16 +348,17 @@ def stylise_frames(stylist, frames, temporal_weight=DEFAULT_TEMPORAL_WEIGHT, war
     working_size = stylist.model.result_size()
     with ThreadPoolExecutor(max_workers=1) as pool:
         items = frames_with_flow(itertools.chain([first], frames), working_size, pool, ahead=1)
-        yield from _stylise_sequence(stylist, items, temporal_weight, warm_start, on_frame)
+        yield from _stylise_sequence(stylist, items, temporal_weight, warm_start, fast_blend,
+                                     on_frame)
 
 
 def stylise_chunk(stylist, frames, chunk_flows, temporal_weight=DEFAULT_TEMPORAL_WEIGHT,
-                  warm_start=True):
+                  warm_start=True, fast_blend=DEFAULT_FAST_BLEND):
     """One chunk on a warm Stylist: its frames in order, the first one on its own, each later
     one from its predecessor's result with chunk_flows[j] (a Flow at any size, or None).
     Returns the stylised frames (a list)."""
     items = zip(frames, [None] + list(chunk_flows[1:]))
-    return list(_stylise_sequence(stylist, items, temporal_weight, warm_start))
+    return list(_stylise_sequence(stylist, items, temporal_weight, warm_start, fast_blend))
 
 
 # --------------------------------------------------------------------------- chunks
@@ -403,102 +464,12 @@ def assemble(results, overlap):
 
 # --------------------------------------------------------------------------- workers
 
-class LocalChunks:
-    """Chunks on in-process workers (threads, each with its own warm Stylist; the library runs
-    outside the GIL); results in submission order."""
+class ChunkStylist(Stylist):
+    """The worker of a clip (nstyle.batch.make_workers builds one per thread or Ray actor): a
+    warm Stylist that stylises chunks."""
 
-    def __init__(self, config, workers=1):
-        self.workers = max(1, int(workers))
-        cores = os.cpu_count() or 1
-        self.config = config.with_threads(max(1, cores // self.workers))
-        self._local = threading.local()
-        self._stylists = []
-        self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=self.workers)
-        self._pending = deque()
-
-    def _run(self, frames, chunk_flows, temporal_weight, warm_start):
-        stylist = getattr(self._local, "stylist", None)
-        if stylist is None:
-            stylist = self._local.stylist = Stylist(self.config)
-            with self._lock:
-                self._stylists.append(stylist)
-        return stylise_chunk(stylist, frames, chunk_flows, temporal_weight, warm_start)
-
-    def submit(self, *args):
-        self._pending.append(self._pool.submit(self._run, *args))
-
-    def pending(self):
-        return len(self._pending)
-
-    def next_result(self):
-        return self._pending.popleft().result()
-
-    def close(self):
-        """Stops what is left (an interrupted clip): queued chunks are dropped, running ones
-        cancelled at their next step; then the models are freed."""
-        for future in self._pending:
-            future.cancel()
-        with self._lock:
-            running = list(self._stylists)
-        for stylist in running:
-            stylist.stop()
-        self._pool.shutdown(wait=True)
-        for stylist in self._stylists:
-            stylist.close()
-        self._stylists.clear()
-
-
-class _RayVideoWorker:
-    """The Ray actor: a warm Stylist that stylises chunks."""
-
-    def __init__(self, config):
-        self.stylist = Stylist(config)
-
-    def stylise_chunk(self, frames, chunk_flows, temporal_weight, warm_start):
-        return stylise_chunk(self.stylist, frames, chunk_flows, temporal_weight, warm_start)
-
-
-class RayChunks:
-    """Chunks on Ray actors (nstyle.batch.RayActors: one per worker with a warm Stylist, a dead
-    one restarted and its chunk retried); a chunk goes to the next free actor, results come back
-    in submission order (ray.util.ActorPool). address: as RayActors' (None: a local Ray on
-    loopback for this run)."""
-
-    def __init__(self, config, workers=None, gpus_per_worker=0, address=None):
-        from nstyle.batch import RayActors
-
-        self.actors = RayActors(_RayVideoWorker, config, workers, gpus_per_worker, address)
-        self.workers = self.actors.workers
-        from ray.util import ActorPool
-
-        self.pool = ActorPool(self.actors.actors)
-        self._pending = 0
-
-    def submit(self, *args):
-        self.pool.submit(lambda actor, job: actor.stylise_chunk.remote(*job), args)
-        self._pending += 1
-
-    def pending(self):
-        return self._pending
-
-    def next_result(self):
-        self._pending -= 1
-        return self.pool.get_next()
-
-    def close(self):
-        self.actors.close()
-
-
-def make_chunk_runner(engine, config, workers=None, gpus_per_worker=0, address=None):
-    if engine == "local":
-        if gpus_per_worker:
-            config = config.with_threads(1)
-            config.device = config.device or "cuda"
-        return LocalChunks(config, workers or 1)
-    if engine == "ray":
-        return RayChunks(config, workers, gpus_per_worker, address)
-    raise ValueError("unknown engine %r (local or ray)" % (engine,))
+    def stylise_chunk(self, frames, chunk_flows, temporal_weight, warm_start, fast_blend):
+        return stylise_chunk(self, frames, chunk_flows, temporal_weight, warm_start, fast_blend)
 
 
 # --------------------------------------------------------------------------- the clip
@@ -512,10 +483,12 @@ def _option_size(config):
     return int(float(value))
 
 
-def stylise_clip(frames, runner, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT,
-                 warm_start=True, chunk_frames=None, overlap=DEFAULT_OVERLAP, on_chunk=None):
-    """Stylises an iterator of (h, w, 3) uint8 RGB frames on `runner`'s workers (LocalChunks or
-    RayChunks) and yields the stylised frames in order:
+def stylise_clip(frames, pool, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT,
+                 warm_start=True, chunk_frames=None, overlap=DEFAULT_OVERLAP, on_chunk=None,
+                 fast_blend=DEFAULT_FAST_BLEND):
+    """Stylises an iterator of (h, w, 3) uint8 RGB frames on `pool`'s workers
+    (nstyle.batch.make_workers with ChunkStylist: threads or Ray actors) and yields the stylised
+    frames in order:
 
     - the flow between consecutive frames is computed here, in a thread pool, ahead of the
       frames' stylisation; it finds the scene cuts, and travels with each chunk to its worker;
@@ -525,7 +498,7 @@ def stylise_clip(frames, runner, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT
     - the results are put back together in order with a cross-fade over each overlap
       (Assembler). At most two chunks per worker are in flight (memory)."""
     if chunk_frames is None:
-        chunk_frames = DEFAULT_CHUNK_FRAMES if runner.workers > 1 else 0
+        chunk_frames = DEFAULT_CHUNK_FRAMES if pool.workers > 1 else 0
     if not chunk_frames:
         overlap = 0
     check_chunking(chunk_frames, overlap)
@@ -536,20 +509,20 @@ def stylise_clip(frames, runner, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT
     height, width = first.shape[:2]
     size = flow_size(width, height, _option_size(config))
     buffered = {}               # frame index -> (frame, Flow future or None)
-    in_flight = deque()         # chunks submitted, in order
+    in_flight = deque()         # (chunk, task) submitted, in order
     assembler = Assembler(overlap)
-    limit = 2 * runner.workers
+    limit = 2 * pool.workers
 
     def collect():
-        chunk = in_flight.popleft()
-        results = runner.next_result()
+        chunk, task = in_flight.popleft()
+        results = pool.result(task)
         if on_chunk:
             on_chunk(chunk)
         return assembler.add(chunk, results)
 
-    with ThreadPoolExecutor(max_workers=max(2, runner.workers)) as pool:
-        ahead = frames_with_flow(itertools.chain([first], frames), size, pool,
-                                 ahead=2 * max(2, runner.workers))
+    with ThreadPoolExecutor(max_workers=max(2, pool.workers)) as flow_pool:
+        ahead = frames_with_flow(itertools.chain([first], frames), size, flow_pool,
+                                 ahead=2 * max(2, pool.workers))
 
         def cuts():
             for index, (frame, flow) in enumerate(ahead):
@@ -562,8 +535,9 @@ def stylise_clip(frames, runner, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT
             indices = range(chunk.start, chunk.end)
             chunk_frames_ = [buffered[i][0] for i in indices]
             chunk_flows = [None] + [buffered[i][1].result() for i in indices[1:]]
-            runner.submit(chunk_frames_, chunk_flows, temporal_weight, warm_start)
-            in_flight.append(chunk)
+            task = pool.submit("stylise_chunk", chunk_frames_, chunk_flows, temporal_weight,
+                               warm_start, fast_blend)
+            in_flight.append((chunk, task))
             # The next chunk starts at chunk.end - overlap at the earliest.
             for i in [i for i in buffered if i < chunk.end - overlap]:
                 del buffered[i]
@@ -575,7 +549,7 @@ def stylise_clip(frames, runner, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT
 def stylise_video_file(source, output, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT,
                        warm_start=True, on_frame=None, engine="local", workers=None,
                        gpus_per_worker=0, address=None, chunk_frames=None,
-                       overlap=DEFAULT_OVERLAP, on_chunk=None):
+                       overlap=DEFAULT_OVERLAP, on_chunk=None, fast_blend=DEFAULT_FAST_BLEND):
     """Stylises the video file `source` into `output` (same frame count, size, frame rate and
     audio) with stylise_clip on `engine`'s workers; the output appears under its name only when
     complete. Returns the number of frames. on_frame(index, seconds since the previous frame
@@ -583,19 +557,20 @@ def stylise_video_file(source, output, config, temporal_weight=DEFAULT_TEMPORAL_
     import numpy as np
 
     check_chunking(chunk_frames or 0, overlap if chunk_frames else 0)  # before any work
+    check_fast_blend(fast_blend)
     meta, frames = read_video(source)
     folder, name = os.path.split(os.path.abspath(output))
     stem, suffix = os.path.splitext(name)
     temporary = os.path.join(folder, ".%s.partial-%d%s" % (stem, os.getpid(), suffix))
     config = config.with_defaults(**VIDEO_DEFAULTS)
     count = 0
-    runner = make_chunk_runner(engine, config, workers, gpus_per_worker, address)
+    pool = make_workers(engine, ChunkStylist, config, workers, gpus_per_worker, address)
     try:
         writer = _writer(temporary, meta, source)
         try:
             last = time.monotonic()
-            for result in stylise_clip(frames, runner, config, temporal_weight, warm_start,
-                                       chunk_frames, overlap, on_chunk):
+            for result in stylise_clip(frames, pool, config, temporal_weight, warm_start,
+                                       chunk_frames, overlap, on_chunk, fast_blend):
                 writer.send(np.ascontiguousarray(result).tobytes())
                 if on_frame:
                     now = time.monotonic()
@@ -606,7 +581,7 @@ def stylise_video_file(source, output, config, temporal_weight=DEFAULT_TEMPORAL_
             writer.close()
         os.replace(temporary, output)
     finally:
-        runner.close()
+        pool.close()
         if os.path.exists(temporary):
             os.unlink(temporary)
     return count
@@ -615,10 +590,11 @@ def stylise_video_file(source, output, config, temporal_weight=DEFAULT_TEMPORAL_
 def stylise_video(source, output, config, temporal_weight=DEFAULT_TEMPORAL_WEIGHT,
                   warm_start=True, engine="local", address=None, gpus_per_worker=0,
                   on_frame=None, workers=None, chunk_frames=None, overlap=DEFAULT_OVERLAP,
-                  on_chunk=None):
+                  on_chunk=None, fast_blend=DEFAULT_FAST_BLEND):
     """stylise_video_file with in-process workers (`engine="local"`, `workers` default 1) or Ray
     actors (`engine="ray"`, default one per CPU; on a cluster the paths are read and written
     here, the frames travel to the actors). Returns the number of frames."""
     return stylise_video_file(os.path.abspath(source), os.path.abspath(output), config,
                               temporal_weight, warm_start, on_frame, engine, workers,
-                              gpus_per_worker, address, chunk_frames, overlap, on_chunk)
+                              gpus_per_worker, address, chunk_frames, overlap, on_chunk,
+                              fast_blend)

@@ -9,10 +9,9 @@ use std::time::Instant;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use nstyle::engine::config::options;
 use nstyle::engine::config::values::check_weight;
-use nstyle::engine::features::backbone::Backbone;
-use nstyle::engine::plan::schedule::ScaleCount;
-use nstyle::engine::{Init, Mask, OptimizerKind, PrecisionChoice, Progress, Settings, Transfer};
+use nstyle::engine::{Init, Mask, Progress, Settings, Transfer};
 use nstyle::imageio;
 use nstyle::{Error, Result};
 
@@ -53,52 +52,52 @@ pub struct RunArgs {
     estimate: bool,
     /// Longest side of the result in pixels; 0 or full is the content's own size (stages too
     /// large for the memory budget are optimised in tiles).
-    #[arg(long, default_value = "512")]
+    #[arg(long, default_value_t = table_default("size"))]
     size: String,
     /// Long side of the tiles of a tiled stage in pixels, or auto (tiles only for stages that do
     /// not fit the memory budget).
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value_t = table_default("tile"))]
     tile: String,
     /// Iterations over all scales.
-    #[arg(long, default_value_t = Settings::default().iterations)]
-    iterations: u32,
+    #[arg(long, default_value_t = table_default("iterations"))]
+    iterations: String,
     /// How strongly the style paints over the photo, 0 (nearly the photo) to 1 (painted over);
     /// the expert weights below are scaled by it.
-    #[arg(long, default_value_t = Settings::default().strength)]
-    strength: f64,
+    #[arg(long, default_value_t = table_default("strength"))]
+    strength: String,
     /// Feature network: vgg19 (the original method) or lite (EfficientNet-Lite0, much faster).
-    #[arg(long, default_value_t = Settings::default().backbone.name().to_string())]
+    #[arg(long, default_value_t = table_default("backbone"))]
     backbone: String,
-    #[arg(long, default_value_t = Settings::default().weights.get("content"))]
-    content_weight: f64,
-    #[arg(long, default_value_t = Settings::default().weights.get("style"))]
-    style_weight: f64,
-    #[arg(long, default_value_t = Settings::default().weights.get("tv"))]
-    tv_weight: f64,
+    #[arg(long, default_value_t = table_default("content_weight"))]
+    content_weight: String,
+    #[arg(long, default_value_t = table_default("style_weight"))]
+    style_weight: String,
+    #[arg(long, default_value_t = table_default("tv_weight"))]
+    tv_weight: String,
     /// optimize (the Gatys optimisation) or fast (one pass of a feed-forward network, in a
     /// fraction of a second, further from the style).
-    #[arg(long, default_value = "optimize")]
+    #[arg(long, default_value_t = table_default("method"))]
     method: String,
     /// lbfgs or adam.
-    #[arg(long, default_value = "lbfgs")]
+    #[arg(long, default_value_t = table_default("optimizer"))]
     optimizer: String,
     /// content, random, fast (the fast method's picture), or the path of an image to start from.
-    #[arg(long, default_value = "content")]
+    #[arg(long, default_value_t = table_default("init"))]
     init: String,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[arg(long, default_value_t = table_default("seed"))]
+    seed: String,
     /// Keep the content's colours (stylise luminance only).
     #[arg(long)]
     preserve_colors: bool,
     /// Size of the style image relative to the result.
-    #[arg(long, default_value_t = 1.0)]
-    style_scale: f64,
+    #[arg(long, default_value_t = table_default("style_scale"))]
+    style_scale: String,
     /// Number of scales, or auto (from about a quarter of the size up).
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value_t = table_default("scales"))]
     scales: String,
     /// Network precision: auto (bf16 on CUDA and on CPUs with native bf16, else fp32), fp32, bf16
     /// or fp16. The image, the losses and the optimiser stay fp32.
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value_t = table_default("precision"))]
     precision: String,
     /// Any option of the library's table as KEY=VALUE (repeatable; applied after the flags
     /// above), e.g. --set keep_detail=0 --set lbfgs_history=50.
@@ -150,31 +149,43 @@ fn load_mask(path: &Path, flag: &str) -> Result<Mask> {
     })
 }
 
+/// An option's default from the library's table: the flags' defaults are the table's, not
+/// restated here.
+fn table_default(key: &str) -> String {
+    options::find(key)
+        .map(|row| row.default.to_string())
+        .unwrap_or_default()
+}
+
 fn settings(args: &RunArgs) -> Result<Settings> {
-    let mut settings = Settings {
-        iterations: args.iterations,
-        scales: ScaleCount::parse(&args.scales)?,
-        optimizer: OptimizerKind::parse(&args.optimizer)?,
-        init: match args.init.as_str() {
-            "content" => Init::Content,
-            "random" => Init::Random,
-            "fast" => Init::Fast,
-            path => Init::Image(imageio::load(Path::new(path))?),
-        },
-        seed: args.seed,
-        preserve_colors: args.preserve_colors,
-        style_scale: args.style_scale,
-        precision: PrecisionChoice::parse(&args.precision)?,
-        strength: args.strength,
-        backbone: Backbone::parse(&args.backbone)?,
-        ..Settings::default()
-    };
-    settings.set_option("method", &args.method)?;
-    settings.set_option("size", &args.size)?;
-    settings.set_option("tile", &args.tile)?;
-    settings.weights.set("content", args.content_weight)?;
-    settings.weights.set("style", args.style_weight)?;
-    settings.weights.set("tv", args.tv_weight)?;
+    let mut settings = Settings::default();
+    // Each flag is its option of the table, read as the table reads it (its errors name the
+    // option and what it accepts).
+    for (key, value) in [
+        ("size", &args.size),
+        ("tile", &args.tile),
+        ("iterations", &args.iterations),
+        ("scales", &args.scales),
+        ("optimizer", &args.optimizer),
+        ("seed", &args.seed),
+        ("style_scale", &args.style_scale),
+        ("precision", &args.precision),
+        ("strength", &args.strength),
+        ("backbone", &args.backbone),
+        ("content_weight", &args.content_weight),
+        ("style_weight", &args.style_weight),
+        ("tv_weight", &args.tv_weight),
+        ("method", &args.method),
+    ] {
+        settings.set_option(key, value)?;
+    }
+    if args.preserve_colors {
+        settings.set_option("preserve_colors", "1")?;
+    }
+    match args.init.as_str() {
+        "content" | "random" | "fast" => settings.set_option("init", &args.init)?,
+        path => settings.init = Init::Image(imageio::load(Path::new(path))?),
+    }
     for option in &args.options {
         let (key, value) = option
             .split_once('=')

@@ -92,7 +92,8 @@ pub static OPTIONS: &[OptionSpec] = &[
         default: "512",
         unit: "px",
         doc: "longest side of the working image and result; 0 (or full) is the content's own \
-              size (stages that do not fit the memory budget are optimised in tiles)",
+              size, within this range and raised for a very thin content (stages that do not \
+              fit the memory budget are optimised in tiles)",
         effect: Effect::Restart,
     },
     OptionSpec {

@@ -6,7 +6,7 @@ use crate::engine::config::values::{check_weight, LayerChoice, WeightedLayer};
 use crate::engine::device::precision::PrecisionChoice;
 use crate::engine::features::backbone::Backbone;
 use crate::engine::image::picture::Picture;
-use crate::engine::plan::schedule::ScaleCount;
+use crate::engine::plan::schedule::{self, ScaleCount};
 use crate::error::{Error, Result};
 
 /// The weight of each loss term, by the term's name: the option-table rows `<name>_weight`
@@ -242,13 +242,24 @@ impl Settings {
         Ok(())
     }
 
-    /// The long side of the result for a content of `width`×`height`: `size`, or the content's
-    /// own long side when `size` is 0.
+    /// The long side of the result for a content of `width`×`height`: `size`, or for `size` 0
+    /// the content's own long side within the option's range, raised (within it) until the
+    /// short side reaches the smallest a stage may have (a thin selection is worked on larger
+    /// than it is rather than refused). Hosts pass 0 for "the layer's own size" and leave the
+    /// rule here.
     pub fn long_side(&self, width: u32, height: u32) -> u32 {
-        match self.size {
-            0 => width.max(height),
-            size => size,
+        if self.size != 0 {
+            return self.size;
         }
+        let (smallest, largest) = size_range();
+        let mut long = width.max(height).clamp(smallest, largest);
+        while long < largest && {
+            let (w, h) = schedule::fit_long_side(width, height, long);
+            w.min(h) < schedule::MIN_SIDE
+        } {
+            long += 1;
+        }
+        long
     }
 
     /// The weight a loss term runs with, every gain applied here and only here: the expert
@@ -435,6 +446,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn size_zero_is_the_contents_own_within_the_range_and_never_too_thin() {
+        let own = Settings {
+            size: 0,
+            ..Settings::default()
+        };
+        assert_eq!(own.long_side(4000, 3000), 4000);
+        // 8×6 at the smallest size, 16, would be 16×12: raised until it is 16 high.
+        assert_eq!(own.long_side(8, 6), 21);
+        assert_eq!(
+            own.long_side(40_000, 30_000),
+            16_384,
+            "capped at the largest"
+        );
+        // 300×10 at its own size would be 10 px high: raised until a stage is 16 px high.
+        let long = own.long_side(300, 10);
+        let (_, h) = schedule::fit_long_side(300, 10, long);
+        assert!(h >= 16 && long < 500, "{long} gives {h}");
+        let explicit = Settings {
+            size: 333,
+            ..Settings::default()
+        };
+        assert_eq!(explicit.long_side(4000, 3000), 333);
+    }
+
+    #[test]
     fn weights_must_be_finite_and_non_negative() {
         let mut weights = LossWeights::default();
         assert!(weights.set("content", f64::NAN).is_err());
@@ -499,5 +535,13 @@ mod option_tests {
                 "{key}={value}"
             );
         }
+    }
+}
+
+/// The `size` option's range in pixels, from the option table.
+fn size_range() -> (u32, u32) {
+    match options::find("size").map(|row| &row.domain) {
+        Ok(options::Domain::Int { min, max, .. }) => (*min as u32, *max as u32),
+        _ => (schedule::MIN_SIDE, u32::MAX),
     }
 }

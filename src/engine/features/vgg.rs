@@ -3,9 +3,12 @@
 //! One forward pass per evaluation, stopping at the deepest layer anyone asked for; the weights
 //! never require gradients, so a backward pass computes only the image gradient.
 
+use std::sync::Mutex;
+
 use tch::{Device, Kind, Tensor};
 
 use crate::engine::device::precision::Precision;
+use crate::engine::device::readback;
 use crate::engine::features::weights::{ConvWeights, CONV_LAYERS};
 use crate::error::{Error, Result};
 
@@ -232,9 +235,19 @@ pub fn caffe_to_rgb(caffe: &Tensor) -> Result<Tensor> {
         .f_flip([1])?)
 }
 
-fn caffe_mean(device: tch::Device) -> Result<Tensor> {
-    Ok(Tensor::f_from_slice(&CAFFE_MEAN_BGR)?
+/// The Caffe mean ([1, 3, 1, 1] fp32) on `device`, uploaded once per device and kept for the
+/// life of the process: Lite0 converts the image from Caffe space at every evaluation, and an
+/// upload each time would be a host synchronisation each time on a GPU.
+fn caffe_mean(device: Device) -> Result<Tensor> {
+    static ON_DEVICES: Mutex<Vec<(Device, Tensor)>> = Mutex::new(Vec::new());
+    let mut kept = ON_DEVICES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, mean)) = kept.iter().find(|(on, _)| *on == device) {
+        return Ok(mean.shallow_clone());
+    }
+    let host = Tensor::f_from_slice(&CAFFE_MEAN_BGR)?
         .f_to_kind(Kind::Float)?
-        .f_to_device(device)?
-        .f_view([1, 3, 1, 1])?)
+        .f_view([1, 3, 1, 1])?;
+    let mean = readback::upload(&host, device)?;
+    kept.push((device, mean.shallow_clone()));
+    Ok(mean)
 }

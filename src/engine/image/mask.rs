@@ -118,9 +118,10 @@ impl Mask {
     /// The mask stretched to `width`×`height` as a [1, 1, height, width] fp32 tensor.
     pub fn tensor_at(&self, width: u32, height: u32, device: Device) -> Result<Tensor> {
         let values = self.values_at(width, height)?;
-        Ok(Tensor::f_from_slice(&values)?
-            .f_view([1, 1, height as i64, width as i64])?
-            .f_to_device(device)?)
+        Ok(
+            crate::engine::device::readback::upload(&Tensor::f_from_slice(&values)?, device)?
+                .f_view([1, 1, height as i64, width as i64])?,
+        )
     }
 }
 
@@ -154,7 +155,8 @@ pub fn soften(mask: &Tensor, percent: f64) -> Result<Tensor> {
         .collect();
     let total: f32 = taps.iter().sum();
     let taps: Vec<f32> = taps.iter().map(|t| t / total).collect();
-    let kernel = Tensor::f_from_slice(&taps)?.f_to_device(mask.device())?;
+    let kernel =
+        crate::engine::device::readback::upload(&Tensor::f_from_slice(&taps)?, mask.device())?;
     let across = kernel.f_view([1, 1, 1, 2 * radius + 1])?;
     let down = kernel.f_view([1, 1, 2 * radius + 1, 1])?;
     let padded = small.f_pad([radius, radius, radius, radius], "replicate", None)?;
@@ -206,17 +208,36 @@ impl LayerMask {
 }
 
 /// `mask` ([1, 1, H, W] over the layer's input) over a feature map of `height`×`width`: each
-/// position gets the mean of the mask over the pixels it covers. None when the region covers
-/// less than [`MIN_LAYER_AREA`] there.
-pub fn at_layer(mask: &Tensor, height: i64, width: i64) -> Result<Option<LayerMask>> {
-    layer_mask(mask.f_adaptive_avg_pool2d([height, width])?)
+/// position gets the mean of the mask over the pixels it covers.
+pub fn weights_at_layer(mask: &Tensor, height: i64, width: i64) -> Result<Tensor> {
+    Ok(mask.f_adaptive_avg_pool2d([height, width])?)
 }
 
-/// Weights already at a layer's positions as a [`LayerMask`]; None when they cover less than
-/// [`MIN_LAYER_AREA`].
-pub fn layer_mask(weights: Tensor) -> Result<Option<LayerMask>> {
-    let area = crate::engine::device::readback::scalar(&weights.f_square()?.f_sum(Kind::Double)?)?;
-    Ok((area >= MIN_LAYER_AREA).then_some(LayerMask { weights, area }))
+/// [`weights_at_layer`] as a [`LayerMask`]. None when the region covers less than
+/// [`MIN_LAYER_AREA`] there.
+pub fn at_layer(mask: &Tensor, height: i64, width: i64) -> Result<Option<LayerMask>> {
+    Ok(layer_masks(vec![weights_at_layer(mask, height, width)?])?
+        .pop()
+        .flatten())
+}
+
+/// Weights already at layers' positions as [`LayerMask`]s, their areas read back in one
+/// transfer (a region's layers are known together: one host synchronisation, not one per
+/// layer); None where they cover less than [`MIN_LAYER_AREA`].
+pub fn layer_masks(weights: Vec<Tensor>) -> Result<Vec<Option<LayerMask>>> {
+    if weights.is_empty() {
+        return Ok(Vec::new());
+    }
+    let areas = weights
+        .iter()
+        .map(|w| w.f_square()?.f_sum(Kind::Double))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let areas = crate::engine::device::readback::values(&Tensor::f_stack(&areas, 0)?)?;
+    Ok(weights
+        .into_iter()
+        .zip(areas)
+        .map(|(weights, area)| (area >= MIN_LAYER_AREA).then_some(LayerMask { weights, area }))
+        .collect())
 }
 
 #[cfg(test)]

@@ -113,12 +113,14 @@ impl Picture {
     /// [1, 3, H, W] fp32 RGB tensor on `device` (an error, not a panic, when the device is out
     /// of memory).
     pub fn to_tensor(&self, device: Device) -> Result<Tensor> {
-        Ok(Tensor::f_from_slice(&self.rgb)?
-            .f_view([self.height as i64, self.width as i64, 3])?
-            .f_permute([2, 0, 1])?
-            .f_unsqueeze(0)?
-            .f_to_device(device)?
-            .f_contiguous()?)
+        let interleaved = Tensor::f_from_slice(&self.rgb)?;
+        Ok(
+            crate::engine::device::readback::upload(&interleaved, device)?
+                .f_view([self.height as i64, self.width as i64, 3])?
+                .f_permute([2, 0, 1])?
+                .f_unsqueeze(0)?
+                .f_contiguous()?,
+        )
     }
 
     /// Builds a picture from a [1, 3, H, W] RGB tensor (clamped to 0..1), without alpha.

@@ -79,9 +79,8 @@ impl TemporalTarget {
             (self.image.width(), self.image.height()),
             (width, height),
         );
-        let mask = Tensor::f_from_slice(&mask)?
-            .f_view([1, 1, height as i64, width as i64])?
-            .f_to_device(device)?;
+        let mask = crate::engine::device::readback::upload(&Tensor::f_from_slice(&mask)?, device)?
+            .f_view([1, 1, height as i64, width as i64])?;
         Ok(StageTemporal { image, mask })
     }
 }

@@ -11,13 +11,14 @@ use super::{
 use crate::engine::config::settings::Settings;
 use crate::engine::config::values::WeightedLayer;
 use crate::engine::features::backbone::Network;
-use crate::engine::image::mask::{at_layer, layer_mask, LayerMask, Mask};
+use crate::engine::image::mask::{layer_masks, weights_at_layer, LayerMask, Mask};
 use crate::engine::image::source::{network_input, SourceImage};
 use crate::engine::plan::schedule::{fit_long_side, Stage, MIN_SIDE};
 use crate::engine::plan::tiles::GramSum;
 use crate::error::{Error, Result};
 
 /// A style image, its share of the blend, and where it applies.
+#[derive(Clone)]
 pub struct Style {
     pub image: SourceImage,
     /// Styles without a region are blended, their weights normalised over them; a style with a
@@ -98,7 +99,7 @@ impl Term for StyleTerm {
         )?;
         let targets = layer_targets(&style_layers, &groups, |mask, layer| {
             let (_, _, h, w) = build.content.at(layer)?.size4()?;
-            at_layer(mask, h, w) // None: the region is too small at this layer
+            weights_at_layer(mask, h, w)
         })?;
         Ok(Box::new(targets))
     }
@@ -170,7 +171,7 @@ fn tiled_grams(
             }
         }
     }
-    sums.into_iter().map(GramSum::finish).collect()
+    GramSum::finish_all(sums)
 }
 
 impl TermTargets for Targets {
@@ -199,26 +200,41 @@ impl TiledTerm for Tiled {
     fn tile(&self, build: &TileBuild) -> Result<Box<dyn TermTargets>> {
         let targets = layer_targets(&self.layers, &self.groups, |mask, layer| {
             let weights = window_at_layer(mask, &build.tile, build.content.at(layer)?)?;
-            // None: the region hardly reaches into this tile
-            layer_mask(build.interior(&weights, layer)?)
+            build.interior(&weights, layer)
         })?;
         Ok(Box::new(targets))
     }
 }
 
 /// The targets of `groups` at `layers`, each group's region cut to the layer (and tile) by
-/// `region_at`; a layer the region does not reach (None) is left out of that group.
+/// `region_at`; a layer the region does not reach (covers less than [`MIN_LAYER_AREA`] of: too
+/// small there, or hardly reaching into a tile) is left out of that group. The regions' areas at
+/// every layer are read back in one transfer.
+///
+/// [`MIN_LAYER_AREA`]: crate::engine::image::mask::MIN_LAYER_AREA
 fn layer_targets(
     layers: &[WeightedLayer],
     groups: &[RegionGroup],
-    mut region_at: impl FnMut(&Tensor, usize) -> Result<Option<LayerMask>>,
+    mut region_at: impl FnMut(&Tensor, usize) -> Result<Tensor>,
 ) -> Result<Targets> {
+    let mut weights = Vec::new();
+    for group in groups {
+        if let Some(mask) = &group.mask {
+            for (&(layer, _), _) in layers.iter().zip(&group.grams) {
+                weights.push(region_at(mask, layer)?);
+            }
+        }
+    }
+    let mut regions = layer_masks(weights)?.into_iter();
     let mut targets = Vec::new();
     for group in groups {
         for (&(layer, weight), gram) in layers.iter().zip(&group.grams) {
             let region = match &group.mask {
                 None => None,
-                Some(mask) => match region_at(mask, layer)? {
+                Some(_) => match regions
+                    .next()
+                    .expect("a region for each layer of the group")
+                {
                     Some(region) => Some(region),
                     None => continue,
                 },
@@ -247,11 +263,18 @@ fn style_grams(
     };
     let (_, _, h, w) = input.size4()?;
     let mask = mask.tensor_at(w as u32, h as u32, device)?;
-    features
+    let weights = features
         .iter()
         .map(|f| {
             let (_, _, fh, fw) = f.size4()?;
-            let region = at_layer(&mask, fh, fw)?.ok_or_else(|| {
+            weights_at_layer(&mask, fh, fw)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    features
+        .iter()
+        .zip(layer_masks(weights)?)
+        .map(|(f, region)| {
+            let region = region.ok_or_else(|| {
                 Error::arg(format!(
                     "the style image's mask selects too little of it ({w}×{h} px at this scale) \
                      for the deeper style layers: make the masked part larger or raise \

@@ -34,7 +34,7 @@ impl Adam {
 impl Optimizer for Adam {
     fn iterate(&mut self, point: &mut Tensor, objective: &mut Objective) -> Result<StepOutcome> {
         self.evaluations += 1;
-        let here = objective(point)?;
+        let here = objective(point)?.read()?;
         if !here.is_finite() {
             return Ok(StepOutcome::NonFinite);
         }

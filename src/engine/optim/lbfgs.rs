@@ -11,10 +11,19 @@
 //! of kernel launches and host synchronisations per iteration at m = 100), while the compact form
 //! is two matrix-vector products over the stored pairs, a few m×m operations and one more
 //! product, all queued on the device without reading anything back.
+//!
+//! The host reads once per evaluation and no more (on a GPU each read waits for the queued work):
+//! a trial's loss comes back with the scalars its decisions need, the direction's slope and the
+//! step's curvature sᵀy, and a first iteration's start point with its first trial (whose step is
+//! computed on the device from the start's gradient). An iteration whose first trial is accepted
+//! reads once; each backtracking trial reads once more, since its step comes from the last
+//! trial's loss.
 
 use tch::{Kind, Tensor};
 
-use crate::engine::optim::{dot, Evaluation, Objective, Optimizer, StepOutcome};
+use crate::engine::optim::{
+    dot, read_together, Evaluation, Objective, Optimizer, StepOutcome, UnreadEvaluation,
+};
 use crate::error::Result;
 
 /// Armijo sufficient-decrease constant.
@@ -153,6 +162,30 @@ pub struct Lbfgs {
     evaluations: u64,
 }
 
+/// A point the line search tried, read back, with what the history needs of it if it is
+/// accepted.
+struct Trial {
+    point: Tensor,
+    evaluation: Evaluation,
+    /// sᵀy of the step to it (s = Δpoint, y = Δgradient), read with its evaluation.
+    curvature: f64,
+}
+
+/// What a line search knows before it starts when its first trial was read with the start
+/// point: the slope, the first step and that trial.
+struct FirstTrial {
+    slope: f64,
+    step: f64,
+    trial: Trial,
+}
+
+/// How a line search along a descent direction ended: the trial it accepted, if any, and whether
+/// any trial was finite.
+struct SearchEnd {
+    accepted: Option<Trial>,
+    any_finite_trial: bool,
+}
+
 impl Lbfgs {
     /// `first_step` is the largest change of any coordinate on a first iteration (before any
     /// curvature is known); the line search may shorten it.
@@ -181,14 +214,13 @@ impl Lbfgs {
         }
     }
 
-    fn remember(&mut self, s: Tensor, y: Tensor) {
-        let (s, y) = (s.reshape([-1]), y.reshape([-1]));
-        // The one read-back of an iteration outside the evaluations: the pair is kept only if
-        // its curvature is positive (the update then keeps H positive definite).
-        let curvature = dot(&s, &y);
+    /// Keeps the pair (s, y) if its curvature sᵀy is positive (the update then keeps H positive
+    /// definite).
+    fn remember(&mut self, s: Tensor, y: Tensor, curvature: f64) {
         if !(curvature > MIN_CURVATURE && curvature.is_finite()) {
             return;
         }
+        let (s, y) = (s.reshape([-1]), y.reshape([-1]));
         let limit = self.history_size as i64;
         let history = match self.history.take() {
             Some(h) if h.s.size()[1] == s.numel() as i64 => h,
@@ -208,57 +240,86 @@ impl Lbfgs {
         self.history = None;
     }
 
-    fn evaluate(&mut self, objective: &mut Objective, point: &Tensor) -> Result<Evaluation> {
+    fn evaluate(&mut self, objective: &mut Objective, point: &Tensor) -> Result<UnreadEvaluation> {
         self.evaluations += 1;
         objective(point)
     }
-}
 
-impl Optimizer for Lbfgs {
-    fn iterate(&mut self, point: &mut Tensor, objective: &mut Objective) -> Result<StepOutcome> {
-        let here = match self.current.take() {
-            Some(evaluation) => evaluation,
-            None => self.evaluate(objective, point)?,
-        };
-        if !here.is_finite() {
-            return Ok(StepOutcome::NonFinite);
-        }
-        if here.grad_max_abs == 0.0 {
-            // A stationary point: there is no direction to search in.
-            let parts = here.parts.clone();
-            self.current = Some(here);
-            return Ok(StepOutcome::Stalled(parts));
-        }
-        let mut direction = self.direction(&here.grad).view_as(&here.grad);
-        let mut slope = dot(&here.grad, &direction);
-        if !(slope < 0.0 && slope.is_finite()) {
-            // Not a descent direction: the memory is misleading, fall back to steepest descent.
-            self.forget();
-            direction = -&here.grad;
-            slope = -dot(&here.grad, &here.grad);
-        }
-        let mut step = if self.pairs() == 0 {
-            // No curvature known yet: move no coordinate by more than `first_step`. (torch's
-            // unit-L1 first step is ~1e-8 px on a 512 px image: a change reduced precision
-            // cannot even measure, so the line search would never accept it.) The direction is
-            // −g here, whose largest element the evaluation already read.
-            (self.first_step / here.grad_max_abs.max(f64::MIN_POSITIVE)) * self.step_scale
-        } else {
-            self.step_scale
+    /// The first step of steepest descent without curvature known: no coordinate moves by more
+    /// than `first_step`. (torch's unit-L1 first step is ~1e-8 px on a 512 px image: a change
+    /// reduced precision cannot even measure, so the line search would never accept it.)
+    fn first_step(&self, grad_max_abs: f64) -> f64 {
+        (self.first_step / grad_max_abs.max(f64::MIN_POSITIVE)) * self.step_scale
+    }
+
+    /// [`Lbfgs::first_step`] on the device, from the largest |gradient element| there (f64): the
+    /// same f64 operations, so the same value (`max` differs only for NaN, where the start is not
+    /// finite and its trial is discarded).
+    fn first_step_on_device(&self, grad_max_abs: &Tensor) -> Result<Tensor> {
+        Ok(
+            Tensor::f_full([], self.first_step, (Kind::Double, grad_max_abs.device()))?
+                .f_div(&grad_max_abs.f_clamp_min(f64::MIN_POSITIVE)?)?
+                .f_mul_scalar(self.step_scale)?,
+        )
+    }
+
+    /// The backtracking Armijo search from `point` (where the objective is `here`) along
+    /// `direction`. Each trial is read back in one transfer with the scalars the decisions need:
+    /// the step's curvature (for the history, if the trial is accepted) and, with the first
+    /// trial, the direction's slope. `first`: the slope, the step and the first trial when they
+    /// were read already (with the start point's evaluation). None when the slope is not a
+    /// descent slope and the direction came from the memory (the trial is discarded; the caller
+    /// falls back to steepest descent, whose slope this search then takes as it is).
+    fn line_search(
+        &mut self,
+        point: &Tensor,
+        objective: &mut Objective,
+        here: &Evaluation,
+        direction: &Tensor,
+        first: Option<FirstTrial>,
+    ) -> Result<Option<SearchEnd>> {
+        // Read with the first trial, unless that was read already.
+        let slope_on_device = first.is_none().then(|| dot(&here.grad, direction));
+        let (mut known_slope, mut step, mut first_trial) = match first {
+            Some(first) => (Some(first.slope), first.step, Some(first.trial)),
+            None if self.pairs() == 0 => (None, self.first_step(here.grad_max_abs), None),
+            None => (None, self.step_scale, None),
         };
 
-        let mut best_trial: Option<(Tensor, Evaluation)> = None;
+        let mut accepted: Option<Trial> = None;
         let mut any_finite_trial = false;
         for _ in 0..self.max_line_search {
-            let trial_point = &*point + &direction * step;
-            let trial = match self.evaluate(objective, &trial_point) {
-                Ok(trial) => trial,
-                Err(error) => {
-                    // Cancelled or failed mid-search: the point is untouched, keep what we knew.
-                    self.current = Some(here);
-                    return Err(error);
+            let Trial {
+                point: trial_point,
+                evaluation: trial,
+                curvature: step_curvature,
+            } = match first_trial.take() {
+                Some(trial) => trial,
+                None => {
+                    let trial_point = point + direction * step;
+                    let unread = self.evaluate(objective, &trial_point)?;
+                    let step_curvature =
+                        dot(&(&trial_point - point), &(unread.grad() - &here.grad));
+                    let mut read_along = vec![step_curvature];
+                    if let (None, Some(slope)) = (known_slope, &slope_on_device) {
+                        read_along.push(slope.shallow_clone());
+                    }
+                    let (trial, values) = unread.read_with(&read_along)?;
+                    if known_slope.is_none() {
+                        let slope = values[1];
+                        if !(slope < 0.0 && slope.is_finite()) && self.pairs() > 0 {
+                            return Ok(None);
+                        }
+                        known_slope = Some(slope);
+                    }
+                    Trial {
+                        point: trial_point,
+                        evaluation: trial,
+                        curvature: values[0],
+                    }
                 }
             };
+            let slope = known_slope.expect("read with the first trial");
             if !trial.is_finite() {
                 step *= 0.1;
                 continue;
@@ -266,28 +327,108 @@ impl Optimizer for Lbfgs {
             any_finite_trial = true;
             let sufficient = here.loss() + ARMIJO_C1 * step * slope;
             if trial.loss() <= sufficient {
-                best_trial = Some((trial_point, trial));
+                accepted = Some(Trial {
+                    point: trial_point,
+                    evaluation: trial,
+                    curvature: step_curvature,
+                });
                 break;
             }
             // Minimum of the quadratic through f(0), f'(0) and f(step), kept within [0.1, 0.5]·step.
             let curvature = trial.loss() - here.loss() - slope * step;
             let interpolated = -slope * step * step / (2.0 * curvature);
-            let keep_best = best_trial
+            let keep_best = accepted
                 .as_ref()
-                .is_none_or(|(_, b)| trial.loss() < b.loss());
+                .is_none_or(|best| trial.loss() < best.evaluation.loss());
             if trial.loss() < here.loss() && keep_best {
-                best_trial = Some((trial_point, trial));
+                accepted = Some(Trial {
+                    point: trial_point,
+                    evaluation: trial,
+                    curvature: step_curvature,
+                });
             }
             step = interpolated.clamp(0.1 * step, 0.5 * step);
         }
+        Ok(Some(SearchEnd {
+            accepted,
+            any_finite_trial,
+        }))
+    }
 
-        match best_trial {
-            Some((new_point, accepted)) => {
-                self.remember(&new_point - &*point, &accepted.grad - &here.grad);
-                let parts = accepted.parts.clone();
-                *point = new_point;
-                self.current = Some(accepted);
-                Ok(StepOutcome::Moved(parts))
+    /// The first iteration from a point not evaluated yet, with no curvature known (a new stage or
+    /// tile visit, or after a reset): steepest descent, whose first trial is evaluated before the
+    /// start point is read (its first step is computed on the device from the start's gradient),
+    /// and both are read in one transfer with the slope and the step's curvature. The decisions
+    /// are those of a start read first: a start that is not finite, or stationary, ends the
+    /// iteration and its trial is discarded.
+    fn iterate_from_unread_start(
+        &mut self,
+        point: &mut Tensor,
+        objective: &mut Objective,
+    ) -> Result<StepOutcome> {
+        let start = self.evaluate(objective, point)?;
+        let direction = -start.grad();
+        let step_on_device = self.first_step_on_device(&start.grad_max_abs())?;
+        // The host's f64 step multiplies an f32 direction as an f32 (libtorch's scalar rule);
+        // the device's is made that f32 the same way.
+        let trial_point = &*point + &direction * step_on_device.to_kind(direction.kind());
+        // An error here leaves no start known: the next iteration evaluates it again.
+        let trial = self.evaluate(objective, &trial_point)?;
+        let step_curvature = dot(&(&trial_point - &*point), &(trial.grad() - start.grad()));
+        let slope = dot(start.grad(), &direction);
+        let (evaluations, values) =
+            read_together(vec![start, trial], &[step_curvature, slope, step_on_device])?;
+        let [here, trial]: [Evaluation; 2] = evaluations
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("two evaluations were read"));
+        if !here.is_finite() {
+            return Ok(StepOutcome::NonFinite);
+        }
+        if here.grad_max_abs == 0.0 {
+            return Ok(self.stall_at(here));
+        }
+        let first = FirstTrial {
+            slope: values[1],
+            step: values[2],
+            trial: Trial {
+                point: trial_point,
+                evaluation: trial,
+                curvature: values[0],
+            },
+        };
+        match self.line_search(point, objective, &here, &direction, Some(first)) {
+            Ok(end) => Ok(self.conclude(
+                point,
+                here,
+                end.expect("without pairs the search takes any slope"),
+            )),
+            Err(error) => {
+                self.current = Some(here);
+                Err(error)
+            }
+        }
+    }
+
+    /// A stationary point: there is no direction to search in.
+    fn stall_at(&mut self, here: Evaluation) -> StepOutcome {
+        let parts = here.parts.clone();
+        self.current = Some(here);
+        StepOutcome::Stalled(parts)
+    }
+
+    /// Moves to the accepted trial, or stays where the search found nothing better.
+    fn conclude(&mut self, point: &mut Tensor, here: Evaluation, end: SearchEnd) -> StepOutcome {
+        match end.accepted {
+            Some(trial) => {
+                self.remember(
+                    &trial.point - &*point,
+                    &trial.evaluation.grad - &here.grad,
+                    trial.curvature,
+                );
+                let parts = trial.evaluation.parts.clone();
+                *point = trial.point;
+                self.current = Some(trial.evaluation);
+                StepOutcome::Moved(parts)
             }
             None => {
                 // Nothing decreased the loss: drop the memory so the next iteration restarts from
@@ -295,13 +436,48 @@ impl Optimizer for Lbfgs {
                 self.forget();
                 let parts = here.parts.clone();
                 self.current = Some(here);
-                if any_finite_trial {
-                    Ok(StepOutcome::Stalled(parts))
+                if end.any_finite_trial {
+                    StepOutcome::Stalled(parts)
                 } else {
-                    Ok(StepOutcome::NonFinite)
+                    StepOutcome::NonFinite
                 }
             }
         }
+    }
+}
+
+impl Optimizer for Lbfgs {
+    fn iterate(&mut self, point: &mut Tensor, objective: &mut Objective) -> Result<StepOutcome> {
+        let here = match self.current.take() {
+            Some(evaluation) => evaluation,
+            None if self.pairs() == 0 => return self.iterate_from_unread_start(point, objective),
+            // Pairs kept without a current point (a non-finite start, no reset): read it first.
+            None => self.evaluate(objective, point)?.read()?,
+        };
+        if !here.is_finite() {
+            return Ok(StepOutcome::NonFinite);
+        }
+        if here.grad_max_abs == 0.0 {
+            return Ok(self.stall_at(here));
+        }
+        let mut direction = self.direction(&here.grad).view_as(&here.grad);
+        let end = loop {
+            match self.line_search(point, objective, &here, &direction, None) {
+                Ok(Some(end)) => break end,
+                Ok(None) => {
+                    // Not a descent direction: the memory is misleading, fall back to steepest
+                    // descent.
+                    self.forget();
+                    direction = -&here.grad;
+                }
+                Err(error) => {
+                    // Cancelled or failed mid-search: the point is untouched, keep what we knew.
+                    self.current = Some(here);
+                    return Err(error);
+                }
+            }
+        };
+        Ok(self.conclude(point, here, end))
     }
 
     fn reset(&mut self) {
@@ -321,15 +497,10 @@ impl Optimizer for Lbfgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::loss::LossParts;
     use tch::{Kind, Tensor};
 
-    fn evaluation(loss: f64, grad: Tensor) -> Evaluation {
-        let parts = LossParts {
-            total: loss,
-            ..Default::default()
-        };
-        Evaluation::new(parts, grad).unwrap()
+    fn evaluation(loss: f64, grad: Tensor) -> UnreadEvaluation {
+        UnreadEvaluation::new(&Tensor::from(loss), &[], grad).unwrap()
     }
 
     fn values(t: &Tensor) -> Vec<f64> {
@@ -398,7 +569,9 @@ mod tests {
         for round in 0..16 {
             let s: Vec<f64> = (0..n).map(|_| random()).collect();
             let y = a(&s);
-            optimiser.remember(Tensor::from_slice(&s), Tensor::from_slice(&y));
+            let (s_tensor, y_tensor) = (Tensor::from_slice(&s), Tensor::from_slice(&y));
+            let curvature = dot(&s_tensor, &y_tensor).double_value(&[]);
+            optimiser.remember(s_tensor, y_tensor, curvature);
             pairs.push((s, y));
             let kept = &pairs[pairs.len().saturating_sub(limit)..];
             let g: Vec<f64> = (0..n).map(|_| random()).collect();
@@ -416,6 +589,26 @@ mod tests {
                     "round {round}: {e} vs {o}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn the_first_step_made_on_the_device_moves_the_point_as_the_hosts_does() {
+        // The first iteration from an unread start computes its step on the device: the same
+        // f64 operations, and the same f32 multiply, must give the same trial point bit for bit.
+        let direction = Tensor::randn([1000], (Kind::Float, tch::Device::Cpu)) * 37.0;
+        let point = Tensor::randn([1000], (Kind::Float, tch::Device::Cpu)) * 100.0;
+        let mut optimiser = Lbfgs::new(5, 1.0);
+        optimiser.scale_steps(0.5f64.powi(3));
+        for grad_max_abs in [0.0, 1e-300, 3.7e-9, 0.123_456_789, 1.0, 255.0, 7.3e12] {
+            let host = optimiser.first_step(grad_max_abs);
+            let device = optimiser
+                .first_step_on_device(&Tensor::from(grad_max_abs))
+                .unwrap();
+            assert_eq!(device.double_value(&[]).to_bits(), host.to_bits());
+            let from_host = &point + &direction * host;
+            let from_device = &point + &direction * device.to_kind(direction.kind());
+            assert!(from_host.equal(&from_device), "{grad_max_abs}");
         }
     }
 

@@ -179,12 +179,18 @@ impl Layout {
                 .collect()
         };
         let [left, top, right, bottom] = tile.crop;
-        let across = Tensor::f_from_slice(&ramp(tile.window.width, left, right))?;
-        let down = Tensor::f_from_slice(&ramp(tile.window.height, top, bottom))?;
+        let (width, height) = (tile.window.width as i64, tile.window.height as i64);
+        // The two ramps go up in one upload, not the plane they span, which is made on the
+        // device (the same fp32 products).
+        let mut ramps = ramp(tile.window.width, left, right);
+        ramps.extend(ramp(tile.window.height, top, bottom));
+        let ramps =
+            crate::engine::device::readback::upload(&Tensor::f_from_slice(&ramps)?, device)?;
+        let across = ramps.f_narrow(0, 0, width)?;
+        let down = ramps.f_narrow(0, width, height)?;
         Ok(down
-            .f_view([1, 1, tile.window.height as i64, 1])?
-            .f_mul(&across.f_view([1, 1, 1, tile.window.width as i64])?)?
-            .f_to_device(device)?)
+            .f_view([1, 1, height, 1])?
+            .f_mul(&across.f_view([1, 1, 1, width])?)?)
     }
 
     /// Weight of the pixel `distance` pixels in from an edge (0 at the edge's first pixel).
@@ -253,22 +259,29 @@ impl Tile {
 /// normalised at the end as [`crate::engine::loss::gram`] normalises one map (by C · positions).
 pub struct GramSum {
     sum: Option<Tensor>,
-    /// Positions counted (whole numbers: exact in f64), or a region's summed squared weights.
-    positions: f64,
+    /// What each part added to the positions counted, in order: whole numbers (exact in f64), or
+    /// a region's summed squared weights, left on the device until the sums finish (read back
+    /// then, all in one transfer, and added in the same order).
+    counts: Vec<PositionCount>,
+}
+
+enum PositionCount {
+    Known(f64),
+    OnDevice(Tensor),
 }
 
 impl GramSum {
     pub fn new() -> GramSum {
         GramSum {
             sum: None,
-            positions: 0.0,
+            counts: Vec::new(),
         }
     }
 
     pub fn add(&mut self, features: &Tensor) -> Result<()> {
         let (_, _, h, w) = features.size4()?;
         self.add_part(features)?;
-        self.positions += (h * w) as f64;
+        self.counts.push(PositionCount::Known((h * w) as f64));
         Ok(())
     }
 
@@ -276,8 +289,8 @@ impl GramSum {
     /// summed squares: the sum then finishes as the region's guided Gram matrix.
     pub fn add_weighted(&mut self, features: &Tensor, weights: &Tensor) -> Result<()> {
         self.add_part(&features.f_mul(weights)?)?;
-        self.positions +=
-            crate::engine::device::readback::scalar(&weights.f_square()?.f_sum(Kind::Double)?)?;
+        let area = weights.f_square()?.f_sum(Kind::Double)?;
+        self.counts.push(PositionCount::OnDevice(area));
         Ok(())
     }
 
@@ -293,10 +306,47 @@ impl GramSum {
     }
 
     pub fn finish(self) -> Result<Tensor> {
+        let mut finished = GramSum::finish_all(vec![self])?;
+        Ok(finished.remove(0))
+    }
+
+    /// Finishes every sum, with one read-back for all the positions still on the device.
+    pub fn finish_all(sums: Vec<GramSum>) -> Result<Vec<Tensor>> {
+        let on_device: Vec<&Tensor> = sums
+            .iter()
+            .flat_map(|sum| &sum.counts)
+            .filter_map(|count| match count {
+                PositionCount::OnDevice(area) => Some(area),
+                PositionCount::Known(_) => None,
+            })
+            .collect();
+        let read = if on_device.is_empty() {
+            Vec::new()
+        } else {
+            crate::engine::device::readback::values(&Tensor::f_stack(&on_device, 0)?)?
+        };
+        let mut read = read.into_iter();
+        sums.into_iter()
+            .map(|sum| {
+                let positions = sum.counts.iter().fold(0.0, |positions, count| {
+                    positions
+                        + match count {
+                            PositionCount::Known(count) => *count,
+                            PositionCount::OnDevice(_) => {
+                                read.next().expect("every area on the device was read")
+                            }
+                        }
+                });
+                sum.finish_with(positions)
+            })
+            .collect()
+    }
+
+    fn finish_with(self, positions: f64) -> Result<Tensor> {
         let sum = self
             .sum
             .ok_or_else(|| Error::Internal("a Gram sum over no tiles".into()))?;
-        if self.positions < MIN_LAYER_AREA {
+        if positions < MIN_LAYER_AREA {
             return Err(Error::arg(
                 "the style image's mask selects too little of it for the deeper style layers: \
                  make the masked part larger or raise style_scale",
@@ -304,7 +354,7 @@ impl GramSum {
         }
         let channels = sum.size()[0];
         Ok(sum
-            .f_div_scalar(channels as f64 * self.positions)?
+            .f_div_scalar(channels as f64 * positions)?
             .f_to_kind(Kind::Float)?)
     }
 }

@@ -245,9 +245,14 @@ fn evaluations(optimizer: OptimizerKind, iterations: u32) -> f64 {
     }
 }
 
+/// The long side a style is brought to for a stage of long side `long_side`.
+pub fn style_long_side(long_side: u32, style_scale: f64) -> u32 {
+    ((long_side as f64 * style_scale).round() as u32).max(MIN_SIDE)
+}
+
 /// Pixels of `style` as a stage of long side `long_side` sees it (as the targets resize it).
 fn style_pixels(style: &Style, long_side: u32, style_scale: f64) -> (u32, u32) {
-    let long_side = ((long_side as f64 * style_scale).round() as u32).max(MIN_SIDE);
+    let long_side = style_long_side(long_side, style_scale);
     let (w, h) = fit_long_side(style.image.width(), style.image.height(), long_side);
     (w.max(MIN_SIDE), h.max(MIN_SIDE))
 }
@@ -354,7 +359,11 @@ fn probe(
         probes.push((side as u64 * side as u64, targets, point));
     }
     let evaluate = |(_, targets, point): &(u64, Objective, Tensor)| {
-        targets.evaluate(network, settings, point).map(|_| ())
+        // Read back as the optimiser reads it: on a GPU that waits for the evaluation's work.
+        targets
+            .evaluate(network, settings, point)?
+            .read()
+            .map(|_| ())
     };
     let features = |(_, _, point): &(u64, Objective, Tensor)| {
         let _no_grad = tch::no_grad_guard();

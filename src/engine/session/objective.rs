@@ -2,17 +2,16 @@
 //! autograd, by one builder for whole-image and tiled stages alike) and the evaluation of loss
 //! and image gradient at a point. The terms themselves are in [`crate::engine::loss`].
 
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use crate::engine::config::settings::Settings;
-use crate::engine::device::readback;
 use crate::engine::features::backbone::Network;
 use crate::engine::image::source::network_input;
 use crate::engine::loss::{
-    layer_union, zero, Features, Inputs, LayerMaps, LossParts, StageBuild, StageKind, Term,
-    TermTargets, TileBuild, TiledBuild, TiledTerm, TERMS,
+    layer_union, zero, Features, Inputs, LayerMaps, StageBuild, StageKind, Term, TermTargets,
+    TileBuild, TiledBuild, TiledTerm, TERMS,
 };
-use crate::engine::optim::{gradient_facts, Evaluation};
+use crate::engine::optim::UnreadEvaluation;
 use crate::engine::plan::schedule::Stage;
 use crate::engine::plan::tiles::{Layout, Tile};
 use crate::error::Result;
@@ -72,15 +71,16 @@ impl Objective {
         })
     }
 
-    /// Loss and image gradient at `point` (Caffe space): one forward and one backward pass, and
-    /// one read-back of everything the host decides on. Each term is weighted as
+    /// Loss and image gradient at `point` (Caffe space): one forward and one backward pass; the
+    /// loss, its parts and the gradient's facts stay on the device until the optimiser reads them
+    /// with its own scalars (one transfer). Each term is weighted as
     /// [`Settings::term_weight`] says; a term of weight 0 is not computed.
     pub fn evaluate(
         &self,
         model: Network,
         settings: &Settings,
         point: &Tensor,
-    ) -> Result<Evaluation> {
+    ) -> Result<UnreadEvaluation> {
         let image = point.f_detach()?.set_requires_grad(true);
         let placement = self.tile.as_ref().map(|(tile, _)| tile.placement());
         let mut maps = model.loss_features(&image, &self.layers, placement)?;
@@ -117,28 +117,13 @@ impl Objective {
         } else {
             point.f_zeros_like()?
         };
-        let [finite, max_abs] = gradient_facts(&grad);
-        let scalars: Vec<Tensor> = std::iter::once(&total)
-            .chain(&weighted)
-            .map(|t| t.to_kind(Kind::Double))
-            .chain([finite, max_abs])
+        let parts: Vec<(&'static str, Tensor)> = self
+            .terms
+            .iter()
+            .map(|(term, _)| term.name())
+            .zip(weighted)
             .collect();
-        let values = readback::values(&Tensor::f_stack(&scalars, 0)?)?;
-        let n = self.terms.len();
-        Ok(Evaluation {
-            parts: LossParts {
-                total: values[0],
-                terms: self
-                    .terms
-                    .iter()
-                    .zip(&values[1..=n])
-                    .map(|((term, _), value)| (term.name(), *value))
-                    .collect(),
-            },
-            grad,
-            grad_finite: values[n + 1] != 0.0,
-            grad_max_abs: values[n + 2],
-        })
+        UnreadEvaluation::new(&total, &parts, grad)
     }
 }
 

@@ -11,7 +11,7 @@ use crate::engine::config::settings::{LossWeights, Settings, STOP_WINDOW};
 use crate::engine::image::source::network_input;
 pub use crate::engine::loss::Inputs;
 use crate::engine::loss::LossParts;
-use crate::engine::optim::{Evaluation, Optimizer, StepOutcome};
+use crate::engine::optim::{Optimizer, StepOutcome, UnreadEvaluation};
 use crate::engine::plan::schedule::Stage;
 use crate::engine::plan::tiles::{Tile, Tiling};
 use crate::engine::session::objective::{Objective, TiledObjective};
@@ -473,14 +473,14 @@ fn counted_evaluation(
     cancel: &AtomicBool,
     evaluations: &mut u64,
     poison: &Poison,
-) -> Result<Evaluation> {
+) -> Result<UnreadEvaluation> {
     if cancel.swap(false, Ordering::SeqCst) {
         return Err(Error::Cancelled);
     }
     *evaluations += 1;
     let mut evaluation = targets.evaluate(inputs.model, inputs.settings, point)?;
     if poison.applies_to(*evaluations) {
-        evaluation.parts.total = f64::NAN;
+        evaluation.poison_loss();
     }
     poison.cancel_during(*evaluations, cancel);
     Ok(evaluation)

@@ -72,6 +72,17 @@ pub struct Progress {
     pub recoveries: u32,
 }
 
+/// A session's settings and inputs, without its networks or its run: what a preview copies from
+/// a host's set-up model ([`Transfer::setup`], [`Transfer::use_setup`]).
+#[derive(Clone)]
+pub struct Setup {
+    pub settings: Settings,
+    pub content: Option<SourceImage>,
+    pub styles: Vec<Style>,
+    pub content_mask: Option<Mask>,
+    pub temporal: Option<TemporalTarget>,
+}
+
 pub struct Transfer {
     networks: Networks,
     settings: Settings,
@@ -80,6 +91,10 @@ pub struct Transfer {
     /// Where the content term weighs more (or less): `content_mask_gain` inside.
     content_mask: Option<Mask>,
     temporal: Option<TemporalTarget>,
+    /// The size of the picture the content is a reduced copy of, when it is one (a preview's
+    /// estimate of the full run): plans, and so the estimate and the result's size, are made for
+    /// it.
+    stands_for: Option<(u32, u32)>,
     run: Option<Run>,
     /// The feed-forward network of `method=fast` and `init=fast`, loaded when first needed.
     fast: Option<FastNet>,
@@ -110,6 +125,7 @@ impl Transfer {
             styles: Vec::new(),
             content_mask: None,
             temporal: None,
+            stands_for: None,
             run: None,
             fast: None,
             governor: ThreadGovernor::new(default_threads()),
@@ -210,6 +226,38 @@ impl Transfer {
             width,
             height,
         )
+    }
+
+    /// A copy of the settings and inputs (not the networks, the run or its progress).
+    pub fn setup(&self) -> Setup {
+        Setup {
+            settings: self.settings.clone(),
+            content: self.content.clone(),
+            styles: self.styles.clone(),
+            content_mask: self.content_mask.clone(),
+            temporal: self.temporal.clone(),
+        }
+    }
+
+    /// Takes `setup`'s settings (checked as [`Transfer::set_settings`] checks them: on an error
+    /// nothing changes) and inputs, and starts over.
+    pub fn use_setup(&mut self, setup: Setup) -> Result<()> {
+        self.set_settings(setup.settings)?;
+        self.content = setup.content;
+        self.styles = setup.styles;
+        self.content_mask = setup.content_mask;
+        self.temporal = setup.temporal;
+        self.run = None;
+        Ok(())
+    }
+
+    /// Says that the content is a reduced copy of a `width`×`height` picture (None: it is the
+    /// picture): plans, the estimate and the result's size are then those of the full picture.
+    pub fn set_stands_for(&mut self, size: Option<(u32, u32)>) {
+        if self.stands_for != size {
+            self.stands_for = size;
+            self.run = None;
+        }
     }
 
     pub fn set_content(&mut self, content: impl Into<SourceImage>) {
@@ -352,15 +400,28 @@ impl Transfer {
         Ok((last.width, last.height))
     }
 
+    /// The longest side a style image is used at for the current content and settings (the
+    /// result's long side times `style_scale`): a host need not read style images larger.
+    pub fn style_side(&self) -> Result<u32> {
+        let (width, height) = self.result_size()?;
+        Ok(estimate::style_long_side(
+            width.max(height),
+            self.settings.style_scale,
+        ))
+    }
+
     fn plan(&self) -> Result<Vec<Stage>> {
         let content = self
             .content
             .as_ref()
             .ok_or_else(|| Error::State("no content image set".into()))?;
+        let (width, height) = self
+            .stands_for
+            .unwrap_or((content.width(), content.height()));
         Ok(plan(
-            content.width(),
-            content.height(),
-            self.settings.long_side(content.width(), content.height()),
+            width,
+            height,
+            self.settings.long_side(width, height),
             self.settings.scales,
             self.settings.iterations,
         ))
@@ -669,9 +730,10 @@ impl Transfer {
                     .resized(first.width, first.height)
                     .to_tensor(device)?,
             )?,
-            Init::Random => {
-                random_image(first.width, first.height, settings.seed)?.f_to_device(device)?
-            }
+            Init::Random => crate::engine::device::readback::upload(
+                &random_image(first.width, first.height, settings.seed)?,
+                device,
+            )?,
         };
         let optimizer: Box<dyn Optimizer> = match settings.optimizer {
             OptimizerKind::Lbfgs => Box::new(Lbfgs::new(settings.lbfgs_history, LBFGS_FIRST_STEP)),

@@ -217,14 +217,14 @@ class SelfTest:
             d.style_edit.setText(style2)
             yield PREVIEW_NEW_MS
             ok = yield from self.wait_for(finished, 90)
-        # closing mid-preview: the worker is cancelled and joined
+        # closing mid-preview: the library's driver is stopped and freed
         preview = d.preview
         d.strength.setValue(d.strength.minimum())
         yield 1500
         took = time.monotonic()
         d.reject()
         closed = time.monotonic() - took
-        yield from self.wait_for(lambda: not preview.thread.is_alive(), 30)
+        yield from self.wait_for(preview.closed, 30)
         took = time.monotonic() - took
         after = self.state(doc)
 
@@ -237,6 +237,10 @@ class SelfTest:
                                                                  len(f.pixels), W, H)
             if len(set(f.pixels[0::4])) < 8:
                 return "flat preview"
+            first = [fr for n, _, fr in d.preview_frames if n == d.preview_frames[0][0]][0]
+            if not first.quick:
+                return "the first frame is not the feed-forward network's quick picture (%s)" \
+                    % (first.note or "no note")
             print("  preview latency: first frame %.2f s, finished %.2f s after the dialog "
                   "opened with a style; after a style change: %s" % (
                       finals[0][0], finals[0][1],
@@ -283,10 +287,10 @@ class SelfTest:
         # shared with other work it says more about the load than about the plug-in.
         print("  preview first frames after %s s" % [round(f[0], 2) for f in finals])
         self.check("preview_stops_when_the_dialog_closes_mid_preview",
-                   lambda: None if d.preview is None and not preview.thread.is_alive()
-                   and preview._model is None and closed < 0.5 and took < 5 else
-                   "dialog closed in %.2f s, worker alive %s, model %s, %.2f s" % (
-                       closed, preview.thread.is_alive(), preview._model, took))
+                   lambda: None if d.preview is None and preview.closed()
+                   and closed < 0.5 and took < 5 else
+                   "dialog closed in %.2f s, driver freed %s, %.2f s" % (
+                       closed, preview.closed(), took))
         self.check("preview_never_touches_the_document",
                    lambda: None if after == before else "document changed")
         self.close_doc(doc)
@@ -431,10 +435,13 @@ class SelfTest:
         source = bytes(paint.pixelData(0, 0, W, H))
         self.progress_seen = []
         self.dialog_values = dict(style=style, iterations=6, size=40)
+        ended = ext.ended_runs
         QTimer.singleShot(0, app.action(ACTION_ID).trigger)
         yield 200
+        # Until the run has ended: "no run in ext.runs" alone is also true in the moment between
+        # the dialog's OK and the run's start.
         ok = yield from self.wait_for(
-            lambda: self.dialog_values is None and not ext.runs, 120)
+            lambda: self.dialog_values is None and ext.ended_runs > ended and not ext.runs, 120)
         after = self.state(doc)
 
         def run_adds_layer():
