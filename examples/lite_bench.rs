@@ -13,9 +13,9 @@
 
 use std::time::Instant;
 
-use nstyle::engine::lite::{self, rgb_to_lite, Lite0};
+use nstyle::engine::features::lite::{self, rgb_to_lite, Lite0};
+use nstyle::engine::features::vgg::{rgb_to_caffe, Layer};
 use nstyle::engine::loss::{content_loss, style_loss};
-use nstyle::engine::vgg::{rgb_to_caffe, Layer};
 use nstyle::engine::{self, Precision, PrecisionChoice};
 use tch::{Device, Kind, Tensor};
 

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use nstyle::engine::temporal::TemporalTarget;
+use nstyle::engine::image::temporal::TemporalTarget;
 use nstyle::engine::{self, Mask, Picture, Precision, PrecisionChoice, Settings, Transfer};
 use nstyle::imageio;
 

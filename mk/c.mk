@@ -103,7 +103,7 @@ install-check: build weights lite-weights $(C_FIXTURES)/.made
 		./app $(CURDIR)/$(C_FIXTURES)/content.ppm $(CURDIR)/$(C_FIXTURES)/style.ppm out.ppm 24 2
 	test -s $(C_ICHECK)/out.ppm
 # Nothing in the home but, on a CPU with bf16, the one small file that keeps the CPU's bf16
-# decision (src/engine/precision.rs): no weights copied or fetched there.
+# decision (src/engine/device/precision.rs): no weights copied or fetched there.
 	test -z "$$(cd $(C_ICHECK)/home && find . -type f ! -path './.cache/nstyle/cpu-bf16/*')"
 # Without the installed weights the same run must fail: they, not some other copy, were used.
 	mv $(C_ICHECK)/prefix/share/nstyle/$(C_WEIGHTS_NAME) $(C_ICHECK)/weights.moved

@@ -6,9 +6,11 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::engine::lite::LITE_WEIGHTS;
-use crate::engine::weights::{WeightsFile, VGG_WEIGHTS};
-use crate::engine::{checksum, memory, parse_device, PrecisionChoice};
+use crate::engine::features::checksum;
+use crate::engine::features::lite::LITE_WEIGHTS;
+use crate::engine::features::weights::{WeightsFile, VGG_WEIGHTS};
+use crate::engine::plan::memory;
+use crate::engine::{parse_device, PrecisionChoice};
 
 /// The report: labelled lines, and the problems found (none when nstyle can run).
 pub struct Diagnostics {
@@ -172,7 +174,7 @@ fn cpu_summary() -> String {
 
 /// Why `auto` picked its precision on the CPU: the bf16 probe's timings and where they come from.
 fn bf16_reason(device: tch::Device) -> String {
-    use crate::engine::precision::{cpu_bf16_probe, ProbeSource};
+    use crate::engine::device::precision::{cpu_bf16_probe, ProbeSource};
     if device.is_cuda() {
         return String::new();
     }

@@ -18,10 +18,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::engine::inputs::{self, InputData, InputSlot};
-use crate::engine::options::{self, Domain};
-use crate::engine::settings::check_weight;
-use crate::engine::temporal::TemporalTarget;
+use crate::engine::config::options::{self, Domain};
+use crate::engine::config::values::check_weight;
+use crate::engine::image::temporal::TemporalTarget;
+use crate::engine::session::inputs::{self, InputData, InputSlot};
 use crate::engine::{self, SourceImage, Transfer};
 use crate::error::Error;
 use crate::pixels::{self, HostFormat, MaskFormat, PixelFormat};
@@ -1090,7 +1090,7 @@ pub extern "C" fn nstyle_describe_seconds(
 ) -> NstyleStatus {
     boundary(|| {
         let seconds = if seconds.is_nan() { 0.0 } else { seconds };
-        let text = engine::estimate::describe_seconds(seconds);
+        let text = engine::session::estimate::describe_seconds(seconds);
         write_text(&text, buffer, buffer_len, needed, "the time in words")
     })
 }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageFormat};
 
-use crate::engine::memory;
-use crate::engine::picture::MAX_SIDE;
+use crate::engine::image::picture::MAX_SIDE;
+use crate::engine::plan::memory;
 use crate::engine::Picture;
 use crate::error::{Error, Result};
 use crate::text::{printable_line, shortened};

@@ -2,8 +2,8 @@
 //! any row stride) to and from [`Picture`]s. Float input is made safe here, not by each host:
 //! NaN reads as 0, and every value is clamped to 0..1. Bounds are checked here, so the C boundary only turns pointers into slices.
 
-use crate::engine::memory;
-use crate::engine::source::{try_vec, Samples, SourceImage};
+use crate::engine::image::source::{try_vec, Samples, SourceImage};
+use crate::engine::plan::memory;
 use crate::engine::{Mask, Picture};
 use crate::error::{Error, Result};
 
@@ -71,7 +71,9 @@ pub fn buffer_len(width: u32, height: u32, stride: usize, format: PixelFormat) -
             "image size {width}×{height} has a zero side"
         )));
     }
-    if width > crate::engine::picture::MAX_SIDE || height > crate::engine::picture::MAX_SIDE {
+    if width > crate::engine::image::picture::MAX_SIDE
+        || height > crate::engine::image::picture::MAX_SIDE
+    {
         return Err(Error::arg(format!(
             "image size {width}×{height} is over the limit"
         )));
@@ -209,7 +211,9 @@ pub fn mask_buffer_len(
             "mask size {width}×{height} has a zero side"
         )));
     }
-    if width > crate::engine::picture::MAX_SIDE || height > crate::engine::picture::MAX_SIDE {
+    if width > crate::engine::image::picture::MAX_SIDE
+        || height > crate::engine::image::picture::MAX_SIDE
+    {
         return Err(Error::arg(format!(
             "mask size {width}×{height} is over the limit"
         )));
@@ -332,8 +336,8 @@ impl HostFormat {
         height: u32,
         stride: usize,
         budget: Option<u64>,
-    ) -> Result<crate::engine::inputs::InputData> {
-        use crate::engine::inputs::InputData;
+    ) -> Result<crate::engine::session::inputs::InputData> {
+        use crate::engine::session::inputs::InputData;
         Ok(match self {
             HostFormat::Colour(format) => {
                 InputData::Image(read_source(bytes, width, height, stride, format, budget)?)

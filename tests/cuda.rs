@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use common::{content_picture, style_picture};
 use nstyle::engine::metrics::{evaluate, ssim_luminance, style_distance};
-use nstyle::engine::schedule::ScaleCount;
+use nstyle::engine::plan::schedule::ScaleCount;
 use nstyle::engine::{self, Precision, PrecisionChoice, Settings, Transfer};
 use nstyle::Error;
 

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use common::{content_picture, ready_transfer, small_settings, style_picture};
 use nstyle::engine::metrics::{ssim_luminance, style_distance};
-use nstyle::engine::schedule::ScaleCount;
+use nstyle::engine::plan::schedule::ScaleCount;
 use nstyle::engine::{self, Init, OptimizerKind, Picture, Precision, PrecisionChoice, Settings};
 use nstyle::Error;
 
@@ -326,7 +326,7 @@ fn a_stage_that_cannot_be_entered_leaves_the_run_where_it_was() {
         scales: ScaleCount::Fixed(2),
         ..small_settings()
     };
-    let first_stage = nstyle::engine::schedule::plan(80, 60, 64, ScaleCount::Fixed(2), 6)[0];
+    let first_stage = nstyle::engine::plan::schedule::plan(80, 60, 64, ScaleCount::Fixed(2), 6)[0];
     let mut transfer = ready_transfer(settings);
     transfer.step(first_stage.iterations).unwrap();
     let before = transfer.progress().unwrap();

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{content_picture, cpu_transfer, small_settings, style_picture};
-use nstyle::engine::schedule::ScaleCount;
+use nstyle::engine::plan::schedule::ScaleCount;
 use nstyle::engine::{Settings, Transfer};
 use nstyle::Error;
 
@@ -168,7 +168,7 @@ fn regions_a_content_mask_and_a_temporal_term_are_probed_with_the_run() {
         "content mask probed"
     );
     let target =
-        nstyle::engine::temporal::TemporalTarget::new(content_picture(128, 96).into(), None)
+        nstyle::engine::image::temporal::TemporalTarget::new(content_picture(128, 96).into(), None)
             .unwrap();
     transfer.set_temporal(target);
     let with_all = transfer.estimate().unwrap();

@@ -19,8 +19,8 @@
 
 use std::path::PathBuf;
 
-use nstyle::engine::checksum;
 use nstyle::engine::fast::{self, FastNet};
+use nstyle::engine::features::checksum;
 use nstyle::engine::Precision;
 use nstyle::error::Error;
 use tch::{Device, Kind, Tensor};

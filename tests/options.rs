@@ -1,6 +1,6 @@
 //! The option table drives parsing, validation, effects and the header's option docs.
 
-use nstyle::engine::options::{self, Domain, Effect, OPTIONS};
+use nstyle::engine::config::options::{self, Domain, Effect, OPTIONS};
 use nstyle::engine::Settings;
 use nstyle::Error;
 

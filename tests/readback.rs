@@ -1,12 +1,12 @@
-//! Device→host reads per unit of work (engine::readback counts every read of the loop), so that
-//! the loop's synchronisations are a tested number without a GPU. Each L-BFGS trial is read back
-//! in one transfer with everything the iteration decides on (the loss, its parts, the gradient's
-//! facts, the search direction's slope, the step's curvature), and the start point of a stage or
-//! tile visit is read with its first trial: an iteration reads once, plus once per backtracking
-//! trial (the next trial's step is computed from that trial's loss). Masks add one read where
-//! their targets are built: a region's areas at every style layer, once per stage (or per tile
-//! visit, cut to the tile); a style's source mask, once per style and stage (summed over the
-//! tiles of the style image in a tiled stage).
+//! Device→host reads per unit of work (engine::device::readback counts every read of the loop), so
+//! that the loop's synchronisations are a tested number without a GPU. Each L-BFGS trial is read
+//! back in one transfer with everything the iteration decides on (the loss, its parts, the
+//! gradient's facts, the search direction's slope, the step's curvature), and the start point of a
+//! stage or tile visit is read with its first trial: an iteration reads once, plus once per
+//! backtracking trial (the next trial's step is computed from that trial's loss). Masks add one
+//! read where their targets are built: a region's areas at every style layer, once per stage (or
+//! per tile visit, cut to the tile); a style's source mask, once per style and stage (summed over
+//! the tiles of the style image in a tiled stage).
 //!
 //! Uploads are counted too (on a GPU they are queued from page-locked memory without waiting, but
 //! each is still a transfer): an iteration makes none (the Caffe mean Lite0 converts from stays on
@@ -15,16 +15,16 @@
 mod common;
 
 use common::ready_transfer;
-use nstyle::engine::network::Backbone;
-use nstyle::engine::readback;
-use nstyle::engine::schedule::ScaleCount;
+use nstyle::engine::device::readback;
+use nstyle::engine::features::backbone::Backbone;
+use nstyle::engine::plan::schedule::ScaleCount;
 use nstyle::engine::{Mask, Settings};
 
 /// What one `step(1)` of a run did.
 #[derive(Clone, Copy)]
 struct Step {
     reads: u64,
-    /// Host→device uploads (engine::readback::upload).
+    /// Host→device uploads (engine::device::readback::upload).
     uploads: u64,
     evaluations: u64,
     /// The scale (stage) it ran in.

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{content_picture, cpu_transfer, small_settings, style_picture};
-use nstyle::engine::network::Backbone;
+use nstyle::engine::features::backbone::Backbone;
 use nstyle::engine::{metrics, Mask, Picture, Precision, PrecisionChoice, Settings, Transfer};
 use nstyle::Error;
 
@@ -208,7 +208,7 @@ fn regions_hold_in_tiled_scales() {
         size: 128,
         iterations: 40,
         strength: 1.0,
-        scales: nstyle::engine::schedule::ScaleCount::Fixed(2),
+        scales: nstyle::engine::plan::schedule::ScaleCount::Fixed(2),
         ..small_settings()
     };
     settings.set_option("tile", "64").unwrap();
@@ -341,7 +341,7 @@ fn content_mask_halves(size: u32, tiled: bool) -> [(f64, f64); 2] {
         size,
         iterations: 40,
         content_mask_gain: 1000.0,
-        scales: nstyle::engine::schedule::ScaleCount::Fixed(if tiled { 2 } else { 1 }),
+        scales: nstyle::engine::plan::schedule::ScaleCount::Fixed(if tiled { 2 } else { 1 }),
         ..small_settings()
     };
     if tiled {

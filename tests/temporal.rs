@@ -4,7 +4,7 @@
 mod common;
 
 use common::{content_picture, ready_transfer, small_settings};
-use nstyle::engine::temporal::TemporalTarget;
+use nstyle::engine::image::temporal::TemporalTarget;
 use nstyle::engine::{Picture, Settings, SourceImage};
 
 const WIDTH: u32 = 80;
@@ -34,7 +34,7 @@ fn distance_to_magenta(result: &Picture, from: f32, to: f32) -> f64 {
 /// terms (about 1e9 here).
 fn settings() -> Settings {
     let mut settings = Settings {
-        scales: nstyle::engine::schedule::ScaleCount::Fixed(1),
+        scales: nstyle::engine::plan::schedule::ScaleCount::Fixed(1),
         ..small_settings()
     };
     settings.set_option("temporal_weight", "1e6").unwrap();

@@ -4,13 +4,13 @@
 mod common;
 
 use common::{content_picture, ready_transfer, small_settings, style_picture};
+use nstyle::engine::features::backbone::Network;
+use nstyle::engine::image::source::network_input;
+use nstyle::engine::image::temporal::TemporalTarget;
 use nstyle::engine::loss::style::Style;
 use nstyle::engine::loss::{Inputs, LossParts};
-use nstyle::engine::network::Network;
-use nstyle::engine::objective::Objective;
-use nstyle::engine::schedule::Stage;
-use nstyle::engine::source::network_input;
-use nstyle::engine::temporal::TemporalTarget;
+use nstyle::engine::plan::schedule::Stage;
+use nstyle::engine::session::objective::Objective;
 use nstyle::engine::{self, Mask, Picture, Precision, PrecisionChoice, Settings, SourceImage};
 
 fn all_terms_transfer(settings: Settings) -> nstyle::engine::Transfer {
@@ -51,7 +51,7 @@ fn the_total_is_the_sum_of_the_named_parts() {
 /// style picture: every term is above 0 there).
 fn parts_at_a_point(settings: &Settings) -> nstyle::engine::loss::LossParts {
     let model = engine::load_model(None, "cpu", PrecisionChoice::Fixed(Precision::Fp32)).unwrap();
-    let network = Network::Vgg(&model);
+    let network: Network = &model;
     let content: SourceImage = content_picture(80, 60).into();
     let styles = [Style::new(style_picture(64, 64).into(), 1.0)];
     let magenta = Picture::new(40, 30, [1.0f32, 0.0, 1.0].repeat(40 * 30), None).unwrap();

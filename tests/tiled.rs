@@ -8,16 +8,16 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{content_picture, cpu_transfer, small_settings, style_picture};
-use nstyle::engine::lite::Lite0;
+use nstyle::engine::features::backbone::{Backbone, Network};
+use nstyle::engine::features::lite::Lite0;
+use nstyle::engine::features::vgg::rgb_to_caffe;
 use nstyle::engine::loss::style::Style;
 use nstyle::engine::loss::{Inputs, LossParts};
 use nstyle::engine::metrics::{self, Evaluation};
-use nstyle::engine::network::{Backbone, Network};
-use nstyle::engine::objective::Objective;
-use nstyle::engine::schedule::ScaleCount;
-use nstyle::engine::schedule::Stage;
-use nstyle::engine::tiles::Layout;
-use nstyle::engine::vgg::rgb_to_caffe;
+use nstyle::engine::plan::schedule::ScaleCount;
+use nstyle::engine::plan::schedule::Stage;
+use nstyle::engine::plan::tiles::Layout;
+use nstyle::engine::session::objective::Objective;
 use nstyle::engine::Precision;
 use nstyle::engine::{Picture, Settings, Transfer};
 use nstyle::Error;
@@ -188,9 +188,9 @@ fn transposed(picture: &Picture) -> Picture {
 /// The whole-image objective of the lite backbone (the default layers at the last stage's size)
 /// at `result`: how well a run did by the measure of an untiled lite run.
 fn lite_objective(settings: &Settings, result: &Picture) -> LossParts {
-    let path = nstyle::engine::lite::resolve_path(None).unwrap();
+    let path = nstyle::engine::features::lite::resolve_path(None).unwrap();
     let lite = Lite0::load(&path, tch::Device::Cpu, Precision::Fp32).unwrap();
-    let network = Network::Lite(&lite);
+    let network: Network = &lite;
     let stage = Stage {
         width: result.width(),
         height: result.height(),
@@ -451,7 +451,7 @@ fn by_default_a_stage_over_4_gib_whole_is_tiled_though_the_ram_would_hold_it() {
     };
     let (whole, whole_bytes) = plan(Some(16_384));
     assert!(whole.tiling.is_none());
-    let budget = nstyle::engine::memory::budget_bytes(None, tch::Device::Cpu).unwrap();
+    let budget = nstyle::engine::plan::memory::budget_bytes(None, tch::Device::Cpu).unwrap();
     assert!(
         whole_bytes > 4 << 30 && whole_bytes < budget,
         "the case needs a stage over 4 GiB that fits this machine's budget: {whole_bytes} of {budget}"

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use nstyle::engine::weights::{self, CONV_LAYERS};
+use nstyle::engine::features::weights::{self, CONV_LAYERS};
 use nstyle::Error;
 
 fn default_weights() -> std::path::PathBuf {
@@ -124,7 +124,7 @@ fn wrong_shapes_are_model_errors_naming_the_tensor() {
 /// load, naming the file; the intact copy opens.
 #[test]
 fn a_damaged_installed_copy_is_refused_naming_the_file() {
-    use nstyle::engine::checksum::{sha256_hex, MANIFEST_NAME};
+    use nstyle::engine::features::checksum::{sha256_hex, MANIFEST_NAME};
     let dir = std::env::temp_dir().join(format!("nstyle-test-installed-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let installed = dir.join(weights::WEIGHTS_FILE_NAME);
@@ -162,7 +162,7 @@ fn diagnostics_report_the_weights_and_libtorch() {
     let report = nstyle::diagnostics::gather(nstyle::ffi::NSTYLE_ABI_VERSION, Some("cpu"));
     let text = report.text();
     let path = default_weights();
-    let sum = nstyle::engine::checksum::file_sha256(&path).unwrap();
+    let sum = nstyle::engine::features::checksum::file_sha256(&path).unwrap();
     assert!(text.contains(&path.display().to_string()), "{text}");
     assert!(text.contains(&sum), "{text}");
     assert!(text.contains("libtorch_cpu.so"), "{text}");

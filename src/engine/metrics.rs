@@ -4,11 +4,11 @@
 
 use tch::{Kind, Tensor};
 
+use crate::engine::features::vgg::{rgb_to_caffe, Layer, Vgg19};
+use crate::engine::image::mask::{at_layer, Mask};
+use crate::engine::image::picture::Picture;
 use crate::engine::loss::{gram, guided_gram, relative_gram_distance};
-use crate::engine::mask::{at_layer, Mask};
-use crate::engine::picture::Picture;
-use crate::engine::schedule::fit_long_side;
-use crate::engine::vgg::{rgb_to_caffe, Layer, Vgg19};
+use crate::engine::plan::schedule::fit_long_side;
 use crate::error::Result;
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -1,46 +1,44 @@
-//! The style engine: VGG-19 features, losses, optimisers and the multi-scale schedule.
+//! The style engine: the method of Gatys et al. in parts that read as it works, listed from the
+//! bottom up. Each part imports only from the parts above it in this list, so no two parts (and
+//! no two sibling files inside a part) import each other in a circle:
+//!
+//! 1. [`device`]: device, precision, CPU threads and the counted reads back to the host.
+//! 2. [`features`]: the backbone (VGG-19 or EfficientNet-Lite0) whose activations the losses
+//!    compare, and its weights files.
+//! 3. [`image`]: the content, styles, masks and temporal target as the host gave them.
+//! 4. [`plan`]: the multi-scale stages, the tiles of large stages, the memory they need.
+//! 5. [`config`]: the option table and the settings it fills.
+//! 6. [`loss`]: the loss terms (content, style, histogram, total variation, temporal).
+//! 7. [`optim`]: the optimisers (L-BFGS, Adam) that minimise them over the image.
+//! 8. [`session`]: a session that takes the inputs and runs the stages, or the fast network.
+//!
+//! Beside the chain: [`fast`], the feed-forward network of `method=fast` and `init=fast` (it
+//! needs only `device` and `features`), and [`metrics`], the scores of a result for
+//! `nstyle eval` and the tests (up to `loss`).
 
-pub mod adam;
-pub mod checksum;
-pub mod estimate;
+pub mod config;
+pub mod device;
 pub mod fast;
-pub mod inputs;
-pub mod instant;
-pub mod lbfgs;
-pub mod lite;
+pub mod features;
+pub mod image;
 pub mod loss;
-pub mod mask;
-pub mod memory;
 pub mod metrics;
-pub mod network;
-pub mod objective;
 pub mod optim;
-pub mod options;
-pub mod picture;
-pub mod precision;
-pub mod readback;
-pub mod run;
-pub mod schedule;
-pub mod settings;
-pub mod source;
-pub mod temporal;
-pub mod threads;
-pub mod tiles;
-pub mod transfer;
-pub mod vgg;
-pub mod weights;
+pub mod plan;
+pub mod session;
 
-pub use mask::Mask;
-pub use picture::Picture;
-pub use precision::{parse_device, Precision, PrecisionChoice};
-pub use settings::{Init, LossWeights, Method, OptimizerKind, Settings};
-pub use source::SourceImage;
-pub use transfer::{Progress, Setup, Transfer};
-pub use vgg::Vgg19;
+pub use config::settings::{Init, LossWeights, Method, OptimizerKind, Settings};
+pub use device::precision::{parse_device, Precision, PrecisionChoice};
+pub use features::vgg::Vgg19;
+pub use image::mask::Mask;
+pub use image::picture::Picture;
+pub use image::source::SourceImage;
+pub use session::transfer::{Progress, Setup, Transfer};
 
 use std::path::Path;
 
 use crate::error::Result;
+use features::{checksum, weights};
 
 /// Loads the weights (explicit path, else `NSTYLE_WEIGHTS`, else the default location) onto a
 /// device (`auto`, `cpu`, `cuda`, `cuda:N`) in the given precision.

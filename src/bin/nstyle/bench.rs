@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
-use nstyle::engine::schedule::ScaleCount;
+use nstyle::engine::plan::schedule::ScaleCount;
 use nstyle::engine::{Picture, Settings};
 use nstyle::Result;
 
@@ -55,7 +55,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         iterations: args.iterations + 1,
         scales: ScaleCount::Fixed(1),
         precision,
-        backbone: nstyle::engine::network::Backbone::parse(&args.backbone)?,
+        backbone: nstyle::engine::features::backbone::Backbone::parse(&args.backbone)?,
         // Every timed iteration runs: no early end.
         stop_tolerance: 0.0,
         ..Settings::default()
@@ -73,7 +73,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
     println!("device            {:?}", transfer.device());
     println!("backbone          {}", transfer.settings().backbone.name());
     println!("precision         {}", transfer.precision().name());
-    if let Some(probe) = nstyle::engine::precision::cpu_bf16_probe().filter(|_| {
+    if let Some(probe) = nstyle::engine::device::precision::cpu_bf16_probe().filter(|_| {
         precision == nstyle::engine::PrecisionChoice::Auto && transfer.device() == tch::Device::Cpu
     }) {
         println!(

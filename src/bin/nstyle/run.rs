@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use nstyle::engine::options;
-use nstyle::engine::settings::check_weight;
+use nstyle::engine::config::options;
+use nstyle::engine::config::values::check_weight;
 use nstyle::engine::{Init, Mask, Progress, Settings, Transfer};
 use nstyle::imageio;
 use nstyle::{Error, Result};
@@ -327,7 +327,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 /// `--estimate`: the estimate in words and the facts behind it, on stdout.
 fn print_estimate(transfer: &mut Transfer, width: u32, height: u32) -> Result<ExitCode> {
     let estimate = transfer.estimate()?;
-    let busy = nstyle::engine::threads::busy_cores(transfer.others_load());
+    let busy = nstyle::engine::device::threads::busy_cores(transfer.others_load());
     let while_busy = if busy > 0 {
         format!("; other programs kept {busy} cores busy while this was measured")
     } else {
@@ -336,7 +336,7 @@ fn print_estimate(transfer: &mut Transfer, width: u32, height: u32) -> Result<Ex
     if transfer.settings().method == nstyle::engine::Method::Fast {
         println!(
             "{} ({:.2} s) for {width}×{height} on this machine ({}), one pass of the fast network{while_busy}",
-            nstyle::engine::estimate::describe_seconds(estimate.seconds),
+            nstyle::engine::session::estimate::describe_seconds(estimate.seconds),
             estimate.seconds,
             device_name(transfer.device()),
         );
@@ -346,7 +346,7 @@ fn print_estimate(transfer: &mut Transfer, width: u32, height: u32) -> Result<Ex
     let tiled = stages.iter().filter(|(s, _)| s.tiling.is_some()).count();
     println!(
         "{} ({:.1} s) for {width}×{height} on this machine ({} {}), {} scales{}, {:.0} evaluations at most{while_busy}",
-        nstyle::engine::estimate::describe_seconds(estimate.seconds),
+        nstyle::engine::session::estimate::describe_seconds(estimate.seconds),
         estimate.seconds,
         device_name(transfer.device()),
         transfer.precision().name(),
@@ -375,7 +375,7 @@ fn print_estimate(transfer: &mut Transfer, width: u32, height: u32) -> Result<Ex
             ),
         }
     }
-    let rates = |name: &str, rates: &nstyle::engine::estimate::Rates| {
+    let rates = |name: &str, rates: &nstyle::engine::session::estimate::Rates| {
         eprintln!(
             "nstyle: {name} evaluation {:.1} ms + {:.2} µs/px, forward {:.1} ms + {:.2} µs/px",
             rates.evaluation.fixed * 1e3,
@@ -409,7 +409,7 @@ fn device_name(device: tch::Device) -> String {
 fn output_size(transfer: &mut Transfer) -> Result<(u32, u32)> {
     let content = transfer.content().expect("set above");
     let (width, height) = (content.width(), content.height());
-    Ok(nstyle::engine::schedule::fit_long_side(
+    Ok(nstyle::engine::plan::schedule::fit_long_side(
         width,
         height,
         transfer.settings().long_side(width, height),

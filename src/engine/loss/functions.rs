@@ -5,7 +5,7 @@
 
 use tch::{Kind, Tensor};
 
-use crate::engine::mask::LayerMask;
+use crate::engine::image::mask::LayerMask;
 
 /// Gram matrix of a feature map [1, C, H, W], divided by C·H·W so that it does not grow with the
 /// image size.

@@ -20,7 +20,7 @@ use super::{
     Features, Gain, Inputs, StageBuild, StageKind, Term, TermTargets, TileBuild, TiledBuild,
     TiledTerm,
 };
-use crate::engine::network::Network;
+use crate::engine::features::backbone::Network;
 use crate::error::{Error, Result};
 
 pub struct Histogram;
@@ -74,7 +74,7 @@ impl Term for Histogram {
             build
                 .inputs
                 .model
-                .features(input, &layers)?
+                .features_at(input, &layers, None)?
                 .iter()
                 .map(|f| quantiles(f, QUANTILES))
                 .collect()
@@ -109,7 +109,7 @@ impl Term for Histogram {
 /// The quantile functions of every style, blended by the styles' shares.
 fn blended(
     inputs: &Inputs,
-    stage: crate::engine::schedule::Stage,
+    stage: crate::engine::plan::schedule::Stage,
     layers: &[usize],
     mut quantiles_of: impl FnMut(&Tensor) -> Result<Vec<Tensor>>,
 ) -> Result<Targets> {
@@ -150,7 +150,8 @@ fn tiled_quantiles(
         if (build.cancelled)() {
             return Err(Error::Cancelled);
         }
-        let features = model.tile_features(&tile.window.of(input)?, layers, &tile)?;
+        let features =
+            model.features_at(&tile.window.of(input)?, layers, Some(tile.placement()))?;
         for (i, (f, layer)) in features.iter().zip(layers).enumerate() {
             let inside = tile.interior(f, model.backbone().stride(*layer))?;
             let (_, _, fh, fw) = inside.size4()?;

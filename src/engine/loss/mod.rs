@@ -5,9 +5,9 @@
 //! each tile's window ([`Term::tiled`], [`TiledTerm::tile`]), and gives its unweighted value from
 //! the features of one forward pass ([`TermTargets::value`]). Its weight is the option-table row
 //! `<name>_weight`, scaled by its [`Gain`] in one place ([`Settings::term_weight`]); the
-//! objective ([`crate::engine::objective`]) holds the list of a stage's terms, sums them and
-//! reports each by name. Adding a term is its module, a line in [`TERMS`], its option row, its
-//! test and docs.
+//! objective ([`crate::engine::session::objective`]) holds the list of a stage's terms, sums them
+//! and reports each by name. Adding a term is its module, a line in [`TERMS`], its option row,
+//! its test and docs.
 
 pub mod content;
 pub mod functions;
@@ -21,17 +21,18 @@ use std::collections::BTreeMap;
 
 use tch::{Device, Tensor};
 
-pub use crate::engine::settings::Gain;
+pub use crate::engine::config::settings::Gain;
 pub use functions::*;
 pub use parts::LossParts;
 
-use crate::engine::mask::Mask;
-use crate::engine::network::Network;
-use crate::engine::schedule::Stage;
-use crate::engine::settings::{Settings, WeightedLayer};
-use crate::engine::source::SourceImage;
-use crate::engine::temporal::TemporalTarget;
-use crate::engine::tiles::{Layout, Tile};
+use crate::engine::config::settings::Settings;
+use crate::engine::config::values::WeightedLayer;
+use crate::engine::features::backbone::Network;
+use crate::engine::image::mask::Mask;
+use crate::engine::image::source::SourceImage;
+use crate::engine::image::temporal::TemporalTarget;
+use crate::engine::plan::schedule::Stage;
+use crate::engine::plan::tiles::{Layout, Tile};
 use crate::error::{Error, Result};
 use style::Style;
 
@@ -128,7 +129,8 @@ impl Features<'_> {
 pub struct LayerMaps(BTreeMap<usize, Tensor>);
 
 impl LayerMaps {
-    /// The maps of `layers` of `image` ([`Network::features`], or the tile's when `tile` is set).
+    /// The maps of `layers` of `image` (the window of `tile`, when it is set), as
+    /// [`crate::engine::features::backbone::FeatureNetwork::features_at`] computes them.
     pub fn of(
         model: Network,
         image: &Tensor,
@@ -138,10 +140,7 @@ impl LayerMaps {
         if layers.is_empty() {
             return Ok(LayerMaps(BTreeMap::new()));
         }
-        let maps = match tile {
-            None => model.features(image, layers)?,
-            Some(tile) => model.tile_features(image, layers, tile)?,
-        };
+        let maps = model.features_at(image, layers, tile.map(Tile::placement))?;
         Ok(LayerMaps(layers.iter().copied().zip(maps).collect()))
     }
 
@@ -255,7 +254,7 @@ pub fn indices(layers: &[WeightedLayer]) -> Vec<usize> {
 
 /// A region or content mask at the stage's size ([1, 1, H, W]), softened by `mask_softness`.
 pub fn stage_mask(mask: &Mask, stage: Stage, softness: f64, device: Device) -> Result<Tensor> {
-    crate::engine::mask::soften(
+    crate::engine::image::mask::soften(
         &mask.tensor_at(stage.width, stage.height, device)?,
         softness,
     )

@@ -8,12 +8,13 @@ use super::{
     indices, stage_layers, stage_mask, window_at_layer, zero, Features, Gain, Inputs, StageBuild,
     StageKind, Term, TermTargets, TileBuild, TiledBuild, TiledTerm,
 };
-use crate::engine::mask::{layer_masks, weights_at_layer, LayerMask, Mask};
-use crate::engine::network::Network;
-use crate::engine::schedule::{fit_long_side, Stage, MIN_SIDE};
-use crate::engine::settings::{Settings, WeightedLayer};
-use crate::engine::source::{network_input, SourceImage};
-use crate::engine::tiles::GramSum;
+use crate::engine::config::settings::Settings;
+use crate::engine::config::values::WeightedLayer;
+use crate::engine::features::backbone::Network;
+use crate::engine::image::mask::{layer_masks, weights_at_layer, LayerMask, Mask};
+use crate::engine::image::source::{network_input, SourceImage};
+use crate::engine::plan::schedule::{fit_long_side, Stage, MIN_SIDE};
+use crate::engine::plan::tiles::GramSum;
 use crate::error::{Error, Result};
 
 /// A style image, its share of the blend, and where it applies.
@@ -86,7 +87,7 @@ impl Term for StyleTerm {
         let style_layers = settings.style_layers()?;
         let style_indices = indices(&style_layers);
         let grams_of = |input: &Tensor, style: &Style| {
-            let features = model.features(input, &style_indices)?;
+            let features = model.features_at(input, &style_indices, None)?;
             style_grams(&features, input, style, build.device)
         };
         let groups = style_groups(
@@ -151,7 +152,11 @@ fn tiled_grams(
         if (build.cancelled)() {
             return Err(Error::Cancelled);
         }
-        let features = model.tile_features(&tile.window.of(input)?, style_indices, &tile)?;
+        let features = model.features_at(
+            &tile.window.of(input)?,
+            style_indices,
+            Some(tile.placement()),
+        )?;
         for ((sum, f), layer) in sums.iter_mut().zip(features).zip(style_indices) {
             let stride = model.backbone().stride(*layer);
             match &source_mask {
@@ -206,7 +211,7 @@ impl TiledTerm for Tiled {
 /// small there, or hardly reaching into a tile) is left out of that group. The regions' areas at
 /// every layer are read back in one transfer.
 ///
-/// [`MIN_LAYER_AREA`]: crate::engine::mask::MIN_LAYER_AREA
+/// [`MIN_LAYER_AREA`]: crate::engine::image::mask::MIN_LAYER_AREA
 fn layer_targets(
     layers: &[WeightedLayer],
     groups: &[RegionGroup],

@@ -1,7 +1,7 @@
 //! The temporal term of video stylisation: the result pulled towards the previous stylised frame
-//! warped by optical flow, where the flow can be trusted ([`crate::engine::temporal`] holds the
-//! target and its per-pixel weights). A pixel-space term: its weight takes neither the strength
-//! nor the backbone's gain.
+//! warped by optical flow, where the flow can be trusted ([`crate::engine::image::temporal`] holds
+//! the target and its per-pixel weights). A pixel-space term: its weight takes neither the
+//! strength nor the backbone's gain.
 
 use tch::Tensor;
 
@@ -9,7 +9,7 @@ use super::{
     Features, Gain, Inputs, StageBuild, StageKind, Term, TermTargets, TileBuild, TiledBuild,
     TiledTerm,
 };
-use crate::engine::temporal::StageTemporal;
+use crate::engine::image::temporal::StageTemporal;
 use crate::error::{Error, Result};
 
 pub struct Temporal;
@@ -46,7 +46,7 @@ impl Term for Temporal {
 
 fn at_stage(
     inputs: &Inputs,
-    stage: crate::engine::schedule::Stage,
+    stage: crate::engine::plan::schedule::Stage,
     device: tch::Device,
 ) -> Result<StageTemporal> {
     let target = inputs

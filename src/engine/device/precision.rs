@@ -123,7 +123,7 @@ fn decide_bf16() -> Option<Bf16Probe> {
     if let Some(kept) = record.as_deref().and_then(read_probe_record) {
         return Some(kept);
     }
-    let window = crate::engine::threads::LoadWindow::start();
+    let window = crate::engine::device::threads::LoadWindow::start();
     let mut probe = probe_bf16()?;
     let others = window.others().unwrap_or(0.0);
     if others < QUIET_BELOW {

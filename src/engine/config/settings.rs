@@ -1,11 +1,12 @@
 //! Everything a caller can set about a run, with the defaults and the validation shared by the
 //! CLI and the C ABI.
 
-use crate::engine::network::Backbone;
-use crate::engine::options::{self, Effect, Value, OPTIONS};
-use crate::engine::picture::Picture;
-use crate::engine::precision::PrecisionChoice;
-use crate::engine::schedule::ScaleCount;
+use crate::engine::config::options::{self, Effect, Value, OPTIONS};
+use crate::engine::config::values::{check_weight, LayerChoice, WeightedLayer};
+use crate::engine::device::precision::PrecisionChoice;
+use crate::engine::features::backbone::Backbone;
+use crate::engine::image::picture::Picture;
+use crate::engine::plan::schedule::{self, ScaleCount};
 use crate::error::{Error, Result};
 
 /// The weight of each loss term, by the term's name: the option-table rows `<name>_weight`
@@ -77,17 +78,6 @@ pub enum Gain {
     Style,
 }
 
-/// A weight must be finite and not negative.
-pub fn check_weight(what: &str, value: f64) -> Result<()> {
-    if value.is_finite() && value >= 0.0 {
-        Ok(())
-    } else {
-        Err(Error::arg(format!(
-            "{what} must be a finite number ≥ 0, not {value}"
-        )))
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum OptimizerKind {
     #[default]
@@ -113,7 +103,7 @@ pub enum Method {
     /// The Gatys optimisation.
     #[default]
     Optimize,
-    /// One pass of the feed-forward network ([`crate::engine::instant`]).
+    /// One pass of the feed-forward network ([`crate::engine::session::instant`]).
     Fast,
 }
 
@@ -155,84 +145,6 @@ const STRENGTH_RANGE: f64 = 1000.0;
 
 /// Iterations over which a scale's loss decrease is measured for early stopping.
 pub const STOP_WINDOW: u32 = 10;
-
-/// The layers of a loss term: the backbone's own choice, or named layers with their weights.
-#[derive(Clone, Debug, PartialEq)]
-pub enum LayerChoice {
-    Auto,
-    Listed(Vec<(String, f64)>),
-}
-
-impl LayerChoice {
-    /// Layer indices of `backbone` with their weights; `defaults` is what `Auto` means there.
-    pub fn resolve(&self, backbone: Backbone, defaults: &str) -> Result<Vec<WeightedLayer>> {
-        let listed = match self {
-            LayerChoice::Auto => match parse_layers(defaults)? {
-                LayerChoice::Listed(listed) => listed,
-                LayerChoice::Auto => unreachable!("defaults name layers"),
-            },
-            LayerChoice::Listed(listed) => listed.clone(),
-        };
-        listed
-            .iter()
-            .map(|(name, weight)| Ok((backbone.layer_index(name)?, *weight)))
-            .collect()
-    }
-
-    /// As the option reads it back: `auto` or `name:weight,…`.
-    pub fn text(&self) -> String {
-        match self {
-            LayerChoice::Auto => "auto".into(),
-            LayerChoice::Listed(listed) => listed
-                .iter()
-                .map(|(name, weight)| format!("{name}:{weight}"))
-                .collect::<Vec<_>>()
-                .join(","),
-        }
-    }
-}
-
-/// A layer (index in its backbone) with its weight inside its loss term.
-pub type WeightedLayer = (usize, f64);
-
-/// Parses `auto`, `relu4_2` or `relu1_1:1,relu2_1:0.5,…` (a missing weight is 1). Whether the
-/// names exist is the backbone's question ([`LayerChoice::resolve`]).
-pub fn parse_layers(text: &str) -> Result<LayerChoice> {
-    if text.trim() == "auto" {
-        return Ok(LayerChoice::Auto);
-    }
-    let mut layers = Vec::new();
-    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (name, weight) = match item.split_once(':') {
-            Some((name, weight)) => {
-                let weight: f64 = weight
-                    .trim()
-                    .parse()
-                    .map_err(|_| Error::arg(format!("bad layer weight in '{item}'")))?;
-                (name.trim(), weight)
-            }
-            None => (item, 1.0),
-        };
-        check_weight(&format!("weight of layer {name}"), weight)?;
-        let plausible = !name.is_empty()
-            && name.len() <= 16
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !plausible {
-            return Err(Error::arg(format!(
-                "'{}' is not a layer name",
-                crate::text::shortened(name, 32)
-            )));
-        }
-        layers.push((name.to_string(), weight));
-    }
-    if layers.is_empty() {
-        return Err(Error::arg(format!(
-            "no layers in '{}'",
-            crate::text::shortened(text, 32)
-        )));
-    }
-    Ok(LayerChoice::Listed(layers))
-}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
@@ -342,8 +254,8 @@ impl Settings {
         let (smallest, largest) = size_range();
         let mut long = width.max(height).clamp(smallest, largest);
         while long < largest && {
-            let (w, h) = crate::engine::schedule::fit_long_side(width, height, long);
-            w.min(h) < crate::engine::schedule::MIN_SIDE
+            let (w, h) = schedule::fit_long_side(width, height, long);
+            w.min(h) < schedule::MIN_SIDE
         } {
             long += 1;
         }
@@ -549,30 +461,13 @@ mod tests {
         );
         // 300×10 at its own size would be 10 px high: raised until a stage is 16 px high.
         let long = own.long_side(300, 10);
-        let (_, h) = crate::engine::schedule::fit_long_side(300, 10, long);
+        let (_, h) = schedule::fit_long_side(300, 10, long);
         assert!(h >= 16 && long < 500, "{long} gives {h}");
         let explicit = Settings {
             size: 333,
             ..Settings::default()
         };
         assert_eq!(explicit.long_side(4000, 3000), 333);
-    }
-
-    #[test]
-    fn layer_lists_parse_with_and_without_weights() {
-        let layers = parse_layers("relu1_1, relu4_2:0.5").unwrap();
-        assert_eq!(
-            layers.resolve(Backbone::Vgg19, "").unwrap(),
-            vec![(0, 1.0), (9, 0.5)]
-        );
-        assert!(parse_layers("relu9_1")
-            .unwrap()
-            .resolve(Backbone::Vgg19, "")
-            .is_err());
-        assert_eq!(parse_layers("auto").unwrap(), LayerChoice::Auto);
-        assert!(parse_layers("relu1_1:-1").is_err());
-        assert!(parse_layers("relu1_1:nan").is_err());
-        assert!(parse_layers("").is_err());
     }
 
     #[test]
@@ -645,8 +540,8 @@ mod option_tests {
 
 /// The `size` option's range in pixels, from the option table.
 fn size_range() -> (u32, u32) {
-    match crate::engine::options::find("size").map(|row| &row.domain) {
-        Ok(crate::engine::options::Domain::Int { min, max, .. }) => (*min as u32, *max as u32),
-        _ => (crate::engine::schedule::MIN_SIDE, u32::MAX),
+    match options::find("size").map(|row| &row.domain) {
+        Ok(options::Domain::Int { min, max, .. }) => (*min as u32, *max as u32),
+        _ => (schedule::MIN_SIDE, u32::MAX),
     }
 }

@@ -8,7 +8,7 @@
 //! of restating them), and a test keeps the header's option docs equal to [`render_docs`].
 //! Adding an option is one row here and one arm in `Settings::apply`/`Settings::option_text`.
 
-use crate::engine::settings::{parse_layers, LayerChoice};
+use crate::engine::config::values::{parse_layers, LayerChoice};
 use crate::error::{Error, Result};
 use crate::text::shortened;
 

@@ -16,13 +16,13 @@
 
 use tch::{Device, Kind, Tensor};
 
+use crate::engine::config::settings::Settings;
 use crate::engine::fast::{blend_with_content, mix_vectors, FastNet};
+use crate::engine::image::mask::Mask;
+use crate::engine::image::source::SourceImage;
 use crate::engine::loss::stage_mask;
 use crate::engine::loss::style::Style;
-use crate::engine::mask::Mask;
-use crate::engine::schedule::{fit_long_side, Stage};
-use crate::engine::settings::Settings;
-use crate::engine::source::SourceImage;
+use crate::engine::plan::schedule::{fit_long_side, Stage};
 use crate::error::{Error, Result};
 
 /// The strength at which the network's full style is used.

@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tch::Tensor;
 
+use crate::engine::config::settings::{LossWeights, Settings, STOP_WINDOW};
+use crate::engine::image::source::network_input;
 pub use crate::engine::loss::Inputs;
 use crate::engine::loss::LossParts;
-use crate::engine::objective::{Objective, TiledObjective};
 use crate::engine::optim::{Optimizer, StepOutcome, UnreadEvaluation};
-use crate::engine::schedule::Stage;
-use crate::engine::settings::{LossWeights, Settings, STOP_WINDOW};
-use crate::engine::source::network_input;
-use crate::engine::tiles::{Tile, Tiling};
+use crate::engine::plan::schedule::Stage;
+use crate::engine::plan::tiles::{Tile, Tiling};
+use crate::engine::session::objective::{Objective, TiledObjective};
 use crate::error::{Error, Result};
 
 /// Consecutive blow-ups the guard absorbs (halving the step each time) before giving up.

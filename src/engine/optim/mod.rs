@@ -1,9 +1,13 @@
-//! What every optimiser shares: the objective it minimises and what one iteration reports.
+//! The optimisers, [`lbfgs`] (the default) and [`adam`], and what they share: the objective they
+//! minimise and what one iteration reports.
+
+pub mod adam;
+pub mod lbfgs;
 
 use tch::{Kind, Tensor};
 
+use crate::engine::device::readback;
 use crate::engine::loss::LossParts;
-use crate::engine::readback;
 use crate::error::Result;
 
 /// An evaluation whose scalars are still on the device: the gradient, and the loss, its parts and

@@ -2,7 +2,7 @@
 
 use tch::Device;
 
-use crate::engine::precision::Precision;
+use crate::engine::device::precision::Precision;
 use crate::error::{Error, Result};
 
 const MIB: u64 = 1024 * 1024;
@@ -82,7 +82,7 @@ pub fn check(needed: u64, budget: Option<u64>, size: u32, fixed: u64) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::vgg::Layer;
+    use crate::engine::features::vgg::Layer;
 
     /// A VGG-19 pass up to `deepest` with 10 image-sized tensors and no weights.
     fn vgg_estimate(width: u32, height: u32, deepest: Layer, precision: Precision) -> u64 {

@@ -22,8 +22,9 @@ use std::path::{Path, PathBuf};
 
 use tch::{Device, Kind, Tensor};
 
-use crate::engine::precision::{Precision, PrecisionChoice};
-use crate::engine::weights::WeightsFile;
+use crate::engine::device::precision::{Precision, PrecisionChoice};
+use crate::engine::features::safetensors;
+use crate::engine::features::weights::WeightsFile;
 use crate::error::{Error, Result};
 
 /// File name of the converted weights, versioned so that a changed conversion never meets an old
@@ -183,9 +184,7 @@ impl Lite0 {
     /// `device` in `precision`. A missing file is an I/O error, a malformed one a model error,
     /// both naming the file.
     pub fn load(path: &Path, device: Device, precision: Precision) -> Result<Lite0> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| Error::io(path, format!("cannot read EfficientNet-Lite0 weights: {e}")))?;
-        super::checksum::verify_bytes(path, &bytes)?;
+        let bytes = LITE_WEIGHTS.read(path)?;
         let tensors = parse_f32_safetensors(&bytes)
             .map_err(|what| Error::Model(format!("{}: {what}", path.display())))?;
         let (master, blocks) = assemble(&tensors)
@@ -517,15 +516,8 @@ fn assemble(
      -> std::result::Result<usize, String> {
         let get = |suffix: &str, shape: &[i64]| -> std::result::Result<Tensor, String> {
             let key = format!("{name}.{suffix}");
-            let tensor = tensors.get(&key).ok_or(format!("missing tensor {key}"))?;
-            if tensor.size() != shape {
-                return Err(format!(
-                    "tensor {key} is {:?}, expected {shape:?}",
-                    tensor.size()
-                ));
-            }
-            let finite = crate::engine::weights::all_finite(tensor);
-            if !finite {
+            let tensor = safetensors::expect_tensor(tensors, &key, Kind::Float, shape)?;
+            if !safetensors::all_finite(tensor) {
                 return Err(format!("tensor {key} holds non-finite values"));
             }
             Ok(tensor.shallow_clone())
@@ -587,9 +579,9 @@ fn assemble(
     Ok((convs, plans))
 }
 
-/// The project's one safetensors reader ([`super::weights::parse`]), with F32 tensors only.
+/// The project's one safetensors reader ([`safetensors::parse`]), with F32 tensors only.
 fn parse_f32_safetensors(bytes: &[u8]) -> std::result::Result<HashMap<String, Tensor>, String> {
-    let tensors = super::weights::parse(bytes)?;
+    let tensors = safetensors::parse(bytes)?;
     if let Some((name, tensor)) = tensors.iter().find(|(_, t)| t.kind() != Kind::Float) {
         return Err(format!("{name}: unsupported dtype {:?}", tensor.kind()));
     }

@@ -8,8 +8,8 @@
 
 use tch::{Device, Kind, Tensor};
 
-use crate::engine::picture::{check_size, resize_plane, Picture};
-use crate::engine::source::{reduced_plane, Samples};
+use crate::engine::image::picture::{check_size, resize_plane, Picture};
+use crate::engine::image::source::{reduced_plane, Samples};
 use crate::error::{Error, Result};
 
 /// A region's summed squared weight at a layer below which the layer leaves the region out: a
@@ -119,12 +119,8 @@ impl Mask {
     pub fn tensor_at(&self, width: u32, height: u32, device: Device) -> Result<Tensor> {
         let values = self.values_at(width, height)?;
         Ok(
-            crate::engine::readback::upload(&Tensor::f_from_slice(&values)?, device)?.f_view([
-                1,
-                1,
-                height as i64,
-                width as i64,
-            ])?,
+            crate::engine::device::readback::upload(&Tensor::f_from_slice(&values)?, device)?
+                .f_view([1, 1, height as i64, width as i64])?,
         )
     }
 }
@@ -159,7 +155,8 @@ pub fn soften(mask: &Tensor, percent: f64) -> Result<Tensor> {
         .collect();
     let total: f32 = taps.iter().sum();
     let taps: Vec<f32> = taps.iter().map(|t| t / total).collect();
-    let kernel = crate::engine::readback::upload(&Tensor::f_from_slice(&taps)?, mask.device())?;
+    let kernel =
+        crate::engine::device::readback::upload(&Tensor::f_from_slice(&taps)?, mask.device())?;
     let across = kernel.f_view([1, 1, 1, 2 * radius + 1])?;
     let down = kernel.f_view([1, 1, 2 * radius + 1, 1])?;
     let padded = small.f_pad([radius, radius, radius, radius], "replicate", None)?;
@@ -235,7 +232,7 @@ pub fn layer_masks(weights: Vec<Tensor>) -> Result<Vec<Option<LayerMask>>> {
         .iter()
         .map(|w| w.f_square()?.f_sum(Kind::Double))
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let areas = crate::engine::readback::values(&Tensor::f_stack(&areas, 0)?)?;
+    let areas = crate::engine::device::readback::values(&Tensor::f_stack(&areas, 0)?)?;
     Ok(weights
         .into_iter()
         .zip(areas)

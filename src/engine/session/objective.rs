@@ -4,16 +4,16 @@
 
 use tch::Tensor;
 
+use crate::engine::config::settings::Settings;
+use crate::engine::features::backbone::Network;
+use crate::engine::image::source::network_input;
 use crate::engine::loss::{
     layer_union, zero, Features, Inputs, LayerMaps, StageBuild, StageKind, Term, TermTargets,
     TileBuild, TiledBuild, TiledTerm, TERMS,
 };
-use crate::engine::network::Network;
 use crate::engine::optim::UnreadEvaluation;
-use crate::engine::schedule::Stage;
-use crate::engine::settings::Settings;
-use crate::engine::source::network_input;
-use crate::engine::tiles::{Layout, Tile};
+use crate::engine::plan::schedule::Stage;
+use crate::engine::plan::tiles::{Layout, Tile};
 use crate::error::Result;
 
 /// The terms a run with these inputs has, in [`TERMS`] order.
@@ -42,7 +42,7 @@ pub struct Objective {
     layers: Vec<usize>,
     terms: Vec<(&'static dyn Term, Box<dyn TermTargets>)>,
     /// For a tile: the tile and each layer's stride, so that the terms see only the features
-    /// its margins leave (see [`crate::engine::tiles`]).
+    /// its margins leave (see [`crate::engine::plan::tiles`]).
     tile: Option<(Tile, Vec<u32>)>,
 }
 
@@ -82,8 +82,8 @@ impl Objective {
         point: &Tensor,
     ) -> Result<UnreadEvaluation> {
         let image = point.f_detach()?.set_requires_grad(true);
-        let tile = self.tile.as_ref().map(|(tile, _)| tile);
-        let mut maps = model.loss_features(&image, &self.layers, tile)?;
+        let placement = self.tile.as_ref().map(|(tile, _)| tile.placement());
+        let mut maps = model.loss_features(&image, &self.layers, placement)?;
         if let Some((tile, strides)) = &self.tile {
             maps = maps
                 .iter()

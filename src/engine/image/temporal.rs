@@ -11,10 +11,10 @@
 
 use tch::{Device, Kind, Tensor};
 
-use crate::engine::picture::resize_plane;
-use crate::engine::source::SourceImage;
-use crate::engine::tiles::Window;
-use crate::engine::vgg::rgb_to_caffe;
+use crate::engine::features::vgg::rgb_to_caffe;
+use crate::engine::image::picture::resize_plane;
+use crate::engine::image::source::SourceImage;
+use crate::engine::image::window::Window;
 use crate::error::{Error, Result};
 
 /// A target image with its per-pixel weights (the term's weight is the option `temporal_weight`).
@@ -57,7 +57,7 @@ impl TemporalTarget {
     /// (None: 1 everywhere).
     pub fn with_weights(
         &self,
-        weights: Option<&crate::engine::mask::Mask>,
+        weights: Option<&crate::engine::image::mask::Mask>,
     ) -> Result<TemporalTarget> {
         let (width, height) = (self.image.width(), self.image.height());
         let mask = match weights {
@@ -79,7 +79,7 @@ impl TemporalTarget {
             (self.image.width(), self.image.height()),
             (width, height),
         );
-        let mask = crate::engine::readback::upload(&Tensor::f_from_slice(&mask)?, device)?
+        let mask = crate::engine::device::readback::upload(&Tensor::f_from_slice(&mask)?, device)?
             .f_view([1, 1, height as i64, width as i64])?;
         Ok(StageTemporal { image, mask })
     }
@@ -113,7 +113,7 @@ impl StageTemporal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::source::Samples;
+    use crate::engine::image::source::Samples;
 
     fn grey(width: u32, height: u32, level: u8) -> SourceImage {
         let samples = vec![level; 3 * width as usize * height as usize];

@@ -12,16 +12,11 @@
 
 use tch::{Device, Kind, Tensor};
 
-use crate::engine::lite::Placement;
-use crate::engine::mask::MIN_LAYER_AREA;
-use crate::engine::network::Backbone;
-use crate::engine::schedule::Stage;
-use crate::engine::vgg::Layer;
+use crate::engine::features::backbone::Backbone;
+use crate::engine::features::lite::Placement;
+use crate::engine::image::mask::MIN_LAYER_AREA;
+use crate::engine::image::window::Window;
 use crate::error::{Error, Result};
-
-/// Iterations a tile gets per visit at most: enough for L-BFGS (which starts afresh on each tile)
-/// to build up its curvature pairs; more passes with fewer iterations each move the grid more.
-const VISIT_ITERATIONS: u32 = 10;
 
 /// Segments shorter than this are merged into their neighbour, so that no tile is a sliver.
 const MIN_SEGMENT: u32 = 8;
@@ -189,7 +184,8 @@ impl Layout {
         // device (the same fp32 products).
         let mut ramps = ramp(tile.window.width, left, right);
         ramps.extend(ramp(tile.window.height, top, bottom));
-        let ramps = crate::engine::readback::upload(&Tensor::f_from_slice(&ramps)?, device)?;
+        let ramps =
+            crate::engine::device::readback::upload(&Tensor::f_from_slice(&ramps)?, device)?;
         let across = ramps.f_narrow(0, 0, width)?;
         let down = ramps.f_narrow(0, width, height)?;
         Ok(down
@@ -215,51 +211,6 @@ pub struct Tiling {
     pub layout: Layout,
     pub passes: u32,
     pub per_visit: u32,
-}
-
-/// `stage` cut into tiles of `layout`. Its `iterations` (whole-image iterations in the plan)
-/// become passes of that many iterations per pixel, at most [`VISIT_ITERATIONS`] per visit and
-/// at least two passes (so the grid moves once); the stage then counts tile iterations, so that
-/// progress moves with every tile step.
-pub fn tile_stage(stage: Stage, layout: Layout) -> Result<Stage> {
-    let wanted = stage.iterations.max(1);
-    let passes = wanted.div_ceil(VISIT_ITERATIONS).max(2);
-    let per_visit = ((wanted as f64 / passes as f64).round() as u32).max(1);
-    let visits = layout.visits(stage.width, stage.height, passes);
-    let iterations = u32::try_from(visits * per_visit as u64).map_err(|_| {
-        Error::arg(format!(
-            "a {}×{} stage in tiles of {} px would take {visits} tile visits: use larger tiles \
-             or fewer iterations",
-            stage.width, stage.height, layout.tile
-        ))
-    })?;
-    Ok(Stage {
-        iterations,
-        tiling: Some(Tiling {
-            layout,
-            passes,
-            per_visit,
-        }),
-        ..stage
-    })
-}
-
-/// A rectangle of the image, in pixels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Window {
-    pub x: u32,
-    pub y: u32,
-    pub width: u32,
-    pub height: u32,
-}
-
-impl Window {
-    /// This window of `image` ([1, C, H, W]), as a view.
-    pub fn of(&self, image: &Tensor) -> Result<Tensor> {
-        Ok(image
-            .f_narrow(2, self.y as i64, self.height as i64)?
-            .f_narrow(3, self.x as i64, self.width as i64)?)
-    }
 }
 
 /// One tile: its window, the pixels at each side (left, top, right, bottom) whose features
@@ -302,19 +253,6 @@ impl Tile {
             .f_narrow(2, top, height)?
             .f_narrow(3, left, width)?)
     }
-}
-
-/// Receptive-field radius of `layer` in pixels: 3×3 convolutions and 2×2 poolings up to it.
-pub fn receptive_radius(layer: Layer) -> u32 {
-    let (mut field, mut jump) = (1u32, 1u32);
-    for l in layer.up_to() {
-        field += 2 * jump;
-        if l.pools_after() && l < layer {
-            field += jump;
-            jump *= 2;
-        }
-    }
-    field.div_ceil(2)
 }
 
 /// A Gram matrix summed over tiles: Σ FᵀF over every tile's features and the positions counted,
@@ -385,7 +323,7 @@ impl GramSum {
         let read = if on_device.is_empty() {
             Vec::new()
         } else {
-            crate::engine::readback::values(&Tensor::f_stack(&on_device, 0)?)?
+            crate::engine::device::readback::values(&Tensor::f_stack(&on_device, 0)?)?
         };
         let mut read = read.into_iter();
         sums.into_iter()
@@ -434,6 +372,7 @@ fn round_up(value: u32, multiple: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::features::vgg::Layer;
 
     fn layout(tile: u32) -> Layout {
         Layout::new(tile, Backbone::Vgg19).unwrap()
@@ -442,9 +381,9 @@ mod tests {
     #[test]
     fn receptive_fields_of_vgg_layers() {
         // relu1_1: 3 px; relu3_1: 24 px; relu5_1: 156 px (radii rounded up).
-        assert_eq!(receptive_radius(Layer::RELU1_1), 2);
-        assert_eq!(receptive_radius(Layer::RELU3_1), 12);
-        assert_eq!(receptive_radius(Layer::RELU5_1), 78);
+        assert_eq!(Layer::RELU1_1.receptive_radius(), 2);
+        assert_eq!(Layer::RELU3_1.receptive_radius(), 12);
+        assert_eq!(Layer::RELU5_1.receptive_radius(), 78);
         let l = layout(64);
         assert_eq!((l.margin, l.feather, l.align), (12, 8, 4));
     }
@@ -454,7 +393,9 @@ mod tests {
         // stem (3×3 stride 2): one pixel either side of its 2×2 cell; block0 (3×3) adds 2 px;
         // block1 (3×3 stride 2) 2; block2 (3×3 at stride 4) 4; block3 (5×5 stride 2, whose
         // odd padding pixel can fall before) 8; block4 (5×5 at stride 8) 16.
-        let reach: Vec<u32> = (0..6).map(crate::engine::lite::receptive_reach).collect();
+        let reach: Vec<u32> = (0..6)
+            .map(crate::engine::features::lite::receptive_reach)
+            .collect();
         assert_eq!(reach, [1, 3, 5, 9, 17, 33]);
         let l = Layout::new(64, Backbone::Lite).unwrap();
         assert_eq!((l.margin, l.feather, l.align), (12, 8, 4));

@@ -7,9 +7,9 @@ use std::sync::Mutex;
 
 use tch::{Device, Kind, Tensor};
 
-use crate::engine::precision::Precision;
-use crate::engine::readback;
-use crate::engine::weights::{ConvWeights, CONV_LAYERS};
+use crate::engine::device::precision::Precision;
+use crate::engine::device::readback;
+use crate::engine::features::weights::{ConvWeights, CONV_LAYERS};
 use crate::error::{Error, Result};
 
 /// Caffe VGG mean pixel, in B, G, R order, on the 0–255 scale.
@@ -64,7 +64,7 @@ impl Layer {
         POOL_AFTER.contains(&self.0)
     }
 
-    pub fn index(self) -> usize {
+    pub const fn index(self) -> usize {
         self.0
     }
 
@@ -87,6 +87,20 @@ impl Layer {
             }
         }
         (activations, pooled)
+    }
+
+    /// Receptive-field radius of this layer's features in pixels: 3×3 convolutions and 2×2
+    /// poolings up to it (a tiled stage's margin, see [`crate::engine::plan::tiles`]).
+    pub fn receptive_radius(self) -> u32 {
+        let (mut field, mut jump) = (1u32, 1u32);
+        for l in self.up_to() {
+            field += 2 * jump;
+            if l.pools_after() && l < self {
+                field += jump;
+                jump *= 2;
+            }
+        }
+        field.div_ceil(2)
     }
 }
 

@@ -1,8 +1,9 @@
 //! The progressive multi-scale plan: optimise a small image first, upsample the result to start
 //! the next scale, and spend most iterations where they are cheap (a 4× smaller side is 16× fewer
-//! pixels per evaluation).
+//! pixels per evaluation). A stage too large to optimise whole is cut into passes of tile visits
+//! ([`tile_stage`]; the tiles' geometry is [`crate::engine::plan::tiles`]).
 
-use crate::engine::tiles::Tiling;
+use crate::engine::plan::tiles::{Layout, Tiling};
 use crate::error::{Error, Result};
 
 /// How many scales to use.
@@ -36,6 +37,10 @@ const LARGE_RESULT_ITERATION_RATIO: f64 = 4.0;
 /// Results up to this long side split their iterations by [`ITERATION_RATIO`].
 pub const SMALL_RESULT_SIDE: u32 = 256;
 
+/// Iterations a tile gets per visit at most: enough for L-BFGS (which starts afresh on each tile)
+/// to build up its curvature pairs; more passes with fewer iterations each move the grid more.
+const VISIT_ITERATIONS: u32 = 10;
+
 impl ScaleCount {
     pub fn parse(text: &str) -> Result<Self> {
         match text.trim() {
@@ -57,7 +62,7 @@ pub struct Stage {
     pub height: u32,
     /// Iterations of the whole image, or for a tiled stage, tile iterations over all its passes.
     pub iterations: u32,
-    /// How the stage is cut into tiles, when it is (see [`crate::engine::tiles`]).
+    /// How the stage is cut into tiles, when it is (see [`crate::engine::plan::tiles`]).
     pub tiling: Option<Tiling>,
 }
 
@@ -115,6 +120,33 @@ pub fn plan(width: u32, height: u32, size: u32, scales: ScaleCount, iterations: 
             }
         })
         .collect()
+}
+
+/// `stage` cut into tiles of `layout`. Its `iterations` (whole-image iterations in the plan)
+/// become passes of that many iterations per pixel, at most [`VISIT_ITERATIONS`] per visit and
+/// at least two passes (so the grid moves once); the stage then counts tile iterations, so that
+/// progress moves with every tile step.
+pub fn tile_stage(stage: Stage, layout: Layout) -> Result<Stage> {
+    let wanted = stage.iterations.max(1);
+    let passes = wanted.div_ceil(VISIT_ITERATIONS).max(2);
+    let per_visit = ((wanted as f64 / passes as f64).round() as u32).max(1);
+    let visits = layout.visits(stage.width, stage.height, passes);
+    let iterations = u32::try_from(visits * per_visit as u64).map_err(|_| {
+        Error::arg(format!(
+            "a {}×{} stage in tiles of {} px would take {visits} tile visits: use larger tiles \
+             or fewer iterations",
+            stage.width, stage.height, layout.tile
+        ))
+    })?;
+    Ok(Stage {
+        iterations,
+        tiling: Some(Tiling {
+            layout,
+            passes,
+            per_visit,
+        }),
+        ..stage
+    })
 }
 
 /// Splits `total` in proportion to `shares`, exactly (largest remainders), each part at least 1

@@ -4,9 +4,9 @@
 //! colour image or a plane of weights. A new kind of input is a new slot here and a branch in
 //! [`set_input`]; the C ABI's one call (`nstyle_set_input`) does not change.
 
-use crate::engine::mask::Mask;
-use crate::engine::source::SourceImage;
-use crate::engine::temporal::TemporalTarget;
+use crate::engine::image::mask::Mask;
+use crate::engine::image::source::SourceImage;
+use crate::engine::image::temporal::TemporalTarget;
 use crate::engine::Transfer;
 use crate::error::{Error, Result};
 

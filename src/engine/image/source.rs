@@ -3,7 +3,7 @@
 //! [`SourceImage::picture_at`] makes without a full-size float copy: an area average first brings
 //! a much larger source to about twice the target size, then Catmull-Rom finishes the job.
 
-use crate::engine::picture::{check_size, resize_plane, Picture};
+use crate::engine::image::picture::{check_size, resize_plane, Picture};
 use crate::error::{Error, Result};
 
 /// One plane of samples, interleaved (3 channels for RGB, 1 for alpha), 0..1 when read.
@@ -253,7 +253,7 @@ pub fn network_input(
     height: u32,
     device: tch::Device,
 ) -> Result<tch::Tensor> {
-    crate::engine::vgg::rgb_to_caffe(&image.picture_at(width, height)?.to_tensor(device)?)
+    crate::engine::features::vgg::rgb_to_caffe(&image.picture_at(width, height)?.to_tensor(device)?)
 }
 
 #[cfg(test)]

@@ -8,26 +8,28 @@ use std::sync::{Arc, OnceLock};
 
 use tch::{Device, Tensor};
 
-use crate::engine::adam::Adam;
-use crate::engine::estimate;
+use crate::engine::config::settings::{Init, Method, OptimizerKind, Settings};
+use crate::engine::config::values::check_weight;
+use crate::engine::device::threads::ThreadGovernor;
 use crate::engine::fast::{self as fastnet, FastNet};
-use crate::engine::instant::{self, FastInputs};
-use crate::engine::lbfgs::Lbfgs;
+use crate::engine::features::backbone::{Backbone, Network};
+use crate::engine::features::network::Networks;
+use crate::engine::features::vgg::{caffe_to_rgb, rgb_to_caffe, Vgg19};
+use crate::engine::image::mask::Mask;
+use crate::engine::image::picture::Picture;
+use crate::engine::image::source::{network_input, SourceImage};
+use crate::engine::image::temporal::TemporalTarget;
 use crate::engine::loss::style::Style;
 use crate::engine::loss::LossParts;
-use crate::engine::mask::Mask;
-use crate::engine::memory;
-use crate::engine::network::{Backbone, Network, Networks};
+use crate::engine::optim::adam::Adam;
+use crate::engine::optim::lbfgs::Lbfgs;
 use crate::engine::optim::Optimizer;
-use crate::engine::picture::Picture;
-use crate::engine::run::{Inputs, Poison, Run};
-use crate::engine::schedule::{plan, Stage, MIN_SIDE};
-use crate::engine::settings::{check_weight, Init, Method, OptimizerKind, Settings};
-use crate::engine::source::{network_input, SourceImage};
-use crate::engine::temporal::TemporalTarget;
-use crate::engine::threads::ThreadGovernor;
-use crate::engine::tiles::{self, Layout, Tiling};
-use crate::engine::vgg::{caffe_to_rgb, rgb_to_caffe, Vgg19};
+use crate::engine::plan::memory;
+use crate::engine::plan::schedule::{self, plan, Stage, MIN_SIDE};
+use crate::engine::plan::tiles::{Layout, Tiling};
+use crate::engine::session::estimate;
+use crate::engine::session::instant::{self, FastInputs};
+use crate::engine::session::run::{Inputs, Poison, Run};
 use crate::error::{Error, Result};
 
 /// Host memory `method=fast` takes per pixel of its picture: 1233 MiB peak at 2048×1536 on the
@@ -343,7 +345,7 @@ impl Transfer {
     }
 
     /// Pulls the result towards `target` where its weights are high (video: the previous
-    /// stylised frame warped by optical flow; see [`crate::engine::temporal`]); the term's
+    /// stylised frame warped by optical flow; see [`crate::engine::image::temporal`]); the term's
     /// weight is the option `temporal_weight`. Replaces any earlier target; the image being
     /// optimised is kept, its targets are rebuilt.
     pub fn set_temporal(&mut self, target: TemporalTarget) {
@@ -471,7 +473,7 @@ impl Transfer {
 
     /// The threads of the next step: the `threads` option when set; libtorch's default when the
     /// user set OMP_NUM_THREADS; otherwise the cores other programs leave free
-    /// ([`crate::engine::threads`]). The user's settings always win.
+    /// ([`crate::engine::device::threads`]). The user's settings always win.
     fn apply_threads(&mut self) {
         let wanted = if self.settings.threads != 0 {
             self.settings.threads as i32
@@ -488,10 +490,10 @@ impl Transfer {
     pub fn estimate_text(&mut self) -> Result<String> {
         // A probe (a second or so) is itself a window on the others' load; a cached estimate
         // takes milliseconds, and then the last thread decision's window speaks.
-        let window = crate::engine::threads::LoadWindow::start();
+        let window = crate::engine::device::threads::LoadWindow::start();
         let started = std::time::Instant::now();
         let seconds = self.estimate()?.seconds;
-        if started.elapsed() >= crate::engine::threads::MIN_WINDOW {
+        if started.elapsed() >= crate::engine::device::threads::MIN_WINDOW {
             if let Some(others) = window.others() {
                 self.governor.others = others;
             }
@@ -728,7 +730,7 @@ impl Transfer {
                     .resized(first.width, first.height)
                     .to_tensor(device)?,
             )?,
-            Init::Random => crate::engine::readback::upload(
+            Init::Random => crate::engine::device::readback::upload(
                 &random_image(first.width, first.height, settings.seed)?,
                 device,
             )?,
@@ -807,8 +809,11 @@ fn stage_bytes(network: Network, settings: &Settings, stage: &Stage) -> Result<(
     let weights = network.compute_weight_bytes();
     Ok(match &stage.tiling {
         None => {
-            let activations =
-                network.activation_elements(stage.width, stage.height, settings.deepest_layer()?);
+            let activations = network.backbone().activation_elements(
+                stage.width,
+                stage.height,
+                settings.deepest_layer()?,
+            );
             let needed = memory::estimate_bytes(
                 stage.width,
                 stage.height,
@@ -823,7 +828,7 @@ fn stage_bytes(network: Network, settings: &Settings, stage: &Stage) -> Result<(
             // The largest window (slivers merged into a neighbour add a few pixels).
             let side = tiling.layout.tile + tiling.layout.align;
             let deepest = network.backbone().tile_deepest();
-            let activations = network.activation_elements(side, side, deepest);
+            let activations = network.backbone().activation_elements(side, side, deepest);
             let tile = memory::estimate_bytes(
                 side,
                 side,
@@ -888,7 +893,7 @@ fn assign_tiles(network: Network, settings: &Settings, stage: Stage) -> Result<S
             }
         }
     };
-    tiles::tile_stage(stage, Layout::new(tile, network.backbone())?)
+    schedule::tile_stage(stage, Layout::new(tile, network.backbone())?)
 }
 
 /// Host memory a result at `width`×`height` takes while it is made: float RGB and alpha at that

@@ -114,11 +114,13 @@ impl Picture {
     /// of memory).
     pub fn to_tensor(&self, device: Device) -> Result<Tensor> {
         let interleaved = Tensor::f_from_slice(&self.rgb)?;
-        Ok(crate::engine::readback::upload(&interleaved, device)?
-            .f_view([self.height as i64, self.width as i64, 3])?
-            .f_permute([2, 0, 1])?
-            .f_unsqueeze(0)?
-            .f_contiguous()?)
+        Ok(
+            crate::engine::device::readback::upload(&interleaved, device)?
+                .f_view([self.height as i64, self.width as i64, 3])?
+                .f_permute([2, 0, 1])?
+                .f_unsqueeze(0)?
+                .f_contiguous()?,
+        )
     }
 
     /// Builds a picture from a [1, 3, H, W] RGB tensor (clamped to 0..1), without alpha.

@@ -19,12 +19,13 @@ use std::time::Instant;
 use once_cell::sync::Lazy;
 use tch::{Device, Tensor};
 
+use crate::engine::config::settings::{OptimizerKind, Settings};
+use crate::engine::config::values::{LayerChoice, WeightedLayer};
+use crate::engine::image::source::network_input;
 use crate::engine::loss::style::Style;
 use crate::engine::loss::{stage_layers, Inputs, StageKind};
-use crate::engine::objective::{active_terms, Objective};
-use crate::engine::schedule::{fit_long_side, Stage, MIN_SIDE};
-use crate::engine::settings::{LayerChoice, OptimizerKind, Settings, WeightedLayer};
-use crate::engine::source::network_input;
+use crate::engine::plan::schedule::{fit_long_side, Stage, MIN_SIDE};
+use crate::engine::session::objective::{active_terms, Objective};
 use crate::error::{Error, Result};
 
 /// Square probe sizes. Two, because an evaluation costs a fixed part (dispatch, reductions, the
@@ -284,8 +285,9 @@ fn whole_stage(rates: &Rates, settings: &Settings, styles: &[Style], stage: &Sta
 fn tiled_stage(rates: &Rates, settings: &Settings, styles: &[Style], stage: &Stage) -> (f64, f64) {
     let tiling = stage.tiling.expect("a tiled stage");
     let layout = tiling.layout;
-    let window_pixels =
-        |tile: &crate::engine::tiles::Tile| tile.window.width as u64 * tile.window.height as u64;
+    let window_pixels = |tile: &crate::engine::plan::tiles::Tile| {
+        tile.window.width as u64 * tile.window.height as u64
+    };
     let long_side = stage.width.max(stage.height);
     let mut seconds: f64 = active(styles)
         .map(|style| {
@@ -365,7 +367,7 @@ fn probe(
     };
     let features = |(_, _, point): &(u64, Objective, Tensor)| {
         let _no_grad = tch::no_grad_guard();
-        let maps = network.features(point, &union)?;
+        let maps = network.features_at(point, &union, None)?;
         finish(device, &maps)
     };
     // One untimed pass of each (oneDNN picks its kernels for a new shape on first use), then
@@ -428,7 +430,7 @@ pub fn describe_seconds(seconds: f64) -> String {
 /// cores busy while it was measured, how many (the time holds only while they do).
 pub fn describe_estimate(seconds: f64, others_load: f64, cores: i32) -> String {
     let when = describe_seconds(seconds);
-    let busy = crate::engine::threads::busy_cores(others_load).min(cores.max(1));
+    let busy = crate::engine::device::threads::busy_cores(others_load).min(cores.max(1));
     if busy == 0 {
         format!("{when} on this machine")
     } else {
