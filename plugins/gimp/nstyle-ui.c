@@ -839,6 +839,12 @@ NsUiPreview *ns_ui_preview_new(NsImage image, NsDrawable drawable, NsUiReadParam
                               "light network and few iterations; the image is not changed. OK "
                               "runs the full job with the chosen quality.");
   pv->status = gtk_label_new(" ");
+  /* The status holds the library's words (the terms, a note, an error naming a file): wrapped,
+   * even inside a long path, so that no message widens the dialog past the screen. */
+  gtk_label_set_line_wrap(GTK_LABEL(pv->status), TRUE);
+  gtk_label_set_line_wrap_mode(GTK_LABEL(pv->status), PANGO_WRAP_WORD_CHAR);
+  gtk_label_set_max_width_chars(GTK_LABEL(pv->status), 40);
+  gtk_widget_set_size_request(pv->status, NS_UI_PREVIEW_SIDE, -1);
   pv->estimate = gtk_label_new("Full run: estimating\xe2\x80\xa6");
   gtk_label_set_line_wrap(GTK_LABEL(pv->estimate), TRUE);
   gtk_widget_set_size_request(pv->estimate, NS_UI_PREVIEW_SIDE, -1);

@@ -350,9 +350,13 @@ class NeuralStyleDialog(QDialog):
         self.preview_image.setFixedSize(SIDE, SIDE)
         self.preview_image.setAlignment(Qt.AlignCenter)
         self.preview_image.setToolTip(
-            "The current settings on a small copy of the layer, with the fast network and few "
-            "iterations; the image is not changed. OK runs the full job with the chosen quality.")
+            "The current settings on a small copy of the layer: first the feed-forward network's "
+            "quick picture, then refined with the light network and few iterations; the image is "
+            "not changed. OK runs the full job with the chosen quality.")
         self.preview_status = QLabel(" ")
+        # The library's words (terms, a note, an error naming a file) wrap under the preview.
+        self.preview_status.setWordWrap(True)
+        self.preview_status.setMaximumWidth(SIDE)
         self.estimate_label = QLabel("Full run: estimating\u2026")
         self.estimate_label.setObjectName("nstyle_estimate")
         self.estimate_label.setWordWrap(True)
