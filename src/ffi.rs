@@ -1720,18 +1720,22 @@ pub extern "C" fn nstyle_preview_text(
 ) -> NstyleStatus {
     boundary(|| {
         let preview = preview_ref(preview)?;
+        use NstylePreviewText::*;
+        const MESSAGE: u32 = NSTYLE_PREVIEW_TEXT_MESSAGE as u32;
+        const TERMS: u32 = NSTYLE_PREVIEW_TEXT_TERMS as u32;
+        const ESTIMATE: u32 = NSTYLE_PREVIEW_TEXT_ESTIMATE as u32;
         let text = match which {
-            0 => preview
+            MESSAGE => preview
                 .driver
                 .frame()
                 .and_then(|f| f.error.map(|e| e.to_string()).or(f.note))
                 .unwrap_or_default(),
-            1 => preview
+            TERMS => preview
                 .driver
                 .frame()
                 .map(|f| f.terms_text())
                 .unwrap_or_default(),
-            2 => match preview.driver.estimate().map(|e| e.outcome) {
+            ESTIMATE => match preview.driver.estimate().map(|e| e.outcome) {
                 Some(Ok(value)) => value.words,
                 Some(Err(error)) => error.to_string(),
                 None => String::new(),
