@@ -316,11 +316,11 @@ impl Worker {
         quick.settings.set_option("method", "fast")?;
         quick.settings.set_option("init", "content")?;
         quick.settings.set_option("threads", "0")?;
-        let note = match self.quick(job, quick, width, height) {
-            Ok(()) => None,
+        let (quick_picture, note) = match self.quick(job, quick, width, height) {
+            Ok(picture) => (Some(picture), None),
             Err(error @ Error::Cancelled) => return Err(error),
             Err(error) if full.method == Method::Fast => return Err(error),
-            Err(error) => Some(format!("no quick preview: {error}")),
+            Err(error) => (None, Some(format!("no quick preview: {error}"))),
         };
         self.check_current(job)?;
 
@@ -337,15 +337,18 @@ impl Worker {
         }
         self.check_current(job)?;
 
-        // 3. The optimiser, from the quick picture when there is one.
+        // 3. The optimiser, from the quick picture when there is one (the picture itself, not
+        // `init=fast`, which would run the network a second time).
         let mut refine = preview;
-        if note.is_none() && matches!(full.init, Init::Content) {
-            refine.settings.set_option("init", "fast")?;
+        if let (Some(picture), Init::Content) = (quick_picture, &full.init) {
+            refine.settings.init = Init::Image(picture);
         }
         self.refine(job, refine, width, height, note, on_gpu)
     }
 
-    fn quick(&mut self, job: &Job, setup: Setup, width: u32, height: u32) -> Result<()> {
+    /// The network's picture, published as the quick frame; returned for the refinement to
+    /// start from.
+    fn quick(&mut self, job: &Job, setup: Setup, width: u32, height: u32) -> Result<Picture> {
         let session = &mut self.sessions()?.preview;
         session.use_setup(setup)?;
         let progress = session.step(1)?;
@@ -353,9 +356,9 @@ impl Worker {
         let done = job.setup.settings.method == Method::Fast;
         self.publish(
             job,
-            Published::picture(picture, width, height, progress, done, true, None),
+            Published::picture(picture.clone(), width, height, progress, done, true, None),
         );
-        Ok(())
+        Ok(picture)
     }
 
     fn estimate(&mut self, job: &Job) -> Result<EstimateValue> {
